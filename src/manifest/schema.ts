@@ -51,6 +51,7 @@ export const manifestSchema = z
     stateDir: z.string().min(1).optional(),
     socket: z.string().min(1).optional(),
     socketGroup: z.string().min(1).optional(),
+    runtimesDir: z.string().min(1).optional(),
     startConcurrency: z.int().min(1).max(64).default(2),
     ports: z
       .strictObject({
@@ -105,13 +106,15 @@ export type FleetSpec = z.infer<typeof fleetSchema>;
 export type GatewayLaunch = { kind: 'command'; command: string[] } | { kind: 'openclaw'; version: string };
 
 /** A validated manifest with absolute paths; what the rest of fleetd consumes. */
-export interface Manifest extends Omit<ManifestInput, 'stateDir' | 'socket'> {
+export interface Manifest extends Omit<ManifestInput, 'stateDir' | 'socket' | 'runtimesDir'> {
   /** Absolute path of the manifest file it came from. */
   manifestPath: string;
   /** Absolute state dir. */
   stateDir: string;
   /** Absolute socket path. */
   socket: string;
+  /** Absolute folder of managed OpenClaw runtimes (default <stateDir>/runtimes). */
+  runtimesDir: string;
 }
 
 /** Id rule text re-exported for error messages. */

@@ -1,0 +1,63 @@
+// How one agent (the wire's AgentView) reads in fleetctl's human output: the status
+// table row and the one-line summary printed after start/stop/restart/add. Pure.
+import type { AgentView } from '../protocol/schemas.js';
+import { formatBytes, formatDuration } from './format.js';
+
+/** Columns of `fleetctl status`. */
+export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'EXIT', 'HEALTH', 'RSS', 'REASON'] as const;
+
+/** live/ready as one word: ready, live (not ready), down, or - when not probed. */
+export function formatHealth(health: AgentView['health']): string {
+  if (health.live === false) return 'down';
+  if (health.ready === true) return 'ready';
+  if (health.live === true) return 'live';
+  if (health.ready === false) return 'unready';
+  return '-';
+}
+
+/** The last exit as its code or signal ("1", "SIGKILL"), or - when it never exited. */
+export function formatExit(lastExit: AgentView['lastExit']): string {
+  if (!lastExit) return '-';
+  if (lastExit.signal) return lastExit.signal;
+  return lastExit.code === null ? '?' : String(lastExit.code);
+}
+
+/** The reason, with the failing probes and the time until the next start when backing off. */
+export function formatReason(agent: AgentView, now: number): string {
+  const parts = [agent.reason];
+  if (agent.health.failing?.length) parts.push(`(failing: ${agent.health.failing.join(', ')})`);
+  if (agent.state === 'backoff' && agent.nextStartAt !== null) parts.push(`(next start in ${formatDuration(Math.max(0, agent.nextStartAt - now))})`);
+  if (!agent.enabled) parts.push('(disabled)');
+  return parts.filter(Boolean).join(' ');
+}
+
+/** One status table row. */
+export function statusRow(agent: AgentView, now: number): string[] {
+  return [
+    agent.address,
+    agent.state,
+    agent.pid === null ? '-' : String(agent.pid),
+    String(agent.port),
+    formatDuration(agent.uptimeMs),
+    String(agent.restarts),
+    formatExit(agent.lastExit),
+    formatHealth(agent.health),
+    formatBytes(agent.rssBytes),
+    formatReason(agent, now),
+  ];
+}
+
+/** One-line summary: `acme/korax: running, pid 123, port 18800, ready (started)`. */
+export function describeAgent(agent: AgentView): string {
+  const facts: string[] = [agent.state];
+  if (agent.pid !== null) facts.push(`pid ${agent.pid}`);
+  facts.push(`port ${agent.port}`);
+  const health = formatHealth(agent.health);
+  if (health !== '-') facts.push(health);
+  return `${agent.address}: ${facts.join(', ')}${agent.reason ? ` (${agent.reason})` : ''}`;
+}
+
+/** True when the agent ended up somewhere a start/restart should report as failed. */
+export function isFailedState(agent: AgentView): boolean {
+  return agent.state === 'failed' || agent.state === 'backoff';
+}

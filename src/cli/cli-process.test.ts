@@ -1,0 +1,240 @@
+// The built fleetctl as a real process: against no daemon, and against a fixture HTTP
+// server on a temp Unix socket that answers canned bodies.
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '../util/wait-for.js';
+import { agentView, statusBody } from './testing/canned.js';
+import { startFixtureServer, type Answer, type FixtureServer } from './testing/fixture-server.js';
+import { cleanEnv, runFleetctl, startFleetctl } from './testing/run-bin.js';
+import { SYSTEM_SOCKET } from './socket-path.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('no daemon', () => {
+  test('exit 3 with how to start fleetd (FLEETD_SOCKET)', async () => {
+    const socket = join(dir, 'none.sock');
+    const r = await runFleetctl(['status'], { env: cleanEnv({ FLEETD_SOCKET: socket }) });
+    assert.equal(r.exitCode, 3);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /fleetd is not reachable at .*none\.sock/);
+    assert.match(r.stderr, /fleetd start --manifest/);
+  });
+
+  test('--json: the error document on stdout, the message on stderr', async () => {
+    const socket = join(dir, 'none.sock');
+    const r = await runFleetctl(['token', 'acme/korax', '--socket', socket, '--json']);
+    assert.equal(r.exitCode, 3);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.equal(doc.error.code, 'DAEMON_UNREACHABLE');
+    assert.match(doc.error.message, /none\.sock/);
+    assert.match(r.stderr, /not reachable/);
+  });
+
+  test('default socket is ./fleetd-state/fleetd.sock under the cwd', { skip: existsSync(SYSTEM_SOCKET) && 'a system fleetd socket exists here' }, async () => {
+    const r = await runFleetctl(['status'], { cwd: dir });
+    assert.equal(r.exitCode, 3);
+    assert.ok(r.stderr.includes(join(dir, 'fleetd-state', 'fleetd.sock')), r.stderr);
+  });
+});
+
+describe('against a fixture server', () => {
+  let server: FixtureServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+  async function serve(answers: Record<string, Answer>): Promise<FixtureServer> {
+    server = await startFixtureServer(dir, answers);
+    return server;
+  }
+
+  test('status: table sorted by address', async () => {
+    const s = await serve({ 'GET /v1/agents': { json: statusBody() } });
+    const r = await runFleetctl(['status', '--socket', s.socket]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^ADDRESS +STATE +PID +PORT +UPTIME +RESTARTS +EXIT +HEALTH +RSS +REASON$/);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ['acme/alpha', 'acme/korax', 'beta/zed']);
+    assert.match(lines[2]!, /^acme\/korax +backoff +- +18900 +- +3 +1 +- +- +exited with code 1$/);
+    assert.match(lines[1]!, /starting .* live .*waiting for readiness \(failing: discord\)$/);
+  });
+
+  test('status --json: the daemon document, filtered by fleet, in any option position', async () => {
+    const s = await serve({ 'GET /v1/agents': { json: { ...statusBody(), extra: 'kept' } } });
+    const r = await runFleetctl(['--socket', s.socket, 'status', 'acme', '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { extra: string; agents: { address: string }[] };
+    assert.equal(doc.extra, 'kept');
+    assert.deepEqual(doc.agents.map((a) => a.address), ['acme/korax', 'acme/alpha']);
+  });
+
+  test('status with a filter that matches nothing: exit 1', async () => {
+    const s = await serve({ 'GET /v1/agents': { json: statusBody() } });
+    const r = await runFleetctl(['status', 'acme/nobody', '--socket', s.socket]);
+    assert.equal(r.exitCode, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /no agent matches acme\/nobody; known fleets: acme, beta/);
+  });
+
+  test('an error body: exit 1, message on stderr, error JSON with --json', async () => {
+    const error = { error: { code: 'AGENT_FAILED', message: 'acme/korax did not become ready within 60 s' } };
+    const s = await serve({ 'POST /v1/agents/acme/korax/restart': { status: 500, json: error } });
+    const human = await runFleetctl(['restart', 'agent', 'acme/korax', '--socket', s.socket]);
+    assert.equal(human.exitCode, 1);
+    assert.equal(human.stdout, '');
+    assert.match(human.stderr, /did not become ready within 60 s/);
+    const json = await runFleetctl(['restart', 'agent', 'acme/korax', '--timeout', '5000', '--socket', s.socket, '--json']);
+    assert.equal(json.exitCode, 1);
+    assert.deepEqual(JSON.parse(json.stdout), error);
+    assert.deepEqual(s.requests.at(-1)?.body, { wait: true, timeoutMs: 5000 });
+  });
+
+  test('restart fleet with a failed agent: exit 1 naming it', async () => {
+    const s = await serve({
+      'POST /v1/fleets/acme/restart': { json: { fleet: 'acme', restarted: ['acme/alpha'], failed: { address: 'acme/korax', reason: 'exited with code 78' }, skipped: [] } },
+    });
+    const r = await runFleetctl(['restart', 'fleet', 'acme', '--socket', s.socket]);
+    assert.equal(r.exitCode, 1);
+    assert.equal(r.stdout, 'restarted acme/alpha\n');
+    assert.match(r.stderr, /acme\/korax did not come back: exited with code 78/);
+  });
+
+  test('usage errors exit 2 before connecting', async () => {
+    const s = await serve({ 'GET /v1/agents': { json: statusBody() } });
+    const cases = [
+      ['restart', 'agent', 'Acme/korax'],
+      ['status', 'acme/'],
+      ['add', 'agent', 'acme/new', '--set', 'model=claude'],
+      ['add', 'agent', 'acme/new', '--set', 'a=1', '--set', 'a.b=2'],
+      ['stop', 'agent', 'acme/korax', '--timeout', 'soon'],
+      ['runtime', 'install', 'latest'],
+      ['logs'],
+      ['frobnicate'],
+    ];
+    for (const args of cases) {
+      const r = await runFleetctl([...args, '--socket', s.socket]);
+      assert.equal(r.exitCode, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.notEqual(r.stderr, '', args.join(' '));
+    }
+    const bad = await runFleetctl(['token', 'acme_x/y', '--socket', s.socket, '--json']);
+    assert.equal(bad.exitCode, 2);
+    assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'USAGE');
+    assert.match(bad.stderr, /1-40 characters/);
+    assert.deepEqual(s.requests, []);
+  });
+
+  test('add agent sends the nested --set config, --env and --no-start', async () => {
+    const added = { agent: agentView('acme/new', { source: 'cli', state: 'stopped', pid: null, desired: 'stopped', reason: 'not started' }), actions: [{ kind: 'provision', address: 'acme/new', reason: 'new agent' }], skippedPorts: [] };
+    const s = await serve({ 'POST /v1/agents': { json: added } });
+    const r = await runFleetctl([
+      'add', 'agent', 'acme/new', '--socket', s.socket,
+      '--set', 'agents.defaults.model.primary="anthropic/claude-sonnet-4-6"', '--set', 'browser.enabled=false', '--env', 'TZ=UTC', '--no-start',
+    ]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(s.requests[0]?.body, {
+      fleet: 'acme',
+      agent: 'new',
+      config: { agents: { defaults: { model: { primary: 'anthropic/claude-sonnet-4-6' } } }, browser: { enabled: false } },
+      env: { TZ: 'UTC' },
+      start: false,
+    });
+    assert.match(r.stdout, /^provision acme\/new: new agent\nadded acme\/new: stopped, port 18800/);
+  });
+
+  test('token prints the token only', async () => {
+    const s = await serve({ 'GET /v1/agents/acme/korax/token': { json: { address: 'acme/korax', token: 'tok-123' } } });
+    const r = await runFleetctl(['token', 'acme/korax', '--socket', s.socket]);
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout, 'tok-123\n');
+  });
+
+  test('reload: actions, no changes, and an invalid manifest', async () => {
+    const problems = 'manifest /tmp/fleets.json5 is invalid:\n  fleets.acme.agents.k.port: managed by fleetd, remove it\n  fleets.beta: unknown key "x"';
+    const s = await serve({
+      'POST /v1/reload': { json: { applied: false, actions: [{ kind: 'start', address: 'acme/korax', reason: 'new agent' }], skippedPorts: [] } },
+    });
+    const dry = await runFleetctl(['reload', '--dry-run', '--socket', s.socket]);
+    assert.equal(dry.exitCode, 0);
+    assert.equal(dry.stdout, 'start acme/korax: new agent\n');
+    assert.deepEqual(s.requests[0]?.body, { dryRun: true });
+    await server!.close();
+    const t = await serve({ 'POST /v1/reload': { json: { applied: true, actions: [], skippedPorts: [] } } });
+    assert.equal((await runFleetctl(['reload', '--socket', t.socket])).stdout, 'no changes\n');
+    await server!.close();
+    const u = await serve({ 'POST /v1/reload': { status: 422, json: { error: { code: 'MANIFEST_INVALID', message: problems } } } });
+    const bad = await runFleetctl(['reload', '--socket', u.socket]);
+    assert.equal(bad.exitCode, 1);
+    assert.ok(bad.stderr.includes('managed by fleetd, remove it') && bad.stderr.includes('unknown key "x"'), bad.stderr);
+  });
+
+  test('logs: last N lines', async () => {
+    const s = await serve({ 'GET /v1/agents/acme/korax/logs?lines=2': { json: { address: 'acme/korax', file: '/x.log', lines: ['one', 'two'] } } });
+    const r = await runFleetctl(['logs', 'acme/korax', '-n', '2', '--socket', s.socket]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'one\ntwo\n');
+  });
+
+  test('logs -f: prints streamed lines until Ctrl-C, then exit 0', async () => {
+    let clientGone = false;
+    const s = await serve({
+      'GET /v1/agents/acme/korax/logs?follow=1&lines=50': (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        // the second object arrives split across two chunks
+        res.write('{"line":"first"}\n{"line":"sec');
+        res.write('ond"}\n');
+        res.on('close', () => {
+          clientGone = true;
+        });
+      },
+    });
+    const sub = startFleetctl(['logs', 'acme/korax', '-f', '--socket', s.socket]);
+    let out = '';
+    sub.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    await waitFor(() => out.includes('second\n'), { timeoutMs: 10_000, what: 'streamed lines' });
+    sub.kill('SIGINT');
+    const result = await sub;
+    assert.equal(result.exitCode, 0, String(result.stderr));
+    assert.equal(out, 'first\nsecond\n');
+    await waitFor(() => clientGone, { timeoutMs: 5000, what: 'the follow request to be closed' });
+  });
+
+  test('runtime install: progress on stderr, result on stdout', async () => {
+    const s = await serve({
+      'POST /v1/runtimes': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write(`${JSON.stringify({ progress: { phase: 'node', message: 'installing node 24.21.0', elapsedMs: 10 } })}\n`);
+        res.end(`${JSON.stringify({ result: { version: '2026.9.6', dir: '/r/2026.9.6', nodeVersion: '24.21.0' } })}\n`);
+      },
+    });
+    const r = await runFleetctl(['runtime', 'install', '2026.9.6', '--socket', s.socket]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /^installed openclaw 2026\.9\.6 \(node 24\.21\.0\) in \d+\.\d s\n$/);
+    assert.match(r.stderr, /node: installing node 24\.21\.0/);
+    assert.deepEqual(s.requests[0]?.body, { version: '2026.9.6' });
+  });
+
+  test('runtime install: a streamed error fails the run with its code', async () => {
+    const s = await serve({
+      'POST /v1/runtimes': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.end(`${JSON.stringify({ error: { code: 'RUNTIME_FAILED', message: 'npm install openclaw@2026.9.7 failed: E404' } })}\n`);
+      },
+    });
+    const r = await runFleetctl(['runtime', 'install', '2026.9.7', '--socket', s.socket, '--json']);
+    assert.equal(r.exitCode, 1);
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'RUNTIME_FAILED');
+    assert.match(r.stderr, /E404/);
+  });
+});

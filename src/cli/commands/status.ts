@@ -1,0 +1,50 @@
+// `fleetctl status [FLEET[/AGENT]]`: one line per agent, sorted by address, filtered here.
+import type { Command } from 'commander';
+import { FleetError } from '../../errors.js';
+import { callRaw } from '../../protocol/client.js';
+import type { AgentView } from '../../protocol/schemas.js';
+import { parseFilter, type StatusFilter } from '../address.js';
+import { STATUS_HEADER, statusRow } from '../agent-view.js';
+import { globalsOf, type CliRun } from '../context.js';
+import { renderTable } from '../format.js';
+import { note, printJson } from '../output.js';
+
+/** True when an agent (wire view or raw JSON) passes the filter. */
+function matches(agent: { fleet?: unknown; agent?: unknown }, filter: StatusFilter | undefined): boolean {
+  if (!filter) return true;
+  return agent.fleet === filter.fleet && (filter.agent === undefined || agent.agent === filter.agent);
+}
+
+/** Registers `status`. */
+export function registerStatus(program: Command, run: CliRun): void {
+  program
+    .command('status')
+    .description('show every agent: state, pid, port, uptime, restarts, last exit, health, RSS, reason')
+    .argument('[FLEET[/AGENT]]', 'only this fleet, or only this agent')
+    .action(async (filterText: string | undefined, _opts: unknown, cmd: Command) => {
+      const filter = filterText === undefined ? undefined : parseFilter(filterText);
+      const { socket, json } = globalsOf(cmd, run.deps);
+      const { data, raw } = await callRaw(socket, 'status');
+      const agents = data.agents.filter((a) => matches(a, filter));
+      if (filter && agents.length === 0) {
+        const fleets = [...new Set(data.agents.map((a) => a.fleet))].sort();
+        throw new FleetError('NOT_FOUND', `no agent matches ${filterText}; known fleets: ${fleets.join(', ') || '(none)'} (see fleetctl status)`);
+      }
+      if (json) {
+        const doc = raw as { agents: { fleet?: unknown; agent?: unknown }[] };
+        printJson(run.deps.io, filter ? { ...doc, agents: doc.agents.filter((a) => matches(a, filter)) } : doc);
+        return;
+      }
+      if (agents.length === 0) {
+        note(run.deps.io, `no agents (fleetd ${data.daemon.version}, manifest ${data.daemon.manifest})`);
+        return;
+      }
+      const now = run.deps.now();
+      const rows = [...agents].sort(byAddress).map((a) => statusRow(a, now));
+      run.deps.io.out(renderTable(STATUS_HEADER, rows));
+    });
+}
+
+function byAddress(a: AgentView, b: AgentView): number {
+  return a.address < b.address ? -1 : a.address > b.address ? 1 : 0;
+}

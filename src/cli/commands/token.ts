@@ -1,0 +1,21 @@
+// `fleetctl token FLEET/AGENT`: prints the gateway token and nothing else (for scripts).
+import type { Command } from 'commander';
+import { callRaw } from '../../protocol/client.js';
+import { requireAddress } from '../address.js';
+import { globalsOf, type CliRun } from '../context.js';
+import { printJson } from '../output.js';
+
+/** Registers `token`. */
+export function registerToken(program: Command, run: CliRun): void {
+  program
+    .command('token')
+    .description("print an agent's gateway auth token (only the token, for scripts)")
+    .argument('<FLEET/AGENT>', 'address of the agent')
+    .action(async (addressText: string, _opts: unknown, cmd: Command) => {
+      const params = requireAddress(addressText);
+      const { socket, json } = globalsOf(cmd, run.deps);
+      const { data, raw } = await callRaw(socket, 'token', { params });
+      if (json) printJson(run.deps.io, raw);
+      else run.deps.io.out(`${data.token}\n`);
+    });
+}

@@ -1,0 +1,32 @@
+// The two shapes of fleetctl output: one JSON document for --json, lines for people;
+// and the error report, which goes to stderr always and also to stdout as JSON with --json.
+import { FleetError, toFleetError, type ErrorCode } from '../errors.js';
+import type { CliIo } from './context.js';
+
+/** Prints one JSON document (pretty, newline-terminated) on stdout. */
+export function printJson(io: CliIo, value: unknown): void {
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints lines on stdout. */
+export function printLines(io: CliIo, lines: readonly string[]): void {
+  if (lines.length) io.out(`${lines.join('\n')}\n`);
+}
+
+/** Prints a diagnostic line on stderr. */
+export function note(io: CliIo, text: string): void {
+  io.err(`${text}\n`);
+}
+
+/** The JSON error document of --json mode, the same shape as fleetd's error bodies. */
+export function errorDocument(code: ErrorCode, message: string, details?: unknown): { error: { code: ErrorCode; message: string; details?: unknown } } {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+/** Reports a failure: `fleetctl: message` on stderr, plus the JSON error on stdout with --json. */
+export function reportError(io: CliIo, err: unknown, json: boolean, alreadyShown = false): FleetError {
+  const error = toFleetError(err);
+  if (!alreadyShown) note(io, `fleetctl: ${error.message}`);
+  if (json) printJson(io, errorDocument(error.code, error.message, error.details));
+  return error;
+}

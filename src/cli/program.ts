@@ -1,0 +1,63 @@
+// Builds the commander program of fleetctl: global options, help text, every command.
+// Commander never exits or prints on its own here: output goes to the injected io and
+// errors are thrown to run.ts, which maps them to exit codes.
+import { Command, Option } from 'commander';
+import { registerAdd } from './commands/add.js';
+import { registerCompletion } from './commands/completion.js';
+import { registerLogs } from './commands/logs.js';
+import { registerReload } from './commands/reload.js';
+import { registerRemove } from './commands/remove.js';
+import { registerRestart } from './commands/restart.js';
+import { registerRuntime } from './commands/runtime.js';
+import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
+import { registerStop } from './commands/stop.js';
+import { registerToken } from './commands/token.js';
+import type { CliRun } from './context.js';
+import { LOCAL_SOCKET, SOCKET_ENV, SYSTEM_SOCKET } from './socket-path.js';
+import { packageVersion } from './version.js';
+
+const HELP_AFTER = `
+Examples:
+  fleetctl status
+  fleetctl status acme
+  fleetctl add agent acme/new --set agents.defaults.model.primary='"anthropic/claude-sonnet-4-6"' --set browser.enabled=false
+  fleetctl restart fleet acme
+  fleetctl logs acme/korax -f
+  fleetctl reload --dry-run
+
+Socket: --socket, else $${SOCKET_ENV}, else ${SYSTEM_SOCKET} when it exists,
+else ./${LOCAL_SOCKET} (where \`fleetd start --manifest FILE\` puts it by default).
+
+Output: results on stdout, diagnostics on stderr; --json prints fleetd's answer as one
+JSON document (errors as {"error":{"code","message"}}).
+Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 fleetd not reachable.`;
+
+/** The fleetctl program, wired to `run` (its io, environment and exit code). */
+export function buildProgram(run: CliRun): Command {
+  const program = new Command('fleetctl')
+    .description('control openclaw-fleetd: the agents of your OpenClaw fleets, their logs, tokens and runtimes')
+    .version(packageVersion(), '-V, --version', 'print the fleetctl version')
+    .addOption(new Option('--socket <PATH>', `fleetd control socket (default: $${SOCKET_ENV}, ${SYSTEM_SOCKET} if present, else ./${LOCAL_SOCKET})`))
+    .option('--json', 'machine-readable output: one JSON document on stdout')
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', HELP_AFTER)
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => run.deps.io.out(text),
+      writeErr: (text) => run.deps.io.err(text),
+    });
+  registerStatus(program, run);
+  registerAdd(program, run);
+  registerRemove(program, run);
+  registerStart(program, run);
+  registerStop(program, run);
+  registerRestart(program, run);
+  registerLogs(program, run);
+  registerReload(program, run);
+  registerToken(program, run);
+  registerRuntime(program, run);
+  registerCompletion(program, run);
+  return program;
+}

@@ -1,0 +1,340 @@
+// The fleet as fleetd holds it: manifest, registry, one runner per agent. Every change goes
+// through the serial queue (one at a time, in order); reads (status, logs, token) do not.
+// The decisions are made by plan/ (pure); this file carries them out.
+import { FleetError } from '../errors.js';
+import type { AgentAddress } from '../manifest/ids.js';
+import type { Manifest } from '../manifest/schema.js';
+import { desiredAgents } from '../plan/desired.js';
+import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
+import type { DesiredAgent, PlanAction, RecordedProcess, RegistryFile } from '../plan/types.js';
+import { effectiveAgent } from '../provision/effective.js';
+import { ensureEntry } from '../provision/ensure-entry.js';
+import { agentPaths } from '../provision/home.js';
+import { provisionAgent } from '../provision/provision-agent.js';
+import type { PortProbe } from '../provision/port-probe.js';
+import type { Runtime } from '../runtime/types.js';
+import type { LaunchSpec, RunnerStatus } from '../supervise/types.js';
+import type { AgentView } from '../protocol/schemas.js';
+import { buildLaunchSpec } from './launch.js';
+import type { Logger } from './logger.js';
+import type { Registry } from './registry.js';
+import { createSerialQueue } from './serial-queue.js';
+import { createStartPool } from './start-pool.js';
+import { toAgentView, type PendingState } from './views.js';
+
+/** What fleet.ts needs of a runner (supervise/runner.ts provides it). */
+export interface FleetRunner {
+  start(): void;
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+  restart(options?: { timeoutMs?: number }): Promise<void>;
+  updateSpec(spec: LaunchSpec): void;
+  status(): RunnerStatus;
+  waitForState(predicate: (status: RunnerStatus) => boolean, timeoutMs: number): Promise<RunnerStatus>;
+  on(event: 'state', listener: (status: RunnerStatus) => void): unknown;
+  on(event: 'process', listener: (process: RecordedProcess | null) => void): unknown;
+}
+
+/** Side effects the fleet is built from (real defaults in run.ts; tests may pass others). */
+export interface FleetDeps {
+  logger: Logger;
+  registry: Registry;
+  createRunner: (spec: LaunchSpec, logger: Logger) => FleetRunner;
+  ensureRuntime: (version: string) => Promise<Runtime>;
+  treeRss: (pid: number) => number;
+  now: () => number;
+  isPortFree?: PortProbe;
+  parentEnv: Readonly<Record<string, string | undefined>>;
+}
+
+/** One agent as fleetd tracks it. */
+interface Slot {
+  desired: DesiredAgent;
+  runner?: FleetRunner;
+  pending?: PendingState;
+  /** Hash of the config+env+launch the current runner spec was built from. */
+  appliedHash?: string;
+}
+
+/** Result of a reconcile (start-up, reload, dry run). */
+export interface ReconcileResult {
+  actions: PlanAction[];
+  skippedPorts: number[];
+}
+
+/** States after which a start attempt has an outcome. */
+const SETTLED = (s: RunnerStatus) => s.state !== 'starting' && s.state !== 'stopping';
+
+/** Creates the fleet around a validated manifest. Call `boot()` once, `shutdown()` at the end. */
+export function createFleet(initial: Manifest, deps: FleetDeps) {
+  let manifest = initial;
+  let reg: RegistryFile = { version: 1, agents: {} };
+  const slots = new Map<string, Slot>();
+  const queue = createSerialQueue();
+  const pool = createStartPool(manifest.startConcurrency);
+  const log = deps.logger;
+  let shuttingDown = false;
+
+  /** Locked read-modify-write of the registry; keeps the in-memory copy current. */
+  async function persist(mutate: (r: RegistryFile) => void | Promise<void>): Promise<void> {
+    reg = await deps.registry.update(mutate);
+  }
+
+  function homeOf(desired: DesiredAgent): string {
+    return agentPaths(manifest.stateDir, desired.fleet, desired.agent).home;
+  }
+
+  function hashOf(desired: DesiredAgent): string | undefined {
+    const entry = reg.agents[desired.address];
+    if (!entry) return undefined;
+    return effectiveAgent({ stateDir: manifest.stateDir, desired, port: entry.port, token: entry.token, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv }).hash;
+  }
+
+  function slotOf(address: string): Slot {
+    const slot = slots.get(address);
+    if (!slot) throw new FleetError('NOT_FOUND', `no agent ${address}; \`fleetctl status\` lists the agents`);
+    return slot;
+  }
+
+  function setPending(slot: Slot, state: PendingState['state'], reason: string): void {
+    slot.pending = { state, reason, since: deps.now() };
+    (state === 'failed' ? log.error : log.info).call(log, { agent: slot.desired.address, state, reason }, 'agent state');
+  }
+
+  /** Creates the runner of a slot on first launch and wires its events to the registry. */
+  function ensureRunner(slot: Slot, spec: LaunchSpec): FleetRunner {
+    if (slot.runner) {
+      slot.runner.updateSpec(spec);
+      return slot.runner;
+    }
+    const address = slot.desired.address;
+    const runner = deps.createRunner(spec, log.child({ agent: address }));
+    runner.on('process', (p) => {
+      persist((r) => {
+        const entry = r.agents[address];
+        if (!entry) return;
+        if (p) entry.process = p;
+        else delete entry.process;
+      }).catch((err) => log.error({ agent: address, err: (err as Error).message }, 'cannot record the gateway process in the registry'));
+    });
+    slot.runner = runner;
+    return runner;
+  }
+
+  /** Provisions an agent and builds its spec (installing its runtime first when needed). */
+  async function prepare(slot: Slot): Promise<{ spec: LaunchSpec; hash: string } | undefined> {
+    const { desired } = slot;
+    const entry = reg.agents[desired.address];
+    if (!entry) throw new FleetError('INTERNAL', `${desired.address} has no registry entry`);
+    let runtime: Runtime | undefined;
+    if (desired.launch.kind === 'openclaw') {
+      setPending(slot, 'starting', `waiting for OpenClaw runtime ${desired.launch.version}`);
+      try {
+        runtime = await deps.ensureRuntime(desired.launch.version);
+      } catch (err) {
+        setPending(slot, 'failed', `OpenClaw runtime ${desired.launch.version} could not be installed: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+    try {
+      const provisioned = await provisionAgent({ stateDir: manifest.stateDir, desired, entry, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv });
+      slot.pending = undefined;
+      return { spec: buildLaunchSpec(manifest, desired, entry, provisioned, runtime), hash: provisioned.hash };
+    } catch (err) {
+      setPending(slot, 'failed', `provisioning failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Writes a (disabled) agent's home and openclaw.json without launching anything. */
+  async function provisionOnly(slot: Slot): Promise<void> {
+    const entry = reg.agents[slot.desired.address];
+    if (!entry) return;
+    try {
+      await provisionAgent({ stateDir: manifest.stateDir, desired: slot.desired, entry, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv });
+    } catch (err) {
+      setPending(slot, 'failed', `provisioning failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Starts (or restarts) one agent inside the start pool; resolves once it left `starting`. */
+  async function launch(slot: Slot, mode: 'start' | 'restart', timeoutMs?: number): Promise<RunnerStatus | undefined> {
+    return pool.run(async () => {
+      if (shuttingDown) return undefined;
+      const prepared = await prepare(slot);
+      if (!prepared) return undefined;
+      const runner = ensureRunner(slot, prepared.spec);
+      slot.appliedHash = prepared.hash;
+      await persist((r) => {
+        const entry = r.agents[slot.desired.address];
+        if (entry) entry.appliedHash = prepared.hash;
+      });
+      if (mode === 'restart') await runner.restart(timeoutMs === undefined ? {} : { timeoutMs });
+      else runner.start();
+      const limit = manifest.health.startupTimeoutMs + manifest.gateway.stopTimeoutMs + 5000;
+      return runner.waitForState(SETTLED, limit).catch(() => runner.status());
+    });
+  }
+
+  function observed(): Record<string, ObservedAgent> {
+    const out: Record<string, ObservedAgent> = {};
+    for (const [address, slot] of slots) {
+      const state = slot.runner?.status().state ?? slot.pending?.state ?? 'stopped';
+      out[address] = { state: slot.pending?.state === 'failed' && state === 'stopped' ? 'failed' : state, ...(slot.appliedHash ? { appliedHash: slot.appliedHash } : {}) };
+    }
+    return out;
+  }
+
+  function planFor(target: Manifest): { desired: DesiredAgent[]; actions: PlanAction[] } {
+    const desired = desiredAgents(target, reg);
+    const hashes: Record<string, string> = {};
+    const previous = manifest;
+    manifest = target; // hashOf reads stateDir/ports of the manifest being planned
+    try {
+      for (const d of desired) {
+        const h = hashOf(d);
+        if (h) hashes[d.address] = h;
+      }
+    } finally {
+      manifest = previous;
+    }
+    return { desired, actions: planReconcile({ desired, registry: reg, observed: observed(), hashes }) };
+  }
+
+  /** Carries out a plan. Starts are launched in the background through the start pool. */
+  async function apply(target: Manifest, desired: DesiredAgent[], actions: PlanAction[]): Promise<number[]> {
+    manifest = target;
+    pool.resize(target.startConcurrency);
+    const byAddress = new Map(desired.map((d) => [d.address, d]));
+    for (const d of desired) {
+      const slot = slots.get(d.address);
+      if (slot) slot.desired = d;
+    }
+    const skippedPorts: number[] = [];
+    const launches: Promise<unknown>[] = [];
+    for (const action of actions) {
+      const want = byAddress.get(action.address);
+      switch (action.kind) {
+        case 'provision': {
+          if (!want) break;
+          await persist(async (r) => {
+            const ensured = await ensureEntry(r, want, { ports: target.ports, now: () => new Date(deps.now()), ...(deps.isPortFree ? { isPortFree: deps.isPortFree } : {}) });
+            for (const skip of ensured.skipped) {
+              skippedPorts.push(skip.port);
+              log.warn({ agent: want.address, port: skip.port, block: skip.block }, 'port block skipped: its gateway port is in use by another process');
+            }
+          });
+          slots.set(want.address, slots.get(want.address) ?? { desired: want });
+          if (!want.enabled) await provisionOnly(slots.get(want.address)!); // reserve block and home, do not start
+          break;
+        }
+        case 'start': {
+          if (!want) break;
+          const slot = slots.get(want.address) ?? { desired: want };
+          slots.set(want.address, slot);
+          log.info({ agent: want.address, reason: action.reason }, 'starting agent');
+          launches.push(launch(slot, 'start'));
+          break;
+        }
+        case 'restart': {
+          const slot = slots.get(action.address);
+          if (!slot) break;
+          log.info({ agent: action.address, reason: action.reason }, 'restarting agent');
+          launches.push(launch(slot, 'restart'));
+          break;
+        }
+        case 'stop': {
+          const slot = slots.get(action.address);
+          log.info({ agent: action.address, reason: action.reason }, 'stopping agent');
+          if (slot?.runner) await slot.runner.stop();
+          break;
+        }
+        case 'free': {
+          const slot = slots.get(action.address);
+          if (slot?.runner) await slot.runner.stop();
+          slots.delete(action.address);
+          await persist((r) => {
+            delete r.agents[action.address];
+          });
+          log.info({ agent: action.address, reason: action.reason }, 'port block freed');
+          break;
+        }
+      }
+    }
+    // Start-up and reload answer once every start is under way; health is reported by status.
+    void Promise.allSettled(launches);
+    return skippedPorts;
+  }
+
+  /** The agents a runner or a pending state exists for, plus declared-but-idle ones. */
+  function views(): AgentView[] {
+    const now = deps.now();
+    return [...slots.values()]
+      .sort((a, b) => (a.desired.address < b.desired.address ? -1 : 1))
+      .map((slot) => {
+        const status = slot.runner?.status();
+        const pid = status?.pid ?? null;
+        return toAgentView({
+          desired: slot.desired,
+          entry: reg.agents[slot.desired.address],
+          home: homeOf(slot.desired),
+          runner: status,
+          pending: slot.pending,
+          rssBytes: pid ? deps.treeRss(pid) : null,
+          now,
+        });
+      });
+  }
+
+  function viewOf(address: string): AgentView {
+    const view = views().find((v) => v.address === address);
+    if (!view) throw new FleetError('NOT_FOUND', `no agent ${address}; \`fleetctl status\` lists the agents`);
+    return view;
+  }
+
+  return {
+    /** The manifest currently applied. */
+    get manifest(): Manifest {
+      return manifest;
+    },
+    /** The registry as last read or written. */
+    get registry(): RegistryFile {
+      return reg;
+    },
+    queue,
+    persist,
+    slots,
+    slotOf,
+    views,
+    viewOf,
+    launch,
+    provisionOnly,
+    planFor,
+    apply,
+    homeOf,
+    /** Reads the registry; the caller stops recorded orphans before `reconcile`. */
+    async load(): Promise<RegistryFile> {
+      reg = await deps.registry.read();
+      return reg;
+    },
+    /** Plans against `target` and, unless dryRun, applies it. */
+    async reconcile(target: Manifest, dryRun: boolean): Promise<ReconcileResult> {
+      const { desired, actions } = planFor(target);
+      if (dryRun) return { actions, skippedPorts: [] };
+      const skippedPorts = await apply(target, desired, actions);
+      // Declared agents with nothing to do still get a slot, so status lists them.
+      for (const d of desired) if (!slots.has(d.address) && reg.agents[d.address]) slots.set(d.address, { desired: d });
+      return { actions, skippedPorts };
+    },
+    /** Stops every gateway in parallel, each within its stop timeout. */
+    async shutdown(): Promise<void> {
+      shuttingDown = true;
+      await Promise.allSettled([...slots.values()].map((slot) => slot.runner?.stop()));
+    },
+    isShuttingDown: () => shuttingDown,
+  };
+}
+
+/** The object createFleet returns. */
+export type Fleet = ReturnType<typeof createFleet>;
+/** Address type re-exported for handlers. */
+export type { AgentAddress };

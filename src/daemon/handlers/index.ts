@@ -1,0 +1,35 @@
+// The typed handler map: a route of the protocol without a handler here does not compile.
+import type { HandlerMap } from '../http-server.js';
+import type { DaemonContext } from '../context.js';
+import { addAgentHandler } from './add-agent.js';
+import { healthHandler } from './health.js';
+import { logsHandler } from './logs.js';
+import { reloadHandler } from './reload.js';
+import { removeAgentHandler } from './remove-agent.js';
+import { restartAgentHandler } from './restart-agent.js';
+import { restartFleetHandler } from './restart-fleet.js';
+import { installRuntimeHandler, pruneRuntimesHandler, runtimesHandler } from './runtimes.js';
+import { startAgentHandler } from './start-agent.js';
+import { statusHandler } from './status.js';
+import { stopAgentHandler } from './stop-agent.js';
+import { tokenHandler } from './token.js';
+
+/** Builds every route's handler around one daemon context. */
+export function createHandlers(ctx: DaemonContext): HandlerMap {
+  return {
+    health: healthHandler(ctx),
+    status: statusHandler(ctx),
+    addAgent: addAgentHandler(ctx),
+    removeAgent: removeAgentHandler(ctx),
+    startAgent: startAgentHandler(ctx),
+    stopAgent: stopAgentHandler(ctx),
+    restartAgent: restartAgentHandler(ctx),
+    restartFleet: restartFleetHandler(ctx),
+    token: tokenHandler(ctx),
+    logs: logsHandler(ctx),
+    reload: reloadHandler(ctx),
+    runtimes: runtimesHandler(ctx),
+    installRuntime: installRuntimeHandler(ctx),
+    pruneRuntimes: pruneRuntimesHandler(ctx),
+  };
+}

@@ -1,0 +1,171 @@
+// The control socket: HTTP/1.1 + JSON over a Unix socket. Matches a request to a route of
+// the shared protocol, validates params and body with its zod schema, calls the handler
+// from a typed map (a route without a handler does not compile), and turns every failure
+// into a 4xx/5xx `{ error: { code, message } }`. Nothing a client sends can crash fleetd.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
+import { idSchema, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
+import type { Logger } from './logger.js';
+
+/** A handler's answer when it streams NDJSON instead of one JSON document. */
+export interface Streamed {
+  stream: AsyncIterable<unknown>;
+}
+
+/** What a handler gets. */
+export interface HandlerRequest<K extends RouteName> {
+  params: { fleet?: string; agent?: string };
+  query: URLSearchParams;
+  body: RequestBody<K>;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+/** One handler per route. */
+export type Handler<K extends RouteName> = (req: HandlerRequest<K>) => Promise<ResponseBody<K> | Streamed>;
+
+/** The typed map: every route must have its handler. */
+export type HandlerMap = { [K in RouteName]: Handler<K> };
+
+/** Renders zod issues as `path: message` lines. */
+export function renderZodIssues(error: z.ZodError, prefix: string): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      return `${prefix}${path ? '.' + path : ''}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Matches `/v1/agents/:fleet/:agent/logs` against a concrete path. */
+function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const g = got[i]!;
+    if (w.startsWith(':')) {
+      let value: string;
+      try {
+        value = decodeURIComponent(g);
+      } catch {
+        throw new FleetError('BAD_REQUEST', `path segment ${JSON.stringify(g)} is not valid URL encoding`);
+      }
+      params[w.slice(1)] = value;
+    } else if (w !== g) return undefined;
+  }
+  return params;
+}
+
+/** Finds the route for method+path; 404/405 errors when there is none. */
+function findRoute(method: string, path: string): { name: RouteName; params: Record<string, string> } {
+  let pathMatched = false;
+  for (const name of Object.keys(routes) as RouteName[]) {
+    const params = matchPath(routes[name].path, path);
+    if (!params) continue;
+    pathMatched = true;
+    if (routes[name].method === method) return { name, params };
+  }
+  if (pathMatched) throw new FleetError('BAD_REQUEST', `method ${method} is not allowed on ${path}`, { details: { status: 405 } });
+  throw new FleetError('NOT_FOUND', `no route ${method} ${path}; see the README's "Control socket" section for the routes`, { details: { status: 404 } });
+}
+
+/** Reads the body up to MAX_BODY_BYTES; undefined when empty. */
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new FleetError('BAD_REQUEST', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`, { details: { status: 413 } });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new FleetError('BAD_REQUEST', `request body is over the ${MAX_BODY_BYTES}-byte limit`, { details: { status: 413 } });
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new FleetError('BAD_REQUEST', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Sends one JSON document. */
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.end(text);
+}
+
+/** Sends the error body for any thrown value. */
+function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  const fleetError = toFleetError(err);
+  const override = (fleetError.details as { status?: number } | undefined)?.status;
+  const status = override ?? HTTP_STATUS[fleetError.code];
+  if (status >= 500) log.error({ code: fleetError.code, err: fleetError.message }, 'request failed');
+  const details = fleetError.details && typeof fleetError.details === 'object' && 'status' in (fleetError.details as object) ? undefined : fleetError.details;
+  if (res.headersSent) {
+    res.end(JSON.stringify({ error: { code: fleetError.code, message: fleetError.message } }) + '\n');
+    return;
+  }
+  sendJson(res, status, { error: { code: fleetError.code, message: fleetError.message, ...(details === undefined ? {} : { details }) } });
+}
+
+/** Streams NDJSON until the iterable ends or the client leaves. */
+async function sendStream(res: ServerResponse, stream: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked', 'cache-control': 'no-store' });
+  for await (const item of stream) {
+    if (signal.aborted) break;
+    res.write(JSON.stringify(item) + '\n');
+  }
+  res.end();
+}
+
+/** Handles one request end to end. */
+async function handle(req: IncomingMessage, res: ServerResponse, handlers: HandlerMap, log: Logger): Promise<void> {
+  const controller = new AbortController();
+  res.on('close', () => controller.abort());
+  try {
+    const url = new URL(req.url ?? '/', 'http://fleetd');
+    const { name, params } = findRoute(req.method ?? 'GET', url.pathname);
+    for (const [key, value] of Object.entries(params)) {
+      const ok = idSchema.safeParse(value);
+      if (!ok.success) throw new FleetError('BAD_REQUEST', `${key} ${JSON.stringify(value.slice(0, 80))}: ${ok.error.issues[0]?.message ?? 'invalid id'}`);
+    }
+    const raw = await readBody(req);
+    const schema = routes[name].body as z.ZodType;
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw new FleetError('BAD_REQUEST', `invalid request body for ${name}: ${renderZodIssues(parsed.error, 'body')}`);
+    const handler = handlers[name] as Handler<RouteName>;
+    const result = await handler({ params, query: url.searchParams, body: parsed.data as RequestBody<RouteName>, signal: controller.signal });
+    if (result && typeof result === 'object' && 'stream' in result && typeof (result as Streamed).stream?.[Symbol.asyncIterator] === 'function') {
+      await sendStream(res, (result as Streamed).stream, controller.signal);
+    } else {
+      sendJson(res, 200, result);
+    }
+  } catch (err) {
+    if (req.readableEnded === false) req.resume(); // drain an unread body so the socket can close cleanly
+    sendError(res, err, log);
+  }
+}
+
+/** Creates the HTTP server (not yet listening). */
+export function createControlServer(handlers: HandlerMap, log: Logger): Server {
+  const server = createServer((req, res) => {
+    handle(req, res, handlers, log).catch((err) => {
+      log.error({ err: (err as Error).message }, 'unexpected error while answering a request');
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0; // log follow and runtime installs stream for long
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"malformed HTTP request"}}');
+    else socket.destroy();
+  });
+  return server;
+}

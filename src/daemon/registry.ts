@@ -1,0 +1,223 @@
+// registry.json: the durable facts about every agent (port block, token, who declared it,
+// what the operator wants, the process to adopt after a fleetd crash). Read-modify-write
+// happens under a proper-lockfile lock so two processes (daemon + a recovery tool, or two
+// daemons racing at start-up) never lose each other's writes; writes are atomic (0600).
+// An invalid file is never overwritten: it is the only copy of every agent's token.
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { z } from 'zod';
+import { FleetError } from '../errors.js';
+import { ID_PATTERN } from '../manifest/ids.js';
+import { canonicalJson } from '../plan/hash.js';
+import type { RegistryFile } from '../plan/types.js';
+import { TOKEN_PATTERN } from '../provision/token.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+/** The registry format this fleetd writes. */
+export const REGISTRY_VERSION = 1;
+
+/** File name inside the state dir. */
+export const REGISTRY_FILE = 'registry.json';
+
+const idSchema = z.string().regex(ID_PATTERN, { message: 'not a valid fleet/agent id' });
+
+const processSchema = z.strictObject({
+  pid: z.int().min(1),
+  pgid: z.int().min(1),
+  startTime: z.string().min(1),
+  spawnedAt: z.string().min(1),
+});
+
+const entrySchema = z.strictObject({
+  fleet: idSchema,
+  agent: idSchema,
+  source: z.enum(['manifest', 'cli']),
+  block: z.int().min(0),
+  port: z.int().min(1).max(65535),
+  token: z.string().regex(TOKEN_PATTERN, { message: 'expected 64 hex characters' }),
+  desired: z.enum(['running', 'stopped']),
+  spec: z.strictObject({ config: z.record(z.string(), z.unknown()), env: z.record(z.string(), z.string()) }).optional(),
+  process: processSchema.optional(),
+  appliedHash: z.string().min(1).optional(),
+  createdAt: z.string().min(1),
+});
+
+/** Shape of registry.json version 1, with the cross-entry rules (key = address, one block per agent). */
+export const registryV1Schema = z
+  .strictObject({ version: z.literal(1), agents: z.record(z.string(), entrySchema) })
+  .superRefine((reg, ctx) => {
+    const owners = new Map<number, string>();
+    for (const [key, entry] of Object.entries(reg.agents)) {
+      if (key !== `${entry.fleet}/${entry.agent}`) {
+        ctx.addIssue({ code: 'custom', path: ['agents', key], message: `key must be "${entry.fleet}/${entry.agent}" (its fleet/agent)` });
+      }
+      const owner = owners.get(entry.block);
+      if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['agents', key, 'block'], message: `block ${entry.block} is also held by ${owner}` });
+      owners.set(entry.block, key);
+    }
+  });
+
+// Compile-time check that the schema and the shared RegistryFile type agree.
+const _schemaMatchesType: (value: z.infer<typeof registryV1Schema>) => RegistryFile = (value) => value;
+void _schemaMatchesType;
+
+/** Upgrade steps keyed by the version they upgrade FROM (v1 -> v2 goes under 1). None yet. */
+export const REGISTRY_MIGRATIONS: Readonly<Record<number, (raw: Record<string, unknown>) => Record<string, unknown>>> = {};
+
+/** A registry with no agents (what a missing file means). */
+export function emptyRegistry(): RegistryFile {
+  return { version: 1, agents: {} };
+}
+
+/** Parses, migrates and validates registry text; REGISTRY_INVALID names the file and the problem. */
+export function parseRegistry(text: string, file: string): RegistryFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw invalid(file, `not valid JSON (${err instanceof Error ? err.message : String(err)})`, err);
+  }
+  const migrated = migrateRegistry(raw, file);
+  const result = registryV1Schema.safeParse(migrated);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${renderPath(issue.path)}: ${issue.message}`);
+    throw invalid(file, problems.join('; '), result.error);
+  }
+  return result.data;
+}
+
+/** Brings a parsed registry of any known version up to REGISTRY_VERSION. */
+export function migrateRegistry(raw: unknown, file: string): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(file, 'expected a JSON object');
+  let current = raw as Record<string, unknown>;
+  const found = current['version'];
+  if (typeof found !== 'number' || !Number.isInteger(found) || found < 1) {
+    throw invalid(file, `version: expected a positive integer, got ${JSON.stringify(found)}`);
+  }
+  let version: number = found;
+  if (version > REGISTRY_VERSION) {
+    throw new FleetError(
+      'REGISTRY_INVALID',
+      `${file} has format version ${version}, written by a newer fleetd; this fleetd reads up to version ${REGISTRY_VERSION}. Upgrade fleetd (the file was left untouched)`,
+    );
+  }
+  while (version < REGISTRY_VERSION) {
+    const step = REGISTRY_MIGRATIONS[version];
+    if (!step) throw invalid(file, `no migration from registry version ${version}`);
+    current = step(current);
+    if (current['version'] !== version + 1) throw invalid(file, `migration from registry version ${version} did not produce version ${version + 1}`);
+    version += 1;
+  }
+  return current;
+}
+
+/** Handle on one state dir's registry. */
+export interface Registry {
+  /** Absolute path of registry.json. */
+  readonly path: string;
+  /** Reads and validates the registry (no lock: writes are atomic renames). Missing file = empty. */
+  read(): Promise<RegistryFile>;
+  /** Locked read-modify-write; the mutator edits the registry in place. Returns what was stored. */
+  update(mutator: (reg: RegistryFile) => void | Promise<void>): Promise<RegistryFile>;
+}
+
+/** Lock tuning (tests shorten it; the defaults suit the daemon). */
+export interface RegistryOptions {
+  /** A lock not refreshed for this long is taken over (ms, min 2000). */
+  staleMs?: number;
+  /** Retries while another process holds the lock. */
+  retries?: { retries: number; minTimeout: number; maxTimeout: number; factor?: number; randomize?: boolean };
+}
+
+/** Opens the registry of `stateDir` (nothing is read or created until used). */
+export function openRegistry(stateDir: string, options: RegistryOptions = {}): Registry {
+  const path = join(stateDir, REGISTRY_FILE);
+  const lockfilePath = `${path}.lock`;
+  const retries = options.retries ?? { retries: 200, minTimeout: 10, maxTimeout: 250, factor: 1.3, randomize: true };
+  const staleMs = options.staleMs ?? 10_000;
+  // Updates from this process queue here instead of spinning on the file lock.
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function read(): Promise<RegistryFile> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyRegistry();
+      throw invalid(path, `cannot be read (${(err as Error).message})`, err);
+    }
+    return parseRegistry(text, path);
+  }
+
+  async function lockedUpdate(mutator: (reg: RegistryFile) => void | Promise<void>): Promise<RegistryFile> {
+    await ensureStateDir(stateDir);
+    let compromised: Error | undefined;
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(path, {
+        lockfilePath,
+        realpath: false,
+        stale: staleMs,
+        retries,
+        onCompromised: (err) => {
+          compromised = err;
+        },
+      });
+    } catch (err) {
+      throw new FleetError('TIMEOUT', `registry ${path} stayed locked by another process (lock ${lockfilePath}); if no other fleetd runs, the lock goes stale after ${staleMs} ms, then retry`, { cause: err });
+    }
+    try {
+      const current = await read();
+      const before = canonicalJson(current);
+      const draft = structuredClone(current);
+      await mutator(draft);
+      const checked = registryV1Schema.safeParse(draft);
+      if (!checked.success) {
+        const problems = checked.error.issues.map((issue) => `${renderPath(issue.path)}: ${issue.message}`).join('; ');
+        throw new FleetError('INTERNAL', `refusing to write an invalid registry to ${path}: ${problems}`, { cause: checked.error });
+      }
+      if (compromised) throw new FleetError('CONFLICT', `lost the lock on ${path} while updating it (${compromised.message}); nothing was written, retry`, { cause: compromised });
+      if (canonicalJson(checked.data) !== before) await writeFileAtomic(path, `${JSON.stringify(checked.data, null, 2)}\n`, { mode: 0o600 });
+      return checked.data;
+    } finally {
+      await release().catch(() => {});
+    }
+  }
+
+  return {
+    path,
+    read,
+    update(mutator) {
+      const run = queue.then(() => lockedUpdate(mutator));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
+
+/** Creates the state dir (0700) when missing. */
+async function ensureStateDir(stateDir: string): Promise<void> {
+  const created = await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  if (created !== undefined) await chmod(stateDir, 0o700);
+}
+
+/** The REGISTRY_INVALID error: names the file, what is wrong, and that it is left alone. */
+function invalid(file: string, problem: string, cause?: unknown): FleetError {
+  return new FleetError(
+    'REGISTRY_INVALID',
+    `${file} is invalid: ${problem}. fleetd never overwrites an invalid registry (it holds every agent's port block and token): fix the file, or move it away to start with an empty registry (new ports and tokens)`,
+    { cause },
+  );
+}
+
+/** Renders a zod issue path as `agents["acme/korax"].token`. */
+function renderPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (typeof part === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(part)) out += out === '' ? part : `.${part}`;
+    else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out === '' ? '(root)' : out;
+}

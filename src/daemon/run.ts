@@ -1,0 +1,136 @@
+// fleetd start: lock the state dir, stop gateways a killed predecessor left behind, open
+// the control socket, bring the fleet up, and serve until SIGTERM/SIGINT (stop everything,
+// exit 0). SIGHUP reloads the manifest.
+import { mkdir, chmod } from 'node:fs/promises';
+import { loadManifest } from '../manifest/load.js';
+import type { Manifest } from '../manifest/schema.js';
+import { ensureRuntime } from '../runtime/index.js';
+import type { ProgressEvent, Runtime } from '../runtime/types.js';
+import { stopRecordedProcess } from '../supervise/orphans.js';
+import { treeRssBytes } from '../supervise/proc.js';
+import { createRunner } from '../supervise/runner.js';
+import { toFleetError } from '../errors.js';
+import { VERSION } from '../version.js';
+import type { DaemonContext } from './context.js';
+import { createFleet } from './fleet.js';
+import { createHandlers } from './handlers/index.js';
+import { reload } from './handlers/reload.js';
+import { createControlServer } from './http-server.js';
+import { acquireStateLock } from './lock.js';
+import { createLogger, type Logger } from './logger.js';
+import { openRegistry } from './registry.js';
+import { closeSocket, listenOnSocket } from './socket.js';
+
+/** Options of runDaemon. */
+export interface RunOptions {
+  logLevel?: string;
+  pretty?: boolean;
+  logger?: Logger;
+}
+
+/** Installs each runtime version once per fleetd, however many agents wait for it. */
+function createRuntimeCache(manifest: () => Manifest, log: Logger) {
+  const inflight = new Map<string, Promise<Runtime>>();
+  return (version: string, onProgress?: (e: ProgressEvent) => void): Promise<Runtime> => {
+    const known = inflight.get(version);
+    if (known && !onProgress) return known;
+    const started = ensureRuntime({
+      runtimesDir: manifest().runtimesDir,
+      version,
+      onProgress: (e) => {
+        log.info({ runtime: version, phase: e.phase }, e.message);
+        onProgress?.(e);
+      },
+    });
+    inflight.set(version, started);
+    started.catch(() => inflight.delete(version)); // a failed install may be retried later
+    return started;
+  };
+}
+
+/** Runs fleetd until a stop signal; resolves with the process exit code. */
+export async function runDaemon(manifest: Manifest, options: RunOptions = {}): Promise<number> {
+  const log = options.logger ?? createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}) });
+  await mkdir(manifest.stateDir, { recursive: true, mode: 0o700 });
+  await chmod(manifest.stateDir, 0o700);
+  const lock = await acquireStateLock(manifest.stateDir, (err) => log.fatal({ err: err.message }, 'state dir lock compromised'));
+  log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
+
+  const registry = openRegistry(manifest.stateDir);
+  let current = manifest;
+  const installRuntime = createRuntimeCache(() => current, log);
+  const fleet = createFleet(manifest, {
+    logger: log,
+    registry,
+    createRunner: (spec, logger) => createRunner(spec, { logger }),
+    ensureRuntime: (version) => installRuntime(version),
+    treeRss: (pid) => treeRssBytes(pid),
+    now: () => Date.now(),
+    parentEnv: process.env,
+  });
+  const ctx: DaemonContext = {
+    fleet,
+    logger: log,
+    startedAt: Date.now(),
+    now: () => Date.now(),
+    readManifest: () => loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket }),
+    installRuntime,
+  };
+  const server = createControlServer(createHandlers(ctx), log);
+
+  let stopping: Promise<void> | undefined;
+  let release: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (release = resolve));
+  const shutdown = (signal: string) => {
+    stopping ??= (async () => {
+      log.info({ signal }, 'stopping every gateway');
+      await closeSocket(server, manifest.socket).catch(() => {});
+      await fleet.shutdown();
+      await fleet.queue.idle().catch(() => {});
+      await lock.release();
+      log.info('fleetd stopped');
+      release();
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    log.info('SIGHUP: reloading the manifest');
+    reload(ctx, false).then(
+      (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
+      (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
+    );
+  });
+
+  try {
+    const reg = await fleet.load();
+    // A previous fleetd killed with SIGKILL may have left gateways running: stop them first,
+    // there must never be two gateways on one state dir or port.
+    const orphans = Object.entries(reg.agents).filter(([, e]) => e.process);
+    await Promise.all(
+      orphans.map(async ([address, entry]) => {
+        const result = await stopRecordedProcess(entry.process!, manifest.gateway.stopTimeoutMs);
+        log.warn({ agent: address, pid: entry.process!.pid, result }, 'gateway left by a previous fleetd handled');
+      }),
+    );
+    if (orphans.length > 0) {
+      await fleet.persist((r) => {
+        for (const entry of Object.values(r.agents)) delete entry.process;
+      });
+    }
+    await listenOnSocket(server, manifest.socket, manifest.socketGroup);
+    log.info({ socket: manifest.socket }, 'control socket ready');
+    const result = await fleet.reconcile(manifest, false);
+    current = fleet.manifest;
+    log.info({ agents: fleet.slots.size, actions: result.actions.length }, 'fleet up');
+  } catch (err) {
+    log.error({ err: toFleetError(err).message }, 'fleetd could not start');
+    await closeSocket(server, manifest.socket).catch(() => {});
+    await fleet.shutdown();
+    await lock.release();
+    throw err;
+  }
+  await finished;
+  return 0;
+}

@@ -1,0 +1,129 @@
+// Reads and validates the fleet manifest: JSON5 -> zod shape -> cross-field rules ->
+// absolute paths. parseManifest is pure (no disk); loadManifest adds the one read.
+// An invalid manifest is rejected whole, with every problem found listed at once.
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import JSON5 from 'json5';
+import { FleetError } from '../errors.js';
+import { formatProblem, markDefaultMessages, renderIssues, type Problem } from './render-issues.js';
+import { checkRules } from './rules.js';
+import { manifestSchema, type Manifest } from './schema.js';
+
+/** What runs for an agent; defined next to the launch rule, re-exported for callers that only load. */
+export { resolveLaunch, DEFAULT_GATEWAY_COMMAND } from './rules.js';
+
+/** CLI flags that win over the manifest (`--state-dir`, `--socket`); relative ones resolve against the cwd. */
+export interface ManifestOverrides {
+  stateDir?: string;
+  socket?: string;
+}
+
+/** Longest socket path accepted: Unix sockets hold ~107 bytes, keep a margin. */
+export const SOCKET_PATH_MAX_BYTES = 100;
+
+/** Absolute paths of a manifest. */
+export interface ManifestPaths {
+  stateDir: string;
+  socket: string;
+  runtimesDir: string;
+}
+
+/**
+ * Resolves stateDir, socket and runtimesDir: manifest values relative to the manifest's
+ * folder, defaults `<folder>/fleetd-state`, `<stateDir>/fleetd.sock`, `<stateDir>/runtimes`.
+ */
+export function resolveManifestPaths(
+  manifestFolder: string,
+  written: { stateDir?: string | undefined; socket?: string | undefined; runtimesDir?: string | undefined },
+  overrides: ManifestOverrides = {},
+): ManifestPaths {
+  const stateDir = overrides.stateDir
+    ? resolve(overrides.stateDir)
+    : written.stateDir
+      ? resolve(manifestFolder, written.stateDir)
+      : join(manifestFolder, 'fleetd-state');
+  const socket = overrides.socket
+    ? resolve(overrides.socket)
+    : written.socket
+      ? resolve(manifestFolder, written.socket)
+      : join(stateDir, 'fleetd.sock');
+  const runtimesDir = written.runtimesDir ? resolve(manifestFolder, written.runtimesDir) : join(stateDir, 'runtimes');
+  return { stateDir, socket, runtimesDir };
+}
+
+// The socket path must fit in sockaddr_un; say where it came from and how to shorten it.
+function checkSocketLength(paths: ManifestPaths, written: { socket?: unknown }, overrides: ManifestOverrides): Problem[] {
+  const bytes = Buffer.byteLength(paths.socket);
+  if (bytes <= SOCKET_PATH_MAX_BYTES) return [];
+  const origin = overrides.socket ? 'from --socket' : typeof written.socket === 'string' ? 'from "socket"' : 'the default <stateDir>/fleetd.sock';
+  return [
+    {
+      path: ['socket'],
+      message:
+        `must be at most ${SOCKET_PATH_MAX_BYTES} bytes (Unix sockets hold about 107), found ${bytes} bytes (${origin}: ${paths.socket}); ` +
+        'set "socket" (or --socket) to a shorter path such as /run/fleetd/fleetd.sock',
+    },
+  ];
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function invalid(lines: string[], cause?: unknown): FleetError {
+  const problems = [...new Set(lines)];
+  return new FleetError('MANIFEST_INVALID', problems.join('\n'), { cause, details: { problems } });
+}
+
+/** Parses and validates manifest text (no disk access); throws MANIFEST_INVALID listing every problem. */
+export function parseManifest(text: string, file: string, overrides: ManifestOverrides = {}): Manifest {
+  const manifestPath = resolve(file);
+  let raw: unknown;
+  try {
+    raw = JSON5.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    const e = err as SyntaxError & { lineNumber?: number; columnNumber?: number };
+    const where = e.lineNumber !== undefined ? `${file}:${e.lineNumber}:${e.columnNumber ?? 1}` : file;
+    const message = String(e.message).replace(/^JSON5: /, '');
+    throw invalid([`${where}: not valid JSON5: ${message}`], err);
+  }
+
+  const parsed = manifestSchema.safeParse(raw, { error: markDefaultMessages });
+  const problems: Problem[] = parsed.success ? [] : renderIssues(parsed.error.issues, raw, manifestSchema);
+  problems.push(...checkRules(raw));
+
+  const obj = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const written = { stateDir: str(obj.stateDir), socket: str(obj.socket), runtimesDir: str(obj.runtimesDir) };
+  const paths = resolveManifestPaths(dirname(manifestPath), written, overrides);
+  problems.push(...checkSocketLength(paths, obj, overrides));
+
+  if (problems.length > 0 || !parsed.success) {
+    throw invalid(problems.map((p) => formatProblem(file, p)));
+  }
+  return { ...parsed.data, manifestPath, ...paths };
+}
+
+/** Reads the manifest file and validates it; MANIFEST_NOT_FOUND when it cannot be read. */
+export async function loadManifest(path: string, overrides: ManifestOverrides = {}): Promise<Manifest> {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory, not a file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : String((err as Error).message);
+    throw new FleetError(
+      'MANIFEST_NOT_FOUND',
+      `cannot read the manifest ${absolute}: ${why}; create it (start from fleets.example.json5) or pass --manifest <path>`,
+      { cause: err, details: { path: absolute } },
+    );
+  }
+  return parseManifest(text, absolute, overrides);
+}

@@ -1,0 +1,304 @@
+// Cross-field rules the schema cannot express. They read the raw JSON5 value, not the zod
+// output, so a manifest with type errors still gets every rule's problems in the same
+// report; a rule skips whatever has the wrong shape (zod already reports that).
+import { FleetError } from '../errors.js';
+import { ID_PATTERN, ID_RULE } from './ids.js';
+import type { PathSegment, Problem } from './render-issues.js';
+import { manifestSchema, type GatewayLaunch, type ManifestInput } from './schema.js';
+
+/** Env names fleetd sets for each agent itself; a manifest may not set them. */
+export const RESERVED_ENV = [
+  'HOME',
+  'OPENCLAW_HOME',
+  'OPENCLAW_STATE_DIR',
+  'OPENCLAW_CONFIG_PATH',
+  'OPENCLAW_PROFILE',
+  'XDG_CACHE_HOME',
+  'OPENCLAW_GATEWAY_PORT',
+  'OPENCLAW_SUPERVISOR_MODE',
+  'OPENCLAW_NO_RESPAWN',
+] as const;
+
+/** Env names that make a gateway misbehave (OPENCLAW_NOTES): never set, never inherited. */
+export const FORBIDDEN_ENV = ['INVOCATION_ID', 'JOURNAL_STREAM', 'SYSTEMD_EXEC_PID', 'NODE_COMPILE_CACHE'] as const;
+
+const SYSTEMD_REASON =
+  'makes the gateway believe systemd manages it (it then loops for 90 s on a port conflict)';
+
+/** Why each FORBIDDEN_ENV name is refused, for messages and logs. */
+export const FORBIDDEN_ENV_REASON: Record<(typeof FORBIDDEN_ENV)[number], string> = {
+  INVOCATION_ID: SYSTEMD_REASON,
+  JOURNAL_STREAM: SYSTEMD_REASON,
+  SYSTEMD_EXEC_PID: SYSTEMD_REASON,
+  NODE_COMPILE_CACHE: 'makes the openclaw launcher re-spawn itself (two processes per gateway, slow stops)',
+};
+
+const RESERVED_ENV_REASON: Record<(typeof RESERVED_ENV)[number], string> = {
+  HOME: "the agent's isolated home",
+  OPENCLAW_HOME: "the agent's isolated home",
+  OPENCLAW_STATE_DIR: "the agent's state dir",
+  OPENCLAW_CONFIG_PATH: "the agent's openclaw.json",
+  OPENCLAW_PROFILE: "names the agent's log file",
+  XDG_CACHE_HOME: "the agent's cache dir",
+  OPENCLAW_GATEWAY_PORT: "the agent's port block",
+  OPENCLAW_SUPERVISOR_MODE: 'fleetd owns the process lifecycle',
+  OPENCLAW_NO_RESPAWN: 'fleetd owns the process lifecycle',
+};
+
+/** openclaw.json keys fleetd writes per agent; a manifest `config` may not set them (or anything under them). */
+export const MANAGED_CONFIG_KEYS = [
+  'gateway.mode',
+  'gateway.port',
+  'gateway.bind',
+  'gateway.auth',
+  'logging.file',
+  'agents.defaults.workspace',
+] as const;
+
+/** The browser reaches base+110 (control base+2, relay base+3..10, CDP base+11..110): blocks need 120 ports. */
+export const BROWSER_MIN_BLOCK_SIZE = 120;
+
+/** What runs when the manifest names neither gateway.command nor gateway.openclaw. */
+export const DEFAULT_GATEWAY_COMMAND: readonly string[] = ['openclaw', 'gateway', 'run'];
+
+// Schema defaults, used when a rule's input was left out of the manifest.
+const DEFAULTS = manifestSchema.parse({ version: 1 });
+
+type Obj = Record<string, unknown>;
+interface Level {
+  path: PathSegment[];
+  value: Obj;
+}
+
+function asObj(value: unknown): Obj | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : undefined;
+}
+
+function num(value: unknown, fallback: number): number | undefined {
+  if (value === undefined) return fallback;
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function entries(value: unknown): [string, Obj | undefined][] {
+  return Object.entries(asObj(value) ?? {}).map(([key, v]) => [key, asObj(v)]);
+}
+
+// Every `config` (or `env`) block: top defaults, fleet defaults, agents (and gateway.env).
+function levels(raw: Obj, kind: 'config' | 'env'): Level[] {
+  const out: Level[] = [];
+  const add = (path: PathSegment[], value: unknown) => {
+    const obj = asObj(value);
+    if (obj) out.push({ path, value: obj });
+  };
+  if (kind === 'env') add(['gateway', 'env'], asObj(raw.gateway)?.env);
+  add(['defaults', kind], asObj(raw.defaults)?.[kind]);
+  for (const [fleetId, fleet] of entries(raw.fleets)) {
+    add(['fleets', fleetId, 'defaults', kind], asObj(fleet?.defaults)?.[kind]);
+    for (const [agentId, agent] of entries(fleet?.agents)) add(['fleets', fleetId, 'agents', agentId, kind], agent?.[kind]);
+  }
+  return out;
+}
+
+// A valid id close to a bad one ("Korax" -> "korax"), when there is an obvious one.
+function suggestId(id: string): string | undefined {
+  const fixed = id
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return fixed !== id && ID_PATTERN.test(fixed) ? fixed : undefined;
+}
+
+/** Fleet and agent ids (record keys) must match ID_PATTERN. */
+export function checkIds(raw: Obj): Problem[] {
+  const problems: Problem[] = [];
+  const check = (path: PathSegment[], id: string) => {
+    if (ID_PATTERN.test(id)) return;
+    const hint = suggestId(id);
+    problems.push({ path, message: `id must match ${ID_PATTERN.source} (${ID_RULE}), found ${JSON.stringify(id)}${hint ? ` (try "${hint}")` : ''}` });
+  };
+  for (const [fleetId, fleet] of entries(raw.fleets)) {
+    check(['fleets', fleetId], fleetId);
+    for (const [agentId] of entries(fleet?.agents)) check(['fleets', fleetId, 'agents', agentId], agentId);
+  }
+  return problems;
+}
+
+/** No config level may set a key fleetd manages (MANAGED_CONFIG_KEYS). */
+export function checkManagedConfig(raw: Obj): Problem[] {
+  const problems: Problem[] = [];
+  for (const level of levels(raw, 'config')) {
+    for (const dotted of MANAGED_CONFIG_KEYS) {
+      const segs = dotted.split('.');
+      const parent = segs.slice(0, -1).reduce<Obj | undefined>((o, s) => asObj(o?.[s]), level.value);
+      if (parent && Object.hasOwn(parent, segs[segs.length - 1]!)) {
+        problems.push({ path: [...level.path, ...segs], message: 'managed by fleetd, remove it' });
+      }
+    }
+  }
+  return problems;
+}
+
+/** With blocks under BROWSER_MIN_BLOCK_SIZE, no config level may turn the browser on. */
+export function checkBrowserPorts(raw: Obj): Problem[] {
+  const blockSize = num(asObj(raw.ports)?.blockSize, DEFAULTS.ports.blockSize);
+  if (blockSize === undefined || blockSize >= BROWSER_MIN_BLOCK_SIZE) return [];
+  // The effective (merged) value can only be true where some level sets it true, so
+  // reporting every such level also covers every agent whose merged value is true.
+  return levels(raw, 'config')
+    .filter((level) => asObj(level.value.browser)?.enabled === true)
+    .map((level) => ({
+      path: [...level.path, 'browser', 'enabled'],
+      message:
+        `the browser uses ports base+2..base+110, which overlap the next block with ports.blockSize ${blockSize}; ` +
+        `set ports.blockSize: ${BROWSER_MIN_BLOCK_SIZE} or more, or browser.enabled: false, found true`,
+    }));
+}
+
+/** No env level may set RESERVED_ENV or FORBIDDEN_ENV names, nor a value with a NUL byte. */
+export function checkEnv(raw: Obj): Problem[] {
+  const problems: Problem[] = [];
+  for (const level of levels(raw, 'env')) {
+    for (const [name, value] of Object.entries(level.value)) {
+      const path = [...level.path, name];
+      if ((RESERVED_ENV as readonly string[]).includes(name)) {
+        const why = RESERVED_ENV_REASON[name as (typeof RESERVED_ENV)[number]];
+        problems.push({ path, message: `set by fleetd for each agent (${why}), remove it` });
+      } else if ((FORBIDDEN_ENV as readonly string[]).includes(name)) {
+        const why = FORBIDDEN_ENV_REASON[name as (typeof FORBIDDEN_ENV)[number]];
+        problems.push({ path, message: `refused: it ${why}, remove it` });
+      } else if (typeof value === 'string' && value.includes('\0')) {
+        problems.push({ path, message: 'environment values cannot contain a NUL character, found one' });
+      }
+    }
+  }
+  return problems;
+}
+
+/** gateway.command and gateway.openclaw are two ways to say what runs: only one may be set. */
+export function checkLaunch(raw: Obj): Problem[] {
+  const gateway = asObj(raw.gateway);
+  if (!gateway || gateway.command === undefined || gateway.openclaw === undefined) return [];
+  return [
+    {
+      path: ['gateway'],
+      message:
+        'set gateway.command (a fixed command) or gateway.openclaw (a fleetd-managed OpenClaw version), not both, found both',
+    },
+  ];
+}
+
+function countEnabledAgents(raw: Obj): number {
+  let n = 0;
+  for (const [, fleet] of entries(raw.fleets)) for (const [, agent] of entries(fleet?.agents)) if (agent?.enabled !== false) n++;
+  return n;
+}
+
+/** Port range: at least one block, and room for a block per enabled agent. */
+export function checkPorts(raw: Obj): Problem[] {
+  const ports = asObj(raw.ports) ?? {};
+  const base = num(ports.base, DEFAULTS.ports.base);
+  const size = num(ports.blockSize, DEFAULTS.ports.blockSize);
+  const max = num(ports.max, DEFAULTS.ports.max);
+  if (base === undefined || size === undefined || max === undefined || size < 1) return [];
+  if (base + size > max) {
+    return [
+      {
+        path: ['ports'],
+        message: `ports.base + ports.blockSize must be at most ports.max so that one block fits, found ${base} + ${size} = ${base + size} > ${max}`,
+      },
+    ];
+  }
+  // Block k is base+k*size .. base+(k+1)*size-1, and its last port must be <= max.
+  const capacity = Math.floor((max - base + 1) / size);
+  const agents = countEnabledAgents(raw);
+  if (agents <= capacity) return [];
+  return [
+    {
+      path: ['ports'],
+      message: `${base}..${max} holds ${capacity} blocks of ${size} ports, one per enabled agent, found ${agents} enabled agents; raise ports.max or lower ports.base`,
+    },
+  ];
+}
+
+/** Restart and health timings that contradict each other. */
+export function checkTimings(raw: Obj): Problem[] {
+  const problems: Problem[] = [];
+  const restart = asObj(raw.restart) ?? {};
+  const initial = num(restart.initialDelayMs, DEFAULTS.restart.initialDelayMs);
+  const maxDelay = num(restart.maxDelayMs, DEFAULTS.restart.maxDelayMs);
+  if (initial !== undefined && maxDelay !== undefined && maxDelay < initial) {
+    problems.push({ path: ['restart', 'maxDelayMs'], message: `must be at least restart.initialDelayMs (${initial}), found ${maxDelay}` });
+  }
+  // A probe that may outlast the interval would overlap the next one (or skew the
+  // cadence); and a startup window shorter than one probe can never see an answer.
+  const health = asObj(raw.health) ?? {};
+  const interval = num(health.intervalMs, DEFAULTS.health.intervalMs);
+  const timeout = num(health.timeoutMs, DEFAULTS.health.timeoutMs);
+  const startup = num(health.startupTimeoutMs, DEFAULTS.health.startupTimeoutMs);
+  if (interval !== undefined && timeout !== undefined && timeout >= interval) {
+    problems.push({ path: ['health', 'timeoutMs'], message: `must be less than health.intervalMs (${interval}) so a probe ends before the next is due, found ${timeout}` });
+  }
+  if (startup !== undefined && timeout !== undefined && startup <= timeout) {
+    problems.push({ path: ['health', 'startupTimeoutMs'], message: `must be more than health.timeoutMs (${timeout}), found ${startup}` });
+  }
+  return problems;
+}
+
+/** Paths are taken literally: "~" is not expanded, so refuse it rather than create a folder named "~". */
+export function checkPaths(raw: Obj): Problem[] {
+  return (['stateDir', 'socket', 'runtimesDir'] as const)
+    .filter((key) => typeof raw[key] === 'string' && (raw[key] as string).startsWith('~'))
+    .map((key) => ({
+      path: [key],
+      message: `fleetd does not expand "~": write an absolute path or one relative to the manifest folder, found ${JSON.stringify(raw[key])}`,
+    }));
+}
+
+/** No key anywhere may be `__proto__`: it means something else to JavaScript than to OpenClaw. */
+export function checkProtoKeys(raw: Obj): Problem[] {
+  const problems: Problem[] = [];
+  const walk = (value: unknown, path: PathSegment[]) => {
+    if (Array.isArray(value)) value.forEach((item, i) => walk(item, [...path, i]));
+    else if (asObj(value)) {
+      for (const [key, child] of Object.entries(value as Obj)) {
+        if (key === '__proto__') problems.push({ path: [...path, key], message: 'the key "__proto__" is not allowed, remove it' });
+        else walk(child, [...path, key]);
+      }
+    }
+  };
+  walk(raw, []);
+  return problems;
+}
+
+/** Every cross-field rule over the JSON5-parsed manifest; [] when it is not even an object. */
+export function checkRules(raw: unknown): Problem[] {
+  const obj = asObj(raw);
+  if (!obj) return [];
+  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv].flatMap((rule) => rule(obj));
+}
+
+type LaunchInput = Pick<ManifestInput, 'gateway' | 'fleets'>;
+
+/** What runs for one agent: agent pin > fleet pin > gateway.openclaw > gateway.command > `openclaw gateway run`. */
+export function resolveLaunch(manifest: LaunchInput, fleetId: string, agentId: string): GatewayLaunch {
+  const fleet = Object.hasOwn(manifest.fleets, fleetId) ? manifest.fleets[fleetId] : undefined;
+  const agent = fleet && Object.hasOwn(fleet.agents, agentId) ? fleet.agents[agentId] : undefined;
+  if (!fleet || !agent) {
+    throw new FleetError('NOT_FOUND', `no agent "${fleetId}/${agentId}" in the manifest; run "fleetctl list" to see the agents it defines`);
+  }
+  const version = agent.gateway?.openclaw ?? fleet.gateway?.openclaw ?? manifest.gateway.openclaw;
+  if (version !== undefined) return { kind: 'openclaw', version };
+  return { kind: 'command', command: [...(manifest.gateway.command ?? DEFAULT_GATEWAY_COMMAND)] };
+}
+
+/** Merged `browser.enabled` for one agent (agent > fleet defaults > top defaults); undefined means OpenClaw's default, which is ON. */
+export function effectiveBrowserEnabled(manifest: Pick<ManifestInput, 'defaults' | 'fleets'>, fleetId: string, agentId: string): boolean | undefined {
+  const fleet = manifest.fleets[fleetId];
+  const pick = (config: Record<string, unknown> | undefined) => {
+    const value = asObj(config?.browser)?.enabled;
+    return typeof value === 'boolean' ? value : undefined;
+  };
+  return pick(fleet?.agents[agentId]?.config) ?? pick(fleet?.defaults.config) ?? pick(manifest.defaults.config);
+}

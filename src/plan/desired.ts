@@ -1,0 +1,65 @@
+// What should exist: every agent the manifest declares (enabled or not) plus the agents
+// added with `fleetctl add agent`, which live only in the registry. Config and env layers
+// are flattened here; managed keys and isolation env are added later, at provisioning.
+import { toAddress, type AgentAddress } from '../manifest/ids.js';
+import type { AgentSpec, GatewayLaunch, Manifest } from '../manifest/schema.js';
+import { mergeEnv } from './gateway-env.js';
+import { deepMerge } from './merge.js';
+import type { DesiredAgent, RegistryFile } from './types.js';
+
+/** argv used when the manifest names neither a command nor an OpenClaw version. */
+export const DEFAULT_GATEWAY_COMMAND: readonly string[] = ['openclaw', 'gateway', 'run'];
+
+/** Resolves how one agent's gateway is launched (injectable; see launchOf for the rule). */
+export type ResolveLaunch = (manifest: Manifest, fleet: string, agent: string) => GatewayLaunch;
+
+/** Launch rule: agent pin > fleet pin > top gateway.openclaw > gateway.command > default argv. */
+export function launchOf(manifest: Manifest, fleet: string, agent: string): GatewayLaunch {
+  const fleetSpec = manifest.fleets[fleet];
+  const agentSpec: AgentSpec | undefined = fleetSpec?.agents[agent];
+  const version = agentSpec?.gateway?.openclaw ?? fleetSpec?.gateway?.openclaw ?? manifest.gateway.openclaw;
+  if (version !== undefined) return { kind: 'openclaw', version };
+  return { kind: 'command', command: [...(manifest.gateway.command ?? DEFAULT_GATEWAY_COMMAND)] };
+}
+
+/** Lists the desired agents, sorted by address; a manifest declaration wins over a CLI entry of the same address. */
+export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolveLaunch: ResolveLaunch = launchOf): DesiredAgent[] {
+  const out = new Map<AgentAddress, DesiredAgent>();
+  for (const [fleetId, fleet] of Object.entries(manifest.fleets)) {
+    for (const [agentId, agent] of Object.entries(fleet.agents)) {
+      const address = toAddress(fleetId, agentId);
+      out.set(address, {
+        address,
+        fleet: fleetId,
+        agent: agentId,
+        source: 'manifest',
+        enabled: agent.enabled,
+        config: deepMerge(manifest.defaults.config, fleet.defaults.config, agent.config),
+        env: mergeEnv(manifest.gateway.env, manifest.defaults.env, fleet.defaults.env, agent.env),
+        launch: resolveLaunch(manifest, fleetId, agentId),
+      });
+    }
+  }
+  for (const entry of Object.values(registry.agents)) {
+    if (entry.source !== 'cli') continue;
+    const address = toAddress(entry.fleet, entry.agent);
+    if (out.has(address)) continue;
+    const fleet = manifest.fleets[entry.fleet];
+    out.set(address, {
+      address,
+      fleet: entry.fleet,
+      agent: entry.agent,
+      source: 'cli',
+      enabled: true,
+      config: deepMerge(manifest.defaults.config, fleet?.defaults.config, entry.spec?.config),
+      env: mergeEnv(manifest.gateway.env, manifest.defaults.env, fleet?.defaults.env, entry.spec?.env),
+      launch: resolveLaunch(manifest, entry.fleet, entry.agent),
+    });
+  }
+  return [...out.values()].sort((a, b) => compareAddress(a.address, b.address));
+}
+
+/** Byte-order comparison of addresses: the one order used by every plan and listing. */
+export function compareAddress(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

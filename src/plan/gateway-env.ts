@@ -1,0 +1,66 @@
+// The complete environment of one gateway, built from nothing. Inheriting the supervisor's
+// environment leaks systemd's INVOCATION_ID/JOURNAL_STREAM (the gateway then thinks systemd
+// owns it), NODE_COMPILE_CACHE (the launcher re-spawns itself) and stray OPENCLAW_* that
+// point it at someone else's state. Only PATH, LANG and TZ are taken from the parent.
+import { join } from 'node:path';
+
+/** PATH given to a gateway when the parent has none. */
+export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** Parent variables a gateway inherits (when set and non-empty). */
+export const INHERITED_ENV = ['LANG', 'TZ'] as const;
+
+/** Inputs of buildGatewayEnv. */
+export interface GatewayEnvInput {
+  /** The supervisor's environment, passed in (plan/ never reads process.env). */
+  parentEnv: Readonly<Record<string, string | undefined>>;
+  home: string;
+  fleet: string;
+  agent: string;
+  port: number;
+  /** Manifest layers in precedence order (gateway.env, defaults.env, fleet env, agent env): later wins. */
+  layers: ReadonlyArray<Readonly<Record<string, string>>>;
+}
+
+/** The isolation variables: they tie the gateway to its own home and port, and always win. */
+export function isolationEnv(input: Pick<GatewayEnvInput, 'home' | 'fleet' | 'agent' | 'port'>): Record<string, string> {
+  const stateDir = join(input.home, '.openclaw');
+  return {
+    HOME: input.home,
+    // OpenClaw resolves its defaults (state dir = $OPENCLAW_HOME/.openclaw) from this, ahead of HOME.
+    OPENCLAW_HOME: input.home,
+    OPENCLAW_STATE_DIR: stateDir,
+    OPENCLAW_CONFIG_PATH: join(stateDir, 'openclaw.json'),
+    OPENCLAW_PROFILE: `${input.fleet}-${input.agent}`,
+    XDG_CACHE_HOME: join(input.home, '.cache'),
+    OPENCLAW_GATEWAY_PORT: String(input.port),
+    OPENCLAW_SUPERVISOR_MODE: 'external',
+    OPENCLAW_NO_RESPAWN: '1',
+  };
+}
+
+/** Names that no manifest layer can override (the keys of isolationEnv). */
+export const RESERVED_GATEWAY_ENV: readonly string[] = Object.keys(isolationEnv({ home: '/', fleet: 'f', agent: 'a', port: 1 }));
+
+/** Builds a gateway's whole environment (pure): base, then manifest layers, then isolation last. */
+export function buildGatewayEnv(input: GatewayEnvInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  const parentPath = input.parentEnv['PATH'];
+  env['PATH'] = parentPath ? parentPath : DEFAULT_PATH;
+  for (const name of INHERITED_ENV) {
+    const value = input.parentEnv[name];
+    if (value) env[name] = value;
+  }
+  env['NODE_ENV'] = 'production';
+  for (const layer of input.layers) Object.assign(env, layer);
+  // Applied last on purpose: the manifest loader already rejects these names; this is the second lock.
+  Object.assign(env, isolationEnv(input));
+  return env;
+}
+
+/** Merges env maps, later wins (used to flatten the manifest layers into DesiredAgent.env). */
+export function mergeEnv(...layers: Array<Readonly<Record<string, string>> | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const layer of layers) if (layer) Object.assign(out, layer);
+  return out;
+}

@@ -1,0 +1,106 @@
+// The one HTTP-over-Unix-socket client of the control API, used by fleetctl and tests.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { FleetError, isErrorCode } from '../errors.js';
+import { errorBodySchema, routes, routePath, type RequestInput, type ResponseBody, type RouteName } from './schemas.js';
+
+/** Options of one call. */
+export interface CallOptions<K extends RouteName> {
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: RequestInput<K>;
+  /** Abort (e.g. Ctrl-C during a follow). */
+  signal?: AbortSignal;
+}
+
+/** Turns a connection failure into the documented "fleetd not reachable" error. */
+export function unreachable(socket: string, err: NodeJS.ErrnoException): FleetError {
+  const why = err.code === 'ENOENT' ? 'no socket file there' : err.code === 'ECONNREFUSED' ? 'nothing listens on it (stale socket)' : err.code === 'EACCES' ? 'permission denied' : err.message;
+  return new FleetError(
+    'DAEMON_UNREACHABLE',
+    `fleetd is not reachable at ${socket} (${why}). Start it with \`fleetd start --manifest <file>\` (or \`systemctl start fleetd\`), or point fleetctl at its socket with --socket or FLEETD_SOCKET.`,
+    { cause: err },
+  );
+}
+
+/** Sends one request and returns the raw response (not yet read). */
+export function send<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<IncomingMessage> {
+  const route = routes[name];
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        socketPath: socket,
+        method: route.method,
+        path: routePath(name, options.params, options.query),
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        signal: options.signal,
+      },
+      resolve,
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.name === 'AbortError') reject(err);
+      else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET'].includes(err.code ?? '') && !req.reusedSocket) reject(unreachable(socket, err));
+      else reject(err);
+    });
+    req.end(payload);
+  });
+}
+
+/** Reads a whole response body as text. */
+export async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Converts a non-2xx answer into a FleetError carrying the daemon's code. */
+export function errorFromBody(status: number, text: string): FleetError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return new FleetError('INTERNAL', `fleetd answered ${status} with a body that is not JSON: ${text.slice(0, 200)}`);
+  }
+  const body = errorBodySchema.safeParse(parsed);
+  if (!body.success) return new FleetError('INTERNAL', `fleetd answered ${status} without an error body`);
+  const { code, message, details } = body.data.error;
+  return new FleetError(isErrorCode(code) ? code : 'INTERNAL', message, { details });
+}
+
+/** Calls a route and returns its validated JSON response. */
+export async function call<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<ResponseBody<K>> {
+  return (await callRaw(socket, name, options)).data;
+}
+
+/** Like `call`, also returning the body exactly as fleetd sent it (fleetctl --json prints it verbatim). */
+export async function callRaw<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<{ data: ResponseBody<K>; raw: unknown }> {
+  const res = await send(socket, name, options);
+  const text = await readText(res);
+  if ((res.statusCode ?? 500) >= 300) throw errorFromBody(res.statusCode ?? 500, text);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new FleetError('INTERNAL', `fleetd answered ${name} with invalid JSON`, { cause: err });
+  }
+  const parsed = routes[name].response.safeParse(json);
+  if (!parsed.success) throw new FleetError('INTERNAL', `fleetd's answer to ${name} does not match this fleetctl's protocol (version mismatch?)`, { cause: parsed.error });
+  return { data: parsed.data as ResponseBody<K>, raw: json };
+}
+
+/** Calls a streaming route and yields each NDJSON object as it arrives. */
+export async function* stream<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): AsyncGenerator<unknown> {
+  const res = await send(socket, name, options);
+  if ((res.statusCode ?? 500) >= 300) throw errorFromBody(res.statusCode ?? 500, await readText(res));
+  let buffered = '';
+  for await (const chunk of res) {
+    buffered += (chunk as Buffer).toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.trim()) yield JSON.parse(line);
+    }
+  }
+  if (buffered.trim()) yield JSON.parse(buffered);
+}

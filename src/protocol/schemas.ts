@@ -1,0 +1,206 @@
+// Wire shapes of the control socket, shared by fleetd (validates requests) and fleetctl
+// (validates responses). Additions must stay backwards compatible; a breaking change
+// bumps the `/v1/` prefix.
+import { z } from 'zod';
+import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
+
+/** Path prefix of every route. */
+export const API_PREFIX = '/v1';
+
+/** Largest request body fleetd reads (bytes); larger requests get 413. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** A fleet or agent id as it may appear in a URL or body. */
+export const idSchema = z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` });
+
+/** Error body of every non-2xx answer. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+/** Error body type. */
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** Agent states as sent on the wire. */
+export const agentStateSchema = z.enum(['stopped', 'starting', 'running', 'backoff', 'stopping', 'failed']);
+
+/** One agent in `status`. */
+export const agentViewSchema = z.object({
+  address: z.string(),
+  fleet: z.string(),
+  agent: z.string(),
+  source: z.enum(['manifest', 'cli']),
+  enabled: z.boolean(),
+  desired: z.enum(['running', 'stopped']),
+  state: agentStateSchema,
+  reason: z.string(),
+  since: z.number(),
+  pid: z.number().nullable(),
+  port: z.number(),
+  home: z.string(),
+  uptimeMs: z.number().nullable(),
+  restarts: z.number(),
+  lastExit: z
+    .object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number() })
+    .nullable(),
+  health: z.object({ live: z.boolean().nullable(), ready: z.boolean().nullable(), failing: z.array(z.string()).optional() }),
+  rssBytes: z.number().nullable(),
+  nextStartAt: z.number().nullable(),
+  runtime: z.string(),
+});
+/** One agent in `status`. */
+export type AgentView = z.infer<typeof agentViewSchema>;
+
+/** Daemon facts shown by status. */
+export const daemonViewSchema = z.object({
+  pid: z.number(),
+  version: z.string(),
+  manifest: z.string(),
+  stateDir: z.string(),
+  socket: z.string(),
+  startedAt: z.number(),
+  rssBytes: z.number(),
+});
+
+/** A planned or applied action (reload, add, remove). */
+export const actionSchema = z.object({
+  kind: z.enum(['provision', 'start', 'stop', 'restart', 'free']),
+  address: z.string(),
+  reason: z.string(),
+});
+
+const envPair = z.record(z.string().regex(ENV_NAME_PATTERN, { message: 'invalid environment variable name' }), z.string());
+
+/** Every route: method, path pattern, request and response schemas. */
+export const routes = {
+  health: {
+    method: 'GET',
+    path: '/v1/health',
+    body: z.undefined(),
+    response: z.object({ ok: z.literal(true), pid: z.number(), version: z.string() }),
+  },
+  status: {
+    method: 'GET',
+    path: '/v1/agents',
+    body: z.undefined(),
+    response: z.object({ daemon: daemonViewSchema, agents: z.array(agentViewSchema) }),
+  },
+  addAgent: {
+    method: 'POST',
+    path: '/v1/agents',
+    body: z.strictObject({
+      fleet: idSchema,
+      agent: idSchema,
+      config: z.record(z.string(), z.unknown()).default({}),
+      env: envPair.default({}),
+      start: z.boolean().default(true),
+    }),
+    response: z.object({ agent: agentViewSchema, actions: z.array(actionSchema), skippedPorts: z.array(z.number()) }),
+  },
+  removeAgent: {
+    method: 'DELETE',
+    path: '/v1/agents/:fleet/:agent',
+    body: z.strictObject({ purge: z.boolean().default(false) }).default({ purge: false }),
+    response: z.object({ address: z.string(), purged: z.boolean(), home: z.string(), freedPort: z.number() }),
+  },
+  startAgent: {
+    method: 'POST',
+    path: '/v1/agents/:fleet/:agent/start',
+    body: z.strictObject({ wait: z.boolean().default(true) }).default({ wait: true }),
+    response: z.object({ agent: agentViewSchema }),
+  },
+  stopAgent: {
+    method: 'POST',
+    path: '/v1/agents/:fleet/:agent/stop',
+    body: z.strictObject({ timeoutMs: z.int().min(0).max(3_600_000).optional() }).default({}),
+    response: z.object({ agent: agentViewSchema }),
+  },
+  restartAgent: {
+    method: 'POST',
+    path: '/v1/agents/:fleet/:agent/restart',
+    body: z.strictObject({ timeoutMs: z.int().min(0).max(3_600_000).optional(), wait: z.boolean().default(true) }).default({ wait: true }),
+    response: z.object({ agent: agentViewSchema }),
+  },
+  restartFleet: {
+    method: 'POST',
+    path: '/v1/fleets/:fleet/restart',
+    body: z.strictObject({ timeoutMs: z.int().min(0).max(3_600_000).optional() }).default({}),
+    response: z.object({
+      fleet: z.string(),
+      restarted: z.array(z.string()),
+      failed: z.object({ address: z.string(), reason: z.string() }).nullable(),
+      skipped: z.array(z.string()),
+    }),
+  },
+  token: {
+    method: 'GET',
+    path: '/v1/agents/:fleet/:agent/token',
+    body: z.undefined(),
+    response: z.object({ address: z.string(), token: z.string() }),
+  },
+  logs: {
+    method: 'GET',
+    path: '/v1/agents/:fleet/:agent/logs',
+    body: z.undefined(),
+    // with ?follow=1 the answer is NDJSON: one `{ line }` object per line, until the client goes away
+    response: z.object({ address: z.string(), file: z.string(), lines: z.array(z.string()) }),
+  },
+  reload: {
+    method: 'POST',
+    path: '/v1/reload',
+    body: z.strictObject({ dryRun: z.boolean().default(false) }).default({ dryRun: false }),
+    response: z.object({ applied: z.boolean(), actions: z.array(actionSchema), skippedPorts: z.array(z.number()) }),
+  },
+  runtimes: {
+    method: 'GET',
+    path: '/v1/runtimes',
+    body: z.undefined(),
+    response: z.object({
+      runtimes: z.array(
+        z.object({ version: z.string(), dir: z.string(), nodeVersion: z.string(), installedAt: z.string().nullable(), usedBy: z.array(z.string()) }),
+      ),
+    }),
+  },
+  installRuntime: {
+    method: 'POST',
+    path: '/v1/runtimes',
+    body: z.strictObject({ version: z.string().regex(VERSION_PATTERN, { message: 'expected an exact version such as 2026.9.6' }) }),
+    // NDJSON stream: `{ progress: { phase, message, elapsedMs } }` lines, then `{ result: { version, dir, nodeVersion } }` or `{ error }`
+    response: z.object({ version: z.string(), dir: z.string(), nodeVersion: z.string() }),
+  },
+  pruneRuntimes: {
+    method: 'POST',
+    path: '/v1/runtimes/prune',
+    body: z.strictObject({}).default({}),
+    response: z.object({ removed: z.array(z.string()), kept: z.array(z.string()) }),
+  },
+} as const;
+
+/** Name of a route. */
+export type RouteName = keyof typeof routes;
+/** Parsed request body of route K. */
+export type RequestBody<K extends RouteName> = z.output<(typeof routes)[K]['body']>;
+/** Request body of route K as a client sends it (defaults optional). */
+export type RequestInput<K extends RouteName> = z.input<(typeof routes)[K]['body']>;
+/** Response body of route K. */
+export type ResponseBody<K extends RouteName> = z.output<(typeof routes)[K]['response']>;
+
+/** One line of an NDJSON log follow stream. */
+export const logLineSchema = z.object({ line: z.string() });
+/** One line of the runtime install NDJSON stream. */
+export const installEventSchema = z.union([
+  z.object({ progress: z.object({ phase: z.string(), message: z.string(), elapsedMs: z.number() }) }),
+  z.object({ result: routes.installRuntime.response }),
+  errorBodySchema,
+]);
+
+/** Fills `:fleet`/`:agent` in a route path; ids are URL-encoded. */
+export function routePath(name: RouteName, params: Record<string, string> = {}, query?: Record<string, string>): string {
+  let path: string = routes[name].path;
+  for (const [key, value] of Object.entries(params)) path = path.replace(`:${key}`, encodeURIComponent(value));
+  const qs = query && Object.keys(query).length ? `?${new URLSearchParams(query).toString()}` : '';
+  return path + qs;
+}

@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openRegistry } from '../daemon/registry.js';
+import { FleetError } from '../errors.js';
+import type { DesiredAgent } from '../plan/types.js';
+import { ensureEntry } from './ensure-entry.js';
+import { agentPaths } from './home.js';
+import { provisionAgent } from './provision-agent.js';
+import { generateToken, isValidToken } from './token.js';
+
+const ports = { base: 20000, blockSize: 100, max: 65000 };
+const now = () => new Date('2026-01-01T00:00:00Z');
+const parentEnv = { PATH: '/usr/bin:/bin', SECRET_MARKER: 'x', INVOCATION_ID: 'y', OPENCLAW_FOO: 'z' };
+
+function desired(address: string, config: Record<string, unknown> = {}): DesiredAgent {
+  const [fleet, agent] = address.split('/') as [string, string];
+  return { address: address as DesiredAgent['address'], fleet, agent, source: 'manifest', enabled: true, config, env: { GREETING: 'hi' }, launch: { kind: 'command', command: ['x'] } };
+}
+
+async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const mode = async (path: string) => (await stat(path)).mode & 0o777;
+
+/** The daemon's sequence: entry under the registry lock, then the home. */
+async function provision(stateDir: string, d: DesiredAgent) {
+  const registry = openRegistry(stateDir);
+  let entry!: Awaited<ReturnType<typeof ensureEntry>>['entry'];
+  await registry.update(async (reg) => {
+    entry = (await ensureEntry(reg, d, { ports, now, isPortFree: async () => true })).entry;
+  });
+  const result = await provisionAgent({ stateDir, desired: d, entry, blockSize: ports.blockSize, parentEnv });
+  return { entry, result, registry };
+}
+
+for (const umask of [0, 0o277]) {
+  test(`every folder is 0700 and every file 0600, even with umask ${umask.toString(8).padStart(3, '0')}`, async () => {
+    const old = process.umask(umask);
+    try {
+      await withTmp(async (dir) => {
+        const stateDir = join(dir, 'state');
+        const { result, registry } = await provision(stateDir, desired('acme/korax'));
+        const home = join(stateDir, 'fleets', 'acme', 'korax');
+        assert.equal(result.home, home);
+        for (const folder of [stateDir, join(stateDir, 'fleets'), join(stateDir, 'fleets', 'acme'), home, join(home, '.openclaw'), join(home, 'workspace'), join(home, 'logs'), join(home, '.cache')]) {
+          assert.equal((await mode(folder)).toString(8), '700', folder);
+        }
+        assert.equal((await mode(result.configPath)).toString(8), '600');
+        assert.equal((await mode(registry.path)).toString(8), '600');
+        assert.deepEqual((await readdir(join(home, '.openclaw'))).sort(), ['openclaw.json'], 'no temp file left behind');
+      });
+    } finally {
+      process.umask(old);
+    }
+  });
+}
+
+test('modes of an existing home are repaired', async () => {
+  await withTmp(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const { result } = await provision(stateDir, desired('acme/korax'));
+    await chmod(result.home, 0o755);
+    await chmod(join(result.home, 'logs'), 0o777);
+    await chmod(result.configPath, 0o644);
+    await provision(stateDir, desired('acme/korax'));
+    assert.equal(await mode(result.home), 0o700);
+    assert.equal(await mode(join(result.home, 'logs')), 0o700);
+    assert.equal(await mode(result.configPath), 0o600);
+  });
+});
+
+test('token and port survive a re-provision; openclaw.json is rewritten only when it changes', async () => {
+  await withTmp(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const first = await provision(stateDir, desired('acme/korax'));
+    assert.ok(isValidToken(first.entry.token));
+    assert.match(first.entry.token, /^[0-9a-f]{64}$/);
+    assert.equal(first.result.configWritten, true);
+    const config = JSON.parse(await readFile(first.result.configPath, 'utf8'));
+    assert.deepEqual(config.gateway, { mode: 'local', port: 20000, bind: 'loopback', auth: { mode: 'token', token: first.entry.token } });
+    assert.equal(config.logging.file, join(first.result.home, 'logs', 'openclaw.log'));
+    assert.equal(config.agents.defaults.workspace, join(first.result.home, 'workspace'));
+    assert.equal(config.browser.enabled, false);
+    const inode = (await stat(first.result.configPath)).ino;
+
+    const second = await provision(stateDir, desired('acme/korax'));
+    assert.equal(second.entry.token, first.entry.token);
+    assert.equal(second.entry.port, first.entry.port);
+    assert.equal(second.result.configWritten, false);
+    assert.equal((await stat(first.result.configPath)).ino, inode);
+    assert.equal(second.result.hash, first.result.hash);
+
+    const third = await provision(stateDir, desired('acme/korax', { logging: { level: 'debug' } }));
+    assert.equal(third.result.configWritten, true);
+    assert.notEqual((await stat(first.result.configPath)).ino, inode);
+    assert.notEqual(third.result.hash, first.result.hash);
+    const rewritten = JSON.parse(await readFile(first.result.configPath, 'utf8'));
+    assert.equal(rewritten.gateway.auth.token, first.entry.token);
+    assert.equal(rewritten.logging.level, 'debug');
+  });
+});
+
+test('two agents get different tokens, ports and homes', async () => {
+  await withTmp(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const a = await provision(stateDir, desired('acme/a'));
+    const b = await provision(stateDir, desired('acme/b'));
+    assert.notEqual(a.entry.token, b.entry.token);
+    assert.notEqual(a.entry.port, b.entry.port);
+    assert.notEqual(a.result.home, b.result.home);
+    assert.notEqual(generateToken(), generateToken());
+  });
+});
+
+test('the returned env is the isolated one, with nothing leaked from the parent', async () => {
+  await withTmp(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const { result } = await provision(stateDir, desired('acme/korax'));
+    assert.equal(result.env['HOME'], result.home);
+    assert.equal(result.env['OPENCLAW_CONFIG_PATH'], result.configPath);
+    assert.equal(result.env['OPENCLAW_STATE_DIR'], join(result.home, '.openclaw'));
+    assert.equal(result.env['GREETING'], 'hi');
+    assert.equal(result.logFile, join(result.home, 'logs', 'gateway.log'));
+    for (const name of ['SECRET_MARKER', 'INVOCATION_ID', 'OPENCLAW_FOO']) assert.equal(name in result.env, false, name);
+  });
+});
+
+test('a home that is a symlink is refused and nothing is written through it', async () => {
+  await withTmp(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const elsewhere = join(dir, 'elsewhere');
+    await mkdir(elsewhere);
+    await mkdir(join(stateDir, 'fleets', 'acme'), { recursive: true });
+    await symlink(elsewhere, join(stateDir, 'fleets', 'acme', 'korax'));
+    const token = generateToken();
+    await assert.rejects(provisionAgent({ stateDir, desired: desired('acme/korax'), entry: { port: 20000, token }, blockSize: 100, parentEnv }), (err: unknown) => {
+      assert.ok(err instanceof FleetError);
+      assert.equal(err.code, 'PROVISION_FAILED');
+      assert.match(err.message, /symlink/);
+      return true;
+    });
+    assert.deepEqual(await readdir(elsewhere), []);
+  });
+});
+
+test('ids that could leave <stateDir>/fleets are refused', () => {
+  for (const [fleet, agent] of [['..', 'x'], ['acme', '../../etc'], ['acme', 'a/b'], ['', 'x'], ['Acme', 'x']] as const) {
+    assert.throws(() => agentPaths('/state', fleet, agent), { code: 'PROVISION_FAILED' }, `${fleet}/${agent}`);
+  }
+  assert.equal(agentPaths('/state', 'acme', 'korax').home, '/state/fleets/acme/korax');
+});

@@ -1,0 +1,82 @@
+// Listing and deleting installed runtimes (`fleetctl runtime list|remove|prune`). Deletion
+// takes the same per-version lock as installs, and only ever deletes a real folder that is
+// exactly `<runtimesDir>/openclaw-<version>` (see removeOwnedDir).
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FleetError } from '../errors.js';
+import { cleanLeftovers } from './install.js';
+import { assertExactVersion, removeOwnedDir, runtimeDir, versionOfEntry } from './layout.js';
+import { withRuntimeLock } from './lock.js';
+import { readMarker } from './marker.js';
+import { compareVersions, parseVersion } from './semver.js';
+import type { RuntimeInfo } from './types.js';
+
+/** Complete runtimes under `runtimesDir`, oldest version first; half-finished folders are left out. */
+export async function listRuntimes(runtimesDir: string): Promise<RuntimeInfo[]> {
+  const out: RuntimeInfo[] = [];
+  for (const name of await readdirOrEmpty(runtimesDir)) {
+    const entry = versionOfEntry(name);
+    if (entry?.kind !== 'final') continue;
+    const dir = runtimeDir(runtimesDir, entry.version);
+    const st = await lstat(dir).catch(() => undefined);
+    if (!st || st.isSymbolicLink() || !st.isDirectory()) continue;
+    const marker = await readMarker(dir);
+    if (!marker || 'damaged' in marker || marker.version !== entry.version) continue;
+    out.push({ version: entry.version, dir, nodeVersion: marker.nodeVersion, sizeBytes: marker.sizeBytes, installedAt: marker.installedAt });
+  }
+  return out.sort((a, b) => compareVersions(parseVersion(a.version)!, parseVersion(b.version)!));
+}
+
+/** Deletes one installed version (and its leftovers); NOT_FOUND when it is not installed. */
+export async function removeRuntime(runtimesDir: string, version: string, options: { lockTimeoutMs?: number } = {}): Promise<void> {
+  assertExactVersion(version);
+  await withRuntimeLock(runtimesDir, version, { timeoutMs: options.lockTimeoutMs }, async () => {
+    const removed = await removeOwnedDir(runtimesDir, `openclaw-${version}`);
+    await cleanLeftovers(runtimesDir, version);
+    if (!removed) throw new FleetError('NOT_FOUND', `openclaw@${version} is not installed in ${runtimesDir}; see \`fleetctl runtime list\``);
+  });
+}
+
+// A version whose lock is taken is being installed or removed right now: prune skips it
+// (lockTimeoutMs 0 by default) rather than delete something about to be used.
+/** Deletes every version not in `inUse` and dead leftovers; returns the versions removed. REFUSED (after the rest) for symlinks. */
+export async function pruneRuntimes(runtimesDir: string, inUse: Set<string>, options: { lockTimeoutMs?: number } = {}): Promise<string[]> {
+  const versions = new Set<string>();
+  for (const name of await readdirOrEmpty(runtimesDir)) {
+    const entry = versionOfEntry(name);
+    if (entry) versions.add(entry.version);
+  }
+  const removed: string[] = [];
+  const refused: Array<{ version: string; reason: string }> = [];
+  for (const version of versions) {
+    try {
+      await withRuntimeLock(runtimesDir, version, { timeoutMs: options.lockTimeoutMs ?? 0 }, async () => {
+        if (!inUse.has(version) && (await readMarker(join(runtimesDir, `openclaw-${version}`))) !== undefined) {
+          if (await removeOwnedDir(runtimesDir, `openclaw-${version}`)) removed.push(version);
+        }
+        await cleanLeftovers(runtimesDir, version);
+      });
+    } catch (err) {
+      if (err instanceof FleetError && err.code === 'TIMEOUT') continue; // busy: next prune gets it
+      if (err instanceof FleetError && err.code === 'REFUSED') {
+        refused.push({ version, reason: err.message });
+        continue;
+      }
+      throw err;
+    }
+  }
+  if (refused.length > 0) {
+    throw new FleetError('REFUSED', `removed ${removed.length ? removed.join(', ') : 'nothing'}; refused: ${refused.map((r) => r.reason).join('; ')}`, {
+      details: { removed, refused },
+    });
+  }
+  return removed.sort((a, b) => compareVersions(parseVersion(a)!, parseVersion(b)!));
+}
+
+/** readdir that treats a missing folder as empty. */
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  return readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+}

@@ -1,0 +1,140 @@
+// Reading a gateway's captured log for `fleetctl logs`: the last N lines (reaching into the
+// rotated files when the current one is short) and following new output across rotations.
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Largest read in one go. */
+const BLOCK = 64 * 1024;
+
+/** Most rotated files looked at (logs.maxFiles is at most 100). */
+const MAX_ROTATED = 200;
+
+/** `file`, then `file.1`, `file.2`... that exist, newest first. */
+async function logFiles(file: string): Promise<string[]> {
+  const out = [file];
+  for (let i = 1; i <= MAX_ROTATED; i++) {
+    const path = `${file}.${i}`;
+    if (!(await stat(path).catch(() => null))) break;
+    out.push(path);
+  }
+  return out;
+}
+
+/** The last `n` lines of the log (without their line breaks), oldest first. */
+export async function tailLines(file: string, n: number): Promise<string[]> {
+  if (n <= 0) return [];
+  const pieces: Buffer[] = [];
+  let newlines = 0;
+  outer: for (const path of await logFiles(file)) {
+    const handle = await open(path, 'r').catch(() => null);
+    if (!handle) continue;
+    try {
+      let pos = (await handle.stat()).size;
+      while (pos > 0) {
+        const len = Math.min(BLOCK, pos);
+        pos -= len;
+        const buf = Buffer.alloc(len);
+        const { bytesRead } = await handle.read(buf, 0, len, pos);
+        const got = buf.subarray(0, bytesRead);
+        pieces.unshift(got);
+        for (const byte of got) if (byte === 0x0a) newlines++;
+        // n + 1 line breaks guarantee that the first of the last n lines is complete.
+        if (newlines > n) break outer;
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  const lines = Buffer.concat(pieces).toString('utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-n);
+}
+
+/** Options of followLog. */
+export interface FollowOptions {
+  /** Poll interval (default 200 ms). */
+  pollMs?: number;
+  /** Start at the beginning of the current file instead of its end. */
+  fromStart?: boolean;
+}
+
+// Polling, not fs.watch: inotify loses track of renamed files and differs between
+// filesystems. On rotation the old file is read to its end through the handle we hold,
+// then every file rotated after it, then the new current file from its start. Rotated
+// files are deleted oldest first, so when ours is no longer among them, all that remain
+// are newer than ours.
+/** Calls `onChunk` with new text of the log until `signal` aborts; follows rotations. */
+export async function followLog(file: string, onChunk: (text: string) => void, signal: AbortSignal, options: FollowOptions = {}): Promise<void> {
+  const pollMs = options.pollMs ?? 200;
+  const decoder = new StringDecoder('utf8');
+  let handle: FileHandle | null = null;
+  let ino = -1;
+  let offset = 0;
+
+  const emit = (buf: Buffer) => {
+    const text = decoder.write(buf);
+    if (text.length > 0 && !signal.aborted) onChunk(text);
+  };
+  const drain = async () => {
+    if (!handle) return;
+    for (;;) {
+      const buf = Buffer.alloc(BLOCK);
+      const { bytesRead } = await handle.read(buf, 0, BLOCK, offset);
+      if (bytesRead === 0) return;
+      offset += bytesRead;
+      emit(buf.subarray(0, bytesRead));
+    }
+  };
+  const readWhole = async (path: string) => {
+    const h = await open(path, 'r').catch(() => null);
+    if (!h) return;
+    try {
+      let pos = 0;
+      for (;;) {
+        const buf = Buffer.alloc(BLOCK);
+        const { bytesRead } = await h.read(buf, 0, BLOCK, pos);
+        if (bytesRead === 0) return;
+        pos += bytesRead;
+        emit(buf.subarray(0, bytesRead));
+      }
+    } finally {
+      await h.close();
+    }
+  };
+  const openCurrent = async (fromStart: boolean) => {
+    const h = await open(file, 'r').catch(() => null);
+    if (!h) return;
+    const st = await h.stat();
+    handle = h;
+    ino = st.ino;
+    offset = fromStart ? 0 : st.size;
+  };
+
+  try {
+    await openCurrent(options.fromStart ?? false);
+    while (!signal.aborted) {
+      await drain();
+      const st = await stat(file).catch(() => null);
+      if (st && !handle) {
+        await openCurrent(true);
+      } else if (st && handle && st.ino !== ino) {
+        await drain();
+        const rotated = (await logFiles(file)).slice(1);
+        const inos = await Promise.all(rotated.map(async (p) => (await stat(p).catch(() => null))?.ino));
+        const ours = inos.indexOf(ino);
+        const newer = (ours >= 0 ? rotated.slice(0, ours) : rotated).reverse();
+        for (const path of newer) await readWhole(path);
+        await (handle as FileHandle).close();
+        handle = null;
+        await openCurrent(true);
+      } else if (st && handle && st.size < offset) {
+        offset = 0; // truncated in place (logs.maxFiles = 1)
+      }
+      await drain();
+      await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+    }
+  } finally {
+    if (handle) await (handle as FileHandle).close().catch(() => undefined);
+  }
+}

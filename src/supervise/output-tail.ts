@@ -1,0 +1,43 @@
+// The last lines a gateway printed, kept in memory so a `failed` reason can say what
+// OpenClaw said (it prints its config errors on stderr before its own log file is set up).
+// Fed with already-redacted text.
+import type { OutputStream } from './log-sink.js';
+
+/** Recent output of one gateway process. */
+export interface OutputTail {
+  push(stream: OutputStream, text: string): void;
+  /** The last meaningful line(s): stderr first, else stdout; '' when there is none. */
+  summary(maxLines?: number, maxChars?: number): string;
+}
+
+/** Lines that carry no message of their own: stack frames, Node's version footer, blanks. */
+const NOISE = [/^\s*$/, /^\s+at\s/, /^Node\.js v\d/, /^\s*\^+\s*$/];
+
+// ANSI colour and cursor sequences, as printed by loggers that think they talk to a TTY.
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+
+/** Creates a tail keeping up to `keep` complete lines per stream. */
+export function createOutputTail(keep = 40): OutputTail {
+  const lines: Record<OutputStream, string[]> = { stdout: [], stderr: [] };
+  const partial: Record<OutputStream, string> = { stdout: '', stderr: '' };
+  const meaningful = (stream: OutputStream) => {
+    const all = partial[stream] ? [...lines[stream], partial[stream]] : lines[stream];
+    return all.map((l) => l.replace(ANSI, '').trimEnd()).filter((l) => !NOISE.some((re) => re.test(l)));
+  };
+  return {
+    push(stream, text) {
+      const parts = (partial[stream] + text).split(/\r?\n/);
+      partial[stream] = parts.pop() ?? '';
+      const list = lines[stream];
+      list.push(...parts);
+      if (list.length > keep) list.splice(0, list.length - keep);
+      if (partial[stream].length > 4096) partial[stream] = partial[stream].slice(-4096);
+    },
+    summary(maxLines = 2, maxChars = 400) {
+      const stderr = meaningful('stderr');
+      const chosen = (stderr.length > 0 ? stderr : meaningful('stdout')).slice(-maxLines).map((l) => l.trim());
+      const text = chosen.join(' | ');
+      return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
+    },
+  };
+}

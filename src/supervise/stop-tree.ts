@@ -1,0 +1,187 @@
+// Stops one gateway's whole process tree and nothing else: SIGTERM (then SIGCONT, so a
+// SIGSTOPped process can act on it) to its process group and to every descendant, also
+// those in other groups or sessions (OpenClaw's spawn broker runs in its own session);
+// waits up to the timeout; SIGKILLs whatever is left. Every pid is checked against the
+// start time it had when first seen, so a pid reused by another process is never signalled.
+// Never SIGUSR1 (it opens the Node inspector in OpenClaw).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { descendantsOf, groupMembers, listProcesses, readStat, type ProcRef, type ProcStat } from './proc.js';
+
+/** What to stop. */
+export interface StopTarget {
+  /** Root of the tree (the gateway's main process); may already be dead. */
+  pid: number;
+  /** Its process group (a detached gateway leads its own group: pgid = pid). */
+  pgid?: number;
+  /** When given, the root is only touched if its start time still matches. */
+  startTime?: string;
+  /** Processes seen in this tree earlier, still ours if their start time matches (they may have been re-parented to init). */
+  extra?: ProcRef[];
+  /**
+   * The caller vouches for `pgid` even when the root cannot be verified (the runner just
+   * reaped its own child: the kernel does not reuse a pid while it names a live group).
+   */
+  trustGroup?: boolean;
+}
+
+/** How long to wait. */
+export interface StopOptions {
+  /** Grace between SIGTERM and SIGKILL. */
+  timeoutMs: number;
+  /** Poll interval of /proc (default 25 ms). */
+  pollMs?: number;
+  /** How long to keep SIGKILLing new arrivals before giving up (default 2000 ms). */
+  killWaitMs?: number;
+}
+
+/** What stopTree did. */
+export interface StopReport {
+  /** Processes sent SIGTERM. */
+  terminated: number[];
+  /** Processes that were still there after the timeout and got SIGKILL. */
+  killed: number[];
+  /** Process groups signalled. */
+  groups: number[];
+  /** Still alive at the end (empty unless something is unkillable, e.g. in D state). */
+  survivors: number[];
+  elapsedMs: number;
+}
+
+/** Signals sent by stopTree, in order of use. */
+type StopSignal = 'SIGTERM' | 'SIGCONT' | 'SIGKILL';
+
+// Membership is re-read on every poll: a process may fork while we wait, and children of
+// a dying parent are re-parented (to init) where a descendant walk no longer finds them,
+// so everything seen once is remembered by (pid, start time).
+/** Stops the tree of `target`; resolves when it is gone or after SIGKILL. */
+export async function stopTree(target: StopTarget, options: StopOptions): Promise<StopReport> {
+  const started = Date.now();
+  const pollMs = options.pollMs ?? 25;
+  const known = new Map<number, string>();
+  const groups = new Set<number>();
+  const terminated = new Set<number>();
+  const killed = new Set<number>();
+
+  const rootStat = readStat(target.pid);
+  const rootOk = rootStat !== undefined && rootStat.state !== 'Z' && (target.startTime === undefined || rootStat.startTime === target.startTime);
+  if (rootOk) known.set(target.pid, rootStat.startTime);
+  const pgid = target.pgid ?? (rootOk ? rootStat.pgid : undefined);
+  if (pgid !== undefined && pgid > 1 && (rootOk || target.trustGroup)) groups.add(pgid);
+  for (const ref of target.extra ?? []) {
+    const stat = readStat(ref.pid);
+    if (stat && stat.state !== 'Z' && stat.startTime === ref.startTime) known.set(ref.pid, ref.startTime);
+  }
+
+  const collect = (): ProcStat[] => {
+    const table = listProcesses();
+    const byPid = new Map(table.map((p) => [p.pid, p]));
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const pid of [...known.keys()]) {
+        for (const child of descendantsOf(pid, table)) {
+          if (!known.has(child.pid)) {
+            known.set(child.pid, child.startTime);
+            grew = true;
+          }
+        }
+        // A descendant leading its own group (a detached helper) owns that group.
+        const stat = byPid.get(pid);
+        if (stat && stat.pgid === pid && stat.startTime === known.get(pid)) groups.add(pid);
+      }
+      for (const g of groups) {
+        for (const member of groupMembers(g, table)) {
+          if (!known.has(member.pid)) {
+            known.set(member.pid, member.startTime);
+            grew = true;
+          }
+        }
+      }
+    }
+    return table;
+  };
+
+  const alive = (table: ProcStat[]): number[] => {
+    const byPid = new Map(table.map((p) => [p.pid, p]));
+    return [...known].filter(([pid, start]) => {
+      const p = byPid.get(pid);
+      return p !== undefined && p.state !== 'Z' && p.startTime === start;
+    }).map(([pid]) => pid);
+  };
+
+  // Each group and each process gets SIGTERM once (a second SIGTERM can mean "force quit"
+  // to some programs); members of a signalled group are not signalled again one by one.
+  const groupsSent = { SIGTERM: new Set<number>(), SIGCONT: new Set<number>(), SIGKILL: new Set<number>() };
+  const signalAll = (table: ProcStat[], signal: StopSignal, only?: Set<number>): void => {
+    for (const g of groups) {
+      if (signal !== 'SIGKILL' && groupsSent[signal].has(g)) continue;
+      if (sendGroup(g, signal)) groupsSent[signal].add(g);
+    }
+    const byPid = new Map(table.map((p) => [p.pid, p]));
+    for (const pid of alive(table)) {
+      if (only && !only.has(pid)) continue;
+      const inGroup = groupsSent[signal].has(byPid.get(pid)?.pgid ?? -1);
+      if ((inGroup && signal !== 'SIGKILL') || sendPid(pid, known.get(pid) as string, signal)) {
+        if (signal === 'SIGTERM') terminated.add(pid);
+        if (signal === 'SIGKILL') killed.add(pid);
+      }
+    }
+  };
+
+  // Phase 1: SIGTERM + SIGCONT, then wait, signalling newcomers as they appear.
+  let table = collect();
+  if (alive(table).length > 0 || groups.size > 0) {
+    signalAll(table, 'SIGTERM');
+    signalAll(table, 'SIGCONT');
+  }
+  const termDeadline = started + Math.max(0, options.timeoutMs);
+  while (alive(table).length > 0 && Date.now() < termDeadline) {
+    await sleep(Math.min(pollMs, Math.max(1, termDeadline - Date.now())));
+    table = collect();
+    const fresh = new Set(alive(table).filter((pid) => !terminated.has(pid)));
+    if (fresh.size > 0) {
+      signalAll(table, 'SIGTERM', fresh);
+      signalAll(table, 'SIGCONT', fresh);
+    }
+  }
+
+  // Phase 2: SIGKILL what is left, until nothing is left or killWaitMs passes.
+  const killDeadline = Date.now() + (options.killWaitMs ?? 2000);
+  while (alive(table).length > 0) {
+    signalAll(table, 'SIGKILL');
+    if (Date.now() >= killDeadline) break;
+    await sleep(pollMs);
+    table = collect();
+  }
+
+  return {
+    terminated: [...terminated],
+    killed: [...killed],
+    groups: [...groups],
+    survivors: alive(collect()),
+    elapsedMs: Date.now() - started,
+  };
+}
+
+/** Sends `signal` to one pid if it is still the process first seen; true when sent. */
+function sendPid(pid: number, startTime: string, signal: StopSignal): boolean {
+  const stat = readStat(pid);
+  if (!stat || stat.state === 'Z' || stat.startTime !== startTime) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` to a whole process group; false when the group has no members left. */
+function sendGroup(pgid: number, signal: StopSignal): boolean {
+  if (pgid <= 1) return false;
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

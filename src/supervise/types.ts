@@ -1,0 +1,66 @@
+// The contract between the daemon and one agent's runner: what to launch, and what the
+// runner reports back. The state machine itself is documented in states.ts.
+import type { AgentAddress } from '../manifest/ids.js';
+import type { ManifestInput } from '../manifest/schema.js';
+import type { RecordedProcess } from '../plan/types.js';
+
+/** Runner states; see states.ts for the diagram. */
+export type AgentState = 'stopped' | 'starting' | 'running' | 'backoff' | 'stopping' | 'failed';
+
+/** Everything a runner needs to launch and watch one gateway. */
+export interface LaunchSpec {
+  address: AgentAddress;
+  /** Full argv, `--port <port>` already appended. argv[0] is resolved through env.PATH. */
+  argv: string[];
+  /** The agent's HOME. */
+  cwd: string;
+  /** The complete, clean environment of the gateway (nothing inherited). */
+  env: Record<string, string>;
+  port: number;
+  /** The agent's gateway token: redacted from the captured log. */
+  token: string;
+  /** `<home>/logs/gateway.log`. */
+  logFile: string;
+  logs: ManifestInput['logs'];
+  stopTimeoutMs: number;
+  health: ManifestInput['health'];
+  restart: ManifestInput['restart'];
+}
+
+/** How a gateway process ended. */
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** epoch ms */
+  at: number;
+  /** How long it ran, ms. */
+  runtimeMs: number;
+}
+
+/** Liveness and readiness as last probed. null = not probed yet / not running. */
+export interface HealthInfo {
+  live: boolean | null;
+  ready: boolean | null;
+  /** `failing` list from /readyz when not ready. */
+  failing?: string[];
+}
+
+/** Snapshot of one runner, as `fleetctl status` shows it. */
+export interface RunnerStatus {
+  address: AgentAddress;
+  state: AgentState;
+  /** Human-readable reason of the last state change. */
+  reason: string;
+  /** epoch ms of the last state change. */
+  since: number;
+  pid: number | null;
+  port: number;
+  /** epoch ms when the current process became `running`. */
+  runningSince: number | null;
+  /** Restarts since the runner was created (crash, hang, operator). */
+  restarts: number;
+  lastExit: ExitInfo | null;
+  health: HealthInfo;
+  /** epoch ms of the next start attempt while in backoff. */
+  nextStartAt: number | null;
+}
