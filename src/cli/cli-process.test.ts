@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
@@ -44,6 +44,26 @@ describe('no daemon', () => {
     const r = await runFleetctl(['status'], { cwd: dir });
     assert.equal(r.exitCode, 3);
     assert.ok(r.stderr.includes(join(dir, 'fleetd-state', 'fleetd.sock')), r.stderr);
+  });
+});
+
+describe('help and version', () => {
+  test('--version prints package.json version; help exits 0', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const version = await runFleetctl(['--version']);
+    assert.deepEqual([version.exitCode, version.stdout], [0, `${pkg.version}\n`]);
+    const help = await runFleetctl(['--help']);
+    assert.equal(help.exitCode, 0);
+    assert.match(help.stdout, /fleetctl logs acme\/korax -f/);
+    assert.match(help.stdout, /FLEETD_SOCKET/);
+    const sub = await runFleetctl(['help', 'restart']);
+    assert.equal(sub.exitCode, 0);
+    assert.match(sub.stdout, /restart every running agent of a fleet/);
+  });
+  test('a verb without its subcommand is a usage error', async () => {
+    const r = await runFleetctl(['restart']);
+    assert.equal(r.exitCode, 2);
+    assert.match(r.stderr, /Usage: fleetctl restart/);
   });
 });
 
@@ -149,6 +169,26 @@ describe('against a fixture server', () => {
       start: false,
     });
     assert.match(r.stdout, /^provision acme\/new: new agent\nadded acme\/new: stopped, port 18800/);
+  });
+
+  test('start/stop/remove agent: bodies, summaries, and a start that fails exits 1', async () => {
+    const failed = agentView('acme/korax', { state: 'failed', pid: null, reason: 'exited with code 78 five times', health: { live: null, ready: null } });
+    const s = await serve({
+      'POST /v1/agents/acme/korax/start': { json: { agent: failed } },
+      'POST /v1/agents/acme/alpha/stop': { json: { agent: agentView('acme/alpha', { state: 'stopped', pid: null, reason: 'stopped by fleetctl', health: { live: null, ready: null } }) } },
+      'DELETE /v1/agents/acme/alpha': { json: { address: 'acme/alpha', purged: true, home: '/h/acme/alpha', freedPort: 18800 } },
+    });
+    const start = await runFleetctl(['start', 'agent', 'acme/korax', '--socket', s.socket]);
+    assert.equal(start.exitCode, 1);
+    assert.equal(start.stdout, 'started acme/korax: failed, port 18800 (exited with code 78 five times)\n');
+    assert.match(start.stderr, /acme\/korax did not come back: failed/);
+    const stop = await runFleetctl(['stop', 'agent', 'acme/alpha', '--timeout', '0', '--socket', s.socket]);
+    assert.equal(stop.exitCode, 0, stop.stderr);
+    assert.equal(stop.stdout, 'stopped acme/alpha: stopped, port 18800 (stopped by fleetctl)\n');
+    const remove = await runFleetctl(['remove', 'agent', 'acme/alpha', '--purge', '--socket', s.socket]);
+    assert.equal(remove.exitCode, 0, remove.stderr);
+    assert.equal(remove.stdout, 'removed acme/alpha (port 18800 freed)\ndeleted /h/acme/alpha\n');
+    assert.deepEqual(s.requests.map((r) => r.body), [{ wait: true }, { timeoutMs: 0 }, { purge: true }]);
   });
 
   test('token prints the token only', async () => {

@@ -61,8 +61,9 @@ export interface ReconcileResult {
   skippedPorts: number[];
 }
 
-/** States after which a start attempt has an outcome. */
-const SETTLED = (s: RunnerStatus) => s.state !== 'starting' && s.state !== 'stopping';
+/** True once a start attempt made at `since` has an outcome (up, given up, waiting to retry, or stopped since). */
+const settledAfter = (since: number) => (s: RunnerStatus) =>
+  s.state === 'running' || s.state === 'failed' || s.state === 'backoff' || (s.state === 'stopped' && s.since > since);
 
 /** Creates the fleet around a validated manifest. Call `boot()` once, `shutdown()` at the end. */
 export function createFleet(initial: Manifest, deps: FleetDeps) {
@@ -168,10 +169,11 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         const entry = r.agents[slot.desired.address];
         if (entry) entry.appliedHash = prepared.hash;
       });
+      const since = deps.now();
       if (mode === 'restart') await runner.restart(timeoutMs === undefined ? {} : { timeoutMs });
       else runner.start();
       const limit = manifest.health.startupTimeoutMs + manifest.gateway.stopTimeoutMs + 5000;
-      return runner.waitForState(SETTLED, limit).catch(() => runner.status());
+      return runner.waitForState(settledAfter(since), limit).catch(() => runner.status());
     });
   }
 

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
-import { idSchema, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
+import { idSchema, paramSchemas, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
 import type { Logger } from './logger.js';
 
 /** A handler's answer when it streams NDJSON instead of one JSON document. */
@@ -15,7 +15,7 @@ export interface Streamed {
 
 /** What a handler gets. */
 export interface HandlerRequest<K extends RouteName> {
-  params: { fleet?: string; agent?: string };
+  params: { fleet?: string; agent?: string; version?: string };
   query: URLSearchParams;
   body: RequestBody<K>;
   /** Aborted when the client goes away. */
@@ -86,11 +86,17 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text, (key, value: unknown) => {
+      if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new FleetError('BAD_REQUEST', `request body may not contain the key ${JSON.stringify(key)}`);
+      return value;
+    });
   } catch (err) {
+    if (err instanceof FleetError) throw err;
     throw new FleetError('BAD_REQUEST', `request body is not valid JSON: ${(err as Error).message}`);
   }
+  return parsed;
 }
 
 /** Sends one JSON document. */
@@ -132,7 +138,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Handl
     const url = new URL(req.url ?? '/', 'http://fleetd');
     const { name, params } = findRoute(req.method ?? 'GET', url.pathname);
     for (const [key, value] of Object.entries(params)) {
-      const ok = idSchema.safeParse(value);
+      const ok = (paramSchemas[key] ?? idSchema).safeParse(value);
       if (!ok.success) throw new FleetError('BAD_REQUEST', `${key} ${JSON.stringify(value.slice(0, 80))}: ${ok.error.issues[0]?.message ?? 'invalid id'}`);
     }
     const raw = await readBody(req);

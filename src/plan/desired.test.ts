@@ -108,3 +108,14 @@ test('an injected resolveLaunch is used for every agent', () => {
   assert.deepEqual(seen, ['f/a']);
   assert.deepEqual(list[0]?.launch, { kind: 'command', command: ['fake'] });
 });
+
+test('launchOf agrees with the manifest loader resolveLaunch for declared agents', async () => {
+  const { resolveLaunch } = await import('../manifest/rules.js');
+  const m = manifest({
+    gateway: { command: ['/usr/bin/my-gw', 'run'] },
+    fleets: { pinned: { gateway: { openclaw: '2026.9.1' }, agents: { own: { gateway: { openclaw: '2026.9.2' } }, inherit: {} } }, plain: { agents: { a: {} } } },
+  });
+  for (const [fleet, agent] of [['pinned', 'own'], ['pinned', 'inherit'], ['plain', 'a']] as const) {
+    assert.deepEqual(launchOf(m, fleet, agent), resolveLaunch(m, fleet, agent));
+  }
+});

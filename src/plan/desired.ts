@@ -2,17 +2,17 @@
 // added with `fleetctl add agent`, which live only in the registry. Config and env layers
 // are flattened here; managed keys and isolation env are added later, at provisioning.
 import { toAddress, type AgentAddress } from '../manifest/ids.js';
+import { DEFAULT_GATEWAY_COMMAND } from '../manifest/rules.js';
 import type { AgentSpec, GatewayLaunch, Manifest } from '../manifest/schema.js';
 import { mergeEnv } from './gateway-env.js';
 import { deepMerge } from './merge.js';
 import type { DesiredAgent, RegistryFile } from './types.js';
 
-/** argv used when the manifest names neither a command nor an OpenClaw version. */
-export const DEFAULT_GATEWAY_COMMAND: readonly string[] = ['openclaw', 'gateway', 'run'];
-
 /** Resolves how one agent's gateway is launched (injectable; see launchOf for the rule). */
 export type ResolveLaunch = (manifest: Manifest, fleet: string, agent: string) => GatewayLaunch;
 
+// Same rule as manifest/rules.ts resolveLaunch, which throws for an agent the manifest does not
+// declare; CLI agents need the rule too (fleet pin and top-level settings still apply to them).
 /** Launch rule: agent pin > fleet pin > top gateway.openclaw > gateway.command > default argv. */
 export function launchOf(manifest: Manifest, fleet: string, agent: string): GatewayLaunch {
   const fleetSpec = manifest.fleets[fleet];

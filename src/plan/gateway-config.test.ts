@@ -51,3 +51,13 @@ test('rendered openclaw.json is JSON with a final newline', () => {
   assert.ok(text.endsWith('}\n'));
   assert.deepEqual(JSON.parse(text), out);
 });
+
+test('every key the manifest loader calls managed is written by fleetd', async () => {
+  const { MANAGED_CONFIG_KEYS } = await import('../manifest/rules.js');
+  const out = buildGatewayConfig({ config: {}, home, port: 20000, token, blockSize: 120 });
+  for (const dotted of MANAGED_CONFIG_KEYS) {
+    let node: unknown = out;
+    for (const key of dotted.split('.')) node = (node as Record<string, unknown> | undefined)?.[key];
+    assert.notEqual(node, undefined, dotted);
+  }
+});

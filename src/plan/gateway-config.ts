@@ -2,10 +2,9 @@
 // (port, bind, token, log file, workspace) laid on top so nothing in a manifest can move
 // a gateway off its block, off loopback, or onto another agent's files.
 import { join } from 'node:path';
+import { BROWSER_MIN_BLOCK_SIZE } from '../manifest/rules.js';
 import { deepMerge, isPlainObject, type JsonObject } from './merge.js';
 
-/** Smallest block that fits the browser's derived ports (base+2 .. base+110) with margin, as OpenClaw's docs ask. */
-export const MIN_BLOCK_SIZE_WITH_BROWSER = 120;
 
 /** Inputs of buildGatewayConfig. */
 export interface GatewayConfigInput {
@@ -27,7 +26,7 @@ export function managedConfig(input: Omit<GatewayConfigInput, 'config'>): JsonOb
     agents: { defaults: { workspace: join(input.home, 'workspace') } },
   };
   // With blocks under 120 ports the browser's control/CDP ports would reach into the next block.
-  if (input.blockSize < MIN_BLOCK_SIZE_WITH_BROWSER) managed['browser'] = { enabled: false };
+  if (input.blockSize < BROWSER_MIN_BLOCK_SIZE) managed['browser'] = { enabled: false };
   return managed;
 }
 

@@ -80,3 +80,8 @@ test('reserved names win over every manifest layer', () => {
   assert.ok(RESERVED_GATEWAY_ENV.includes('OPENCLAW_STATE_DIR'));
   assert.equal(RESERVED_GATEWAY_ENV.length, 9);
 });
+
+test('the builder reserves exactly the names the manifest loader rejects', async () => {
+  const { RESERVED_ENV } = await import('../manifest/rules.js');
+  assert.deepEqual([...RESERVED_GATEWAY_ENV].sort(), [...RESERVED_ENV].sort());
+});

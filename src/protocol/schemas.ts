@@ -10,6 +10,13 @@ export const API_PREFIX = '/v1';
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** Schemas of the path parameters routes may have. */
+export const paramSchemas: Record<string, z.ZodType<string>> = {
+  fleet: z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` }),
+  agent: z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` }),
+  version: z.string().regex(VERSION_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6' }),
+};
+
 /** A fleet or agent id as it may appear in a URL or body. */
 export const idSchema = z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` });
 
@@ -170,6 +177,12 @@ export const routes = {
     body: z.strictObject({ version: z.string().regex(VERSION_PATTERN, { message: 'expected an exact version such as 2026.9.6' }) }),
     // NDJSON stream: `{ progress: { phase, message, elapsedMs } }` lines, then `{ result: { version, dir, nodeVersion } }` or `{ error }`
     response: z.object({ version: z.string(), dir: z.string(), nodeVersion: z.string() }),
+  },
+  removeRuntime: {
+    method: 'DELETE',
+    path: '/v1/runtimes/:version',
+    body: z.undefined(),
+    response: z.object({ removed: z.string() }),
   },
   pruneRuntimes: {
     method: 'POST',

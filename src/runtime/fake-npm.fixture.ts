@@ -101,7 +101,8 @@ if (args[0] === 'install') {
           process.exit(1);
         }
       }
-      if (config.gateFile) while (!fs.existsSync(config.gateFile)) sleepMs(20);
+      // stop waiting when the test's temp dir is gone (a failed test never opens the gate)
+      if (config.gateFile) while (!fs.existsSync(config.gateFile) && fs.existsSync(here)) sleepMs(20);
       fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version, bin: { openclaw: 'openclaw.mjs' } }));
       fs.writeFileSync(path.join(dir, 'openclaw.mjs'), "#!/usr/bin/env node\nif (process.argv.includes('--version')) console.log(" + JSON.stringify(version) + ");\n");
     } else {

@@ -60,8 +60,12 @@ describe('listRuntimes', () => {
     });
   });
 
-  test('a missing runtimes folder lists as empty', async () => {
-    assert.deepEqual(await listRuntimes(join(tmpdir(), 'fleetd-does-not-exist-3f9a')), []);
+  test('a missing runtimes folder lists as empty, prunes nothing, removes NOT_FOUND', async () => {
+    const missing = join(tmpdir(), 'fleetd-does-not-exist-3f9a');
+    assert.deepEqual(await listRuntimes(missing), []);
+    assert.deepEqual(await pruneRuntimes(missing, new Set()), []);
+    assert.equal((await fleetError(removeRuntime(missing, '2026.9.6'))).code, 'NOT_FOUND');
+    assert.equal(existsSync(missing), false, 'nothing was created');
   });
 });
 

@@ -30,10 +30,12 @@ export async function listRuntimes(runtimesDir: string): Promise<RuntimeInfo[]> 
 /** Deletes one installed version (and its leftovers); NOT_FOUND when it is not installed. */
 export async function removeRuntime(runtimesDir: string, version: string, options: { lockTimeoutMs?: number } = {}): Promise<void> {
   assertExactVersion(version);
+  const notFound = (): FleetError => new FleetError('NOT_FOUND', `openclaw@${version} is not installed in ${runtimesDir}; see \`fleetctl runtime list\``);
+  if ((await readdirOrEmpty(runtimesDir)).length === 0) throw notFound();
   await withRuntimeLock(runtimesDir, version, { timeoutMs: options.lockTimeoutMs }, async () => {
     const removed = await removeOwnedDir(runtimesDir, `openclaw-${version}`);
     await cleanLeftovers(runtimesDir, version);
-    if (!removed) throw new FleetError('NOT_FOUND', `openclaw@${version} is not installed in ${runtimesDir}; see \`fleetctl runtime list\``);
+    if (!removed) throw notFound();
   });
 }
 

@@ -1,7 +1,7 @@
 // Checking a finished npm install before it is published: the exact versions landed, the
 // Node binary runs and is inside OpenClaw's engines range, and OpenClaw's bin entry exists.
 import { lstat, opendir, readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, relative } from 'node:path';
 import { execa } from 'execa';
 import { FleetError } from '../errors.js';
 import { nodeBinaryPath } from './node-package.js';
@@ -55,7 +55,7 @@ export async function verifyInstall(dir: string, plan: InstallPlan, systemNode: 
 /** Runs `<node> --version` with its own folder first on PATH and returns the version without "v". */
 export async function runNodeVersion(node: string, env: Record<string, string>): Promise<string> {
   const { stdout } = await execa(node, ['--version'], {
-    env: { ...env, PATH: `${dirname(node)}:${env.PATH ?? ''}` },
+    env: { ...env, PATH: [dirname(node), env.PATH ?? ''].join(delimiter) },
     extendEnv: false,
     stdin: 'ignore',
     timeout: 30_000,

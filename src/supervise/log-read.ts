@@ -57,6 +57,8 @@ export interface FollowOptions {
   pollMs?: number;
   /** Start at the beginning of the current file instead of its end. */
   fromStart?: boolean;
+  /** Called once the starting position is fixed: output written after this is followed. */
+  onReady?: () => void;
 }
 
 // Polling, not fs.watch: inotify loses track of renamed files and differs between
@@ -113,6 +115,7 @@ export async function followLog(file: string, onChunk: (text: string) => void, s
 
   try {
     await openCurrent(options.fromStart ?? false);
+    options.onReady?.();
     while (!signal.aborted) {
       await drain();
       const st = await stat(file).catch(() => null);

@@ -3,8 +3,8 @@
 // by size (gateway.log -> gateway.log.1 ... gateway.log.<maxFiles-1>, at most maxFiles files).
 // Writes are synchronous: gateway output is small, and one writer per file keeps rotation
 // free of interleaving.
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 
 /** What replaces a secret. */
@@ -205,5 +205,10 @@ export function openLogSink(options: LogSinkOptions): LogSink {
 
 /** Deletes rotated files numbered maxFiles-1 and above (the oldest, or left from a larger maxFiles). */
 function removeBeyond(file: string, maxFiles: number): void {
-  for (let i = maxFiles - 1; existsSync(`${file}.${i}`); i++) unlinkSync(`${file}.${i}`);
+  const prefix = `${basename(file)}.`;
+  for (const name of readdirSync(dirname(file))) {
+    if (!name.startsWith(prefix)) continue;
+    const n = name.slice(prefix.length);
+    if (/^\d+$/.test(n) && Number(n) >= maxFiles - 1) unlinkSync(join(dirname(file), name));
+  }
 }

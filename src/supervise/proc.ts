@@ -133,3 +133,24 @@ export function treeRssBytes(pid: number, table: ProcStat[] = listProcesses()): 
   for (const p of descendantsOf(pid, table)) total += rssBytes(p.pid);
   return total;
 }
+
+// A gateway's children may be re-parented to init when it dies, where a descendant walk no
+// longer finds them: the runner remembers every (pid, start time) it saw under its gateway.
+/** Adds the living descendants of `pid` to `known` and drops entries that died. */
+export function trackTree(pid: number, known: Map<number, string>, table: ProcStat[] = listProcesses()): void {
+  const byPid = new Map(table.map((p) => [p.pid, p]));
+  for (const [k, start] of known) {
+    const p = byPid.get(k);
+    if (!p || p.state === 'Z' || p.startTime !== start) known.delete(k);
+  }
+  for (const p of descendantsOf(pid, table)) known.set(p.pid, p.startTime);
+}
+
+/** Living processes left of a gateway tree whose root `pid` (leader of group `pid`) is gone. */
+export function countLeftovers(pid: number, known: Map<number, string>, table: ProcStat[] = listProcesses()): number {
+  trackTree(pid, known, table);
+  const pids = new Set(known.keys());
+  for (const p of groupMembers(pid, table)) pids.add(p.pid);
+  pids.delete(pid);
+  return pids.size;
+}

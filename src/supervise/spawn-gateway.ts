@@ -22,6 +22,8 @@ export interface GatewayProcess {
   pid: number | null;
   /** Field 22 of /proc/<pid>/stat, read right after the spawn; null when unknown. */
   startTime: string | null;
+  /** Resolves at the exit itself (the output may still be draining). */
+  exitSeen: Promise<void>;
   /** Resolves once the process exited and its output was drained (or a short grace passed). */
   exited: Promise<GatewayExit>;
 }
@@ -65,7 +67,7 @@ function isExecutableFile(path: string): boolean {
 
 /** A GatewayProcess that never ran. */
 function failedSpawn(error: string): GatewayProcess {
-  return { pid: null, startTime: null, exited: Promise.resolve({ code: null, signal: null, error }) };
+  return { pid: null, startTime: null, exitSeen: Promise.resolve(), exited: Promise.resolve({ code: null, signal: null, error }) };
 }
 
 // `cleanup: false` and `detached: true`: when fleetd itself dies, the gateway lives on in
@@ -110,14 +112,20 @@ export const spawnGateway: SpawnFn = (spec, io) => {
   subprocess.stdout?.on('data', (chunk: Buffer | string) => io.onStdout(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
   subprocess.stderr?.on('data', (chunk: Buffer | string) => io.onStderr(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
 
+  let markSeen: () => void = () => undefined;
+  const exitSeen = new Promise<void>((resolveSeen) => {
+    markSeen = resolveSeen;
+  });
   const exited = new Promise<GatewayExit>((resolveExit) => {
     let done = false;
     const finish = (value: GatewayExit) => {
       if (done) return;
       done = true;
+      markSeen();
       resolveExit(value);
     };
     subprocess.once('exit', (code, signal) => {
+      markSeen();
       // Let the last lines (OpenClaw's config error) arrive before reporting the exit.
       const streams = [subprocess.stdout, subprocess.stderr].filter((st) => st !== null && st !== undefined && !st.readableEnded);
       let pending = streams.length;
@@ -155,5 +163,5 @@ export const spawnGateway: SpawnFn = (spec, io) => {
       (err: unknown) => finish({ code: null, signal: null, error: err instanceof Error ? err.message : String(err) }),
     );
   });
-  return { pid, startTime, exited };
+  return { pid, startTime, exitSeen, exited };
 };

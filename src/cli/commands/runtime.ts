@@ -1,4 +1,4 @@
-// `fleetctl runtime list|install VERSION|prune`: the OpenClaw versions fleetd keeps
+// `fleetctl runtime list|install VERSION|remove VERSION|prune`: the OpenClaw versions fleetd keeps
 // installed (each with its own Node), shared by the agents that pin them.
 import type { Command } from 'commander';
 import { FleetError } from '../../errors.js';
@@ -10,7 +10,7 @@ import { formatDuration, renderTable } from '../format.js';
 import { note, printJson, printLines } from '../output.js';
 import { errorFromEvent } from '../wire-error.js';
 
-/** Registers `runtime list`, `runtime install` and `runtime prune`. */
+/** Registers `runtime list`, `runtime install`, `runtime remove` and `runtime prune`. */
 export function registerRuntime(program: Command, run: CliRun): void {
   const runtime = program.command('runtime').description('manage installed OpenClaw versions');
   runtime
@@ -36,6 +36,17 @@ export function registerRuntime(program: Command, run: CliRun): void {
       if (json) return printJson(run.deps.io, result);
       const seconds = ((run.deps.now() - started) / 1000).toFixed(1);
       printLines(run.deps.io, [`installed openclaw ${result.version} (node ${result.nodeVersion}) in ${seconds} s`]);
+    });
+  runtime
+    .command('remove')
+    .description('delete one installed version (refused while an agent uses it)')
+    .argument('<VERSION>', 'exact version, e.g. 2026.9.6')
+    .action(async (versionText: string, _opts: unknown, cmd: Command) => {
+      const version = requireVersion(versionText);
+      const { socket, json } = globalsOf(cmd, run.deps);
+      const { data, raw } = await callRaw(socket, 'removeRuntime', { params: { version } });
+      if (json) return printJson(run.deps.io, raw);
+      printLines(run.deps.io, [`removed openclaw ${data.removed}`]);
     });
   runtime
     .command('prune')

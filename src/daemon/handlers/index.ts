@@ -8,7 +8,7 @@ import { reloadHandler } from './reload.js';
 import { removeAgentHandler } from './remove-agent.js';
 import { restartAgentHandler } from './restart-agent.js';
 import { restartFleetHandler } from './restart-fleet.js';
-import { installRuntimeHandler, pruneRuntimesHandler, runtimesHandler } from './runtimes.js';
+import { installRuntimeHandler, pruneRuntimesHandler, removeRuntimeHandler, runtimesHandler } from './runtimes.js';
 import { startAgentHandler } from './start-agent.js';
 import { statusHandler } from './status.js';
 import { stopAgentHandler } from './stop-agent.js';
@@ -30,6 +30,7 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     reload: reloadHandler(ctx),
     runtimes: runtimesHandler(ctx),
     installRuntime: installRuntimeHandler(ctx),
+    removeRuntime: removeRuntimeHandler(ctx),
     pruneRuntimes: pruneRuntimesHandler(ctx),
   };
 }

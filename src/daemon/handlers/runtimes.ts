@@ -1,6 +1,7 @@
 // The three runtime routes: list installed OpenClaw versions, install one (NDJSON progress),
 // prune the ones no agent uses.
-import { listRuntimes, pruneRuntimes } from '../../runtime/index.js';
+import { listRuntimes, pruneRuntimes, removeRuntime } from '../../runtime/index.js';
+import { FleetError } from '../../errors.js';
 import type { ProgressEvent } from '../../runtime/types.js';
 import { toFleetError } from '../../errors.js';
 import type { Handler } from '../http-server.js';
@@ -64,4 +65,15 @@ export const pruneRuntimesHandler = (ctx: DaemonContext): Handler<'pruneRuntimes
     const used = versionsInUse(ctx);
     const removed = await pruneRuntimes(ctx.fleet.manifest.runtimesDir, new Set(used.keys()));
     return { removed, kept: [...used.keys()].sort() };
+  });
+
+/** DELETE /v1/runtimes/:version: removes one installed version no agent uses. */
+export const removeRuntimeHandler = (ctx: DaemonContext): Handler<'removeRuntime'> => async ({ params }) =>
+  ctx.fleet.queue.run(async () => {
+    const version = params.version!;
+    const users = versionsInUse(ctx).get(version);
+    if (users?.length) throw new FleetError('REFUSED', `openclaw ${version} is used by ${users.join(', ')}; move them to another version and reload first`);
+    await removeRuntime(ctx.fleet.manifest.runtimesDir, version);
+    ctx.logger.info({ runtime: version }, 'runtime removed');
+    return { removed: version };
   });

@@ -1,0 +1,68 @@
+// GET /v1/agents/:fleet/:agent/logs?lines=N[&follow=1]: the last N lines of the agent's
+// captured gateway log (tokens already redacted by the sink); with follow, NDJSON `{ line }`
+// objects keep coming, across rotations, until the client disconnects.
+import { FleetError } from '../../errors.js';
+import { toAddress } from '../../manifest/ids.js';
+import { agentPaths } from '../../provision/home.js';
+import { followLog, tailLines } from '../../supervise/log-read.js';
+import type { Handler } from '../http-server.js';
+import type { DaemonContext } from '../context.js';
+
+/** Largest `lines` a client may ask for. */
+export const MAX_LOG_LINES = 100_000;
+
+/** Parses `?lines=`; default 50. */
+function parseLines(value: string | null): number {
+  if (value === null) return 50;
+  if (!/^\d+$/.test(value) || Number(value) > MAX_LOG_LINES) {
+    throw new FleetError('BAD_REQUEST', `lines must be a whole number from 0 to ${MAX_LOG_LINES}, found ${JSON.stringify(value.slice(0, 40))}`);
+  }
+  return Number(value);
+}
+
+/** Lines of a chunk stream: yields complete lines, keeps the partial tail. */
+async function* followLines(file: string, signal: AbortSignal): AsyncGenerator<{ line: string }> {
+  const queue: string[] = [];
+  let partial = '';
+  let wake: (() => void) | undefined;
+  let ended = false;
+  followLog(
+    file,
+    (text) => {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop() ?? '';
+      queue.push(...parts);
+      wake?.();
+    },
+    signal,
+  )
+    .catch(() => {})
+    .finally(() => {
+      ended = true;
+      wake?.();
+    });
+  signal.addEventListener('abort', () => wake?.(), { once: true });
+  for (;;) {
+    while (queue.length > 0) yield { line: queue.shift()! };
+    if (ended || signal.aborted) return;
+    await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
+  }
+}
+
+/** The logs route. */
+export const logsHandler = (ctx: DaemonContext): Handler<'logs'> => async ({ params, query, signal }) => {
+  const address = toAddress(params.fleet!, params.agent!);
+  ctx.fleet.slotOf(address); // NOT_FOUND for unknown agents
+  const lines = parseLines(query.get('lines'));
+  const follow = query.get('follow');
+  if (follow !== null && !['0', '1', 'true', 'false'].includes(follow)) throw new FleetError('BAD_REQUEST', `follow must be 1 or 0, found ${JSON.stringify(follow.slice(0, 40))}`);
+  const file = agentPaths(ctx.fleet.manifest.stateDir, params.fleet!, params.agent!).logFile;
+  const last = lines === 0 ? [] : await tailLines(file, lines);
+  if (follow !== '1' && follow !== 'true') return { address, file, lines: last };
+  async function* stream() {
+    for (const line of last) yield { line };
+    yield* followLines(file, signal);
+  }
+  return { stream: stream() };
+};

@@ -1,0 +1,175 @@
+// End to end with the built fleetd + fleetctl and the fake gateway: the operator's view.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstat, readFile, rename, symlink, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { alive, cleanup, fakeManifest, fakePids, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, writeManifest, FLEETCTL, FLEETD } from './harness.js';
+
+const twoAgents = () => fakeManifest({ acme: { agents: { alpha: {}, beta: {} } } });
+
+test('fleetd brings the manifest agents up on stable ports, and SIGTERM leaves no process behind', async () => {
+  const dir = await tempDir();
+  const manifest = twoAgents();
+  const f = await startFleetd(dir, manifest, { waitRunning: 2 });
+  const seen: number[] = [];
+  try {
+    const agents = await status(f);
+    const base = (manifest.ports as { base: number }).base;
+    assert.deepEqual(agents.map((a) => [a.address, a.state, a.port]), [
+      ['acme/alpha', 'running', base],
+      ['acme/beta', 'running', base + 100],
+    ]);
+    for (const a of agents) {
+      assert.equal(a.health.live, true);
+      assert.ok(a.pid > 0 && alive(a.pid));
+      assert.ok(a.rssBytes > 0, 'rss of the process tree is reported');
+      seen.push(...(await fakePids(f.stateDir, a.address)));
+    }
+    // permissions of what fleetd made
+    assert.equal((await stat(f.stateDir)).mode & 0o777, 0o700);
+    assert.equal((await stat(join(f.stateDir, 'registry.json'))).mode & 0o777, 0o600);
+    assert.equal((await stat(f.socket)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(f.stateDir, 'fleets/acme/alpha'))).mode & 0o777, 0o700);
+    assert.equal((await stat(join(f.stateDir, 'fleets/acme/alpha/.openclaw/openclaw.json'))).mode & 0o777, 0o600);
+    // the token never reaches fleetd's own log
+    const token = (await f.ctl('token', 'acme/alpha')).json.token;
+    assert.match(token, /^[0-9a-f]{64}$/);
+    assert.ok(!f.output().includes(token), 'token must not appear in fleetd output');
+  } finally {
+    assert.equal(await stopFleetd(f), 0);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('a second fleetd on the same state dir is refused; fleetctl without fleetd exits 3', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
+  const pids = (await status(f)).map((a) => a.pid);
+  try {
+    const second = await run(process.execPath, [FLEETD, 'start', '--manifest', f.manifestPath], { timeoutMs: 30_000 });
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr, new RegExp(`fleetd \\(pid ${f.child.pid}\\) already runs`));
+    assert.deepEqual((await status(f)).map((a) => a.pid), pids, 'the first fleetd and its gateways are untouched');
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(pids);
+  }
+  const down = await run(process.execPath, [FLEETCTL, '--socket', f.socket, 'status']);
+  assert.equal(down.code, 3);
+  assert.match(down.stderr, /fleetd start --manifest/);
+  await cleanup(dir);
+});
+
+test('add agent persists across a fleetd restart with the same port and token; remove rules', async () => {
+  const dir = await tempDir();
+  const manifest = twoAgents();
+  let f = await startFleetd(dir, manifest, { waitRunning: 2 });
+  const seen: number[] = [];
+  try {
+    const added = await f.ctl('add', 'agent', 'acme/gamma', '--set', 'agents.defaults.model.primary="anthropic/claude-sonnet-4-6"', '--env', 'FOO=bar');
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.json.agent.state, 'running');
+    const port = added.json.agent.port;
+    assert.equal(port, (manifest.ports as { base: number }).base + 200);
+    const token = (await f.ctl('token', 'acme/gamma')).json.token;
+    const config = JSON.parse(await readFile(join(f.stateDir, 'fleets/acme/gamma/.openclaw/openclaw.json'), 'utf8'));
+    assert.equal(config.agents.defaults.model.primary, 'anthropic/claude-sonnet-4-6');
+    assert.equal(config.gateway.auth.token, token);
+
+    const again = await f.ctl('add', 'agent', 'acme/gamma');
+    assert.equal(again.code, 1);
+    assert.equal(again.json.error.code, 'CONFLICT');
+    const managed = await f.ctl('add', 'agent', 'acme/delta', '--set', 'gateway.port=1234');
+    assert.equal(managed.code, 1);
+    assert.match(managed.stderr, /gateway\.port: managed by fleetd/);
+
+    const refused = await f.ctl('remove', 'agent', 'acme/alpha');
+    assert.equal(refused.code, 1);
+    assert.equal(refused.json.error.code, 'REFUSED');
+    assert.ok(refused.json.error.message.includes(f.manifestPath), 'names the manifest file');
+
+    for (const a of await status(f)) seen.push(...(await fakePids(f.stateDir, a.address)));
+    assert.equal(await stopFleetd(f), 0);
+    await waitAllDead(seen);
+
+    f = await startFleetd(dir, manifest, { waitRunning: 3 });
+    const gamma = (await status(f)).find((a) => a.address === 'acme/gamma');
+    assert.equal(gamma.port, port);
+    assert.equal((await f.ctl('token', 'acme/gamma')).json.token, token);
+    for (const a of await status(f)) seen.push(...(await fakePids(f.stateDir, a.address)));
+
+    // --purge refuses a home that was replaced by a symlink, and leaves the agent alone
+    const home = join(f.stateDir, 'fleets/acme/gamma');
+    const elsewhere = join(dir, 'elsewhere');
+    await mkdir(elsewhere);
+    await rename(home, join(dir, 'moved-home'));
+    await symlink(elsewhere, home);
+    const purge = await f.ctl('remove', 'agent', 'acme/gamma', '--purge');
+    assert.equal(purge.code, 1);
+    assert.equal(purge.json.error.code, 'REFUSED');
+    assert.match(purge.json.error.message, /symbolic link/);
+    assert.ok((await lstat(home)).isSymbolicLink());
+    assert.ok((await status(f)).some((a) => a.address === 'acme/gamma'));
+
+    // a plain remove frees the block; the next add gets the lowest free block again
+    const removed = await f.ctl('remove', 'agent', 'acme/gamma');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.json.freedPort, port);
+    const readded = await f.ctl('add', 'agent', 'acme/epsilon');
+    assert.equal(readded.json.agent.port, port);
+    for (const a of await status(f)) seen.push(...(await fakePids(f.stateDir, a.address)));
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('reload restarts only the agent whose config changed; an invalid manifest changes nothing', async () => {
+  const dir = await tempDir();
+  const manifest = twoAgents();
+  const f = await startFleetd(dir, manifest, { waitRunning: 2 });
+  const seen: number[] = [];
+  try {
+    const before = Object.fromEntries((await status(f)).map((a) => [a.address, a.pid]));
+    for (const a of Object.keys(before)) seen.push(...(await fakePids(f.stateDir, a)));
+
+    await writeManifest(dir, '{ version: 1, fleets: { acme: { agents: { Alpha: {} } } } }');
+    const invalid = await f.ctl('reload');
+    assert.equal(invalid.code, 1);
+    assert.equal(invalid.json.error.code, 'MANIFEST_INVALID');
+    assert.match(invalid.stderr, /fleets\.acme\.agents\.Alpha: id must match/);
+    assert.deepEqual(Object.fromEntries((await status(f)).map((a) => [a.address, a.pid])), before);
+
+    const changed = structuredClone(manifest) as any;
+    changed.fleets.acme.agents.beta = { config: { agents: { defaults: { model: { primary: 'openai/gpt-5' } } } } };
+    await writeManifest(dir, changed);
+    const dry = await f.ctl('reload', '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(dry.json.actions.map((a: any) => [a.kind, a.address]), [['restart', 'acme/beta']]);
+    assert.equal(dry.json.applied, false);
+
+    const applied = await f.ctl('reload');
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.deepEqual(applied.json.actions.map((a: any) => [a.kind, a.address]), [['restart', 'acme/beta']]);
+    const beta = await waitForAgent(f, 'acme/beta', (a) => a.state === 'running' && a.pid !== before['acme/beta']);
+    assert.notEqual(beta.pid, before['acme/beta']);
+    assert.equal((await status(f)).find((a) => a.address === 'acme/alpha').pid, before['acme/alpha'], 'alpha untouched');
+    seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
+
+    // a new agent and a removed one, by SIGHUP this time
+    delete changed.fleets.acme.agents.alpha;
+    changed.fleets.globex = { agents: { one: {} } };
+    await writeManifest(dir, changed);
+    f.child.kill('SIGHUP');
+    await waitForAgent(f, 'globex/one', (a) => a.state === 'running');
+    await waitAllDead([before['acme/alpha']]);
+    assert.ok(!(await status(f)).some((a) => a.address === 'acme/alpha'));
+    seen.push(...(await fakePids(f.stateDir, 'globex/one')));
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});

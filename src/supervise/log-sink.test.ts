@@ -1,0 +1,133 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRedactor, openLogSink, REDACTED } from './log-sink.js';
+
+const TOKEN = '0123456789abcdef0123456789abcdeffedcba9876543210fedcba9876543210';
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
+  try {
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Feeds `parts` through a redactor and returns everything it let out. */
+function run(parts: string[], secrets = [TOKEN]): string {
+  const r = createRedactor(secrets);
+  return parts.map((p) => r.push(p)).join('') + r.end();
+}
+
+describe('createRedactor', () => {
+  test('a token split at every position across two chunks is redacted', () => {
+    const text = `before ${TOKEN} after\n`;
+    const start = text.indexOf(TOKEN);
+    for (let cut = 0; cut <= text.length; cut++) {
+      const out = run([text.slice(0, cut), text.slice(cut)]);
+      assert.equal(out, `before ${REDACTED} after\n`, `cut at ${cut} (token starts at ${start})`);
+    }
+  });
+
+  test('a token split across three chunks, and two tokens in one chunk, are redacted', () => {
+    for (let a = 1; a < TOKEN.length - 1; a += 7) {
+      for (let b = a + 1; b < TOKEN.length; b += 11) {
+        assert.equal(run([`x${TOKEN.slice(0, a)}`, TOKEN.slice(a, b), `${TOKEN.slice(b)}y`]), `x${REDACTED}y`);
+      }
+    }
+    assert.equal(run([`${TOKEN}${TOKEN} and ${TOKEN}`]), `${REDACTED}${REDACTED} and ${REDACTED}`);
+  });
+
+  test('only what could start a token is held back; the rest is written at once', () => {
+    const r = createRedactor([TOKEN]);
+    assert.equal(r.push('listening on 1234\n'), 'listening on 1234\n');
+    assert.equal(r.push('id 0123'), 'id ', 'a possible token start is held');
+    assert.equal(r.push('xyz\n'), '0123xyz\n', 'released when it turns out not to be the token');
+  });
+
+  test('a stream ending in the middle of a token does not leak that part', () => {
+    assert.equal(run(['key: ', TOKEN.slice(0, 40)]), `key: ${REDACTED}`);
+    assert.equal(run(['ends with 01']), 'ends with 01', 'too short to be a secret: kept');
+  });
+
+  test('no secrets: text passes through untouched', () => {
+    assert.equal(run(['a', 'b'], []), 'ab');
+    assert.equal(run(['a', 'b'], ['']), 'ab');
+  });
+});
+
+describe('openLogSink', () => {
+  test('stdout and stderr are redacted independently, chunk by chunk, on disk', () =>
+    withDir(async (dir) => {
+      const file = join(dir, 'logs', 'gateway.log');
+      const seen: string[] = [];
+      const sink = openLogSink({ file, maxBytes: 1 << 20, maxFiles: 3, secrets: [TOKEN], onText: (_s, t) => seen.push(t) });
+      const out = sink.stream('stdout');
+      const err = sink.stream('stderr');
+      out.write(Buffer.from(`out ${TOKEN.slice(0, 30)}`));
+      err.write(Buffer.from(`err ${TOKEN.slice(0, 10)}`));
+      out.write(Buffer.from(`${TOKEN.slice(30)}\n`));
+      err.write(Buffer.from(`${TOKEN.slice(10)}\n`));
+      out.end();
+      err.end();
+      sink.note(`exited; token ${TOKEN}`);
+      sink.close();
+      const text = await readFile(file, 'utf8');
+      // the two streams interleave on disk ("out err <redacted>\n<redacted>\n"), each redacted on its own
+      assert.ok(!text.includes(TOKEN.slice(0, 10)));
+      assert.equal(text.split(REDACTED).length - 1, 3);
+      assert.match(text, /^out err <redacted>\n<redacted>\n/);
+      assert.match(text, /\[fleetd \d{4}-\d\d-\d\dT[^\]]+\] exited; token <redacted>\n$/);
+      assert.ok(!seen.join('').includes(TOKEN.slice(0, 10)), 'onText gets redacted text only');
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+    }));
+
+  test('multi-byte characters cut between chunks survive', () =>
+    withDir(async (dir) => {
+      const file = join(dir, 'g.log');
+      const sink = openLogSink({ file, maxBytes: 1 << 20, maxFiles: 2, secrets: [TOKEN] });
+      const s = sink.stream('stdout');
+      const bytes = Buffer.from('héllo → wörld\n');
+      for (let i = 0; i < bytes.length; i++) s.write(bytes.subarray(i, i + 1));
+      s.end();
+      sink.close();
+      assert.equal(await readFile(file, 'utf8'), 'héllo → wörld\n');
+    }));
+
+  test('rotation keeps at most maxFiles files, each within maxBytes, newest content last', () =>
+    withDir(async (dir) => {
+      const file = join(dir, 'gateway.log');
+      await writeFile(`${file}.7`, 'left over from a larger maxFiles\n');
+      const sink = openLogSink({ file, maxBytes: 200, maxFiles: 3, secrets: [TOKEN] });
+      const s = sink.stream('stdout');
+      const lines: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        const line = `line ${String(i).padStart(3, '0')} ${'x'.repeat(i % 17)}\n`;
+        lines.push(line);
+        s.write(line);
+      }
+      s.end();
+      sink.close();
+      const names = (await readdir(dir)).sort();
+      assert.deepEqual(names, ['gateway.log', 'gateway.log.1', 'gateway.log.2']);
+      for (const name of names) assert.ok((await stat(join(dir, name))).size <= 200, `${name} within maxBytes`);
+      const kept = (await readFile(`${file}.2`, 'utf8')) + (await readFile(`${file}.1`, 'utf8')) + (await readFile(file, 'utf8'));
+      assert.ok(kept.length > 300);
+      assert.ok(lines.join('').endsWith(kept), 'the three files hold the most recent output, in order');
+    }));
+
+  test('maxFiles 1 truncates instead of rotating; a line longer than maxBytes is cut', () =>
+    withDir(async (dir) => {
+      const file = join(dir, 'gateway.log');
+      const sink = openLogSink({ file, maxBytes: 50, maxFiles: 1, secrets: [] });
+      const s = sink.stream('stderr');
+      s.write('a'.repeat(120) + '\n');
+      s.end();
+      sink.close();
+      assert.deepEqual(await readdir(dir), ['gateway.log']);
+      assert.equal(await readFile(file, 'utf8'), 'a'.repeat(20) + '\n');
+    }));
+});

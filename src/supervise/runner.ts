@@ -1,0 +1,509 @@
+// One runner per agent: keeps its gateway alive (spawn, health-gated start, probes, hang
+// detection, backoff restarts) and never leaves a stray process behind. The state machine
+// is drawn in states.ts; restart decisions come from the pure plan/restart-policy.ts.
+//
+// Concurrency: every operation that takes a process tree down or brings one up (operator
+// calls, exits, hangs, startup timeouts, backoff timers) runs through one promise queue,
+// one at a time, and re-checks the state when its turn comes. Only probe results act
+// outside the queue, and only on the run they were started for, while it is still live.
+import { pino } from 'pino';
+import { FleetError } from '../errors.js';
+import type { AgentAddress } from '../manifest/ids.js';
+import { describeEnding, EMPTY_HISTORY, formatDuration, nextRestart, type GatewayEnding, type RestartHistory } from '../plan/restart-policy.js';
+import type { RecordedProcess } from '../plan/types.js';
+import { openLogSink, type LogSink, type LogStream, type OutputStream } from './log-sink.js';
+import { createOutputTail, type OutputTail } from './output-tail.js';
+import { probeGateway, type ProbeFn, type ProbeResult } from './probe.js';
+import { countLeftovers, trackTree } from './proc.js';
+import { spawnGateway, type GatewayExit, type GatewayProcess, type SpawnFn } from './spawn-gateway.js';
+import { canStart, canTransition } from './states.js';
+import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
+import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
+
+/** The pino methods the runner uses (a pino Logger fits). */
+export interface RunnerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): RunnerLogger;
+}
+
+/** Opaque timer handle of RunnerDeps.setTimer. */
+export type TimerHandle = unknown;
+
+/** Everything the runner touches outside itself; real defaults in createRunner. */
+export interface RunnerDeps {
+  spawn: SpawnFn;
+  probe: ProbeFn;
+  stopTree: (target: StopTarget, options: StopOptions) => Promise<StopReport>;
+  /** Remembers the living descendants of `pid` in `known` (pid -> start time). */
+  trackTree: (pid: number, known: Map<number, string>) => void;
+  /** Counts processes left of a tree whose root died (group members + remembered descendants). */
+  countLeftovers: (pid: number, known: Map<number, string>) => number;
+  /** Opens the captured log of one gateway process. */
+  openLog: (spec: LaunchSpec, onText: (stream: OutputStream, text: string) => void) => LogSink;
+  clock: { now(): number };
+  setTimer(fn: () => void, ms: number): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+  /** [0, 1) for restart jitter. */
+  random(): number;
+  logger: RunnerLogger;
+}
+
+/** Options of stop() and restart(). */
+export interface StopCallOptions {
+  /** Grace between SIGTERM and SIGKILL (default spec.stopTimeoutMs). */
+  timeoutMs?: number;
+}
+
+/** What waitForState waits for: a state, any of several, or a predicate. */
+export type StatePredicate = AgentState | readonly AgentState[] | ((status: RunnerStatus) => boolean);
+
+/** Events of a runner. */
+export interface RunnerEvents {
+  /** Every state change, with the new status. */
+  state: (status: RunnerStatus) => void;
+  /** A gateway was spawned (record it in the registry) or is gone with its tree (null: clear it). */
+  process: (process: RecordedProcess | null) => void;
+}
+
+/** One agent's supervisor. */
+export interface Runner {
+  readonly address: AgentAddress;
+  /** From stopped, failed or backoff: spawn now. Elsewhere a no-op. */
+  start(reason?: string): void;
+  /** Stops the whole tree (SIGTERM, then SIGKILL after the timeout); resolves in `stopped`. */
+  stop(options?: StopCallOptions): Promise<void>;
+  /** Stops (if up) and spawns again; clears `failed`; counts a restart. Resolves once spawned. */
+  restart(options?: StopCallOptions): Promise<void>;
+  /** Replaces the spec used at the next spawn. */
+  updateSpec(spec: LaunchSpec): void;
+  status(): RunnerStatus;
+  /** Resolves with the first status matching `predicate` (now or later); FleetError TIMEOUT after timeoutMs. */
+  waitForState(predicate: StatePredicate, timeoutMs: number): Promise<RunnerStatus>;
+  /** Subscribes; returns the unsubscribe function. */
+  on<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): () => void;
+  off<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): void;
+}
+
+/** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
+export const STARTING_PROBE_MS = 500;
+
+/** How long to wait for the exit event of a process whose tree is already gone. */
+const EXIT_EVENT_WAIT_MS = 5000;
+
+/** One spawned gateway process and what the runner knows about it. */
+interface Run {
+  spec: LaunchSpec;
+  proc: GatewayProcess;
+  record: RecordedProcess | null;
+  spawnedAt: number;
+  runningSince: number | null;
+  failures: number;
+  /** Descendants seen so far (pid -> start time), to stop them even after re-parenting. */
+  known: Map<number, string>;
+  tail: OutputTail;
+  sink: LogSink;
+  streams: Record<OutputStream, LogStream>;
+  /** The OS reported the exit (output may still be draining). */
+  exitSeen: boolean;
+  /** Set once the process exited and its output was drained. */
+  exit: GatewayExit | null;
+  /** The runner is taking this tree down: its exit is expected. */
+  stopping: boolean;
+  /** Exit recorded, log closed, registry told. */
+  finished: boolean;
+  probeTimer: TimerHandle | null;
+  startupTimer: TimerHandle | null;
+}
+
+/** The real dependencies. */
+export function defaultRunnerDeps(): RunnerDeps {
+  return {
+    spawn: spawnGateway,
+    probe: probeGateway,
+    stopTree,
+    trackTree: (pid, known) => trackTree(pid, known),
+    countLeftovers: (pid, known) => countLeftovers(pid, known),
+    openLog: (spec, onText) =>
+      openLogSink({ file: spec.logFile, maxBytes: spec.logs.maxBytes, maxFiles: spec.logs.maxFiles, secrets: [spec.token], onText }),
+    clock: { now: () => Date.now() },
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    random: Math.random,
+    logger: pino({ name: 'fleetd' }, pino.destination(2)),
+  };
+}
+
+/** Creates the runner of one agent, in state `stopped`. */
+export function createRunner(spec: LaunchSpec, deps: Partial<RunnerDeps> = {}): Runner {
+  return new GatewayRunner(spec, { ...defaultRunnerDeps(), ...deps });
+}
+
+/** The state machine; see the file comment. */
+class GatewayRunner implements Runner {
+  readonly address: AgentAddress;
+  private spec: LaunchSpec;
+  private readonly deps: RunnerDeps;
+  private readonly log: RunnerLogger;
+  private state: AgentState = 'stopped';
+  private reason = 'not started yet';
+  private since: number;
+  private current: Run | null = null;
+  private restarts = 0;
+  private history: RestartHistory = EMPTY_HISTORY;
+  private lastExit: ExitInfo | null = null;
+  private health: HealthInfo = { live: null, ready: null };
+  private nextStartAt: number | null = null;
+  private backoffTimer: TimerHandle | null = null;
+  private backoffSeq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly listeners: { [E in keyof RunnerEvents]: Set<RunnerEvents[E]> } = { state: new Set(), process: new Set() };
+
+  constructor(spec: LaunchSpec, deps: RunnerDeps) {
+    this.address = spec.address;
+    this.spec = spec;
+    this.deps = deps;
+    this.log = deps.logger.child({ agent: spec.address });
+    this.since = deps.clock.now();
+  }
+
+  start(reason = 'started'): void {
+    void this.enqueue(() => {
+      if (!canStart(this.state)) return;
+      this.cancelBackoff();
+      if (this.state === 'failed') this.history = EMPTY_HISTORY;
+      this.spawnRun(reason);
+    });
+  }
+
+  stop(options: StopCallOptions = {}): Promise<void> {
+    return this.enqueue(async () => {
+      this.cancelBackoff();
+      const run = this.current;
+      if (run) {
+        this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: requested by operator`);
+        await this.stopRun(run, options.timeoutMs ?? run.spec.stopTimeoutMs);
+      }
+      if (this.state !== 'stopped') this.transition('stopped', 'stopped by operator');
+    });
+  }
+
+  restart(options: StopCallOptions = {}): Promise<void> {
+    return this.enqueue(async () => {
+      this.cancelBackoff();
+      this.restarts += 1;
+      this.history = EMPTY_HISTORY;
+      const run = this.current;
+      if (run) {
+        this.transition('stopping', `restarting pid ${run.proc.pid ?? '-'}: requested by operator`);
+        await this.stopRun(run, options.timeoutMs ?? run.spec.stopTimeoutMs);
+      }
+      this.spawnRun('restarted by operator');
+    });
+  }
+
+  updateSpec(spec: LaunchSpec): void {
+    this.spec = spec;
+  }
+
+  status(): RunnerStatus {
+    const run = this.current && !this.current.finished ? this.current : null;
+    return {
+      address: this.address,
+      state: this.state,
+      reason: this.reason,
+      since: this.since,
+      pid: run?.proc.pid ?? null,
+      port: (run?.spec ?? this.spec).port,
+      runningSince: run?.runningSince ?? null,
+      restarts: this.restarts,
+      lastExit: this.lastExit ? { ...this.lastExit } : null,
+      health: { ...this.health, ...(this.health.failing ? { failing: [...this.health.failing] } : {}) },
+      nextStartAt: this.state === 'backoff' ? this.nextStartAt : null,
+    };
+  }
+
+  waitForState(predicate: StatePredicate, timeoutMs: number): Promise<RunnerStatus> {
+    const matches =
+      typeof predicate === 'function'
+        ? predicate
+        : (s: RunnerStatus) => (typeof predicate === 'string' ? s.state === predicate : predicate.includes(s.state));
+    return new Promise((resolve, reject) => {
+      const now = this.status();
+      if (matches(now)) return resolve(now);
+      const off = this.on('state', (s) => {
+        if (!matches(s)) return;
+        off();
+        this.deps.clearTimer(timer);
+        resolve(s);
+      });
+      const timer = this.deps.setTimer(() => {
+        off();
+        reject(new FleetError('TIMEOUT', `${this.address} did not reach the expected state within ${timeoutMs} ms; it is ${this.state}: ${this.reason}`));
+      }, timeoutMs);
+    });
+  }
+
+  on<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): () => void {
+    this.listeners[event].add(listener);
+    return () => this.off(event, listener);
+  }
+
+  off<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): void {
+    this.listeners[event].delete(listener);
+  }
+
+  /** Runs `op` after every operation queued before it; failures are logged, never unhandled. */
+  private enqueue<T>(op: () => T | Promise<T>): Promise<T> {
+    const result = this.queue.then(op);
+    this.queue = result.catch((err: unknown) => this.log.error({ err }, 'runner operation failed'));
+    return result;
+  }
+
+  /** Spawns the gateway of the current spec and enters `starting`. */
+  private spawnRun(why: string): void {
+    const spec = this.spec;
+    const now = this.deps.clock.now();
+    const tail = createOutputTail();
+    const sink = this.deps.openLog(spec, (stream, text) => tail.push(stream, text));
+    const streams = { stdout: sink.stream('stdout'), stderr: sink.stream('stderr') };
+    const proc = this.deps.spawn(spec, { onStdout: (c) => streams.stdout.write(c), onStderr: (c) => streams.stderr.write(c) });
+    const run: Run = {
+      spec,
+      proc,
+      record: null,
+      spawnedAt: now,
+      runningSince: null,
+      failures: 0,
+      known: new Map(),
+      tail,
+      sink,
+      streams,
+      exitSeen: false,
+      exit: null,
+      stopping: false,
+      finished: false,
+      probeTimer: null,
+      startupTimer: null,
+    };
+    this.current = run;
+    this.health = { live: false, ready: null };
+    void proc.exitSeen.then(() => {
+      run.exitSeen = true;
+    });
+    void proc.exited.then((exit) => {
+      run.exit = exit;
+      void this.enqueue(() => this.onExit(run));
+    });
+    if (proc.pid === null) {
+      this.transition('starting', `${why}; spawning ${spec.argv[0] ?? '(no command)'}`);
+      return;
+    }
+    run.record = { pid: proc.pid, pgid: proc.pid, startTime: proc.startTime ?? '', spawnedAt: new Date(now).toISOString() };
+    sink.note(`spawned pid ${proc.pid} on port ${spec.port}: ${spec.argv.join(' ')}`);
+    this.emit('process', run.record);
+    this.transition('starting', `${why}; spawned pid ${proc.pid}, waiting for /healthz on port ${spec.port}`);
+    run.startupTimer = this.deps.setTimer(() => void this.enqueue(() => this.onStartupTimeout(run)), spec.health.startupTimeoutMs);
+    this.scheduleProbe(run, 0);
+  }
+
+  /** True while probe results of `run` may still act. */
+  private isLive(run: Run): boolean {
+    return run === this.current && !run.finished && !run.stopping && !run.exitSeen && run.exit === null;
+  }
+
+  private scheduleProbe(run: Run, delayMs: number): void {
+    run.probeTimer = this.deps.setTimer(() => {
+      run.probeTimer = null;
+      void this.probeOnce(run).catch((err: unknown) => this.log.error({ err }, 'health probe failed unexpectedly'));
+    }, delayMs);
+  }
+
+  /** One probe round: /healthz decides starting -> running and hang detection; /readyz is only reported. */
+  private async probeOnce(run: Run): Promise<void> {
+    if (!this.isLive(run) || run.proc.pid === null) return;
+    this.deps.trackTree(run.proc.pid, run.known);
+    const health = run.spec.health;
+    let result: ProbeResult;
+    try {
+      result = await this.deps.probe(run.spec.port, health.timeoutMs);
+    } catch (err) {
+      result = { live: false, ready: null, error: err instanceof Error ? err.message : String(err) };
+    }
+    if (!this.isLive(run)) return;
+    this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}) };
+    const now = this.deps.clock.now();
+    if (this.state === 'starting' && result.live) {
+      this.clearRunTimer(run, 'startupTimer');
+      run.runningSince = now;
+      this.transition('running', `healthy after ${formatDuration(now - run.spawnedAt)} (pid ${run.proc.pid}, port ${run.spec.port})`);
+    } else if (this.state === 'running') {
+      if (result.live) {
+        run.failures = 0;
+      } else {
+        run.failures += 1;
+        this.log.warn({ pid: run.proc.pid, failures: run.failures, error: result.error }, 'health probe failed');
+        if (run.failures >= health.failureThreshold) {
+          const failures = run.failures;
+          void this.enqueue(() => this.onHung(run, failures));
+          return;
+        }
+      }
+    }
+    this.scheduleProbe(run, this.state === 'starting' ? Math.min(health.intervalMs, STARTING_PROBE_MS) : health.intervalMs);
+  }
+
+  /** The process ended on its own (crash, exit 78, spawn error): clean up, then backoff or failed. */
+  private async onExit(run: Run): Promise<void> {
+    if (run.finished || run.stopping || run !== this.current) return;
+    const exit = run.exit as GatewayExit;
+    this.clearRunTimer(run, 'probeTimer');
+    this.clearRunTimer(run, 'startupTimer');
+    const base = { runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: run.runningSince };
+    const ending: GatewayEnding = exit.error
+      ? { ...base, kind: 'spawn-error', message: exit.error }
+      : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary() };
+    const pid = run.proc.pid;
+    if (pid !== null) {
+      const left = this.deps.countLeftovers(pid, run.known);
+      if (left > 0) {
+        run.stopping = true;
+        this.transition('stopping', `${describeEnding(ending)}; stopping ${left} process(es) it left behind`);
+        await this.deps.stopTree({ pid, pgid: pid, trustGroup: true, extra: refs(run.known) }, { timeoutMs: run.spec.stopTimeoutMs });
+      }
+    }
+    this.finishRun(run, exit);
+    this.applyDecision(nextRestart(this.history, ending, run.spec.restart, this.deps.clock.now(), this.deps.random));
+  }
+
+  /** failureThreshold probes in a row failed while running: take the tree down, then backoff. */
+  private async onHung(run: Run, failures: number): Promise<void> {
+    if (!this.isLive(run) || this.state !== 'running') return;
+    this.transition('stopping', `no answer to ${failures} health probes in a row (hung?); stopping pid ${run.proc.pid}`);
+    const ending: GatewayEnding = { kind: 'unhealthy', failures, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: run.runningSince };
+    await this.stopRun(run, run.spec.stopTimeoutMs);
+    this.applyDecision(nextRestart(this.history, ending, run.spec.restart, this.deps.clock.now(), this.deps.random));
+  }
+
+  /** /healthz never answered within startupTimeoutMs: take the tree down, then backoff. */
+  private async onStartupTimeout(run: Run): Promise<void> {
+    if (!this.isLive(run) || this.state !== 'starting') return;
+    const timeoutMs = run.spec.health.startupTimeoutMs;
+    this.transition('stopping', `no answer on /healthz within ${formatDuration(timeoutMs)}; stopping pid ${run.proc.pid}`);
+    const ending: GatewayEnding = { kind: 'startup-timeout', timeoutMs, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: null };
+    await this.stopRun(run, run.spec.stopTimeoutMs);
+    this.applyDecision(nextRestart(this.history, ending, run.spec.restart, this.deps.clock.now(), this.deps.random));
+  }
+
+  /** Enters backoff (with its timer) or failed. */
+  private applyDecision(decision: ReturnType<typeof nextRestart>): void {
+    if (decision.action === 'fail') {
+      this.transition('failed', decision.reason);
+      return;
+    }
+    this.history = decision.history;
+    this.nextStartAt = decision.restartAt;
+    const seq = ++this.backoffSeq;
+    this.backoffTimer = this.deps.setTimer(() => {
+      void this.enqueue(() => {
+        if (this.state !== 'backoff' || seq !== this.backoffSeq) return;
+        this.backoffTimer = null;
+        this.restarts += 1;
+        this.spawnRun(`restart ${this.history.attempt} after backoff`);
+      });
+    }, decision.delayMs);
+    this.transition('backoff', decision.reason);
+  }
+
+  private cancelBackoff(): void {
+    this.backoffSeq += 1;
+    if (this.backoffTimer !== null) this.deps.clearTimer(this.backoffTimer);
+    this.backoffTimer = null;
+  }
+
+  /** Stops the tree of `run` and waits for its exit event; then finishes it. */
+  private async stopRun(run: Run, timeoutMs: number): Promise<void> {
+    run.stopping = true;
+    this.clearRunTimer(run, 'probeTimer');
+    this.clearRunTimer(run, 'startupTimer');
+    const pid = run.proc.pid;
+    if (pid !== null) {
+      const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: refs(run.known) };
+      if (run.record?.startTime) target.startTime = run.record.startTime;
+      const report = await this.deps.stopTree(target, { timeoutMs });
+      if (report.killed.length > 0) this.log.warn({ pid, killed: report.killed, timeoutMs }, 'SIGKILLed processes that outlived SIGTERM');
+      if (report.survivors.length > 0) this.log.error({ pid, survivors: report.survivors }, 'processes survived SIGKILL');
+    }
+    const exit = run.exit ?? (await this.waitForExit(run));
+    this.finishRun(run, exit);
+  }
+
+  /** The exit event of a process whose tree is gone; bounded, in case it never comes. */
+  private waitForExit(run: Run): Promise<GatewayExit> {
+    return new Promise((resolve) => {
+      const timer = this.deps.setTimer(() => {
+        this.log.warn({ pid: run.proc.pid }, 'no exit event after the process tree was stopped');
+        resolve({ code: null, signal: null });
+      }, EXIT_EVENT_WAIT_MS);
+      void run.proc.exited.then((exit) => {
+        this.deps.clearTimer(timer);
+        resolve(exit);
+      });
+    });
+  }
+
+  /** Records the exit, flushes and closes the log, tells the registry the process is gone. */
+  private finishRun(run: Run, exit: GatewayExit): void {
+    if (run.finished) return;
+    run.finished = true;
+    this.clearRunTimer(run, 'probeTimer');
+    this.clearRunTimer(run, 'startupTimer');
+    run.streams.stdout.end();
+    run.streams.stderr.end();
+    const now = this.deps.clock.now();
+    const runtimeMs = now - run.spawnedAt;
+    this.lastExit = { code: exit.code, signal: exit.signal, at: now, runtimeMs };
+    const how = exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
+    run.sink.note(`pid ${run.proc.pid ?? '-'} ${how} after ${formatDuration(runtimeMs)}`);
+    run.sink.close();
+    if (this.current === run) this.current = null;
+    this.health = { live: null, ready: null };
+    if (run.record) this.emit('process', null);
+  }
+
+  private clearRunTimer(run: Run, which: 'probeTimer' | 'startupTimer'): void {
+    const handle = run[which];
+    if (handle !== null) this.deps.clearTimer(handle);
+    run[which] = null;
+  }
+
+  private transition(to: AgentState, reason: string): void {
+    const from = this.state;
+    if (from !== to && !canTransition(from, to)) this.log.error({ from, to, reason }, 'illegal state transition (bug in the runner)');
+    this.state = to;
+    this.reason = reason;
+    this.since = this.deps.clock.now();
+    if (to !== 'backoff') this.nextStartAt = null;
+    const fields = { from, to, pid: this.current?.proc.pid ?? null };
+    if (to === 'failed') this.log.error(fields, reason);
+    else if (to === 'backoff') this.log.warn(fields, reason);
+    else this.log.info(fields, reason);
+    this.emit('state', this.status());
+  }
+
+  private emit<E extends keyof RunnerEvents>(event: E, value: Parameters<RunnerEvents[E]>[0]): void {
+    for (const listener of [...this.listeners[event]]) {
+      try {
+        (listener as (v: typeof value) => void)(value);
+      } catch (err) {
+        this.log.error({ err, event }, 'runner event listener threw');
+      }
+    }
+  }
+}
+
+/** Map of pid -> start time as a list of refs. */
+function refs(known: Map<number, string>): Array<{ pid: number; startTime: string }> {
+  return [...known].map(([pid, startTime]) => ({ pid, startTime }));
+}
