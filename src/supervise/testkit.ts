@@ -2,6 +2,7 @@
 // with a config for the fake gateway, a LaunchSpec for it, a logger that remembers errors,
 // and a pid tracker that proves at the end of a test that no process it saw is alive.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -204,4 +205,22 @@ export async function withFakeRunner(
     tracker.killAll();
     await agent.cleanup();
   }
+}
+
+/** Starts the fake gateway of `agent` directly (detached, own group, like a gateway left by a killed fleetd); resolves once it answers. */
+export async function spawnDetachedFake(agent: FakeAgent, tracker: PidTracker, mode?: string): Promise<FakePids> {
+  const env = { ...agent.spec.env, ...(mode ? { FAKE_MODE: mode } : {}) };
+  const child = spawn(process.execPath, [FAKE_GATEWAY, '--port', String(agent.port)], { cwd: agent.home, env, detached: true, stdio: 'ignore' });
+  tracker.add(child.pid);
+  child.unref();
+  const pids = await waitFor(
+    async () => {
+      const p = await readFakePids(agent.home);
+      return p && p.pid === child.pid ? p : undefined;
+    },
+    { timeoutMs: 5000, what: 'fake-pids.json of the detached fake' },
+  );
+  tracker.addFake(pids);
+  await waitFor(() => fetch(`http://127.0.0.1:${agent.port}/healthz`).then((r) => r.ok), { timeoutMs: 5000, what: 'detached fake listening' });
+  return pids;
 }
