@@ -27,7 +27,7 @@ export function formatReason(agent: AgentView, now: number): string {
   const parts = [agent.reason];
   if (agent.health.failing?.length) parts.push(`(failing: ${agent.health.failing.join(', ')})`);
   if (agent.state === 'backoff' && agent.nextStartAt !== null) parts.push(`(next start in ${formatDuration(Math.max(0, agent.nextStartAt - now))})`);
-  if (!agent.enabled) parts.push('(disabled)');
+  if (!agent.enabled && !agent.reason.includes('disabled')) parts.push('(disabled)');
   return parts.filter(Boolean).join(' ');
 }
 

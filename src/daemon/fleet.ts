@@ -108,7 +108,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       return slot.runner;
     }
     const address = slot.desired.address;
-    const runner = deps.createRunner(spec, log.child({ agent: address }));
+    const runner = deps.createRunner(spec, log); // the runner adds { agent } itself
     runner.on('process', (p) => {
       persist((r) => {
         const entry = r.agents[address];

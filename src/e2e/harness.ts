@@ -5,8 +5,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive } from '../supervise/proc.js';
+import { call } from '../protocol/client.js';
 
 /** Repository root (dist/e2e/ -> ../../). */
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -174,4 +176,130 @@ export async function fakePids(stateDir: string, address: string): Promise<numbe
   const { readFile } = await import('node:fs/promises');
   const raw = JSON.parse(await readFile(join(stateDir, 'fleets', fleet!, agent!, 'fake-pids.json'), 'utf8')) as { pid: number; helperPid: number; workerPid: number };
   return [raw.pid, raw.helperPid, raw.workerPid];
+}
+
+// ---- Additions for the command, recovery and supervision tests ----
+
+/** What the fake gateway wrote to <home>/fake-pids.json. */
+export interface FakeInfo {
+  pid: number;
+  pgid: number | null;
+  helperPid: number;
+  workerPid: number;
+  port: number;
+  envKeys: string[];
+  startedAt: string;
+}
+
+/** Home of an agent under the state dir (where its fake gateway writes fake-pids.json). */
+export function agentHome(stateDir: string, address: string): string {
+  const [fleet, agent] = address.split('/');
+  return join(stateDir, 'fleets', fleet!, agent!);
+}
+
+/** The whole fake-pids.json of an agent (startedAt orders gateway generations). */
+export async function fakeInfo(stateDir: string, address: string): Promise<FakeInfo> {
+  const { readFile } = await import('node:fs/promises');
+  return JSON.parse(await readFile(join(agentHome(stateDir, address), 'fake-pids.json'), 'utf8')) as FakeInfo;
+}
+
+/** Status straight over the control socket (no fleetctl process): fast enough to sample a short backoff window. */
+export async function socketStatus(f: Fleetd): Promise<any[]> {
+  return (await call(f.socket, 'status')).agents;
+}
+
+/** Like waitForAgent, polling the socket directly every 20 ms (for states that last only a few hundred ms). */
+export async function waitForAgentFast(f: Fleetd, address: string, pred: (a: any) => boolean, timeoutMs = 30_000): Promise<any> {
+  return waitFor(
+    async () => {
+      const a = (await socketStatus(f)).find((x) => x.address === address);
+      return a && pred(a) ? a : undefined;
+    },
+    { timeoutMs, intervalMs: 20, what: `${address} to match` },
+  );
+}
+
+/** Live processes whose cwd or $HOME is `home` (a /proc scan): the whole process tree of one agent. */
+export function processesOfHome(home: string): number[] {
+  let real = home;
+  try {
+    real = realpathSync(home);
+  } catch {
+    // home gone: compare the plain path
+  }
+  const targets = new Set([home, real]);
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid || !alive(pid)) continue;
+    let cwd: string | undefined;
+    let envHome: string | undefined;
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      // gone, or not ours
+    }
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      envHome = env.find((e) => e.startsWith('HOME='))?.slice(5);
+    } catch {
+      // gone, or not ours
+    }
+    if ((cwd !== undefined && targets.has(cwd)) || (envHome !== undefined && targets.has(envHome))) out.push(pid);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** POSTs to a fake gateway's control route (`/__fake/crash`, `/__fake/print-token`, ...); returns the HTTP status. */
+export async function fakeControl(port: number, route: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}${route}`, { method: 'POST' });
+  await res.text();
+  return res.status;
+}
+
+/** A fleetctl run kept as a child process (`logs -f`): its output so far and its exit. */
+export interface CtlChild {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `fleetctl --socket <sock> ...args` without waiting for it. */
+export function spawnCtl(f: Fleetd, ...args: string[]): CtlChild {
+  const child = spawn(process.execPath, [FLEETCTL, '--socket', f.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Marker file name: while `<dir>/refuse-<fleet>-<agent>` exists, the switchable gateway refuses its config. */
+export function refuseMarker(dir: string, address: string): string {
+  const [fleet, agent] = address.split('/');
+  return join(dir, `refuse-${fleet}-${agent}`);
+}
+
+/**
+ * Writes `<dir>/gw.mjs`, a gateway command that runs the fake gateway, adding FAKE_MODE=exit78
+ * (the fake's own config refusal, exit 78) while the agent's refuseMarker exists. Lets a test
+ * break one agent and repair it again without touching the manifest. Returns the command.
+ */
+export async function writeSwitchableGateway(dir: string): Promise<string[]> {
+  const { pathToFileURL } = await import('node:url');
+  const script = join(dir, 'gw.mjs');
+  await writeFile(
+    script,
+    `import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+const home = process.env.HOME ?? process.cwd();
+const marker = join(${JSON.stringify(dir)}, \`refuse-\${basename(dirname(home))}-\${basename(home)}\`);
+if (existsSync(marker)) process.env.FAKE_MODE = [process.env.FAKE_MODE, 'exit78'].filter(Boolean).join(',');
+await import(${JSON.stringify(pathToFileURL(FAKE_GATEWAY).href)});
+`,
+  );
+  return [process.execPath, script];
 }

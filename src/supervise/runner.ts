@@ -6,49 +6,20 @@
 // calls, exits, hangs, startup timeouts, backoff timers) runs through one promise queue,
 // one at a time, and re-checks the state when its turn comes. Only probe results act
 // outside the queue, and only on the run they were started for, while it is still live.
-import { pino } from 'pino';
 import { FleetError } from '../errors.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import { describeEnding, EMPTY_HISTORY, formatDuration, nextRestart, type GatewayEnding, type RestartHistory } from '../plan/restart-policy.js';
 import type { RecordedProcess } from '../plan/types.js';
-import { openLogSink, type LogSink, type LogStream, type OutputStream } from './log-sink.js';
+import type { LogSink, LogStream, OutputStream } from './log-sink.js';
 import { createOutputTail, type OutputTail } from './output-tail.js';
-import { probeGateway, type ProbeFn, type ProbeResult } from './probe.js';
-import { countLeftovers, trackTree } from './proc.js';
-import { spawnGateway, type GatewayExit, type GatewayProcess, type SpawnFn } from './spawn-gateway.js';
+import type { ProbeResult } from './probe.js';
+import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
+import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import { canStart, canTransition } from './states.js';
-import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
+import type { StopTarget } from './stop-tree.js';
 import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
 
-/** The pino methods the runner uses (a pino Logger fits). */
-export interface RunnerLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  child(bindings: Record<string, unknown>): RunnerLogger;
-}
-
-/** Opaque timer handle of RunnerDeps.setTimer. */
-export type TimerHandle = unknown;
-
-/** Everything the runner touches outside itself; real defaults in createRunner. */
-export interface RunnerDeps {
-  spawn: SpawnFn;
-  probe: ProbeFn;
-  stopTree: (target: StopTarget, options: StopOptions) => Promise<StopReport>;
-  /** Remembers the living descendants of `pid` in `known` (pid -> start time). */
-  trackTree: (pid: number, known: Map<number, string>) => void;
-  /** Counts processes left of a tree whose root died (group members + remembered descendants). */
-  countLeftovers: (pid: number, known: Map<number, string>) => number;
-  /** Opens the captured log of one gateway process. */
-  openLog: (spec: LaunchSpec, onText: (stream: OutputStream, text: string) => void) => LogSink;
-  clock: { now(): number };
-  setTimer(fn: () => void, ms: number): TimerHandle;
-  clearTimer(handle: TimerHandle): void;
-  /** [0, 1) for restart jitter. */
-  random(): number;
-  logger: RunnerLogger;
-}
+export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
 
 /** Options of stop() and restart(). */
 export interface StopCallOptions {
@@ -117,27 +88,9 @@ interface Run {
   startupTimer: TimerHandle | null;
 }
 
-/** The real dependencies. */
-export function defaultRunnerDeps(): RunnerDeps {
-  return {
-    spawn: spawnGateway,
-    probe: probeGateway,
-    stopTree,
-    trackTree: (pid, known) => trackTree(pid, known),
-    countLeftovers: (pid, known) => countLeftovers(pid, known),
-    openLog: (spec, onText) =>
-      openLogSink({ file: spec.logFile, maxBytes: spec.logs.maxBytes, maxFiles: spec.logs.maxFiles, secrets: [spec.token], onText }),
-    clock: { now: () => Date.now() },
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
-    random: Math.random,
-    logger: pino({ name: 'fleetd' }, pino.destination(2)),
-  };
-}
-
 /** Creates the runner of one agent, in state `stopped`. */
 export function createRunner(spec: LaunchSpec, deps: Partial<RunnerDeps> = {}): Runner {
-  return new GatewayRunner(spec, { ...defaultRunnerDeps(), ...deps });
+  return new GatewayRunner(spec, resolveRunnerDeps(deps));
 }
 
 /** The state machine; see the file comment. */
@@ -266,7 +219,15 @@ class GatewayRunner implements Runner {
     const spec = this.spec;
     const now = this.deps.clock.now();
     const tail = createOutputTail();
-    const sink = this.deps.openLog(spec, (stream, text) => tail.push(stream, text));
+    let warned = false;
+    const sink = this.deps.openLog(
+      spec,
+      (stream, text) => tail.push(stream, text),
+      (err) => {
+        if (!warned) this.log.warn({ err, file: spec.logFile }, 'cannot write the gateway log; output is lost until the next start');
+        warned = true;
+      },
+    );
     const streams = { stdout: sink.stream('stdout'), stderr: sink.stream('stderr') };
     const proc = this.deps.spawn(spec, { onStdout: (c) => streams.stdout.write(c), onStderr: (c) => streams.stderr.write(c) });
     const run: Run = {

@@ -120,8 +120,11 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     const byPid = new Map(table.map((p) => [p.pid, p]));
     for (const pid of alive(table)) {
       if (only && !only.has(pid)) continue;
-      const inGroup = groupsSent[signal].has(byPid.get(pid)?.pgid ?? -1);
-      if ((inGroup && signal !== 'SIGKILL') || sendPid(pid, known.get(pid) as string, signal)) {
+      // SIGKILL goes to each pid as well (a member may have left the group), but a pid the
+      // group signal already reached counts even if it is a zombie by the time we look.
+      const viaGroup = groupsSent[signal].has(byPid.get(pid)?.pgid ?? -1);
+      const direct = viaGroup && signal !== 'SIGKILL' ? false : sendPid(pid, known.get(pid) as string, signal);
+      if (viaGroup || direct) {
         if (signal === 'SIGTERM') terminated.add(pid);
         if (signal === 'SIGKILL') killed.add(pid);
       }

@@ -1,0 +1,59 @@
+// What a runner needs from the outside world, and the real implementations. Tests replace
+// any subset (createRunner merges them over these defaults).
+import { pino } from 'pino';
+import { openLogSink, type LogSink, type OutputStream } from './log-sink.js';
+import { probeGateway, type ProbeFn } from './probe.js';
+import { countLeftovers, trackTree } from './proc.js';
+import { spawnGateway, type SpawnFn } from './spawn-gateway.js';
+import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
+import type { LaunchSpec } from './types.js';
+
+/** The pino methods the runner uses (a pino Logger fits). */
+export interface RunnerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): RunnerLogger;
+}
+
+/** Opaque timer handle of RunnerDeps.setTimer. */
+export type TimerHandle = unknown;
+
+/** Everything the runner touches outside itself; real defaults in createRunner. */
+export interface RunnerDeps {
+  spawn: SpawnFn;
+  probe: ProbeFn;
+  stopTree: (target: StopTarget, options: StopOptions) => Promise<StopReport>;
+  /** Remembers the living descendants of `pid` in `known` (pid -> start time). */
+  trackTree: (pid: number, known: Map<number, string>) => void;
+  /** Counts processes left of a tree whose root died (group members + remembered descendants). */
+  countLeftovers: (pid: number, known: Map<number, string>) => number;
+  /** Opens the captured log of one gateway process; `onError` hears of writes the disk refused. */
+  openLog: (spec: LaunchSpec, onText: (stream: OutputStream, text: string) => void, onError: (err: unknown) => void) => LogSink;
+  clock: { now(): number };
+  setTimer(fn: () => void, ms: number): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+  /** [0, 1) for restart jitter. */
+  random(): number;
+  logger: RunnerLogger;
+}
+
+// The default logger is only built when none is given (each pino destination holds a stream).
+/** `deps` completed with the real dependencies. */
+export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
+  return {
+    spawn: spawnGateway,
+    probe: probeGateway,
+    stopTree,
+    trackTree: (pid, known) => trackTree(pid, known),
+    countLeftovers: (pid, known) => countLeftovers(pid, known),
+    openLog: (spec, onText, onError) =>
+      openLogSink({ file: spec.logFile, maxBytes: spec.logs.maxBytes, maxFiles: spec.logs.maxFiles, secrets: [spec.token], onText, onError }),
+    clock: { now: () => Date.now() },
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    random: Math.random,
+    ...deps,
+    logger: deps.logger ?? pino({ name: 'fleetd' }, pino.destination(2)),
+  };
+}

@@ -1,0 +1,187 @@
+// The runner's state machine with every dependency faked: fake clock and timers, fake
+// processes, fake probes. Exact delays and transitions, no real time passes.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
+import type { LogSink } from './log-sink.js';
+import type { ProbeResult } from './probe.js';
+import { createRunner, type RunnerDeps } from './runner.js';
+import { memoryLogger } from './testkit.js';
+import type { AgentState, LaunchSpec } from './types.js';
+
+const spec: LaunchSpec = {
+  address: 'f/a',
+  argv: ['openclaw', 'gateway', 'run', '--port', '20000'],
+  cwd: '/nonexistent',
+  env: {},
+  port: 20000,
+  token: 't'.repeat(64),
+  logFile: '/nonexistent/gateway.log',
+  logs: { maxBytes: 1024, maxFiles: 2 },
+  stopTimeoutMs: 1000,
+  health: { intervalMs: 1000, timeoutMs: 100, failureThreshold: 3, startupTimeoutMs: 30_000 },
+  restart: { initialDelayMs: 100, factor: 2, maxDelayMs: 1000, resetAfterMs: 60_000, noRestartExitCodes: [78] },
+};
+
+/** Lets queued promise chains run. */
+const flush = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+
+interface FakeProc extends GatewayProcess {
+  end(exit: GatewayExit): void;
+}
+
+function harness() {
+  let now = 1_000_000;
+  let nextId = 1;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  const procs: FakeProc[] = [];
+  let live = true;
+  const logger = memoryLogger();
+  const sink: LogSink = { stream: () => ({ write: () => undefined, end: () => undefined }), note: () => undefined, close: () => undefined };
+  const deps: Partial<RunnerDeps> = {
+    clock: { now: () => now },
+    setTimer: (fn, ms) => {
+      const id = nextId++;
+      timers.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimer: (id) => void timers.delete(id as number),
+    random: () => 0,
+    logger,
+    openLog: () => sink,
+    trackTree: () => undefined,
+    countLeftovers: () => 0,
+    spawn: () => {
+      let end: (exit: GatewayExit) => void = () => undefined;
+      const exited = new Promise<GatewayExit>((r) => (end = r));
+      const proc: FakeProc = { pid: 5000 + procs.length, startTime: '1', exitSeen: exited.then(() => undefined), exited, end: (e) => end(e) };
+      procs.push(proc);
+      return proc;
+    },
+    probe: async (): Promise<ProbeResult> => ({ live, ready: live }),
+    stopTree: async (target) => {
+      procs.find((p) => p.pid === target.pid)?.end({ code: 0, signal: null });
+      return { terminated: [target.pid], killed: [], groups: [], survivors: [], elapsedMs: 0 };
+    },
+  };
+  /** Advances the fake clock, firing due timers in order. */
+  const advance = async (ms: number) => {
+    const target = now + ms;
+    for (;;) {
+      await flush();
+      const due = [...timers].filter(([, t]) => t.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      timers.delete(due[0]);
+      now = due[1].at;
+      due[1].fn();
+    }
+    now = target;
+    await flush();
+  };
+  return {
+    deps,
+    procs,
+    logger,
+    advance,
+    setLive: (v: boolean) => (live = v),
+    now: () => now,
+  };
+}
+
+describe('runner state machine (fake deps)', () => {
+  test('backoff doubles per crash, caps, and resets after resetAfterMs of healthy running', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    const states: AgentState[] = [];
+    runner.on('state', (s) => void states.push(s.state));
+    runner.start();
+    await h.advance(0);
+    assert.equal(runner.status().state, 'running');
+
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.procs.at(-1)?.end({ code: 1, signal: null });
+      await h.advance(0);
+      const s = runner.status();
+      assert.equal(s.state, 'backoff');
+      assert.ok(s.nextStartAt !== null);
+      delays.push(s.nextStartAt - h.now());
+      await h.advance(delays.at(-1) as number);
+      assert.equal(runner.status().state, 'running');
+    }
+    assert.deepEqual(delays, [100, 200, 400, 800, 1000]);
+    assert.equal(runner.status().restarts, 5);
+
+    await h.advance(60_000); // healthy long enough
+    h.procs.at(-1)?.end({ code: 1, signal: null });
+    await h.advance(0);
+    assert.match(runner.status().reason, /^exited with code 1 after 1 min; restart 1 in 100 ms$/);
+    assert.equal(h.procs.length, 6);
+    await runner.stop();
+    assert.deepEqual(h.logger.errors(), []);
+  });
+
+  test('stop during backoff cancels the restart; start() while running is a no-op', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(0);
+    runner.start();
+    await h.advance(0);
+    assert.equal(h.procs.length, 1, 'no second spawn');
+    h.procs[0]?.end({ code: null, signal: 'SIGSEGV' });
+    await h.advance(0);
+    assert.match(runner.status().reason, /^killed by SIGSEGV after 0 ms; restart 1 in 100 ms$/);
+    await runner.stop();
+    assert.equal(runner.status().state, 'stopped');
+    await h.advance(10_000);
+    assert.equal(h.procs.length, 1, 'the cancelled backoff never fires');
+    assert.equal(runner.status().state, 'stopped');
+  });
+
+  test('failed probes count only in a row; failureThreshold of them stop and restart the gateway', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(0);
+    h.setLive(false);
+    await h.advance(2000); // two failures
+    h.setLive(true);
+    await h.advance(1000); // success resets
+    h.setLive(false);
+    await h.advance(2000); // two more: still below 3 in a row
+    assert.equal(runner.status().state, 'running');
+    await h.advance(1000); // third in a row
+    assert.equal(runner.status().state, 'backoff');
+    assert.match(runner.status().reason, /^stopped after 3 failed health probes in a row \(hung\?\) after 6 s; restart 1 in 100 ms$/);
+    h.setLive(true);
+    await h.advance(100);
+    assert.equal(runner.status().state, 'running');
+    assert.equal(h.procs.length, 2);
+    await runner.stop();
+  });
+
+  test('startup timeout, exit 78, and a listener that throws', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    runner.on('state', () => {
+      throw new Error('listener bug');
+    });
+    h.setLive(false);
+    runner.start();
+    await h.advance(30_000);
+    assert.equal(runner.status().state, 'backoff');
+    assert.match(runner.status().reason, /^no answer on \/healthz within 30 s; stopped; restart 1 in 100 ms$/);
+    await h.advance(100);
+    assert.equal(runner.status().state, 'starting');
+    h.procs.at(-1)?.end({ code: 78, signal: null });
+    await h.advance(0);
+    assert.equal(runner.status().state, 'failed');
+    await h.advance(100_000);
+    assert.equal(h.procs.length, 2, 'failed is not restarted');
+    assert.ok(h.logger.errors().some((e) => e.msg === 'runner event listener threw'));
+    assert.ok(!h.logger.errors().some((e) => e.msg?.startsWith('illegal')));
+  });
+});
