@@ -6,6 +6,7 @@ import type { AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
 import { desiredAgents } from '../plan/desired.js';
 import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
+import { portOfBlock } from '../plan/ports.js';
 import type { DesiredAgent, PlanAction, RecordedProcess, RegistryFile } from '../plan/types.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { ensureEntry } from '../provision/ensure-entry.js';
@@ -74,6 +75,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   const pool = createStartPool(manifest.startConcurrency);
   const log = deps.logger;
   let shuttingDown = false;
+  /** Registry writes of spawned/ended processes still in flight. */
+  const recording = new Set<Promise<void>>();
 
   /** Locked read-modify-write of the registry; keeps the in-memory copy current. */
   async function persist(mutate: (r: RegistryFile) => void | Promise<void>): Promise<void> {
@@ -84,10 +87,11 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return agentPaths(manifest.stateDir, desired.fleet, desired.agent).home;
   }
 
-  function hashOf(desired: DesiredAgent): string | undefined {
+  /** The applied hash `desired` would get under `target` (undefined: no block yet). */
+  function hashOf(desired: DesiredAgent, target: Manifest): string | undefined {
     const entry = reg.agents[desired.address];
     if (!entry) return undefined;
-    return effectiveAgent({ stateDir: manifest.stateDir, desired, port: entry.port, token: entry.token, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv }).hash;
+    return effectiveAgent({ stateDir: target.stateDir, desired, port: entry.port, token: entry.token, blockSize: target.ports.blockSize, parentEnv: deps.parentEnv }).hash;
   }
 
   function slotOf(address: string): Slot {
@@ -110,12 +114,15 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     const address = slot.desired.address;
     const runner = deps.createRunner(spec, log); // the runner adds { agent } itself
     runner.on('process', (p) => {
-      persist((r) => {
+      const write = persist((r) => {
         const entry = r.agents[address];
         if (!entry) return;
         if (p) entry.process = p;
         else delete entry.process;
       }).catch((err) => log.error({ agent: address, err: (err as Error).message }, 'cannot record the gateway process in the registry'));
+      // shutdown() waits for these, so a clean exit never leaves a stopped process recorded
+      recording.add(write);
+      void write.finally(() => recording.delete(write));
     });
     slot.runner = runner;
     return runner;
@@ -189,15 +196,9 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   function planFor(target: Manifest): { desired: DesiredAgent[]; actions: PlanAction[] } {
     const desired = desiredAgents(target, reg);
     const hashes: Record<string, string> = {};
-    const previous = manifest;
-    manifest = target; // hashOf reads stateDir/ports of the manifest being planned
-    try {
-      for (const d of desired) {
-        const h = hashOf(d);
-        if (h) hashes[d.address] = h;
-      }
-    } finally {
-      manifest = previous;
+    for (const d of desired) {
+      const h = hashOf(d, target);
+      if (h) hashes[d.address] = h;
     }
     return { desired, actions: planReconcile({ desired, registry: reg, observed: observed(), hashes }) };
   }
@@ -316,6 +317,14 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     /** Reads the registry; the caller stops recorded orphans before `reconcile`. */
     async load(): Promise<RegistryFile> {
       reg = await deps.registry.read();
+      // Blocks are what is stable; ports follow the manifest's `ports` (base/blockSize may have changed while fleetd was down).
+      const moved = Object.values(reg.agents).filter((e) => e.port !== portOfBlock(e.block, manifest.ports));
+      if (moved.length > 0) {
+        await persist((r) => {
+          for (const e of Object.values(r.agents)) e.port = portOfBlock(e.block, manifest.ports);
+        });
+        log.warn({ agents: moved.map((e) => `${e.fleet}/${e.agent}`) }, 'ports moved with the manifest ports section');
+      }
       return reg;
     },
     /** Plans against `target` and, unless dryRun, applies it. */
@@ -331,6 +340,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     async shutdown(): Promise<void> {
       shuttingDown = true;
       await Promise.allSettled([...slots.values()].map((slot) => slot.runner?.stop()));
+      await Promise.allSettled([...recording]);
     },
     isShuttingDown: () => shuttingDown,
   };

@@ -331,7 +331,9 @@ class GatewayRunner implements Runner {
       if (left > 0) {
         run.stopping = true;
         this.transition('stopping', `${describeEnding(ending)}; stopping ${left} process(es) it left behind`);
-        await this.deps.stopTree({ pid, pgid: pid, trustGroup: true, extra: refs(run.known) }, { timeoutMs: run.spec.stopTimeoutMs });
+        await this.deps
+          .stopTree({ pid, pgid: pid, trustGroup: true, extra: refs(run.known) }, { timeoutMs: run.spec.stopTimeoutMs })
+          .catch((err: unknown) => this.log.error({ err, pid }, 'stopping the leftovers failed'));
       }
     }
     this.finishRun(run, exit);
@@ -392,9 +394,13 @@ class GatewayRunner implements Runner {
     if (pid !== null) {
       const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: refs(run.known) };
       if (run.record?.startTime) target.startTime = run.record.startTime;
-      const report = await this.deps.stopTree(target, { timeoutMs });
-      if (report.killed.length > 0) this.log.warn({ pid, killed: report.killed, timeoutMs }, 'SIGKILLed processes that outlived SIGTERM');
-      if (report.survivors.length > 0) this.log.error({ pid, survivors: report.survivors }, 'processes survived SIGKILL');
+      try {
+        const report = await this.deps.stopTree(target, { timeoutMs });
+        if (report.killed.length > 0) this.log.warn({ pid, killed: report.killed, timeoutMs }, 'SIGKILLed processes that outlived SIGTERM');
+        if (report.survivors.length > 0) this.log.error({ pid, survivors: report.survivors }, 'processes survived SIGKILL');
+      } catch (err) {
+        this.log.error({ err, pid }, 'stopping the process tree failed');
+      }
     }
     const exit = run.exit ?? (await this.waitForExit(run));
     this.finishRun(run, exit);

@@ -12,6 +12,9 @@ export async function reload(ctx: DaemonContext, dryRun: boolean) {
         throw new FleetError('REFUSED', `${key} changed from ${current[key]} to ${next[key]}; this needs a restart of fleetd (systemctl restart fleetd), not a reload. Nothing was changed`);
       }
     }
+    if (next.ports.base !== current.ports.base || next.ports.blockSize !== current.ports.blockSize) {
+      throw new FleetError('REFUSED', `ports.base/ports.blockSize changed (${current.ports.base}/${current.ports.blockSize} -> ${next.ports.base}/${next.ports.blockSize}): every agent's port would move; restart fleetd to apply it. Nothing was changed`);
+    }
     const result = await ctx.fleet.reconcile(next, dryRun);
     ctx.logger.info({ dryRun, actions: result.actions.length }, dryRun ? 'reload planned (dry run)' : 'manifest reloaded');
     return { applied: !dryRun, actions: result.actions, skippedPorts: result.skippedPorts };

@@ -1,0 +1,259 @@
+// End to end through fleetd: what happens to a gateway that crashes, refuses its config,
+// hangs, ignores SIGTERM or prints its token, as the operator sees it with fleetctl.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  agentHome,
+  alive,
+  cleanup,
+  fakeControl,
+  fakeInfo,
+  fakeManifest,
+  refuseMarker,
+  run,
+  socketStatus,
+  startFleetd,
+  status,
+  stopFleetd,
+  tempDir,
+  waitAllDead,
+  waitForAgent,
+  waitForAgentFast,
+  writeSwitchableGateway,
+  FLEETCTL,
+} from './harness.js';
+import { waitFor } from '../util/wait-for.js';
+
+/** pid, helper and worker of the agent's current fake gateway. */
+async function treeOf(stateDir: string, address: string): Promise<number[]> {
+  const info = await fakeInfo(stateDir, address);
+  return [info.pid, info.helperPid, info.workerPid];
+}
+
+/** A manifest whose restart delay is long enough to watch the backoff state. */
+function slowRestart(fleets: Record<string, unknown>, delayMs = 600): Record<string, unknown> {
+  const m = fakeManifest(fleets);
+  m.restart = { initialDelayMs: delayMs, factor: 2, maxDelayMs: 5000, resetAfterMs: 60000, noRestartExitCodes: [78] };
+  return m;
+}
+
+test('a crashed gateway comes back on the same port with a new pid; status shows the exit while it backs off', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 });
+  const seen: number[] = [];
+  try {
+    const [before] = await status(f);
+    const old = await treeOf(f.stateDir, 'acme/alpha');
+    seen.push(...old);
+    assert.equal(before.restarts, 0);
+    assert.equal(old[0], before.pid);
+
+    assert.equal(await fakeControl(before.port, '/__fake/crash?code=3'), 200);
+    const backoff = await waitForAgentFast(f, 'acme/alpha', (a) => a.state === 'backoff');
+    assert.match(backoff.reason, /exited with code 3/);
+    assert.match(backoff.reason, /restart 1 in/);
+    assert.equal(backoff.lastExit.code, 3);
+    assert.ok(backoff.nextStartAt > backoff.lastExit.at, 'a next start is scheduled');
+    assert.equal(backoff.pid, null);
+    // The crash left helper and worker behind; they are gone before the backoff begins.
+    assert.deepEqual(old.filter(alive), [], 'the crashed tree is gone');
+
+    const back = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'running');
+    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    assert.notEqual(back.pid, before.pid);
+    assert.equal(back.port, before.port);
+    assert.equal(back.restarts, 1);
+    assert.equal(back.lastExit.code, 3);
+    assert.equal((await fakeInfo(f.stateDir, 'acme/alpha')).pid, back.pid);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('restart delays grow by the policy end to end: ~200, ~400, ~800 ms, then capped at maxDelayMs', async () => {
+  const dir = await tempDir();
+  const manifest = fakeManifest({ acme: { agents: { crashy: { env: { FAKE_MODE: 'crash-after:50' } } } } });
+  const policy = { initialDelayMs: 200, factor: 2, maxDelayMs: 1000, resetAfterMs: 60000, noRestartExitCodes: [78] };
+  manifest.restart = policy;
+  const f = await startFleetd(dir, manifest);
+  const seen = new Set<number>();
+  try {
+    // Sample every backoff episode: attempt n -> nextStartAt - lastExit.at.
+    const gaps = new Map<number, number>();
+    const restarts: number[] = [];
+    await waitFor(
+      async () => {
+        const a = (await socketStatus(f)).find((x) => x.address === 'acme/crashy');
+        if (a?.pid) seen.add(a.pid);
+        const info = await fakeInfo(f.stateDir, 'acme/crashy').catch(() => undefined);
+        if (info) for (const p of [info.pid, info.helperPid, info.workerPid]) seen.add(p);
+        if (a?.state === 'backoff' && a.nextStartAt !== null && a.lastExit) {
+          const attempt = Number(/restart (\d+) in/.exec(a.reason)?.[1]);
+          if (!gaps.has(attempt)) {
+            gaps.set(attempt, a.nextStartAt - a.lastExit.at);
+            restarts.push(a.restarts);
+          }
+        }
+        return gaps.has(5);
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: 'five backoff episodes' },
+    );
+    const ordered = [1, 2, 3, 4, 5].map((n) => gaps.get(n));
+    assert.ok(ordered.every((g) => g !== undefined), `every episode observed: ${JSON.stringify([...gaps])}`);
+    const g = ordered as number[];
+    assert.ok(g[0]! >= policy.initialDelayMs && g[0]! <= policy.initialDelayMs * 1.1 + 5, `first delay ~200 ms: ${g}`);
+    for (let i = 1; i < g.length; i++) {
+      assert.ok(g[i]! >= Math.min(1.5 * g[i - 1]!, policy.maxDelayMs), `delay ${i + 1} grows: ${g}`);
+      assert.ok(g[i]! <= policy.maxDelayMs * 1.1 + 5, `delay ${i + 1} is capped: ${g}`);
+    }
+    assert.ok(g[3]! >= policy.maxDelayMs && g[4]! >= policy.maxDelayMs, `the cap is reached: ${g}`);
+    for (let i = 1; i < restarts.length; i++) assert.ok(restarts[i]! > restarts[i - 1]!, `restart count increases: ${restarts}`);
+
+    const stopped = await f.ctl('stop', 'agent', 'acme/crashy');
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(stopped.json.agent.state, 'stopped');
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead([...seen]);
+    await cleanup(dir);
+  }
+});
+
+test('exit 78 is not restarted: failed with the config error; restart agent tries again and clears failed', async () => {
+  const dir = await tempDir();
+  const manifest = slowRestart({ acme: { agents: { alpha: {}, beta: {} } } });
+  (manifest.gateway as { command: string[] }).command = await writeSwitchableGateway(dir);
+  await writeFile(refuseMarker(dir, 'acme/alpha'), ''); // alpha runs the fake with FAKE_MODE=exit78
+  const f = await startFleetd(dir, manifest);
+  const seen: number[] = [];
+  try {
+    const failed = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'failed');
+    assert.match(failed.reason, /78/);
+    assert.match(failed.reason, /gateway\.mode is required \(fake exit78\)/, 'the gateway\'s own error text');
+    assert.match(failed.reason, /not restarted/);
+    assert.equal(failed.lastExit.code, 78);
+    assert.equal(failed.restarts, 0);
+    assert.equal(failed.nextStartAt, null);
+    assert.equal(failed.pid, null);
+
+    // Let a restart delay pass, measured by an event: beta crashes and comes back (which
+    // takes at least initialDelayMs); alpha has still not been retried.
+    const beta = await waitForAgent(f, 'acme/beta', (a) => a.state === 'running');
+    seen.push(...(await treeOf(f.stateDir, 'acme/beta')));
+    await fakeControl(beta.port, '/__fake/crash');
+    await waitForAgent(f, 'acme/beta', (a) => a.state === 'running' && a.pid !== beta.pid);
+    seen.push(...(await treeOf(f.stateDir, 'acme/beta')));
+    const still = (await status(f)).find((a) => a.address === 'acme/alpha');
+    assert.equal(still.state, 'failed');
+    assert.equal(still.restarts, 0);
+    assert.equal(still.lastExit.at, failed.lastExit.at, 'no new attempt');
+
+    // restart while still broken: a new attempt, which fails again (exit 1, names the reason)
+    const again = await f.ctl('restart', 'agent', 'acme/alpha');
+    assert.equal(again.code, 1);
+    assert.equal(again.json.error.code, 'AGENT_FAILED');
+    assert.match(again.stderr, /did not come back: failed/);
+    const retried = (await status(f)).find((a) => a.address === 'acme/alpha');
+    assert.equal(retried.state, 'failed');
+    assert.equal(retried.restarts, 1);
+    assert.ok(retried.lastExit.at > failed.lastExit.at, 'it tried again');
+
+    // repaired: restart brings it up
+    await rm(refuseMarker(dir, 'acme/alpha'));
+    const repaired = await f.ctl('restart', 'agent', 'acme/alpha');
+    assert.equal(repaired.code, 0, repaired.stderr);
+    assert.equal(repaired.json.agent.state, 'running');
+    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    assert.equal((await fakeInfo(f.stateDir, 'acme/alpha')).pid, repaired.json.agent.pid);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('a SIGSTOPped gateway is detected by its probes and replaced; the stopped tree is killed', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 });
+  const seen: number[] = [];
+  try {
+    const [before] = await status(f);
+    const old = await treeOf(f.stateDir, 'acme/alpha');
+    seen.push(...old);
+    process.kill(before.pid, 'SIGSTOP');
+    const backoff = await waitForAgentFast(f, 'acme/alpha', (a) => a.state === 'backoff');
+    assert.match(backoff.reason, /failed health probes in a row/);
+    assert.deepEqual(old.filter(alive), [], 'the stopped gateway and its helpers are dead');
+    const back = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'running');
+    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    assert.notEqual(back.pid, before.pid);
+    assert.equal(back.port, before.port);
+    assert.equal(back.restarts, 1);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('stop agent --timeout 500 SIGKILLs a gateway that ignores SIGTERM, helpers included', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { stubborn: { env: { FAKE_MODE: 'ignore-sigterm' } } } } }), { waitRunning: 1 });
+  const seen: number[] = [];
+  try {
+    const tree = await treeOf(f.stateDir, 'acme/stubborn');
+    seen.push(...tree);
+    assert.ok(tree.every(alive));
+    const stopped = await f.ctl('stop', 'agent', 'acme/stubborn', '--timeout', '500');
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(stopped.json.agent.state, 'stopped');
+    assert.equal(stopped.json.agent.lastExit.signal, 'SIGKILL', 'it took SIGKILL');
+    assert.deepEqual(tree.filter(alive), [], 'gateway, helper and worker are dead once stop answers');
+    const log = await readFile(join(agentHome(f.stateDir, 'acme/stubborn'), 'logs', 'gateway.log'), 'utf8');
+    assert.match(log, /fake gateway ignoring SIGTERM/, 'it did get SIGTERM first');
+    assert.match(f.output(), /SIGKILLed processes that outlived SIGTERM/);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('a token the gateway prints never reaches its log file; fleetctl logs shows <redacted>', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { leaky: { env: { FAKE_MODE: 'print-token' } } } } }), { waitRunning: 1 });
+  const seen: number[] = [];
+  try {
+    seen.push(...(await treeOf(f.stateDir, 'acme/leaky')));
+    const token = (await f.ctl('token', 'acme/leaky')).json.token as string;
+    assert.match(token, /^[0-9a-f]{64}$/);
+    const file = join(agentHome(f.stateDir, 'acme/leaky'), 'logs', 'gateway.log');
+    // The second print is cut in two writes 50 ms apart; wait for its end.
+    const log = await waitFor(async () => {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      return text.includes(' end\n') ? text : undefined;
+    }, { timeoutMs: 10_000, what: 'the split token line' });
+    assert.ok(!log.includes(token), 'no token in gateway.log');
+    assert.ok(!log.includes(token.slice(0, 32)) && !log.includes(token.slice(32)), 'not even half of it');
+    assert.match(log, /token is <redacted>\n/);
+    assert.match(log, /split token: <redacted> end\n/);
+
+    const logs = await f.ctl('logs', 'acme/leaky');
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.ok(logs.json.lines.includes('token is <redacted>'), JSON.stringify(logs.json.lines));
+    assert.ok(logs.json.lines.includes('split token: <redacted> end'));
+    assert.ok(!logs.stdout.includes(token));
+    const human = await run(process.execPath, [FLEETCTL, '--socket', f.socket, 'logs', 'acme/leaky']);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /^split token: <redacted> end$/m);
+    assert.ok(!human.stdout.includes(token));
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});

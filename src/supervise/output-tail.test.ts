@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createOutputTail } from './output-tail.js';
+
+test('the summary is the last meaningful stderr lines, else stdout', () => {
+  const tail = createOutputTail();
+  assert.equal(tail.summary(), '');
+  tail.push('stdout', 'listening on 1\nstill here');
+  assert.equal(tail.summary(), 'listening on 1 | still here', 'a last line without a line break counts');
+  tail.push('stderr', '\u001b[31mError: Invalid config at /h/openclaw.json\u001b[0m\n');
+  tail.push('stderr', '    at load (file:///x.js:1:1)\n    at main (file:///x.js:2:2)\n\nNode.js v24.21.0\n');
+  assert.equal(tail.summary(), 'Error: Invalid config at /h/openclaw.json', 'stack frames, blanks, colours and the Node footer are skipped');
+  tail.push('stderr', 'second\nthird\n');
+  assert.equal(tail.summary(), 'second | third');
+  assert.equal(tail.summary(3), 'Error: Invalid config at /h/openclaw.json | second | third');
+  assert.equal(tail.summary(1, 4), 't...');
+});
+
+test('only the last lines are kept', () => {
+  const tail = createOutputTail(3);
+  for (let i = 0; i < 10; i++) tail.push('stderr', `line ${i}\r\n`);
+  assert.equal(tail.summary(10), 'line 7 | line 8 | line 9');
+});
