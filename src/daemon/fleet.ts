@@ -26,7 +26,7 @@ import { toAgentView, type PendingState } from './views.js';
 /** What fleet.ts needs of a runner (supervise/runner.ts provides it). */
 export interface FleetRunner {
   start(): void;
-  stop(options?: { timeoutMs?: number }): Promise<void>;
+  stop(options?: { timeoutMs?: number; reason?: string }): Promise<void>;
   restart(options?: { timeoutMs?: number }): Promise<void>;
   updateSpec(spec: LaunchSpec): void;
   status(): RunnerStatus;
@@ -248,12 +248,12 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         case 'stop': {
           const slot = slots.get(action.address);
           log.info({ agent: action.address, reason: action.reason }, 'stopping agent');
-          if (slot?.runner) await slot.runner.stop();
+          if (slot?.runner) await slot.runner.stop({ reason: action.reason });
           break;
         }
         case 'free': {
           const slot = slots.get(action.address);
-          if (slot?.runner) await slot.runner.stop();
+          if (slot?.runner) await slot.runner.stop({ reason: action.reason });
           slots.delete(action.address);
           await persist((r) => {
             delete r.agents[action.address];
@@ -339,7 +339,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     /** Stops every gateway in parallel, each within its stop timeout. */
     async shutdown(): Promise<void> {
       shuttingDown = true;
-      await Promise.allSettled([...slots.values()].map((slot) => slot.runner?.stop()));
+      await Promise.allSettled([...slots.values()].map((slot) => slot.runner?.stop({ reason: 'fleetd is shutting down' })));
       await Promise.allSettled([...recording]);
     },
     isShuttingDown: () => shuttingDown,

@@ -6,7 +6,8 @@ import { loadManifest } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { ensureRuntime } from '../runtime/index.js';
 import type { ProgressEvent, Runtime } from '../runtime/types.js';
-import { stopRecordedProcess } from '../supervise/orphans.js';
+import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
+import { agentPaths } from '../provision/home.js';
 import { treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
 import { toFleetError } from '../errors.js';
@@ -112,6 +113,15 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       orphans.map(async ([address, entry]) => {
         const result = await stopRecordedProcess(entry.process!, manifest.gateway.stopTimeoutMs);
         log.warn({ agent: address, pid: entry.process!.pid, result }, 'gateway left by a previous fleetd handled');
+      }),
+    );
+    // Children re-parented before the registry saw them (a crash mid-boot) still carry
+    // their agent's OPENCLAW_CONFIG_PATH: stop those too.
+    await Promise.all(
+      Object.values(reg.agents).map(async (entry) => {
+        const configPath = agentPaths(manifest.stateDir, entry.fleet, entry.agent).configPath;
+        const pids = await stopMarkedProcesses(configPath, manifest.gateway.stopTimeoutMs);
+        if (pids.length > 0) log.warn({ agent: `${entry.fleet}/${entry.agent}`, pids }, 'stopped leftover gateway processes of a previous fleetd');
       }),
     );
     if (orphans.length > 0) {

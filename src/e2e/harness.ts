@@ -82,7 +82,8 @@ export function fakeManifest(fleets: Record<string, unknown>, extra: Record<stri
     version: 1,
     stateDir: './state',
     socket: './fleetd.sock',
-    ports: { base: 30000 + Math.floor(Math.random() * 300) * 100, blockSize: 100, max: 65000 },
+    // below Linux's ephemeral range (32768+), where outgoing connections may hold a port
+    ports: { base: 21000 + Math.floor(Math.random() * 110) * 100, blockSize: 100, max: 32700 },
     gateway: { command: [process.execPath, FAKE_GATEWAY], stopTimeoutMs: 3000 },
     restart: { initialDelayMs: 100, factor: 2, maxDelayMs: 1000, resetAfterMs: 60000, noRestartExitCodes: [78] },
     health: { intervalMs: 200, timeoutMs: 150, failureThreshold: 3, startupTimeoutMs: 10000 },

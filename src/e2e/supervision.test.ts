@@ -2,6 +2,7 @@
 // hangs, ignores SIGTERM or prints its token, as the operator sees it with fleetctl.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -32,10 +33,24 @@ async function treeOf(stateDir: string, address: string): Promise<number[]> {
   return [info.pid, info.helperPid, info.workerPid];
 }
 
+/** SIGKILLs fake-gateway helpers (idle `node -e` processes) that are still alive. */
+function killIdleHelpers(pids: number[]): void {
+  for (const pid of pids) {
+    if (!alive(pid)) continue;
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmdline.includes('setInterval(() => {}, 1 << 30)')) process.kill(pid, 'SIGKILL');
+  }
+}
+
 /** A manifest whose restart delay is long enough to watch the backoff state. */
 function slowRestart(fleets: Record<string, unknown>, delayMs = 600): Record<string, unknown> {
   const m = fakeManifest(fleets);
-  m.restart = { initialDelayMs: delayMs, factor: 2, maxDelayMs: 5000, resetAfterMs: 60000, noRestartExitCodes: [78] };
+  m.restart = { initialDelayMs: delayMs, factor: 2, maxDelayMs: Math.max(5000, delayMs), resetAfterMs: 60000, noRestartExitCodes: [78] };
   return m;
 }
 
@@ -74,43 +89,57 @@ test('a crashed gateway comes back on the same port with a new pid; status shows
   }
 });
 
-test('restart delays grow by the policy end to end: ~200, ~400, ~800 ms, then capped at maxDelayMs', async () => {
+test('restart delays grow by the policy end to end: ~200, ~400, ~800 ms, then capped at maxDelayMs', async (t) => {
   const dir = await tempDir();
   const manifest = fakeManifest({ acme: { agents: { crashy: { env: { FAKE_MODE: 'crash-after:50' } } } } });
   const policy = { initialDelayMs: 200, factor: 2, maxDelayMs: 1000, resetAfterMs: 60000, noRestartExitCodes: [78] };
   manifest.restart = policy;
   const f = await startFleetd(dir, manifest);
   const seen = new Set<number>();
+  const helpers = new Set<number>();
   try {
-    // Sample every backoff episode: attempt n -> nextStartAt - lastExit.at.
-    const gaps = new Map<number, number>();
+    // Sample every backoff episode. The policy's delay is nextStartAt - since (since = the
+    // moment the runner entered backoff, right after deciding); nextStartAt - lastExit.at also
+    // holds the time between the exit and that decision (output drain, helper clean-up).
+    const delays = new Map<number, number>();
+    const sinceExit = new Map<number, number>();
     const restarts: number[] = [];
     await waitFor(
       async () => {
         const a = (await socketStatus(f)).find((x) => x.address === 'acme/crashy');
         if (a?.pid) seen.add(a.pid);
         const info = await fakeInfo(f.stateDir, 'acme/crashy').catch(() => undefined);
-        if (info) for (const p of [info.pid, info.helperPid, info.workerPid]) seen.add(p);
+        if (info) {
+          seen.add(info.pid);
+          seen.add(info.workerPid);
+          helpers.add(info.helperPid);
+        }
         if (a?.state === 'backoff' && a.nextStartAt !== null && a.lastExit) {
           const attempt = Number(/restart (\d+) in/.exec(a.reason)?.[1]);
-          if (!gaps.has(attempt)) {
-            gaps.set(attempt, a.nextStartAt - a.lastExit.at);
+          if (!delays.has(attempt)) {
+            delays.set(attempt, a.nextStartAt - a.since);
+            sinceExit.set(attempt, a.nextStartAt - a.lastExit.at);
             restarts.push(a.restarts);
           }
         }
-        return gaps.has(5);
+        return delays.has(5);
       },
       { timeoutMs: 30_000, intervalMs: 20, what: 'five backoff episodes' },
     );
-    const ordered = [1, 2, 3, 4, 5].map((n) => gaps.get(n));
-    assert.ok(ordered.every((g) => g !== undefined), `every episode observed: ${JSON.stringify([...gaps])}`);
-    const g = ordered as number[];
-    assert.ok(g[0]! >= policy.initialDelayMs && g[0]! <= policy.initialDelayMs * 1.1 + 5, `first delay ~200 ms: ${g}`);
-    for (let i = 1; i < g.length; i++) {
-      assert.ok(g[i]! >= Math.min(1.5 * g[i - 1]!, policy.maxDelayMs), `delay ${i + 1} grows: ${g}`);
-      assert.ok(g[i]! <= policy.maxDelayMs * 1.1 + 5, `delay ${i + 1} is capped: ${g}`);
+    const ordered = [1, 2, 3, 4, 5].map((n) => delays.get(n));
+    assert.ok(ordered.every((d) => d !== undefined), `every episode observed: ${JSON.stringify([...delays])}`);
+    const d = ordered as number[];
+    t.diagnostic(`delays ${d.join(', ')} ms; exit to next start ${[...sinceExit.values()].join(', ')} ms`);
+    const slack = 5; // ms between computing nextStartAt and stamping the transition
+    assert.ok(d[0]! >= policy.initialDelayMs - slack && d[0]! <= policy.initialDelayMs * 1.1 + slack, `first delay ~200 ms: ${d}`);
+    for (let i = 1; i < d.length; i++) {
+      assert.ok(d[i]! >= Math.min(1.5 * d[i - 1]!, policy.maxDelayMs) - slack, `delay ${i + 1} grows: ${d}`);
+      assert.ok(d[i]! <= policy.maxDelayMs * 1.1 + slack, `delay ${i + 1} is capped: ${d}`);
     }
-    assert.ok(g[3]! >= policy.maxDelayMs && g[4]! >= policy.maxDelayMs, `the cap is reached: ${g}`);
+    assert.ok(d[3]! >= policy.maxDelayMs - slack && d[4]! >= policy.maxDelayMs - slack, `the cap is reached: ${d}`);
+    for (const [n, gap] of sinceExit) assert.ok(gap >= delays.get(n)! - slack, `restart ${n} is at least its delay after the exit: ${[...sinceExit]}`);
+    const gaps = [1, 2, 3].map((n) => sinceExit.get(n)!);
+    assert.ok(gaps[0]! < gaps[1]! && gaps[1]! < gaps[2]!, `exit-to-restart gaps increase: ${gaps}`);
     for (let i = 1; i < restarts.length; i++) assert.ok(restarts[i]! > restarts[i - 1]!, `restart count increases: ${restarts}`);
 
     const stopped = await f.ctl('stop', 'agent', 'acme/crashy');
@@ -119,9 +148,33 @@ test('restart delays grow by the policy end to end: ~200, ~400, ~800 ms, then ca
   } finally {
     await stopFleetd(f);
     await waitAllDead([...seen]);
+    // Detached helpers of gateways that crashed before a probe saw them leak (the todo test
+    // below); remove them so they do not outlive the test.
+    killIdleHelpers([...helpers]);
     await cleanup(dir);
   }
 });
+
+test(
+  'a gateway that crashes before its first probe leaves no detached helper behind',
+  { todo: 'BUG: the runner only knows descendants seen by a probe; a helper in its own session is re-parented to init and leaks' },
+  async () => {
+    const dir = await tempDir();
+    const manifest = slowRestart({ acme: { agents: { crashy: { env: { FAKE_MODE: 'crash-after:0' } } } } }, 60_000);
+    const f = await startFleetd(dir, manifest);
+    let tree: number[] = [];
+    try {
+      await waitForAgent(f, 'acme/crashy', (a) => a.state === 'backoff');
+      tree = await treeOf(f.stateDir, 'acme/crashy');
+      assert.deepEqual(tree.filter(alive), [], `gateway ${tree[0]}, helper ${tree[1]}, worker ${tree[2]}: all gone once it backs off`);
+    } finally {
+      await stopFleetd(f);
+      killIdleHelpers(tree.slice(1, 2));
+      await waitAllDead(tree.slice(0, 1).concat(tree.slice(2)));
+      await cleanup(dir);
+    }
+  },
+);
 
 test('exit 78 is not restarted: failed with the config error; restart agent tries again and clears failed', async () => {
   const dir = await tempDir();

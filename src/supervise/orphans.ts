@@ -2,7 +2,7 @@
 // process groups. The registry recorded pid, pgid and start time of each; this stops such a
 // gateway's whole tree, but only when the pid still names the very process recorded: a
 // pid reused by an unrelated process has another start time and is left alone.
-import { readStat } from './proc.js';
+import { processesWithEnv, readStat } from './proc.js';
 import { stopTree, type StopReport, type StopTarget, type StopOptions } from './stop-tree.js';
 import type { RecordedProcess } from '../plan/types.js';
 
@@ -39,4 +39,14 @@ export async function stopRecordedProcess(rec: RecordedProcess, timeoutMs: numbe
   if (report.killed.length > 0) parts.push(`${report.killed.length} needed SIGKILL after ${timeoutMs} ms`);
   if (report.survivors.length > 0) parts.push(`still alive: ${report.survivors.join(', ')}`);
   return { action: 'stopped', pid: rec.pid, report, detail: parts.join('; ') };
+}
+
+/** Stops every process still carrying an agent's environment marker (its OPENCLAW_CONFIG_PATH); returns their pids. */
+export async function stopMarkedProcesses(configPath: string, timeoutMs: number, deps: Partial<OrphanDeps> = {}): Promise<number[]> {
+  const stop = deps.stopTree ?? stopTree;
+  const marked = processesWithEnv('OPENCLAW_CONFIG_PATH', configPath);
+  const [first, ...rest] = marked;
+  if (!first) return [];
+  await stop({ pid: first.pid, startTime: first.startTime, extra: rest }, { timeoutMs });
+  return marked.map((p) => p.pid);
 }

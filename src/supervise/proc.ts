@@ -154,3 +154,25 @@ export function countLeftovers(pid: number, known: Map<number, string>, table: P
   pids.delete(pid);
   return pids.size;
 }
+
+// A gateway's detached children can be re-parented to init before fleetd ever saw them (a
+// crash before the first probe, a fleetd killed mid-boot). Every process of an agent still
+// carries the agent's unique OPENCLAW_CONFIG_PATH in its environment: find them by that.
+/** Live processes whose environment has exactly `name=value` (readable ones: same user or root). */
+export function processesWithEnv(name: string, value: string): ProcRef[] {
+  const needle = `${name}=${value}`;
+  const out: ProcRef[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(needle)) continue;
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    const stat = readStat(pid);
+    if (stat && stat.state !== 'Z') out.push({ pid, startTime: stat.startTime });
+  }
+  return out;
+}

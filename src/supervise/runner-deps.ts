@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import { openLogSink, type LogSink, type OutputStream } from './log-sink.js';
 import { probeGateway, type ProbeFn } from './probe.js';
-import { countLeftovers, trackTree } from './proc.js';
+import { countLeftovers, processesWithEnv, trackTree } from './proc.js';
 import { spawnGateway, type SpawnFn } from './spawn-gateway.js';
 import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
 import type { LaunchSpec } from './types.js';
@@ -28,6 +28,8 @@ export interface RunnerDeps {
   trackTree: (pid: number, known: Map<number, string>) => void;
   /** Counts processes left of a tree whose root died (group members + remembered descendants). */
   countLeftovers: (pid: number, known: Map<number, string>) => number;
+  /** Processes carrying this agent's environment marker (OPENCLAW_CONFIG_PATH), wherever they were re-parented. */
+  findMarked: (spec: LaunchSpec) => Array<{ pid: number; startTime: string }>;
   /** Opens the captured log of one gateway process; `onError` hears of writes the disk refused. */
   openLog: (spec: LaunchSpec, onText: (stream: OutputStream, text: string) => void, onError: (err: unknown) => void) => LogSink;
   clock: { now(): number };
@@ -43,6 +45,10 @@ export interface RunnerDeps {
 export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
   return {
     spawn: spawnGateway,
+    findMarked: (spec) => {
+      const marker = spec.env.OPENCLAW_CONFIG_PATH;
+      return marker ? processesWithEnv('OPENCLAW_CONFIG_PATH', marker) : [];
+    },
     probe: probeGateway,
     stopTree,
     trackTree: (pid, known) => trackTree(pid, known),

@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { waitFor } from '../util/wait-for.js';
-import { isAlive } from './proc.js';
-import { postFake, withFakeRunner } from './testkit.js';
+import { descendantsOf, isAlive } from './proc.js';
+import { postFake, processesWithEnv, withFakeRunner } from './testkit.js';
 
 describe('runner with a misbehaving fake gateway', () => {
   test('a gateway that never answers /healthz is stopped (tree gone) and retried after backoff', () =>
@@ -71,5 +71,18 @@ describe('runner with a misbehaving fake gateway', () => {
       assert.ok(!log.includes(agent.token), 'whole token absent');
       for (const part of [agent.token.slice(0, 12), agent.token.slice(-12), agent.token.slice(26, 38)]) assert.ok(!log.includes(part), `no piece ${part}`);
       assert.match(log, /fake gateway listening on \d+/);
+    }));
+
+  test('stopping while the gateway is still forking its helpers leaves nothing behind', () =>
+    withFakeRunner({}, async ({ agent, runner }) => {
+      // Stop at different moments of the boot: at spawn, at the first child, at the second.
+      for (const children of [0, 1, 2, 1, 2]) {
+        runner.start();
+        const starting = await runner.waitForState('starting', 2000);
+        const pid = starting.pid as number;
+        if (children > 0) await waitFor(() => descendantsOf(pid).length >= children || !isAlive(pid), { timeoutMs: 5000, intervalMs: 1 });
+        await runner.stop({ timeoutMs: 1000 });
+        assert.deepEqual(processesWithEnv('OPENCLAW_CONFIG_PATH', agent.configPath), [], `nothing left (stopped at ${children} children)`);
+      }
     }));
 });

@@ -25,6 +25,8 @@ export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle
 export interface StopCallOptions {
   /** Grace between SIGTERM and SIGKILL (default spec.stopTimeoutMs). */
   timeoutMs?: number;
+  /** Why, for status and the log (default "requested by operator"). */
+  reason?: string;
 }
 
 /** What waitForState waits for: a state, any of several, or a predicate. */
@@ -41,7 +43,7 @@ export interface RunnerEvents {
 /** One agent's supervisor. */
 export interface Runner {
   readonly address: AgentAddress;
-  /** From stopped, failed or backoff: spawn now. Elsewhere a no-op. */
+  /** From stopped, failed or backoff: spawn now (queued behind a stop in progress). Elsewhere a no-op. */
   start(reason?: string): void;
   /** Stops the whole tree (SIGTERM, then SIGKILL after the timeout); resolves in `stopped`. */
   stop(options?: StopCallOptions): Promise<void>;
@@ -78,6 +80,8 @@ interface Run {
   streams: Record<OutputStream, LogStream>;
   /** The OS reported the exit (output may still be draining). */
   exitSeen: boolean;
+  /** epoch ms of that exit. */
+  exitAt: number | null;
   /** Set once the process exited and its output was drained. */
   exit: GatewayExit | null;
   /** The runner is taking this tree down: its exit is expected. */
@@ -135,10 +139,10 @@ class GatewayRunner implements Runner {
       this.cancelBackoff();
       const run = this.current;
       if (run) {
-        this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: requested by operator`);
+        this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by operator'}`);
         await this.stopRun(run, options.timeoutMs ?? run.spec.stopTimeoutMs);
       }
-      if (this.state !== 'stopped') this.transition('stopped', 'stopped by operator');
+      if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by operator' : `stopped: ${options.reason}`);
     });
   }
 
@@ -242,6 +246,7 @@ class GatewayRunner implements Runner {
       sink,
       streams,
       exitSeen: false,
+      exitAt: null,
       exit: null,
       stopping: false,
       finished: false,
@@ -252,6 +257,7 @@ class GatewayRunner implements Runner {
     this.health = { live: false, ready: null };
     void proc.exitSeen.then(() => {
       run.exitSeen = true;
+      run.exitAt = this.deps.clock.now();
     });
     void proc.exited.then((exit) => {
       run.exit = exit;
@@ -321,12 +327,13 @@ class GatewayRunner implements Runner {
     const exit = run.exit as GatewayExit;
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
-    const base = { runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: run.runningSince };
+    const base = { runtimeMs: (run.exitAt ?? this.deps.clock.now()) - run.spawnedAt, runningSince: run.runningSince };
     const ending: GatewayEnding = exit.error
       ? { ...base, kind: 'spawn-error', message: exit.error }
       : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary() };
     const pid = run.proc.pid;
     if (pid !== null) {
+      this.rememberMarked(run);
       const left = this.deps.countLeftovers(pid, run.known);
       if (left > 0) {
         run.stopping = true;
@@ -385,6 +392,11 @@ class GatewayRunner implements Runner {
     this.backoffTimer = null;
   }
 
+  /** Adds every process carrying this agent's environment marker to the tree to stop. */
+  private rememberMarked(run: Run): void {
+    for (const p of this.deps.findMarked(run.spec)) run.known.set(p.pid, p.startTime);
+  }
+
   /** Stops the tree of `run` and waits for its exit event; then finishes it. */
   private async stopRun(run: Run, timeoutMs: number): Promise<void> {
     run.stopping = true;
@@ -392,6 +404,7 @@ class GatewayRunner implements Runner {
     this.clearRunTimer(run, 'startupTimer');
     const pid = run.proc.pid;
     if (pid !== null) {
+      this.rememberMarked(run);
       const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: refs(run.known) };
       if (run.record?.startTime) target.startTime = run.record.startTime;
       try {
@@ -428,9 +441,9 @@ class GatewayRunner implements Runner {
     this.clearRunTimer(run, 'startupTimer');
     run.streams.stdout.end();
     run.streams.stderr.end();
-    const now = this.deps.clock.now();
-    const runtimeMs = now - run.spawnedAt;
-    this.lastExit = { code: exit.code, signal: exit.signal, at: now, runtimeMs };
+    const at = run.exitAt ?? this.deps.clock.now();
+    const runtimeMs = at - run.spawnedAt;
+    this.lastExit = { code: exit.code, signal: exit.signal, at, runtimeMs };
     const how = exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
     run.sink.note(`pid ${run.proc.pid ?? '-'} ${how} after ${formatDuration(runtimeMs)}`);
     run.sink.close();

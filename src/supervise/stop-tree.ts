@@ -4,6 +4,12 @@
 // waits up to the timeout; SIGKILLs whatever is left. Every pid is checked against the
 // start time it had when first seen, so a pid reused by another process is never signalled.
 // Never SIGUSR1 (it opens the Node inspector in OpenClaw).
+//
+// Race: a process that forks a detached child and dies at once (say SIGTERM arrives before
+// its handler is installed) hands the child to init before a descendant walk can see it.
+// So the tree is frozen first: SIGSTOP to everything, wait until all of it is stopped
+// (a fork in progress completes before the stop takes effect), walk again, and only then
+// SIGTERM + SIGCONT. A pending SIGTERM is delivered on resume, before any more user code.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { descendantsOf, groupMembers, listProcesses, readStat, type ProcRef, type ProcStat } from './proc.js';
 
@@ -48,7 +54,10 @@ export interface StopReport {
 }
 
 /** Signals sent by stopTree, in order of use. */
-type StopSignal = 'SIGTERM' | 'SIGCONT' | 'SIGKILL';
+type StopSignal = 'SIGSTOP' | 'SIGTERM' | 'SIGCONT' | 'SIGKILL';
+
+/** Longest wait for the tree to freeze before signalling it anyway. */
+const FREEZE_MAX_MS = 500;
 
 // Membership is re-read on every poll: a process may fork while we wait, and children of
 // a dying parent are re-parented (to init) where a descendant walk no longer finds them,
@@ -110,20 +119,26 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   };
 
   // Each group and each process gets SIGTERM once (a second SIGTERM can mean "force quit"
-  // to some programs); members of a signalled group are not signalled again one by one.
-  const groupsSent = { SIGTERM: new Set<number>(), SIGCONT: new Set<number>(), SIGKILL: new Set<number>() };
+  // to some programs); members reached by a group signal are not signalled again one by one.
+  const groupsSent = { SIGSTOP: new Set<number>(), SIGTERM: new Set<number>(), SIGCONT: new Set<number>(), SIGKILL: new Set<number>() };
+  // With `only` (newcomers, born after the group signals) each pid is signalled directly.
   const signalAll = (table: ProcStat[], signal: StopSignal, only?: Set<number>): void => {
-    for (const g of groups) {
-      if (signal !== 'SIGKILL' && groupsSent[signal].has(g)) continue;
-      if (sendGroup(g, signal)) groupsSent[signal].add(g);
+    const repeatable = signal === 'SIGKILL' || signal === 'SIGSTOP';
+    const sentNow = new Set<number>();
+    for (const g of only ? [] : groups) {
+      if (!repeatable && groupsSent[signal].has(g)) continue;
+      if (sendGroup(g, signal)) {
+        groupsSent[signal].add(g);
+        sentNow.add(g);
+      }
     }
     const byPid = new Map(table.map((p) => [p.pid, p]));
     for (const pid of alive(table)) {
       if (only && !only.has(pid)) continue;
-      // SIGKILL goes to each pid as well (a member may have left the group), but a pid the
-      // group signal already reached counts even if it is a zombie by the time we look.
-      const viaGroup = groupsSent[signal].has(byPid.get(pid)?.pgid ?? -1);
-      const direct = viaGroup && signal !== 'SIGKILL' ? false : sendPid(pid, known.get(pid) as string, signal);
+      // SIGKILL and SIGSTOP go to each pid as well (a member may have left the group), but a
+      // pid the group signal just reached counts even if it is a zombie by the time we look.
+      const viaGroup = sentNow.has(byPid.get(pid)?.pgid ?? -1);
+      const direct = viaGroup && !repeatable ? false : sendPid(pid, known.get(pid) as string, signal);
       if (viaGroup || direct) {
         if (signal === 'SIGTERM') terminated.add(pid);
         if (signal === 'SIGKILL') killed.add(pid);
@@ -131,8 +146,20 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     }
   };
 
-  // Phase 1: SIGTERM + SIGCONT, then wait, signalling newcomers as they appear.
+  // Phase 0: freeze the tree (see the race above), re-walking until nothing new appears.
   let table = collect();
+  const freezeUntil = Date.now() + FREEZE_MAX_MS;
+  while (alive(table).length > 0) {
+    signalAll(table, 'SIGSTOP');
+    const before = known.size;
+    await sleep(2);
+    table = collect();
+    const byPid = new Map(table.map((p) => [p.pid, p]));
+    const frozen = alive(table).every((pid) => isStopped(byPid.get(pid)?.state));
+    if ((frozen && known.size === before) || Date.now() >= freezeUntil) break;
+  }
+
+  // Phase 1: SIGTERM, then SIGCONT (a stopped process acts on SIGTERM only once continued).
   if (alive(table).length > 0 || groups.size > 0) {
     signalAll(table, 'SIGTERM');
     signalAll(table, 'SIGCONT');
@@ -164,6 +191,11 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     survivors: alive(collect()),
     elapsedMs: Date.now() - started,
   };
+}
+
+/** True for the /proc states of a stopped process (T: signal stop, t: tracing stop). */
+function isStopped(state: string | undefined): boolean {
+  return state === 'T' || state === 't';
 }
 
 /** Sends `signal` to one pid if it is still the process first seen; true when sent. */

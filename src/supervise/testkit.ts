@@ -1,9 +1,11 @@
 // Test helpers shared by the supervise tests (and usable by the daemon's): an agent home
 // with a config for the fake gateway, a LaunchSpec for it, a logger that remembers errors,
 // and a pid tracker that proves at the end of a test that no process it saw is alive.
+import { processesWithEnv as findMarked } from './proc.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -113,6 +115,13 @@ export function memoryLogger(lines: MemoryLogger['lines'] = []): MemoryLogger {
   };
 }
 
+// A process can escape every pid list (forked the instant its parent died); but it still
+// carries the agent's environment, and each test agent has its own config path.
+/** Living processes whose environment contains `name=value` (this user's processes only). */
+export function processesWithEnv(name: string, value: string): number[] {
+  return findMarked(name, value).map((p) => p.pid);
+}
+
 /** Remembers every pid a test saw; proves they are all gone, or kills them on failure. */
 export class PidTracker {
   readonly pids = new Set<number>();
@@ -198,10 +207,12 @@ export async function withFakeRunner(
     await runner.stop();
     assert.equal(runner.status().state, 'stopped');
     assert.deepEqual(tracker.alive(), [], 'no process of the test may survive');
+    assert.deepEqual(processesWithEnv('OPENCLAW_CONFIG_PATH', agent.configPath), [], 'no process with this agent\'s environment survives');
     // error level is for agents that failed (expected in some tests) and for runner bugs (never)
     assert.deepEqual(logger.errors().filter((e) => (e.obj as { to?: string }).to !== 'failed'), []);
   } finally {
     await runner.stop().catch(() => undefined);
+    tracker.add(...processesWithEnv('OPENCLAW_CONFIG_PATH', agent.configPath));
     tracker.killAll();
     await agent.cleanup();
   }
