@@ -28,10 +28,10 @@ import { buildLaunchSpec } from '../dist/daemon/launch.js';
 /** How often the benchmark probes /healthz and /readyz itself. */
 export const PROBE_MS = 100;
 
-/** A manifest of N real agents (bench/g1 .. bench/gN). */
-export function benchManifest(n) {
+/** A manifest of N real agents (bench/g1 .. bench/gN); fleetd's default startConcurrency unless given. */
+export function benchManifest(n, startConcurrency) {
   const agents = Object.fromEntries(Array.from({ length: n }, (_, i) => [`g${i + 1}`, {}]));
-  return realManifest({ bench: { agents } });
+  return realManifest({ bench: { agents } }, startConcurrency ? { startConcurrency } : {});
 }
 
 /** Status code of GET http://127.0.0.1:port/path, 0 when it does not answer. */
@@ -69,10 +69,10 @@ function memoryOf(pids) {
   return pids.map((pid) => treeMemory(pid));
 }
 
-/** N gateways under the built fleetd: cold start, memory, kill -9 recovery. */
-export async function runFleetd(n, { settleMs }) {
+/** N gateways under the built fleetd: cold start, memory, kill -9 recovery (startConcurrency: fleetd's default when undefined). */
+export async function runFleetd(n, { settleMs, startConcurrency }) {
   const dir = await tempDir();
-  const manifest = benchManifest(n);
+  const manifest = benchManifest(n, startConcurrency);
   const ports = Array.from({ length: n }, (_, i) => manifest.ports.base + i * 100);
   const seen = new Map();
   let f;

@@ -77,11 +77,12 @@ describe('real OpenClaw gateways under fleetd', { timeout: 15 * 60_000 }, () => 
     base = (manifest.ports as { base: number }).base;
     f = await startFleetd(dir, manifest, { env: { ...process.env, ...marks } });
     // On a fresh machine fleetd installs the runtime first (minutes); here it is cached.
-    await waitFor(async () => (await status(f)).filter((a) => a.state === 'running').length === 2, {
-      timeoutMs: FIRST_START_TIMEOUT_MS,
-      intervalMs: 1000,
-      what: 'two real gateways running',
-    });
+    const settled = await waitFor(async () => {
+      const agents = await status(f);
+      const done = agents.every((a) => a.state === 'running') || agents.some((a) => a.state === 'failed');
+      return done ? agents : undefined;
+    }, { timeoutMs: FIRST_START_TIMEOUT_MS, intervalMs: 1000, what: 'two real gateways running' });
+    assert.deepEqual(settled.map((a) => a.state), ['running', 'running'], settled.map((a) => `${a.address}: ${a.reason}`).join('\n'));
     await track();
   }, { timeout: FIRST_START_TIMEOUT_MS + 60_000 });
 

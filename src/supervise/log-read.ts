@@ -57,6 +57,8 @@ export interface FollowOptions {
   pollMs?: number;
   /** Start at the beginning of the current file instead of its end. */
   fromStart?: boolean;
+  /** Start at this byte offset of the current file (where an earlier read stopped); ignored past its end. */
+  startAt?: number;
   /** Called once the starting position is fixed: output written after this is followed. */
   onReady?: () => void;
 }
@@ -110,7 +112,7 @@ export async function followLog(file: string, onChunk: (text: string) => void, s
     const st = await h.stat();
     handle = h;
     ino = st.ino;
-    offset = fromStart ? 0 : st.size;
+    offset = fromStart ? 0 : options.startAt !== undefined && options.startAt <= st.size ? options.startAt : st.size;
   };
 
   try {

@@ -1,6 +1,7 @@
 // GET /v1/agents/:fleet/:agent/logs?lines=N[&follow=1]: the last N lines of the agent's
 // captured gateway log (tokens already redacted by the sink); with follow, NDJSON `{ line }`
 // objects keep coming, across rotations, until the client disconnects.
+import { stat } from 'node:fs/promises';
 import { FleetError } from '../../errors.js';
 import { toAddress } from '../../manifest/ids.js';
 import { agentPaths } from '../../provision/home.js';
@@ -21,7 +22,7 @@ function parseLines(value: string | null): number {
 }
 
 /** Lines of a chunk stream: yields complete lines, keeps the partial tail. */
-async function* followLines(file: string, signal: AbortSignal): AsyncGenerator<{ line: string }> {
+async function* followLines(file: string, signal: AbortSignal, startAt: number): AsyncGenerator<{ line: string }> {
   const queue: string[] = [];
   let partial = '';
   let wake: (() => void) | undefined;
@@ -35,6 +36,7 @@ async function* followLines(file: string, signal: AbortSignal): AsyncGenerator<{
       wake?.();
     },
     signal,
+    { startAt },
   )
     .catch(() => {})
     .finally(() => {
@@ -58,11 +60,14 @@ export const logsHandler = (ctx: DaemonContext): Handler<'logs'> => async ({ par
   const follow = query.get('follow');
   if (follow !== null && !['0', '1', 'true', 'false'].includes(follow)) throw new FleetError('BAD_REQUEST', `follow must be 1 or 0, found ${JSON.stringify(follow.slice(0, 40))}`);
   const file = agentPaths(ctx.fleet.manifest.stateDir, params.fleet!, params.agent!).logFile;
+  const following = follow === '1' || follow === 'true';
+  // Follow from where the tail was taken, so nothing written in between is lost.
+  const startAt = following ? ((await stat(file).catch(() => undefined))?.size ?? 0) : 0;
   const last = lines === 0 ? [] : await tailLines(file, lines);
-  if (follow !== '1' && follow !== 'true') return { address, file, lines: last };
+  if (!following) return { address, file, lines: last };
   async function* stream() {
     for (const line of last) yield { line };
-    yield* followLines(file, signal);
+    yield* followLines(file, signal, startAt);
   }
   return { stream: stream() };
 };
