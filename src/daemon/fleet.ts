@@ -54,6 +54,8 @@ interface Slot {
   pending?: PendingState;
   /** Hash of the config+env+launch the current runner spec was built from. */
   appliedHash?: string;
+  /** Launches in flight (waiting for a runtime or a start slot, or booting). */
+  launching?: number;
 }
 
 /** Result of a reconcile (start-up, reload, dry run). */
@@ -62,15 +64,16 @@ export interface ReconcileResult {
   skippedPorts: number[];
 }
 
-/** True once a start attempt made at `since` has an outcome (up, given up, waiting to retry, or stopped since). */
+/** True once a start attempt made at `since` has an outcome: up, given up, waiting to retry, or stopped, all since then. */
 const settledAfter = (since: number) => (s: RunnerStatus) =>
-  s.state === 'running' || s.state === 'failed' || s.state === 'backoff' || (s.state === 'stopped' && s.since > since);
+  s.since >= since && (s.state === 'running' || s.state === 'failed' || s.state === 'backoff' || s.state === 'stopped');
 
 /** Creates the fleet around a validated manifest. Call `boot()` once, `shutdown()` at the end. */
 export function createFleet(initial: Manifest, deps: FleetDeps) {
   let manifest = initial;
   let reg: RegistryFile = { version: 1, agents: {} };
   const slots = new Map<string, Slot>();
+  const launches = new Set<Promise<unknown>>();
   const queue = createSerialQueue();
   const pool = createStartPool(manifest.startConcurrency);
   const log = deps.logger;
@@ -128,21 +131,30 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return runner;
   }
 
-  /** Provisions an agent and builds its spec (installing its runtime first when needed). */
-  async function prepare(slot: Slot): Promise<{ spec: LaunchSpec; hash: string } | undefined> {
+  /** True while `slot` is still the agent's slot and its agent is still wanted running. */
+  function stillWanted(slot: Slot): boolean {
+    const address = slot.desired.address;
+    return !shuttingDown && slots.get(address) === slot && slot.desired.enabled && reg.agents[address]?.desired === 'running';
+  }
+
+  /** Installs (or reuses) the runtime an agent needs; undefined for command launches, null when it failed. */
+  async function resolveRuntime(slot: Slot): Promise<Runtime | undefined | null> {
+    const { launch } = slot.desired;
+    if (launch.kind !== 'openclaw') return undefined;
+    setPending(slot, 'starting', `waiting for OpenClaw runtime ${launch.version}`);
+    try {
+      return await deps.ensureRuntime(launch.version);
+    } catch (err) {
+      setPending(slot, 'failed', `OpenClaw runtime ${launch.version} could not be installed: ${(err as Error).message}; fix the cause, then \`fleetctl restart agent ${slot.desired.address}\``);
+      return null;
+    }
+  }
+
+  /** Provisions an agent and builds its spec. */
+  async function prepare(slot: Slot, runtime: Runtime | undefined): Promise<{ spec: LaunchSpec; hash: string } | undefined> {
     const { desired } = slot;
     const entry = reg.agents[desired.address];
-    if (!entry) throw new FleetError('INTERNAL', `${desired.address} has no registry entry`);
-    let runtime: Runtime | undefined;
-    if (desired.launch.kind === 'openclaw') {
-      setPending(slot, 'starting', `waiting for OpenClaw runtime ${desired.launch.version}`);
-      try {
-        runtime = await deps.ensureRuntime(desired.launch.version);
-      } catch (err) {
-        setPending(slot, 'failed', `OpenClaw runtime ${desired.launch.version} could not be installed: ${(err as Error).message}`);
-        return undefined;
-      }
-    }
+    if (!entry) return undefined;
     try {
       const provisioned = await provisionAgent({ stateDir: manifest.stateDir, desired, entry, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv });
       slot.pending = undefined;
@@ -164,31 +176,49 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     }
   }
 
-  /** Starts (or restarts) one agent inside the start pool; resolves once it left `starting`. */
-  async function launch(slot: Slot, mode: 'start' | 'restart', timeoutMs?: number): Promise<RunnerStatus | undefined> {
-    return pool.run(async () => {
-      if (shuttingDown) return undefined;
-      const prepared = await prepare(slot);
-      if (!prepared) return undefined;
-      const runner = ensureRunner(slot, prepared.spec);
-      slot.appliedHash = prepared.hash;
-      await persist((r) => {
-        const entry = r.agents[slot.desired.address];
-        if (entry) entry.appliedHash = prepared.hash;
-      });
-      const since = deps.now();
-      if (mode === 'restart') await runner.restart(timeoutMs === undefined ? {} : { timeoutMs });
-      else runner.start();
-      const limit = manifest.health.startupTimeoutMs + manifest.gateway.stopTimeoutMs + 5000;
-      return runner.waitForState(settledAfter(since), limit).catch(() => runner.status());
-    });
+  // A launch can wait long (a runtime install, a free start slot) while the agent is
+  // stopped, removed, disabled or fleetd shuts down: every step re-checks stillWanted, so a
+  // cancelled launch never spawns. In-flight launches are tracked for shutdown().
+  /** Starts (or restarts) one agent; the boot itself holds a start-pool slot. Resolves once it left `starting`. */
+  function launch(slot: Slot, mode: 'start' | 'restart', timeoutMs?: number): Promise<RunnerStatus | undefined> {
+    const job = (async () => {
+      slot.launching = (slot.launching ?? 0) + 1;
+      try {
+        const runtime = await resolveRuntime(slot); // outside the pool: an install must not block other boots
+        if (runtime === null || !stillWanted(slot)) return undefined;
+        return await pool.run(async () => {
+          if (!stillWanted(slot)) return undefined;
+          const prepared = await prepare(slot, runtime);
+          if (!prepared || !stillWanted(slot)) return undefined;
+          const runner = ensureRunner(slot, prepared.spec);
+          slot.appliedHash = prepared.hash;
+          await persist((r) => {
+            const entry = r.agents[slot.desired.address];
+            if (entry) entry.appliedHash = prepared.hash;
+          });
+          if (!stillWanted(slot)) return undefined;
+          const since = deps.now();
+          if (mode === 'restart') await runner.restart(timeoutMs === undefined ? {} : { timeoutMs });
+          else runner.start();
+          const limit = manifest.health.startupTimeoutMs + manifest.gateway.stopTimeoutMs + 5000;
+          return runner.waitForState(settledAfter(since), limit).catch(() => runner.status());
+        });
+      } finally {
+        slot.launching -= 1;
+      }
+    })();
+    launches.add(job);
+    void job.finally(() => launches.delete(job)).catch(() => {});
+    return job;
   }
 
   function observed(): Record<string, ObservedAgent> {
     const out: Record<string, ObservedAgent> = {};
     for (const [address, slot] of slots) {
-      const state = slot.runner?.status().state ?? slot.pending?.state ?? 'stopped';
-      out[address] = { state: slot.pending?.state === 'failed' && state === 'stopped' ? 'failed' : state, ...(slot.appliedHash ? { appliedHash: slot.appliedHash } : {}) };
+      let state = slot.runner?.status().state ?? slot.pending?.state ?? 'stopped';
+      if (slot.pending?.state === 'failed' && state === 'stopped') state = 'failed';
+      if (slot.launching && (state === 'stopped' || state === 'failed')) state = 'starting';
+      out[address] = { state, ...(slot.appliedHash ? { appliedHash: slot.appliedHash } : {}) };
     }
     return out;
   }
@@ -219,14 +249,21 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       switch (action.kind) {
         case 'provision': {
           if (!want) break;
-          await persist(async (r) => {
-            const ensured = await ensureEntry(r, want, { ports: target.ports, now: () => new Date(deps.now()), ...(deps.isPortFree ? { isPortFree: deps.isPortFree } : {}) });
-            for (const skip of ensured.skipped) {
-              skippedPorts.push(skip.port);
-              log.warn({ agent: want.address, port: skip.port, block: skip.block }, 'port block skipped: its gateway port is in use by another process');
-            }
-          });
-          slots.set(want.address, slots.get(want.address) ?? { desired: want });
+          const slot = slots.get(want.address) ?? { desired: want };
+          slots.set(want.address, slot);
+          try {
+            await persist(async (r) => {
+              const ensured = await ensureEntry(r, want, { ports: target.ports, now: () => new Date(deps.now()), ...(deps.isPortFree ? { isPortFree: deps.isPortFree } : {}) });
+              for (const skip of ensured.skipped) {
+                skippedPorts.push(skip.port);
+                log.warn({ agent: want.address, port: skip.port, block: skip.block }, 'port block skipped: its gateway port is in use by another process');
+              }
+            });
+          } catch (err) {
+            // One agent without a block must not stop the others (nor fleetd): it shows as failed.
+            setPending(slot, 'failed', (err as Error).message);
+            break;
+          }
           if (!want.enabled) await provisionOnly(slots.get(want.address)!); // reserve block and home, do not start
           break;
         }
@@ -339,7 +376,11 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     /** Stops every gateway in parallel, each within its stop timeout. */
     async shutdown(): Promise<void> {
       shuttingDown = true;
-      await Promise.allSettled([...slots.values()].map((slot) => slot.runner?.stop({ reason: 'fleetd is shutting down' })));
+      const stopAll = () => Promise.allSettled([...slots.values()].map((slot) => slot.runner?.stop({ reason: 'fleetd is shutting down' })));
+      await stopAll();
+      // Launches see shuttingDown and give up; one caught between its last check and its spawn is stopped here.
+      await Promise.allSettled([...launches]);
+      await stopAll();
       await Promise.allSettled([...recording]);
     },
     isShuttingDown: () => shuttingDown,

@@ -44,7 +44,12 @@ function createRuntimeCache(manifest: () => Manifest, log: Logger) {
       },
     });
     inflight.set(version, started);
-    started.catch(() => inflight.delete(version)); // a failed install may be retried later
+    // Shared only while in flight: afterwards ensureRuntime checks the disk itself (cheap), so
+    // a pruned or removed version is installed again instead of being launched from nothing.
+    void started.then(
+      () => inflight.delete(version),
+      () => inflight.delete(version),
+    );
     return started;
   };
 }
@@ -85,9 +90,10 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const shutdown = (signal: string) => {
     stopping ??= (async () => {
       log.info({ signal }, 'stopping every gateway');
-      await closeSocket(server, manifest.socket).catch(() => {});
       await fleet.shutdown();
-      await fleet.queue.idle().catch(() => {});
+      await fleet.queue.idle().catch(() => {}); // start-up or a change in progress sees `stopping` and ends
+      await fleet.shutdown(); // anything such a change started meanwhile
+      await closeSocket(server, manifest.socket).catch(() => {});
       await lock.release();
       log.info('fleetd stopped');
       release();
@@ -104,7 +110,8 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     );
   });
 
-  try {
+  // Start-up runs in the fleet's queue: a SIGHUP or a fleetctl change arriving meanwhile waits for it.
+  const boot = fleet.queue.run(async () => {
     const reg = await fleet.load();
     // A previous fleetd killed with SIGKILL may have left gateways running: stop them first,
     // there must never be two gateways on one state dir or port.
@@ -129,11 +136,16 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
         for (const entry of Object.values(r.agents)) delete entry.process;
       });
     }
+    if (stopping) return;
     await listenOnSocket(server, manifest.socket, manifest.socketGroup);
     log.info({ socket: manifest.socket }, 'control socket ready');
+    if (stopping) return;
     const result = await fleet.reconcile(manifest, false);
     current = fleet.manifest;
     log.info({ agents: fleet.slots.size, actions: result.actions.length }, 'fleet up');
+  });
+  try {
+    await boot;
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
     await closeSocket(server, manifest.socket).catch(() => {});

@@ -4,6 +4,7 @@
 import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Server } from 'node:http';
+import { connect } from 'node:net';
 import { FleetError } from '../errors.js';
 
 /** Looks a group name (or numeric gid) up in /etc/group. */
@@ -24,6 +25,16 @@ async function removeStaleSocket(path: string): Promise<void> {
   if (!info.isSocket()) {
     throw new FleetError('CONFLICT', `${path} exists and is not a socket; move it away or choose another socket path`);
   }
+  // Only a socket nobody listens on is stale (another fleetd, on another state dir, may own it).
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new FleetError('ALREADY_RUNNING', `another process listens on ${path} (a fleetd with another state dir?); choose another socket path`);
   await unlink(path);
 }
 

@@ -264,9 +264,7 @@ describe('real OpenClaw gateways under fleetd', { timeout: 15 * 60_000 }, () => 
     await track();
   });
 
-  test('6b. the failed reason names the key OpenClaw refused', {
-    todo: 'fleetd keeps the LAST two stderr lines of a failed gateway; OpenClaw prints "<root>: Unrecognized key" three lines before its end',
-  }, () => {
+  test('6b. the failed reason names the key OpenClaw refused', () => {
     assert.match(badReason, /notARealKey/);
   });
 

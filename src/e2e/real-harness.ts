@@ -18,8 +18,8 @@ export const FIRST_START_TIMEOUT_MS = 6 * 60_000;
 
 /** A random port base with room for `blocks` blocks of 100, away from the fake-gateway tests' range. */
 export function randomPortBase(blocks = 10): number {
-  const slots = Math.floor((60_000 - 45_000 - blocks * 100) / 100);
-  return 45_000 + Math.floor(Math.random() * slots) * 100;
+  const slots = Math.floor((32_000 - 22_000 - blocks * 100) / 100); // below the ephemeral range (32768+)
+  return 22_000 + Math.floor(Math.random() * slots) * 100;
 }
 
 /** A manifest running real OpenClaw gateways from the shared runtime cache, with timings for real boots. */

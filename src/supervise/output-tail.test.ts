@@ -11,9 +11,31 @@ test('the summary is the last meaningful stderr lines, else stdout', () => {
   tail.push('stderr', '    at load (file:///x.js:1:1)\n    at main (file:///x.js:2:2)\n\nNode.js v24.21.0\n');
   assert.equal(tail.summary(), 'Error: Invalid config at /h/openclaw.json', 'stack frames, blanks, colours and the Node footer are skipped');
   tail.push('stderr', 'second\nthird\n');
-  assert.equal(tail.summary(), 'second | third');
+  assert.equal(tail.summary(), 'Error: Invalid config at /h/openclaw.json | second', 'the window starts at the line naming the problem');
   assert.equal(tail.summary(3), 'Error: Invalid config at /h/openclaw.json | second | third');
-  assert.equal(tail.summary(1, 4), 't...');
+  assert.equal(tail.summary(1, 4), 'E...');
+});
+
+test('with no line naming a problem, the summary is the last lines', () => {
+  const tail = createOutputTail();
+  tail.push('stderr', 'first\nsecond\nthird\n');
+  assert.equal(tail.summary(), 'second | third');
+});
+
+test("OpenClaw's config refusal keeps the refused key, not only the repair hints", () => {
+  const tail = createOutputTail();
+  tail.push(
+    'stderr',
+    [
+      '2026-11-21T01:00:00.000+00:00 Gateway failed to start: Invalid config at /s/fleets/acme/bad/.openclaw/openclaw.json:',
+      '<root>: Unrecognized key: "notARealKey"',
+      'Run "openclaw --profile acme-bad doctor --fix" to repair, then retry.',
+      'If startup is still blocked, inspect the adjacent .bak backup before restoring it manually.',
+      '2026-11-21T01:00:00.100+00:00 Run "openclaw --profile acme-bad doctor --fix" to repair the config, then retry.',
+      '',
+    ].join('\n'),
+  );
+  assert.match(tail.summary(), /Invalid config at .*openclaw\.json: \| <root>: Unrecognized key: "notARealKey"$/);
 });
 
 test('only the last lines are kept', () => {

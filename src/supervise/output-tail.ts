@@ -16,6 +16,12 @@ const NOISE = [/^\s*$/, /^\s+at\s/, /^Node\.js v\d/, /^\s*\^+\s*$/];
 // ANSI colour and cursor sequences, as printed by loggers that think they talk to a TTY.
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 
+/** How many trailing lines are searched for the line that names the problem. */
+const ERROR_WINDOW = 8;
+
+/** A line that says what went wrong (as opposed to a hint of what to do next). */
+const ERROR_LINE = /\b(error|invalid|unrecognized|unknown|failed|refused|cannot|denied|EADDRINUSE|already)\b/i;
+
 /** Creates a tail keeping up to `keep` complete lines per stream. */
 export function createOutputTail(keep = 40): OutputTail {
   const lines: Record<OutputStream, string[]> = { stdout: [], stderr: [] };
@@ -35,7 +41,12 @@ export function createOutputTail(keep = 40): OutputTail {
     },
     summary(maxLines = 2, maxChars = 400) {
       const stderr = meaningful('stderr');
-      const chosen = (stderr.length > 0 ? stderr : meaningful('stdout')).slice(-maxLines).map((l) => l.trim());
+      const recent = (stderr.length > 0 ? stderr : meaningful('stdout')).slice(-ERROR_WINDOW);
+      // OpenClaw follows its error with repair hints ("Run openclaw doctor ..."): start at the
+      // first line that names the problem, when the last few lines hold one.
+      const first = recent.findIndex((l) => ERROR_LINE.test(l));
+      const window = first >= 0 ? recent.slice(first, first + Math.max(maxLines, 2)) : recent.slice(-maxLines);
+      const chosen = window.map((l) => l.trim());
       const text = chosen.join(' | ');
       return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
     },
