@@ -39,7 +39,8 @@ export interface FleetRunner {
 export interface FleetDeps {
   logger: Logger;
   registry: Registry;
-  createRunner: (spec: LaunchSpec, logger: Logger) => FleetRunner;
+  /** `bootSlot` gates the runner's own (automatic) restarts by startConcurrency. */
+  createRunner: (spec: LaunchSpec, logger: Logger, bootSlot: () => Promise<() => void>) => FleetRunner;
   ensureRuntime: (version: string) => Promise<Runtime>;
   treeRss: (pid: number) => number;
   now: () => number;
@@ -115,7 +116,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       return slot.runner;
     }
     const address = slot.desired.address;
-    const runner = deps.createRunner(spec, log); // the runner adds { agent } itself
+    const runner = deps.createRunner(spec, log, () => pool.acquire()); // the runner adds { agent } itself
     runner.on('process', (p) => {
       const write = persist((r) => {
         const entry = r.agents[address];

@@ -3,6 +3,7 @@
 // from a typed map (a route without a handler does not compile), and turns every failure
 // into a 4xx/5xx `{ error: { code, message } }`. Nothing a client sends can crash fleetd.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
 import type { z } from 'zod';
 import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
 import { idSchema, paramSchemas, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
@@ -125,7 +126,8 @@ async function sendStream(res: ServerResponse, stream: AsyncIterable<unknown>, s
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked', 'cache-control': 'no-store' });
   for await (const item of stream) {
     if (signal.aborted) break;
-    res.write(JSON.stringify(item) + '\n');
+    // Backpressure: a client that stops reading must not grow fleetd's memory.
+    if (!res.write(JSON.stringify(item) + '\n')) await once(res, 'drain', { signal }).catch(() => undefined);
   }
   res.end();
 }

@@ -66,3 +66,25 @@ test('start pool admits at most `limit` jobs and admits more when resized', asyn
   await Promise.all(jobs);
   assert.equal(peak, 3);
 });
+
+test('acquire hands out slots like run, and a release is counted once', async () => {
+  const pool = createStartPool(1);
+  const first = await pool.acquire();
+  let second = false;
+  const pending = pool.acquire().then((release) => {
+    second = true;
+    return release;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(second, false, 'the only slot is taken');
+  first();
+  first(); // a second call must not free a slot it does not hold
+  const release2 = await pending;
+  assert.equal(second, true);
+  let third = false;
+  const pending3 = pool.acquire().then(() => (third = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(third, false, 'the double release did not create a slot');
+  release2();
+  await pending3;
+});

@@ -68,7 +68,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const fleet = createFleet(manifest, {
     logger: log,
     registry,
-    createRunner: (spec, logger) => createRunner(spec, { logger }),
+    createRunner: (spec, logger, bootSlot) => createRunner(spec, { logger, bootSlot }),
     ensureRuntime: (version) => installRuntime(version),
     treeRss: (pid) => treeRssBytes(pid),
     now: () => Date.now(),

@@ -6,6 +6,8 @@
 export interface StartPool {
   /** Runs `job` when a slot is free; the slot is held until `job` settles. */
   run<T>(job: () => Promise<T>): Promise<T>;
+  /** Waits for a slot; resolves with the function that gives it back (idempotent). */
+  acquire(): Promise<() => void>;
   /** Changes the limit (reload); waiting jobs are admitted if it grew. */
   resize(limit: number): void;
 }
@@ -22,16 +24,25 @@ export function createStartPool(limit: number): StartPool {
     }
   };
   return {
-    async run<T>(job: () => Promise<T>): Promise<T> {
+    async acquire(): Promise<() => void> {
       await new Promise<void>((resolve) => {
         waiting.push(resolve);
         admit();
       });
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        active -= 1;
+        admit();
+      };
+    },
+    async run<T>(job: () => Promise<T>): Promise<T> {
+      const release = await this.acquire();
       try {
         return await job();
       } finally {
-        active -= 1;
-        admit();
+        release();
       }
     },
     resize(limit: number) {

@@ -30,6 +30,8 @@ export interface RunnerDeps {
   countLeftovers: (pid: number, known: Map<number, string>) => number;
   /** Processes carrying this agent's environment marker (OPENCLAW_CONFIG_PATH), wherever they were re-parented. */
   findMarked: (spec: LaunchSpec) => Array<{ pid: number; startTime: string }>;
+  /** Waits for a boot slot (fleetd's startConcurrency) before an automatic restart; resolves with its release. */
+  bootSlot: (address: string) => Promise<() => void>;
   /** Opens the captured log of one gateway process; `onError` hears of writes the disk refused. */
   openLog: (spec: LaunchSpec, onText: (stream: OutputStream, text: string) => void, onError: (err: unknown) => void) => LogSink;
   clock: { now(): number };
@@ -45,6 +47,7 @@ export interface RunnerDeps {
 export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
   return {
     spawn: spawnGateway,
+    bootSlot: async () => () => {},
     findMarked: (spec) => {
       const marker = spec.env.OPENCLAW_CONFIG_PATH;
       return marker ? processesWithEnv('OPENCLAW_CONFIG_PATH', marker) : [];

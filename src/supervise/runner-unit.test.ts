@@ -123,6 +123,51 @@ describe('runner state machine (fake deps)', () => {
     assert.deepEqual(h.logger.errors(), []);
   });
 
+  test('an automatic restart waits for a boot slot, holds it while starting, and a stop meanwhile is not blocked', async () => {
+    const h = harness();
+    let grant: (() => void) | undefined;
+    let held = 0;
+    h.deps.bootSlot = () =>
+      new Promise((resolve) => {
+        grant = () => {
+          held += 1;
+          resolve(() => (held -= 1));
+        };
+      });
+    h.setLive(false); // the restarted gateway stays `starting` until probes answer
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(0);
+    h.setLive(true);
+    await h.advance(1000);
+    assert.equal(runner.status().state, 'running');
+    h.procs[0]?.end({ code: 1, signal: null });
+    await h.advance(0);
+    h.setLive(false);
+    await h.advance(5_000);
+    assert.equal(runner.status().state, 'backoff', 'no slot yet: still waiting');
+    assert.equal(h.procs.length, 1);
+    grant!();
+    await h.advance(0);
+    assert.equal(runner.status().state, 'starting');
+    assert.equal(h.procs.length, 2);
+    assert.equal(held, 1, 'the slot is held while starting');
+    h.setLive(true);
+    await h.advance(1000);
+    assert.equal(runner.status().state, 'running');
+    assert.equal(held, 0, 'released once running');
+
+    h.procs[1]?.end({ code: 1, signal: null });
+    await h.advance(5_000);
+    assert.equal(runner.status().state, 'backoff');
+    await runner.stop(); // not blocked by the pending slot
+    assert.equal(runner.status().state, 'stopped');
+    grant!();
+    await h.advance(0);
+    assert.equal(h.procs.length, 2, 'a slot granted after the stop spawns nothing');
+    assert.equal(held, 0, 'and is given back');
+  });
+
   test('stop during backoff cancels the restart; start() while running is a no-op', async () => {
     const h = harness();
     const runner = createRunner(spec, h.deps);

@@ -376,14 +376,31 @@ class GatewayRunner implements Runner {
     this.nextStartAt = decision.restartAt;
     const seq = ++this.backoffSeq;
     this.backoffTimer = this.deps.setTimer(() => {
-      void this.enqueue(() => {
-        if (this.state !== 'backoff' || seq !== this.backoffSeq) return;
-        this.backoffTimer = null;
-        this.restarts += 1;
-        this.spawnRun(`restart ${this.history.attempt} after backoff`);
-      });
+      // The boot slot is taken OUTSIDE the runner's queue, so a stop() never waits for one.
+      void this.deps.bootSlot(this.spec.address).then((release) =>
+        this.enqueue(() => {
+          if (this.state !== 'backoff' || seq !== this.backoffSeq) return release();
+          this.backoffTimer = null;
+          this.restarts += 1;
+          this.spawnRun(`restart ${this.history.attempt} after backoff`);
+          this.releaseWhenBooted(release);
+        }).catch((err: unknown) => {
+          release();
+          throw err;
+        }),
+      );
     }, decision.delayMs);
     this.transition('backoff', decision.reason);
+  }
+
+  /** Holds a boot slot until the current run has left `starting` (up, exited, stopped). */
+  private releaseWhenBooted(release: () => void): void {
+    if (this.state !== 'starting') return release();
+    const off = this.on('state', (status) => {
+      if (status.state === 'starting') return;
+      off();
+      release();
+    });
   }
 
   private cancelBackoff(): void {

@@ -12,6 +12,9 @@ import type { DaemonContext } from '../context.js';
 /** Largest `lines` a client may ask for. */
 export const MAX_LOG_LINES = 100_000;
 
+/** Lines a follow stream buffers for a slow client before it skips some. */
+const MAX_PENDING_LINES = 10_000;
+
 /** Parses `?lines=`; default 50. */
 function parseLines(value: string | null): number {
   if (value === null) return 50;
@@ -32,7 +35,16 @@ async function* followLines(file: string, signal: AbortSignal, startAt: number):
     (text) => {
       const parts = (partial + text).split('\n');
       partial = parts.pop() ?? '';
+      if (partial.length > 65_536) {
+        parts.push(partial); // a "line" that never ends is passed on in pieces
+        partial = '';
+      }
       queue.push(...parts);
+      if (queue.length > MAX_PENDING_LINES) {
+        // The client reads slower than the gateway writes: drop the oldest, and say so.
+        const dropped = queue.length - MAX_PENDING_LINES;
+        queue.splice(0, dropped, `[fleetd: ${dropped} log lines skipped: the reader is too slow]`);
+      }
       wake?.();
     },
     signal,
