@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstat, readFile, rename, symlink, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { waitFor } from '../util/wait-for.js';
 import { alive, cleanup, fakeManifest, fakePids, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, writeManifest, FLEETCTL, FLEETD } from './harness.js';
 
 const twoAgents = () => fakeManifest({ acme: { agents: { alpha: {}, beta: {} } } });
@@ -172,4 +174,35 @@ test('reload restarts only the agent whose config changed; an invalid manifest c
     await waitAllDead(seen);
     await cleanup(dir);
   }
+});
+
+test('socketGroup makes the socket 0660 for that group, in a folder fleetd creates 0700; an unknown group is refused', async () => {
+  const groups = await readFile('/etc/group', 'utf8');
+  const line = groups.split('\n').find((l) => /^(daemon|users|adm):/.test(l));
+  assert.ok(line, 'a standard group exists to test with');
+  const [group, , gid] = line.split(':');
+  const dir = await tempDir();
+  const manifest = { ...fakeManifest({ acme: { agents: { alpha: {} } } }), socket: './run/sub/fleetd.sock', socketGroup: group };
+  // startFleetd expects the socket at <dir>/fleetd.sock: this one is driven by hand
+  const manifestPath = await writeManifest(dir, manifest);
+  const socket = join(dir, 'run/sub/fleetd.sock');
+  const child = spawn(process.execPath, [FLEETD, 'start', '--manifest', manifestPath], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await waitFor(async () => (await run(process.execPath, [FLEETCTL, '--socket', socket, 'status'])).code === 0, { timeoutMs: 30_000, what: 'fleetd socket' });
+    const info = await stat(socket);
+    assert.equal(info.mode & 0o777, 0o660);
+    assert.equal(info.gid, Number(gid));
+    assert.equal((await stat(join(dir, 'run/sub'))).mode & 0o777, 0o700);
+    assert.equal((await stat(join(dir, 'run'))).mode & 0o777, 0o700);
+  } finally {
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  }
+
+  await writeManifest(dir, { ...manifest, socketGroup: 'no-such-group-fleetd' });
+  const refused = await run(process.execPath, [FLEETD, 'start', '--manifest', manifestPath], { timeoutMs: 30_000 });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /socketGroup: group "no-such-group-fleetd" does not exist/);
+  await cleanup(dir);
 });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive } from '../supervise/proc.js';
+import { FAKE_GATEWAY, readFakePids, type FakePids } from '../supervise/testkit.js';
 import { call } from '../protocol/client.js';
 
 /** Repository root (dist/e2e/ -> ../../). */
@@ -15,7 +16,7 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** The built binaries and the fake gateway. */
 export const FLEETD = join(REPO, 'bin', 'fleetd.js');
 export const FLEETCTL = join(REPO, 'bin', 'fleetctl.js');
-export const FAKE_GATEWAY = join(REPO, 'test', 'fixtures', 'fake-gateway.mjs');
+export { FAKE_GATEWAY };
 
 /** A temp dir removed by `cleanup`. */
 export async function tempDir(): Promise<string> {
@@ -173,24 +174,14 @@ export async function cleanup(dir: string): Promise<void> {
 
 /** PIDs the fake gateway of an agent wrote (main, helper in its own group, worker). */
 export async function fakePids(stateDir: string, address: string): Promise<number[]> {
-  const [fleet, agent] = address.split('/');
-  const { readFile } = await import('node:fs/promises');
-  const raw = JSON.parse(await readFile(join(stateDir, 'fleets', fleet!, agent!, 'fake-pids.json'), 'utf8')) as { pid: number; helperPid: number; workerPid: number };
-  return [raw.pid, raw.helperPid, raw.workerPid];
+  const info = await fakeInfo(stateDir, address);
+  return [info.pid, info.helperPid, info.workerPid];
 }
 
 // ---- Additions for the command, recovery and supervision tests ----
 
 /** What the fake gateway wrote to <home>/fake-pids.json. */
-export interface FakeInfo {
-  pid: number;
-  pgid: number | null;
-  helperPid: number;
-  workerPid: number;
-  port: number;
-  envKeys: string[];
-  startedAt: string;
-}
+export type FakeInfo = FakePids;
 
 /** Home of an agent under the state dir (where its fake gateway writes fake-pids.json). */
 export function agentHome(stateDir: string, address: string): string {
@@ -200,8 +191,9 @@ export function agentHome(stateDir: string, address: string): string {
 
 /** The whole fake-pids.json of an agent (startedAt orders gateway generations). */
 export async function fakeInfo(stateDir: string, address: string): Promise<FakeInfo> {
-  const { readFile } = await import('node:fs/promises');
-  return JSON.parse(await readFile(join(agentHome(stateDir, address), 'fake-pids.json'), 'utf8')) as FakeInfo;
+  const info = await readFakePids(agentHome(stateDir, address));
+  if (!info) throw new Error(`no fake-pids.json in ${agentHome(stateDir, address)} (the fake gateway of ${address} never started?)`);
+  return info;
 }
 
 /** Status straight over the control socket (no fleetctl process): fast enough to sample a short backoff window. */

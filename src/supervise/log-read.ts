@@ -80,28 +80,24 @@ export async function followLog(file: string, onChunk: (text: string) => void, s
     const text = decoder.write(buf);
     if (text.length > 0 && !signal.aborted) onChunk(text);
   };
-  const drain = async () => {
-    if (!handle) return;
+  /** Emits everything from `pos` to the end of `h`; returns the new position. */
+  const readToEnd = async (h: FileHandle, pos: number): Promise<number> => {
     for (;;) {
       const buf = Buffer.alloc(BLOCK);
-      const { bytesRead } = await handle.read(buf, 0, BLOCK, offset);
-      if (bytesRead === 0) return;
-      offset += bytesRead;
+      const { bytesRead } = await h.read(buf, 0, BLOCK, pos);
+      if (bytesRead === 0) return pos;
+      pos += bytesRead;
       emit(buf.subarray(0, bytesRead));
     }
+  };
+  const drain = async () => {
+    if (handle) offset = await readToEnd(handle, offset);
   };
   const readWhole = async (path: string) => {
     const h = await open(path, 'r').catch(() => null);
     if (!h) return;
     try {
-      let pos = 0;
-      for (;;) {
-        const buf = Buffer.alloc(BLOCK);
-        const { bytesRead } = await h.read(buf, 0, BLOCK, pos);
-        if (bytesRead === 0) return;
-        pos += bytesRead;
-        emit(buf.subarray(0, bytesRead));
-      }
+      await readToEnd(h, 0);
     } finally {
       await h.close();
     }
