@@ -54,7 +54,18 @@ export async function acquireStateLock(stateDir: string, onCompromised: (err: Er
     if (holder && holderAlive(holder)) {
       throw new FleetError('ALREADY_RUNNING', `fleetd (pid ${holder.pid}) already runs on state dir ${stateDir}; stop it first (kill -TERM ${holder.pid}, or systemctl stop fleetd), or use another stateDir`, { cause: err });
     }
-    // The holder is gone (killed with SIGKILL, crashed): its lock is stale whatever its mtime says.
+    if (!holder) {
+      // No readable pid file: nothing proves the holder dead, so only proper-lockfile's own
+      // staleness (an mtime not refreshed for 15 s) may free this lock.
+      throw new FleetError('ALREADY_RUNNING', `state dir ${stateDir} is locked by another fleetd (${pidPath} is missing or unreadable); if none runs, start again in 15 s, or remove ${lockPath}`, { cause: err });
+    }
+    // The holder is gone (killed with SIGKILL, crashed): its lock is stale whatever its mtime
+    // says. Re-read the pid file right before removing, so a fleetd that took the lock in the
+    // meantime is not robbed of it.
+    const again = await readHolder(pidPath);
+    if (again && (again.pid !== holder.pid || again.startTime !== holder.startTime) && holderAlive(again)) {
+      throw new FleetError('ALREADY_RUNNING', `fleetd (pid ${again.pid}) just started on state dir ${stateDir}`, { cause: err });
+    }
     await rm(lockPath, { recursive: true, force: true });
     try {
       release = await lockfile.lock(stateDir, options);

@@ -10,7 +10,7 @@ import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.j
 import { agentPaths } from '../provision/home.js';
 import { treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
-import { toFleetError } from '../errors.js';
+import { FleetError, toFleetError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { DaemonContext } from './context.js';
 import { createFleet } from './fleet.js';
@@ -57,8 +57,12 @@ function createRuntimeCache(manifest: () => Manifest, log: Logger) {
 /** Runs fleetd until a stop signal; resolves with the process exit code. */
 export async function runDaemon(manifest: Manifest, options: RunOptions = {}): Promise<number> {
   const log = options.logger ?? createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}) });
-  await mkdir(manifest.stateDir, { recursive: true, mode: 0o700 });
-  await chmod(manifest.stateDir, 0o700);
+  try {
+    await mkdir(manifest.stateDir, { recursive: true, mode: 0o700 });
+    await chmod(manifest.stateDir, 0o700);
+  } catch (err) {
+    throw new FleetError('PROVISION_FAILED', `cannot use state dir ${manifest.stateDir}: ${(err as Error).message}; run fleetd as a user who owns it, or set stateDir (or --state-dir) to a writable folder`, { cause: err });
+  }
   const lock = await acquireStateLock(manifest.stateDir, (err) => log.fatal({ err: err.message }, 'state dir lock compromised'));
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
 
