@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cleanup, REPO, FLEETD, tempDir } from './harness.js';
+import { cleanup, REPO, tempDir } from './harness.js';
 
 const UNIT = join(REPO, 'systemd', 'fleetd.service');
 
@@ -14,7 +14,7 @@ test('the unit has the settings fleetd relies on, each with a comment', async ()
   for (const line of ['KillMode=mixed', 'Restart=on-failure', 'StateDirectory=fleetd', 'RuntimeDirectory=fleetd', 'NoNewPrivileges=yes', 'ProtectSystem=full', 'PrivateTmp=yes', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     assert.ok(text.split('\n').includes(line), `missing ${line}`);
   }
-  assert.match(text, /^ExecStart=\S*fleetd start --manifest \/etc\/fleetd\/fleets\.json5/m);
+  assert.match(text, /^ExecStart=\/usr\/bin\/env fleetd start --manifest \/etc\/fleetd\/fleets\.json5/m);
   assert.match(text, /^LimitNOFILE=\d+/m);
   const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
   assert.ok(stop * 1000 > 60_000, 'TimeoutStopSec must exceed the default gateway.stopTimeoutMs (60 s)');
@@ -36,8 +36,7 @@ test('systemd-analyze verify accepts the unit', async (t) => {
   }
   const dir = await tempDir();
   try {
-    // verify needs ExecStart to exist: point it at this checkout's fleetd
-    const text = (await readFile(UNIT, 'utf8')).replace('/usr/local/bin/fleetd', FLEETD);
+    const text = await readFile(UNIT, 'utf8');
     const copy = join(dir, 'fleetd.service');
     await writeFile(copy, text);
     const res = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
