@@ -36,7 +36,7 @@ export function createLogger(options: { pretty?: boolean; level?: string; destin
   return pino(
     {
       level: options.level ?? process.env.FLEETD_LOG_LEVEL ?? 'info',
-      base: { pid: process.pid },
+      base: null, // the journal records fleetd's pid; `pid` in a line is always a gateway's
       redact: { paths: REDACT_PATHS, censor: '<redacted>' },
     },
     destination,

@@ -1,22 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../errors.js';
 import type { RegistryEntry } from '../plan/types.js';
 import { openRegistry, parseRegistry } from './registry.js';
+import { withTempDir } from '../util/temp-dir.js';
 
-async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 function entry(fleet: string, agent: string, block: number, over: Partial<RegistryEntry> = {}): RegistryEntry {
   return { fleet, agent, source: 'manifest', block, port: 20000 + block * 100, token: block.toString(16).padStart(64, '0'), desired: 'running', createdAt: '2026-01-01T00:00:00.000Z', ...over };
@@ -32,7 +24,7 @@ function isInvalid(pattern: RegExp) {
 }
 
 test('missing file reads as an empty registry; update round-trips, 0600', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const stateDir = join(dir, 'state');
     const registry = openRegistry(stateDir);
     assert.deepEqual(await registry.read(), { version: 1, agents: {} });
@@ -55,7 +47,7 @@ test('missing file reads as an empty registry; update round-trips, 0600', async 
 });
 
 test('a corrupt registry is REGISTRY_INVALID and is never overwritten', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const registry = openRegistry(dir);
     const garbage = '{"version": 1, "agents": {"acme/korax": {"fleet": "acme"'; // truncated
     await writeFile(registry.path, garbage, { mode: 0o600 });
@@ -67,7 +59,7 @@ test('a corrupt registry is REGISTRY_INVALID and is never overwritten', async ()
 });
 
 test('a registry of the wrong shape names the offending field', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const registry = openRegistry(dir);
     const cases: Array<[unknown, RegExp]> = [
       [[], /expected a JSON object/],
@@ -87,7 +79,7 @@ test('a registry of the wrong shape names the offending field', async () => {
 });
 
 test('a registry from a newer fleetd asks for an upgrade and stays untouched', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const registry = openRegistry(dir);
     const text = JSON.stringify({ version: 2, agents: {}, somethingNew: [] });
     await writeFile(registry.path, text);
@@ -98,7 +90,7 @@ test('a registry from a newer fleetd asks for an upgrade and stays untouched', a
 });
 
 test('a failing or invalid mutation writes nothing', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const registry = openRegistry(dir);
     await registry.update((reg) => void (reg.agents['a/x'] = entry('a', 'x', 0)));
     const before = await readFile(registry.path, 'utf8');
@@ -118,7 +110,7 @@ test('a failing or invalid mutation writes nothing', async () => {
 });
 
 test('concurrent updates from one process lose nothing', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     // separate handles, so they contend on the file lock and not only on the in-process queue
     const handles = [openRegistry(dir), openRegistry(dir), openRegistry(dir)];
     await Promise.all(
@@ -135,7 +127,7 @@ test('concurrent updates from one process lose nothing', async () => {
 });
 
 test('concurrent updates from two processes lose nothing', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const registryUrl = new URL('./registry.js', import.meta.url).href;
     const perChild = 25;
     const script = `
@@ -166,7 +158,7 @@ test('concurrent updates from two processes lose nothing', async () => {
 });
 
 test('a stale lock left by a dead process is taken over', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const registry = openRegistry(dir, { staleMs: 2000, retries: { retries: 5, minTimeout: 10, maxTimeout: 50 } });
     const lockDir = `${registry.path}.lock`;
     await mkdir(lockDir);
@@ -178,7 +170,7 @@ test('a stale lock left by a dead process is taken over', async () => {
 });
 
 test('a fresh lock held elsewhere makes update fail after its retries, writing nothing', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const registry = openRegistry(dir, { staleMs: 60_000, retries: { retries: 2, minTimeout: 10, maxTimeout: 20 } });
     await mkdir(`${registry.path}.lock`);
     await assert.rejects(registry.update((reg) => void (reg.agents['a/x'] = entry('a', 'x', 0))), { code: 'TIMEOUT' });

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readdir, readFile, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openRegistry } from '../daemon/registry.js';
 import { FleetError } from '../errors.js';
@@ -10,6 +9,7 @@ import { ensureEntry } from './ensure-entry.js';
 import { agentPaths } from './home.js';
 import { provisionAgent } from './provision-agent.js';
 import { generateToken, isValidToken } from './token.js';
+import { withTempDir } from '../util/temp-dir.js';
 
 const ports = { base: 20000, blockSize: 100, max: 65000 };
 const now = () => new Date('2026-01-01T00:00:00Z');
@@ -20,14 +20,6 @@ function desired(address: string, config: Record<string, unknown> = {}): Desired
   return { address: address as DesiredAgent['address'], fleet, agent, source: 'manifest', enabled: true, config, env: { GREETING: 'hi' }, launch: { kind: 'command', command: ['x'] } };
 }
 
-async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 
@@ -46,7 +38,7 @@ for (const umask of [0, 0o277]) {
   test(`every folder is 0700 and every file 0600, even with umask ${umask.toString(8).padStart(3, '0')}`, async () => {
     const old = process.umask(umask);
     try {
-      await withTmp(async (dir) => {
+      await withTempDir(async (dir) => {
         const stateDir = join(dir, 'state');
         const { result, registry } = await provision(stateDir, desired('acme/korax'));
         const home = join(stateDir, 'fleets', 'acme', 'korax');
@@ -65,7 +57,7 @@ for (const umask of [0, 0o277]) {
 }
 
 test('modes of an existing home are repaired', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const stateDir = join(dir, 'state');
     const { result } = await provision(stateDir, desired('acme/korax'));
     await chmod(result.home, 0o755);
@@ -79,7 +71,7 @@ test('modes of an existing home are repaired', async () => {
 });
 
 test('token and port survive a re-provision; openclaw.json is rewritten only when it changes', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const stateDir = join(dir, 'state');
     const first = await provision(stateDir, desired('acme/korax'));
     assert.ok(isValidToken(first.entry.token));
@@ -110,7 +102,7 @@ test('token and port survive a re-provision; openclaw.json is rewritten only whe
 });
 
 test('two agents get different tokens, ports and homes', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const stateDir = join(dir, 'state');
     const a = await provision(stateDir, desired('acme/a'));
     const b = await provision(stateDir, desired('acme/b'));
@@ -122,7 +114,7 @@ test('two agents get different tokens, ports and homes', async () => {
 });
 
 test('the returned env is the isolated one, with nothing leaked from the parent', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const stateDir = join(dir, 'state');
     const { result } = await provision(stateDir, desired('acme/korax'));
     assert.equal(result.env['HOME'], result.home);
@@ -135,7 +127,7 @@ test('the returned env is the isolated one, with nothing leaked from the parent'
 });
 
 test('a home that is a symlink is refused and nothing is written through it', async () => {
-  await withTmp(async (dir) => {
+  await withTempDir(async (dir) => {
     const stateDir = join(dir, 'state');
     const elsewhere = join(dir, 'elsewhere');
     await mkdir(elsewhere);

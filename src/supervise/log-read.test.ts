@@ -1,26 +1,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
 import { followLog, tailLines } from './log-read.js';
 import { openLogSink } from './log-sink.js';
+import { withTempDir } from '../util/temp-dir.js';
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
-  try {
-    await body(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 const numbered = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `line ${from + i}`);
 
 describe('tailLines', () => {
   test('reads the last lines of the current file, reaching into rotated files', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'gateway.log');
       const sink = openLogSink({ file, maxBytes: 120, maxFiles: 4, secrets: [] });
       const s = sink.stream('stdout');
@@ -36,7 +28,7 @@ describe('tailLines', () => {
     }));
 
   test('a last line without a line break counts; a missing file is empty', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'g.log');
       assert.deepEqual(await tailLines(file, 5), []);
       await writeFile(file, 'a\nb\nc');
@@ -44,7 +36,7 @@ describe('tailLines', () => {
     }));
 
   test('long files are read backwards in blocks', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'g.log');
       await writeFile(file, numbered(0, 20000).join('\n') + '\n');
       assert.deepEqual(await tailLines(file, 2), ['line 19998', 'line 19999']);
@@ -54,7 +46,7 @@ describe('tailLines', () => {
 
 describe('followLog', () => {
   test('follows new output across rotations until aborted', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'gateway.log');
       await writeFile(file, 'old line before following\n');
       const sink = openLogSink({ file, maxBytes: 100, maxFiles: 3, secrets: [] });
@@ -82,7 +74,7 @@ describe('followLog', () => {
     }));
 
   test('fromStart reads the current file first; a file that appears later is picked up', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'g.log');
       let got = '';
       const controller = new AbortController();

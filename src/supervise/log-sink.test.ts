@@ -1,20 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRedactor, openLogSink, REDACTED } from './log-sink.js';
+import { withTempDir } from '../util/temp-dir.js';
 
 const TOKEN = '0123456789abcdef0123456789abcdeffedcba9876543210fedcba9876543210';
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
-  try {
-    await body(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** Feeds `parts` through a redactor and returns everything it let out. */
 function run(parts: string[], secrets = [TOKEN]): string {
@@ -61,7 +53,7 @@ describe('createRedactor', () => {
 
 describe('openLogSink', () => {
   test('stdout and stderr are redacted independently, chunk by chunk, on disk', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'logs', 'gateway.log');
       const seen: string[] = [];
       const sink = openLogSink({ file, maxBytes: 1 << 20, maxFiles: 3, secrets: [TOKEN], onText: (_s, t) => seen.push(t) });
@@ -86,7 +78,7 @@ describe('openLogSink', () => {
     }));
 
   test('multi-byte characters cut between chunks survive', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'g.log');
       const sink = openLogSink({ file, maxBytes: 1 << 20, maxFiles: 2, secrets: [TOKEN] });
       const s = sink.stream('stdout');
@@ -98,7 +90,7 @@ describe('openLogSink', () => {
     }));
 
   test('rotation keeps at most maxFiles files, each within maxBytes, newest content last', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'gateway.log');
       await writeFile(`${file}.7`, 'left over from a larger maxFiles\n');
       const sink = openLogSink({ file, maxBytes: 200, maxFiles: 3, secrets: [TOKEN] });
@@ -120,7 +112,7 @@ describe('openLogSink', () => {
     }));
 
   test('maxFiles 1 truncates instead of rotating; a line longer than maxBytes is cut', () =>
-    withDir(async (dir) => {
+    withTempDir(async (dir) => {
       const file = join(dir, 'gateway.log');
       const sink = openLogSink({ file, maxBytes: 50, maxFiles: 1, secrets: [] });
       const s = sink.stream('stderr');
