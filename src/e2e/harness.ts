@@ -296,3 +296,24 @@ await import(${JSON.stringify(pathToFileURL(FAKE_GATEWAY).href)});
   );
   return [process.execPath, script];
 }
+
+/**
+ * The usual shape of an end-to-end test: a temp dir, fleetd on `manifest`, the body, then
+ * fleetd stopped (SIGTERM), every pid the body saw (push them to `seen`) dead, the dir removed.
+ */
+export async function withFleetd(
+  manifest: unknown,
+  options: { env?: NodeJS.ProcessEnv; waitRunning?: number },
+  body: (f: Fleetd, seen: number[]) => Promise<void>,
+): Promise<void> {
+  const dir = await tempDir();
+  const seen: number[] = [];
+  const f = await startFleetd(dir, manifest, options);
+  try {
+    await body(f, seen);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+}

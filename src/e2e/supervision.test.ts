@@ -24,6 +24,7 @@ import {
   waitForAgentFast,
   writeSwitchableGateway,
   FLEETCTL,
+  withFleetd,
 } from './harness.js';
 import { waitFor } from '../util/wait-for.js';
 
@@ -55,10 +56,7 @@ function slowRestart(fleets: Record<string, unknown>, delayMs = 600): Record<str
 }
 
 test('a crashed gateway comes back on the same port with a new pid; status shows the exit while it backs off', async () => {
-  const dir = await tempDir();
-  const f = await startFleetd(dir, slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 });
-  const seen: number[] = [];
-  try {
+  await withFleetd(slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 }, async (f, seen) => {
     const [before] = await status(f);
     const old = await treeOf(f.stateDir, 'acme/alpha');
     seen.push(...old);
@@ -82,11 +80,7 @@ test('a crashed gateway comes back on the same port with a new pid; status shows
     assert.equal(back.restarts, 1);
     assert.equal(back.lastExit.code, 3);
     assert.equal((await fakeInfo(f.stateDir, 'acme/alpha')).pid, back.pid);
-  } finally {
-    await stopFleetd(f);
-    await waitAllDead(seen);
-    await cleanup(dir);
-  }
+  });
 });
 
 test('restart delays grow by the policy end to end: ~200, ~400, ~800 ms, then capped at maxDelayMs', async (t) => {
@@ -223,10 +217,7 @@ test('exit 78 is not restarted: failed with the config error; restart agent trie
 });
 
 test('a SIGSTOPped gateway is detected by its probes and replaced; the stopped tree is killed', async () => {
-  const dir = await tempDir();
-  const f = await startFleetd(dir, slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 });
-  const seen: number[] = [];
-  try {
+  await withFleetd(slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 }, async (f, seen) => {
     const [before] = await status(f);
     const old = await treeOf(f.stateDir, 'acme/alpha');
     seen.push(...old);
@@ -239,18 +230,11 @@ test('a SIGSTOPped gateway is detected by its probes and replaced; the stopped t
     assert.notEqual(back.pid, before.pid);
     assert.equal(back.port, before.port);
     assert.equal(back.restarts, 1);
-  } finally {
-    await stopFleetd(f);
-    await waitAllDead(seen);
-    await cleanup(dir);
-  }
+  });
 });
 
 test('stop agent --timeout 500 SIGKILLs a gateway that ignores SIGTERM, helpers included', async () => {
-  const dir = await tempDir();
-  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { stubborn: { env: { FAKE_MODE: 'ignore-sigterm' } } } } }), { waitRunning: 1 });
-  const seen: number[] = [];
-  try {
+  await withFleetd(fakeManifest({ acme: { agents: { stubborn: { env: { FAKE_MODE: 'ignore-sigterm' } } } } }), { waitRunning: 1 }, async (f, seen) => {
     const tree = await treeOf(f.stateDir, 'acme/stubborn');
     seen.push(...tree);
     assert.ok(tree.every(alive));
@@ -262,18 +246,11 @@ test('stop agent --timeout 500 SIGKILLs a gateway that ignores SIGTERM, helpers 
     const log = await readFile(join(agentHome(f.stateDir, 'acme/stubborn'), 'logs', 'gateway.log'), 'utf8');
     assert.match(log, /fake gateway ignoring SIGTERM/, 'it did get SIGTERM first');
     assert.match(f.output(), /SIGKILLed processes that outlived SIGTERM/);
-  } finally {
-    await stopFleetd(f);
-    await waitAllDead(seen);
-    await cleanup(dir);
-  }
+  });
 });
 
 test('a token the gateway prints never reaches its log file; fleetctl logs shows <redacted>', async () => {
-  const dir = await tempDir();
-  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { leaky: { env: { FAKE_MODE: 'print-token' } } } } }), { waitRunning: 1 });
-  const seen: number[] = [];
-  try {
+  await withFleetd(fakeManifest({ acme: { agents: { leaky: { env: { FAKE_MODE: 'print-token' } } } } }), { waitRunning: 1 }, async (f, seen) => {
     seen.push(...(await treeOf(f.stateDir, 'acme/leaky')));
     const token = (await f.ctl('token', 'acme/leaky')).json.token as string;
     assert.match(token, /^[0-9a-f]{64}$/);
@@ -297,9 +274,5 @@ test('a token the gateway prints never reaches its log file; fleetctl logs shows
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /^split token: <redacted> end$/m);
     assert.ok(!human.stdout.includes(token));
-  } finally {
-    await stopFleetd(f);
-    await waitAllDead(seen);
-    await cleanup(dir);
-  }
+  });
 });
