@@ -3,6 +3,7 @@
 // objects keep coming, across rotations, until the client disconnects.
 import { stat } from 'node:fs/promises';
 import { FleetError } from '../../errors.js';
+import { createPushStream } from '../../util/push-stream.js';
 import { toAddress } from '../../manifest/ids.js';
 import { agentPaths } from '../../provision/home.js';
 import { followLog, tailLines } from '../../supervise/log-read.js';
@@ -24,44 +25,28 @@ function parseLines(value: string | null): number {
   return Number(value);
 }
 
-/** Lines of a chunk stream: yields complete lines, keeps the partial tail. */
-async function* followLines(file: string, signal: AbortSignal, startAt: number): AsyncGenerator<{ line: string }> {
-  const queue: string[] = [];
-  let partial = '';
-  let wake: (() => void) | undefined;
-  let ended = false;
-  followLog(
-    file,
-    (text) => {
-      const parts = (partial + text).split('\n');
-      partial = parts.pop() ?? '';
-      if (partial.length > 65_536) {
-        parts.push(partial); // a "line" that never ends is passed on in pieces
-        partial = '';
-      }
-      queue.push(...parts);
-      if (queue.length > MAX_PENDING_LINES) {
-        // The client reads slower than the gateway writes: drop the oldest, and say so.
-        const dropped = queue.length - MAX_PENDING_LINES;
-        queue.splice(0, dropped, `[fleetd: ${dropped} log lines skipped: the reader is too slow]`);
-      }
-      wake?.();
-    },
+/** Complete lines appended to the log from `startAt` on, until the client leaves. */
+function followLines(file: string, signal: AbortSignal, startAt: number): AsyncIterable<{ line: string }> {
+  // The client reads slower than the gateway writes: drop the oldest lines, and say so.
+  const out = createPushStream<{ line: string }>({
+    limit: MAX_PENDING_LINES,
+    onOverflow: (dropped) => ({ line: `[fleetd: ${dropped} log lines skipped: the reader is too slow]` }),
     signal,
-    { startAt },
-  )
+  });
+  let partial = '';
+  const onChunk = (text: string) => {
+    const parts = (partial + text).split('\n');
+    partial = parts.pop() ?? '';
+    if (partial.length > 65_536) {
+      parts.push(partial); // a "line" that never ends is passed on in pieces
+      partial = '';
+    }
+    out.push(...parts.map((line) => ({ line })));
+  };
+  followLog(file, onChunk, signal, { startAt })
     .catch(() => {})
-    .finally(() => {
-      ended = true;
-      wake?.();
-    });
-  signal.addEventListener('abort', () => wake?.(), { once: true });
-  for (;;) {
-    while (queue.length > 0) yield { line: queue.shift()! };
-    if (ended || signal.aborted) return;
-    await new Promise<void>((resolve) => (wake = resolve));
-    wake = undefined;
-  }
+    .finally(() => out.end());
+  return out;
 }
 
 /** The logs route. */
