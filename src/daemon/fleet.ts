@@ -7,6 +7,8 @@ import type { Manifest } from '../manifest/schema.js';
 import { desiredAgents } from '../plan/desired.js';
 import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
 import { portOfBlock } from '../plan/ports.js';
+import { backoffDelay, formatDuration } from '../plan/restart-policy.js';
+import { isPermanentRuntimeError } from '../runtime/failure.js';
 import type { DesiredAgent, PlanAction, RecordedProcess, RegistryFile } from '../plan/types.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { ensureEntry } from '../provision/ensure-entry.js';
@@ -46,6 +48,10 @@ export interface FleetDeps {
   now: () => number;
   isPortFree?: PortProbe;
   parentEnv: Readonly<Record<string, string | undefined>>;
+  /** Timers for retries (default setTimeout, unref'd). */
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  /** [0, 1) for retry jitter (default Math.random). */
+  random?: () => number;
 }
 
 /** One agent as fleetd tracks it. */
@@ -57,6 +63,8 @@ interface Slot {
   appliedHash?: string;
   /** Launches in flight (waiting for a runtime or a start slot, or booting). */
   launching?: number;
+  /** Failed runtime installs in a row (for the retry delay). */
+  runtimeAttempts?: number;
 }
 
 /** Result of a reconcile (start-up, reload, dry run). */
@@ -78,6 +86,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   const queue = createSerialQueue();
   const pool = createStartPool(manifest.startConcurrency);
   const log = deps.logger;
+  const setTimer = deps.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
+  const random = deps.random ?? Math.random;
   let shuttingDown = false;
   /** Registry writes of spawned/ended processes still in flight. */
   const recording = new Set<Promise<void>>();
@@ -106,7 +116,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
   function setPending(slot: Slot, state: PendingState['state'], reason: string): void {
     slot.pending = { state, reason, since: deps.now() };
-    (state === 'failed' ? log.error : log.info).call(log, { agent: slot.desired.address, state, reason }, 'agent state');
+    (state === 'failed' || state === 'backoff' ? log.error : log.info).call(log, { agent: slot.desired.address, state, reason }, 'agent state');
   }
 
   /** Creates the runner of a slot on first launch and wires its events to the registry. */
@@ -140,13 +150,28 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
   /** Installs (or reuses) the runtime an agent needs; undefined for command launches, null when it failed. */
   async function resolveRuntime(slot: Slot): Promise<Runtime | undefined | null> {
-    const { launch } = slot.desired;
-    if (launch.kind !== 'openclaw') return undefined;
-    setPending(slot, 'starting', `waiting for OpenClaw runtime ${launch.version}`);
+    const pin = slot.desired.launch;
+    if (pin.kind !== 'openclaw') return undefined;
+    setPending(slot, 'starting', `waiting for OpenClaw runtime ${pin.version}`);
     try {
-      return await deps.ensureRuntime(launch.version);
+      const runtime = await deps.ensureRuntime(pin.version);
+      slot.runtimeAttempts = 0;
+      return runtime;
     } catch (err) {
-      setPending(slot, 'failed', `OpenClaw runtime ${launch.version} could not be installed: ${(err as Error).message}; fix the cause, then \`fleetctl restart agent ${slot.desired.address}\``);
+      const what = `OpenClaw runtime ${pin.version} could not be installed: ${(err as Error).message}`;
+      if (isPermanentRuntimeError(err)) {
+        setPending(slot, 'failed', `${what}; fix the manifest, then \`fleetctl reload\` or \`fleetctl restart agent ${slot.desired.address}\``);
+        return null;
+      }
+      // Registry unreachable, disk full...: a fleet runs unattended, so try again, later and later.
+      const attempt = (slot.runtimeAttempts ?? 0) + 1;
+      slot.runtimeAttempts = attempt;
+      const delay = backoffDelay(attempt, manifest.restart, random);
+      setPending(slot, 'backoff', `${what}; install attempt ${attempt + 1} in ${formatDuration(delay)}`);
+      slot.pending!.nextStartAt = deps.now() + delay;
+      setTimer(() => {
+        if (slot.pending?.state === 'backoff' && stillWanted(slot)) void launch(slot, 'start');
+      }, delay);
       return null;
     }
   }

@@ -5,9 +5,11 @@ import type { RunnerStatus } from '../supervise/types.js';
 
 /** What fleetd shows for an agent that has no runner yet (runtime install, provisioning). */
 export interface PendingState {
-  state: 'stopped' | 'starting' | 'failed';
+  state: 'stopped' | 'starting' | 'backoff' | 'failed';
   reason: string;
   since: number;
+  /** epoch ms of the next attempt, in backoff. */
+  nextStartAt?: number;
 }
 
 /** Inputs of toAgentView. */
@@ -51,7 +53,7 @@ export function toAgentView(input: ViewInput): AgentView {
     lastExit: runner?.lastExit ?? null,
     health: runner && !usePending ? runner.health : { live: null, ready: null },
     rssBytes: input.rssBytes,
-    nextStartAt: usePending ? null : (runner?.nextStartAt ?? null),
+    nextStartAt: usePending ? (pending.nextStartAt ?? null) : (runner?.nextStartAt ?? null),
     runtime: describeLaunch(desired),
   };
 }

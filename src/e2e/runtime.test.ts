@@ -36,3 +36,27 @@ test('a runtime that cannot be installed fails its agents only, with npm\'s erro
     await cleanup(dir);
   }
 });
+
+test('a runtime install that fails for now (registry unreachable) is retried with backoff, not given up', async () => {
+  const dir = await tempDir();
+  const manifest = fakeManifest({ acme: { agents: { plain: {}, pinned: { gateway: { openclaw: '2026.9.6' } } } } });
+  (manifest as { runtimesDir: string }).runtimesDir = './runtimes'; // empty: forces an install
+  // Port 9 (discard) on loopback: nothing listens, npm gets ECONNREFUSED at once.
+  const env = { ...process.env, npm_config_registry: 'http://127.0.0.1:9/', npm_config_fetch_retries: '0', npm_config_fetch_retry_mintimeout: '100', npm_config_fetch_retry_maxtimeout: '200' };
+  const f = await startFleetd(dir, manifest, { env });
+  const seen: number[] = [];
+  try {
+    const first = await waitForAgent(f, 'acme/pinned', (a) => a.state === 'backoff' && /install attempt \d+ in/.test(a.reason), 120_000);
+    assert.match(first.reason, /could not be installed/);
+    assert.ok(first.nextStartAt > 0);
+    const attempt = Number(/install attempt (\d+)/.exec(first.reason)![1]);
+    const later = await waitForAgent(f, 'acme/pinned', (a) => Number(/install attempt (\d+)/.exec(a.reason)?.[1] ?? 0) > attempt, 120_000);
+    assert.equal(later.state, 'backoff', 'still trying, never failed');
+    const plain = await waitForAgent(f, 'acme/plain', (a) => a.state === 'running');
+    seen.push(...(await fakePids(f.stateDir, plain.address)));
+  } finally {
+    assert.equal(await stopFleetd(f), 0);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
