@@ -27,7 +27,7 @@ import { toAgentView, type PendingState } from './views.js';
 
 /** What fleet.ts needs of a runner (supervise/runner.ts provides it). */
 export interface FleetRunner {
-  start(): void;
+  start(): Promise<void>;
   stop(options?: { timeoutMs?: number; reason?: string }): Promise<void>;
   restart(options?: { timeoutMs?: number }): Promise<void>;
   updateSpec(spec: LaunchSpec): void;
@@ -73,9 +73,8 @@ export interface ReconcileResult {
   skippedPorts: number[];
 }
 
-/** True once a start attempt made at `since` has an outcome: up, given up, waiting to retry, or stopped, all since then. */
-const settledAfter = (since: number) => (s: RunnerStatus) =>
-  s.since >= since && (s.state === 'running' || s.state === 'failed' || s.state === 'backoff' || s.state === 'stopped');
+/** True once a start attempt (already spawned, or a no-op) has an outcome: up, given up, waiting to retry, or stopped. */
+const SETTLED = (s: RunnerStatus) => s.state === 'running' || s.state === 'failed' || s.state === 'backoff' || s.state === 'stopped';
 
 /** Creates the fleet around a validated manifest. Call `boot()` once, `shutdown()` at the end. */
 export function createFleet(initial: Manifest, deps: FleetDeps) {
@@ -223,11 +222,11 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
             if (entry) entry.appliedHash = prepared.hash;
           });
           if (!stillWanted(slot)) return undefined;
-          const since = deps.now();
+          // Both resolve once the new gateway is spawned (or at once when there is nothing to do).
           if (mode === 'restart') await runner.restart(timeoutMs === undefined ? {} : { timeoutMs });
-          else runner.start();
+          else await runner.start();
           const limit = manifest.health.startupTimeoutMs + manifest.gateway.stopTimeoutMs + 5000;
-          return runner.waitForState(settledAfter(since), limit).catch(() => runner.status());
+          return runner.waitForState(SETTLED, limit).catch(() => runner.status());
         });
       } finally {
         slot.launching -= 1;

@@ -43,8 +43,8 @@ export interface RunnerEvents {
 /** One agent's supervisor. */
 export interface Runner {
   readonly address: AgentAddress;
-  /** From stopped, failed or backoff: spawn now (queued behind a stop in progress). Elsewhere a no-op. */
-  start(reason?: string): void;
+  /** From stopped, failed or backoff: spawn now (queued behind a stop in progress); resolves once spawned. Elsewhere a no-op. */
+  start(reason?: string): Promise<void>;
   /** Stops the whole tree (SIGTERM, then SIGKILL after the timeout); resolves in `stopped`. */
   stop(options?: StopCallOptions): Promise<void>;
   /** Stops (if up) and spawns again; clears `failed`; counts a restart. Resolves once spawned. */
@@ -125,8 +125,8 @@ class GatewayRunner implements Runner {
     this.since = deps.clock.now();
   }
 
-  start(reason = 'started'): void {
-    void this.enqueue(() => {
+  start(reason = 'started'): Promise<void> {
+    return this.enqueue(() => {
       if (!canStart(this.state)) return;
       this.cancelBackoff();
       if (this.state === 'failed') this.history = EMPTY_HISTORY;
