@@ -189,6 +189,7 @@ describe('rule lists', () => {
       'OPENCLAW_PROFILE',
       'OPENCLAW_STATE_DIR',
       'OPENCLAW_SUPERVISOR_MODE',
+      'TMPDIR',
       'XDG_CACHE_HOME',
     ]);
     assert.deepEqual([...FORBIDDEN_ENV].sort(), ['INVOCATION_ID', 'JOURNAL_STREAM', 'NODE_COMPILE_CACHE', 'SYSTEMD_EXEC_PID']);

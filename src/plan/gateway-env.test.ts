@@ -34,6 +34,7 @@ test('exact environment: nothing from the parent but PATH, LANG and TZ', () => {
     OPENCLAW_CONFIG_PATH: `${home}/.openclaw/openclaw.json`,
     OPENCLAW_PROFILE: 'acme-korax',
     XDG_CACHE_HOME: `${home}/.cache`,
+    TMPDIR: `${home}/tmp`,
     OPENCLAW_GATEWAY_PORT: '20100',
     OPENCLAW_SUPERVISOR_MODE: 'external',
     OPENCLAW_NO_RESPAWN: '1',
@@ -78,7 +79,7 @@ test('reserved names win over every manifest layer', () => {
   assert.equal(env['HOME'], home);
   assert.equal(env['OPENCLAW_GATEWAY_PORT'], '20100');
   assert.ok(RESERVED_GATEWAY_ENV.includes('OPENCLAW_STATE_DIR'));
-  assert.equal(RESERVED_GATEWAY_ENV.length, 9);
+  assert.equal(RESERVED_GATEWAY_ENV.length, 10);
 });
 
 test('the builder reserves exactly the names the manifest loader rejects', async () => {

@@ -33,6 +33,9 @@ export function isolationEnv(input: Pick<GatewayEnvInput, 'home' | 'fleet' | 'ag
     OPENCLAW_CONFIG_PATH: join(stateDir, 'openclaw.json'),
     OPENCLAW_PROFILE: `${input.fleet}-${input.agent}`,
     XDG_CACHE_HOME: join(input.home, '.cache'),
+    // Node's compile cache and every other temp file of the gateway (os.tmpdir()) stay in
+    // its home instead of a /tmp shared by every agent.
+    TMPDIR: join(input.home, 'tmp'),
     OPENCLAW_GATEWAY_PORT: String(input.port),
     OPENCLAW_SUPERVISOR_MODE: 'external',
     OPENCLAW_NO_RESPAWN: '1',

@@ -22,6 +22,8 @@ export interface AgentPaths {
   openclawLog: string;
   /** `<home>/.cache`: XDG_CACHE_HOME. */
   cacheDir: string;
+  /** `<home>/tmp`: TMPDIR (Node's compile cache and other temp files). */
+  tmpDir: string;
 }
 
 /** Computes an agent's paths (pure); refuses ids that could escape `<stateDir>/fleets/`. */
@@ -46,13 +48,14 @@ export function agentPaths(stateDir: string, fleet: string, agent: string): Agen
     logFile: join(logsDir, 'gateway.log'),
     openclawLog: join(logsDir, 'openclaw.log'),
     cacheDir: join(home, '.cache'),
+    tmpDir: join(home, 'tmp'),
   };
 }
 
 /** Folders of the tree from the state dir down, in creation order. */
 export function homeTreeDirs(stateDir: string, fleet: string, paths: AgentPaths): string[] {
   const fleetsDir = resolve(stateDir, 'fleets');
-  return [resolve(stateDir), fleetsDir, join(fleetsDir, fleet), paths.home, paths.openclawDir, paths.workspace, paths.logsDir, paths.cacheDir];
+  return [resolve(stateDir), fleetsDir, join(fleetsDir, fleet), paths.home, paths.openclawDir, paths.workspace, paths.logsDir, paths.cacheDir, paths.tmpDir];
 }
 
 /** Creates (or repairs) an agent's home tree, every folder mode 0700. */
