@@ -1,0 +1,75 @@
+// The runner's public contract (what fleetd calls) and the record of one spawned gateway
+// process it keeps; the state machine itself is in runner.ts.
+import type { AgentAddress } from '../manifest/ids.js';
+import type { RecordedProcess } from '../plan/types.js';
+import type { LogSink, LogStream, OutputStream } from './log-sink.js';
+import type { OutputTail } from './output-tail.js';
+import type { TimerHandle } from './runner-deps.js';
+import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
+import type { AgentState, LaunchSpec, RunnerStatus } from './types.js';
+
+/** Options of stop() and restart(). */
+export interface StopCallOptions {
+  /** Grace between SIGTERM and SIGKILL (default spec.stopTimeoutMs). */
+  timeoutMs?: number;
+  /** Why, for status and the log (default "requested by operator"). */
+  reason?: string;
+}
+
+/** What waitForState waits for: a state, any of several, or a predicate. */
+export type StatePredicate = AgentState | readonly AgentState[] | ((status: RunnerStatus) => boolean);
+
+/** Events of a runner. */
+export interface RunnerEvents {
+  /** Every state change, with the new status. */
+  state: (status: RunnerStatus) => void;
+  /** A gateway was spawned (record it in the registry) or is gone with its tree (null: clear it). */
+  process: (process: RecordedProcess | null) => void;
+}
+
+/** One agent's supervisor. */
+export interface Runner {
+  readonly address: AgentAddress;
+  /** From stopped, failed or backoff: spawn now (queued behind a stop in progress); resolves once spawned. Elsewhere a no-op. */
+  start(reason?: string): Promise<void>;
+  /** Stops the whole tree (SIGTERM, then SIGKILL after the timeout); resolves in `stopped`. */
+  stop(options?: StopCallOptions): Promise<void>;
+  /** Stops (if up) and spawns again; clears `failed`; counts a restart. Resolves once spawned. */
+  restart(options?: StopCallOptions): Promise<void>;
+  /** Replaces the spec used at the next spawn. */
+  updateSpec(spec: LaunchSpec): void;
+  status(): RunnerStatus;
+  /** Resolves with the first status matching `predicate` (now or later); FleetError TIMEOUT after timeoutMs. */
+  waitForState(predicate: StatePredicate, timeoutMs: number): Promise<RunnerStatus>;
+  /** Subscribes; returns the unsubscribe function. */
+  on<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): () => void;
+  off<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): void;
+}
+
+/** One spawned gateway process and what the runner knows about it. */
+export interface Run {
+  spec: LaunchSpec;
+  proc: GatewayProcess;
+  record: RecordedProcess | null;
+  spawnedAt: number;
+  runningSince: number | null;
+  failures: number;
+  /** Descendants seen so far (pid -> start time), to stop them even after re-parenting. */
+  known: Map<number, string>;
+  tail: OutputTail;
+  sink: LogSink;
+  streams: Record<OutputStream, LogStream>;
+  /** The OS reported the exit (output may still be draining). */
+  exitSeen: boolean;
+  /** epoch ms of that exit. */
+  exitAt: number | null;
+  /** Set once the process exited and its output was drained. */
+  exit: GatewayExit | null;
+  /** The runner is taking this tree down: its exit is expected. */
+  stopping: boolean;
+  /** Exit recorded, log closed, registry told. */
+  finished: boolean;
+  probeTimer: TimerHandle | null;
+  startupTimer: TimerHandle | null;
+}
+
