@@ -211,6 +211,9 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       try {
         const runtime = await resolveRuntime(slot); // outside the pool: an install must not block other boots
         if (runtime === null || !stillWanted(slot)) return undefined;
+        if (!slot.runner || slot.runner.status().state === 'stopped') {
+          setPending(slot, 'starting', `waiting for a start slot (startConcurrency ${manifest.startConcurrency})`);
+        }
         return await pool.run(async () => {
           if (!stillWanted(slot)) return undefined;
           const prepared = await prepare(slot, runtime);
@@ -230,6 +233,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         });
       } finally {
         slot.launching -= 1;
+        // A launch that gave up (stopped, removed, disabled meanwhile) must not leave "waiting ..." behind.
+        if (slot.pending?.state === 'starting' && !slot.launching) slot.pending = undefined;
       }
     })();
     launches.add(job);

@@ -146,7 +146,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     if (stopping) return;
     const result = await fleet.reconcile(manifest, false);
     current = fleet.manifest;
-    log.info({ agents: fleet.slots.size, actions: result.actions.length }, 'fleet up');
+    log.info({ agents: fleet.slots.size, actions: result.actions.length }, 'fleet reconciled; starts under way (fleetctl status shows progress)');
   });
   try {
     await boot;

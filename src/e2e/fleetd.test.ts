@@ -5,7 +5,7 @@ import { lstat, readFile, rename, symlink, mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { waitFor } from '../util/wait-for.js';
-import { alive, cleanup, fakeManifest, fakePids, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, writeManifest, FLEETCTL, FLEETD } from './harness.js';
+import { alive, cleanup, fakeManifest, fakePids, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, withFleetd, writeManifest, FLEETCTL, FLEETD } from './harness.js';
 
 const twoAgents = () => fakeManifest({ acme: { agents: { alpha: {}, beta: {} } } });
 
@@ -205,4 +205,25 @@ test('socketGroup makes the socket 0660 for that group, in a folder fleetd creat
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /socketGroup: group "no-such-group-fleetd" does not exist/);
   await cleanup(dir);
+});
+
+test('remove keeps the home; remove --purge later deletes that leftover home; then there is nothing left to remove', async () => {
+  await withFleetd(fakeManifest({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 }, async (f, seen) => {
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
+    const added = await f.ctl('add', 'agent', 'acme/temp');
+    assert.equal(added.code, 0, added.stderr);
+    seen.push(...(await fakePids(f.stateDir, 'acme/temp')));
+    const home = join(f.stateDir, 'fleets/acme/temp');
+    const removed = await f.ctl('remove', 'agent', 'acme/temp');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.json.purged, false);
+    assert.ok((await stat(home)).isDirectory(), 'home kept');
+    const purged = await f.ctl('remove', 'agent', 'acme/temp', '--purge');
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.deepEqual([purged.json.purged, purged.json.freedPort], [true, null]);
+    await assert.rejects(stat(home), /ENOENT/);
+    const again = await f.ctl('remove', 'agent', 'acme/temp', '--purge');
+    assert.equal(again.code, 1);
+    assert.equal(again.json.error.code, 'NOT_FOUND');
+  });
 });

@@ -111,7 +111,8 @@ export const routes = {
     method: 'DELETE',
     path: '/v1/agents/:fleet/:agent',
     body: z.strictObject({ purge: z.boolean().default(false) }).default({ purge: false }),
-    response: z.object({ address: z.string(), purged: z.boolean(), home: z.string(), freedPort: z.number() }),
+    // freedPort is null when only a leftover home was purged (no agent held a block)
+    response: z.object({ address: z.string(), purged: z.boolean(), home: z.string(), freedPort: z.number().nullable() }),
   },
   startAgent: {
     method: 'POST',

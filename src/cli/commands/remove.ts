@@ -12,15 +12,15 @@ export function registerRemove(program: Command, run: CliRun): void {
     .command('agent')
     .description('stop an agent added with `fleetctl add`, free its port block and forget it')
     .argument('<FLEET/AGENT>', 'address of the agent')
-    .option('--purge', 'also delete its home directory (config, token, sessions, logs)')
+    .option('--purge', 'also delete its home directory (config, token, sessions, logs); also works on the home a removed agent left')
     .action(async (addressText: string, opts: { purge?: boolean }, cmd: Command) => {
       const params = requireAddress(addressText);
       const { socket, json } = globalsOf(cmd, run.deps);
       const { data, raw } = await callRaw(socket, 'removeAgent', { params, body: { purge: opts.purge === true } });
       if (json) return printJson(run.deps.io, raw);
       printLines(run.deps.io, [
-        `removed ${data.address} (port ${data.freedPort} freed)`,
-        data.purged ? `deleted ${data.home}` : `kept its home ${data.home} (remove it with --purge)`,
+        data.freedPort === null ? `no agent ${data.address} was left; its home remained` : `removed ${data.address} (port ${data.freedPort} freed)`,
+        data.purged ? `deleted ${data.home}` : `kept its home ${data.home} (delete it with: fleetctl remove agent ${data.address} --purge)`,
       ]);
     });
 }

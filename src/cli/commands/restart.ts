@@ -40,7 +40,7 @@ export function registerRestart(program: Command, run: CliRun): void {
       else {
         printLines(run.deps.io, [
           ...data.restarted.map((address) => `restarted ${address}`),
-          ...data.skipped.map((address) => `skipped ${address}`),
+          ...data.skipped.map((address) => `skipped ${address} (stopped by the operator or disabled)`),
         ]);
         if (!data.restarted.length && !data.failed) note(run.deps.io, `nothing to restart in fleet ${data.fleet}`);
       }

@@ -17,8 +17,15 @@ export const removeAgentHandler = (ctx: DaemonContext): Handler<'removeAgent'> =
       throw new FleetError('REFUSED', `${address} is declared in the manifest ${m.manifestPath}; remove it from there and run \`fleetctl reload\` (its home is kept)`);
     }
     const entry = fleet.registry.agents[address];
-    if (!entry) throw new FleetError('NOT_FOUND', `no agent ${address}; \`fleetctl status\` lists the agents`);
     const home = agentPaths(m.stateDir, params.fleet!, params.agent!).home;
+    if (!entry) {
+      // A home kept by an earlier remove (without --purge) can still be purged.
+      const leftover = body.purge ? await checkPurgeTarget(m.stateDir, params.fleet!, params.agent!) : undefined;
+      if (!leftover) throw new FleetError('NOT_FOUND', `no agent ${address}${body.purge ? ' and no home of it' : ''}; \`fleetctl status\` lists the agents`);
+      await purgeHome(m.stateDir, params.fleet!, params.agent!);
+      ctx.logger.info({ agent: address }, 'leftover home purged');
+      return { address, purged: true, home, freedPort: null };
+    }
     // Check before stopping anything, so a refused purge leaves the agent as it was.
     if (body.purge) await checkPurgeTarget(m.stateDir, params.fleet!, params.agent!);
     const slot = fleet.slots.get(address);
