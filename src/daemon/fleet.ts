@@ -76,7 +76,7 @@ export interface ReconcileResult {
 /** True once a start attempt (already spawned, or a no-op) has an outcome: up, given up, waiting to retry, or stopped. */
 const SETTLED = (s: RunnerStatus) => s.state === 'running' || s.state === 'failed' || s.state === 'backoff' || s.state === 'stopped';
 
-/** Creates the fleet around a validated manifest. Call `boot()` once, `shutdown()` at the end. */
+/** Creates the fleet around a validated manifest: `load()`, then `reconcile()` to start it; `shutdown()` at the end. */
 export function createFleet(initial: Manifest, deps: FleetDeps) {
   let manifest = initial;
   let reg: RegistryFile = { version: 1, agents: {} };
