@@ -5,7 +5,7 @@ import { FleetError } from '../errors.js';
 import type { DesiredAgent, RegistryFile } from '../plan/types.js';
 import { allocateBlock } from './allocate-block.js';
 import { ensureEntry } from './ensure-entry.js';
-import { canListen, isPortFree } from './port-probe.js';
+import { isPortFree } from './port-probe.js';
 
 const ports = { base: 20000, blockSize: 100, max: 65000 };
 const alwaysFree = async () => true;
@@ -94,7 +94,9 @@ test('a block whose gateway port is busy on ::1 only is skipped and reported', a
   }
   const { server, port } = await listen('::1');
   try {
-    assert.equal(await canListen(port, '127.0.0.1'), true, 'the IPv4 side must be free for this test to mean anything');
+    const v4 = await listen('127.0.0.1', port).catch(() => undefined);
+    assert.ok(v4, 'the IPv4 side must be free for this test to mean anything');
+    await close(v4.server);
     assert.equal(await isPortFree(port), false);
     const result = await allocateBlock({ address: 'acme/a', taken: new Set(), ports: { base: port, blockSize: 10, max: port + 99 } });
     assert.equal(result.skipped[0]?.block, 0);
@@ -146,4 +148,14 @@ test('an existing block that no longer fits below ports.max is an error, not a s
   for (const address of ['acme/a', 'acme/b']) await ensureEntry(reg, desired(address), { ports, now, isPortFree: alwaysFree });
   await assert.rejects(ensureEntry(reg, desired('acme/b'), { ports: { ...ports, max: 20099 }, now }), { code: 'PORTS_EXHAUSTED' });
   assert.equal(reg.agents['acme/b']?.block, 1);
+});
+
+test('a listener on a non-loopback wildcard also makes the port busy (a gateway could not take it either way)', async () => {
+  const { server, port } = await listen('0.0.0.0');
+  try {
+    assert.equal(await isPortFree(port), false);
+  } finally {
+    await close(server);
+  }
+  assert.equal(await isPortFree(port), true);
 });

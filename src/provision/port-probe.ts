@@ -1,38 +1,20 @@
-// Is a gateway port free? A gateway with `bind: "loopback"` listens on 127.0.0.1 AND ::1,
-// so both must be bindable. get-port is not used for this yes/no question: it marks every
-// port it returns as "locked" for 15-30 s process-wide, so the second probe of the same
-// port (the other host, or a re-allocation soon after a free) reports a free port as busy.
-import { createServer } from 'node:net';
+// Is a gateway port free? A gateway with `bind: "loopback"` listens on 127.0.0.1 AND ::1.
+// get-port answers with the port itself only when it can bind it on every local address
+// (the wildcard ones included, which conflict with any listener on that port), skipping
+// addresses the host does not have (no IPv6). It then marks the port "locked" for 15-30 s
+// in this process so it is not handed out twice; fleetd records the block in its registry
+// instead, so the lock is cleared at once: a block freed and given again, or a second
+// check, must see the port as it really is.
+import getPort, { clearLockedPorts } from 'get-port';
 
 /** Answers whether `port` can be bound by a gateway right now (injectable for tests). */
 export type PortProbe = (port: number) => Promise<boolean>;
 
-/** Loopback addresses a gateway binds. */
-export const LOOPBACK_HOSTS = ['127.0.0.1', '::1'] as const;
-
-/** Error codes meaning "this host has no such address" (e.g. IPv6 disabled): nothing can listen there. */
-const ABSENT_HOST = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT']);
-
-/** True when `port` is free on 127.0.0.1 and on ::1 (a host without IPv6 counts as free there). */
+/** True when nothing listens on `port` on any local address (127.0.0.1 and ::1 included). */
 export async function isPortFree(port: number): Promise<boolean> {
-  for (const host of LOOPBACK_HOSTS) {
-    if (!(await canListen(port, host))) return false;
+  try {
+    return (await getPort({ port })) === port;
+  } finally {
+    clearLockedPorts();
   }
-  return true;
-}
-
-/** Binds and closes a server on host:port; false on EADDRINUSE/EACCES. */
-export function canListen(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(false);
-      else if (err.code !== undefined && ABSENT_HOST.has(err.code)) resolve(true);
-      else reject(err);
-    });
-    server.listen({ port, host, exclusive: true }, () => {
-      server.close(() => resolve(true));
-    });
-  });
 }

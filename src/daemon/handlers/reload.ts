@@ -7,9 +7,9 @@ export async function reload(ctx: DaemonContext, dryRun: boolean) {
   return ctx.fleet.queue.run(async () => {
     const next = await ctx.readManifest(); // MANIFEST_INVALID: nothing applied
     const current = ctx.fleet.manifest;
-    for (const key of ['stateDir', 'socket', 'runtimesDir'] as const) {
+    for (const key of ['stateDir', 'socket', 'socketGroup', 'runtimesDir'] as const) {
       if (next[key] !== current[key]) {
-        throw new FleetError('REFUSED', `${key} changed from ${current[key]} to ${next[key]}; this needs a restart of fleetd (systemctl restart fleetd), not a reload. Nothing was changed`);
+        throw new FleetError('REFUSED', `${key} changed from ${JSON.stringify(current[key] ?? null)} to ${JSON.stringify(next[key] ?? null)}; this needs a restart of fleetd (systemctl restart fleetd), not a reload. Nothing was changed`);
       }
     }
     if (next.ports.base !== current.ports.base || next.ports.blockSize !== current.ports.blockSize) {
