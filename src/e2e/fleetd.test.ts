@@ -36,6 +36,19 @@ test('fleetd brings the manifest agents up on stable ports, and SIGTERM leaves n
     // the token never reaches fleetd's own log
     const token = (await f.ctl('token', 'acme/alpha')).json.token;
     assert.match(token, /^[0-9a-f]{64}$/);
+    // `token` is the one command that shows it: not status, restart, reload, logs, nor fleetd's log
+    const outputs = await Promise.all([
+      f.ctl('status'),
+      run(process.execPath, [FLEETCTL, '--socket', f.socket, 'status']),
+      f.ctl('restart', 'agent', 'acme/alpha'),
+      f.ctl('reload', '--dry-run'),
+      f.ctl('logs', 'acme/alpha', '-n', '1000'),
+    ]);
+    for (const o of outputs) {
+      assert.equal(o.code, 0, o.stderr);
+      assert.ok(!o.stdout.includes(token) && !o.stderr.includes(token), 'token leaked in a command output');
+    }
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
     assert.ok(!f.output().includes(token), 'token must not appear in fleetd output');
   } finally {
     assert.equal(await stopFleetd(f), 0);
