@@ -240,3 +240,52 @@ test('remove keeps the home; remove --purge later deletes that leftover home; th
     assert.equal(again.json.error.code, 'NOT_FOUND');
   });
 });
+
+test('a foreign listener on a block port makes fleetd skip that block, and say so; add --no-start provisions without starting', async () => {
+  const { createServer } = await import('node:net');
+  const manifest = fakeManifest({ acme: { agents: { alpha: {} } } });
+  const base = (manifest.ports as { base: number }).base;
+  const foreign = createServer();
+  await new Promise<void>((resolve) => foreign.listen(base, '127.0.0.1', () => resolve()));
+  try {
+    await withFleetd(manifest, { waitRunning: 1 }, async (f, seen) => {
+      const [alpha] = await status(f);
+      assert.equal(alpha.port, base + 100, 'block 0 skipped');
+      assert.match(f.output(), new RegExp(`"port":${base}[,}].*port block skipped`));
+      seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
+      // the RSS of a tree covers the gateway and its helpers (3 processes of the fake)
+      const [pid, helper, worker] = await fakePids(f.stateDir, 'acme/alpha');
+      const rss = async (p: number) => Number((await readFile(`/proc/${p}/statm`, 'utf8')).split(' ')[1]) * 4096;
+      const sum = (await rss(pid!)) + (await rss(helper!)) + (await rss(worker!));
+      assert.ok(alpha.rssBytes >= sum * 0.8, `tree RSS ${alpha.rssBytes} covers the three processes (${sum})`);
+
+      const idle = await f.ctl('add', 'agent', 'acme/idle', '--no-start');
+      assert.equal(idle.code, 0, idle.stderr);
+      assert.deepEqual([idle.json.agent.state, idle.json.agent.desired, idle.json.agent.pid], ['stopped', 'stopped', null]);
+      assert.ok((await stat(join(f.stateDir, 'fleets/acme/idle/.openclaw/openclaw.json'))).isFile(), 'provisioned');
+      const started = await f.ctl('start', 'agent', 'acme/idle');
+      assert.equal(started.code, 0, started.stderr);
+      assert.equal(started.json.agent.state, 'running');
+      seen.push(...(await fakePids(f.stateDir, 'acme/idle')));
+    });
+  } finally {
+    await new Promise<void>((resolve) => foreign.close(() => resolve()));
+  }
+});
+
+test('--purge refuses a home whose fleet folder was replaced by a symlink pointing outside', async () => {
+  await withFleetd(fakeManifest({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 }, async (f, seen) => {
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
+    const added = await f.ctl('add', 'agent', 'other/victim');
+    assert.equal(added.code, 0, added.stderr);
+    seen.push(...(await fakePids(f.stateDir, 'other/victim')));
+    // move fleets/other away and put a symlink to it in its place
+    const outside = join(f.dir, 'outside');
+    await rename(join(f.stateDir, 'fleets/other'), outside);
+    await symlink(outside, join(f.stateDir, 'fleets/other'));
+    const purge = await f.ctl('remove', 'agent', 'other/victim', '--purge');
+    assert.equal(purge.code, 1);
+    assert.equal(purge.json.error.code, 'REFUSED');
+    assert.ok((await stat(join(outside, 'victim/.openclaw/openclaw.json'))).isFile(), 'nothing deleted outside the state dir');
+  });
+});

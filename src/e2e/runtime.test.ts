@@ -30,6 +30,12 @@ test('a runtime that cannot be installed fails its agents only, with npm\'s erro
     const list = await f.ctl('runtime', 'list');
     assert.equal(list.code, 0);
     assert.deepEqual(list.json.runtimes, [], 'nothing half-installed is listed');
+    const prune = await f.ctl('runtime', 'prune');
+    assert.equal(prune.code, 0, prune.stderr);
+    assert.deepEqual(prune.json, { removed: [], kept: ['0.0.1-does-not-exist'] }, 'a pinned version is never pruned');
+    const remove = await f.ctl('runtime', 'remove', '0.0.1-does-not-exist');
+    assert.equal(remove.code, 1);
+    assert.equal(remove.json.error.code, 'REFUSED', 'in use by acme/pinned');
   } finally {
     assert.equal(await stopFleetd(f), 0);
     await waitAllDead(seen);

@@ -40,7 +40,10 @@ export const addAgentHandler = (ctx: DaemonContext): Handler<'addAgent'> => asyn
       const stub: DesiredAgent = { address, fleet: body.fleet, agent: body.agent, source: 'cli', enabled: true, config: {}, env: {}, launch: launchOf(m, body.fleet, body.agent) };
       const ensured = await ensureEntry(r, stub, { ports: m.ports, now: () => new Date(ctx.now()), spec: { config: body.config, env: body.env } });
       ensured.entry.desired = body.start ? 'running' : 'stopped';
-      skippedPorts.push(...ensured.skipped.map((s) => s.port));
+      for (const skip of ensured.skipped) {
+        skippedPorts.push(skip.port);
+        ctx.logger.warn({ agent: address, port: skip.port, block: skip.block }, 'port block skipped: its gateway port is in use by another process');
+      }
     });
     const desired = desiredAgents(m, fleet.registry).find((d) => d.address === address)!;
     const slot = { desired };
