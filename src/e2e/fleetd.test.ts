@@ -5,7 +5,7 @@ import { lstat, readFile, rename, symlink, mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { waitFor } from '../util/wait-for.js';
-import { alive, cleanup, fakeManifest, fakePids, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, withFleetd, writeManifest, FLEETCTL, FLEETD } from './harness.js';
+import { alive, cleanup, fakeInfo, fakeManifest, fakePids, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, withFleetd, writeManifest, FLEETCTL, FLEETD } from './harness.js';
 
 const twoAgents = () => fakeManifest({ acme: { agents: { alpha: {}, beta: {} } } });
 
@@ -22,6 +22,9 @@ test('fleetd brings the manifest agents up on stable ports, and SIGTERM leaves n
       ['acme/beta', 'running', base + 100],
     ]);
     for (const a of agents) {
+      const info = await fakeInfo(f.stateDir, a.address);
+      assert.equal(info.cwd, a.home, 'cwd is the agent home');
+      assert.ok(info.stdin === null || info.stdin === '/dev/null', `stdin closed, found ${info.stdin}`);
       assert.equal(a.health.live, true);
       assert.ok(a.pid > 0 && alive(a.pid));
       assert.ok(a.rssBytes > 0, 'rss of the process tree is reported');

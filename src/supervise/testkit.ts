@@ -28,6 +28,10 @@ export interface FakePids {
   workerPid: number;
   port: number;
   envKeys: string[];
+  /** Working directory of the gateway. */
+  cwd: string;
+  /** Where its fd 0 points (null: closed). */
+  stdin: string | null;
   startedAt: string;
 }
 
