@@ -330,9 +330,29 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         }
       }
     }
+    // Agents left running as they are still get the manifest's new timings (health,
+    // restart policy, logs, stop timeout) for their next start, automatic ones included.
+    const touched = new Set(actions.map((a) => a.address));
+    for (const slot of slots.values()) {
+      if (slot.runner && !touched.has(slot.desired.address)) await refreshSpec(slot);
+    }
     // Start-up and reload answer once every start is under way; health is reported by status.
     void Promise.allSettled(launches);
     return skippedPorts;
+  }
+
+  /** Rebuilds a runner's spec from the current manifest without restarting it. */
+  async function refreshSpec(slot: Slot): Promise<void> {
+    const entry = reg.agents[slot.desired.address];
+    const pin = slot.desired.launch;
+    if (!entry || !slot.runner || (pin.kind === 'openclaw' && !slot.desired.enabled)) return;
+    try {
+      const runtime = pin.kind === 'openclaw' ? await deps.ensureRuntime(pin.version) : undefined;
+      const provisioned = await provisionAgent({ stateDir: manifest.stateDir, desired: slot.desired, entry, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv });
+      slot.runner.updateSpec(buildLaunchSpec(manifest, slot.desired, entry, provisioned, runtime));
+    } catch (err) {
+      log.warn({ agent: slot.desired.address, err: (err as Error).message }, 'could not refresh the agent\'s settings; it keeps its current ones');
+    }
   }
 
   /** The agents a runner or a pending state exists for, plus declared-but-idle ones. */

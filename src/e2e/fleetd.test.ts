@@ -292,3 +292,26 @@ test('--purge refuses a home whose fleet folder was replaced by a symlink pointi
     assert.ok((await stat(join(outside, 'victim/.openclaw/openclaw.json'))).isFile(), 'nothing deleted outside the state dir');
   });
 });
+
+test('a reload that changes only timings restarts nothing, and the new restart policy applies to the running agent', async () => {
+  const manifest = fakeManifest({ acme: { agents: { alpha: {} } } });
+  await withFleetd(manifest, { waitRunning: 1 }, async (f, seen) => {
+    const [before] = await status(f);
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
+    const slower = structuredClone(manifest) as any;
+    slower.restart.initialDelayMs = 4000;
+    slower.restart.maxDelayMs = 8000;
+    await writeManifest(f.dir, slower);
+    const reload = await f.ctl('reload');
+    assert.equal(reload.code, 0, reload.stderr);
+    assert.deepEqual(reload.json.actions, [], 'timings alone restart nothing');
+    assert.equal((await status(f))[0].pid, before.pid);
+    const res = await fetch(`http://127.0.0.1:${before.port}/__fake/crash`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    const backoff = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'backoff');
+    assert.match(backoff.reason, /restart 1 in 4(\.\d)? s$/, 'the reloaded initialDelayMs (4 s, +<=10 % jitter)');
+    const back = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'running' && a.pid !== before.pid, 20_000);
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
+    assert.equal(back.port, before.port);
+  });
+});

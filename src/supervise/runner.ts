@@ -76,7 +76,7 @@ class GatewayRunner implements Runner {
       const run = this.current;
       if (run) {
         this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by operator'}`);
-        await this.stopRun(run, options.timeoutMs ?? run.spec.stopTimeoutMs);
+        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
       }
       if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by operator' : `stopped: ${options.reason}`);
     });
@@ -90,7 +90,7 @@ class GatewayRunner implements Runner {
       const run = this.current;
       if (run) {
         this.transition('stopping', `restarting pid ${run.proc.pid ?? '-'}: requested by operator`);
-        await this.stopRun(run, options.timeoutMs ?? run.spec.stopTimeoutMs);
+        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
       }
       this.spawnRun('restarted by operator');
     });
@@ -227,7 +227,7 @@ class GatewayRunner implements Runner {
   private async probeOnce(run: Run): Promise<void> {
     if (!this.isLive(run) || run.proc.pid === null) return;
     this.deps.trackTree(run.proc.pid, run.known);
-    const health = run.spec.health;
+    const health = this.spec.health; // timings follow the latest spec (a reload applies them live)
     let result: ProbeResult;
     try {
       result = await this.deps.probe(run.spec.port, health.timeoutMs);
@@ -275,12 +275,12 @@ class GatewayRunner implements Runner {
         run.stopping = true;
         this.transition('stopping', `${describeEnding(ending)}; stopping ${left} process(es) it left behind`);
         await this.deps
-          .stopTree({ pid, pgid: pid, trustGroup: true, extra: refs(run.known) }, { timeoutMs: run.spec.stopTimeoutMs })
+          .stopTree({ pid, pgid: pid, trustGroup: true, extra: refs(run.known) }, { timeoutMs: this.spec.stopTimeoutMs })
           .catch((err: unknown) => this.log.error({ err, pid }, 'stopping the leftovers failed'));
       }
     }
     this.finishRun(run, exit);
-    this.applyDecision(nextRestart(this.history, ending, run.spec.restart, this.deps.clock.now(), this.deps.random));
+    this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
   }
 
   /** failureThreshold probes in a row failed while running: take the tree down, then backoff. */
@@ -288,18 +288,18 @@ class GatewayRunner implements Runner {
     if (!this.isLive(run) || this.state !== 'running') return;
     this.transition('stopping', `no answer to ${failures} health probes in a row (hung?); stopping pid ${run.proc.pid}`);
     const ending: GatewayEnding = { kind: 'unhealthy', failures, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: run.runningSince };
-    await this.stopRun(run, run.spec.stopTimeoutMs);
-    this.applyDecision(nextRestart(this.history, ending, run.spec.restart, this.deps.clock.now(), this.deps.random));
+    await this.stopRun(run, this.spec.stopTimeoutMs);
+    this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
   }
 
   /** /healthz never answered within startupTimeoutMs: take the tree down, then backoff. */
   private async onStartupTimeout(run: Run): Promise<void> {
     if (!this.isLive(run) || this.state !== 'starting') return;
-    const timeoutMs = run.spec.health.startupTimeoutMs;
+    const timeoutMs = this.spec.health.startupTimeoutMs;
     this.transition('stopping', `no answer on /healthz within ${formatDuration(timeoutMs)}; stopping pid ${run.proc.pid}`);
     const ending: GatewayEnding = { kind: 'startup-timeout', timeoutMs, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: null };
-    await this.stopRun(run, run.spec.stopTimeoutMs);
-    this.applyDecision(nextRestart(this.history, ending, run.spec.restart, this.deps.clock.now(), this.deps.random));
+    await this.stopRun(run, this.spec.stopTimeoutMs);
+    this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
   }
 
   /** Enters backoff (with its timer) or failed. */
