@@ -37,7 +37,7 @@ function setup(dir: string, agents: Record<string, unknown>) {
     logger: createLogger({ destination: quiet, pretty: false }),
     registry: openRegistry(manifest.stateDir),
     ensureRuntime: () => runtime.promise,
-    treeRss: () => 0,
+    treeRss: () => new Map(),
     now: () => Date.now(),
     parentEnv: { PATH: '/usr/bin:/bin' },
     isPortFree: async () => true,

@@ -44,7 +44,8 @@ export interface FleetDeps {
   /** `bootSlot` gates the runner's own (automatic) restarts by startConcurrency. */
   createRunner: (spec: LaunchSpec, logger: Logger, bootSlot: () => Promise<() => void>) => FleetRunner;
   ensureRuntime: (version: string) => Promise<Runtime>;
-  treeRss: (pid: number) => number;
+  /** RSS of each pid's whole process tree, from one read of /proc. */
+  treeRss: (pids: readonly number[]) => Map<number, number>;
   now: () => number;
   isPortFree?: PortProbe;
   parentEnv: Readonly<Record<string, string | undefined>>;
@@ -356,27 +357,30 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   }
 
   /** The agents a runner or a pending state exists for, plus declared-but-idle ones. */
-  function views(): AgentView[] {
+  /** Status of every agent, or of the one at `address`: one snapshot of /proc for all. */
+  function views(address?: string): AgentView[] {
     const now = deps.now();
-    return [...slots.values()]
+    const chosen = [...slots.values()]
+      .filter((slot) => address === undefined || slot.desired.address === address)
       .sort((a, b) => (a.desired.address < b.desired.address ? -1 : 1))
-      .map((slot) => {
-        const status = slot.runner?.status();
-        const pid = status?.pid ?? null;
-        return toAgentView({
-          desired: slot.desired,
-          entry: reg.agents[slot.desired.address],
-          home: homeOf(slot.desired),
-          runner: status,
-          pending: slot.pending,
-          rssBytes: pid ? deps.treeRss(pid) : null,
-          now,
-        });
-      });
+      .map((slot) => ({ slot, status: slot.runner?.status() }));
+    const pids = chosen.flatMap(({ status }) => (status?.pid ? [status.pid] : []));
+    const rss = pids.length > 0 ? deps.treeRss(pids) : new Map<number, number>();
+    return chosen.map(({ slot, status }) =>
+      toAgentView({
+        desired: slot.desired,
+        entry: reg.agents[slot.desired.address],
+        home: homeOf(slot.desired),
+        runner: status,
+        pending: slot.pending,
+        rssBytes: status?.pid ? (rss.get(status.pid) ?? null) : null,
+        now,
+      }),
+    );
   }
 
   function viewOf(address: string): AgentView {
-    const view = views().find((v) => v.address === address);
+    const [view] = views(address);
     if (!view) throw new FleetError('NOT_FOUND', `no agent ${address}; \`fleetctl status\` lists the agents`);
     return view;
   }

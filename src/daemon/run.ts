@@ -8,7 +8,7 @@ import { ensureRuntime } from '../runtime/index.js';
 import type { ProgressEvent, Runtime } from '../runtime/types.js';
 import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
 import { agentPaths } from '../provision/home.js';
-import { treeRssBytes } from '../supervise/proc.js';
+import { listProcesses, treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
 import { FleetError, toFleetError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -74,7 +74,10 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     registry,
     createRunner: (spec, logger, bootSlot) => createRunner(spec, { logger, bootSlot }),
     ensureRuntime: (version) => installRuntime(version),
-    treeRss: (pid) => treeRssBytes(pid),
+    treeRss: (pids) => {
+      const table = listProcesses();
+      return new Map(pids.map((pid) => [pid, treeRssBytes(pid, table)]));
+    },
     now: () => Date.now(),
     parentEnv: process.env,
   });

@@ -4,21 +4,19 @@
 import { z } from 'zod';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
 
-/** Path prefix of every route. */
-export const API_PREFIX = '/v1';
-
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A fleet or agent id as it may appear in a URL or body. */
+export const idSchema = z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` });
+
 /** Schemas of the path parameters routes may have. */
 export const paramSchemas: Record<string, z.ZodType<string>> = {
-  fleet: z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` }),
-  agent: z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` }),
+  fleet: idSchema,
+  agent: idSchema,
   version: z.string().regex(VERSION_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6' }),
 };
 
-/** A fleet or agent id as it may appear in a URL or body. */
-export const idSchema = z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` });
 
 /** Error body of every non-2xx answer. */
 export const errorBodySchema = z.object({
