@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive } from '../supervise/proc.js';
 import { FAKE_GATEWAY, readFakePids, type FakePids } from '../supervise/testkit.js';
@@ -77,14 +77,52 @@ export async function writeManifest(dir: string, manifest: unknown, name = 'flee
   return path;
 }
 
+/** Ports one test process may use: RANGE_SIZE from its base, blocks of 100. */
+const RANGE_SIZE = 1000;
+let reservedBase: number | undefined;
+
+// Test files run in parallel processes; each needs port blocks no other one uses, or
+// fleetd (rightly) skips a busy block and a test asserting exact ports fails. Each process
+// claims one range for its lifetime with an exclusive mkdir under the temp dir (the owner's
+// pid inside; a range whose owner is dead is taken over). Ranges stay below Linux's
+// ephemeral ports (32768+), where outgoing connections may hold a port.
+/** This process's own port base, claimed across processes on first use. */
+export function processPortBase(): number {
+  if (reservedBase !== undefined) return reservedBase;
+  const root = join(tmpdir(), 'fleetd-test-ports');
+  mkdirSync(root, { recursive: true });
+  const bases = Array.from({ length: 11 }, (_, i) => 21000 + i * RANGE_SIZE);
+  const start = process.pid % bases.length;
+  for (let i = 0; i < bases.length; i++) {
+    const base = bases[(start + i) % bases.length]!;
+    const claim = join(root, String(base));
+    try {
+      mkdirSync(claim);
+    } catch {
+      let owner: number;
+      try {
+        owner = Number(readFileSync(join(claim, 'pid'), 'utf8').trim());
+      } catch {
+        continue; // no pid file yet: its owner is writing it right now
+      }
+      if (owner > 0 && isAlive(owner)) continue;
+      // a dead owner's claim: take it over
+    }
+    writeFileSync(join(claim, 'pid'), String(process.pid));
+    reservedBase = base;
+    process.once('exit', () => rmSync(claim, { recursive: true, force: true }));
+    return base;
+  }
+  throw new Error(`no free test port range under ${root}: more than ${bases.length} test processes at once?`);
+}
+
 /** A manifest running the fake gateway with short timings; `fleets` as in the manifest. */
 export function fakeManifest(fleets: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     version: 1,
     stateDir: './state',
     socket: './fleetd.sock',
-    // below Linux's ephemeral range (32768+), where outgoing connections may hold a port
-    ports: { base: 21000 + Math.floor(Math.random() * 110) * 100, blockSize: 100, max: 32700 },
+    ports: { base: processPortBase(), blockSize: 100, max: 32700 },
     gateway: { command: [process.execPath, FAKE_GATEWAY], stopTimeoutMs: 3000 },
     restart: { initialDelayMs: 100, factor: 2, maxDelayMs: 1000, resetAfterMs: 60000, noRestartExitCodes: [78] },
     health: { intervalMs: 200, timeoutMs: 150, failureThreshold: 3, startupTimeoutMs: 10000 },
