@@ -1,17 +1,23 @@
 #!/usr/bin/env node
-// Runs the compiled test files with node's own test runner.
-//   unit: every dist/**/*.test.js except *.real.test.js (fake gateway, real processes)
-//   e2e:  dist/**/*.real.test.js (real OpenClaw gateways; installs the runtime once, cached)
+// Runs the compiled tests (.test-build/, from tsconfig.test.json) with node's own runner.
+//   unit: every *.test.js except *.real.test.js (pure logic, fake gateway, real processes)
+//   e2e:  *.real.test.js (real OpenClaw gateways; installs the runtime once, cached)
 //   all:  both, unit first
-import { readdirSync, statSync } from 'node:fs';
+// Extra arguments go to `node --test` (e.g. --test-name-pattern=...); a path ending in
+// .test.ts or .test.js narrows the run to the files whose path contains it.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const mode = process.argv[2] ?? 'all';
-const extra = process.argv.slice(3);
+const rest = process.argv.slice(3);
+const only = rest.filter((a) => /\.test\.(ts|js)$/.test(a)).map((a) => a.replace(/\.ts$/, '.js'));
+const extra = rest.filter((a) => !only.includes(a.replace(/\.ts$/, '.js')));
+const root = '.test-build';
 
 function find(dir) {
   const out = [];
+  if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...find(path));
@@ -20,7 +26,7 @@ function find(dir) {
   return out.sort();
 }
 
-const all = find('dist');
+const all = [...find(join(root, 'src')), ...find(join(root, 'test'))].filter((f) => only.length === 0 || only.some((o) => f.endsWith(o) || f.includes(o)));
 const real = all.filter((f) => f.endsWith('.real.test.js'));
 const unit = all.filter((f) => !f.endsWith('.real.test.js'));
 const groups = mode === 'unit' ? [unit] : mode === 'e2e' ? [real] : [unit, real];

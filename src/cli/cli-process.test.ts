@@ -7,10 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
-import { agentView, statusBody } from './testing/canned.js';
-import { startFixtureServer, type Answer, type FixtureServer } from './testing/fixture-server.js';
-import { cleanEnv, runFleetctl, startFleetctl } from './testing/run-bin.js';
+import { agentView, statusBody } from '../../test/support/cli/canned.js';
+import { startFixtureServer, type Answer, type FixtureServer } from '../../test/support/cli/fixture-server.js';
+import { cleanEnv, runFleetctl, startFleetctl } from '../../test/support/cli/run-bin.js';
 import { SYSTEM_SOCKET } from './socket-path.js';
+import { REPO } from '../../test/support/paths.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -49,7 +50,7 @@ describe('no daemon', () => {
 
 describe('help and version', () => {
   test('--version prints package.json version; help exits 0', async () => {
-    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
     const version = await runFleetctl(['--version']);
     assert.deepEqual([version.exitCode, version.stdout], [0, `${pkg.version}\n`]);
     const help = await runFleetctl(['--help']);

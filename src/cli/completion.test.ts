@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { statusBody } from './testing/canned.js';
-import { startFixtureServer, type FixtureServer } from './testing/fixture-server.js';
-import { cleanEnv, FLEETCTL_BIN, runFleetctl } from './testing/run-bin.js';
+import { statusBody } from '../../test/support/cli/canned.js';
+import { startFixtureServer, type FixtureServer } from '../../test/support/cli/fixture-server.js';
+import { cleanEnv, FLEETCTL_BIN, runFleetctl } from '../../test/support/cli/run-bin.js';
 
 describe('bash completion', () => {
   let dir: string;

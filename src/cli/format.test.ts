@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeAgent, formatExit, formatHealth, formatReason, statusRow } from './agent-view.js';
 import { formatBytes, formatDuration, renderTable } from './format.js';
-import { agentView } from './testing/canned.js';
+import { agentView } from '../../test/support/cli/canned.js';
 
 describe('formatDuration', () => {
   const table: [number | null, string][] = [

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { REPO } from '../../test/support/paths.js';
 import JSON5 from 'json5';
 import { FleetError } from '../errors.js';
 import { loadManifest, parseManifest, resolveLaunch, resolveManifestPaths } from './load.js';
@@ -128,7 +129,7 @@ describe('paths', () => {
 });
 
 describe('fleets.example.json5', () => {
-  const exampleUrl = new URL('../../fleets.example.json5', import.meta.url);
+  const exampleUrl = pathToFileURL(join(REPO, 'fleets.example.json5'));
 
   test('loads and validates', async () => {
     const m = await loadManifest(fileURLToPath(exampleUrl));

@@ -9,7 +9,7 @@ import { ensureRuntime, type EnsureRuntimeOptions } from './install.js';
 import { createNpmRunner } from './npm.js';
 import { listRuntimes } from './manage.js';
 import { lockPath } from './layout.js';
-import { defaultFakeConfig, writeFakeNpm, type FakeNpm } from './fake-npm.fixture.js';
+import { defaultFakeConfig, writeFakeNpm, type FakeNpm } from '../../test/support/fake-npm.js';
 import { FleetError } from '../errors.js';
 import { waitFor } from '../util/wait-for.js';
 import type { ProgressEvent } from './types.js';

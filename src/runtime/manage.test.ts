@@ -8,7 +8,7 @@ import { ensureRuntime, type EnsureRuntimeOptions } from './install.js';
 import { createNpmRunner } from './npm.js';
 import { listRuntimes, pruneRuntimes, removeRuntime } from './manage.js';
 import { lockPath, removeOwnedDir, versionOfEntry } from './layout.js';
-import { defaultFakeConfig, writeFakeNpm } from './fake-npm.fixture.js';
+import { defaultFakeConfig, writeFakeNpm } from '../../test/support/fake-npm.js';
 import { FleetError } from '../errors.js';
 
 /** A temp dir with a fake npm and three installed versions (2026.1.0, 2026.2.0 on the system Node, 2026.9.6 with a Node package). */

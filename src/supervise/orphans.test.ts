@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { RecordedProcess } from '../plan/types.js';
 import { isAlive, readStat } from './proc.js';
 import { stopRecordedProcess } from './orphans.js';
-import { makeFakeAgent, PidTracker, spawnDetachedFake } from './testkit.js';
+import { makeFakeAgent, PidTracker, spawnDetachedFake } from '../../test/support/testkit.js';
 
 describe('stopRecordedProcess', () => {
   test('stops the whole tree of a recorded gateway whose start time matches', async () => {

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { waitFor } from '../util/wait-for.js';
 import { countLeftovers, descendantsOf, groupMembers, isAlive, isSameProcess, parseStat, readStat, trackTree, treeRssBytes } from './proc.js';
-import { PidTracker } from './testkit.js';
+import { PidTracker } from '../../test/support/testkit.js';
 
 describe('proc', () => {
   test('parseStat handles a comm with spaces and parentheses', () => {

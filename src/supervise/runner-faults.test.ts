@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { waitFor } from '../util/wait-for.js';
 import { descendantsOf, isAlive } from './proc.js';
-import { postFake, processesWithEnv, withFakeRunner } from './testkit.js';
+import { postFake, processesWithEnv, withFakeRunner } from '../../test/support/testkit.js';
 
 describe('runner with a misbehaving fake gateway', () => {
   test('a gateway that never answers /healthz is stopped (tree gone) and retried after backoff', () =>

@@ -6,7 +6,7 @@ import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import type { LogSink } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
 import { createRunner, type RunnerDeps } from './runner.js';
-import { memoryLogger } from './testkit.js';
+import { memoryLogger } from '../../test/support/testkit.js';
 import type { AgentState, LaunchSpec } from './types.js';
 
 const spec: LaunchSpec = {

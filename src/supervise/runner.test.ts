@@ -8,7 +8,7 @@ import { waitFor } from '../util/wait-for.js';
 import type { RecordedProcess } from '../plan/types.js';
 import { probeGateway } from './probe.js';
 import { isAlive, readStat } from './proc.js';
-import { postFake, withFakeRunner } from './testkit.js';
+import { postFake, withFakeRunner } from '../../test/support/testkit.js';
 
 describe('runner with the fake gateway', () => {
   test('spawned is not started: starting until /healthz answers; env, group and record are exact', () =>

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveCommand, spawnGateway } from './spawn-gateway.js';
-import { makeFakeAgent, PidTracker } from './testkit.js';
+import { makeFakeAgent, PidTracker } from '../../test/support/testkit.js';
 
 describe('spawnGateway', () => {
   test('resolveCommand searches the gateway PATH, not ours, and wants an executable file', async () => {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive, readStat } from './proc.js';
 import { stopTree } from './stop-tree.js';
-import { makeFakeAgent, PidTracker, spawnDetachedFake, type FakeAgent } from './testkit.js';
+import { makeFakeAgent, PidTracker, spawnDetachedFake, type FakeAgent } from '../../test/support/testkit.js';
 
 async function withAgent(body: (agent: FakeAgent, tracker: PidTracker) => Promise<void>): Promise<void> {
   const agent = await makeFakeAgent();

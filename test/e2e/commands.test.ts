@@ -29,7 +29,7 @@ import {
   REPO,
   type Fleetd,
 } from './harness.js';
-import { waitFor } from '../util/wait-for.js';
+import { waitFor } from '../../src/util/wait-for.js';
 
 /** pid, helper and worker of the agent's current fake gateway. */
 async function treeOf(stateDir: string, address: string): Promise<number[]> {

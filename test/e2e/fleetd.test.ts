@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { lstat, readFile, rename, symlink, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { waitFor } from '../util/wait-for.js';
+import { waitFor } from '../../src/util/wait-for.js';
 import { alive, cleanup, fakeInfo, fakeManifest, fakePids, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, withFleetd, writeManifest, FLEETCTL, FLEETD } from './harness.js';
 
 const twoAgents = () => fakeManifest({ acme: { agents: { alpha: {}, beta: {} } } });

@@ -26,7 +26,7 @@ import {
   FLEETCTL,
   withFleetd,
 } from './harness.js';
-import { waitFor } from '../util/wait-for.js';
+import { waitFor } from '../../src/util/wait-for.js';
 
 /** pid, helper and worker of the agent's current fake gateway. */
 async function treeOf(stateDir: string, address: string): Promise<number[]> {

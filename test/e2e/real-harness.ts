@@ -6,9 +6,9 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { defaultRuntimeCacheDir } from '../runtime/cache-dir.js';
-import { descendantsOf, groupMembers, isSameProcess, listProcesses, type ProcRef } from '../supervise/proc.js';
-import { waitFor } from '../util/wait-for.js';
+import { defaultRuntimeCacheDir } from '../../src/runtime/cache-dir.js';
+import { descendantsOf, groupMembers, isSameProcess, listProcesses, type ProcRef } from '../../src/supervise/proc.js';
+import { waitFor } from '../../src/util/wait-for.js';
 
 /** The OpenClaw version the real suites run. */
 export const OPENCLAW_VERSION = '2026.9.6';

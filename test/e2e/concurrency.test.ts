@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fakeManifest, fakePids, FLEETD, run, socketStatus, waitAllDead, waitForRunning, withFleetd, tempDir, cleanup, startFleetd } from './harness.js';
+import { REPO } from '../support/paths.js';
 
 test('concurrent adds and removes are applied one at a time: distinct blocks, a consistent registry', async () => {
   await withFleetd(fakeManifest({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 }, async (f, seen) => {
@@ -62,6 +63,6 @@ test('at most startConcurrency gateways boot at once', async () => {
 test('fleetd --version prints the package version', async () => {
   const res = await run(process.execPath, [FLEETD, '--version']);
   assert.equal(res.code, 0);
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8'));
   assert.equal(res.stdout.trim(), pkg.version);
 });

@@ -1,7 +1,7 @@
 // Test helpers shared by the supervise tests (and usable by the daemon's): an agent home
 // with a config for the fake gateway, a LaunchSpec for it, a logger that remembers errors,
 // and a pid tracker that proves at the end of a test that no process it saw is alive.
-import { processesWithEnv as findMarked } from './proc.js';
+import { processesWithEnv as findMarked } from '../../src/supervise/proc.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,14 +11,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
-import type { RecordedProcess } from '../plan/types.js';
-import { waitFor } from '../util/wait-for.js';
-import { isAlive } from './proc.js';
-import { createRunner, type Runner, type RunnerDeps, type RunnerLogger } from './runner.js';
-import type { AgentState, LaunchSpec } from './types.js';
+import type { RecordedProcess } from '../../src/plan/types.js';
+import { waitFor } from '../../src/util/wait-for.js';
+import { isAlive } from '../../src/supervise/proc.js';
+import { createRunner, type Runner, type RunnerDeps, type RunnerLogger } from '../../src/supervise/runner.js';
+import type { AgentState, LaunchSpec } from '../../src/supervise/types.js';
 
 /** Absolute path of test/fixtures/fake-gateway.mjs (from dist/supervise/). */
-export const FAKE_GATEWAY = fileURLToPath(new URL('../../test/fixtures/fake-gateway.mjs', import.meta.url));
+export { FAKE_GATEWAY } from './paths.js';
+import { FAKE_GATEWAY } from './paths.js';
 
 /** What the fake gateway writes to <HOME>/fake-pids.json. */
 export interface FakePids {

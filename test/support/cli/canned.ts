@@ -1,5 +1,5 @@
 // Canned wire bodies for the CLI tests, valid against src/protocol/schemas.ts.
-import type { AgentView, ResponseBody } from '../../protocol/schemas.js';
+import type { AgentView, ResponseBody } from '../../../src/protocol/schemas.js';
 
 /** An agent view with overridable fields. */
 export function agentView(address: string, overrides: Partial<AgentView> = {}): AgentView {

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 /** Path of bin/fleetctl.js (from dist/cli/testing/). */
-export const FLEETCTL_BIN = fileURLToPath(new URL('../../../bin/fleetctl.js', import.meta.url));
+export { FLEETCTL_BIN } from '../paths.js';
+import { FLEETCTL_BIN } from '../paths.js';
 
 /** Outcome of one fleetctl run. */
 export interface BinResult {

@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { defaultRuntimeCacheDir } from '../runtime/cache-dir.js';
-import type { ProcRef } from '../supervise/proc.js';
-import { waitFor } from '../util/wait-for.js';
+import { defaultRuntimeCacheDir } from '../../src/runtime/cache-dir.js';
+import type { ProcRef } from '../../src/supervise/proc.js';
+import { waitFor } from '../../src/util/wait-for.js';
 import { alive, cleanup, startFleetd, status, stopFleetd, tempDir, type Fleetd } from './harness.js';
 import {
   changedFiles,

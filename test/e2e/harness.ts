@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { waitFor } from '../util/wait-for.js';
-import { isAlive } from '../supervise/proc.js';
-import { FAKE_GATEWAY, readFakePids, type FakePids } from '../supervise/testkit.js';
-import { call } from '../protocol/client.js';
+import { waitFor } from '../../src/util/wait-for.js';
+import { isAlive } from '../../src/supervise/proc.js';
+import { FAKE_GATEWAY, readFakePids, type FakePids } from '../support/testkit.js';
+import { call } from '../../src/protocol/client.js';
 
 /** Repository root (dist/e2e/ -> ../../). */
-export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export { REPO } from '../support/paths.js';
+import { REPO } from '../support/paths.js';
 /** The built binaries and the fake gateway. */
 export const FLEETD = join(REPO, 'bin', 'fleetd.js');
 export const FLEETCTL = join(REPO, 'bin', 'fleetctl.js');

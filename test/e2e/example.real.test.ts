@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import JSON5 from 'json5';
-import type { ProcRef } from '../supervise/proc.js';
-import { defaultRuntimeCacheDir } from '../runtime/cache-dir.js';
-import { waitFor } from '../util/wait-for.js';
+import type { ProcRef } from '../../src/supervise/proc.js';
+import { defaultRuntimeCacheDir } from '../../src/runtime/cache-dir.js';
+import { waitFor } from '../../src/util/wait-for.js';
 import { cleanup, REPO, startFleetd, status, stopFleetd, tempDir } from './harness.js';
 import { FIRST_START_TIMEOUT_MS, trackTrees, waitRefsDead } from './real-harness.js';
 

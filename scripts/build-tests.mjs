@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Compiles src/ and test/ into .test-build/ for the test runner. Stale output of deleted
+// sources is removed first, so a test file that no longer exists can never run.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+rmSync(join(root, '.test-build'), { recursive: true, force: true });
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.test.json')], { stdio: 'inherit' });
+process.exit(run.status ?? 1);
