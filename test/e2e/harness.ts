@@ -79,7 +79,7 @@ export async function writeManifest(dir: string, manifest: unknown, name = 'flee
 }
 
 /** Ports one test process may use: RANGE_SIZE from its base, blocks of 100. */
-const RANGE_SIZE = 1000;
+const RANGE_SIZE = 500;
 let reservedBase: number | undefined;
 
 // Test files run in parallel processes; each needs port blocks no other one uses, or
@@ -92,7 +92,7 @@ export function processPortBase(): number {
   if (reservedBase !== undefined) return reservedBase;
   const root = join(tmpdir(), 'fleetd-test-ports');
   mkdirSync(root, { recursive: true });
-  const bases = Array.from({ length: 11 }, (_, i) => 21000 + i * RANGE_SIZE);
+  const bases = Array.from({ length: 22 }, (_, i) => 21000 + i * RANGE_SIZE);
   const start = process.pid % bases.length;
   for (let i = 0; i < bases.length; i++) {
     const base = bases[(start + i) % bases.length]!;
