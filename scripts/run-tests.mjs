@@ -3,16 +3,17 @@
 //   unit: every *.test.js except *.real.test.js (pure logic, fake gateway, real processes)
 //   e2e:  *.real.test.js (real OpenClaw gateways; installs the runtime once, cached)
 //   all:  both, unit first
-// Extra arguments go to `node --test` (e.g. --test-name-pattern=...); a path ending in
-// .test.ts or .test.js narrows the run to the files whose path contains it.
+// Arguments starting with `-` go to `node --test` (e.g. --test-name-pattern=...); any
+// other argument (a file or folder such as src/daemon/ or fleet.test.ts) narrows the run to
+// the test files whose path contains it.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const mode = process.argv[2] ?? 'all';
 const rest = process.argv.slice(3);
-const only = rest.filter((a) => /\.test\.(ts|js)$/.test(a)).map((a) => a.replace(/\.ts$/, '.js'));
-const extra = rest.filter((a) => !only.includes(a.replace(/\.ts$/, '.js')));
+const only = rest.filter((a) => !a.startsWith('-')).map((a) => a.replace(/\.ts$/, '.js'));
+const extra = rest.filter((a) => a.startsWith('-'));
 const root = '.test-build';
 
 function find(dir) {

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'REFUSED',
   'PORTS_EXHAUSTED',
   'REGISTRY_INVALID',
+  'REGISTRY_WRITE_FAILED',
   'PROVISION_FAILED',
   'ALREADY_RUNNING',
   'DAEMON_UNREACHABLE',
@@ -29,13 +30,29 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export class FleetError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
+  /**
+   * True when the same attempt may succeed later without anyone changing anything (disk
+   * full, registry unreachable, a lock held too long). Set where the error arises, by
+   * whoever knows (Nomad's recoverable errors); unset means it will fail the same way again.
+   */
+  readonly transient: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: unknown; transient?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'FleetError';
     this.code = code;
     this.details = options.details;
+    this.transient = options.transient ?? false;
   }
+}
+
+/** errno codes of failures that can pass by waiting (no space, too many files, busy, interrupted, I/O). */
+const TRANSIENT_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR', 'ENOMEM', 'EIO', 'ETIMEDOUT']);
+
+/** True for a Node system error whose errno code says it may pass by waiting (classification at the fs call site). */
+export function isTransientErrno(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT_ERRNO.has(code);
 }
 
 /** Process exit code for each error code (README "Exit codes"): 1 failed, 2 usage, 3 unreachable. */
@@ -49,6 +66,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   REFUSED: 1,
   PORTS_EXHAUSTED: 1,
   REGISTRY_INVALID: 1,
+  REGISTRY_WRITE_FAILED: 1,
   PROVISION_FAILED: 1,
   ALREADY_RUNNING: 1,
   DAEMON_UNREACHABLE: 3,
@@ -70,6 +88,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   REFUSED: 409,
   PORTS_EXHAUSTED: 507,
   REGISTRY_INVALID: 500,
+  REGISTRY_WRITE_FAILED: 507,
   PROVISION_FAILED: 500,
   ALREADY_RUNNING: 409,
   DAEMON_UNREACHABLE: 503,

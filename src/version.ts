@@ -1,5 +1,6 @@
+// The one version module: read once from package.json, so `fleetd --version`,
+// `fleetctl --version`, the status API and the README never disagree.
 import { readFileSync } from 'node:fs';
 
-// Read once from package.json so `--version`, the status API and the README never disagree.
-/** This package's version. */
+/** This package's version (dist/version.js -> ../package.json). */
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

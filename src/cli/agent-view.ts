@@ -1,10 +1,11 @@
 // How one agent (the wire's AgentView) reads in fleetctl's human output: the status
 // table row and the one-line summary printed after start/stop/restart/add. Pure.
 import type { AgentView } from '../protocol/schemas.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes } from './format.js';
+import { formatDurationCompact as formatDuration } from '../util/duration.js';
 
 /** Columns of `fleetctl status`. */
-export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'EXIT', 'HEALTH', 'RSS', 'REASON'] as const;
+export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'HEALTHY', 'RESTARTS', 'EXIT', 'HEALTH', 'RSS', 'REASON'] as const;
 
 /** live/ready as one word: ready, live (not ready), down, or - when not probed. */
 export function formatHealth(health: AgentView['health']): string {
@@ -22,13 +23,13 @@ export function formatExit(lastExit: AgentView['lastExit']): string {
   return lastExit.code === null ? '?' : String(lastExit.code);
 }
 
-/** The reason, with the failing probes and the time until the next start when backing off. */
+/** The reason as one sentence, with the failing readiness checks and the time until the next start when backing off. */
 export function formatReason(agent: AgentView, now: number): string {
   const parts = [agent.reason];
-  if (agent.health.failing?.length) parts.push(`(failing: ${agent.health.failing.join(', ')})`);
-  if (agent.state === 'backoff' && agent.nextStartAt !== null) parts.push(`(next start in ${formatDuration(Math.max(0, agent.nextStartAt - now))})`);
-  if (!agent.enabled && !agent.reason.includes('disabled')) parts.push('(disabled)');
-  return parts.filter(Boolean).join(' ');
+  if (agent.health.failing?.length) parts.push(`readiness failing: ${agent.health.failing.join(', ')}`);
+  if (agent.state === 'backoff' && agent.nextStartAt !== null) parts.push(`next start in ${formatDuration(Math.max(0, agent.nextStartAt - now))}`);
+  if (!agent.enabled && !agent.reason.includes('disabled')) parts.push('disabled in the manifest');
+  return parts.filter(Boolean).join('; ');
 }
 
 /** One status table row. */
@@ -39,6 +40,7 @@ export function statusRow(agent: AgentView, now: number): string[] {
     agent.pid === null ? '-' : String(agent.pid),
     String(agent.port),
     formatDuration(agent.uptimeMs),
+    formatDuration(agent.healthyForMs),
     String(agent.restarts),
     formatExit(agent.lastExit),
     formatHealth(agent.health),
@@ -47,14 +49,14 @@ export function statusRow(agent: AgentView, now: number): string[] {
   ];
 }
 
-/** One-line summary: `acme/korax: running, pid 123, port 18800, ready (started)`. */
+/** One-line summary: `acme/korax: running, pid 123, port 18800, ready; healthy after 4.1 s ...`. */
 export function describeAgent(agent: AgentView): string {
   const facts: string[] = [agent.state];
   if (agent.pid !== null) facts.push(`pid ${agent.pid}`);
   facts.push(`port ${agent.port}`);
   const health = formatHealth(agent.health);
   if (health !== '-') facts.push(health);
-  return `${agent.address}: ${facts.join(', ')}${agent.reason ? ` (${agent.reason})` : ''}`;
+  return `${agent.address}: ${facts.join(', ')}${agent.reason ? `; ${agent.reason}` : ''}`;
 }
 
 /** True when the agent ended up somewhere a start/restart should report as failed. */

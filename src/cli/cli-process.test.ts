@@ -59,7 +59,7 @@ describe('help and version', () => {
     assert.match(help.stdout, /FLEETD_SOCKET/);
     const sub = await runFleetctl(['help', 'restart']);
     assert.equal(sub.exitCode, 0);
-    assert.match(sub.stdout, /restart every running agent of a fleet/);
+    assert.match(sub.stdout, /rolling restart: every agent of a fleet/);
   });
   test('a verb without its subcommand is a usage error', async () => {
     const r = await runFleetctl(['restart']);
@@ -84,10 +84,10 @@ describe('against a fixture server', () => {
     const r = await runFleetctl(['status', '--socket', s.socket]);
     assert.equal(r.exitCode, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, /^ADDRESS +STATE +PID +PORT +UPTIME +RESTARTS +EXIT +HEALTH +RSS +REASON$/);
+    assert.match(lines[0]!, /^ADDRESS +STATE +PID +PORT +UPTIME +HEALTHY +RESTARTS +EXIT +HEALTH +RSS +REASON$/);
     assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ['acme/alpha', 'acme/korax', 'beta/zed']);
-    assert.match(lines[2]!, /^acme\/korax +backoff +- +18900 +- +3 +1 +- +- +exited with code 1$/);
-    assert.match(lines[1]!, /starting .* live .*waiting for readiness \(failing: discord\)$/);
+    assert.match(lines[2]!, /^acme\/korax +backoff +- +18900 +- +- +3 +1 +- +- +exited with code 1$/);
+    assert.match(lines[1]!, /starting .* live .*waiting for readiness; readiness failing: discord$/);
   });
 
   test('status --json: the daemon document, filtered by fleet, in any option position', async () => {
@@ -120,14 +120,43 @@ describe('against a fixture server', () => {
     assert.deepEqual(s.requests.at(-1)?.body, { wait: true, timeoutMs: 5000 });
   });
 
-  test('restart fleet with a failed agent: exit 1 naming it', async () => {
+  test('restart fleet: a line per agent as it goes (NDJSON with --json); a failed agent exits 1 naming it', async () => {
+    const steps = [
+      { progress: { address: 'acme/alpha', step: 'restarting', reason: 'its turn' } },
+      { progress: { address: 'acme/alpha', step: 'restarted', reason: 'running again as pid 7' } },
+      { progress: { address: 'acme/beta', step: 'skipped', reason: 'stopped by the operator' } },
+      { progress: { address: 'acme/korax', step: 'restarting', reason: 'its turn' } },
+      { progress: { address: 'acme/korax', step: 'failed', reason: 'it is failed, exited with code 78' } },
+      {
+        result: {
+          fleet: 'acme',
+          restarted: ['acme/alpha'],
+          failed: { address: 'acme/korax', reason: 'it is failed, exited with code 78' },
+          skipped: ['acme/beta'],
+          steps: [
+            { address: 'acme/alpha', step: 'restarted', reason: 'running again as pid 7' },
+            { address: 'acme/beta', step: 'skipped', reason: 'stopped by the operator' },
+            { address: 'acme/korax', step: 'failed', reason: 'it is failed, exited with code 78' },
+          ],
+        },
+      },
+    ];
     const s = await serve({
-      'POST /v1/fleets/acme/restart': { json: { fleet: 'acme', restarted: ['acme/alpha'], failed: { address: 'acme/korax', reason: 'exited with code 78' }, skipped: [] } },
+      'POST /v1/fleets/acme/restart?progress=1': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.end(steps.map((line) => `${JSON.stringify(line)}\n`).join(''));
+      },
     });
     const r = await runFleetctl(['restart', 'fleet', 'acme', '--socket', s.socket]);
     assert.equal(r.exitCode, 1);
-    assert.equal(r.stdout, 'restarted acme/alpha\n');
-    assert.match(r.stderr, /acme\/korax did not come back: exited with code 78/);
+    assert.equal(
+      r.stdout,
+      'restarting acme/alpha ...\nrestarted acme/alpha: running again as pid 7\nskipped acme/beta: stopped by the operator\nrestarting acme/korax ...\nfailed acme/korax: it is failed, exited with code 78\n',
+    );
+    assert.match(r.stderr, /acme\/korax did not come back: it is failed, exited with code 78/);
+    const json = await runFleetctl(['restart', 'fleet', 'acme', '--socket', s.socket, '--json']);
+    assert.equal(json.exitCode, 1);
+    assert.deepEqual(json.stdout.trim().split('\n').map((line) => JSON.parse(line)), steps);
   });
 
   test('usage errors exit 2 before connecting', async () => {
@@ -181,11 +210,11 @@ describe('against a fixture server', () => {
     });
     const start = await runFleetctl(['start', 'agent', 'acme/korax', '--socket', s.socket]);
     assert.equal(start.exitCode, 1);
-    assert.equal(start.stdout, 'started acme/korax: failed, port 18800 (exited with code 78 five times)\n');
+    assert.equal(start.stdout, 'started acme/korax: failed, port 18800; exited with code 78 five times\n');
     assert.match(start.stderr, /acme\/korax did not come back: failed/);
     const stop = await runFleetctl(['stop', 'agent', 'acme/alpha', '--timeout', '0', '--socket', s.socket]);
     assert.equal(stop.exitCode, 0, stop.stderr);
-    assert.equal(stop.stdout, 'stopped acme/alpha: stopped, port 18800 (stopped by fleetctl)\n');
+    assert.equal(stop.stdout, 'stopped acme/alpha: stopped, port 18800; stopped by fleetctl\n');
     const remove = await runFleetctl(['remove', 'agent', 'acme/alpha', '--purge', '--socket', s.socket]);
     assert.equal(remove.exitCode, 0, remove.stderr);
     assert.equal(remove.stdout, 'removed acme/alpha (port 18800 freed)\ndeleted /h/acme/alpha\n');

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeAgent, formatExit, formatHealth, formatReason, statusRow } from './agent-view.js';
-import { formatBytes, formatDuration, renderTable } from './format.js';
+import { formatBytes, renderTable } from './format.js';
+import { formatDurationCompact as formatDuration } from '../util/duration.js';
 import { agentView } from '../../test/support/cli/canned.js';
 
 describe('formatDuration', () => {
@@ -56,12 +57,12 @@ describe('agent view', () => {
   });
   test('reason shows failing probes and the backoff countdown', () => {
     const agent = agentView('acme/k', { state: 'backoff', reason: 'exited with code 1', nextStartAt: 10_000, health: { live: null, ready: null, failing: ['discord'] } });
-    assert.equal(formatReason(agent, 6_000), 'exited with code 1 (failing: discord) (next start in 4s)');
+    assert.equal(formatReason(agent, 6_000), 'exited with code 1; readiness failing: discord; next start in 4s');
   });
   test('status row', () => {
-    assert.deepEqual(statusRow(agentView('acme/k'), 0), ['acme/k', 'running', '4242', '18800', '1h02m', '0', '-', 'ready', '512MiB', 'ready']);
+    assert.deepEqual(statusRow(agentView('acme/k'), 0), ['acme/k', 'running', '4242', '18800', '1h02m', '1h01m', '0', '-', 'ready', '512MiB', 'ready']);
   });
   test('one-line summary', () => {
-    assert.equal(describeAgent(agentView('acme/k', { reason: 'started' })), 'acme/k: running, pid 4242, port 18800, ready (started)');
+    assert.equal(describeAgent(agentView('acme/k', { reason: 'started' })), 'acme/k: running, pid 4242, port 18800, ready; started');
   });
 });

@@ -1,18 +1,6 @@
-// Small human formatters for fleetctl's tables: durations, byte sizes, aligned columns.
+// Small human formatters for fleetctl's tables: durations (util/duration.ts, compact), byte
+// sizes, aligned columns.
 // Pure; --json output never goes through here.
-
-/** Compact duration: 850ms, 42s, 3m12s, 2h05m, 3d04h. */
-export function formatDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '-';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${pad2(s % 60)}s`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h${pad2(m % 60)}m`;
-  return `${Math.floor(h / 24)}d${pad2(h % 24)}h`;
-}
 
 /** Binary byte size with one decimal under 100: 512B, 1.5KiB, 87.3MiB, 1.0GiB. */
 export function formatBytes(bytes: number | null | undefined): string {
@@ -39,8 +27,4 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
       .trimEnd(),
   );
   return `${lines.join('\n')}\n`;
-}
-
-function pad2(n: number): string {
-  return String(n).padStart(2, '0');
 }

@@ -15,7 +15,7 @@ import { registerStop } from './commands/stop.js';
 import { registerToken } from './commands/token.js';
 import type { CliRun } from './context.js';
 import { LOCAL_SOCKET, SOCKET_ENV, SYSTEM_SOCKET } from './socket-path.js';
-import { packageVersion } from './version.js';
+import { VERSION } from '../version.js';
 
 const HELP_AFTER = `
 Examples:
@@ -37,7 +37,7 @@ Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 fleetd not reach
 export function buildProgram(run: CliRun): Command {
   const program = new Command('fleetctl')
     .description('control openclaw-fleetd: the agents of your OpenClaw fleets, their logs, tokens and runtimes')
-    .version(packageVersion(), '-V, --version', 'print the fleetctl version')
+    .version(VERSION, '-V, --version', 'print the fleetctl version')
     .addOption(new Option('--socket <PATH>', `fleetd control socket (default: $${SOCKET_ENV}, ${SYSTEM_SOCKET} if present, else ./${LOCAL_SOCKET})`))
     .option('--json', 'machine-readable output: one JSON document on stdout')
     .configureHelp({ showGlobalOptions: true })

@@ -1,18 +1,19 @@
-// What every request handler may use: the fleet, the daemon's facts, and the side effects
-// that are not the fleet's (manifest re-reading, runtime installs).
+// What every request handler may use: the fleet's command API, the runtime commands, the
+// daemon's own facts and the manifest re-reader. Handlers parse, call, answer; they never
+// reach into an agent.
 import type { Manifest } from '../manifest/schema.js';
-import type { ProgressEvent, Runtime } from '../runtime/types.js';
+import type { DaemonView } from '../protocol/schemas.js';
 import type { Fleet } from './fleet.js';
 import type { Logger } from './logger.js';
+import type { RuntimeCommands } from './runtime-commands.js';
 
 /** Shared by all handlers of one fleetd. */
 export interface DaemonContext {
   fleet: Fleet;
+  runtimes: RuntimeCommands;
   logger: Logger;
-  startedAt: number;
-  now: () => number;
-  /** Re-reads and validates the manifest file (same path and CLI overrides as at start). */
+  /** fleetd's own facts for `status` (pid, version, paths, memory, registry lag). */
+  daemonView: () => DaemonView;
+  /** Re-reads and validates the manifest file (same path and command-line overrides as at start). */
   readManifest: () => Promise<Manifest>;
-  /** Installs (or reuses) an OpenClaw version, reporting progress. */
-  installRuntime: (version: string, onProgress?: (event: ProgressEvent) => void) => Promise<Runtime>;
 }

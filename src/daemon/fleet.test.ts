@@ -1,20 +1,24 @@
-// The fleet's launch bookkeeping with the runner and the runtime installer faked (they are
-// passed in): a launch that waits (for a runtime, for a start slot) while the agent is
-// stopped, removed, disabled or fleetd shuts down must never spawn. Real registry files.
+// The fleet with real agents, real runners and a real registry on temp files; only what the
+// runner touches outside (spawn, probes, stopping trees) and the runtime installer are fake.
+// A launch that waits (for a runtime, for a start slot) while its agent is stopped, removed
+// or fleetd shuts down must never spawn; operations on one agent never wait for another;
+// the planner and status read the same single state.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { parseManifest } from '../manifest/load.js';
 import type { Runtime } from '../runtime/types.js';
-import type { LaunchSpec, RunnerStatus } from '../supervise/types.js';
+import { createRunner } from '../supervise/runner.js';
+import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
 import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
-import { createFleet, type FleetRunner } from './fleet.js';
+import { createFleet } from './fleet.js';
 import { createLogger } from './logger.js';
 import { openRegistry } from './registry.js';
-import { Writable } from 'node:stream';
+import { createRegistryStore } from './registry-store.js';
 
-/** A promise with its resolve/reject, to hold the runtime install open. */
+/** A promise with its resolve/reject, to hold a runtime install open. */
 function deferred<T>() {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
@@ -22,85 +26,119 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-/** Lets pending promise chains (registry writes included) run. */
+/** Lets pending promise chains run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
 }
 
-function setup(dir: string, agents: Record<string, unknown>) {
-  const text = JSON.stringify({ version: 1, stateDir: './state', gateway: { openclaw: '2026.9.6' }, fleets: { acme: { agents } } });
+const fakeRuntime: Runtime = { version: '2026.9.6', dir: '/rt', node: '/rt/node', entry: '/rt/openclaw.mjs', nodeVersion: '24.21.0' };
+
+interface Options {
+  startConcurrency?: number;
+  /** Addresses whose probes stay unanswered (held in `starting`) until released. */
+  holdBoot?: Set<string>;
+}
+
+function setup(dir: string, agents: Record<string, unknown>, options: Options = {}) {
+  const text = JSON.stringify({ version: 1, stateDir: './state', startConcurrency: options.startConcurrency ?? 2, gateway: { openclaw: '2026.9.6' }, fleets: { acme: { agents } } });
   const manifest = parseManifest(text, join(dir, 'fleets.json5'));
-  const runtime = deferred<Runtime>();
+  let runtime = deferred<Runtime>();
   const spawned: string[] = [];
+  const live = new Map<number, (exit: GatewayExit) => void>();
+  let nextPid = 5000;
+  const hold = options.holdBoot ?? new Set<string>();
   const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+  const logger = createLogger({ destination: quiet, pretty: false });
+  const store = createRegistryStore(openRegistry(manifest.stateDir));
   const fleet = createFleet(manifest, {
-    logger: createLogger({ destination: quiet, pretty: false }),
-    registry: openRegistry(manifest.stateDir),
-    ensureRuntime: () => runtime.promise,
+    logger,
+    store,
+    installRuntime: () => runtime.promise,
     treeRss: () => new Map(),
     now: () => Date.now(),
     parentEnv: { PATH: '/usr/bin:/bin' },
     isPortFree: async () => true,
-    setTimer: () => undefined,
-    createRunner: (spec: LaunchSpec): FleetRunner => {
-      let status: RunnerStatus = { address: spec.address, state: 'stopped', reason: '', since: 0, pid: null, port: spec.port, runningSince: null, restarts: 0, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
-      return {
-        start: async () => {
-          spawned.push(spec.address);
-          status = { ...status, state: 'running', pid: 4242 };
+    createRunner: (spec, deps) =>
+      createRunner(spec, {
+        ...deps,
+        spawn: (s): GatewayProcess => {
+          spawned.push(s.address);
+          const pid = nextPid++;
+          const exited = new Promise<GatewayExit>((resolve) => live.set(pid, resolve));
+          return { pid, startTime: '1', exitSeen: exited.then(() => undefined), exited };
         },
-        restart: async () => {
-          spawned.push(spec.address);
-          status = { ...status, state: 'running', pid: 4243 };
+        probe: async (port) => {
+          const address = [...fleet.views()].find((v) => v.port === port)?.address ?? '';
+          const ok = !hold.has(address);
+          return { live: ok, ready: ok };
         },
-        stop: async () => void (status = { ...status, state: 'stopped', pid: null }),
-        updateSpec: () => undefined,
-        status: () => status,
-        waitForState: async () => status,
-        on: () => () => undefined,
-      };
-    },
+        stopTree: async (target) => {
+          live.get(target.pid)?.({ code: 0, signal: null });
+          live.delete(target.pid);
+          return { terminated: [target.pid], killed: [], groups: [], survivors: [], elapsedMs: 0 };
+        },
+        trackTree: () => undefined,
+        countLeftovers: () => 0,
+        findMarked: () => [],
+        openLog: () => ({ stream: () => ({ write: () => undefined, end: () => undefined }), note: () => undefined, close: () => undefined }),
+      }),
   });
-  const fakeRuntime: Runtime = { version: '2026.9.6', dir: '/rt', node: '/rt/node', entry: '/rt/openclaw.mjs', nodeVersion: '24.21.0' };
-  return { manifest, fleet, runtime, spawned, fakeRuntime };
+  const state = (address: string) => fleet.views().find((v) => v.address === address)!;
+  return {
+    manifest,
+    fleet,
+    get runtime() {
+      return runtime;
+    },
+    /** Later installs wait on a new, pending install. */
+    freshRuntime: () => (runtime = deferred<Runtime>()),
+    spawned,
+    hold,
+    state,
+    store,
+  };
 }
 
-describe('launches waiting for a runtime', () => {
-  test('an agent stopped meanwhile is not spawned when the runtime arrives', () =>
+describe('fleet: launches, stops and the single state', () => {
+  test('an agent stopped while it waits for its runtime is never spawned; the other one is', () =>
     withTempDir(async (dir) => {
-      const { manifest, fleet, runtime, spawned, fakeRuntime } = setup(dir, { a: {}, b: {} });
+      const { manifest, fleet, runtime, spawned, state } = setup(dir, { a: {}, b: {} });
       await fleet.load();
-      await fleet.reconcile(manifest, false);
+      await fleet.reconcile(manifest);
       await settle();
-      assert.equal(fleet.views().find((v) => v.address === 'acme/a')?.reason, 'waiting for OpenClaw runtime 2026.9.6');
-      await fleet.persist((r) => void (r.agents['acme/a']!.desired = 'stopped')); // what `fleetctl stop agent` records
+      assert.equal(state('acme/a').state, 'starting');
+      assert.match(state('acme/a').reason, /waiting for OpenClaw runtime 2026\.9\.6$/);
+      await fleet.stop('acme/a');
+      assert.equal(state('acme/a').state, 'stopped', 'the stop did not wait for the runtime');
       runtime.resolve(fakeRuntime);
-      await waitFor(() => spawned.length > 0, { timeoutMs: 5000, what: 'acme/b to spawn' });
-      await fleet.shutdown(); // waits for every launch, acme/a's included
+      await waitFor(() => state('acme/b').state === 'running', { timeoutMs: 5000, what: 'acme/b running' });
+      await settle();
       assert.deepEqual(spawned, ['acme/b']);
+      assert.equal(fleet.registry().agents['acme/a']?.desired, 'stopped');
+      await fleet.shutdown();
     }));
 
-  test('an agent removed from the manifest meanwhile is not spawned, and its block is free', () =>
+  test('an agent removed from the manifest while it waits is not spawned, and its block is freed', () =>
     withTempDir(async (dir) => {
-      const { manifest, fleet, runtime, spawned, fakeRuntime } = setup(dir, { a: {}, b: {} });
+      const { manifest, fleet, runtime, spawned, state } = setup(dir, { a: {}, b: {} });
       await fleet.load();
-      await fleet.reconcile(manifest, false);
+      await fleet.reconcile(manifest);
       await settle();
       const without = { ...manifest, fleets: { acme: { ...manifest.fleets.acme!, agents: { b: manifest.fleets.acme!.agents.b! } } } };
-      const result = await fleet.reconcile(without, false);
-      assert.deepEqual(result.actions.map((a) => `${a.kind} ${a.address}`), ['stop acme/a', 'free acme/a'], 'its launch counts as alive');
+      const result = await fleet.reconcile(without);
+      assert.deepEqual(result.actions.map((a) => `${a.kind} ${a.address}`), ['stop acme/a', 'free acme/a'], 'a waiting launch counts as alive');
       runtime.resolve(fakeRuntime);
-      await waitFor(() => spawned.length > 0, { timeoutMs: 5000, what: 'acme/b to spawn' });
+      await waitFor(() => state('acme/b').state === 'running', { timeoutMs: 5000, what: 'acme/b running' });
       await fleet.shutdown();
       assert.deepEqual(spawned, ['acme/b']);
-      assert.equal(fleet.registry.agents['acme/a'], undefined);
+      assert.equal(fleet.registry().agents['acme/a'], undefined);
     }));
 
   test('nothing is spawned once shutdown has begun', () =>
     withTempDir(async (dir) => {
-      const { manifest, fleet, runtime, spawned, fakeRuntime } = setup(dir, { a: {} });
+      const { manifest, fleet, runtime, spawned } = setup(dir, { a: {} });
       await fleet.load();
-      await fleet.reconcile(manifest, false);
+      await fleet.reconcile(manifest);
       await settle();
       const stopping = fleet.shutdown();
       runtime.resolve(fakeRuntime);
@@ -111,15 +149,55 @@ describe('launches waiting for a runtime', () => {
 
   test('a reload while an agent waits plans no second start for it', () =>
     withTempDir(async (dir) => {
-      const { manifest, fleet, runtime, spawned, fakeRuntime } = setup(dir, { a: {} });
+      const { manifest, fleet, runtime, spawned, state } = setup(dir, { a: {} });
       await fleet.load();
-      await fleet.reconcile(manifest, false);
+      await fleet.reconcile(manifest);
       await settle();
-      const again = await fleet.reconcile(manifest, true);
+      const again = await fleet.reconcile(manifest, { dryRun: true });
       assert.deepEqual(again.actions, [], 'the waiting launch counts as starting');
       runtime.resolve(fakeRuntime);
-      await waitFor(() => spawned.length > 0, { timeoutMs: 5000, what: 'acme/a to spawn' });
+      await waitFor(() => state('acme/a').state === 'running', { timeoutMs: 5000, what: 'acme/a running' });
       await fleet.shutdown();
       assert.deepEqual(spawned, ['acme/a'], 'once');
+    }));
+
+  test('with one start slot held by a booting agent, a stop of a second one waiting for the slot completes at once', () =>
+    withTempDir(async (dir) => {
+      const hold = new Set(['acme/a']);
+      const { manifest, fleet, runtime, spawned, state } = setup(dir, { a: {}, b: {} }, { startConcurrency: 1, holdBoot: hold });
+      runtime.resolve(fakeRuntime);
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      await waitFor(() => spawned.includes('acme/a'), { timeoutMs: 5000, what: 'acme/a spawned' });
+      await settle();
+      assert.equal(state('acme/a').state, 'starting', 'a holds the only slot while it boots');
+      assert.match(state('acme/b').reason, /waiting for a start slot$/);
+      await fleet.stop('acme/b');
+      assert.equal(state('acme/b').state, 'stopped');
+      assert.equal(state('acme/a').state, 'starting', 'a is still booting: b did not wait for it');
+      hold.delete('acme/a');
+      await waitFor(() => state('acme/a').state === 'running', { timeoutMs: 5000, what: 'acme/a running' });
+      await settle();
+      assert.deepEqual(spawned, ['acme/a'], 'b never spawned after its stop');
+      await fleet.shutdown();
+    }));
+
+  test('a failed agent restarted while the start pool is busy is `starting` to both the planner and status', () =>
+    withTempDir(async (dir) => {
+      const hold = new Set(['acme/a']);
+      const fx = setup(dir, { a: {} }, { startConcurrency: 1, holdBoot: hold });
+      const { manifest, fleet, state } = fx;
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      fx.runtime.reject(new Error('openclaw@2026.9.6 is not on the npm registry'));
+      await waitFor(() => state('acme/a').state === 'failed', { timeoutMs: 5000, what: 'acme/a failed' });
+      assert.match(state('acme/a').reason, /^cannot launch: openclaw@2026\.9\.6 is not on the npm registry; not retried/);
+      fx.freshRuntime();
+      const view = await fleet.restart('acme/a', { wait: false });
+      assert.equal(view.state, 'starting');
+      assert.doesNotMatch(view.reason, /not on the npm registry/, 'no stale reason');
+      const plan = await fleet.reconcile(manifest, { dryRun: true });
+      assert.deepEqual(plan.actions, [], 'the planner sees it starting too');
+      await fleet.shutdown();
     }));
 });

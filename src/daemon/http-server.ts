@@ -4,10 +4,11 @@
 // into a 4xx/5xx `{ error: { code, message } }`. Nothing a client sends can crash fleetd.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { z } from 'zod';
 import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
 import { idSchema, paramSchemas, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
 import type { Logger } from './logger.js';
+import type { z } from 'zod';
+import { renderZodIssues } from '../util/zod-path.js';
 
 /** A handler's answer when it streams NDJSON instead of one JSON document. */
 export interface Streamed {
@@ -28,16 +29,6 @@ export type Handler<K extends RouteName> = (req: HandlerRequest<K>) => Promise<R
 
 /** The typed map: every route must have its handler. */
 export type HandlerMap = { [K in RouteName]: Handler<K> };
-
-/** Renders zod issues as `path: message` lines. */
-export function renderZodIssues(error: z.ZodError, prefix: string): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.map(String).join('.');
-      return `${prefix}${path ? '.' + path : ''}: ${issue.message}`;
-    })
-    .join('; ');
-}
 
 /** Matches `/v1/agents/:fleet/:agent/logs` against a concrete path. */
 function matchPath(pattern: string, path: string): Record<string, string> | undefined {

@@ -40,7 +40,7 @@ program
   .action(async (opts: { manifest: string; stateDir?: string; socket?: string; logLevel: string; pretty?: boolean }) => {
     try {
       const manifest = await loadManifest(opts.manifest, { stateDir: opts.stateDir, socket: opts.socket });
-      const code = await runDaemon(manifest, { logLevel: opts.logLevel, pretty: opts.pretty });
+      const code = await runDaemon(manifest, { logLevel: opts.logLevel, pretty: opts.pretty, overrides: { stateDir: opts.stateDir, socket: opts.socket } });
       process.exit(code);
     } catch (err) {
       fail(err);

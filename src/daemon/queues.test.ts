@@ -38,36 +38,42 @@ test('serial queue runs jobs one at a time in arrival order, even when one fails
   assert.deepEqual(log, ['a start', 'a end', 'b', 'c']);
 });
 
-test('start pool admits at most `limit` jobs and admits more when resized', async () => {
+test('start pool admits at most `limit` boots, in arrival order, and more when resized', async () => {
   const pool = createStartPool(2);
-  let active = 0;
-  let peak = 0;
-  const gates = [deferred(), deferred(), deferred(), deferred()];
-  const started: number[] = [];
-  const jobs = gates.map((g, i) =>
-    pool.run(async () => {
-      started.push(i);
-      active += 1;
-      peak = Math.max(peak, active);
-      await g.promise;
-      active -= 1;
-    }),
-  );
+  const releases: Array<() => void> = [];
+  const order: number[] = [];
+  for (let i = 0; i < 4; i++) void pool.acquire().then((release) => (order.push(i), releases.push(release)));
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(started, [0, 1]);
-  gates[0]!.resolve();
-  await jobs[0];
+  assert.deepEqual(order, [0, 1]);
+  assert.deepEqual(pool.load(), { active: 2, waiting: 2, limit: 2 });
+  releases[0]!();
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(started, [0, 1, 2]);
+  assert.deepEqual(order, [0, 1, 2]);
   pool.resize(3);
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(started, [0, 1, 2, 3]);
-  for (const g of gates) g.resolve();
-  await Promise.all(jobs);
-  assert.equal(peak, 3);
+  assert.deepEqual(order, [0, 1, 2, 3]);
+  assert.deepEqual(pool.load(), { active: 3, waiting: 0, limit: 3 });
 });
 
-test('acquire hands out slots like run, and a release is counted once', async () => {
+test('a cancelled wait leaves the queue at once and never takes a slot', async () => {
+  const pool = createStartPool(1);
+  const first = await pool.acquire();
+  const abort = new AbortController();
+  const cancelled = pool.acquire(abort.signal);
+  let third = false;
+  const pending3 = pool.acquire().then((release) => ((third = true), release));
+  abort.abort();
+  await assert.rejects(cancelled, { name: 'AbortError' });
+  assert.deepEqual(pool.load(), { active: 1, waiting: 1, limit: 1 });
+  first();
+  const release3 = await pending3;
+  assert.equal(third, true, 'the slot went to the next waiter, not to the cancelled one');
+  release3();
+  assert.deepEqual(pool.load(), { active: 0, waiting: 0, limit: 1 });
+  await assert.rejects(pool.acquire(abort.signal), { name: 'AbortError' }, 'an already aborted signal is refused at once');
+});
+
+test('a release is counted once', async () => {
   const pool = createStartPool(1);
   const first = await pool.acquire();
   let second = false;

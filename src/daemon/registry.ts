@@ -6,13 +6,11 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { z } from 'zod';
 import { FleetError } from '../errors.js';
-import { ID_PATTERN } from '../manifest/ids.js';
 import { canonicalJson } from '../plan/hash.js';
-import type { RegistryFile } from '../plan/types.js';
-import { TOKEN_PATTERN } from '../provision/token.js';
+import { registryV1Schema, type RegistryFile } from '../plan/registry-schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { renderZodIssues } from '../util/zod-path.js';
 
 /** The registry format this fleetd writes. */
 export const REGISTRY_VERSION = 1;
@@ -20,47 +18,7 @@ export const REGISTRY_VERSION = 1;
 /** File name inside the state dir. */
 export const REGISTRY_FILE = 'registry.json';
 
-const idSchema = z.string().regex(ID_PATTERN, { message: 'not a valid fleet/agent id' });
-
-const processSchema = z.strictObject({
-  pid: z.int().min(1),
-  pgid: z.int().min(1),
-  startTime: z.string().min(1),
-  spawnedAt: z.string().min(1),
-});
-
-const entrySchema = z.strictObject({
-  fleet: idSchema,
-  agent: idSchema,
-  source: z.enum(['manifest', 'cli']),
-  block: z.int().min(0),
-  port: z.int().min(1).max(65535),
-  token: z.string().regex(TOKEN_PATTERN, { message: 'expected 64 hex characters' }),
-  desired: z.enum(['running', 'stopped']),
-  spec: z.strictObject({ config: z.record(z.string(), z.unknown()), env: z.record(z.string(), z.string()) }).optional(),
-  process: processSchema.optional(),
-  appliedHash: z.string().min(1).optional(),
-  createdAt: z.string().min(1),
-});
-
-/** Shape of registry.json version 1, with the cross-entry rules (key = address, one block per agent). */
-export const registryV1Schema = z
-  .strictObject({ version: z.literal(1), agents: z.record(z.string(), entrySchema) })
-  .superRefine((reg, ctx) => {
-    const owners = new Map<number, string>();
-    for (const [key, entry] of Object.entries(reg.agents)) {
-      if (key !== `${entry.fleet}/${entry.agent}`) {
-        ctx.addIssue({ code: 'custom', path: ['agents', key], message: `key must be "${entry.fleet}/${entry.agent}" (its fleet/agent)` });
-      }
-      const owner = owners.get(entry.block);
-      if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['agents', key, 'block'], message: `block ${entry.block} is also held by ${owner}` });
-      owners.set(entry.block, key);
-    }
-  });
-
-// Compile-time check that the schema and the shared RegistryFile type agree.
-const _schemaMatchesType: (value: z.infer<typeof registryV1Schema>) => RegistryFile = (value) => value;
-void _schemaMatchesType;
+export { registryV1Schema };
 
 /** Upgrade steps keyed by the version they upgrade FROM (v1 -> v2 goes under 1). None yet. */
 export const REGISTRY_MIGRATIONS: Readonly<Record<number, (raw: Record<string, unknown>) => Record<string, unknown>>> = {};
@@ -81,8 +39,7 @@ export function parseRegistry(text: string, file: string): RegistryFile {
   const migrated = migrateRegistry(raw, file);
   const result = registryV1Schema.safeParse(migrated);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${renderPath(issue.path)}: ${issue.message}`);
-    throw invalid(file, problems.join('; '), result.error);
+    throw invalid(file, renderZodIssues(result.error), result.error);
   }
   return result.data;
 }
@@ -174,7 +131,7 @@ export function openRegistry(stateDir: string, options: RegistryOptions = {}): R
       await mutator(draft);
       const checked = registryV1Schema.safeParse(draft);
       if (!checked.success) {
-        const problems = checked.error.issues.map((issue) => `${renderPath(issue.path)}: ${issue.message}`).join('; ');
+        const problems = renderZodIssues(checked.error);
         throw new FleetError('INTERNAL', `refusing to write an invalid registry to ${path}: ${problems}`, { cause: checked.error });
       }
       if (compromised) throw new FleetError('CONFLICT', `lost the lock on ${path} while updating it (${compromised.message}); nothing was written, retry`, { cause: compromised });
@@ -209,15 +166,4 @@ function invalid(file: string, problem: string, cause?: unknown): FleetError {
     `${file} is invalid: ${problem}. fleetd never overwrites an invalid registry (it holds every agent's port block and token): fix the file, or move it away to start with an empty registry (new ports and tokens)`,
     { cause },
   );
-}
-
-/** Renders a zod issue path as `agents["acme/korax"].token`. */
-function renderPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else if (typeof part === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(part)) out += out === '' ? part : `.${part}`;
-    else out += `[${JSON.stringify(String(part))}]`;
-  }
-  return out === '' ? '(root)' : out;
 }

@@ -2,10 +2,11 @@
 // the control socket, bring the fleet up, and serve until SIGTERM/SIGINT (stop everything,
 // exit 0). SIGHUP reloads the manifest.
 import { mkdir, chmod } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadManifest } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
-import { ensureRuntime } from '../runtime/index.js';
-import type { ProgressEvent, Runtime } from '../runtime/types.js';
+import { cleanGatewayPath } from '../plan/gateway-env.js';
 import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
 import { agentPaths } from '../provision/home.js';
 import { listProcesses, treeRssBytes } from '../supervise/proc.js';
@@ -20,6 +21,9 @@ import { createControlServer } from './http-server.js';
 import { acquireStateLock } from './lock.js';
 import { createLogger, type Logger } from './logger.js';
 import { openRegistry } from './registry.js';
+import { createRegistryStore } from './registry-store.js';
+import { createRuntimeCache } from './runtime-cache.js';
+import { createRuntimeCommands } from './runtime-commands.js';
 import { closeSocket, listenOnSocket } from './socket.js';
 
 /** Options of runDaemon. */
@@ -27,32 +31,12 @@ export interface RunOptions {
   logLevel?: string;
   pretty?: boolean;
   logger?: Logger;
+  /** The command-line overrides the manifest was loaded with (a reload re-reads it with the same ones). */
+  overrides?: { stateDir?: string | undefined; socket?: string | undefined };
 }
 
-/** Installs each runtime version once per fleetd, however many agents wait for it. */
-function createRuntimeCache(manifest: () => Manifest, log: Logger) {
-  const inflight = new Map<string, Promise<Runtime>>();
-  return (version: string, onProgress?: (e: ProgressEvent) => void): Promise<Runtime> => {
-    const known = inflight.get(version);
-    if (known && !onProgress) return known;
-    const started = ensureRuntime({
-      runtimesDir: manifest().runtimesDir,
-      version,
-      onProgress: (e) => {
-        log.info({ runtime: version, phase: e.phase }, e.message);
-        onProgress?.(e);
-      },
-    });
-    inflight.set(version, started);
-    // Shared only while in flight: afterwards ensureRuntime checks the disk itself (cheap), so
-    // a pruned or removed version is installed again instead of being launched from nothing.
-    void started.then(
-      () => inflight.delete(version),
-      () => inflight.delete(version),
-    );
-    return started;
-  };
-}
+/** This package's root (dist/daemon/run.js -> ../../): no gateway PATH entry may point inside it. */
+const PACKAGE_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 /** Runs fleetd until a stop signal; resolves with the process exit code. */
 export async function runDaemon(manifest: Manifest, options: RunOptions = {}): Promise<number> {
@@ -66,59 +50,50 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const lock = await acquireStateLock(manifest.stateDir, (err) => log.fatal({ err: err.message }, 'state dir lock compromised'));
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
 
-  const registry = openRegistry(manifest.stateDir);
-  let current = manifest;
-  const installRuntime = createRuntimeCache(() => current, log);
+  const store = createRegistryStore(openRegistry(manifest.stateDir));
+  let fleetRef: { manifest: Manifest } | undefined;
+  const installRuntime = createRuntimeCache(() => fleetRef?.manifest ?? manifest, log);
   const fleet = createFleet(manifest, {
     logger: log,
-    registry,
-    createRunner: (spec, logger, bootSlot) => createRunner(spec, { logger, bootSlot }),
-    ensureRuntime: (version) => installRuntime(version),
+    store,
+    installRuntime,
+    createRunner: (spec, runnerDeps) => createRunner(spec, runnerDeps),
     treeRss: (pids) => {
       const table = listProcesses();
       return new Map(pids.map((pid) => [pid, treeRssBytes(pid, table)]));
     },
     now: () => Date.now(),
-    parentEnv: process.env,
+    parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
   });
+  fleetRef = fleet;
+  const startedAt = Date.now();
   const ctx: DaemonContext = {
     fleet,
+    runtimes: createRuntimeCommands(fleet, installRuntime, log),
     logger: log,
-    startedAt: Date.now(),
-    now: () => Date.now(),
-    readManifest: () => loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket }),
-    installRuntime,
+    daemonView: () => {
+      const m = fleet.manifest;
+      return { pid: process.pid, version: VERSION, manifest: m.manifestPath, stateDir: m.stateDir, socket: m.socket, startedAt, rssBytes: process.memoryUsage().rss, registryBehind: store.behind(), startSlots: fleet.startLoad() };
+    },
+    readManifest: () => loadManifest(manifest.manifestPath, options.overrides ?? {}),
   };
   const server = createControlServer(createHandlers(ctx), log);
 
   let stopping: Promise<void> | undefined;
+  let booted = false;
+  let reloadAfterBoot = false;
   let release: () => void = () => {};
   const finished = new Promise<void>((resolve) => (release = resolve));
-  const shutdown = (signal: string) => {
-    stopping ??= (async () => {
-      log.info({ signal }, 'stopping every gateway');
-      await fleet.shutdown();
-      await fleet.queue.idle().catch(() => {}); // start-up or a change in progress sees `stopping` and ends
-      await fleet.shutdown(); // anything such a change started meanwhile
-      await closeSocket(server, manifest.socket).catch(() => {});
-      await lock.release();
-      log.info('fleetd stopped');
-      release();
-    })();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
-    if (stopping) return;
+  const applyReload = () => {
     log.info('SIGHUP: reloading the manifest');
     reload(ctx, false).then(
       (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
       (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
     );
-  });
+  };
 
-  // Start-up runs in the fleet's queue: a SIGHUP or a fleetctl change arriving meanwhile waits for it.
-  const boot = fleet.queue.run(async () => {
+  // Start-up: registry, leftovers of a killed predecessor, socket, then the plan.
+  const boot = (async () => {
     const reg = await fleet.load();
     // A previous fleetd killed with SIGKILL may have left gateways running: stop them first,
     // there must never be two gateways on one state dir or port.
@@ -139,7 +114,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       }),
     );
     if (orphans.length > 0) {
-      await fleet.persist((r) => {
+      await store.update((r) => {
         for (const entry of Object.values(r.agents)) delete entry.process;
       });
     }
@@ -147,16 +122,43 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     await listenOnSocket(server, manifest.socket, manifest.socketGroup);
     log.info({ socket: manifest.socket }, 'control socket ready');
     if (stopping) return;
-    const result = await fleet.reconcile(manifest, false);
-    current = fleet.manifest;
-    log.info({ agents: fleet.slots.size, actions: result.actions.length }, 'fleet reconciled; starts under way (fleetctl status shows progress)');
+    const result = await fleet.reconcile(manifest);
+    log.info({ agents: fleet.addresses().length, actions: result.actions.length }, 'fleet reconciled; starts under way (fleetctl status shows progress)');
+  })();
+
+  const shutdown = (signal: string) => {
+    stopping ??= (async () => {
+      log.info({ signal }, 'stopping every gateway');
+      await fleet.shutdown();
+      await boot.catch(() => {}); // start-up in progress sees `stopping` (and the fleet's shutdown) and ends
+      await fleet.shutdown(); // anything start-up made meanwhile
+      store.close();
+      await closeSocket(server, manifest.socket).catch(() => {});
+      await lock.release();
+      log.info('fleetd stopped');
+      release();
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (!booted) {
+      reloadAfterBoot = true; // applied once start-up has planned the fleet
+      return;
+    }
+    applyReload();
   });
+
   try {
     await boot;
+    booted = true;
+    if (reloadAfterBoot && !stopping) applyReload();
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
-    await closeSocket(server, manifest.socket).catch(() => {});
     await fleet.shutdown();
+    store.close();
+    await closeSocket(server, manifest.socket).catch(() => {});
     await lock.release();
     throw err;
   }

@@ -1,24 +1,15 @@
-// Builds the `status` view of one agent from its registry entry, its runner and /proc.
+// Builds the `status` view of one agent from the one source of its state (its runner's
+// status), its declaration, its registry entry and /proc. No second copy of any state.
 import type { AgentView } from '../protocol/schemas.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { RunnerStatus } from '../supervise/types.js';
 
-/** What fleetd shows for an agent that has no runner yet (runtime install, provisioning). */
-export interface PendingState {
-  state: 'stopped' | 'starting' | 'backoff' | 'failed';
-  reason: string;
-  since: number;
-  /** epoch ms of the next attempt, in backoff. */
-  nextStartAt?: number;
-}
-
 /** Inputs of toAgentView. */
 export interface ViewInput {
   desired: DesiredAgent;
-  entry: RegistryEntry | undefined;
+  entry: Readonly<RegistryEntry> | undefined;
   home: string;
-  runner: RunnerStatus | undefined;
-  pending: PendingState | undefined;
+  status: RunnerStatus;
   rssBytes: number | null;
   now: number;
 }
@@ -30,30 +21,31 @@ export function describeLaunch(desired: DesiredAgent): string {
 
 /** One line of `fleetctl status`. */
 export function toAgentView(input: ViewInput): AgentView {
-  const { desired, entry, runner, pending } = input;
-  // A pending state (runtime install, provisioning failure) outranks a runner that has not run yet.
-  const usePending = pending !== undefined && (runner === undefined || runner.state === 'stopped');
-  const state = usePending ? pending.state : (runner?.state ?? 'stopped');
-  const reason = usePending ? pending.reason : (runner?.reason ?? (desired.enabled ? 'not started' : 'disabled in the manifest'));
+  const { desired, entry, status } = input;
+  // Before its first launch a runner says "not started yet"; say why it is not.
+  const idle = status.state === 'stopped' && status.lastExit === null && status.restarts === 0 && status.reason === 'not started yet';
+  const reason = !desired.enabled && status.state === 'stopped' ? 'disabled in the manifest' : idle && entry?.desired === 'stopped' ? 'stopped by the operator' : status.reason;
   return {
     address: desired.address,
     fleet: desired.fleet,
     agent: desired.agent,
     source: desired.source,
     enabled: desired.enabled,
-    desired: entry?.desired ?? 'running',
-    state,
+    // what fleetd will keep it at: a disabled agent is wanted stopped whatever the registry says
+    desired: desired.enabled ? (entry?.desired ?? 'running') : 'stopped',
+    state: status.state,
     reason,
-    since: usePending ? pending.since : (runner?.since ?? input.now),
-    pid: usePending ? null : (runner?.pid ?? null),
-    port: entry?.port ?? runner?.port ?? 0,
+    since: status.since,
+    pid: status.pid,
+    port: entry?.port ?? status.port,
     home: input.home,
-    uptimeMs: !usePending && runner?.runningSince ? input.now - runner.runningSince : null,
-    restarts: runner?.restarts ?? 0,
-    lastExit: runner?.lastExit ?? null,
-    health: runner && !usePending ? runner.health : { live: null, ready: null },
+    uptimeMs: status.spawnedAt !== null ? input.now - status.spawnedAt : null,
+    healthyForMs: status.runningSince !== null ? input.now - status.runningSince : null,
+    restarts: status.restarts,
+    lastExit: status.lastExit,
+    health: status.health,
     rssBytes: input.rssBytes,
-    nextStartAt: usePending ? (pending.nextStartAt ?? null) : (runner?.nextStartAt ?? null),
+    nextStartAt: status.nextStartAt,
     runtime: describeLaunch(desired),
   };
 }

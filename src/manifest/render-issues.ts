@@ -2,9 +2,9 @@
 // zod's own messages are never shown, except the ones the schema wrote on purpose
 // (detected with a sentinel error map passed to safeParse, see DEFAULT_MESSAGE).
 import type { z } from 'zod';
+import { formatPath, type PathSegment } from '../util/zod-path.js';
 
-/** One segment of a path into the manifest: an object key or an array index. */
-export type PathSegment = string | number;
+export { formatPath, type PathSegment };
 
 /** One thing wrong with a manifest, before the file name is put in front. */
 export interface Problem {
@@ -22,18 +22,6 @@ export function markDefaultMessages(): string {
 
 type Issue = z.core.$ZodIssue;
 type AnySchema = z.core.$ZodType;
-
-/** Renders a path as people write it in JSON5: `fleets.acme.agents.korax`, `command[0]`, `env["a.b"]`. */
-export function formatPath(path: readonly PathSegment[]): string {
-  if (path.length === 0) return '(top level)';
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z0-9_$-]+$/.test(seg)) out += out === '' ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out;
-}
 
 /** Puts the file in front of a problem: the line format of every MANIFEST_INVALID message. */
 export function formatProblem(file: string, problem: Problem): string {

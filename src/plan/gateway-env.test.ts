@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildGatewayEnv, DEFAULT_PATH, RESERVED_GATEWAY_ENV } from './gateway-env.js';
+import { buildGatewayEnv, cleanGatewayPath, DEFAULT_PATH, RESERVED_GATEWAY_ENV } from './gateway-env.js';
 
 const home = '/state/fleets/acme/korax';
 const base = { home, fleet: 'acme', agent: 'korax', port: 20100 };
@@ -85,4 +85,26 @@ test('reserved names win over every manifest layer', () => {
 test('the builder reserves exactly the names the manifest loader rejects', async () => {
   const { RESERVED_ENV } = await import('../manifest/rules.js');
   assert.deepEqual([...RESERVED_GATEWAY_ENV].sort(), [...RESERVED_ENV].sort());
+});
+
+test('cleanGatewayPath drops fleetd\'s own checkout, npm and npx bins, relative and duplicate entries', () => {
+  const path = [
+    '/srv/fleetd/node_modules/.bin',
+    '/srv/node_modules/.bin',
+    '/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin',
+    '/root/.npm/_npx/1234/node_modules/.bin',
+    '/srv/fleetd/bin',
+    '/srv/fleetd',
+    '/srv/fleetd-other/bin',
+    'node_modules/.bin',
+    '.',
+    '',
+    '/usr/local/bin/',
+    '/usr/bin',
+    '/usr/local/bin',
+    '/bin',
+  ].join(':');
+  assert.equal(cleanGatewayPath(path, '/srv/fleetd/'), '/srv/fleetd-other/bin:/usr/local/bin:/usr/bin:/bin');
+  assert.equal(cleanGatewayPath('/srv/fleetd/node_modules/.bin', '/srv/fleetd'), DEFAULT_PATH);
+  assert.equal(cleanGatewayPath(undefined, '/srv/fleetd'), DEFAULT_PATH);
 });

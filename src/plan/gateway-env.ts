@@ -61,6 +61,24 @@ export function buildGatewayEnv(input: GatewayEnvInput): Record<string, string> 
   return env;
 }
 
+// `npm start` puts `<checkout>/node_modules/.bin` and npm's node-gyp-bin first on PATH;
+// npx adds its cache. A gateway must not find fleetd's own dependencies (or a stale npx
+// package) before the system's tools, so those entries are dropped, as are relative ones
+// (they would resolve against the gateway's home).
+/** The PATH a gateway inherits: `path` without entries inside `supervisorRoot`, npm/npx temporary bins, or relative ones; DEFAULT_PATH when nothing is left. */
+export function cleanGatewayPath(path: string | undefined, supervisorRoot: string): string {
+  const root = supervisorRoot.replace(/\/+$/, '');
+  const kept: string[] = [];
+  for (const entry of (path ?? '').split(':')) {
+    if (!entry.startsWith('/')) continue;
+    const dir = entry.replace(/\/+$/, '') || '/';
+    if (dir === root || dir.startsWith(`${root}/`)) continue;
+    if (/\/node_modules\/\.bin$/.test(dir) || /\/node-gyp-bin$/.test(dir) || /\/_npx\//.test(`${dir}/`)) continue;
+    if (!kept.includes(dir)) kept.push(dir);
+  }
+  return kept.length > 0 ? kept.join(':') : DEFAULT_PATH;
+}
+
 /** Merges env maps, later wins (used to flatten the manifest layers into DesiredAgent.env). */
 export function mergeEnv(...layers: Array<Readonly<Record<string, string>> | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

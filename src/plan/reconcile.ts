@@ -14,7 +14,7 @@
 //   CLI entry not in `desired`       -> kept, no action (only `fleetctl remove` drops it: planRemoval)
 // `start` and `restart` imply that the daemon (re)provisions the home first (openclaw.json is
 // rewritten only when its content changed), so a config change needs no separate action.
-import type { AgentState } from '../supervise/types.js';
+import type { AgentState } from './agent-states.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import { compareAddress } from './desired.js';
 import { changedParts, changeReason } from './hash.js';

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, EMPTY_HISTORY, formatDuration, nextRestart, type GatewayEnding, type RestartHistory, type RestartPolicy } from './restart-policy.js';
+import { formatDuration } from '../util/duration.js';
+import { backoffDelay, EMPTY_HISTORY, nextRestart, type GatewayEnding, type RestartHistory, type RestartPolicy } from './restart-policy.js';
 
 const policy: RestartPolicy = { initialDelayMs: 1000, factor: 2, maxDelayMs: 30_000, resetAfterMs: 600_000, noRestartExitCodes: [78] };
 const noJitter = () => 0;
@@ -55,7 +56,7 @@ describe('nextRestart', () => {
     assert.equal(d.delayMs, 0);
     assert.equal(d.restartAt, null);
     assert.equal(d.history.attempt, 2);
-    assert.equal(d.reason, 'exited with code 78 after 1.5 s (configuration refused by OpenClaw; not restarted): Invalid config: Unrecognized key "x"');
+    assert.equal(d.reason, 'exited with code 78 after 1.5 s, not restarted because OpenClaw refused its configuration; it said: Invalid config: Unrecognized key "x"');
   });
 
   test('other codes listed in noRestartExitCodes fail too; codes not listed restart', () => {
@@ -76,7 +77,7 @@ describe('nextRestart', () => {
     );
     assert.equal(
       nextRestart(EMPTY_HISTORY, { kind: 'unhealthy', failures: 3, runtimeMs: 4000, runningSince: null }, policy, 0, noJitter).reason,
-      'stopped after 3 failed health probes in a row (hung?) after 4 s; restart 1 in 1 s',
+      'stopped after 3 failed health probes in a row, hung after 4 s; restart 1 in 1 s',
     );
     assert.equal(
       nextRestart(EMPTY_HISTORY, { kind: 'startup-timeout', timeoutMs: 120_000, runtimeMs: 120_100, runningSince: null }, policy, 0, noJitter).reason,
@@ -86,6 +87,21 @@ describe('nextRestart', () => {
       nextRestart(EMPTY_HISTORY, { kind: 'spawn-error', message: 'command not found: "openclaw"', runtimeMs: 0, runningSince: null }, policy, 0, noJitter).reason,
       'could not start: command not found: "openclaw"; restart 1 in 1 s',
     );
+  });
+
+  test('a launch that failed before the spawn: transient ones back off with the same counter, permanent ones fail', () => {
+    const transient: GatewayEnding = { kind: 'prepare-failed', message: 'disk full', transient: true, runtimeMs: 0, runningSince: null };
+    const first = nextRestart(EMPTY_HISTORY, transient, policy, 0, noJitter);
+    assert.equal(first.action, 'restart');
+    assert.equal(first.reason, 'cannot launch: disk full; restart 1 in 1 s');
+    const second = nextRestart(first.history, transient, policy, 0, noJitter);
+    assert.equal(second.history.attempt, 2);
+    assert.equal(second.delayMs, 2000);
+    const permanent: GatewayEnding = { kind: 'prepare-failed', message: 'home /x is a symlink', transient: false, runtimeMs: 0, runningSince: null };
+    const failed = nextRestart(second.history, permanent, policy, 0, noJitter);
+    assert.equal(failed.action, 'fail');
+    assert.equal(failed.reason, 'cannot launch: home /x is a symlink; not retried, since waiting cannot fix it');
+    assert.equal(failed.history.attempt, 2);
   });
 });
 

@@ -2,6 +2,7 @@
 // what happened, this answers whether to restart, after how long, and why, in words an
 // operator can read. No timers, no clock: `now` and `random` come in as arguments.
 import type { ManifestInput } from '../manifest/schema.js';
+import { formatDuration } from '../util/duration.js';
 
 /** The manifest's `restart` block. */
 export type RestartPolicy = ManifestInput['restart'];
@@ -34,7 +35,9 @@ export type GatewayEnding =
     })
   | (EndingBase & { kind: 'unhealthy'; failures: number })
   | (EndingBase & { kind: 'startup-timeout'; timeoutMs: number })
-  | (EndingBase & { kind: 'spawn-error'; message: string });
+  | (EndingBase & { kind: 'spawn-error'; message: string })
+  /** The launch failed before a spawn (runtime, home, config); `transient` as classified where it arose. */
+  | (EndingBase & { kind: 'prepare-failed'; message: string; transient: boolean });
 
 /** The answer: restart after delayMs, or fail until an operator acts. */
 export interface RestartDecision {
@@ -68,12 +71,12 @@ export function nextRestart(
 ): RestartDecision {
   const what = describeEnding(ending);
   if (ending.kind === 'exited' && ending.code !== null && policy.noRestartExitCodes.includes(ending.code)) {
-    const why =
-      ending.code === CONFIG_REFUSED_EXIT_CODE
-        ? 'configuration refused by OpenClaw; not restarted'
-        : 'listed in restart.noRestartExitCodes; not restarted';
-    const output = ending.output ? `: ${ending.output}` : '';
-    return { action: 'fail', delayMs: 0, restartAt: null, reason: `${what} (${why})${output}`, history };
+    const why = ending.code === CONFIG_REFUSED_EXIT_CODE ? 'OpenClaw refused its configuration' : 'the code is listed in restart.noRestartExitCodes';
+    const output = ending.output ? `; it said: ${ending.output}` : '';
+    return { action: 'fail', delayMs: 0, restartAt: null, reason: `${what}, not restarted because ${why}${output}`, history };
+  }
+  if (ending.kind === 'prepare-failed' && !ending.transient) {
+    return { action: 'fail', delayMs: 0, restartAt: null, reason: `${what}; not retried, since waiting cannot fix it`, history };
   }
   const healthyMs = ending.runningSince === null ? 0 : Math.max(0, now - ending.runningSince);
   const previous = healthyMs >= policy.resetAfterMs ? 0 : history.attempt;
@@ -106,27 +109,12 @@ export function describeEnding(ending: GatewayEnding): string {
       if (ending.code !== null) return `exited with code ${ending.code} ${after}`;
       return `exited ${after}`;
     case 'unhealthy':
-      return `stopped after ${ending.failures} failed health probes in a row (hung?) ${after}`;
+      return `stopped after ${ending.failures} failed health probes in a row, hung ${after}`;
     case 'startup-timeout':
       return `no answer on /healthz within ${formatDuration(ending.timeoutMs)}; stopped`;
     case 'spawn-error':
       return `could not start: ${ending.message}`;
+    case 'prepare-failed':
+      return `cannot launch: ${ending.message}`;
   }
-}
-
-/** Human duration: `450 ms`, `3.2 s`, `8 s`, `4.5 min`, `2 h` (one decimal at most). */
-export function formatDuration(ms: number): string {
-  const value = Math.max(0, ms);
-  if (Math.round(value) < 1000) return `${Math.round(value)} ms`;
-  const seconds = Math.round(value / 100) / 10;
-  if (seconds < 60) return `${trim(seconds)} s`;
-  const minutes = Math.round(value / 6000) / 10;
-  if (minutes < 60) return `${trim(minutes)} min`;
-  return `${trim(Math.round(value / 360_000) / 10)} h`;
-}
-
-/** One decimal, without a trailing `.0`. */
-function trim(n: number): string {
-  const s = n.toFixed(1);
-  return s.endsWith('.0') ? s.slice(0, -2) : s;
 }

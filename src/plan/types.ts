@@ -3,11 +3,8 @@
 import type { AgentAddress } from '../manifest/ids.js';
 import type { GatewayLaunch } from '../manifest/schema.js';
 
-/** Where an agent was declared: the manifest, or `fleetctl add agent`. */
-export type AgentSource = 'manifest' | 'cli';
-
-/** What the operator wants an agent to be doing (persisted; `fleetctl stop` sets stopped). */
-export type DesiredRun = 'running' | 'stopped';
+export type { AgentSource, CliAgentSpec, DesiredRun, RecordedProcess, RegistryEntry, RegistryFile } from './registry-schema.js';
+import type { AgentSource } from './registry-schema.js';
 
 /** One agent as the manifest + registry want it, before provisioning adds managed keys. */
 export interface DesiredAgent {
@@ -23,49 +20,6 @@ export interface DesiredAgent {
   env: Record<string, string>;
   /** How to launch its gateway. */
   launch: GatewayLaunch;
-}
-
-/** What fleetd needs to find a gateway's processes again after its own crash. */
-export interface RecordedProcess {
-  pid: number;
-  pgid: number;
-  /** Start time of the pid in clock ticks since boot (field 22 of /proc/<pid>/stat). */
-  startTime: string;
-  /** ISO time of the spawn, for people. */
-  spawnedAt: string;
-}
-
-/** Spec of an agent added with `fleetctl add agent` (kept in the registry: it has no manifest entry). */
-export interface CliAgentSpec {
-  config: Record<string, unknown>;
-  env: Record<string, string>;
-}
-
-/** One registry entry: the durable facts about an agent. */
-export interface RegistryEntry {
-  fleet: string;
-  agent: string;
-  source: AgentSource;
-  /** Index of its port block; port = base + block * blockSize. */
-  block: number;
-  port: number;
-  /** 32 random bytes, hex. Never logged, never sent except by `fleetctl token`. */
-  token: string;
-  desired: DesiredRun;
-  /** Present for source 'cli'. */
-  spec?: CliAgentSpec;
-  /** Present while fleetd believes a gateway of this agent may be alive. */
-  process?: RecordedProcess;
-  /** Hash of the effective openclaw.json + env last applied (detects config/env changes). */
-  appliedHash?: string;
-  createdAt: string;
-}
-
-/** registry.json, format version 1. */
-export interface RegistryFile {
-  version: 1;
-  /** Keyed by address. */
-  agents: Record<string, RegistryEntry>;
 }
 
 /** One step of a reconcile plan. */

@@ -1,7 +1,8 @@
 // The one HTTP-over-Unix-socket client of the control API, used by fleetctl and tests.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { FleetError, isErrorCode } from '../errors.js';
-import { errorBodySchema, routes, routePath, type RequestInput, type ResponseBody, type RouteName } from './schemas.js';
+import { FleetError } from '../errors.js';
+import { errorFromBody } from './wire-error.js';
+import { routes, routePath, type RequestInput, type ResponseBody, type RouteName } from './schemas.js';
 
 /** Options of one call. */
 export interface CallOptions<K extends RouteName> {
@@ -51,20 +52,6 @@ export async function readText(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Converts a non-2xx answer into a FleetError carrying the daemon's code. */
-export function errorFromBody(status: number, text: string): FleetError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return new FleetError('INTERNAL', `fleetd answered ${status} with a body that is not JSON: ${text.slice(0, 200)}`);
-  }
-  const body = errorBodySchema.safeParse(parsed);
-  if (!body.success) return new FleetError('INTERNAL', `fleetd answered ${status} without an error body`);
-  const { code, message, details } = body.data.error;
-  return new FleetError(isErrorCode(code) ? code : 'INTERNAL', message, { details });
 }
 
 /** Calls a route and returns its validated JSON response. */

@@ -2,6 +2,7 @@
 // (validates responses). Additions must stay backwards compatible; a breaking change
 // bumps the `/v1/` prefix.
 import { z } from 'zod';
+import { AGENT_STATES } from '../plan/agent-states.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
@@ -30,7 +31,7 @@ export const errorBodySchema = z.object({
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 /** Agent states as sent on the wire. */
-export const agentStateSchema = z.enum(['stopped', 'starting', 'running', 'backoff', 'stopping', 'failed']);
+export const agentStateSchema = z.enum(AGENT_STATES);
 
 /** One agent in `status`. */
 export const agentViewSchema = z.object({
@@ -46,7 +47,10 @@ export const agentViewSchema = z.object({
   pid: z.number().nullable(),
   port: z.number(),
   home: z.string(),
+  /** ms since the current process was spawned (null: none). */
   uptimeMs: z.number().nullable(),
+  /** ms since it became `running` (null: not running). */
+  healthyForMs: z.number().nullable().default(null),
   restarts: z.number(),
   lastExit: z
     .object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number() })
@@ -68,7 +72,14 @@ export const daemonViewSchema = z.object({
   socket: z.string(),
   startedAt: z.number(),
   rssBytes: z.number(),
+  /** registry.json lags behind memory (a write failed: disk full ...); null when it does not. */
+  registryBehind: z.object({ since: z.number(), error: z.string(), retryAt: z.number() }).nullable().default(null),
+  /** Gateways booting now and launches waiting for a start slot (startConcurrency). */
+  startSlots: z.object({ active: z.number(), waiting: z.number(), limit: z.number() }).optional(),
 });
+
+/** Daemon facts shown by status. */
+export type DaemonView = z.infer<typeof daemonViewSchema>;
 
 /** A planned or applied action (reload, add, remove). */
 export const actionSchema = z.object({
@@ -78,6 +89,19 @@ export const actionSchema = z.object({
 });
 
 const envPair = z.record(z.string().regex(ENV_NAME_PATTERN, { message: 'invalid environment variable name' }), z.string());
+
+/** One step of a rolling restart as it happens. */
+export const rollingProgressSchema = z.object({ address: z.string(), step: z.enum(['restarting', 'restarted', 'skipped', 'failed']), reason: z.string() });
+
+/** The result of a rolling restart. */
+export const rollingResultSchema = z.object({
+  fleet: z.string(),
+  restarted: z.array(z.string()),
+  failed: z.object({ address: z.string(), reason: z.string() }).nullable(),
+  skipped: z.array(z.string()),
+  /** Every outcome in order, with its reason (skipped agents say why). */
+  steps: z.array(z.object({ address: z.string(), step: z.enum(['restarted', 'skipped', 'failed']), reason: z.string() })).default([]),
+});
 
 /** Every route: method, path pattern, request and response schemas. */
 export const routes = {
@@ -134,12 +158,8 @@ export const routes = {
     method: 'POST',
     path: '/v1/fleets/:fleet/restart',
     body: z.strictObject({ timeoutMs: z.int().min(0).max(3_600_000).optional() }).default({}),
-    response: z.object({
-      fleet: z.string(),
-      restarted: z.array(z.string()),
-      failed: z.object({ address: z.string(), reason: z.string() }).nullable(),
-      skipped: z.array(z.string()),
-    }),
+    // with ?progress=1 the answer is NDJSON: `{ progress: { address, step, reason } }` lines, then `{ result }` (or `{ error }`)
+    response: rollingResultSchema,
   },
   token: {
     method: 'GET',
@@ -202,6 +222,9 @@ export type ResponseBody<K extends RouteName> = z.output<(typeof routes)[K]['res
 
 /** One line of an NDJSON log follow stream. */
 export const logLineSchema = z.object({ line: z.string() });
+/** One line of the rolling restart NDJSON stream. */
+export const rollingEventSchema = z.union([z.object({ progress: rollingProgressSchema }), z.object({ result: rollingResultSchema }), errorBodySchema]);
+
 /** One line of the runtime install NDJSON stream. */
 export const installEventSchema = z.union([
   z.object({ progress: z.object({ phase: z.string(), message: z.string(), elapsedMs: z.number() }) }),

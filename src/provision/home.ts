@@ -1,7 +1,11 @@
-// The home tree of one agent and its permissions. Every folder fleetd makes is 0700 and
+// The folders of one agent and their permissions. Every folder fleetd makes is 0700 and
 // chmod'ed explicitly (the umask must not matter, and a home made by an older build gets
-// fixed). The home must sit inside <stateDir>/fleets/ and must not be a symlink.
-import { chmod, lstat, mkdir } from 'node:fs/promises';
+// fixed). The home (`<stateDir>/fleets/<fleet>/<agent>`) is the gateway's: OpenClaw's
+// config and state, the workspace, OpenClaw's own log. fleetd's own files for the agent
+// (captured output, bookkeeping) live apart, in `<stateDir>/agents/<fleet>/<agent>`, so
+// fleetd never has to write through a home someone may have swapped for a symlink (or
+// that belongs to a tenant user). Neither may be a symlink; both sit inside the state dir.
+import { chmod, lstat, mkdir, readlink } from 'node:fs/promises';
 import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { FleetError } from '../errors.js';
 import { isValidId, toAddress } from '../manifest/ids.js';
@@ -16,7 +20,9 @@ export interface AgentPaths {
   configPath: string;
   workspace: string;
   logsDir: string;
-  /** `<home>/logs/gateway.log`: the gateway's captured stdout/stderr. */
+  /** `<stateDir>/agents/<fleet>/<agent>`: fleetd's own files for this agent (never inside the home). */
+  supervisorDir: string;
+  /** `<supervisorDir>/gateway.log`: the gateway's captured stdout/stderr (redacted, rotated). */
   logFile: string;
   /** `<home>/logs/openclaw.log`: OpenClaw's own log (logging.file). */
   openclawLog: string;
@@ -39,13 +45,15 @@ export function agentPaths(stateDir: string, fleet: string, agent: string): Agen
   }
   const openclawDir = join(home, '.openclaw');
   const logsDir = join(home, 'logs');
+  const supervisorDir = resolve(stateDir, 'agents', fleet, agent);
   return {
     home,
     openclawDir,
     configPath: join(openclawDir, 'openclaw.json'),
     workspace: join(home, 'workspace'),
     logsDir,
-    logFile: join(logsDir, 'gateway.log'),
+    supervisorDir,
+    logFile: join(supervisorDir, 'gateway.log'),
     openclawLog: join(logsDir, 'openclaw.log'),
     cacheDir: join(home, '.cache'),
     tmpDir: join(home, 'tmp'),
@@ -58,24 +66,48 @@ export function homeTreeDirs(stateDir: string, fleet: string, paths: AgentPaths)
   return [resolve(stateDir), fleetsDir, join(fleetsDir, fleet), paths.home, paths.openclawDir, paths.workspace, paths.logsDir, paths.cacheDir, paths.tmpDir];
 }
 
-/** Creates (or repairs) an agent's home tree, every folder mode 0700. */
-export async function ensureHome(stateDir: string, fleet: string, paths: AgentPaths): Promise<void> {
-  const dirs = homeTreeDirs(stateDir, fleet, paths);
-  for (const [index, dir] of dirs.entries()) {
-    // The state dir itself may be a symlink the operator chose; nothing below it may be.
-    await ensurePrivateDir(dir, index > 0);
-  }
+/** Folders of fleetd's own tree for the agent, from the state dir down, in creation order. */
+export function supervisorTreeDirs(stateDir: string, fleet: string, paths: AgentPaths): string[] {
+  const agentsDir = resolve(stateDir, 'agents');
+  return [resolve(stateDir), agentsDir, join(agentsDir, fleet), paths.supervisorDir];
 }
 
-/** mkdir + chmod 0700; with `noSymlink`, refuses a symlink in place of the folder. */
+/** Creates (or repairs) an agent's home tree, every folder mode 0700; PROVISION_FAILED (permanent) for a symlink or non-folder in the way. */
+export async function ensureHome(stateDir: string, fleet: string, paths: AgentPaths): Promise<void> {
+  await ensurePrivateTree(homeTreeDirs(stateDir, fleet, paths));
+}
+
+/** Creates (or repairs) fleetd's own folder for the agent (captured log, bookkeeping), 0700. */
+export async function ensureSupervisorDir(stateDir: string, fleet: string, paths: AgentPaths): Promise<void> {
+  await ensurePrivateTree(supervisorTreeDirs(stateDir, fleet, paths));
+}
+
+/** Makes each folder in turn; the first (the state dir) may be a symlink the operator chose, nothing below it may be. */
+async function ensurePrivateTree(dirs: readonly string[]): Promise<void> {
+  for (const [index, dir] of dirs.entries()) await ensurePrivateDir(dir, index > 0);
+}
+
+// lstat before mkdir: mkdir -p would happily walk through a symlinked folder. The check and
+// the use are not atomic (Node has no openat); the window is a swap between two syscalls by
+// someone who can write the parent folder, which inside the 0700 state dir is fleetd's user.
+/** mkdir + chmod 0700; with `noSymlink`, refuses a symlink in place of the folder, naming where it points. */
 async function ensurePrivateDir(dir: string, noSymlink: boolean): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const stat = await lstat(dir);
+  let stat = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!stat) {
+    await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    stat = await lstat(dir);
+  }
   if (noSymlink && stat.isSymbolicLink()) {
-    throw new FleetError('PROVISION_FAILED', `${dir} is a symlink; fleetd only provisions real folders. Move it away and run the command again`);
+    const target = await readlink(dir).catch(() => '?');
+    throw new FleetError('PROVISION_FAILED', `${dir} is a symbolic link (to ${target}); fleetd only uses real folders it made and writes nothing through it. Move the link away (the agent's files are wherever it points), then \`fleetctl restart agent\``);
   }
   if (!stat.isSymbolicLink() && !stat.isDirectory()) {
-    throw new FleetError('PROVISION_FAILED', `${dir} exists and is not a folder; move it away and run the command again`);
+    throw new FleetError('PROVISION_FAILED', `${dir} exists and is not a folder; move it away, then \`fleetctl restart agent\``);
   }
-  if ((stat.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+  if (!stat.isSymbolicLink() && (stat.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
 }

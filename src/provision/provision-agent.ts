@@ -1,10 +1,10 @@
 // Provisioning of one agent: its home tree (0700), its openclaw.json (0600, rewritten only
 // when changed) and the environment its gateway gets. Idempotent: run before every start.
-import { FleetError } from '../errors.js';
+import { FleetError, isTransientErrno } from '../errors.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { JsonObject } from '../plan/merge.js';
 import { effectiveAgent } from './effective.js';
-import { ensureHome } from './home.js';
+import { ensureHome, ensureSupervisorDir } from './home.js';
 import { writeConfigIfChanged } from './write-config.js';
 
 /** Inputs of provisionAgent. */
@@ -22,7 +22,7 @@ export interface ProvisionInput {
 export interface ProvisionedAgent {
   home: string;
   configPath: string;
-  /** `<home>/logs/gateway.log` (captured stdout/stderr). */
+  /** `<stateDir>/agents/<fleet>/<agent>/gateway.log` (captured stdout/stderr). */
   logFile: string;
   config: JsonObject;
   env: Record<string, string>;
@@ -46,11 +46,12 @@ export async function provisionAgent(input: ProvisionInput): Promise<Provisioned
   let configWritten: boolean;
   try {
     await ensureHome(input.stateDir, input.desired.fleet, paths);
+    await ensureSupervisorDir(input.stateDir, input.desired.fleet, paths);
     configWritten = await writeConfigIfChanged(paths.configPath, effective.config);
   } catch (err) {
     if (err instanceof FleetError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    throw new FleetError('PROVISION_FAILED', `cannot provision ${input.desired.address} in ${paths.home}: ${message}`, { cause: err });
+    throw new FleetError('PROVISION_FAILED', `cannot provision ${input.desired.address} in ${paths.home}: ${message}`, { cause: err, transient: isTransientErrno(err) });
   }
   return {
     home: paths.home,

@@ -2,8 +2,9 @@
 // agent's whole life, never logged.
 import { randomBytes } from 'node:crypto';
 
-/** Shape of a token fleetd generates: 64 lowercase hex characters. */
-export const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
+import { TOKEN_PATTERN } from '../plan/registry-schema.js';
+
+export { TOKEN_PATTERN };
 
 /** Makes a new gateway token (256 bits from the OS CSPRNG). */
 export function generateToken(): string {

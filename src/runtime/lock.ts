@@ -4,7 +4,7 @@
 // stale after LOCK_STALE_MS and is then taken over.
 import { setTimeout as delay } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
-import { FleetError } from '../errors.js';
+import { FleetError, isTransientErrno } from '../errors.js';
 import { lockPath, runtimeDir } from './layout.js';
 
 /** A lock not refreshed for this long belongs to a dead process. */
@@ -34,7 +34,7 @@ export async function withRuntimeLock<T>(
   const held: HeldLock = {
     assertHeld() {
       if (compromised) {
-        throw new FleetError('RUNTIME_FAILED', `lost the install lock ${path} (${compromised.message}); another process may be installing openclaw@${version}: retry`, { cause: compromised });
+        throw new FleetError('RUNTIME_FAILED', `lost the install lock ${path} (${compromised.message}); another process may be installing openclaw@${version}: retry`, { cause: compromised, transient: true });
       }
     },
   };
@@ -61,11 +61,11 @@ async function acquire(runtimesDir: string, version: string, timeoutMs: number, 
       });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
-        throw new FleetError('RUNTIME_FAILED', `cannot take the install lock ${path}: ${(err as Error).message}`, { cause: err });
+        throw new FleetError('RUNTIME_FAILED', `cannot take the install lock ${path}: ${(err as Error).message}`, { cause: err, transient: isTransientErrno(err) });
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new FleetError('TIMEOUT', `openclaw@${version} is locked by another install or removal (${path}) for more than ${Math.round(timeoutMs / 1000)} s; retry later, or delete ${path} if no fleetd or fleetctl is running`, { cause: err });
+        throw new FleetError('TIMEOUT', `openclaw@${version} is locked by another install or removal (${path}) for more than ${Math.round(timeoutMs / 1000)} s; retry later, or delete ${path} if no fleetd or fleetctl is running`, { cause: err, transient: true });
       }
       await delay(Math.min(1000, 50 * 2 ** Math.min(attempt, 5), left));
     }

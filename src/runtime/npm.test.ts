@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildNpmEnv, createNpmRunner, isNpmNotFound, tailLines } from './npm.js';
+import { buildNpmEnv, createNpmRunner, isNpmNotFound, npmErrorCode, tailLines } from './npm.js';
 import { FleetError } from '../errors.js';
 
 describe('buildNpmEnv', () => {
@@ -81,6 +81,7 @@ describe('createNpmRunner', () => {
       assert.match(err.message, /line 21\n/);
       assert.doesNotMatch(err.message, /line 20\n/, 'twelve lines, not all of them');
       assert.equal(isNpmNotFound(err), true);
+      assert.equal(err.transient, false, 'a version that does not exist will not appear by waiting');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -95,6 +96,40 @@ describe('createNpmRunner', () => {
     assert.equal(err.code, 'RUNTIME_FAILED');
     assert.match(err.message, /cannot run "\/nonexistent\/npm"/);
     assert.equal(isNpmNotFound(err), false);
+  });
+
+  test('failures are classified by npm\'s own error code: network and unknown ones are transient, missing versions are not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetd-'));
+    try {
+      const cases: Array<[string, string, boolean]> = [
+        ['npm error code ECONNRESET\nnpm error network socket hang up', 'ECONNRESET', true],
+        ['npm ERR! code EAI_AGAIN\nnpm ERR! getaddrinfo EAI_AGAIN registry.npmjs.org', 'EAI_AGAIN', true],
+        ['npm error code ETARGET\nnpm error notarget No matching version found for openclaw@0.0.1.', 'ETARGET', false],
+        ['npm error code EBADPLATFORM\nnpm error notsup Unsupported platform', 'EBADPLATFORM', false],
+        ['npm error something without a code\nnpm error 404 Not Found (only in the text)', '', true],
+      ];
+      for (const [stderr, code, transient] of cases) {
+        const script = join(dir, 'npm');
+        await writeFile(join(dir, 'stderr.txt'), `${stderr}\n`);
+        await writeFile(script, `#!/bin/sh\ncat "${join(dir, 'stderr.txt')}" >&2\nexit 1\n`);
+        await chmod(script, 0o755);
+        const err = await createNpmRunner(script)({ args: ['install'], cwd: dir, env: { PATH: '/usr/bin:/bin' } }).then(
+          () => assert.fail('should fail'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof FleetError);
+        assert.equal((err.details as { npmCode: string | null }).npmCode, code || null, stderr);
+        assert.equal(err.transient, transient, stderr);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('npmErrorCode reads the code line or the --json error object', () => {
+    assert.equal(npmErrorCode('', 'npm warn x\nnpm error code E404\nnpm error 404'), 'E404');
+    assert.equal(npmErrorCode('{"error":{"code":"ETARGET","summary":"x"}}', ''), 'ETARGET');
+    assert.equal(npmErrorCode('not json', 'npm error 404 Not Found'), undefined);
   });
 
   test('tailLines drops blank lines and keeps the end', () => {

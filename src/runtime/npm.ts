@@ -64,26 +64,51 @@ export function createNpmRunner(command = 'npm'): NpmRunner {
   };
 }
 
-/** Turns a failed npm run into RUNTIME_FAILED with what npm printed last. */
+// npm's own error codes (its `code` field: `npm error code E404` on stderr, `error.code` in
+// --json output) that no retry can fix: the package, version or platform does not exist, or
+// the registry refuses us. Every other npm failure (network, registry 5xx, disk full, a
+// timeout, a code we do not know) is retried with backoff: an unattended fleet should heal
+// by itself when the registry comes back, and a retry is cheap.
+const PERMANENT_NPM_CODES = new Set(['E404', 'ETARGET', 'EBADPLATFORM', 'ENOTSUP', 'EINVALIDTAGNAME', 'EINVALIDPACKAGENAME', 'EUNSUPPORTEDPROTOCOL', 'E401', 'E403', 'ENEEDAUTH']);
+
+/** npm's error code from its stderr (`npm error code X`, older `npm ERR! code X`) or --json stdout; undefined when it printed none. */
+export function npmErrorCode(stdout: string, stderr: string): string | undefined {
+  const line = /^npm (?:error|ERR!) code (\S+)\s*$/m.exec(stderr);
+  if (line) return line[1];
+  try {
+    const parsed = JSON.parse(stdout.trim()) as { error?: { code?: unknown } };
+    if (typeof parsed.error?.code === 'string') return parsed.error.code;
+  } catch {
+    // not JSON: no code
+  }
+  return undefined;
+}
+
+/** Turns a failed npm run into RUNTIME_FAILED with what npm printed last, classified by npm's error code. */
 function npmError(command: string, args: string[], err: unknown): FleetError {
   const what = `npm ${args.join(' ')}`;
   if (err instanceof ExecaError) {
     if (err.code === 'ENOENT') {
       return new FleetError('RUNTIME_FAILED', `${what}: cannot run "${command}" (not found on PATH); install npm or put it on fleetd's PATH`, { cause: err });
     }
-    const tail = tailLines(typeof err.stderr === 'string' ? err.stderr : '');
+    const stderr = typeof err.stderr === 'string' ? err.stderr : '';
+    const npmCode = npmErrorCode(typeof err.stdout === 'string' ? err.stdout : '', stderr);
+    const tail = tailLines(stderr);
     const how = err.timedOut ? `timed out after ${NPM_TIMEOUT_MS / 60_000} min` : err.exitCode !== undefined ? `exit ${err.exitCode}` : err.shortMessage;
     return new FleetError('RUNTIME_FAILED', `${what} failed (${how})${tail ? `:\n${tail}` : ''}`, {
       cause: err,
-      details: { exitCode: err.exitCode ?? null, stderrTail: tail },
+      details: { exitCode: err.exitCode ?? null, stderrTail: tail, npmCode: npmCode ?? null },
+      transient: npmCode === undefined || !PERMANENT_NPM_CODES.has(npmCode),
     });
   }
-  return new FleetError('RUNTIME_FAILED', `${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new FleetError('RUNTIME_FAILED', `${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, transient: true });
 }
 
-/** True when a RUNTIME_FAILED from the runner is npm's "no such package or version" (E404). */
+/** True when a RUNTIME_FAILED from the npm runner carries npm's "no such package or version" code. */
 export function isNpmNotFound(err: unknown): boolean {
-  return err instanceof FleetError && /\bE404\b|\b404 Not Found\b|No match found for version/.test(err.message);
+  if (!(err instanceof FleetError)) return false;
+  const code = (err.details as { npmCode?: unknown } | undefined)?.npmCode;
+  return code === 'E404' || code === 'ETARGET';
 }
 
 /** Parses the JSON that `npm view ... --json` printed; RUNTIME_FAILED when it is not JSON. */

@@ -30,8 +30,17 @@ export interface RunnerDeps {
   countLeftovers: (pid: number, known: Map<number, string>) => number;
   /** Processes carrying this agent's environment marker (OPENCLAW_CONFIG_PATH), wherever they were re-parented. */
   findMarked: (spec: LaunchSpec) => Array<{ pid: number; startTime: string }>;
-  /** Waits for a boot slot (fleetd's startConcurrency) before an automatic restart; resolves with its release. */
-  bootSlot: (address: string) => Promise<() => void>;
+  /**
+   * Readies everything one launch needs and resolves with the spec to spawn (runtime
+   * installed, home verified, openclaw.json and token provisioned). Runs before EVERY
+   * spawn, automatic restarts included. `report` tells the status what it waits for.
+   * Rejects with a FleetError whose `transient` says whether waiting can help; must give
+   * up promptly when `signal` aborts (the launch was cancelled by a stop). Without it the
+   * runner launches the spec it was given (tests, fixed commands).
+   */
+  prepare?: (signal: AbortSignal, report: (step: string) => void) => Promise<LaunchSpec>;
+  /** Waits for a start slot (fleetd's startConcurrency); resolves with its release; rejects once `signal` aborts. */
+  bootSlot: (signal: AbortSignal) => Promise<() => void>;
   /** Opens the captured log of one gateway process; `onError` hears of writes the disk refused. */
   openLog: (spec: LaunchSpec, onText: (stream: OutputStream, text: string) => void, onError: (err: unknown) => void) => LogSink;
   clock: { now(): number };

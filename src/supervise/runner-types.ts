@@ -12,7 +12,7 @@ import type { AgentState, LaunchSpec, RunnerStatus } from './types.js';
 export interface StopCallOptions {
   /** Grace between SIGTERM and SIGKILL (default spec.stopTimeoutMs). */
   timeoutMs?: number;
-  /** Why, for status and the log (default "requested by operator"). */
+  /** Why, for status and the log (default "requested by the operator"). */
   reason?: string;
 }
 
@@ -21,7 +21,7 @@ export type StatePredicate = AgentState | readonly AgentState[] | ((status: Runn
 
 /** Events of a runner. */
 export interface RunnerEvents {
-  /** Every state change, with the new status. */
+  /** Every state change, with the new status; also the spawn inside `starting` (the pid appears). */
   state: (status: RunnerStatus) => void;
   /** A gateway was spawned (record it in the registry) or is gone with its tree (null: clear it). */
   process: (process: RecordedProcess | null) => void;
@@ -30,13 +30,13 @@ export interface RunnerEvents {
 /** One agent's supervisor. */
 export interface Runner {
   readonly address: AgentAddress;
-  /** From stopped, failed or backoff: spawn now (queued behind a stop in progress); resolves once spawned. Elsewhere a no-op. */
+  /** From stopped, failed or backoff: launch (queued behind a stop in progress); resolves once the launch began (`starting`). Elsewhere a no-op. */
   start(reason?: string): Promise<void>;
-  /** Stops the whole tree (SIGTERM, then SIGKILL after the timeout); resolves in `stopped`. */
+  /** Cancels any launch or backoff at once (no spawn after this call), stops the whole tree (SIGTERM, then SIGKILL after the timeout); resolves in `stopped`. */
   stop(options?: StopCallOptions): Promise<void>;
-  /** Stops (if up) and spawns again; clears `failed`; counts a restart. Resolves once spawned. */
+  /** Cancels any launch, stops the tree if up, launches again; clears `failed`; counts a restart. Resolves once the new launch began. */
   restart(options?: StopCallOptions): Promise<void>;
-  /** Replaces the spec used at the next spawn. */
+  /** Replaces the spec whose timings apply now (health, restart policy, stop timeout); the next launch prepares its own. */
   updateSpec(spec: LaunchSpec): void;
   status(): RunnerStatus;
   /** Resolves with the first status matching `predicate` (now or later); FleetError TIMEOUT after timeoutMs. */

@@ -6,6 +6,7 @@ import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import type { LogSink } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
 import { createRunner, type RunnerDeps } from './runner.js';
+import { FleetError } from '../errors.js';
 import { memoryLogger } from '../../test/support/testkit.js';
 import type { AgentState, LaunchSpec } from './types.js';
 
@@ -123,49 +124,131 @@ describe('runner state machine (fake deps)', () => {
     assert.deepEqual(h.logger.errors(), []);
   });
 
-  test('an automatic restart waits for a boot slot, holds it while starting, and a stop meanwhile is not blocked', async () => {
+  test('every launch waits for a start slot, holds it while starting, and a stop meanwhile is neither blocked nor followed by a spawn', async () => {
     const h = harness();
-    let grant: (() => void) | undefined;
+    const grants: Array<() => void> = [];
     let held = 0;
-    h.deps.bootSlot = () =>
-      new Promise((resolve) => {
-        grant = () => {
+    let waiting = 0;
+    h.deps.bootSlot = (signal) =>
+      new Promise((resolve, reject) => {
+        waiting += 1;
+        const grant = () => {
+          waiting -= 1;
           held += 1;
           resolve(() => (held -= 1));
         };
+        grants.push(grant);
+        signal.addEventListener('abort', () => {
+          waiting -= 1;
+          reject(new Error('aborted'));
+        });
       });
-    h.setLive(false); // the restarted gateway stays `starting` until probes answer
     const runner = createRunner(spec, h.deps);
     runner.start();
     await h.advance(0);
-    h.setLive(true);
-    await h.advance(1000);
-    assert.equal(runner.status().state, 'running');
-    h.procs[0]?.end({ code: 1, signal: null });
-    await h.advance(0);
-    h.setLive(false);
-    await h.advance(5_000);
-    assert.equal(runner.status().state, 'backoff', 'no slot yet: still waiting');
-    assert.equal(h.procs.length, 1);
-    grant!();
-    await h.advance(0);
     assert.equal(runner.status().state, 'starting');
-    assert.equal(h.procs.length, 2);
+    assert.match(runner.status().reason, /waiting for a start slot$/);
+    assert.equal(h.procs.length, 0, 'no spawn without a slot');
+    h.setLive(false);
+    grants.shift()!();
+    await h.advance(0);
+    assert.equal(h.procs.length, 1);
     assert.equal(held, 1, 'the slot is held while starting');
     h.setLive(true);
     await h.advance(1000);
     assert.equal(runner.status().state, 'running');
     assert.equal(held, 0, 'released once running');
 
-    h.procs[1]?.end({ code: 1, signal: null });
+    h.procs[0]?.end({ code: 1, signal: null });
     await h.advance(5_000);
-    assert.equal(runner.status().state, 'backoff');
+    assert.equal(runner.status().state, 'starting', 'the automatic restart waits for a slot too');
+    assert.equal(h.procs.length, 1);
+    assert.equal(waiting, 1);
     await runner.stop(); // not blocked by the pending slot
     assert.equal(runner.status().state, 'stopped');
-    grant!();
+    assert.equal(waiting, 0, 'the stop withdrew the launch from the start pool');
+    await h.advance(10_000);
+    assert.equal(h.procs.length, 1, 'nothing is spawned after the stop');
+    assert.equal(held, 0);
+  });
+
+  test('prepare runs before every spawn, automatic restarts included, and its spec is the one launched', async () => {
+    const h = harness();
+    let calls = 0;
+    h.deps.prepare = async (_signal, report) => {
+      calls += 1;
+      report(`installing runtime, call ${calls}`);
+      return { ...spec, argv: [...spec.argv, `--call-${calls}`] };
+    };
+    const spawned: string[][] = [];
+    const spawn = h.deps.spawn!;
+    h.deps.spawn = (s, io) => {
+      spawned.push(s.argv);
+      return spawn(s, io);
+    };
+    const runner = createRunner(spec, h.deps);
+    runner.start();
     await h.advance(0);
-    assert.equal(h.procs.length, 2, 'a slot granted after the stop spawns nothing');
-    assert.equal(held, 0, 'and is given back');
+    assert.equal(runner.status().state, 'running');
+    h.procs[0]?.end({ code: null, signal: 'SIGKILL' });
+    await h.advance(100);
+    assert.equal(runner.status().state, 'running');
+    await runner.restart();
+    await h.advance(0);
+    assert.equal(calls, 3);
+    assert.deepEqual(spawned.map((argv) => argv.at(-1)), ['--call-1', '--call-2', '--call-3']);
+    await runner.stop();
+  });
+
+  test('a launch that cannot be prepared: transient backs off and comes back, permanent fails, the same counter throughout', async () => {
+    const h = harness();
+    const outcomes: Array<'transient' | 'permanent' | 'ok'> = ['transient', 'transient', 'ok'];
+    h.deps.prepare = async () => {
+      const next = outcomes.shift() ?? 'permanent';
+      if (next === 'ok') return spec;
+      throw new FleetError('PROVISION_FAILED', next === 'transient' ? 'no space left on device' : 'home is a symlink', { transient: next === 'transient' });
+    };
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(0);
+    assert.equal(runner.status().state, 'backoff');
+    assert.equal(runner.status().reason, 'cannot launch: no space left on device; restart 1 in 100 ms');
+    await h.advance(100);
+    assert.equal(runner.status().reason, 'cannot launch: no space left on device; restart 2 in 200 ms');
+    await h.advance(200);
+    assert.equal(runner.status().state, 'running');
+    assert.equal(h.procs.length, 1);
+    h.procs[0]?.end({ code: 1, signal: null });
+    await h.advance(0);
+    assert.match(runner.status().reason, /; restart 3 in 400 ms$/, 'one backoff counter for exits and launch failures');
+    await h.advance(400);
+    assert.equal(runner.status().state, 'failed');
+    assert.equal(runner.status().reason, 'cannot launch: home is a symlink; not retried, since waiting cannot fix it');
+    await h.advance(100_000);
+    assert.equal(h.procs.length, 1);
+    assert.deepEqual(h.logger.errors().filter((e) => e.msg?.startsWith('illegal')), []);
+  });
+
+  test('a stop while the launch is still preparing cancels it: stopped at once, prepare aborted, nothing spawned', async () => {
+    const h = harness();
+    let aborted = false;
+    let finish: (() => void) | undefined;
+    h.deps.prepare = (signal) =>
+      new Promise((resolve) => {
+        signal.addEventListener('abort', () => (aborted = true));
+        finish = () => resolve(spec);
+      });
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(0);
+    assert.equal(runner.status().state, 'starting');
+    await runner.stop();
+    assert.equal(runner.status().state, 'stopped');
+    assert.equal(aborted, true);
+    finish!(); // the runtime install finishes anyway
+    await h.advance(1000);
+    assert.equal(h.procs.length, 0, 'a cancelled launch never spawns');
+    assert.equal(runner.status().state, 'stopped');
   });
 
   test('stop during backoff cancels the restart; start() while running is a no-op', async () => {
@@ -200,7 +283,7 @@ describe('runner state machine (fake deps)', () => {
     assert.equal(runner.status().state, 'running');
     await h.advance(1000); // third in a row
     assert.equal(runner.status().state, 'backoff');
-    assert.match(runner.status().reason, /^stopped after 3 failed health probes in a row \(hung\?\) after 6 s; restart 1 in 100 ms$/);
+    assert.match(runner.status().reason, /^stopped after 3 failed health probes in a row, hung after 6 s; restart 1 in 100 ms$/);
     h.setLive(true);
     await h.advance(100);
     assert.equal(runner.status().state, 'running');

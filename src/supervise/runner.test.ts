@@ -14,7 +14,7 @@ describe('runner with the fake gateway', () => {
   test('spawned is not started: starting until /healthz answers; env, group and record are exact', () =>
     withFakeRunner({ mode: 'slow-start:800' }, async ({ agent, runner, processes, fakeOf }) => {
       runner.start();
-      const starting = await runner.waitForState('starting', 2000);
+      const starting = await runner.waitForState((s) => s.state === 'starting' && s.pid !== null, 2000);
       assert.match(starting.reason, /^started; spawned pid \d+, waiting for \/healthz on port \d+$/);
       const pids = await fakeOf(starting.pid);
       // The fake is up (it wrote its pids) but does not listen yet: still starting.
@@ -23,7 +23,7 @@ describe('runner with the fake gateway', () => {
       assert.equal(runner.status().health.live, false);
 
       const running = await runner.waitForState('running', 5000);
-      assert.match(running.reason, /^healthy after [\d.]+ m?s \(pid \d+, port \d+\)$/);
+      assert.match(running.reason, /^healthy after [\d.]+ m?s, pid \d+ on port \d+$/);
       assert.equal(running.pid, pids.pid);
       assert.equal(running.port, agent.port);
       assert.ok(running.runningSince !== null);
@@ -41,7 +41,7 @@ describe('runner with the fake gateway', () => {
 
       await runner.stop();
       assert.equal(processes.at(-1), null, 'the record is cleared once the tree is gone');
-      assert.equal(runner.status().reason, 'stopped by operator');
+      assert.equal(runner.status().reason, 'stopped by the operator');
       assert.equal(runner.status().pid, null);
     }));
 
@@ -73,7 +73,7 @@ describe('runner with the fake gateway', () => {
       const failed = await runner.waitForState('failed', 5000);
       assert.match(
         failed.reason,
-        /^exited with code 78 after [\d.]+ m?s \(configuration refused by OpenClaw; not restarted\): Invalid config at \S+openclaw\.json: Unrecognized key: "fakeFail"$/,
+        /^exited with code 78 after [\d.]+ m?s, not restarted because OpenClaw refused its configuration; it said: Invalid config at \S+openclaw\.json: Unrecognized key: "fakeFail"$/,
       );
       assert.equal(failed.lastExit?.code, 78);
       assert.equal(failed.nextStartAt, null);
@@ -82,7 +82,7 @@ describe('runner with the fake gateway', () => {
 
       // start() from failed tries again (and fails the same way)
       runner.start();
-      await runner.waitForState('starting', 2000);
+      await runner.waitForState((s) => s.state === 'starting' && s.pid !== null, 2000);
       await runner.waitForState('failed', 5000);
       assert.equal(processes.filter((p) => p !== null).length, 2);
 

@@ -1,25 +1,33 @@
-// One runner per agent: keeps its gateway alive (spawn, health-gated start, probes, hang
-// detection, backoff restarts) and never leaves a stray process behind. The state machine
-// is drawn in states.ts; restart decisions come from the pure plan/restart-policy.ts.
+// One runner per agent: the agent's single state (plan/agent-states.ts draws it) and the
+// whole life of its gateway: the launch (prepare: runtime, home, config; a start slot;
+// spawn), the health-gated start, probes and hang detection, backoff restarts from the pure
+// plan/restart-policy.ts, and stops that leave no stray process behind.
 //
-// Concurrency: every operation that takes a process tree down or brings one up (operator
-// calls, exits, hangs, startup timeouts, backoff timers) runs through one promise queue,
-// one at a time, and re-checks the state when its turn comes. Only probe results act
-// outside the queue, and only on the run they were started for, while it is still live.
+// Concurrency. Operations that take a process tree down or bring one up (operator calls,
+// exits, hangs, startup timeouts, backoff timers) run through one promise queue, one at a
+// time, and re-check the state when their turn comes. A launch's slow waits (preparing,
+// waiting for a start slot) happen OUTSIDE that queue, tagged with a launch number: stop()
+// and restart() bump the number and abort the launch's signal at the moment they are
+// called, before queueing, so a stop never waits behind a launch and no spawn can happen
+// after a stop was accepted. Probe results act outside the queue too, but only on the run
+// they were started for, while it is still live.
+//
+// (Above ~300 lines on purpose: the state machine is one concern, and splitting its
+// transitions across files would hide the races the queue and the launch number close.)
 import { FleetError } from '../errors.js';
 import type { AgentAddress } from '../manifest/ids.js';
-import { describeEnding, EMPTY_HISTORY, formatDuration, nextRestart, type GatewayEnding, type RestartHistory } from '../plan/restart-policy.js';
+import { canStart, canTransition } from '../plan/agent-states.js';
+import { describeEnding, EMPTY_HISTORY, nextRestart, type GatewayEnding, type RestartDecision, type RestartHistory } from '../plan/restart-policy.js';
+import { formatDuration } from '../util/duration.js';
 import { createOutputTail } from './output-tail.js';
 import type { ProbeResult } from './probe.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
-import type { GatewayExit } from './spawn-gateway.js';
-import { canStart, canTransition } from './states.js';
-import type { StopTarget } from './stop-tree.js';
 import type { Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
+import type { GatewayExit } from './spawn-gateway.js';
+import type { StopTarget } from './stop-tree.js';
 import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
-
 export type { Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
@@ -28,7 +36,7 @@ export const STARTING_PROBE_MS = 500;
 /** How long to wait for the exit event of a process whose tree is already gone. */
 const EXIT_EVENT_WAIT_MS = 5000;
 
-/** Creates the runner of one agent, in state `stopped`. */
+/** Creates the runner of one agent, in state `stopped`; `spec` serves until the first launch prepares its own. */
 export function createRunner(spec: LaunchSpec, deps: Partial<RunnerDeps> = {}): Runner {
   return new GatewayRunner(spec, resolveRunnerDeps(deps));
 }
@@ -49,7 +57,9 @@ class GatewayRunner implements Runner {
   private health: HealthInfo = { live: null, ready: null };
   private nextStartAt: number | null = null;
   private backoffTimer: TimerHandle | null = null;
-  private backoffSeq = 0;
+  /** Number of the launch in flight (or of the last one); bumped to cancel it. */
+  private launchSeq = 0;
+  private launchAbort: AbortController | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners: { [E in keyof RunnerEvents]: Set<RunnerEvents[E]> } = { state: new Set(), process: new Set() };
 
@@ -64,35 +74,38 @@ class GatewayRunner implements Runner {
   start(reason = 'started'): Promise<void> {
     return this.enqueue(() => {
       if (!canStart(this.state)) return;
-      this.cancelBackoff();
+      this.cancelLaunch();
       if (this.state === 'failed') this.history = EMPTY_HISTORY;
-      this.spawnRun(reason);
+      this.beginLaunch(reason);
     });
   }
 
   stop(options: StopCallOptions = {}): Promise<void> {
+    this.cancelLaunch(); // now, not when the queue gets to it: nothing may spawn after this call
     return this.enqueue(async () => {
-      this.cancelBackoff();
+      this.cancelLaunch();
       const run = this.current;
       if (run) {
-        this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by operator'}`);
+        this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by the operator'}`);
         await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
       }
-      if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by operator' : `stopped: ${options.reason}`);
+      if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`);
     });
   }
 
   restart(options: StopCallOptions = {}): Promise<void> {
+    this.cancelLaunch();
     return this.enqueue(async () => {
-      this.cancelBackoff();
+      this.cancelLaunch();
       this.restarts += 1;
       this.history = EMPTY_HISTORY;
+      const why = options.reason ?? 'restarted by the operator';
       const run = this.current;
       if (run) {
-        this.transition('stopping', `restarting pid ${run.proc.pid ?? '-'}: requested by operator`);
+        this.transition('stopping', `restarting pid ${run.proc.pid ?? '-'}: ${why}`);
         await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
       }
-      this.spawnRun('restarted by operator');
+      this.beginLaunch(why);
     });
   }
 
@@ -109,6 +122,7 @@ class GatewayRunner implements Runner {
       since: this.since,
       pid: run?.proc.pid ?? null,
       port: (run?.spec ?? this.spec).port,
+      spawnedAt: run?.spawnedAt ?? null,
       runningSince: run?.runningSince ?? null,
       restarts: this.restarts,
       lastExit: this.lastExit ? { ...this.lastExit } : null,
@@ -154,7 +168,66 @@ class GatewayRunner implements Runner {
     return result;
   }
 
-  /** Spawns the gateway of the current spec and enters `starting`. */
+  // The launch: `starting` from here on. prepare() and the start slot are awaited outside
+  // the queue; the spawn itself is queued and happens only if this launch is still the
+  // current one (same number) and nothing else brought a process up meanwhile.
+  /** Starts launch number ++launchSeq: prepare, take a start slot, spawn. Call inside the queue. */
+  private beginLaunch(why: string): void {
+    const seq = ++this.launchSeq;
+    const abort = new AbortController();
+    this.launchAbort = abort;
+    this.transition('starting', `${why}; preparing the launch`);
+    const live = () => seq === this.launchSeq && this.state === 'starting' && this.current === null;
+    void (async () => {
+      let spec: LaunchSpec;
+      try {
+        const prepare = this.deps.prepare ?? (async () => this.spec);
+        spec = await prepare(abort.signal, (step) => {
+          if (live()) this.setReason(`${why}; ${step}`);
+        });
+      } catch (err) {
+        if (!live() || abort.signal.aborted) return;
+        await this.enqueue(() => {
+          if (live()) this.onPrepareFailed(err);
+        });
+        return;
+      }
+      if (!live()) return;
+      this.spec = spec;
+      this.setReason(`${why}; waiting for a start slot`);
+      let release: () => void;
+      try {
+        release = await this.deps.bootSlot(abort.signal);
+      } catch {
+        return; // aborted: the launch was cancelled while waiting
+      }
+      await this.enqueue(() => {
+        if (!live()) return release();
+        this.spawnRun(why);
+        this.releaseWhenBooted(release);
+      });
+    })().catch((err: unknown) => this.log.error({ err }, 'launch failed unexpectedly'));
+  }
+
+  /** Cancels the launch in flight and any pending backoff restart (safe to call anywhere). */
+  private cancelLaunch(): void {
+    this.launchSeq += 1;
+    this.launchAbort?.abort();
+    this.launchAbort = null;
+    if (this.backoffTimer !== null) this.deps.clearTimer(this.backoffTimer);
+    this.backoffTimer = null;
+  }
+
+  /** prepare() failed: the restart policy decides, with the classification made where the error arose. */
+  private onPrepareFailed(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const transient = err instanceof FleetError && err.transient;
+    this.log.warn({ err: message, transient }, 'launch could not be prepared');
+    const ending: GatewayEnding = { kind: 'prepare-failed', message, transient, runtimeMs: 0, runningSince: null };
+    this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
+  }
+
+  /** Spawns the gateway of the current spec; the state is already `starting`. */
   private spawnRun(why: string): void {
     const spec = this.spec;
     const now = this.deps.clock.now();
@@ -200,13 +273,14 @@ class GatewayRunner implements Runner {
       void this.enqueue(() => this.onExit(run));
     });
     if (proc.pid === null) {
-      this.transition('starting', `${why}; spawning ${spec.argv[0] ?? '(no command)'}`);
+      this.setReason(`${why}; spawning ${spec.argv[0] ?? '(no command)'}`);
       return;
     }
     run.record = { pid: proc.pid, pgid: proc.pid, startTime: proc.startTime ?? '', spawnedAt: new Date(now).toISOString() };
     sink.note(`spawned pid ${proc.pid} on port ${spec.port}: ${spec.argv.join(' ')}`);
     this.emit('process', run.record);
-    this.transition('starting', `${why}; spawned pid ${proc.pid}, waiting for /healthz on port ${spec.port}`);
+    this.setReason(`${why}; spawned pid ${proc.pid}, waiting for /healthz on port ${spec.port}`);
+    this.emit('state', this.status()); // same state, now with a pid: listeners waiting for the spawn hear it
     run.startupTimer = this.deps.setTimer(() => void this.enqueue(() => this.onStartupTimeout(run)), spec.health.startupTimeoutMs);
     this.scheduleProbe(run, 0);
   }
@@ -240,7 +314,7 @@ class GatewayRunner implements Runner {
     if (this.state === 'starting' && result.live) {
       this.clearRunTimer(run, 'startupTimer');
       run.runningSince = now;
-      this.transition('running', `healthy after ${formatDuration(now - run.spawnedAt)} (pid ${run.proc.pid}, port ${run.spec.port})`);
+      this.transition('running', `healthy after ${formatDuration(now - run.spawnedAt)}, pid ${run.proc.pid} on port ${run.spec.port}`);
     } else if (this.state === 'running') {
       if (result.live) {
         run.failures = 0;
@@ -286,7 +360,7 @@ class GatewayRunner implements Runner {
   /** failureThreshold probes in a row failed while running: take the tree down, then backoff. */
   private async onHung(run: Run, failures: number): Promise<void> {
     if (!this.isLive(run) || this.state !== 'running') return;
-    this.transition('stopping', `no answer to ${failures} health probes in a row (hung?); stopping pid ${run.proc.pid}`);
+    this.transition('stopping', `no answer to ${failures} health probes in a row, hung; stopping pid ${run.proc.pid}`);
     const ending: GatewayEnding = { kind: 'unhealthy', failures, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: run.runningSince };
     await this.stopRun(run, this.spec.stopTimeoutMs);
     this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
@@ -303,33 +377,26 @@ class GatewayRunner implements Runner {
   }
 
   /** Enters backoff (with its timer) or failed. */
-  private applyDecision(decision: ReturnType<typeof nextRestart>): void {
+  private applyDecision(decision: RestartDecision): void {
     if (decision.action === 'fail') {
       this.transition('failed', decision.reason);
       return;
     }
     this.history = decision.history;
     this.nextStartAt = decision.restartAt;
-    const seq = ++this.backoffSeq;
+    const seq = this.launchSeq;
     this.backoffTimer = this.deps.setTimer(() => {
-      // The boot slot is taken OUTSIDE the runner's queue, so a stop() never waits for one.
-      void this.deps.bootSlot(this.spec.address).then((release) =>
-        this.enqueue(() => {
-          if (this.state !== 'backoff' || seq !== this.backoffSeq) return release();
-          this.backoffTimer = null;
-          this.restarts += 1;
-          this.spawnRun(`restart ${this.history.attempt} after backoff`);
-          this.releaseWhenBooted(release);
-        }).catch((err: unknown) => {
-          release();
-          throw err;
-        }),
-      );
+      void this.enqueue(() => {
+        if (this.state !== 'backoff' || seq !== this.launchSeq) return;
+        this.backoffTimer = null;
+        this.restarts += 1;
+        this.beginLaunch(`restart ${this.history.attempt} after backoff`);
+      });
     }, decision.delayMs);
     this.transition('backoff', decision.reason);
   }
 
-  /** Holds a boot slot until the current run has left `starting` (up, exited, stopped). */
+  /** Holds a start slot until the current run has left `starting` (up, exited, stopped). */
   private releaseWhenBooted(release: () => void): void {
     if (this.state !== 'starting') return release();
     const off = this.on('state', (status) => {
@@ -337,12 +404,6 @@ class GatewayRunner implements Runner {
       off();
       release();
     });
-  }
-
-  private cancelBackoff(): void {
-    this.backoffSeq += 1;
-    if (this.backoffTimer !== null) this.deps.clearTimer(this.backoffTimer);
-    this.backoffTimer = null;
   }
 
   /** Adds every process carrying this agent's environment marker to the tree to stop. */
@@ -409,6 +470,11 @@ class GatewayRunner implements Runner {
     const handle = run[which];
     if (handle !== null) this.deps.clearTimer(handle);
     run[which] = null;
+  }
+
+  /** Changes the reason without a state change (a launch reporting its progress); status shows it. */
+  private setReason(reason: string): void {
+    this.reason = reason;
   }
 
   private transition(to: AgentState, reason: string): void {

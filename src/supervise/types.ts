@@ -4,8 +4,9 @@ import type { AgentAddress } from '../manifest/ids.js';
 import type { ManifestInput } from '../manifest/schema.js';
 import type { RecordedProcess } from '../plan/types.js';
 
-/** Runner states; see states.ts for the diagram. */
-export type AgentState = 'stopped' | 'starting' | 'running' | 'backoff' | 'stopping' | 'failed';
+/** Agent states: one list, in plan/agent-states.ts (with the diagram). */
+export type { AgentState } from '../plan/agent-states.js';
+import type { AgentState } from '../plan/agent-states.js';
 
 /** Everything a runner needs to launch and watch one gateway. */
 export interface LaunchSpec {
@@ -55,7 +56,9 @@ export interface RunnerStatus {
   since: number;
   pid: number | null;
   port: number;
-  /** epoch ms when the current process became `running`. */
+  /** epoch ms when the current process was spawned (uptime counts from here). */
+  spawnedAt: number | null;
+  /** epoch ms when the current process became `running` (healthy for counts from here). */
   runningSince: number | null;
   /** Restarts since the runner was created (crash, hang, operator). */
   restarts: number;

@@ -191,7 +191,7 @@ export async function withFakeRunner(
   const tracker = new PidTracker();
   const states: AgentState[] = [];
   const processes: Array<RecordedProcess | null> = [];
-  runner.on('state', (s) => void states.push(s.state));
+  runner.on('state', (s) => void (states.at(-1) !== s.state && states.push(s.state))); // transitions only: a spawn inside `starting` also reports
   runner.on('process', (p) => {
     processes.push(p);
     tracker.add(p?.pid);

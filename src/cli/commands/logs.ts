@@ -7,7 +7,7 @@ import { errorBodySchema, logLineSchema } from '../../protocol/schemas.js';
 import { requireAddress } from '../address.js';
 import { globalsOf, type CliRun } from '../context.js';
 import { printJson, printLines } from '../output.js';
-import { errorFromEvent } from '../wire-error.js';
+import { decodeWireError } from '../../protocol/wire-error.js';
 import { intOption } from './group.js';
 
 /** Most lines one request may ask for. */
@@ -46,7 +46,7 @@ async function follow(run: CliRun, socket: string, params: { fleet: string; agen
         continue;
       }
       const error = errorBodySchema.safeParse(event);
-      if (error.success) throw errorFromEvent(error.data);
+      if (error.success) throw decodeWireError(error.data);
       throw new FleetError('INTERNAL', `fleetd sent an unexpected log event: ${JSON.stringify(event).slice(0, 200)}`);
     }
   } catch (err) {

@@ -9,7 +9,7 @@ import { note, printJson, printLines } from '../output.js';
 export function reportAgent(run: CliRun, json: boolean, verb: string, agent: AgentView, raw: unknown): void {
   if (json) printJson(run.deps.io, raw);
   else printLines(run.deps.io, [`${verb} ${describeAgent(agent)}`]);
-  if (verb !== 'stopped' && isFailedState(agent)) {
+  if (verb !== 'stopped' && verb !== 'starting' && verb !== 'restarting' && isFailedState(agent)) {
     run.exitCode = 1;
     note(run.deps.io, `fleetctl: ${agent.address} did not come back: ${agent.state}, ${agent.reason} (see fleetctl logs ${agent.address})`);
   }

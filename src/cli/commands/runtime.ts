@@ -6,9 +6,10 @@ import { callRaw, stream } from '../../protocol/client.js';
 import { installEventSchema, type ResponseBody } from '../../protocol/schemas.js';
 import { requireVersion } from '../address.js';
 import { globalsOf, type CliRun } from '../context.js';
-import { formatDuration, renderTable } from '../format.js';
+import { renderTable } from '../format.js';
+import { formatDurationCompact as formatDuration } from '../../util/duration.js';
 import { note, printJson, printLines } from '../output.js';
-import { errorFromEvent } from '../wire-error.js';
+import { decodeWireError } from '../../protocol/wire-error.js';
 
 /** Registers `runtime list`, `runtime install`, `runtime remove` and `runtime prune`. */
 export function registerRuntime(program: Command, run: CliRun): void {
@@ -70,7 +71,7 @@ async function install(run: CliRun, socket: string, version: string): Promise<Re
     const data = event.data;
     if ('progress' in data) note(run.deps.io, `[${formatDuration(data.progress.elapsedMs)}] ${data.progress.phase}: ${data.progress.message}`);
     else if ('result' in data) return data.result;
-    else throw errorFromEvent(data);
+    else throw decodeWireError(data);
   }
   throw new FleetError('RUNTIME_FAILED', `fleetd ended the install of openclaw ${version} without a result; see fleetd's log`);
 }

@@ -9,7 +9,7 @@ export const installRuntimeHandler = (ctx: DaemonContext): Handler<'installRunti
   const events = createPushStream<unknown>();
   const push = (item: unknown) => events.push(item);
   ctx
-    .installRuntime(body.version, (event: ProgressEvent) => push({ progress: event }))
+    .runtimes.install(body.version, (event: ProgressEvent) => push({ progress: event }))
     .then((runtime) => push({ result: { version: runtime.version, dir: runtime.dir, nodeVersion: runtime.nodeVersion } }))
     .catch((err) => {
       const e = toFleetError(err, 'RUNTIME_FAILED');

@@ -5,7 +5,6 @@ import { stat } from 'node:fs/promises';
 import { FleetError } from '../../errors.js';
 import { createPushStream } from '../../util/push-stream.js';
 import { toAddress } from '../../manifest/ids.js';
-import { agentPaths } from '../../provision/home.js';
 import { followLog, tailLines } from '../../supervise/log-read.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
@@ -52,11 +51,10 @@ function followLines(file: string, signal: AbortSignal, startAt: number): AsyncI
 /** The logs route. */
 export const logsHandler = (ctx: DaemonContext): Handler<'logs'> => async ({ params, query, signal }) => {
   const address = toAddress(params.fleet!, params.agent!);
-  ctx.fleet.slotOf(address); // NOT_FOUND for unknown agents
+  const file = ctx.fleet.logFileOf(address); // NOT_FOUND for unknown agents
   const lines = parseLines(query.get('lines'));
   const follow = query.get('follow');
   if (follow !== null && !['0', '1', 'true', 'false'].includes(follow)) throw new FleetError('BAD_REQUEST', `follow must be 1 or 0, found ${JSON.stringify(follow.slice(0, 40))}`);
-  const file = agentPaths(ctx.fleet.manifest.stateDir, params.fleet!, params.agent!).logFile;
   const following = follow === '1' || follow === 'true';
   // Follow from where the tail was taken, so nothing written in between is lost.
   const startAt = following ? ((await stat(file).catch(() => undefined))?.size ?? 0) : 0;

@@ -1,29 +1,24 @@
-import { FleetError } from '../../errors.js';
+// POST /v1/fleets/:fleet/restart: rolling restart. With ?progress=1 the answer is NDJSON:
+// one `{ progress }` line per step as it happens, then `{ result }` (or `{ error }`).
+import { FleetError, toFleetError } from '../../errors.js';
+import { createPushStream } from '../../util/push-stream.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
 
-/** POST /v1/fleets/:fleet/restart: rolling restart, one agent at a time, each healthy before the next. */
-export const restartFleetHandler = (ctx: DaemonContext): Handler<'restartFleet'> => async ({ params, body }) =>
-  ctx.fleet.queue.run(async () => {
-    const fleetId = params.fleet!;
-    const slots = [...ctx.fleet.slots.values()].filter((s) => s.desired.fleet === fleetId).sort((a, b) => (a.desired.address < b.desired.address ? -1 : 1));
-    if (slots.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleetId}; \`fleetctl status\` lists the agents`);
-    const restarted: string[] = [];
-    const skipped: string[] = [];
-    for (const slot of slots) {
-      const address = slot.desired.address;
-      if (!slot.desired.enabled || ctx.fleet.registry.agents[address]?.desired === 'stopped') {
-        skipped.push(address);
-        continue;
-      }
-      ctx.logger.info({ agent: address }, 'rolling restart');
-      const status = await ctx.fleet.launch(slot, 'restart', body.timeoutMs);
-      if (status?.state !== 'running') {
-        const view = ctx.fleet.viewOf(address);
-        ctx.logger.error({ agent: address, state: view.state }, 'rolling restart stopped: agent did not come back');
-        return { fleet: fleetId, restarted, failed: { address, reason: `${view.state}: ${view.reason}` }, skipped };
-      }
-      restarted.push(address);
-    }
-    return { fleet: fleetId, restarted, failed: null, skipped };
-  });
+/** The rolling restart route. */
+export const restartFleetHandler = (ctx: DaemonContext): Handler<'restartFleet'> => async ({ params, body, query }) => {
+  const progress = query.get('progress');
+  if (progress !== null && !['0', '1'].includes(progress)) throw new FleetError('BAD_REQUEST', `progress must be 1 or 0, found ${JSON.stringify(progress.slice(0, 40))}`);
+  const options = body.timeoutMs === undefined ? {} : { timeoutMs: body.timeoutMs };
+  if (progress !== '1') return ctx.fleet.rollingRestart(params.fleet!, options);
+  const events = createPushStream<unknown>();
+  const done = ctx.fleet.rollingRestart(params.fleet!, options, (step) => events.push({ progress: step })); // NOT_FOUND before any line
+  done
+    .then((result) => events.push({ result }))
+    .catch((err: unknown) => {
+      const e = toFleetError(err);
+      events.push({ error: { code: e.code, message: e.message } });
+    })
+    .finally(() => events.end());
+  return { stream: events };
+};

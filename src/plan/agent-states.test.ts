@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_STATES, canStart, canTransition, hasProcess, TRANSITIONS } from './states.js';
+import { AGENT_STATES, canStart, canTransition, hasProcess, isSettled, TRANSITIONS } from './agent-states.js';
 
 test('the transition table matches the diagram', () => {
   const allowed = AGENT_STATES.flatMap((from) => AGENT_STATES.filter((to) => canTransition(from, to)).map((to) => `${from}->${to}`));
@@ -15,7 +15,9 @@ test('the transition table matches the diagram', () => {
     'starting->backoff',
     'starting->failed',
     'starting->running',
+    'starting->stopped',
     'starting->stopping',
+    'stopped->running',
     'stopped->starting',
     'stopping->backoff',
     'stopping->failed',
@@ -25,4 +27,5 @@ test('the transition table matches the diagram', () => {
   assert.equal(Object.keys(TRANSITIONS).length, AGENT_STATES.length);
   assert.deepEqual(AGENT_STATES.filter(canStart), ['stopped', 'backoff', 'failed']);
   assert.deepEqual(AGENT_STATES.filter(hasProcess), ['starting', 'running', 'stopping']);
+  assert.deepEqual(AGENT_STATES.filter(isSettled), ['stopped', 'running', 'backoff', 'failed']);
 });
