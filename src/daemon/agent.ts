@@ -2,7 +2,7 @@
 // registry, and the operator's running/stopped in the registry), its runner (the one place
 // its state lives), and prepare(), the step that readies every launch. The fleet asks an
 // agent to act; an agent never waits on another one.
-import { FleetError } from '../errors.js';
+import { FleetError, toFleetError } from '../errors.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
 import { isSettled } from '../plan/agent-states.js';
@@ -114,7 +114,11 @@ export class Agent {
     let runtime;
     if (pin.kind === 'openclaw') {
       report(`waiting for OpenClaw runtime ${pin.version}`);
-      runtime = await abortable(this.deps.installRuntime(pin.version, (e) => report(`installing OpenClaw ${pin.version}: ${e.message}`)), signal);
+      const install = this.deps.installRuntime(pin.version, (e) => report(`installing OpenClaw ${pin.version}: ${e.message}`)).catch((err: unknown) => {
+        const cause = toFleetError(err, 'RUNTIME_FAILED');
+        throw new FleetError(cause.code, `OpenClaw runtime ${pin.version} could not be installed: ${cause.message}`, { cause, transient: cause.transient, details: cause.details });
+      });
+      runtime = await abortable(install, signal);
     }
     signal.throwIfAborted();
     report('provisioning the home and openclaw.json');

@@ -394,7 +394,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 /** Throws AGENT_FAILED unless the launch ended with the agent running. */
 function expectRunning(address: string, state: string, view: AgentView): void {
   if (state === 'running') return;
-  throw new FleetError('AGENT_FAILED', `${address} did not come back: it is ${view.state}, ${view.reason}. See \`fleetctl logs ${address}\``, { details: { agent: view } });
+  throw new FleetError('AGENT_FAILED', `${address} did not come back: ${view.state}, ${view.reason}. See \`fleetctl logs ${address}\``, { details: { agent: view } });
 }
 
 /** The object createFleet returns: the command API. */

@@ -71,7 +71,7 @@ export async function runRollingRestart(fleet: string, members: readonly Agent[]
     }
     const view = options.view(address);
     log.error({ agent: address, state: view.state }, 'rolling restart stopped: agent did not come back');
-    report(address, 'failed', `it is ${view.state}, ${view.reason}`);
+    report(address, 'failed', `${view.state}: ${view.reason}`);
     break;
   }
   return result;

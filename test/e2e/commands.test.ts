@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import JSON5 from 'json5';
 import {
   agentHome,
+  gatewayLog,
   alive,
   cleanup,
   fakeControl,
@@ -28,14 +29,9 @@ import {
   FLEETD,
   REPO,
   type Fleetd,
+  fakePids,
 } from './harness.js';
 import { waitFor } from '../../src/util/wait-for.js';
-
-/** pid, helper and worker of the agent's current fake gateway. */
-async function treeOf(stateDir: string, address: string): Promise<number[]> {
-  const info = await fakeInfo(stateDir, address);
-  return [info.pid, info.helperPid, info.workerPid];
-}
 
 /** fleetctl without --json (the human output). */
 function human(f: Fleetd, ...args: string[]) {
@@ -52,7 +48,7 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
     await mkdir(join(dir, 'runtimes'));
     const manifest = fakeManifest({ acme: { agents: { alpha: {}, beta: {} } }, globex: { agents: { one: {} } } }, { runtimesDir: './runtimes' });
     f = await startFleetd(dir, manifest, { waitRunning: 3 });
-    for (const a of await status(f)) seen.push(...(await treeOf(f.stateDir, a.address)));
+    for (const a of await status(f)) seen.push(...(await fakePids(f.stateDir, a.address)));
   });
 
   after(async () => {
@@ -98,7 +94,7 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
 
   test('logs -n 5 prints the last 5 lines of the gateway log', async () => {
     const [alpha] = await status(f);
-    const file = join(agentHome(f.stateDir, 'acme/alpha'), 'logs', 'gateway.log');
+    const file = gatewayLog(f.stateDir, 'acme/alpha');
     for (let i = 0; i < 3; i++) assert.equal(await fakeControl(alpha.port, '/__fake/print-token'), 200);
     const text = await waitFor(async () => {
       const t = await readFile(file, 'utf8');
@@ -193,8 +189,8 @@ test('stop agent stays stopped across a fleetd restart until start agent; restar
   const seen: number[] = [];
   try {
     const [alpha, beta] = await status(f);
-    const alphaTree = await treeOf(f.stateDir, 'acme/alpha');
-    seen.push(...alphaTree, ...(await treeOf(f.stateDir, 'acme/beta')));
+    const alphaTree = await fakePids(f.stateDir, 'acme/alpha');
+    seen.push(...alphaTree, ...(await fakePids(f.stateDir, 'acme/beta')));
 
     const stopped = await f.ctl('stop', 'agent', 'acme/alpha');
     assert.equal(stopped.code, 0, stopped.stderr);
@@ -216,21 +212,21 @@ test('stop agent stays stopped across a fleetd restart until start agent; restar
     assert.deepEqual(processesOfHome(agentHome(f.stateDir, 'acme/alpha')), [], 'no process runs in its home');
     const startedAlpha = f.output().split('\n').filter((l) => l.includes('"starting agent"') && l.includes('"acme/alpha"'));
     assert.deepEqual(startedAlpha, [], 'fleetd did not start it');
-    seen.push(...(await treeOf(f.stateDir, 'acme/beta')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
 
     const started = await f.ctl('start', 'agent', 'acme/alpha');
     assert.equal(started.code, 0, started.stderr);
     assert.equal(started.json.agent.state, 'running');
     assert.equal(started.json.agent.desired, 'running');
     assert.equal(started.json.agent.port, alpha.port);
-    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
     assert.equal((await fakeInfo(f.stateDir, 'acme/alpha')).pid, started.json.agent.pid);
     const again = await f.ctl('start', 'agent', 'acme/alpha');
     assert.equal(again.code, 0, 'starting a running agent is fine');
     assert.equal(again.json.agent.pid, started.json.agent.pid, 'and changes nothing');
 
     const betaNow = (await status(f)).find((a) => a.address === 'acme/beta');
-    const betaTree = await treeOf(f.stateDir, 'acme/beta');
+    const betaTree = await fakePids(f.stateDir, 'acme/beta');
     const token = (await f.ctl('token', 'acme/beta')).json.token;
     const restarted = await f.ctl('restart', 'agent', 'acme/beta');
     assert.equal(restarted.code, 0, restarted.stderr);
@@ -239,7 +235,7 @@ test('stop agent stays stopped across a fleetd restart until start agent; restar
     assert.equal(restarted.json.agent.port, betaNow.port, 'same port');
     assert.equal((await f.ctl('token', 'acme/beta')).json.token, token, 'same token');
     assert.deepEqual(betaTree.filter(alive), [], 'the old tree is gone');
-    seen.push(...(await treeOf(f.stateDir, 'acme/beta')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
 
     const unknown = await f.ctl('stop', 'agent', 'acme/nope');
     assert.equal(unknown.code, 1);
@@ -262,11 +258,18 @@ test('restart fleet: one agent at a time, each new gateway after the previous on
   const seen: number[] = [];
   try {
     const before = new Map((await status(f)).map((a) => [a.address, a]));
-    for (const address of before.keys()) seen.push(...(await treeOf(f.stateDir, address)));
+    for (const address of before.keys()) seen.push(...(await fakePids(f.stateDir, address)));
 
     const rolled = await f.ctl('restart', 'fleet', 'acme');
     assert.equal(rolled.code, 0, rolled.stderr);
-    assert.deepEqual(rolled.json, { fleet: 'acme', restarted: acme, failed: null, skipped: [] });
+    const lines = rolled.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(
+      lines.filter((l) => l.progress).map((l) => `${l.progress.step} ${l.progress.address}`),
+      acme.flatMap((a) => [`restarting ${a}`, `restarted ${a}`]),
+      'NDJSON progress, agent by agent, in order',
+    );
+    const result = lines.at(-1).result;
+    assert.deepEqual({ ...result, steps: undefined }, { fleet: 'acme', restarted: acme, failed: null, skipped: [], steps: undefined });
     const after1 = new Map((await status(f)).map((a) => [a.address, a]));
     const started = new Map<string, number>();
     for (const address of acme) {
@@ -288,8 +291,9 @@ test('restart fleet: one agent at a time, each new gateway after the previous on
 
     // beta cannot come back (its gateway now refuses its config with exit 78)
     await writeFile(refuseMarker(dir, 'acme/beta'), '');
-    const broken = await f.ctl('restart', 'fleet', 'acme');
-    assert.equal(broken.code, 1);
+    const brokenRun = await f.ctl('restart', 'fleet', 'acme');
+    assert.equal(brokenRun.code, 1);
+    const broken = { code: brokenRun.code, stderr: brokenRun.stderr, json: brokenRun.stdout.trim().split('\n').map((line) => JSON.parse(line)).at(-1).result };
     assert.deepEqual(broken.json.restarted, ['acme/alpha']);
     assert.equal(broken.json.failed.address, 'acme/beta');
     assert.match(broken.json.failed.reason, /^failed: exited with code 78/);
@@ -300,7 +304,7 @@ test('restart fleet: one agent at a time, each new gateway after the previous on
     assert.equal(after2.get('acme/beta').state, 'failed');
     assert.equal(after2.get('acme/gamma').pid, after1.get('acme/gamma').pid, 'gamma untouched');
     assert.equal(after2.get('acme/gamma').restarts, after1.get('acme/gamma').restarts);
-    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
 
     const unknown = await f.ctl('restart', 'fleet', 'nope');
     assert.equal(unknown.code, 1);

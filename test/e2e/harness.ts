@@ -228,6 +228,12 @@ export function agentHome(stateDir: string, address: string): string {
   return join(stateDir, 'fleets', fleet!, agent!);
 }
 
+/** The captured gateway output of an agent: fleetd's own folder for it, outside the home. */
+export function gatewayLog(stateDir: string, address: string): string {
+  const [fleet, agent] = address.split('/');
+  return join(stateDir, 'agents', fleet!, agent!, 'gateway.log');
+}
+
 /** The whole fake-pids.json of an agent (startedAt orders gateway generations). */
 export async function fakeInfo(stateDir: string, address: string): Promise<FakeInfo> {
   const info = await readFakePids(agentHome(stateDir, address));

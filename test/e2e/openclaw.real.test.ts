@@ -211,7 +211,7 @@ describe('real OpenClaw gateways under fleetd', { timeout: 15 * 60_000 }, () => 
   test('5. fleetctl restart stops the gateway with SIGTERM; OpenClaw exits 0 and logs its clean shutdown', async () => {
     const before = await agent('acme/one');
     const tree = trackTrees(seen, [before.pid]);
-    const logFile = join(home('acme/one'), 'logs', 'gateway.log');
+    const logFile = join(f.stateDir, 'agents', 'acme', 'one', 'gateway.log');
     const offset = (await stat(logFile)).size;
     const r = await f.ctl('restart', 'agent', 'acme/one');
     assert.equal(r.code, 0, r.stderr);
@@ -246,7 +246,7 @@ describe('real OpenClaw gateways under fleetd', { timeout: 15 * 60_000 }, () => 
     assert.match(failed.reason, /^exited with code 78 after .*, not restarted because OpenClaw refused its configuration; it said: /);
     badReason = failed.reason;
     // The rest of the reason is what OpenClaw printed: every piece of it is in the captured log.
-    const badLog = join(home('acme/bad'), 'logs', 'gateway.log');
+    const badLog = join(f.stateDir, 'agents', 'acme', 'bad', 'gateway.log');
     const text = await readFile(badLog, 'utf8');
     const said = failed.reason.slice(failed.reason.indexOf('): ') + 3).replace(/\.\.\.$/, '').split(' | ');
     assert.ok(said.length > 0 && said.every((line: string) => line.length > 10 && text.includes(line)), `${JSON.stringify(said)} not in:\n${text}`);

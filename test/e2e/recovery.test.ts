@@ -20,16 +20,11 @@ import {
   tempDir,
   waitAllDead,
   FLEETCTL,
+  fakePids,
 } from './harness.js';
 
 const ADDRESSES = ['acme/alpha', 'acme/beta'];
 const twoAgents = () => fakeManifest({ acme: { agents: { alpha: {}, beta: {} } } });
-
-/** pid, helper and worker of the agent's current fake gateway. */
-async function treeOf(stateDir: string, address: string): Promise<number[]> {
-  const info = await fakeInfo(stateDir, address);
-  return [info.pid, info.helperPid, info.workerPid];
-}
 
 test('after a SIGKILL of fleetd, the next fleetd replaces the orphaned gateways: one tree per agent, same port and token', async () => {
   const dir = await tempDir();
@@ -41,7 +36,7 @@ test('after a SIGKILL of fleetd, the next fleetd replaces the orphaned gateways:
     for (const a of await status(f)) {
       const token = (await f.ctl('token', a.address)).json.token;
       assert.match(token, /^[0-9a-f]{64}$/);
-      const tree = await treeOf(f.stateDir, a.address);
+      const tree = await fakePids(f.stateDir, a.address);
       assert.equal(tree[0], a.pid, 'fake-pids.json names the pid status shows');
       before.set(a.address, { pid: a.pid, port: a.port, token, tree });
       seen.push(...tree);
@@ -80,7 +75,7 @@ test('after a SIGKILL of fleetd, the next fleetd replaces the orphaned gateways:
       assert.notEqual(a.pid, b.pid, `${a.address}: a new gateway`);
       assert.equal(a.port, b.port, `${a.address}: same port`);
       assert.equal((await f.ctl('token', a.address)).json.token, b.token, `${a.address}: same token`);
-      const tree = await treeOf(f.stateDir, a.address);
+      const tree = await fakePids(f.stateDir, a.address);
       seen.push(...tree);
       assert.equal(tree[0], a.pid, `${a.address}: fake-pids.json names the pid status shows`);
       // Exactly one gateway tree runs in this home: the new one.
@@ -101,7 +96,7 @@ test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its s
   let again: Awaited<ReturnType<typeof startFleetd>> | undefined;
   try {
     for (const address of ADDRESSES) {
-      const tree = await treeOf(f.stateDir, address);
+      const tree = await fakePids(f.stateDir, address);
       assert.equal(processesOfHome(agentHome(f.stateDir, address)).length, 3, `${address}: gateway, helper, worker`);
       seen.push(...tree);
     }
@@ -118,7 +113,7 @@ test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its s
     // The lock is free: a new fleetd starts on the same dir, without a takeover.
     again = await startFleetd(dir, manifest, { waitRunning: 2 });
     assert.ok(!again.output().includes('gateway left by a previous fleetd'), 'nothing to take over');
-    for (const address of ADDRESSES) seen.push(...(await treeOf(again.stateDir, address)));
+    for (const address of ADDRESSES) seen.push(...(await fakePids(again.stateDir, address)));
   } finally {
     await stopFleetd(f);
     if (again) await stopFleetd(again);

@@ -52,11 +52,11 @@ test('a runtime install that fails for now (registry unreachable) is retried wit
   const f = await startFleetd(dir, manifest, { env });
   const seen: number[] = [];
   try {
-    const first = await waitForAgent(f, 'acme/pinned', (a) => a.state === 'backoff' && /install attempt \d+ in/.test(a.reason), 120_000);
-    assert.match(first.reason, /could not be installed/);
+    const first = await waitForAgent(f, 'acme/pinned', (a) => a.state === 'backoff' && /; restart \d+ in/.test(a.reason), 120_000);
+    assert.match(first.reason, /^cannot launch: OpenClaw runtime 2026\.9\.6 could not be installed: /);
     assert.ok(first.nextStartAt > 0);
-    const attempt = Number(/install attempt (\d+)/.exec(first.reason)![1]);
-    const later = await waitForAgent(f, 'acme/pinned', (a) => Number(/install attempt (\d+)/.exec(a.reason)?.[1] ?? 0) > attempt, 120_000);
+    const attempt = Number(/; restart (\d+) in/.exec(first.reason)![1]);
+    const later = await waitForAgent(f, 'acme/pinned', (a) => Number(/; restart (\d+) in/.exec(a.reason)?.[1] ?? 0) > attempt, 120_000);
     assert.equal(later.state, 'backoff', 'still trying, never failed');
     const plain = await waitForAgent(f, 'acme/plain', (a) => a.state === 'running');
     seen.push(...(await fakePids(f.stateDir, plain.address)));

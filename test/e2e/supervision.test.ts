@@ -7,6 +7,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentHome,
+  gatewayLog,
   alive,
   cleanup,
   fakeControl,
@@ -25,14 +26,9 @@ import {
   writeSwitchableGateway,
   FLEETCTL,
   withFleetd,
+  fakePids,
 } from './harness.js';
 import { waitFor } from '../../src/util/wait-for.js';
-
-/** pid, helper and worker of the agent's current fake gateway. */
-async function treeOf(stateDir: string, address: string): Promise<number[]> {
-  const info = await fakeInfo(stateDir, address);
-  return [info.pid, info.helperPid, info.workerPid];
-}
 
 /** SIGKILLs fake-gateway helpers (idle `node -e` processes) that are still alive. */
 function killIdleHelpers(pids: number[]): void {
@@ -58,7 +54,7 @@ function slowRestart(fleets: Record<string, unknown>, delayMs = 600): Record<str
 test('a crashed gateway comes back on the same port with a new pid; status shows the exit while it backs off', async () => {
   await withFleetd(slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 }, async (f, seen) => {
     const [before] = await status(f);
-    const old = await treeOf(f.stateDir, 'acme/alpha');
+    const old = await fakePids(f.stateDir, 'acme/alpha');
     seen.push(...old);
     assert.equal(before.restarts, 0);
     assert.equal(old[0], before.pid);
@@ -74,7 +70,7 @@ test('a crashed gateway comes back on the same port with a new pid; status shows
     assert.deepEqual(old.filter(alive), [], 'the crashed tree is gone');
 
     const back = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'running');
-    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
     assert.notEqual(back.pid, before.pid);
     assert.equal(back.port, before.port);
     assert.equal(back.restarts, 1);
@@ -153,7 +149,7 @@ test('a gateway that crashes before any probe saw its children leaves no detache
     // no descendant walk finds it.
     const backoff = await waitForAgent(f, 'acme/crashy', (a) => a.state === 'backoff');
     assert.equal(backoff.lastExit.code, 1);
-    seen.push(...(await treeOf(f.stateDir, 'acme/crashy')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/crashy')));
     assert.deepEqual(seen.filter(alive), [], `gateway ${seen[0]}, helper ${seen[1]}, worker ${seen[2]}: all gone once it backs off`);
   } finally {
     await stopFleetd(f);
@@ -183,10 +179,10 @@ test('exit 78 is not restarted: failed with the config error; restart agent trie
     // Let a restart delay pass, measured by an event: beta crashes and comes back (which
     // takes at least initialDelayMs); alpha has still not been retried.
     const beta = await waitForAgent(f, 'acme/beta', (a) => a.state === 'running');
-    seen.push(...(await treeOf(f.stateDir, 'acme/beta')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
     await fakeControl(beta.port, '/__fake/crash');
     await waitForAgent(f, 'acme/beta', (a) => a.state === 'running' && a.pid !== beta.pid);
-    seen.push(...(await treeOf(f.stateDir, 'acme/beta')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
     const still = (await status(f)).find((a) => a.address === 'acme/alpha');
     assert.equal(still.state, 'failed');
     assert.equal(still.restarts, 0);
@@ -207,7 +203,7 @@ test('exit 78 is not restarted: failed with the config error; restart agent trie
     const repaired = await f.ctl('restart', 'agent', 'acme/alpha');
     assert.equal(repaired.code, 0, repaired.stderr);
     assert.equal(repaired.json.agent.state, 'running');
-    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
     assert.equal((await fakeInfo(f.stateDir, 'acme/alpha')).pid, repaired.json.agent.pid);
   } finally {
     await stopFleetd(f);
@@ -219,14 +215,14 @@ test('exit 78 is not restarted: failed with the config error; restart agent trie
 test('a SIGSTOPped gateway is detected by its probes and replaced; the stopped tree is killed', async () => {
   await withFleetd(slowRestart({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 }, async (f, seen) => {
     const [before] = await status(f);
-    const old = await treeOf(f.stateDir, 'acme/alpha');
+    const old = await fakePids(f.stateDir, 'acme/alpha');
     seen.push(...old);
     process.kill(before.pid, 'SIGSTOP');
     const backoff = await waitForAgentFast(f, 'acme/alpha', (a) => a.state === 'backoff');
     assert.match(backoff.reason, /failed health probes in a row/);
     assert.deepEqual(old.filter(alive), [], 'the stopped gateway and its helpers are dead');
     const back = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'running');
-    seen.push(...(await treeOf(f.stateDir, 'acme/alpha')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
     assert.notEqual(back.pid, before.pid);
     assert.equal(back.port, before.port);
     assert.equal(back.restarts, 1);
@@ -235,7 +231,7 @@ test('a SIGSTOPped gateway is detected by its probes and replaced; the stopped t
 
 test('stop agent --timeout 500 SIGKILLs a gateway that ignores SIGTERM, helpers included', async () => {
   await withFleetd(fakeManifest({ acme: { agents: { stubborn: { env: { FAKE_MODE: 'ignore-sigterm' } } } } }), { waitRunning: 1 }, async (f, seen) => {
-    const tree = await treeOf(f.stateDir, 'acme/stubborn');
+    const tree = await fakePids(f.stateDir, 'acme/stubborn');
     seen.push(...tree);
     assert.ok(tree.every(alive));
     const stopped = await f.ctl('stop', 'agent', 'acme/stubborn', '--timeout', '500');
@@ -243,7 +239,7 @@ test('stop agent --timeout 500 SIGKILLs a gateway that ignores SIGTERM, helpers 
     assert.equal(stopped.json.agent.state, 'stopped');
     assert.equal(stopped.json.agent.lastExit.signal, 'SIGKILL', 'it took SIGKILL');
     assert.deepEqual(tree.filter(alive), [], 'gateway, helper and worker are dead once stop answers');
-    const log = await readFile(join(agentHome(f.stateDir, 'acme/stubborn'), 'logs', 'gateway.log'), 'utf8');
+    const log = await readFile(gatewayLog(f.stateDir, 'acme/stubborn'), 'utf8');
     assert.match(log, /fake gateway ignoring SIGTERM/, 'it did get SIGTERM first');
     assert.match(f.output(), /SIGKILLed processes that outlived SIGTERM/);
   });
@@ -251,10 +247,10 @@ test('stop agent --timeout 500 SIGKILLs a gateway that ignores SIGTERM, helpers 
 
 test('a token the gateway prints never reaches its log file; fleetctl logs shows <redacted>', async () => {
   await withFleetd(fakeManifest({ acme: { agents: { leaky: { env: { FAKE_MODE: 'print-token' } } } } }), { waitRunning: 1 }, async (f, seen) => {
-    seen.push(...(await treeOf(f.stateDir, 'acme/leaky')));
+    seen.push(...(await fakePids(f.stateDir, 'acme/leaky')));
     const token = (await f.ctl('token', 'acme/leaky')).json.token as string;
     assert.match(token, /^[0-9a-f]{64}$/);
-    const file = join(agentHome(f.stateDir, 'acme/leaky'), 'logs', 'gateway.log');
+    const file = gatewayLog(f.stateDir, 'acme/leaky');
     // The second print is cut in two writes 50 ms apart; wait for its end.
     const log = await waitFor(async () => {
       const text = await readFile(file, 'utf8').catch(() => '');
