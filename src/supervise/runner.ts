@@ -15,6 +15,7 @@
 // (Above ~300 lines on purpose: the state machine is one concern, and splitting its
 // transitions across files would hide the races the queue and the launch number close.)
 import { FleetError } from '../errors.js';
+import { RunnerEventHub } from './runner-events.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import { canStart, canTransition } from '../plan/agent-states.js';
 import { describeEnding, EMPTY_HISTORY, nextRestart, type GatewayEnding, type RestartDecision, type RestartHistory } from '../plan/restart-policy.js';
@@ -24,7 +25,7 @@ import type { ProbeResult } from './probe.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
 import type { Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 import type { GatewayExit } from './spawn-gateway.js';
-import type { StopTarget } from './stop-tree.js';
+import { exitOf, knownRefs, rememberMarked, stopRunTree } from './run-stop.js';
 import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
@@ -32,9 +33,6 @@ export type { Runner, RunnerEvents, StatePredicate, StopCallOptions } from './ru
 
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
 export const STARTING_PROBE_MS = 500;
-
-/** How long to wait for the exit event of a process whose tree is already gone. */
-const EXIT_EVENT_WAIT_MS = 5000;
 
 /** Creates the runner of one agent, in state `stopped`; `spec` serves until the first launch prepares its own. */
 export function createRunner(spec: LaunchSpec, deps: Partial<RunnerDeps> = {}): Runner {
@@ -61,13 +59,14 @@ class GatewayRunner implements Runner {
   private launchSeq = 0;
   private launchAbort: AbortController | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly listeners: { [E in keyof RunnerEvents]: Set<RunnerEvents[E]> } = { state: new Set(), process: new Set() };
+  private readonly events: RunnerEventHub;
 
   constructor(spec: LaunchSpec, deps: RunnerDeps) {
     this.address = spec.address;
     this.spec = spec;
     this.deps = deps;
     this.log = deps.logger.child({ agent: spec.address });
+    this.events = new RunnerEventHub(this.log);
     this.since = deps.clock.now();
   }
 
@@ -132,33 +131,15 @@ class GatewayRunner implements Runner {
   }
 
   waitForState(predicate: StatePredicate, timeoutMs: number): Promise<RunnerStatus> {
-    const matches =
-      typeof predicate === 'function'
-        ? predicate
-        : (s: RunnerStatus) => (typeof predicate === 'string' ? s.state === predicate : predicate.includes(s.state));
-    return new Promise((resolve, reject) => {
-      const now = this.status();
-      if (matches(now)) return resolve(now);
-      const off = this.on('state', (s) => {
-        if (!matches(s)) return;
-        off();
-        this.deps.clearTimer(timer);
-        resolve(s);
-      });
-      const timer = this.deps.setTimer(() => {
-        off();
-        reject(new FleetError('TIMEOUT', `${this.address} did not reach the expected state within ${timeoutMs} ms; it is ${this.state}: ${this.reason}`));
-      }, timeoutMs);
-    });
+    return this.events.waitFor(() => this.status(), predicate, timeoutMs, this.deps, () => `${this.address} did not reach the expected state; it is ${this.state}: ${this.reason}`);
   }
 
   on<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): () => void {
-    this.listeners[event].add(listener);
-    return () => this.off(event, listener);
+    return this.events.on(event, listener);
   }
 
   off<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): void {
-    this.listeners[event].delete(listener);
+    this.events.off(event, listener);
   }
 
   /** Runs `op` after every operation queued before it; failures are logged, never unhandled. */
@@ -343,13 +324,13 @@ class GatewayRunner implements Runner {
       : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary() };
     const pid = run.proc.pid;
     if (pid !== null) {
-      this.rememberMarked(run);
+      rememberMarked(run, this.deps);
       const left = this.deps.countLeftovers(pid, run.known);
       if (left > 0) {
         run.stopping = true;
         this.transition('stopping', `${describeEnding(ending)}; stopping ${left} process(es) it left behind`);
         await this.deps
-          .stopTree({ pid, pgid: pid, trustGroup: true, extra: refs(run.known) }, { timeoutMs: this.spec.stopTimeoutMs })
+          .stopTree({ pid, pgid: pid, trustGroup: true, extra: knownRefs(run) }, { timeoutMs: this.spec.stopTimeoutMs })
           .catch((err: unknown) => this.log.error({ err, pid }, 'stopping the leftovers failed'));
       }
     }
@@ -406,45 +387,13 @@ class GatewayRunner implements Runner {
     });
   }
 
-  /** Adds every process carrying this agent's environment marker to the tree to stop. */
-  private rememberMarked(run: Run): void {
-    for (const p of this.deps.findMarked(run.spec)) run.known.set(p.pid, p.startTime);
-  }
-
   /** Stops the tree of `run` and waits for its exit event; then finishes it. */
   private async stopRun(run: Run, timeoutMs: number): Promise<void> {
     run.stopping = true;
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
-    const pid = run.proc.pid;
-    if (pid !== null) {
-      this.rememberMarked(run);
-      const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: refs(run.known) };
-      if (run.record?.startTime) target.startTime = run.record.startTime;
-      try {
-        const report = await this.deps.stopTree(target, { timeoutMs });
-        if (report.killed.length > 0) this.log.warn({ pid, killed: report.killed, timeoutMs }, 'SIGKILLed processes that outlived SIGTERM');
-        if (report.survivors.length > 0) this.log.error({ pid, survivors: report.survivors }, 'processes survived SIGKILL');
-      } catch (err) {
-        this.log.error({ err, pid }, 'stopping the process tree failed');
-      }
-    }
-    const exit = run.exit ?? (await this.waitForExit(run));
-    this.finishRun(run, exit);
-  }
-
-  /** The exit event of a process whose tree is gone; bounded, in case it never comes. */
-  private waitForExit(run: Run): Promise<GatewayExit> {
-    return new Promise((resolve) => {
-      const timer = this.deps.setTimer(() => {
-        this.log.warn({ pid: run.proc.pid }, 'no exit event after the process tree was stopped');
-        resolve({ code: null, signal: null });
-      }, EXIT_EVENT_WAIT_MS);
-      void run.proc.exited.then((exit) => {
-        this.deps.clearTimer(timer);
-        resolve(exit);
-      });
-    });
+    await stopRunTree(run, this.deps, this.log, timeoutMs);
+    this.finishRun(run, await exitOf(run, this.deps, this.log));
   }
 
   /** Records the exit, flushes and closes the log, tells the registry the process is gone. */
@@ -492,17 +441,7 @@ class GatewayRunner implements Runner {
   }
 
   private emit<E extends keyof RunnerEvents>(event: E, value: Parameters<RunnerEvents[E]>[0]): void {
-    for (const listener of [...this.listeners[event]]) {
-      try {
-        (listener as (v: typeof value) => void)(value);
-      } catch (err) {
-        this.log.error({ err, event }, 'runner event listener threw');
-      }
-    }
+    this.events.emit(event, value);
   }
-}
 
-/** Map of pid -> start time as a list of refs. */
-function refs(known: Map<number, string>): Array<{ pid: number; startTime: string }> {
-  return [...known].map(([pid, startTime]) => ({ pid, startTime }));
 }
