@@ -191,7 +191,7 @@ describe('fleet: launches, stops and the single state', () => {
       await fleet.reconcile(manifest);
       fx.runtime.reject(new Error('openclaw@2026.9.6 is not on the npm registry'));
       await waitFor(() => state('acme/a').state === 'failed', { timeoutMs: 5000, what: 'acme/a failed' });
-      assert.match(state('acme/a').reason, /^cannot launch: openclaw@2026\.9\.6 is not on the npm registry; not retried/);
+      assert.match(state('acme/a').reason, /^cannot launch: OpenClaw runtime 2026\.9\.6 could not be installed: openclaw@2026\.9\.6 is not on the npm registry; not retried/);
       fx.freshRuntime();
       const view = await fleet.restart('acme/a', { wait: false });
       assert.equal(view.state, 'starting');
