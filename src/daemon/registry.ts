@@ -36,6 +36,9 @@ const entrySchema = z.strictObject({
   block: z.int().min(0),
   port: z.int().min(1).max(65535),
   token: z.string().regex(TOKEN_PATTERN, { message: 'expected 64 hex characters' }),
+  // Optional: registries written before federation have none, and only called agents get one.
+  hooksToken: z.string().regex(TOKEN_PATTERN, { message: 'expected 64 hex characters' }).optional(),
+  hooksCallers: z.array(z.string().min(1)).optional(),
   desired: z.enum(['running', 'stopped']),
   spec: z.strictObject({ config: z.record(z.string(), z.unknown()), env: z.record(z.string(), z.string()) }).optional(),
   process: processSchema.optional(),
@@ -51,6 +54,9 @@ export const registryV1Schema = z
     for (const [key, entry] of Object.entries(reg.agents)) {
       if (key !== `${entry.fleet}/${entry.agent}`) {
         ctx.addIssue({ code: 'custom', path: ['agents', key], message: `key must be "${entry.fleet}/${entry.agent}" (its fleet/agent)` });
+      }
+      if (entry.hooksToken !== undefined && entry.hooksToken === entry.token) {
+        ctx.addIssue({ code: 'custom', path: ['agents', key, 'hooksToken'], message: 'must differ from the gateway token (a hooks token must never open the gateway)' });
       }
       const owner = owners.get(entry.block);
       if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['agents', key, 'block'], message: `block ${entry.block} is also held by ${owner}` });

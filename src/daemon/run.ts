@@ -15,7 +15,8 @@ import { VERSION } from '../version.js';
 import type { DaemonContext } from './context.js';
 import { createFleet } from './fleet.js';
 import { createHandlers } from './handlers/index.js';
-import { reload } from './handlers/reload.js';
+import { prepareFederation, finishFederation } from './federation.js';
+import { reloadFederated } from './handlers/reload-federated.js';
 import { createControlServer } from './http-server.js';
 import { acquireStateLock } from './lock.js';
 import { createLogger, type Logger } from './logger.js';
@@ -86,7 +87,12 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     logger: log,
     startedAt: Date.now(),
     now: () => Date.now(),
-    readManifest: () => loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket }),
+    // Newly called agents get their hooks token before the reload plans (so it is in their hash).
+    readManifest: async () => {
+      const next = await loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket });
+      await prepareFederation(fleet, next, log);
+      return next;
+    },
     installRuntime,
   };
   const server = createControlServer(createHandlers(ctx), log);
@@ -111,7 +117,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   process.on('SIGHUP', () => {
     if (stopping) return;
     log.info('SIGHUP: reloading the manifest');
-    reload(ctx, false).then(
+    reloadFederated(ctx, false).then(
       (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
       (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
     );
@@ -147,8 +153,10 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     await listenOnSocket(server, manifest.socket, manifest.socketGroup);
     log.info({ socket: manifest.socket }, 'control socket ready');
     if (stopping) return;
+    await prepareFederation(fleet, manifest, log, { revoke: true });
     const result = await fleet.reconcile(manifest, false);
     current = fleet.manifest;
+    await finishFederation(fleet, log);
     log.info({ agents: fleet.slots.size, actions: result.actions.length }, 'fleet reconciled; starts under way (fleetctl status shows progress)');
   });
   try {

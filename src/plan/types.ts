@@ -2,6 +2,7 @@
 // (the registry), and what to do about the difference. Pure data, no behaviour.
 import type { AgentAddress } from '../manifest/ids.js';
 import type { GatewayLaunch } from '../manifest/schema.js';
+import type { DesiredFederation } from './federation.js';
 
 /** Where an agent was declared: the manifest, or `fleetctl add agent`. */
 export type AgentSource = 'manifest' | 'cli';
@@ -23,6 +24,8 @@ export interface DesiredAgent {
   env: Record<string, string>;
   /** How to launch its gateway. */
   launch: GatewayLaunch;
+  /** Its federation (hooks, knowledge) when it takes part in one; manifest agents only. */
+  federation?: DesiredFederation;
 }
 
 /** What fleetd needs to find a gateway's processes again after its own crash. */
@@ -51,6 +54,10 @@ export interface RegistryEntry {
   port: number;
   /** 32 random bytes, hex. Never logged, never sent except by `fleetctl token`. */
   token: string;
+  /** Hooks token (32 random bytes, hex, never the gateway token): made when the agent is first called; shown only by `fleetctl token --hooks`. */
+  hooksToken?: string;
+  /** The callers `hooksToken` was handed to (sorted addresses); losing one rotates the token. */
+  hooksCallers?: string[];
   desired: DesiredRun;
   /** Present for source 'cli'. */
   spec?: CliAgentSpec;

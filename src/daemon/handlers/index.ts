@@ -4,7 +4,9 @@ import type { DaemonContext } from '../context.js';
 import { addAgentHandler } from './add-agent.js';
 import { healthHandler } from './health.js';
 import { logsHandler } from './logs.js';
-import { reloadHandler } from './reload.js';
+import { federatedReloadHandler } from './reload-federated.js';
+import { federationHandler } from './federation.js';
+import { hooksTokenHandler } from './hooks-token.js';
 import { removeAgentHandler } from './remove-agent.js';
 import { restartAgentHandler } from './restart-agent.js';
 import { restartFleetHandler } from './restart-fleet.js';
@@ -30,7 +32,10 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     restartFleet: restartFleetHandler(ctx),
     token: tokenHandler(ctx),
     logs: logsHandler(ctx),
-    reload: reloadHandler(ctx),
+    // reload then the federation step (tokens, mailboxes, address books); see reload-federated.ts
+    reload: federatedReloadHandler(ctx),
+    hooksToken: hooksTokenHandler(ctx),
+    federation: federationHandler(ctx),
     runtimes: runtimesHandler(ctx),
     installRuntime: installRuntimeHandler(ctx),
     removeRuntime: removeRuntimeHandler(ctx),
