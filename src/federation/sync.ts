@@ -14,7 +14,7 @@ import {
 } from '../plan/address-book.js';
 import { federationGraph, type FederationEdge } from '../plan/federation.js';
 import type { RegistryFile } from '../plan/types.js';
-import { agentPaths } from '../provision/home.js';
+import { agentPaths, ensureHome } from '../provision/home.js';
 import { removeHomeFiles, writeHomeFiles, type HomeTarget } from './home-write.js';
 import { ensureMailbox, mailboxPaths, type Ids, type MailboxIdentity } from './mailbox.js';
 
@@ -75,6 +75,8 @@ export async function syncFederation(manifest: Manifest, registry: RegistryFile,
         continue;
       }
       const { book, missing } = buildAddressBook({ graph, registry, address, mailboxDir });
+      // An agent still waiting for a start slot has no home yet: make it as provisioning would.
+      await ensureHome(manifest.stateDir, entry.fleet, agentPaths(manifest.stateDir, entry.fleet, entry.agent));
       if (missing.length > 0) result.missing.push({ address, callees: missing });
       const files = await writeHomeFiles(target, [
         { name: ADDRESS_BOOK_JSON, data: renderAddressBookJson(book) },

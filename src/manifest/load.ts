@@ -1,5 +1,6 @@
 // Reads and validates the fleet manifest: JSON5 -> zod shape -> cross-field rules ->
-// absolute paths. parseManifest is pure (no disk); loadManifest adds the one read.
+// absolute paths. parseManifest is pure (no disk); loadManifest adds the file read and the
+// knowledge folder checks (knowledge-folders.ts).
 // An invalid manifest is rejected whole, with every problem found listed at once.
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
