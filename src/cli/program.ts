@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { registerAdd } from './commands/add.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerFederation } from './commands/federation.js';
 import { registerLogs } from './commands/logs.js';
 import { registerReload } from './commands/reload.js';
 import { registerRemove } from './commands/remove.js';
@@ -25,6 +26,8 @@ Examples:
   fleetctl restart fleet acme
   fleetctl logs acme/korax -f
   fleetctl reload --dry-run
+  fleetctl federation
+  fleetctl token acme/goreos --hooks
 
 Socket: --socket, else $${SOCKET_ENV}, else ${SYSTEM_SOCKET} when it exists,
 else ./${LOCAL_SOCKET} (where \`fleetd start --manifest FILE\` puts it by default).
@@ -57,6 +60,7 @@ export function buildProgram(run: CliRun): Command {
   registerLogs(program, run);
   registerReload(program, run);
   registerToken(program, run);
+  registerFederation(program, run);
   registerRuntime(program, run);
   registerCompletion(program, run);
   return program;

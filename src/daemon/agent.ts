@@ -7,6 +7,7 @@ import type { AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
 import { isSettled } from '../plan/agent-states.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
+import { federationSecrets } from '../plan/federation-secrets.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { provisionAgent } from '../provision/provision-agent.js';
 import type { Runner, RunnerDeps } from '../supervise/runner.js';
@@ -125,7 +126,12 @@ export class Agent {
     const provisioned = await provisionAgent({ stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
     signal.throwIfAborted();
     this.recordAppliedHash(provisioned.hash);
-    return buildLaunchSpec(m, this.desired, entry, provisioned, runtime);
+    return buildLaunchSpec(m, this.desired, entry, provisioned, runtime, this.secrets());
+  }
+
+  /** Secrets besides the gateway token that its output may carry: hooks tokens (its own, its callees'). */
+  private secrets(): string[] {
+    return federationSecrets(this.deps.store.current(), this.deps.manifest(), this.address);
   }
 
   /** Provisions home and openclaw.json without launching (a disabled agent keeps its files ready). */
@@ -235,6 +241,7 @@ export class Agent {
       env: effective.env,
       port: entry.port,
       token: entry.token,
+      secrets: this.secrets(),
       logFile: effective.paths.logFile,
       logs: m.logs,
       stopTimeoutMs: m.gateway.stopTimeoutMs,

@@ -31,6 +31,8 @@ import type { InstallRuntime } from './runtime-cache.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
 import { toAgentView } from './views.js';
+import { alignHooksTokens, writeFederationFiles } from './federation.js';
+import { federationView } from '../federation/view.js';
 
 /** Side effects the fleet is built from (real ones in run.ts; tests may pass others). */
 export interface FleetDeps {
@@ -108,9 +110,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return out;
   }
 
-  /** The plan that brings the fleet to `target`. */
-  function planFor(target: Manifest): { desired: DesiredAgent[]; actions: PlanAction[] } {
-    const reg = store.current();
+  /** The plan that brings the fleet to `target`, against `reg` (default: the registry now). */
+  function planFor(target: Manifest, reg: Readonly<RegistryFile> = store.current()): { desired: DesiredAgent[]; actions: PlanAction[] } {
     const desired = desiredAgents(target, reg);
     const hashes: Record<string, string> = {};
     for (const d of desired) {
@@ -188,12 +189,20 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return skippedPorts;
   }
 
-  /** Plans against `target` and, unless dry, applies it. */
+  // Hooks tokens first: a token made, rotated or dropped changes the callee's openclaw.json,
+  // so the same plan restarts exactly those agents. A dry run plans on a copy.
+  /** Plans against `target` and, unless dry, applies it, then writes the federation files. */
   function reconcile(target: Manifest, options: { dryRun?: boolean } = {}): Promise<ReconcileResult> {
     return membership.run(async () => {
+      if (options.dryRun) {
+        const draft = structuredClone(store.current());
+        alignHooksTokens(draft, target);
+        return { actions: planFor(target, draft).actions, skippedPorts: [] };
+      }
+      await store.update((r) => void alignHooksTokens(r, target, log));
       const { desired, actions } = planFor(target);
-      if (options.dryRun) return { actions, skippedPorts: [] };
       const skippedPorts = await apply(target, desired, actions);
+      await writeFederationFiles(target, store.current(), log);
       return { actions, skippedPorts };
     });
   }
@@ -347,6 +356,18 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       if (members.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleet}; \`fleetctl status\` lists the agents`);
       return runRollingRestart(fleet, members, { ...options, isMember: (a) => agents.get(a.address) === a, view }, onProgress, log);
     },
+
+    /** The hooks token of an agent (the one command that shows it); NOT_FOUND when nobody calls it. */
+    hooksToken(address: string): string {
+      const entry = agentOf(address).entry;
+      if (!entry?.hooksToken) {
+        throw new FleetError('NOT_FOUND', `${address} has no hooks token: no agent calls it. List it in another agent's "calls" in the manifest and run \`fleetctl reload\``);
+      }
+      return entry.hooksToken;
+    },
+
+    /** The federation as `fleetctl federation` shows it: who may call whom, knowledge, mailbox backlogs (no tokens). */
+    federation: () => federationView(manifest, store.current()),
 
     /** The gateway token of an agent (the one command that shows it). */
     token(address: string): string {

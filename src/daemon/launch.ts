@@ -14,6 +14,7 @@ export function buildLaunchSpec(
   entry: Pick<RegistryEntry, 'port' | 'token'>,
   provisioned: ProvisionedAgent,
   runtime?: Runtime,
+  secrets: string[] = [],
 ): LaunchSpec {
   const env = { ...provisioned.env };
   let argv: string[];
@@ -32,6 +33,7 @@ export function buildLaunchSpec(
     env,
     port: entry.port,
     token: entry.token,
+    secrets,
     logFile: provisioned.logFile,
     logs: manifest.logs,
     stopTimeoutMs: manifest.gateway.stopTimeoutMs,

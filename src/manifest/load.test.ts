@@ -29,6 +29,7 @@ describe('defaults', () => {
       health: { intervalMs: 10000, timeoutMs: 2000, failureThreshold: 3, startupTimeoutMs: 120000 },
       logs: { maxBytes: 10485760, maxFiles: 5 },
       defaults: { config: {}, env: {} },
+      knowledge: {},
       fleets: {},
     });
   });
@@ -37,7 +38,10 @@ describe('defaults', () => {
     const m = parseManifest('{ version: 1, fleets: { acme: { agents: { korax: {}, off: { enabled: false } } }, empty: {} } }', F);
     assert.deepEqual(m.fleets['acme'], {
       defaults: { config: {}, env: {} },
-      agents: { korax: { enabled: true, config: {}, env: {} }, off: { enabled: false, config: {}, env: {} } },
+      agents: {
+        korax: { enabled: true, config: {}, env: {}, calls: [], knowledge: [] },
+        off: { enabled: false, config: {}, env: {}, calls: [], knowledge: [] },
+      },
     });
     assert.deepEqual(m.fleets['empty'], { defaults: { config: {}, env: {} }, agents: {} });
   });

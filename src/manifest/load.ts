@@ -1,10 +1,12 @@
 // Reads and validates the fleet manifest: JSON5 -> zod shape -> cross-field rules ->
-// absolute paths. parseManifest is pure (no disk); loadManifest adds the one read.
+// absolute paths. parseManifest is pure (no disk); loadManifest adds the file read and the
+// knowledge folder checks (knowledge-folders.ts).
 // An invalid manifest is rejected whole, with every problem found listed at once.
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import JSON5 from 'json5';
 import { FleetError } from '../errors.js';
+import { checkKnowledgeFolders } from './knowledge-folders.js';
 import { formatProblem, markDefaultMessages, renderIssues, type Problem } from './render-issues.js';
 import { checkRules } from './rules.js';
 import { manifestSchema, type Manifest } from './schema.js';
@@ -100,10 +102,12 @@ export function parseManifest(text: string, file: string, overrides: ManifestOve
   if (problems.length > 0 || !parsed.success) {
     throw invalid(problems.map((p) => formatProblem(file, p)));
   }
-  return { ...parsed.data, manifestPath, ...paths };
+  // Knowledge folders are relative to the manifest's folder, like stateDir.
+  const knowledge = Object.fromEntries(Object.entries(parsed.data.knowledge).map(([name, folder]) => [name, resolve(dirname(manifestPath), folder)]));
+  return { ...parsed.data, knowledge, manifestPath, ...paths };
 }
 
-/** Reads the manifest file and validates it; MANIFEST_NOT_FOUND when it cannot be read. */
+/** Reads the manifest file and validates it (knowledge folders checked on disk, made canonical); MANIFEST_NOT_FOUND when it cannot be read. */
 export async function loadManifest(path: string, overrides: ManifestOverrides = {}): Promise<Manifest> {
   const absolute = resolve(path);
   let text: string;
@@ -125,5 +129,8 @@ export async function loadManifest(path: string, overrides: ManifestOverrides = 
       { cause: err, details: { path: absolute } },
     );
   }
-  return parseManifest(text, absolute, overrides);
+  const manifest = parseManifest(text, absolute, overrides);
+  const folders = await checkKnowledgeFolders(manifest.knowledge, manifest.stateDir);
+  if (folders.problems.length > 0) throw invalid(folders.problems.map((p) => formatProblem(absolute, p)));
+  return { ...manifest, knowledge: folders.resolved };
 }

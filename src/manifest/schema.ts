@@ -33,6 +33,12 @@ export const agentSchema = z.strictObject({
   config: configSchema.default({}),
   env: envSchema.default({}),
   gateway: gatewayPinSchema.optional(),
+  /** Federation: addresses (`fleet/agent`) of the agents this one may call through their hooks. */
+  calls: z.array(z.string()).default([]),
+  /** Federation: names from the top-level `knowledge` map, indexed read-only by this agent. */
+  knowledge: z.array(z.string()).default([]),
+  /** What this agent is for, shown to its callers in their address books. */
+  description: z.string().min(1).max(500).optional(),
 });
 
 /** A fleet: shared defaults and its agents, keyed by agent id. */
@@ -92,6 +98,8 @@ export const manifestSchema = z
       })
       .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 5 }),
     defaults: defaultsSchema.default({ config: {}, env: {} }),
+    /** Federation: shared knowledge folders by name (absolute, or relative to the manifest folder). */
+    knowledge: z.record(z.string(), z.string().min(1)).default({}),
     fleets: z.record(z.string(), fleetSchema).default({}),
   });
 

@@ -4,6 +4,7 @@
 import { toAddress, type AgentAddress } from '../manifest/ids.js';
 import { DEFAULT_GATEWAY_COMMAND } from '../manifest/rules.js';
 import type { AgentSpec, GatewayLaunch, Manifest } from '../manifest/schema.js';
+import { desiredFederation, federationGraph } from './federation.js';
 import { mergeEnv } from './gateway-env.js';
 import { deepMerge } from './merge.js';
 import type { DesiredAgent, RegistryFile } from './types.js';
@@ -25,9 +26,11 @@ export function launchOf(manifest: Manifest, fleet: string, agent: string): Gate
 /** Lists the desired agents, sorted by address; a manifest declaration wins over a CLI entry of the same address. */
 export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolveLaunch: ResolveLaunch = launchOf): DesiredAgent[] {
   const out = new Map<AgentAddress, DesiredAgent>();
+  const graph = federationGraph(manifest);
   for (const [fleetId, fleet] of Object.entries(manifest.fleets)) {
     for (const [agentId, agent] of Object.entries(fleet.agents)) {
       const address = toAddress(fleetId, agentId);
+      const federation = desiredFederation(graph, address, registry.agents[address]?.hooksToken);
       out.set(address, {
         address,
         fleet: fleetId,
@@ -37,6 +40,7 @@ export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolv
         config: deepMerge(manifest.defaults.config, fleet.defaults.config, agent.config),
         env: mergeEnv(manifest.gateway.env, manifest.defaults.env, fleet.defaults.env, agent.env),
         launch: resolveLaunch(manifest, fleetId, agentId),
+        ...(federation ? { federation } : {}),
       });
     }
   }

@@ -3,8 +3,8 @@
 // a gateway off its block, off loopback, or onto another agent's files.
 import { join } from 'node:path';
 import { BROWSER_MIN_BLOCK_SIZE } from '../manifest/rules.js';
+import { applyFederation, type DesiredFederation } from './federation.js';
 import { deepMerge, isPlainObject, type JsonObject } from './merge.js';
-
 
 /** Inputs of buildGatewayConfig. */
 export interface GatewayConfigInput {
@@ -16,10 +16,14 @@ export interface GatewayConfigInput {
   token: string;
   /** ports.blockSize of the manifest. */
   blockSize: number;
+  /** The agent's federation (DesiredAgent.federation): hooks when called, knowledge folders. */
+  federation?: DesiredFederation;
+  /** Its hooks token from the registry, used when `federation` carries none yet (an agent made in this reconcile). */
+  hooksToken?: string;
 }
 
 /** The keys fleetd owns in openclaw.json; they win over every manifest layer. */
-export function managedConfig(input: Omit<GatewayConfigInput, 'config'>): JsonObject {
+export function managedConfig(input: Pick<GatewayConfigInput, 'home' | 'port' | 'blockSize'>): JsonObject {
   const managed: JsonObject = {
     gateway: { mode: 'local', port: input.port, bind: 'loopback' },
     logging: { file: join(input.home, 'logs', 'openclaw.log') },
@@ -32,7 +36,7 @@ export function managedConfig(input: Omit<GatewayConfigInput, 'config'>): JsonOb
 
 /** Builds the effective openclaw.json content of one agent (pure). */
 export function buildGatewayConfig(input: GatewayConfigInput): JsonObject {
-  const merged = deepMerge(input.config, managedConfig(input));
+  const merged = deepMerge(applyFederation(input.config, input.federation, input.hooksToken), managedConfig(input));
   // auth is replaced as a whole, not merged: a stray `password` or `mode` below it must not survive.
   const gateway = merged['gateway'];
   if (isPlainObject(gateway)) gateway['auth'] = { mode: 'token', token: input.token };

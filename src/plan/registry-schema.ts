@@ -34,6 +34,10 @@ export const registryEntrySchema = z.strictObject({
   port: z.int().min(1).max(65535),
   /** 32 random bytes, hex. Never logged, never sent except by `fleetctl token`. */
   token: z.string().regex(TOKEN_PATTERN, { message: 'expected 64 hex characters' }),
+  /** Hooks token (32 random bytes, hex, never the gateway token): made when the agent is first called; shown only by `fleetctl token --hooks`. Optional: registries written before federation have none. */
+  hooksToken: z.string().regex(TOKEN_PATTERN, { message: 'expected 64 hex characters' }).optional(),
+  /** The callers `hooksToken` was handed to (sorted addresses); losing one rotates the token. */
+  hooksCallers: z.array(z.string().min(1)).optional(),
   /** What the operator wants (`fleetctl stop` sets stopped; it survives fleetd restarts). */
   desired: z.enum(['running', 'stopped']),
   /** Present for source 'cli'. */
@@ -53,6 +57,9 @@ export const registryV1Schema = z
     for (const [key, entry] of Object.entries(reg.agents)) {
       if (key !== `${entry.fleet}/${entry.agent}`) {
         ctx.addIssue({ code: 'custom', path: ['agents', key], message: `key must be "${entry.fleet}/${entry.agent}" (its fleet/agent)` });
+      }
+      if (entry.hooksToken !== undefined && entry.hooksToken === entry.token) {
+        ctx.addIssue({ code: 'custom', path: ['agents', key, 'hooksToken'], message: 'must differ from the gateway token (a hooks token must never open the gateway)' });
       }
       const owner = owners.get(entry.block);
       if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['agents', key, 'block'], message: `block ${entry.block} is also held by ${owner}` });

@@ -2,6 +2,7 @@
 // (the registry), and what to do about the difference. Pure data, no behaviour.
 import type { AgentAddress } from '../manifest/ids.js';
 import type { GatewayLaunch } from '../manifest/schema.js';
+import type { DesiredFederation } from './federation.js';
 
 export type { AgentSource, CliAgentSpec, DesiredRun, RecordedProcess, RegistryEntry, RegistryFile } from './registry-schema.js';
 import type { AgentSource } from './registry-schema.js';
@@ -20,6 +21,8 @@ export interface DesiredAgent {
   env: Record<string, string>;
   /** How to launch its gateway. */
   launch: GatewayLaunch;
+  /** Its federation (hooks, knowledge) when it takes part in one; manifest agents only. */
+  federation?: DesiredFederation;
 }
 
 /** One step of a reconcile plan. */

@@ -88,6 +88,28 @@ export const actionSchema = z.object({
   reason: z.string(),
 });
 
+/** `fleetctl federation`: the call graph, knowledge per agent, mailbox backlogs (never a token). */
+export const federationViewSchema = z.object({
+  agents: z.array(
+    z.object({
+      address: z.string(),
+      enabled: z.boolean(),
+      description: z.string().nullable(),
+      calls: z.array(z.string()),
+      callers: z.array(z.string()),
+      /** Hooks enabled with a token (it is called). */
+      hooks: z.boolean(),
+      /** writable: whether the agent's user could write the folder's top level (null: unreadable). */
+      knowledge: z.array(z.object({ name: z.string(), folder: z.string(), writable: z.boolean().nullable() })),
+    }),
+  ),
+  edges: z.array(z.object({ from: z.string(), to: z.string(), mailbox: z.string(), backlog: z.number().nullable() })),
+  /** False while agents run as fleetd's own user: read-only knowledge and mailbox modes are not enforced between agents. */
+  usersEnforced: z.boolean(),
+});
+/** The federation view. */
+export type FederationView = z.infer<typeof federationViewSchema>;
+
 const envPair = z.record(z.string().regex(ENV_NAME_PATTERN, { message: 'invalid environment variable name' }), z.string());
 
 /** One step of a rolling restart as it happens. */
@@ -166,6 +188,18 @@ export const routes = {
     path: '/v1/agents/:fleet/:agent/token',
     body: z.undefined(),
     response: z.object({ address: z.string(), token: z.string() }),
+  },
+  hooksToken: {
+    method: 'GET',
+    path: '/v1/agents/:fleet/:agent/hooks-token',
+    body: z.undefined(),
+    response: z.object({ address: z.string(), token: z.string() }),
+  },
+  federation: {
+    method: 'GET',
+    path: '/v1/federation',
+    body: z.undefined(),
+    response: federationViewSchema,
   },
   logs: {
     method: 'GET',

@@ -15,6 +15,8 @@ export interface EffectiveInput {
   /** From the agent's registry entry. */
   port: number;
   token: string;
+  /** From the agent's registry entry, when it has one (used while desired.federation carries none). */
+  hooksToken?: string | undefined;
   blockSize: number;
   /** The supervisor's environment (only PATH, LANG, TZ are taken from it). */
   parentEnv: Readonly<Record<string, string | undefined>>;
@@ -35,7 +37,15 @@ export interface EffectiveAgent {
 export function effectiveAgent(input: EffectiveInput): EffectiveAgent {
   const { desired } = input;
   const paths = agentPaths(input.stateDir, desired.fleet, desired.agent);
-  const config = buildGatewayConfig({ config: desired.config, home: paths.home, port: input.port, token: input.token, blockSize: input.blockSize });
+  const config = buildGatewayConfig({
+    config: desired.config,
+    home: paths.home,
+    port: input.port,
+    token: input.token,
+    blockSize: input.blockSize,
+    ...(desired.federation ? { federation: desired.federation } : {}),
+    ...(input.hooksToken !== undefined ? { hooksToken: input.hooksToken } : {}),
+  });
   const env = buildGatewayEnv({
     parentEnv: input.parentEnv,
     home: paths.home,

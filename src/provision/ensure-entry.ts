@@ -60,6 +60,11 @@ export async function ensureEntry(registry: RegistryFile, desired: DesiredAgent,
     createdAt: options.now().toISOString(),
   };
   if (desired.source === 'cli') entry.spec = options.spec ?? { config: {}, env: {} };
+  // An agent called from its first day gets its hooks token with its block (see hooks-token.ts for later ones).
+  if (desired.federation?.callable) {
+    entry.hooksToken = (options.generateToken ?? realGenerateToken)();
+    entry.hooksCallers = [...desired.federation.callers];
+  }
   registry.agents[desired.address] = entry;
   return { entry, created: true, skipped: allocated.skipped };
 }

@@ -11,8 +11,8 @@ import { writeConfigIfChanged } from './write-config.js';
 export interface ProvisionInput {
   stateDir: string;
   desired: DesiredAgent;
-  /** The agent's registry entry (port and token). */
-  entry: Pick<RegistryEntry, 'port' | 'token'>;
+  /** The agent's registry entry (port, token, hooks token when it is called). */
+  entry: Pick<RegistryEntry, 'port' | 'token' | 'hooksToken'>;
   blockSize: number;
   /** The supervisor's environment; default process.env (only PATH, LANG, TZ are used). */
   parentEnv?: Readonly<Record<string, string | undefined>>;
@@ -39,6 +39,7 @@ export async function provisionAgent(input: ProvisionInput): Promise<Provisioned
     desired: input.desired,
     port: input.entry.port,
     token: input.entry.token,
+    hooksToken: input.entry.hooksToken,
     blockSize: input.blockSize,
     parentEnv: input.parentEnv ?? process.env,
   });

@@ -66,7 +66,7 @@ export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
     trackTree: (pid, known) => trackTree(pid, known),
     countLeftovers: (pid, known) => countLeftovers(pid, known),
     openLog: (spec, onText, onError) =>
-      openLogSink({ file: spec.logFile, maxBytes: spec.logs.maxBytes, maxFiles: spec.logs.maxFiles, secrets: [spec.token], onText, onError }),
+      openLogSink({ file: spec.logFile, maxBytes: spec.logs.maxBytes, maxFiles: spec.logs.maxFiles, secrets: [spec.token, ...(spec.secrets ?? [])], onText, onError }),
     clock: { now: () => Date.now() },
     setTimer: (fn, ms) => setTimeout(fn, ms),
     clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),

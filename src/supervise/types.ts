@@ -20,6 +20,8 @@ export interface LaunchSpec {
   port: number;
   /** The agent's gateway token: redacted from the captured log. */
   token: string;
+  /** Every other secret its output may contain (hooks tokens, secret env values): redacted like the token. */
+  secrets?: string[];
   /** `<home>/logs/gateway.log`. */
   logFile: string;
   logs: ManifestInput['logs'];

@@ -1,4 +1,5 @@
-// `fleetctl token FLEET/AGENT`: prints the gateway token and nothing else (for scripts).
+// `fleetctl token FLEET/AGENT [--hooks]`: prints the gateway token (or, with --hooks, the
+// hooks token other agents call it with) and nothing else (for scripts).
 import type { Command } from 'commander';
 import { callRaw } from '../../protocol/client.js';
 import { requireAddress } from '../address.js';
@@ -9,12 +10,13 @@ import { printJson } from '../output.js';
 export function registerToken(program: Command, run: CliRun): void {
   program
     .command('token')
-    .description("print an agent's gateway auth token (only the token, for scripts)")
+    .description("print an agent's gateway auth token, or with --hooks its hooks token (only the token, for scripts)")
     .argument('<FLEET/AGENT>', 'address of the agent')
-    .action(async (addressText: string, _opts: unknown, cmd: Command) => {
+    .option('--hooks', 'the hooks token its callers use (federation), not the gateway token')
+    .action(async (addressText: string, opts: { hooks?: boolean }, cmd: Command) => {
       const params = requireAddress(addressText);
       const { socket, json } = globalsOf(cmd, run.deps);
-      const { data, raw } = await callRaw(socket, 'token', { params });
+      const { data, raw } = await callRaw(socket, opts.hooks ? 'hooksToken' : 'token', { params });
       if (json) printJson(run.deps.io, raw);
       else run.deps.io.out(`${data.token}\n`);
     });

@@ -5,6 +5,8 @@ import { addAgentHandler } from './add-agent.js';
 import { healthHandler } from './health.js';
 import { logsHandler } from './logs.js';
 import { reloadHandler } from './reload.js';
+import { federationHandler } from './federation.js';
+import { hooksTokenHandler } from './hooks-token.js';
 import { removeAgentHandler } from './remove-agent.js';
 import { restartAgentHandler } from './restart-agent.js';
 import { restartFleetHandler } from './restart-fleet.js';
@@ -31,6 +33,8 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     token: tokenHandler(ctx),
     logs: logsHandler(ctx),
     reload: reloadHandler(ctx),
+    hooksToken: hooksTokenHandler(ctx),
+    federation: federationHandler(ctx),
     runtimes: runtimesHandler(ctx),
     installRuntime: installRuntimeHandler(ctx),
     removeRuntime: removeRuntimeHandler(ctx),
