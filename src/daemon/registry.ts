@@ -12,6 +12,7 @@ import { ID_PATTERN } from '../manifest/ids.js';
 import { canonicalJson } from '../plan/hash.js';
 import type { RegistryFile } from '../plan/types.js';
 import { TOKEN_PATTERN } from '../provision/token.js';
+import { envValueSchema } from '../secrets/refs.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 /** The registry format this fleetd writes. */
@@ -37,7 +38,7 @@ const entrySchema = z.strictObject({
   port: z.int().min(1).max(65535),
   token: z.string().regex(TOKEN_PATTERN, { message: 'expected 64 hex characters' }),
   desired: z.enum(['running', 'stopped']),
-  spec: z.strictObject({ config: z.record(z.string(), z.unknown()), env: z.record(z.string(), z.string()) }).optional(),
+  spec: z.strictObject({ config: z.record(z.string(), z.unknown()), env: z.record(z.string(), envValueSchema) }).optional(),
   process: processSchema.optional(),
   appliedHash: z.string().min(1).optional(),
   createdAt: z.string().min(1),

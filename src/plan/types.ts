@@ -2,6 +2,7 @@
 // (the registry), and what to do about the difference. Pure data, no behaviour.
 import type { AgentAddress } from '../manifest/ids.js';
 import type { GatewayLaunch } from '../manifest/schema.js';
+import type { EnvValue } from '../secrets/refs.js';
 
 /** Where an agent was declared: the manifest, or `fleetctl add agent`. */
 export type AgentSource = 'manifest' | 'cli';
@@ -19,8 +20,10 @@ export interface DesiredAgent {
   enabled: boolean;
   /** Merged openclaw.json fragment: defaults, fleet defaults, agent config (no managed keys). */
   config: Record<string, unknown>;
-  /** Merged manifest env: gateway.env, defaults.env, fleet env, agent env. */
-  env: Record<string, string>;
+  /** Merged manifest env: gateway.env, defaults.env, fleet env, agent env (values may be secret references). */
+  env: Record<string, EnvValue>;
+  /** Where each env variable was declared, for messages (`<manifest>: fleets.acme.agents.korax.env.X`). */
+  envOrigin?: Record<string, string>;
   /** How to launch its gateway. */
   launch: GatewayLaunch;
 }
@@ -38,7 +41,7 @@ export interface RecordedProcess {
 /** Spec of an agent added with `fleetctl add agent` (kept in the registry: it has no manifest entry). */
 export interface CliAgentSpec {
   config: Record<string, unknown>;
-  env: Record<string, string>;
+  env: Record<string, EnvValue>;
 }
 
 /** One registry entry: the durable facts about an agent. */

@@ -3,6 +3,7 @@
 // bumps the `/v1/` prefix.
 import { z } from 'zod';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
+import { envValueSchema } from '../secrets/refs.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -77,7 +78,8 @@ export const actionSchema = z.object({
   reason: z.string(),
 });
 
-const envPair = z.record(z.string().regex(ENV_NAME_PATTERN, { message: 'invalid environment variable name' }), z.string());
+// a value is a string or a secret reference ({ file } / { credential }), as in a manifest
+const envPair = z.record(z.string().regex(ENV_NAME_PATTERN, { message: 'invalid environment variable name' }), envValueSchema);
 
 /** Every route: method, path pattern, request and response schemas. */
 export const routes = {

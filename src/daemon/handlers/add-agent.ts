@@ -8,11 +8,12 @@ import { checkRules } from '../../manifest/rules.js';
 import { desiredAgents, launchOf } from '../../plan/desired.js';
 import type { DesiredAgent, PlanAction } from '../../plan/types.js';
 import { ensureEntry } from '../../provision/ensure-entry.js';
+import type { EnvValue } from '../../secrets/refs.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
 
 /** Validates an added agent's config/env with the manifest rules; returns readable problems. */
-export function checkAddedAgent(ports: unknown, fleet: string, agent: string, config: Record<string, unknown>, env: Record<string, string>): string[] {
+export function checkAddedAgent(ports: unknown, fleet: string, agent: string, config: Record<string, unknown>, env: Record<string, EnvValue>): string[] {
   const problems = checkRules({ version: 1, ports, fleets: { [fleet]: { agents: { [agent]: { config, env } } } } });
   return problems.map((p) => {
     const [, , , , kind, ...rest] = p.path;
