@@ -4,6 +4,9 @@
 import { Command, Option } from 'commander';
 import { registerAdd } from './commands/add.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerBackup } from './commands/backup.js';
+import { registerConfig } from './commands/config.js';
+import { registerExec } from './commands/exec.js';
 import { registerLogs } from './commands/logs.js';
 import { registerReload } from './commands/reload.js';
 import { registerRemove } from './commands/remove.js';
@@ -58,6 +61,9 @@ export function buildProgram(run: CliRun): Command {
   registerReload(program, run);
   registerToken(program, run);
   registerRuntime(program, run);
+  registerConfig(program, run);
+  registerBackup(program, run);
+  registerExec(program, run);
   registerCompletion(program, run);
   return program;
 }

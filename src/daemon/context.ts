@@ -15,4 +15,6 @@ export interface DaemonContext {
   readManifest: () => Promise<Manifest>;
   /** Installs (or reuses) an OpenClaw version, reporting progress. */
   installRuntime: (version: string, onProgress?: (event: ProgressEvent) => void) => Promise<Runtime>;
+  /** fleetd's own environment ($CREDENTIALS_DIRECTORY for secret references); default process.env. */
+  parentEnv?: Readonly<Record<string, string | undefined>>;
 }

@@ -88,6 +88,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     now: () => Date.now(),
     readManifest: () => loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket }),
     installRuntime,
+    parentEnv: process.env,
   };
   const server = createControlServer(createHandlers(ctx), log);
 

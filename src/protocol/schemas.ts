@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
 import { envValueSchema } from '../secrets/refs.js';
+import { operateRoutes } from './operate-schemas.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -191,6 +192,7 @@ export const routes = {
     body: z.strictObject({}).default({}),
     response: z.object({ removed: z.array(z.string()), kept: z.array(z.string()) }),
   },
+  ...operateRoutes,
 } as const;
 
 /** Name of a route. */

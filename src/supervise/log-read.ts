@@ -21,23 +21,31 @@ async function logFiles(file: string): Promise<string[]> {
   return out;
 }
 
-/** The last `n` lines of the log (without their line breaks), oldest first. */
-export async function tailLines(file: string, n: number): Promise<string[]> {
+/** The last `n` lines of the log (without their line breaks), oldest first; with `maxBytes`, at most that much is read. */
+export async function tailLines(file: string, n: number, options: { maxBytes?: number } = {}): Promise<string[]> {
   if (n <= 0) return [];
+  const maxBytes = options.maxBytes ?? Infinity;
   const pieces: Buffer[] = [];
   let newlines = 0;
+  let total = 0;
+  let capped = false;
   outer: for (const path of await logFiles(file)) {
     const handle = await open(path, 'r').catch(() => null);
     if (!handle) continue;
     try {
       let pos = (await handle.stat()).size;
       while (pos > 0) {
-        const len = Math.min(BLOCK, pos);
+        const len = Math.min(BLOCK, pos, maxBytes - total);
+        if (len <= 0) {
+          capped = true;
+          break outer;
+        }
         pos -= len;
         const buf = Buffer.alloc(len);
         const { bytesRead } = await handle.read(buf, 0, len, pos);
         const got = buf.subarray(0, bytesRead);
         pieces.unshift(got);
+        total += bytesRead;
         for (const byte of got) if (byte === 0x0a) newlines++;
         // n + 1 line breaks guarantee that the first of the last n lines is complete.
         if (newlines > n) break outer;
@@ -48,6 +56,8 @@ export async function tailLines(file: string, n: number): Promise<string[]> {
   }
   const lines = Buffer.concat(pieces).toString('utf8').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
+  // Cut by maxBytes: the first line read is only the end of a line; drop it unless it is all there is.
+  if (capped && lines.length > 1) lines.shift();
   return lines.slice(-n);
 }
 
