@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { create as createTar } from 'tar';
 import { AGENT_PATH, APPLIED_PATH, BACKUP_FORMAT, MANIFEST_PATH, type IncludeOptions } from './layout.js';
 import { backupManifestSchema, type AgentRecord, type BackupManifest } from './manifest.js';
@@ -35,8 +36,8 @@ export interface CreateBackupInput {
 /** A backup ready to stream. */
 export interface CreatedBackup {
   manifest: BackupManifest;
-  /** The tar.gz bytes; the staging folder goes away when it ends (or when `discard` is called). */
-  stream: AsyncIterable<Buffer> & NodeJS.ReadableStream;
+  /** The tar.gz bytes; the staging folder is gone once it ends (or is destroyed), or after `discard`. */
+  stream: Readable;
   /** Removes the staging folder (call when the stream is not consumed to its end). */
   discard: () => Promise<void>;
 }
@@ -71,17 +72,15 @@ export async function createBackup(input: CreateBackupInput): Promise<CreatedBac
     const entries = [MANIFEST_PATH, ...manifest.dirs.flatMap((d) => [d, ...(byDir.get(d) ?? [])])];
     // noDirRecurse: every entry is listed (parents first); portable: no uid/gid/user names
     const tar = createTar({ gzip: true, cwd: staging, portable: true, noDirRecurse: true, follow: false, strict: true }, entries);
-    const stream = tar as unknown as CreatedBackup['stream'];
-    let cleaned = false;
-    const cleanup = () => {
-      if (cleaned) return;
-      cleaned = true;
-      void discard();
-    };
-    tar.on('end', cleanup);
-    tar.on('error', cleanup);
-    tar.on('close', cleanup);
-    return { manifest, stream, discard: async () => { cleaned = true; await discard(); } };
+    // The staging folder is removed before the stream ends (or when the reader gives up).
+    async function* bytes(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of tar as unknown as AsyncIterable<Buffer>) yield chunk;
+      } finally {
+        await discard();
+      }
+    }
+    return { manifest, stream: Readable.from(bytes(), { objectMode: false }), discard };
   } catch (err) {
     await discard();
     throw err;
