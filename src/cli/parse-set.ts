@@ -75,7 +75,7 @@ export function parseEnv(pairs: readonly string[]): Record<string, string> {
 /** Refuses a bad or repeated variable name of `flag`. */
 function checkEnvName(flag: string, name: string, seen: Readonly<Record<string, unknown>>): void {
   if (!ENV_NAME_PATTERN.test(name)) throw new FleetError('USAGE', `${flag} ${JSON.stringify(name)}: not a valid environment variable name (letters, digits and _, not starting with a digit)`);
-  if (Object.hasOwn(seen, name)) throw new FleetError('USAGE', `${name} is given twice (--env, --env-file and --env-credential share one set of names)`);
+  if (Object.hasOwn(seen, name)) throw new FleetError('USAGE', `${flag} ${name} is given twice (--env, --env-file and --env-credential share one set of names)`);
 }
 
 /** Adds `--env-file NAME=PATH` (PATH made absolute from `cwd`: fleetd reads it at each start) and `--env-credential NAME=ID` references to `env`. */
