@@ -3,7 +3,7 @@
 // bounded for a slow reader. A text transform (redaction) sees the raw chunks before they
 // are cut into lines, so a secret split across two writes is still caught.
 import { FleetError } from '../errors.js';
-import { followLog } from '../supervise/log-read.js';
+import { followLog, type RotatedPath } from '../supervise/log-read.js';
 import { createPushStream } from '../util/push-stream.js';
 import { parseFlag } from './query.js';
 
@@ -31,7 +31,13 @@ export function parseFollow(value: string | null): boolean {
 }
 
 /** Complete lines appended to the log from `startAt` on, until the client leaves; `transform` sees raw text first. */
-export function followLines(file: string, signal: AbortSignal, startAt: number, transform: (text: string) => string = (t) => t): AsyncIterable<{ line: string }> {
+export function followLines(
+  file: string,
+  signal: AbortSignal,
+  startAt: number,
+  transform: (text: string) => string = (t) => t,
+  rotatedPath?: RotatedPath,
+): AsyncIterable<{ line: string }> {
   // The client reads slower than the gateway writes: drop the oldest lines, and say so.
   const out = createPushStream<{ line: string }>({
     limit: MAX_PENDING_LINES,
@@ -48,7 +54,7 @@ export function followLines(file: string, signal: AbortSignal, startAt: number, 
     }
     out.push(...parts.map((line) => ({ line })));
   };
-  followLog(file, onChunk, signal, { startAt })
+  followLog(file, onChunk, signal, { startAt, ...(rotatedPath ? { rotatedPath } : {}) })
     .catch(() => {})
     .finally(() => out.end());
   return out;

@@ -63,7 +63,7 @@ export function registerBackup(program: Command, run: CliRun): void {
       if (json) return printJson(run.deps.io, summary);
       printLines(run.deps.io, [
         `wrote ${file} (mode 0600; it holds the agent's token)`,
-        `${manifest.agent.address}: ${verified.files} files, ${formatBytes(verified.bytes)}, ${manifest.databases.length} SQLite database(s) ${manifest.agentWasRunning ? 'copied live through SQLite\'s backup API' : 'copied while stopped'}`,
+        `${manifest.agent.address}: ${verified.files} files, ${formatBytes(verified.bytes)}, ${describeDatabases(manifest.databases)}`,
         ...(manifest.leftOut.length ? [`left out: ${manifest.leftOut.map((l) => `${l.path} (${l.reason})`).join('; ')}`] : []),
       ]);
     });
@@ -99,6 +99,13 @@ export function registerBackup(program: Command, run: CliRun): void {
         note(run.deps.io, `fleetctl: ${data.address} was restored but is ${data.state}, not running (see fleetctl status ${data.address} and fleetctl logs ${data.address})`);
       }
     });
+}
+
+/** `2 SQLite databases (copied through SQLite's backup API)`, or `no SQLite database`. */
+function describeDatabases(databases: ReadonlyArray<{ method: string }>): string {
+  if (databases.length === 0) return 'no SQLite database';
+  const live = databases.every((d) => d.method === 'sqlite-backup');
+  return `${databases.length} SQLite database${databases.length > 1 ? 's' : ''} (${live ? "copied through SQLite's backup API" : 'copied as files while the agent was stopped'})`;
 }
 
 /** Writes the download to a private temp file beside `file`, verifies the whole archive, then links it into place. */
