@@ -84,6 +84,7 @@ describe('backup and restore (fake gateway)', () => {
     const removed = await f.ctl('remove', 'agent', 'acme/cli', '--purge');
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal(existsSync(home), false);
+    assert.equal(existsSync(join(f.stateDir, 'agents', 'acme', 'cli')), false, "fleetd's own folder of the agent goes too");
 
     const r = await human(f, dir, 'restore', 'acme/cli', 'cli.tar.gz', '--json');
     assert.equal(r.code, 0, r.stderr);
