@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'UNSUPPORTED_PLATFORM',
   'AGENT_FAILED',
   'TIMEOUT',
+  'SECRET_UNAVAILABLE',
+  'ARCHIVE_INVALID',
   'INTERNAL',
 ] as const;
 
@@ -74,6 +76,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   UNSUPPORTED_PLATFORM: 1,
   AGENT_FAILED: 1,
   TIMEOUT: 1,
+  SECRET_UNAVAILABLE: 1,
+  ARCHIVE_INVALID: 1,
   INTERNAL: 1,
 };
 
@@ -96,6 +100,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNSUPPORTED_PLATFORM: 500,
   AGENT_FAILED: 500,
   TIMEOUT: 504,
+  SECRET_UNAVAILABLE: 422,
+  ARCHIVE_INVALID: 422,
   INTERNAL: 500,
 };
 

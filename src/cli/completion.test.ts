@@ -37,7 +37,7 @@ describe('bash completion', () => {
   }
 
   test('top-level commands', async () => {
-    assert.deepEqual(await complete('re'), ['reload', 'remove', 'restart']);
+    assert.deepEqual(await complete('re'), ['reload', 'remove', 'restart', 'restore']);
   });
   test('subcommands and options', async () => {
     assert.deepEqual(await complete('restart', ''), ['agent', 'fleet']);

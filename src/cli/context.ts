@@ -24,6 +24,8 @@ export interface CliDeps {
 export interface CliRun {
   deps: CliDeps;
   exitCode: number;
+  /** The command after the address of `exec`/`openclaw` (cut off before commander parses; see exec/passthrough.ts). */
+  passthrough?: string[];
 }
 
 /** Options every command accepts, resolved. */

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FleetError } from '../errors.js';
-import { parseEnv, parseSets } from './parse-set.js';
+import { parseEnv, parseEnvRefs, parseSets } from './parse-set.js';
 
 /** Asserts a USAGE FleetError whose message matches. */
 function assertUsage(fn: () => unknown, message: RegExp): void {
@@ -47,4 +47,17 @@ describe('parseEnv', () => {
   test('bad name', () => assertUsage(() => parseEnv(['1A=x']), /not a valid environment variable name/));
   test('missing =', () => assertUsage(() => parseEnv(['A']), /--env "A": expected KEY=VALUE/));
   test('duplicate', () => assertUsage(() => parseEnv(['A=1', 'A=2']), /--env A is given twice/));
+});
+
+describe('parseEnvRefs', () => {
+  test('--env-file paths become absolute from the cwd; --env-credential takes a credential id', () => {
+    assert.deepEqual(parseEnvRefs({ A: 'x' }, ['KEY=/etc/fleetd/k', 'REL=secrets/r'], ['CRED=anthropic'], '/home/op'), {
+      A: 'x',
+      KEY: { file: '/etc/fleetd/k' },
+      REL: { file: '/home/op/secrets/r' },
+      CRED: { credential: 'anthropic' },
+    });
+  });
+  test('a name given by two flags', () => assertUsage(() => parseEnvRefs({ A: 'x' }, ['A=/f'], [], '/'), /--env-file A is given twice/));
+  test('a bad credential id', () => assertUsage(() => parseEnvRefs({}, [], ['C=../x'], '/'), /not a systemd credential name/));
 });

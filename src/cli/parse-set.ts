@@ -1,8 +1,10 @@
 // Turns repeated `--set a.b.c=<JSON5>` flags into the nested openclaw.json fragment that
 // `add agent` sends, and `--env KEY=VALUE` flags into an environment map. Pure.
+import { isAbsolute, resolve } from 'node:path';
 import JSON5 from 'json5';
 import { FleetError } from '../errors.js';
 import { ENV_NAME_PATTERN } from '../manifest/ids.js';
+import { CREDENTIAL_NAME_PATTERN, type EnvValue } from '../secrets/refs.js';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
 
@@ -64,9 +66,32 @@ export function parseEnv(pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const [name, value] = splitPair('--env', pair);
-    if (!ENV_NAME_PATTERN.test(name)) throw new FleetError('USAGE', `--env ${JSON.stringify(name)}: not a valid environment variable name (letters, digits and _, not starting with a digit)`);
-    if (Object.hasOwn(env, name)) throw new FleetError('USAGE', `--env ${name} is given twice`);
+    checkEnvName('--env', name, env);
     env[name] = value;
   }
   return env;
+}
+
+/** Refuses a bad or repeated variable name of `flag`. */
+function checkEnvName(flag: string, name: string, seen: Readonly<Record<string, unknown>>): void {
+  if (!ENV_NAME_PATTERN.test(name)) throw new FleetError('USAGE', `${flag} ${JSON.stringify(name)}: not a valid environment variable name (letters, digits and _, not starting with a digit)`);
+  if (Object.hasOwn(seen, name)) throw new FleetError('USAGE', `${flag} ${name} is given twice (--env, --env-file and --env-credential share one set of names)`);
+}
+
+/** Adds `--env-file NAME=PATH` (PATH made absolute from `cwd`: fleetd reads it at each start) and `--env-credential NAME=ID` references to `env`. */
+export function parseEnvRefs(env: Readonly<Record<string, EnvValue>>, files: readonly string[], credentials: readonly string[], cwd: string): Record<string, EnvValue> {
+  const out: Record<string, EnvValue> = { ...env };
+  for (const pair of files) {
+    const [name, path] = splitPair('--env-file', pair);
+    checkEnvName('--env-file', name, out);
+    if (path.includes('\0')) throw new FleetError('USAGE', `--env-file ${name}: the path contains a NUL byte`);
+    out[name] = { file: isAbsolute(path) ? path : resolve(cwd, path) };
+  }
+  for (const pair of credentials) {
+    const [name, id] = splitPair('--env-credential', pair);
+    checkEnvName('--env-credential', name, out);
+    if (!CREDENTIAL_NAME_PATTERN.test(id)) throw new FleetError('USAGE', `--env-credential ${name}=${id}: not a systemd credential name (letters, digits, "_.@:+-", no "/")`);
+    out[name] = { credential: id };
+  }
+  return out;
 }

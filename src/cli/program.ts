@@ -5,6 +5,9 @@ import { Command, Option } from 'commander';
 import { registerAdd } from './commands/add.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerFederation } from './commands/federation.js';
+import { registerBackup } from './commands/backup.js';
+import { registerConfig } from './commands/config.js';
+import { registerExec } from './commands/exec.js';
 import { registerLogs } from './commands/logs.js';
 import { registerReload } from './commands/reload.js';
 import { registerRemove } from './commands/remove.js';
@@ -62,6 +65,9 @@ export function buildProgram(run: CliRun): Command {
   registerToken(program, run);
   registerFederation(program, run);
   registerRuntime(program, run);
+  registerConfig(program, run);
+  registerBackup(program, run);
+  registerExec(program, run);
   registerCompletion(program, run);
   return program;
 }

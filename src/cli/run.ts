@@ -4,6 +4,7 @@ import { CommanderError } from 'commander';
 import { EXIT_CODES, FleetError } from '../errors.js';
 import type { CliDeps, CliRun } from './context.js';
 import { errorDocument, printJson, reportError } from './output.js';
+import { splitPassthrough } from './exec/passthrough.js';
 import { buildProgram } from './program.js';
 
 /** Commander outcomes that are not errors. */
@@ -17,10 +18,11 @@ function wantsJson(argv: readonly string[]): boolean {
 
 /** Parses `argv` (without node and script), runs the command, reports any error; returns the exit code. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
-  const run: CliRun = { deps, exitCode: 0 };
-  const json = wantsJson(argv);
+  const split = splitPassthrough(argv);
+  const run: CliRun = { deps, exitCode: 0, ...(split.command ? { passthrough: split.command } : {}) };
+  const json = wantsJson(split.argv);
   try {
-    await buildProgram(run).parseAsync([...argv], { from: 'user' });
+    await buildProgram(run).parseAsync(split.argv, { from: 'user' });
     return run.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -8,6 +8,7 @@ import type { Manifest } from '../manifest/schema.js';
 import { isSettled } from '../plan/agent-states.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import { federationSecrets } from '../plan/federation-secrets.js';
+import { formatConfigPath } from '../plan/config-merge.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { provisionAgent } from '../provision/provision-agent.js';
 import type { Runner, RunnerDeps } from '../supervise/runner.js';
@@ -125,8 +126,12 @@ export class Agent {
     report('provisioning the home and openclaw.json');
     const provisioned = await provisionAgent({ stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
     signal.throwIfAborted();
+    if (provisioned.configOverrides.length > 0) {
+      // paths only: a value may be a secret
+      this.log.warn({ overrides: provisioned.configOverrides.map((c) => formatConfigPath(c.path)) }, 'openclaw.json: the manifest replaced values OpenClaw had written there');
+    }
     this.recordAppliedHash(provisioned.hash);
-    return buildLaunchSpec(m, this.desired, entry, provisioned, runtime, this.secrets());
+    return buildLaunchSpec(m, this.desired, entry, provisioned, runtime, [...this.secrets(), ...provisioned.secretValues]);
   }
 
   /** Secrets besides the gateway token that its output may carry: hooks tokens (its own, its callees'). */

@@ -15,7 +15,8 @@ import { desiredAgents, launchOf } from '../plan/desired.js';
 import { portOfBlock } from '../plan/ports.js';
 import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
 import { unreloadableChange } from '../plan/reload-guard.js';
-import type { DesiredAgent, PlanAction, RegistryFile } from '../plan/types.js';
+import type { DesiredAgent, PlanAction, RegistryEntry, RegistryFile } from '../plan/types.js';
+import type { EnvValue } from '../secrets/refs.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { ensureEntry } from '../provision/ensure-entry.js';
 import { agentPaths } from '../provision/home.js';
@@ -48,12 +49,26 @@ export interface FleetDeps {
   parentEnv: Readonly<Record<string, string | undefined>>;
 }
 
+/** A restore of one agent from a verified backup (see Fleet.restoreAgent). */
+export interface RestoreRequest {
+  fleet: string;
+  agent: string;
+  /** The archived CLI spec (used when the agent does not exist yet). */
+  spec: { config: Record<string, unknown>; env: Record<string, EnvValue> };
+  /** The token the agent has after the restore (the archived one, or a new one). */
+  token: string;
+  /** Wanted running afterwards. */
+  start: boolean;
+  /** Swaps the extracted home in (and fleetd's last-applied record). */
+  install: () => Promise<void>;
+}
+
 /** What `fleetctl add agent` asks for. */
 export interface AddRequest {
   fleet: string;
   agent: string;
   config: Record<string, unknown>;
-  env: Record<string, string>;
+  env: Record<string, EnvValue>;
   start: boolean;
 }
 
@@ -123,7 +138,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   }
 
   /** Gives `desired` a port block and token (once); busy blocks skipped are logged and returned. Call inside `membership`. */
-  async function allocate(desired: DesiredAgent, target: Manifest, spec?: { config: Record<string, unknown>; env: Record<string, string> }): Promise<number[]> {
+  async function allocate(desired: DesiredAgent, target: Manifest, spec?: { config: Record<string, unknown>; env: Record<string, EnvValue> }): Promise<number[]> {
     const draft = structuredClone(store.current());
     const ensured = await ensureEntry(draft, desired, { ports: target.ports, now: () => new Date(deps.now()), ...(deps.isPortFree ? { isPortFree: deps.isPortFree } : {}), ...(spec ? { spec } : {}) });
     if (ensured.created) {
@@ -355,6 +370,59 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       const members = [...agents.values()].filter((a) => a.desired.fleet === fleet).sort((a, b) => (a.address < b.address ? -1 : 1));
       if (members.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleet}; \`fleetctl status\` lists the agents`);
       return runRollingRestart(fleet, members, { ...options, isMember: (a) => agents.get(a.address) === a, view }, onProgress, log);
+    },
+
+    /** fleetd's environment as gateways see it (PATH cleaned; $CREDENTIALS_DIRECTORY for secret references). */
+    parentEnv: deps.parentEnv,
+
+    /** What is declared and recorded for one agent (read-only): NOT_FOUND for an unknown one. */
+    describe(address: string): { desired: DesiredAgent; entry: Readonly<RegistryEntry> | undefined } {
+      const agent = agentOf(address);
+      return { desired: agent.desired, entry: agent.entry };
+    },
+
+    /** True unless the agent is stopped or failed with no process (a restore, a backup's copy mode, ask this). */
+    isActive(address: string): boolean {
+      const status = agentOf(address).status();
+      return status.pid !== null || (status.state !== 'stopped' && status.state !== 'failed');
+    },
+
+    /**
+     * Replaces an agent's state from a verified backup: in the membership section, refuses an
+     * active agent (CONFLICT), adds an unknown one as a CLI agent with the archived spec and a
+     * free port block (stopped), runs `install` (swap the home in), records the token and the
+     * operator's wish, and provisions openclaw.json with the current port and token. The
+     * caller starts it afterwards. Returns whether the agent was created.
+     */
+    restoreAgent(request: RestoreRequest): Promise<{ created: boolean }> {
+      return membership.run(async () => {
+        const address = toAddress(request.fleet, request.agent);
+        let agent = agents.get(address);
+        let created = false;
+        if (agent) {
+          if (this.isActive(address)) throw new FleetError('CONFLICT', `${address} is ${agent.status().state}; a restore replaces its home, so stop it first: \`fleetctl stop agent ${address}\``);
+        } else {
+          if (Object.hasOwn(manifest.fleets, request.fleet) && Object.hasOwn(manifest.fleets[request.fleet]!.agents, request.agent)) {
+            throw new FleetError('CONFLICT', `${address} is declared in the manifest but not set up yet; try again once \`fleetctl status\` lists it`);
+          }
+          const problems = checkAddedAgent(manifest.ports, request.fleet, request.agent, request.spec.config, request.spec.env);
+          if (problems.length > 0) throw new FleetError('BAD_REQUEST', `the archived agent cannot be added under this manifest:\n${problems.join('\n')}`, { details: { problems } });
+          const stub: DesiredAgent = { address, fleet: request.fleet, agent: request.agent, source: 'cli', enabled: true, config: {}, env: {}, launch: launchOf(manifest, request.fleet, request.agent) };
+          await allocate(stub, manifest, request.spec);
+          await store.update((r) => void (r.agents[address]!.desired = 'stopped'));
+          agent = adopt(desiredAgents(manifest, store.current()).find((d) => d.address === address)!);
+          created = true;
+        }
+        await request.install();
+        await store.update((r) => {
+          const entry = ownEntry(r.agents, address);
+          if (!entry) return;
+          entry.token = request.token;
+          entry.desired = request.start ? 'running' : 'stopped';
+        });
+        await agent.provisionOnly();
+        return { created };
+      });
     },
 
     /** The hooks token of an agent (the one command that shows it); NOT_FOUND when nobody calls it. */

@@ -15,6 +15,12 @@ export interface Streamed {
   stream: AsyncIterable<unknown>;
 }
 
+/** A handler's answer when it sends raw bytes (routes marked `download`, e.g. a backup archive). */
+export interface Downloaded {
+  download: NodeJS.ReadableStream;
+  contentType: string;
+}
+
 /** What a handler gets. */
 export interface HandlerRequest<K extends RouteName> {
   params: { fleet?: string; agent?: string; version?: string };
@@ -22,10 +28,12 @@ export interface HandlerRequest<K extends RouteName> {
   body: RequestBody<K>;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** The raw request body, for routes marked `upload` (their body is not read as JSON). */
+  upload?: IncomingMessage;
 }
 
 /** One handler per route. */
-export type Handler<K extends RouteName> = (req: HandlerRequest<K>) => Promise<ResponseBody<K> | Streamed>;
+export type Handler<K extends RouteName> = (req: HandlerRequest<K>) => Promise<ResponseBody<K> | Streamed | Downloaded>;
 
 /** The typed map: every route must have its handler. */
 export type HandlerMap = { [K in RouteName]: Handler<K> };
@@ -123,6 +131,21 @@ async function sendStream(res: ServerResponse, stream: AsyncIterable<unknown>, s
   res.end();
 }
 
+/** Sends raw bytes; a failure after the first byte cuts the connection (the client sees a truncated body, never a silent one). */
+async function sendDownload(res: ServerResponse, result: Downloaded, signal: AbortSignal, log: Logger): Promise<void> {
+  res.writeHead(200, { 'content-type': result.contentType, 'transfer-encoding': 'chunked', 'cache-control': 'no-store' });
+  try {
+    for await (const chunk of result.download as AsyncIterable<Buffer>) {
+      if (signal.aborted) break;
+      if (!res.write(chunk)) await once(res, 'drain', { signal }).catch(() => undefined);
+    }
+    res.end();
+  } catch (err) {
+    log.error({ err: toFleetError(err).message }, 'download failed after it started; connection cut');
+    res.destroy();
+  }
+}
+
 /** Handles one request end to end. */
 async function handle(req: IncomingMessage, res: ServerResponse, handlers: HandlerMap, log: Logger): Promise<void> {
   const controller = new AbortController();
@@ -134,19 +157,27 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Handl
       const ok = (paramSchemas[key] ?? idSchema).safeParse(value);
       if (!ok.success) throw new FleetError('BAD_REQUEST', `${key} ${JSON.stringify(value.slice(0, 80))}: ${ok.error.issues[0]?.message ?? 'invalid id'}`);
     }
-    const raw = await readBody(req);
-    const schema = routes[name].body as z.ZodType;
+    const route = routes[name];
+    const upload = 'upload' in route && route.upload === true;
+    const raw = upload ? undefined : await readBody(req);
+    const schema = route.body as z.ZodType;
     const parsed = schema.safeParse(raw);
     if (!parsed.success) throw new FleetError('BAD_REQUEST', `invalid request body for ${name}: ${renderZodIssues(parsed.error, 'body')}`);
     const handler = handlers[name] as Handler<RouteName>;
-    const result = await handler({ params, query: url.searchParams, body: parsed.data as RequestBody<RouteName>, signal: controller.signal });
-    if (result && typeof result === 'object' && 'stream' in result && typeof (result as Streamed).stream?.[Symbol.asyncIterator] === 'function') {
+    const result = await handler({ params, query: url.searchParams, body: parsed.data as RequestBody<RouteName>, signal: controller.signal, ...(upload ? { upload: req } : {}) });
+    if (result && typeof result === 'object' && 'download' in result && typeof (result as Downloaded).contentType === 'string') {
+      await sendDownload(res, result as Downloaded, controller.signal, log);
+    } else if (result && typeof result === 'object' && 'stream' in result && typeof (result as Streamed).stream?.[Symbol.asyncIterator] === 'function') {
       await sendStream(res, (result as Streamed).stream, controller.signal);
     } else {
       sendJson(res, 200, result);
     }
   } catch (err) {
-    if (req.readableEnded === false) req.resume(); // drain an unread body so the socket can close cleanly
+    // drain an unread body so the socket can close cleanly; an upload may be large: cut it instead, after the answer
+    if (req.readableEnded === false) {
+      if ((req.headers['content-type'] ?? '').startsWith('application/gzip')) res.once('finish', () => req.destroy());
+      else req.resume();
+    }
     sendError(res, err, log);
   }
 }

@@ -6,6 +6,7 @@ import { join, relative, resolve, isAbsolute } from 'node:path';
 import { FleetError } from '../errors.js';
 import { agentPaths } from '../provision/home.js';
 
+
 /** Checks that an agent's home may be purged; returns its real path (undefined: nothing there). */
 export async function checkPurgeTarget(stateDir: string, fleet: string, agent: string): Promise<string | undefined> {
   const expected = resolve(stateDir, 'fleets', fleet, agent);
@@ -26,8 +27,18 @@ export async function checkPurgeTarget(stateDir: string, fleet: string, agent: s
   return realHome;
 }
 
-/** Deletes an agent's home after checkPurgeTarget's checks (run again: the tree may have changed). */
+/** Deletes an agent's home after checkPurgeTarget's checks (run again: the tree may have changed), then fleetd's own folder of it. */
 export async function purgeHome(stateDir: string, fleet: string, agent: string): Promise<void> {
   const realHome = await checkPurgeTarget(stateDir, fleet, agent);
   if (realHome) await rm(realHome, { recursive: true, force: true });
+  await purgeSupervisorDir(stateDir, fleet, agent);
+}
+
+/** Deletes `<stateDir>/agents/<fleet>/<agent>` (last-applied config, homes a restore replaced): only that real folder, never through a link. */
+async function purgeSupervisorDir(stateDir: string, fleet: string, agent: string): Promise<void> {
+  const dir = agentPaths(stateDir, fleet, agent).supervisorDir;
+  const info = await lstat(dir).catch(() => undefined);
+  if (!info) return;
+  if (!info.isDirectory()) throw new FleetError('REFUSED', `refusing to purge ${dir}: it is not the folder fleetd made (a symbolic link or a file)`);
+  await rm(dir, { recursive: true, force: true });
 }

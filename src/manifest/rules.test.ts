@@ -73,7 +73,7 @@ const INVALID: Array<[string, string, string[]]> = [
   ['empty command', '{ version: 1, gateway: { command: [] } }', [': gateway.command: must list at least one item, found an empty array']],
   ['empty command word', '{ version: 1, gateway: { command: ["openclaw", ""] } }', [': gateway.command[1]: must not be empty, found ""']],
   ['command as one string', '{ version: 1, gateway: { command: "openclaw gateway run" } }', [': gateway.command: expected an array, found "openclaw gateway run"']],
-  ['env value as a number', '{ version: 1, gateway: { env: { WORKERS: 3 } } }', [': gateway.env.WORKERS: expected a string, found 3']],
+  ['env value as a number', '{ version: 1, gateway: { env: { WORKERS: 3 } } }', [': gateway.env.WORKERS: expected a string, { file: "/absolute/path" } or { credential: "name" }, found 3']],
   ['env name starting with a digit', '{ version: 1, defaults: { env: { "1BAD": "x" } } }', [': defaults.env.1BAD: environment variable names are letters, digits and "_", not starting with a digit, found "1BAD"']],
   ['env name with a dash', agent('{ env: { "MY-VAR": "x" } }'), [': fleets.acme.agents.korax.env.MY-VAR: environment variable names are letters, digits and "_", not starting with a digit, found "MY-VAR"']],
   ['env value with a NUL byte', '{ version: 1, gateway: { env: { A: "x\\u0000y" } } }', [': gateway.env.A: environment values cannot contain a NUL character, found one']],

@@ -2,12 +2,13 @@
 // a breaking change bumps `version`. Cross-field rules (managed keys, browser ports,
 // reserved env names, ids as record keys) live in rules.ts so this file stays a shape.
 import { z } from 'zod';
+import { envValueSchema } from '../secrets/refs.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from './ids.js';
 
-/** Map of environment variables (names checked, values must be strings). */
+/** Map of environment variables (names checked; a value is a string or a secret reference, see secrets/refs.ts). */
 export const envSchema = z.record(
   z.string().regex(ENV_NAME_PATTERN, { message: 'environment variable names are letters, digits and "_", not starting with a digit' }),
-  z.string(),
+  envValueSchema,
 );
 
 /** A fragment of openclaw.json; its content is OpenClaw's to validate, fleetd only merges it. */

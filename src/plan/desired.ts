@@ -5,6 +5,7 @@ import { toAddress, type AgentAddress } from '../manifest/ids.js';
 import { DEFAULT_GATEWAY_COMMAND } from '../manifest/rules.js';
 import type { AgentSpec, GatewayLaunch, Manifest } from '../manifest/schema.js';
 import { desiredFederation, federationGraph } from './federation.js';
+import { isSecretRef, type EnvValue } from '../secrets/refs.js';
 import { mergeEnv } from './gateway-env.js';
 import { deepMerge } from './merge.js';
 import type { DesiredAgent, RegistryFile } from './types.js';
@@ -39,6 +40,12 @@ export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolv
         enabled: agent.enabled,
         config: deepMerge(manifest.defaults.config, fleet.defaults.config, agent.config),
         env: mergeEnv(manifest.gateway.env, manifest.defaults.env, fleet.defaults.env, agent.env),
+        envOrigin: secretOrigins(manifest.manifestPath, [
+          [['gateway', 'env'], manifest.gateway.env],
+          [['defaults', 'env'], manifest.defaults.env],
+          [['fleets', fleetId, 'defaults', 'env'], fleet.defaults.env],
+          [['fleets', fleetId, 'agents', agentId, 'env'], agent.env],
+        ]),
         launch: resolveLaunch(manifest, fleetId, agentId),
         ...(federation ? { federation } : {}),
       });
@@ -57,10 +64,30 @@ export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolv
       enabled: true,
       config: deepMerge(manifest.defaults.config, fleet?.defaults.config, entry.spec?.config),
       env: mergeEnv(manifest.gateway.env, manifest.defaults.env, fleet?.defaults.env, entry.spec?.env),
+      envOrigin: {
+        ...secretOrigins(manifest.manifestPath, [
+          [['gateway', 'env'], manifest.gateway.env],
+          [['defaults', 'env'], manifest.defaults.env],
+          [['fleets', entry.fleet, 'defaults', 'env'], fleet?.defaults.env],
+        ]),
+        ...Object.fromEntries(Object.entries(entry.spec?.env ?? {}).filter(([, v]) => isSecretRef(v)).map(([name]) => [name, `fleetctl add agent ${address} (kept in the registry)`])),
+      },
       launch: resolveLaunch(manifest, entry.fleet, entry.agent),
     });
   }
   return [...out.values()].sort((a, b) => compareAddress(a.address, b.address));
+}
+
+/** Where each secret reference of the merged env was declared (later layers win, like the values). */
+function secretOrigins(manifestPath: string, layers: Array<[string[], Readonly<Record<string, EnvValue>> | undefined]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [path, env] of layers) {
+    for (const [name, value] of Object.entries(env ?? {})) {
+      if (isSecretRef(value)) out[name] = `${manifestPath}: ${[...path, name].join('.')}`;
+      else delete out[name];
+    }
+  }
+  return out;
 }
 
 /** Byte-order comparison of addresses: the one order used by every plan and listing. */

@@ -80,8 +80,8 @@ export function cleanGatewayPath(path: string | undefined, supervisorRoot: strin
 }
 
 /** Merges env maps, later wins (used to flatten the manifest layers into DesiredAgent.env). */
-export function mergeEnv(...layers: Array<Readonly<Record<string, string>> | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
+export function mergeEnv<V>(...layers: Array<Readonly<Record<string, V>> | undefined>): Record<string, V> {
+  const out: Record<string, V> = {};
   for (const layer of layers) if (layer) Object.assign(out, layer);
   return out;
 }

@@ -3,6 +3,7 @@
 // something changed. Canonical JSON (sorted keys) keeps it independent of manifest order.
 import { createHash } from 'node:crypto';
 import type { GatewayLaunch } from '../manifest/schema.js';
+import type { EnvValue } from '../secrets/refs.js';
 
 /** The parts of an applied hash, in order. */
 export const HASH_PARTS = ['config', 'env', 'launch'] as const;
@@ -10,10 +11,15 @@ export const HASH_PARTS = ['config', 'env', 'launch'] as const;
 /** One part of an applied hash. */
 export type HashPart = (typeof HASH_PARTS)[number];
 
-/** What the hash covers: the effective openclaw.json, the whole gateway env and the launch. */
+/**
+ * What the hash covers: the openclaw.json fleetd wants (manifest + managed keys, never the
+ * keys OpenClaw wrote itself, or its own edits would restart it), the whole gateway env with
+ * secret REFERENCES in place of their values (a new reference restarts the agent at reload;
+ * a rotated file does not: it is read at the next start) and the launch.
+ */
 export interface HashInput {
   config: Record<string, unknown>;
-  env: Record<string, string>;
+  env: Readonly<Record<string, EnvValue>>;
   launch: GatewayLaunch;
 }
 

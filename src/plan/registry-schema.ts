@@ -4,6 +4,7 @@
 // format and the code cannot drift apart. Pure data: reading and writing live in daemon/.
 import { z } from 'zod';
 import { ID_PATTERN } from '../manifest/ids.js';
+import { envValueSchema } from '../secrets/refs.js';
 
 /** Shape of a token fleetd generates: 64 lowercase hex characters (32 random bytes). */
 export const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
@@ -21,7 +22,7 @@ export const recordedProcessSchema = z.strictObject({
 });
 
 /** Spec of an agent added with `fleetctl add agent` (kept here: it has no manifest entry). */
-export const cliAgentSpecSchema = z.strictObject({ config: z.record(z.string(), z.unknown()), env: z.record(z.string(), z.string()) });
+export const cliAgentSpecSchema = z.strictObject({ config: z.record(z.string(), z.unknown()), env: z.record(z.string(), envValueSchema) });
 
 /** One registry entry. */
 export const registryEntrySchema = z.strictObject({

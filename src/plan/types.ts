@@ -3,6 +3,7 @@
 import type { AgentAddress } from '../manifest/ids.js';
 import type { GatewayLaunch } from '../manifest/schema.js';
 import type { DesiredFederation } from './federation.js';
+import type { EnvValue } from '../secrets/refs.js';
 
 export type { AgentSource, CliAgentSpec, DesiredRun, RecordedProcess, RegistryEntry, RegistryFile } from './registry-schema.js';
 import type { AgentSource } from './registry-schema.js';
@@ -17,8 +18,10 @@ export interface DesiredAgent {
   enabled: boolean;
   /** Merged openclaw.json fragment: defaults, fleet defaults, agent config (no managed keys). */
   config: Record<string, unknown>;
-  /** Merged manifest env: gateway.env, defaults.env, fleet env, agent env. */
-  env: Record<string, string>;
+  /** Merged manifest env: gateway.env, defaults.env, fleet env, agent env (values may be secret references). */
+  env: Record<string, EnvValue>;
+  /** Where each env variable was declared, for messages (`<manifest>: fleets.acme.agents.korax.env.X`). */
+  envOrigin?: Record<string, string>;
   /** How to launch its gateway. */
   launch: GatewayLaunch;
   /** Its federation (hooks, knowledge) when it takes part in one; manifest agents only. */

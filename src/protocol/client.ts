@@ -11,6 +11,8 @@ export interface CallOptions<K extends RouteName> {
   body?: RequestInput<K>;
   /** Abort (e.g. Ctrl-C during a follow). */
   signal?: AbortSignal;
+  /** Raw request body for routes marked `upload` (sent as application/gzip). */
+  upload?: NodeJS.ReadableStream;
 }
 
 /** Turns a connection failure into the documented "fleetd not reachable" error. */
@@ -27,24 +29,35 @@ export function unreachable(socket: string, err: NodeJS.ErrnoException): FleetEr
 export function send<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<IncomingMessage> {
   const route = routes[name];
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const upload = options.upload;
   return new Promise((resolve, reject) => {
+    const headers = upload ? { 'content-type': 'application/gzip' } : payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
     const req = httpRequest(
-      {
-        socketPath: socket,
-        method: route.method,
-        path: routePath(name, options.params, options.query),
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        signal: options.signal,
+      { socketPath: socket, method: route.method, path: routePath(name, options.params, options.query), headers, signal: options.signal },
+      (res) => {
+        // fleetd may answer (an error) before it read the whole upload: stop sending
+        if (upload && !req.writableEnded) (upload as NodeJS.ReadableStream & { unpipe(dest?: unknown): void }).unpipe(req);
+        resolve(res);
       },
-      resolve,
     );
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.name === 'AbortError') reject(err);
       else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET'].includes(err.code ?? '') && !req.reusedSocket) reject(unreachable(socket, err));
+      else if (upload && (err as NodeJS.ErrnoException).code === 'EPIPE') return; // fleetd cut an upload it refused: its answer follows
       else reject(err);
     });
-    req.end(payload);
+    if (upload) {
+      upload.on('error', (err) => req.destroy(err));
+      upload.pipe(req);
+    } else req.end(payload);
   });
+}
+
+/** Calls a `download` route: resolves with the raw response (2xx only) to stream from. */
+export async function download<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<IncomingMessage> {
+  const res = await send(socket, name, options);
+  if ((res.statusCode ?? 500) >= 300) throw errorFromBody(res.statusCode ?? 500, await readText(res));
+  return res;
 }
 
 /** Reads a whole response body as text. */

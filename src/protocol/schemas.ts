@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { AGENT_STATES } from '../plan/agent-states.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
+import { envValueSchema } from '../secrets/refs.js';
+import { operateRoutes } from './operate-schemas.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -110,7 +112,8 @@ export const federationViewSchema = z.object({
 /** The federation view. */
 export type FederationView = z.infer<typeof federationViewSchema>;
 
-const envPair = z.record(z.string().regex(ENV_NAME_PATTERN, { message: 'invalid environment variable name' }), z.string());
+// a value is a string or a secret reference ({ file } / { credential }), as in a manifest
+const envPair = z.record(z.string().regex(ENV_NAME_PATTERN, { message: 'invalid environment variable name' }), envValueSchema);
 
 /** One step of a rolling restart as it happens. */
 export const rollingProgressSchema = z.object({ address: z.string(), step: z.enum(['restarting', 'restarted', 'skipped', 'failed']), reason: z.string() });
@@ -243,6 +246,7 @@ export const routes = {
     body: z.strictObject({}).default({}),
     response: z.object({ removed: z.array(z.string()), kept: z.array(z.string()) }),
   },
+  ...operateRoutes,
 } as const;
 
 /** Name of a route. */

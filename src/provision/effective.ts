@@ -1,11 +1,13 @@
 // What provisioning WOULD write and launch for an agent, computed without touching the
 // disk. The daemon uses it to hash every agent before planning (so `reload --dry-run`
-// writes nothing); provisionAgent uses it and then writes.
+// writes nothing); provisionAgent uses it and then writes. Secret references stay
+// references here: their values are read only when a gateway starts.
 import { buildGatewayConfig } from '../plan/gateway-config.js';
 import { buildGatewayEnv } from '../plan/gateway-env.js';
 import { appliedHash } from '../plan/hash.js';
 import type { JsonObject } from '../plan/merge.js';
 import type { DesiredAgent } from '../plan/types.js';
+import { splitEnv, type SecretRef } from '../secrets/refs.js';
 import { agentPaths, type AgentPaths } from './home.js';
 
 /** Inputs of effectiveAgent. */
@@ -20,16 +22,20 @@ export interface EffectiveInput {
   blockSize: number;
   /** The supervisor's environment (only PATH, LANG, TZ are taken from it). */
   parentEnv: Readonly<Record<string, string | undefined>>;
+  /** Values of the secret references, once read (they join the env; never the hash). */
+  secretValues?: Readonly<Record<string, string>>;
 }
 
 /** An agent's effective files and environment. */
 export interface EffectiveAgent {
   paths: AgentPaths;
-  /** openclaw.json content, managed keys included. */
+  /** openclaw.json content fleetd wants, managed keys included (OpenClaw's own keys are merged in at write time). */
   config: JsonObject;
-  /** The gateway's complete environment. */
+  /** The gateway's complete environment (with the secret values when they were given). */
   env: Record<string, string>;
-  /** appliedHash of config + env + launch. */
+  /** The secret references of the env, by variable name. */
+  secretEnv: Record<string, SecretRef>;
+  /** appliedHash of config + env (references, not values) + launch. */
   hash: string;
 }
 
@@ -46,13 +52,9 @@ export function effectiveAgent(input: EffectiveInput): EffectiveAgent {
     ...(desired.federation ? { federation: desired.federation } : {}),
     ...(input.hooksToken !== undefined ? { hooksToken: input.hooksToken } : {}),
   });
-  const env = buildGatewayEnv({
-    parentEnv: input.parentEnv,
-    home: paths.home,
-    fleet: desired.fleet,
-    agent: desired.agent,
-    port: input.port,
-    layers: [desired.env],
-  });
-  return { paths, config, env, hash: appliedHash({ config, env, launch: desired.launch }) };
+  const { plain, secrets } = splitEnv(desired.env);
+  const base = { parentEnv: input.parentEnv, home: paths.home, fleet: desired.fleet, agent: desired.agent, port: input.port };
+  const hashed = buildGatewayEnv({ ...base, layers: [plain] });
+  const env = input.secretValues ? buildGatewayEnv({ ...base, layers: [plain, input.secretValues] }) : hashed;
+  return { paths, config, env, secretEnv: secrets, hash: appliedHash({ config, env: { ...hashed, ...secrets }, launch: desired.launch }) };
 }

@@ -24,6 +24,8 @@ export interface AgentPaths {
   supervisorDir: string;
   /** `<supervisorDir>/gateway.log`: the gateway's captured stdout/stderr (redacted, rotated). */
   logFile: string;
+  /** `<supervisorDir>/config.applied.json`: the openclaw.json fleetd applied last (the base of the three-way merge). */
+  appliedConfig: string;
   /** `<home>/logs/openclaw.log`: OpenClaw's own log (logging.file). */
   openclawLog: string;
   /** `<home>/.cache`: XDG_CACHE_HOME. */
@@ -54,6 +56,7 @@ export function agentPaths(stateDir: string, fleet: string, agent: string): Agen
     logsDir,
     supervisorDir,
     logFile: join(supervisorDir, 'gateway.log'),
+    appliedConfig: join(supervisorDir, 'config.applied.json'),
     openclawLog: join(logsDir, 'openclaw.log'),
     cacheDir: join(home, '.cache'),
     tmpDir: join(home, 'tmp'),

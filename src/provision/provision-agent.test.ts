@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readdir, readFile, stat, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openRegistry } from '../daemon/registry.js';
 import { FleetError } from '../errors.js';
@@ -149,4 +149,48 @@ test('ids that could leave <stateDir>/fleets are refused', () => {
     assert.throws(() => agentPaths('/state', fleet, agent), { code: 'PROVISION_FAILED' }, `${fleet}/${agent}`);
   }
   assert.equal(agentPaths('/state', 'acme', 'korax').home, '/state/fleets/acme/korax');
+});
+
+test('secret files are read at provisioning of an enabled agent; the hash follows the reference, not the value', async () => {
+  await withTempDir(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const file = join(dir, 'anthropic');
+    await writeFile(file, 'sk-first-value\n', { mode: 0o600 });
+    const withSecret = (path: string, enabled = true): DesiredAgent => ({ ...desired('acme/korax'), enabled, env: { GREETING: 'hi', ANTHROPIC_API_KEY: { file: path } } });
+    const first = await provision(stateDir, withSecret(file));
+    assert.equal(first.result.env['ANTHROPIC_API_KEY'], 'sk-first-value');
+    assert.deepEqual(first.result.secretValues, ['sk-first-value']);
+    assert.equal((await readFile(first.result.configPath, 'utf8')).includes('sk-first-value'), false);
+
+    await writeFile(file, 'sk-rotated-value\n');
+    const rotated = await provision(stateDir, withSecret(file));
+    assert.equal(rotated.result.env['ANTHROPIC_API_KEY'], 'sk-rotated-value', 'a rotated file is read at the next start');
+    assert.equal(rotated.result.hash, first.result.hash, 'rotation alone does not change the applied hash');
+
+    const moved = join(dir, 'anthropic-2');
+    await writeFile(moved, 'sk-first-value\n', { mode: 0o600 });
+    const other = await provision(stateDir, withSecret(moved));
+    assert.notEqual(other.result.hash, first.result.hash, 'a new reference does');
+
+    await assert.rejects(provision(stateDir, withSecret(join(dir, 'missing'))), { code: 'SECRET_UNAVAILABLE' });
+    const disabled = await provision(stateDir, withSecret(join(dir, 'missing'), false));
+    assert.equal('ANTHROPIC_API_KEY' in disabled.result.env, false, 'a disabled agent never starts: its secrets are not read');
+  });
+});
+
+test('an OpenClaw write to openclaw.json survives a re-provision; the last applied config sits outside the home, 0600', async () => {
+  await withTempDir(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const { result } = await provision(stateDir, desired('acme/korax'));
+    const config = JSON.parse(await readFile(result.configPath, 'utf8'));
+    config.agents.defaults.heartbeat = { every: '2h' };
+    await writeFile(result.configPath, JSON.stringify(config));
+    const again = await provision(stateDir, desired('acme/korax'));
+    assert.equal(again.result.configWritten, false);
+    assert.equal(JSON.parse(await readFile(result.configPath, 'utf8')).agents.defaults.heartbeat.every, '2h');
+    const applied = join(stateDir, 'agents', 'acme', 'korax', 'config.applied.json');
+    assert.equal(await mode(applied), 0o600);
+    assert.equal(await mode(join(stateDir, 'agents', 'acme', 'korax')), 0o700);
+    assert.equal(JSON.parse(await readFile(applied, 'utf8')).agents.defaults.heartbeat, undefined);
+  });
 });

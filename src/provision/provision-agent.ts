@@ -1,11 +1,14 @@
-// Provisioning of one agent: its home tree (0700), its openclaw.json (0600, rewritten only
-// when changed) and the environment its gateway gets. Idempotent: run before every start.
+// Provisioning of one agent, run before every start: its home tree (0700), its openclaw.json
+// merged (three-way, 0600) with what OpenClaw wrote into it, and the environment its gateway
+// gets, secret files read now (a rotated file is picked up by the next start).
 import { FleetError, isTransientErrno } from '../errors.js';
+import type { ConfigChange } from '../plan/config-merge.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { JsonObject } from '../plan/merge.js';
+import { readSecretEnv } from '../secrets/read.js';
+import { applyConfig } from './apply-config.js';
 import { effectiveAgent } from './effective.js';
 import { ensureHome, ensureSupervisorDir } from './home.js';
-import { writeConfigIfChanged } from './write-config.js';
 
 /** Inputs of provisionAgent. */
 export interface ProvisionInput {
@@ -14,7 +17,7 @@ export interface ProvisionInput {
   /** The agent's registry entry (port, token, hooks token when it is called). */
   entry: Pick<RegistryEntry, 'port' | 'token' | 'hooksToken'>;
   blockSize: number;
-  /** The supervisor's environment; default process.env (only PATH, LANG, TZ are used). */
+  /** The supervisor's environment; default process.env (PATH, LANG, TZ, and CREDENTIALS_DIRECTORY for credentials). */
   parentEnv?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -24,43 +27,57 @@ export interface ProvisionedAgent {
   configPath: string;
   /** `<stateDir>/agents/<fleet>/<agent>/gateway.log` (captured stdout/stderr). */
   logFile: string;
+  /** The config now in openclaw.json (OpenClaw's keys included). */
   config: JsonObject;
+  /** The gateway's environment, secret values included (for an enabled agent). */
   env: Record<string, string>;
-  /** appliedHash of this config + env + launch (store it in the registry once started). */
+  /** Values read from secret files: add them to the redaction set of the captured output. */
+  secretValues: string[];
+  /** appliedHash of the desired config + env (secret references, not values) + launch. */
   hash: string;
   /** True when openclaw.json was (re)written. */
   configWritten: boolean;
+  /** Values OpenClaw had written that the manifest or fleetd replaced: log them (values may be secrets: log paths). */
+  configOverrides: ConfigChange[];
 }
 
-/** Creates or repairs an agent's home and openclaw.json; returns its paths, config and env. */
+/** Creates or repairs an agent's home and openclaw.json and reads its secrets; returns its paths, config and env. */
 export async function provisionAgent(input: ProvisionInput): Promise<ProvisionedAgent> {
-  const effective = effectiveAgent({
-    stateDir: input.stateDir,
-    desired: input.desired,
-    port: input.entry.port,
-    token: input.entry.token,
-    hooksToken: input.entry.hooksToken,
-    blockSize: input.blockSize,
-    parentEnv: input.parentEnv ?? process.env,
-  });
+  const parentEnv = input.parentEnv ?? process.env;
+  const { desired } = input;
+  const base = { stateDir: input.stateDir, desired, port: input.entry.port, token: input.entry.token, hooksToken: input.entry.hooksToken, blockSize: input.blockSize, parentEnv };
+  const effective = effectiveAgent(base);
   const { paths } = effective;
-  let configWritten: boolean;
+  // A disabled agent is provisioned but never started: its secrets are not needed (nor read).
+  const secrets =
+    desired.enabled && Object.keys(effective.secretEnv).length > 0
+      ? await readSecretEnv(effective.secretEnv, {
+          address: desired.address,
+          credentialsDir: parentEnv['CREDENTIALS_DIRECTORY'],
+          ...(desired.envOrigin ? { origin: desired.envOrigin } : {}),
+          reader: `fleetd (uid ${process.getuid?.() ?? '?'})`,
+        })
+      : undefined;
+  const env = secrets ? effectiveAgent({ ...base, secretValues: secrets.env }).env : effective.env;
+  let applied;
   try {
-    await ensureHome(input.stateDir, input.desired.fleet, paths);
-    await ensureSupervisorDir(input.stateDir, input.desired.fleet, paths);
-    configWritten = await writeConfigIfChanged(paths.configPath, effective.config);
+    await ensureHome(input.stateDir, desired.fleet, paths);
+    await ensureSupervisorDir(input.stateDir, desired.fleet, paths);
+    applied = await applyConfig({ configPath: paths.configPath, appliedPath: paths.appliedConfig, desired: effective.config });
   } catch (err) {
     if (err instanceof FleetError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    throw new FleetError('PROVISION_FAILED', `cannot provision ${input.desired.address} in ${paths.home}: ${message}`, { cause: err, transient: isTransientErrno(err) });
+    throw new FleetError('PROVISION_FAILED', `cannot provision ${desired.address} in ${paths.home}: ${message}`, { cause: err, transient: isTransientErrno(err) });
   }
   return {
     home: paths.home,
     configPath: paths.configPath,
     logFile: paths.logFile,
-    config: effective.config,
-    env: effective.env,
+    config: applied.config,
+    env,
+    secretValues: secrets?.values ?? [],
     hash: effective.hash,
-    configWritten,
+    configWritten: applied.written,
+    configOverrides: applied.overrides,
   };
 }

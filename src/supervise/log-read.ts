@@ -10,34 +10,48 @@ const BLOCK = 64 * 1024;
 /** Most rotated files looked at (logs.maxFiles is at most 100). */
 const MAX_ROTATED = 200;
 
-/** `file`, then `file.1`, `file.2`... that exist, newest first. */
-async function logFiles(file: string): Promise<string[]> {
+/** Name of rotation `index` of a log (1 = the newest rotated file). */
+export type RotatedPath = (file: string, index: number) => string;
+
+/** fleetd's own naming: gateway.log -> gateway.log.1, gateway.log.2 ... */
+export const numberedSuffix: RotatedPath = (file, index) => `${file}.${index}`;
+
+/** `file`, then its rotations that exist, newest first. */
+async function logFiles(file: string, rotatedPath: RotatedPath = numberedSuffix): Promise<string[]> {
   const out = [file];
   for (let i = 1; i <= MAX_ROTATED; i++) {
-    const path = `${file}.${i}`;
+    const path = rotatedPath(file, i);
     if (!(await stat(path).catch(() => null))) break;
     out.push(path);
   }
   return out;
 }
 
-/** The last `n` lines of the log (without their line breaks), oldest first. */
-export async function tailLines(file: string, n: number): Promise<string[]> {
+/** The last `n` lines of the log (without their line breaks), oldest first; with `maxBytes`, at most that much is read. */
+export async function tailLines(file: string, n: number, options: { maxBytes?: number; rotatedPath?: RotatedPath } = {}): Promise<string[]> {
   if (n <= 0) return [];
+  const maxBytes = options.maxBytes ?? Infinity;
   const pieces: Buffer[] = [];
   let newlines = 0;
-  outer: for (const path of await logFiles(file)) {
+  let total = 0;
+  let capped = false;
+  outer: for (const path of await logFiles(file, options.rotatedPath)) {
     const handle = await open(path, 'r').catch(() => null);
     if (!handle) continue;
     try {
       let pos = (await handle.stat()).size;
       while (pos > 0) {
-        const len = Math.min(BLOCK, pos);
+        const len = Math.min(BLOCK, pos, maxBytes - total);
+        if (len <= 0) {
+          capped = true;
+          break outer;
+        }
         pos -= len;
         const buf = Buffer.alloc(len);
         const { bytesRead } = await handle.read(buf, 0, len, pos);
         const got = buf.subarray(0, bytesRead);
         pieces.unshift(got);
+        total += bytesRead;
         for (const byte of got) if (byte === 0x0a) newlines++;
         // n + 1 line breaks guarantee that the first of the last n lines is complete.
         if (newlines > n) break outer;
@@ -48,6 +62,8 @@ export async function tailLines(file: string, n: number): Promise<string[]> {
   }
   const lines = Buffer.concat(pieces).toString('utf8').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
+  // Cut by maxBytes: the first line read is only the end of a line; drop it unless it is all there is.
+  if (capped && lines.length > 1) lines.shift();
   return lines.slice(-n);
 }
 
@@ -61,6 +77,8 @@ export interface FollowOptions {
   startAt?: number;
   /** Called once the starting position is fixed: output written after this is followed. */
   onReady?: () => void;
+  /** How rotated files are named (default: `file.1`, `file.2` ...). */
+  rotatedPath?: RotatedPath;
 }
 
 // Polling, not fs.watch: inotify loses track of renamed files and differs between
@@ -121,7 +139,7 @@ export async function followLog(file: string, onChunk: (text: string) => void, s
         await openCurrent(true);
       } else if (st && handle && st.ino !== ino) {
         await drain();
-        const rotated = (await logFiles(file)).slice(1);
+        const rotated = (await logFiles(file, options.rotatedPath)).slice(1);
         const inos = await Promise.all(rotated.map(async (p) => (await stat(p).catch(() => null))?.ino));
         const ours = inos.indexOf(ino);
         const newer = (ours >= 0 ? rotated.slice(0, ours) : rotated).reverse();

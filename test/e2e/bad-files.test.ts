@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanup, fakeManifest, fakePids, FLEETD, run, startFleetd, stopFleetd, tempDir, waitAllDead, waitForRunning, writeManifest } from './harness.js';
+import { cleanup, fakeManifest, fakePids, FLEETD, run, startFleetd, stopFleetd, tempDir, waitAllDead, waitForAgent, waitForRunning, writeManifest } from './harness.js';
 
 test('a corrupt registry stops fleetd at start with the file named, and the file is left as it was', async () => {
   const dir = await tempDir();
@@ -35,7 +35,7 @@ test('an invalid manifest at start creates nothing and lists every problem', asy
   await cleanup(dir);
 });
 
-test('a damaged openclaw.json in a home is rewritten at the next start; the agent keeps its token and port', async () => {
+test('a damaged openclaw.json is never overwritten: the agent fails naming file:line:col; once repaired it starts with its token and port', async () => {
   const dir = await tempDir();
   const manifest = fakeManifest({ acme: { agents: { alpha: {} } } });
   let f = await startFleetd(dir, manifest, { waitRunning: 1 });
@@ -44,13 +44,19 @@ test('a damaged openclaw.json in a home is rewritten at the next start; the agen
   assert.equal(await stopFleetd(f), 0);
   await waitAllDead(seen);
   const configPath = join(f.stateDir, 'fleets/acme/alpha/.openclaw/openclaw.json');
+  // OpenClaw's file may hold what only OpenClaw knows (channel tokens...): fleetd must not replace it blindly
   await writeFile(configPath, '{ "gateway": ');
   f = await startFleetd(dir, manifest);
   try {
-    const [alpha] = await waitForRunning(f, 1);
+    const alpha = await waitForAgent(f, 'acme/alpha', (a) => a.state === 'failed');
+    assert.match(alpha.reason, new RegExp(`${configPath.replace(/[.]/g, '\\.')}:1:14: not valid JSON5`));
+    assert.equal(await readFile(configPath, 'utf8'), '{ "gateway": ', 'left as it was');
+    await unlink(configPath); // the operator's repair (or `openclaw doctor --fix` as the agent)
+    assert.equal((await f.ctl('start', 'agent', 'acme/alpha')).code, 0);
+    const [running] = await waitForRunning(f, 1);
     const config = JSON.parse(await readFile(configPath, 'utf8'));
     assert.equal(config.gateway.auth.token, token);
-    assert.equal(config.gateway.port, alpha.port);
+    assert.equal(config.gateway.port, running.port);
     seen.push(...(await fakePids(f.stateDir, 'acme/alpha')));
   } finally {
     await stopFleetd(f);

@@ -5,7 +5,7 @@ import { requireAddress } from '../address.js';
 import { describeAgent, isFailedState } from '../agent-view.js';
 import { globalsOf, type CliRun } from '../context.js';
 import { note, printJson, printLines } from '../output.js';
-import { parseEnv, parseSets } from '../parse-set.js';
+import { parseEnv, parseEnvRefs, parseSets } from '../parse-set.js';
 import { formatAction, skippedPortsNote } from './actions.js';
 import { collect, groupCommand } from './group.js';
 
@@ -17,15 +17,17 @@ export function registerAdd(program: Command, run: CliRun): void {
     .argument('<FLEET/AGENT>', 'address of the new agent')
     .option('--set <KEY=VALUE>', 'openclaw.json setting: dotted key, JSON5 value (repeatable)', collect, [])
     .option('--env <KEY=VALUE>', 'environment variable of the gateway (repeatable)', collect, [])
+    .option('--env-file <KEY=PATH>', 'variable whose value fleetd reads from a file at each start (0600, not group/world-readable; repeatable)', collect, [])
+    .option('--env-credential <KEY=ID>', "variable read from fleetd's systemd credential ID ($CREDENTIALS_DIRECTORY/ID) at each start (repeatable)", collect, [])
     .option('--no-start', 'provision only, do not start it')
     .addHelpText(
       'after',
-      `\nExamples:\n  fleetctl add agent acme/new --set agents.defaults.model.primary='"anthropic/claude-sonnet-4-6"' --set browser.enabled=false\n  fleetctl add agent acme/new --env OPENAI_API_KEY=sk-... --no-start`,
+      `\nExamples:\n  fleetctl add agent acme/new --set agents.defaults.model.primary='"anthropic/claude-sonnet-4-6"' --set browser.enabled=false\n  fleetctl add agent acme/new --env-file ANTHROPIC_API_KEY=/etc/fleetd/secrets/anthropic --no-start`,
     )
-    .action(async (addressText: string, opts: { set: string[]; env: string[]; start: boolean }, cmd: Command) => {
+    .action(async (addressText: string, opts: { set: string[]; env: string[]; envFile: string[]; envCredential: string[]; start: boolean }, cmd: Command) => {
       const { fleet, agent } = requireAddress(addressText);
       const config = parseSets(opts.set);
-      const env = parseEnv(opts.env);
+      const env = parseEnvRefs(parseEnv(opts.env), opts.envFile, opts.envCredential, run.deps.cwd);
       const { socket, json } = globalsOf(cmd, run.deps);
       const { data, raw } = await callRaw(socket, 'addAgent', { body: { fleet, agent, config, env, start: opts.start } });
       if (json) printJson(run.deps.io, raw);

@@ -18,6 +18,11 @@ import { startAgentHandler } from './start-agent.js';
 import { statusHandler } from './status.js';
 import { stopAgentHandler } from './stop-agent.js';
 import { tokenHandler } from './token.js';
+import { configDiffHandler, configShowHandler } from './agent-config.js';
+import { backupHandler } from './backup.js';
+import { execSpecHandler } from './exec-spec.js';
+import { openclawLogsHandler } from './openclaw-logs.js';
+import { restoreHandler } from './restore.js';
 
 /** Builds every route's handler around one daemon context. */
 export function createHandlers(ctx: DaemonContext): HandlerMap {
@@ -39,5 +44,11 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     installRuntime: installRuntimeHandler(ctx),
     removeRuntime: removeRuntimeHandler(ctx),
     pruneRuntimes: pruneRuntimesHandler(ctx),
+    execSpec: execSpecHandler(ctx),
+    configShow: configShowHandler(ctx),
+    configDiff: configDiffHandler(ctx),
+    openclawLogs: openclawLogsHandler(ctx),
+    backup: backupHandler(ctx),
+    restore: restoreHandler(ctx),
   };
 }
