@@ -5,7 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFleetd, status, stopFleetd, tempDir, cleanup, writeManifest } from '../dist/e2e/harness.js';
+import { startFleetd, status, stopFleetd, tempDir, cleanup, writeManifest } from '../.test-build/test/e2e/harness.js';
 import {
   OPENCLAW_VERSION,
   realManifest,
@@ -17,7 +17,7 @@ import {
   livingRefs,
   waitRefsDead,
   FIRST_START_TIMEOUT_MS,
-} from '../dist/e2e/real-harness.js';
+} from '../.test-build/test/e2e/real-harness.js';
 import { listProcesses } from '../dist/supervise/proc.js';
 import { loadManifest } from '../dist/manifest/load.js';
 import { ensureRuntime } from '../dist/runtime/install.js';

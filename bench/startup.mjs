@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultRuntimeCacheDir } from '../dist/runtime/cache-dir.js';
 import { ensureRuntime } from '../dist/runtime/install.js';
-import { OPENCLAW_VERSION } from '../dist/e2e/real-harness.js';
+import { OPENCLAW_VERSION } from '../.test-build/test/e2e/real-harness.js';
 import { foreignGateways, PROBE_MS, runByHand, runFleetd } from './gateways.mjs';
 
 const { values } = parseArgs({
