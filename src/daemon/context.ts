@@ -15,4 +15,6 @@ export interface DaemonContext {
   readManifest: () => Promise<Manifest>;
   /** Installs (or reuses) an OpenClaw version, reporting progress. */
   installRuntime: (version: string, onProgress?: (event: ProgressEvent) => void) => Promise<Runtime>;
+  /** fleetd's own log lines dropped so far (stdout closed or not drained): status's `daemon.logDropped`. */
+  logDropped?: () => number;
 }

@@ -13,6 +13,7 @@ import { canonicalJson } from '../plan/hash.js';
 import type { RegistryFile } from '../plan/types.js';
 import { TOKEN_PATTERN } from '../provision/token.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { privateLockFs } from '../util/private-lock-fs.js';
 
 /** The registry format this fleetd writes. */
 export const REGISTRY_VERSION = 1;
@@ -158,6 +159,7 @@ export function openRegistry(stateDir: string, options: RegistryOptions = {}): R
       release = await lockfile.lock(path, {
         lockfilePath,
         realpath: false,
+        fs: privateLockFs,
         stale: staleMs,
         retries,
         onCompromised: (err) => {

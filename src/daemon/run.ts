@@ -1,8 +1,9 @@
 // fleetd start: lock the state dir, stop gateways a killed predecessor left behind, open
 // the control socket, bring the fleet up, and serve until SIGTERM/SIGINT (stop everything,
-// exit 0). SIGHUP reloads the manifest.
+// exit 0). SIGHUP reloads the manifest. A stop signal is honoured at every step of this,
+// from the first instant (early-signals.ts): whatever was started is stopped again.
 import { mkdir, chmod } from 'node:fs/promises';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest, type ManifestOverrides } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { ensureRuntime } from '../runtime/index.js';
 import type { ProgressEvent, Runtime } from '../runtime/types.js';
@@ -17,16 +18,25 @@ import { createFleet } from './fleet.js';
 import { createHandlers } from './handlers/index.js';
 import { reload } from './handlers/reload.js';
 import { createControlServer } from './http-server.js';
-import { acquireStateLock } from './lock.js';
+import { catchSignalsEarly, type EarlySignals, type StopSignal } from './early-signals.js';
+import { acquireStateLock, type StateLock } from './lock.js';
+import { openLogOutput, type LogOutput } from './log-output.js';
 import { createLogger, type Logger } from './logger.js';
 import { openRegistry } from './registry.js';
-import { closeSocket, listenOnSocket } from './socket.js';
+import { closeSocket, listenOnSocket, type BoundSocket } from './socket.js';
 
 /** Options of runDaemon. */
 export interface RunOptions {
   logLevel?: string;
   pretty?: boolean;
+  /** A logger to use instead of fleetd's own (tests); its lines are not counted in logDropped. */
   logger?: Logger;
+  /** Where fleetd's own log lines go (default stdout, never blocking, drops counted). */
+  logOutput?: LogOutput;
+  /** The `--state-dir`/`--socket` given on the command line: the only overrides a reload re-applies. */
+  overrides?: ManifestOverrides;
+  /** Signals caught since the entry point started (default: caught from now on). */
+  signals?: EarlySignals;
 }
 
 /** Installs each runtime version once per fleetd, however many agents wait for it. */
@@ -56,14 +66,51 @@ function createRuntimeCache(manifest: () => Manifest, log: Logger) {
 
 /** Runs fleetd until a stop signal; resolves with the process exit code. */
 export async function runDaemon(manifest: Manifest, options: RunOptions = {}): Promise<number> {
-  const log = options.logger ?? createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}) });
+  const signals = options.signals ?? catchSignalsEarly();
+  // Until the fleet exists a stop signal is only remembered; every step below checks it.
+  let stopSignal: StopSignal | undefined;
+  let onStop: (signal: StopSignal) => void = (signal) => (stopSignal ??= signal);
+  let onReload: () => void = () => {};
+  signals.route({ stop: (signal) => onStop(signal), reload: () => onReload() });
+  try {
+    return await serve(manifest, options, {
+      stopped: () => stopSignal,
+      handle: (stop, reload) => {
+        onStop = stop;
+        onReload = reload;
+        if (stopSignal) stop(stopSignal);
+      },
+    });
+  } finally {
+    if (!options.signals) signals.dispose();
+  }
+}
+
+/** How serve() learns of stop signals: one received so far, and the handlers once it can act. */
+interface SignalHandoff {
+  stopped(): StopSignal | undefined;
+  handle(stop: (signal: StopSignal) => void, reload: () => void): void;
+}
+
+/** The daemon proper: everything between the lock and the last gateway stopped. */
+async function serve(manifest: Manifest, options: RunOptions, signals: SignalHandoff): Promise<number> {
+  const output = options.logOutput ?? openLogOutput(process.stdout);
+  let secrets: () => readonly string[] = () => [];
+  const log =
+    options.logger ??
+    createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}), output, secrets: () => secrets() });
   try {
     await mkdir(manifest.stateDir, { recursive: true, mode: 0o700 });
     await chmod(manifest.stateDir, 0o700);
   } catch (err) {
     throw new FleetError('PROVISION_FAILED', `cannot use state dir ${manifest.stateDir}: ${(err as Error).message}; run fleetd as a user who owns it, or set stateDir (or --state-dir) to a writable folder`, { cause: err });
   }
-  const lock = await acquireStateLock(manifest.stateDir, (err) => log.fatal({ err: err.message }, 'state dir lock compromised'));
+  if (signals.stopped()) return 0; // nothing taken yet
+  const lock: StateLock = await acquireStateLock(manifest.stateDir, (err) => log.fatal({ err: err.message }, 'state dir lock compromised'));
+  if (signals.stopped()) {
+    await lock.release();
+    return 0;
+  }
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
 
   const registry = openRegistry(manifest.stateDir);
@@ -81,15 +128,21 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     now: () => Date.now(),
     parentEnv: process.env,
   });
+  // Every gateway token is a secret no log line may carry, not even in pieces.
+  secrets = () => Object.values(fleet.registry.agents).map((entry) => entry.token);
+  const overrides = options.overrides ?? {};
   const ctx: DaemonContext = {
     fleet,
     logger: log,
     startedAt: Date.now(),
     now: () => Date.now(),
-    readManifest: () => loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket }),
+    // Only the command line's own overrides: a changed stateDir/socket in the file must be seen (and refused).
+    readManifest: () => loadManifest(manifest.manifestPath, overrides),
     installRuntime,
+    logDropped: () => output.dropped(),
   };
-  const server = createControlServer(createHandlers(ctx), log);
+  const server = createControlServer(createHandlers(ctx), log, { secrets: () => secrets() });
+  let bound: BoundSocket | undefined;
 
   let stopping: Promise<void> | undefined;
   let release: () => void = () => {};
@@ -100,15 +153,14 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       await fleet.shutdown();
       await fleet.queue.idle().catch(() => {}); // start-up or a change in progress sees `stopping` and ends
       await fleet.shutdown(); // anything such a change started meanwhile
-      await closeSocket(server, manifest.socket).catch(() => {});
+      await closeSocket(server, bound).catch(() => {});
       await lock.release();
       log.info('fleetd stopped');
+      output.flush();
       release();
     })();
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
+  signals.handle(shutdown, () => {
     if (stopping) return;
     log.info('SIGHUP: reloading the manifest');
     reload(ctx, false).then(
@@ -119,6 +171,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
 
   // Start-up runs in the fleet's queue: a SIGHUP or a fleetctl change arriving meanwhile waits for it.
   const boot = fleet.queue.run(async () => {
+    if (stopping) return;
     const reg = await fleet.load();
     // A previous fleetd killed with SIGKILL may have left gateways running: stop them first,
     // there must never be two gateways on one state dir or port.
@@ -144,7 +197,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       });
     }
     if (stopping) return;
-    await listenOnSocket(server, manifest.socket, manifest.socketGroup);
+    bound = await listenOnSocket(server, manifest.socket, manifest.socketGroup);
     log.info({ socket: manifest.socket }, 'control socket ready');
     if (stopping) return;
     const result = await fleet.reconcile(manifest, false);
@@ -155,9 +208,11 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     await boot;
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
-    await closeSocket(server, manifest.socket).catch(() => {});
+    // Only what this fleetd made is removed: a socket it never bound (another fleetd's) stays.
+    await closeSocket(server, bound).catch(() => {});
     await fleet.shutdown();
     await lock.release();
+    output.flush();
     throw err;
   }
   await finished;

@@ -68,6 +68,8 @@ export const daemonViewSchema = z.object({
   socket: z.string(),
   startedAt: z.number(),
   rssBytes: z.number(),
+  /** fleetd's own log lines dropped since it started, because nobody read its stdout (closed or full). */
+  logDropped: z.number().optional(),
 });
 
 /** A planned or applied action (reload, add, remove). */
@@ -144,6 +146,8 @@ export const routes = {
   token: {
     method: 'GET',
     path: '/v1/agents/:fleet/:agent/token',
+    // the one answer that carries a secret: fleetd redacts secrets from every other answer
+    answersSecret: true,
     body: z.undefined(),
     response: z.object({ address: z.string(), token: z.string() }),
   },
