@@ -13,7 +13,8 @@ import type { z } from 'zod';
 import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
 import { idSchema, paramSchemas, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
 import { compileSecrets, stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
-import { findTooDeep, formatJsonPath, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { formatPath } from '../manifest/render-issues.js';
+import { findTooDeep, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from './logger.js';
 
 /** Limits and redaction of the control server (defaults suit the daemon; tests shorten the timeouts). */
@@ -113,7 +114,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     throw new FleetError('BAD_REQUEST', `request body is not valid JSON: ${(err as Error).message}`);
   }
   const deep = findTooDeep(parsed, MAX_JSON_DEPTH);
-  if (deep) throw new FleetError('BAD_REQUEST', `request body nests deeper than ${MAX_JSON_DEPTH} levels at ${formatJsonPath(deep, 'body')}; flatten it`);
+  if (deep) throw new FleetError('BAD_REQUEST', `request body nests deeper than ${MAX_JSON_DEPTH} levels at ${formatPath(['body', ...deep])}; flatten it`);
   checkKeys(parsed);
   return parsed;
 }

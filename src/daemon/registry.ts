@@ -14,6 +14,8 @@ import type { RegistryFile } from '../plan/types.js';
 import { TOKEN_PATTERN } from '../provision/token.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { privateLockFs } from '../util/private-lock-fs.js';
+import { findTooDeep, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { formatPath } from '../manifest/render-issues.js';
 
 /** The registry format this fleetd writes. */
 export const REGISTRY_VERSION = 1;
@@ -79,6 +81,8 @@ export function parseRegistry(text: string, file: string): RegistryFile {
   } catch (err) {
     throw invalid(file, `not valid JSON (${err instanceof Error ? err.message : String(err)})`, err);
   }
+  const deep = findTooDeep(raw, MAX_JSON_DEPTH + 4); // an agent's config sits 4 levels down
+  if (deep) throw invalid(file, `nested deeper than ${MAX_JSON_DEPTH} levels at ${formatPath(deep)}`);
   const migrated = migrateRegistry(raw, file);
   const result = registryV1Schema.safeParse(migrated);
   if (!result.success) {

@@ -10,6 +10,8 @@ export type PathSegment = string | number;
 export interface Problem {
   path: PathSegment[];
   message: string;
+  /** Where in the file, when known (1-based line and column). */
+  at?: { line: number; column: number };
 }
 
 /** Message the parse-level error map gives every issue the schema left without a message of its own. */
@@ -23,21 +25,26 @@ export function markDefaultMessages(): string {
 type Issue = z.core.$ZodIssue;
 type AnySchema = z.core.$ZodType;
 
-/** Renders a path as people write it in JSON5: `fleets.acme.agents.korax`, `command[0]`, `env["a.b"]`. */
+/** Segments shown at each end of a path too long to show whole (a deeply nested value). */
+const PATH_ENDS = 6;
+
+/** Renders a path as people write it in JSON5: `fleets.acme.agents.korax`, `command[0]`, `env["a.b"]`; a very long one shortened in the middle. */
 export function formatPath(path: readonly PathSegment[]): string {
   if (path.length === 0) return '(top level)';
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z0-9_$-]+$/.test(seg)) out += out === '' ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
+  const segment = (seg: PathSegment, first: boolean) =>
+    typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z0-9_$-]+$/.test(seg) ? (first ? seg : `.${seg}`) : `[${JSON.stringify(seg)}]`;
+  if (path.length > 2 * PATH_ENDS + 1) {
+    const head = path.slice(0, PATH_ENDS).map((seg, i) => segment(seg, i === 0)).join('');
+    const tail = path.slice(-PATH_ENDS).map((seg) => segment(seg, false)).join('');
+    return `${head}...(${path.length - 2 * PATH_ENDS} more levels)...${tail}`;
   }
-  return out;
+  return path.map((seg, i) => segment(seg, i === 0)).join('');
 }
 
-/** Puts the file in front of a problem: the line format of every MANIFEST_INVALID message. */
+/** Puts the file (and line:column, when known) in front of a problem: the line format of every MANIFEST_INVALID message. */
 export function formatProblem(file: string, problem: Problem): string {
-  return `${file}: ${formatPath(problem.path)}: ${problem.message}`;
+  const where = problem.at ? `${file}:${problem.at.line}:${problem.at.column}` : file;
+  return `${where}: ${formatPath(problem.path)}: ${problem.message}`;
 }
 
 /** Describes a value found in the manifest, short enough for one line. */

@@ -38,11 +38,3 @@ function pathOf(item: Pending): JsonPath {
   for (let at: Pending | null = item; at && at.key !== null; at = at.parent) path.push(at.key);
   return path.reverse();
 }
-
-/** `a.b[3].c` for messages, shortened in the middle when long (a deep path has 100+ parts). */
-export function formatJsonPath(path: JsonPath, prefix = ''): string {
-  const part = (seg: string | number) => (typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z_$][\w$-]*$/.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`);
-  const shown = path.length > 12 ? [...path.slice(0, 6).map(part), `...(${path.length - 10} more)...`, ...path.slice(-4).map(part)] : path.map(part);
-  const text = `${prefix}${shown.join('')}`;
-  return text.startsWith('.') ? text.slice(1) : text || '(top level)';
-}
