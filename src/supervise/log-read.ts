@@ -21,23 +21,47 @@ async function logFiles(file: string): Promise<string[]> {
   return out;
 }
 
+/** Most bytes `tailLines` reads back, whatever `n` is: the answer stays bounded on a log without line breaks. */
+export const MAX_TAIL_BYTES = 2 * 1024 * 1024;
+
+/** Longest line `tailLines` returns whole (characters); a longer one keeps its end. */
+export const MAX_LINE_CHARS = 64 * 1024;
+
+/** Bounds of tailLines (defaults MAX_TAIL_BYTES, MAX_LINE_CHARS). */
+export interface TailOptions {
+  maxBytes?: number;
+  maxLineChars?: number;
+}
+
+// Bounded (issue 9 item 5): at most maxBytes are read, across the rotated files, however
+// few line breaks there are; a line longer than maxLineChars keeps only its end. Either cut
+// is said in the text, so nobody mistakes a cut line for the whole.
 /** The last `n` lines of the log (without their line breaks), oldest first. */
-export async function tailLines(file: string, n: number): Promise<string[]> {
+export async function tailLines(file: string, n: number, options: TailOptions = {}): Promise<string[]> {
   if (n <= 0) return [];
+  const maxBytes = options.maxBytes ?? MAX_TAIL_BYTES;
+  const maxLine = options.maxLineChars ?? MAX_LINE_CHARS;
   const pieces: Buffer[] = [];
   let newlines = 0;
+  let total = 0;
+  let capped = false;
   outer: for (const path of await logFiles(file)) {
     const handle = await open(path, 'r').catch(() => null);
     if (!handle) continue;
     try {
       let pos = (await handle.stat()).size;
       while (pos > 0) {
-        const len = Math.min(BLOCK, pos);
+        if (total >= maxBytes) {
+          capped = true;
+          break outer;
+        }
+        const len = Math.min(BLOCK, pos, maxBytes - total);
         pos -= len;
         const buf = Buffer.alloc(len);
         const { bytesRead } = await handle.read(buf, 0, len, pos);
         const got = buf.subarray(0, bytesRead);
         pieces.unshift(got);
+        total += bytesRead;
         for (const byte of got) if (byte === 0x0a) newlines++;
         // n + 1 line breaks guarantee that the first of the last n lines is complete.
         if (newlines > n) break outer;
@@ -48,7 +72,10 @@ export async function tailLines(file: string, n: number): Promise<string[]> {
   }
   const lines = Buffer.concat(pieces).toString('utf8').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  return lines.slice(-n);
+  const last = lines.slice(-n);
+  // Read up to the cap without finding the start of the first line: it is only the end of one.
+  if (capped && newlines <= n && last.length > 0) last[0] = `[fleetd: the start of this line is not shown: over ${maxBytes} bytes read] ${last[0]}`;
+  return last.map((line) => (line.length > maxLine ? `[fleetd: ${line.length - maxLine} characters of this line not shown] ${line.slice(-maxLine)}` : line));
 }
 
 /** Options of followLog. */
