@@ -36,7 +36,7 @@ export function formatPath(path: readonly PathSegment[]): string {
   if (path.length > 2 * PATH_ENDS + 1) {
     const head = path.slice(0, PATH_ENDS).map((seg, i) => segment(seg, i === 0)).join('');
     const tail = path.slice(-PATH_ENDS).map((seg) => segment(seg, false)).join('');
-    return `${head}...(${path.length - 2 * PATH_ENDS} more levels)...${tail}`;
+    return `${head}...(${path.length - 2 * PATH_ENDS} more levels)${tail}`;
   }
   return path.map((seg, i) => segment(seg, i === 0)).join('');
 }
