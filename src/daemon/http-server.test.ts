@@ -9,6 +9,7 @@ import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
 import { createControlServer, type ControlServerOptions, type HandlerMap } from './http-server.js';
 import { createLogger } from './logger.js';
+import { rawExchange } from '../../test/support/raw-socket.js';
 
 const TOKEN = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 
@@ -39,17 +40,8 @@ async function serve(dir: string, options: ControlServerOptions = {}) {
   };
 }
 
-/** Sends raw bytes, half-closes, and returns everything the server answered before closing. */
-function raw(socket: string, bytes: string | Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(socket);
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    s.end(bytes);
-  });
-}
+/** Raw bytes to the socket; whatever comes back. */
+const raw = rawExchange;
 
 /** GET over the socket; resolves with status and body text. */
 function get(socket: string, path: string): Promise<{ status: number; body: string }> {

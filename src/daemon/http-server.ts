@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { z } from 'zod';
 import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
 import { idSchema, paramSchemas, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
-import { compileSecrets, stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
+import { cachedMatcher, compileSecrets, stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
 import { formatPath } from '../manifest/render-issues.js';
 import { findTooDeep, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from './logger.js';
@@ -167,21 +167,6 @@ async function sendStream(res: ServerResponse, stream: AsyncIterable<unknown>, s
   res.end();
 }
 
-/** Compiles the secrets of an answer once per request (recompiled only when the list changes). */
-function secretCache(secrets: (() => readonly string[]) | undefined): () => SecretMatcher {
-  let key = '';
-  let matcher = NO_SECRETS;
-  return () => {
-    const list = secrets?.() ?? [];
-    const next = list.join('\u0000');
-    if (next !== key) {
-      key = next;
-      matcher = compileSecrets(list);
-    }
-    return matcher;
-  };
-}
-
 /** Handles one request end to end. */
 async function handle(req: IncomingMessage, res: ServerResponse, handlers: HandlerMap, log: Logger, matcher: () => SecretMatcher): Promise<void> {
   let secrets = matcher();
@@ -228,7 +213,7 @@ function clientErrorAnswer(err: NodeJS.ErrnoException): string {
 // the request has been RECEIVED: a log follow or a runtime install may answer for hours.
 /** Creates the HTTP server (not yet listening). */
 export function createControlServer(handlers: HandlerMap, log: Logger, options: ControlServerOptions = {}): Server {
-  const matcher = secretCache(options.secrets);
+  const matcher = options.secrets ? cachedMatcher(options.secrets) : () => NO_SECRETS;
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const server = createServer(
     {

@@ -4,7 +4,7 @@
 // last line of defence; code never passes a token to the logger in the first place.
 // Lines go through a LogOutput, which never throws or blocks (log-output.ts).
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { compileSecrets, redactText, type SecretMatcher } from '../supervise/redact.js';
+import { cachedMatcher, redactText } from '../supervise/redact.js';
 import { openLogOutput, type LogOutput } from './log-output.js';
 
 /** Keys whose values never reach a log line. */
@@ -43,7 +43,7 @@ export interface LoggerOptions {
 }
 
 /** Raw and JSON-escaped forms of each secret (a log line is JSON: a `"` or `\\` in a secret is escaped there). */
-function withJsonForms(secrets: readonly string[]): string[] {
+function withJsonForms(secrets: readonly string[]): readonly string[] {
   const out = new Set<string>();
   for (const s of secrets) {
     out.add(s);
@@ -52,27 +52,13 @@ function withJsonForms(secrets: readonly string[]): string[] {
   return [...out];
 }
 
-/** A line scrubber over a changing secret list, compiled again only when the list changes. */
-function lineScrubber(secrets: () => readonly string[]): (line: string) => string {
-  let key = '';
-  let matcher: SecretMatcher = compileSecrets([]);
-  return (line) => {
-    const list = secrets();
-    const next = list.join('\u0000');
-    if (next !== key) {
-      key = next;
-      matcher = compileSecrets(withJsonForms(list));
-    }
-    return redactText(line, matcher);
-  };
-}
-
 /** Creates fleetd's root logger; children carry `{ agent }`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.destination ?? process.stdout;
   const output = options.output ?? openLogOutput(stream);
   const pretty = options.pretty ?? Boolean((stream as NodeJS.WriteStream).isTTY);
-  const scrub = options.secrets ? lineScrubber(options.secrets) : (line: string) => line;
+  const matcher = options.secrets ? cachedMatcher(options.secrets, withJsonForms) : undefined;
+  const scrub = matcher ? (line: string) => redactText(line, matcher()) : (line: string) => line;
   const destination: DestinationStream = pretty
     ? { write: (line: string) => output.write(formatPretty(scrub(line))) }
     : { write: (line: string) => output.write(scrub(line)) };

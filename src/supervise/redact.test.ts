@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileSecrets, createRedactor, MIN_PIECE, REDACTED, redactText, stringifyRedacted } from './redact.js';
+import { cachedMatcher, compileSecrets, createRedactor, MIN_PIECE, REDACTED, redactText, stringifyRedacted } from './redact.js';
 
 const TOKEN = '0123456789abcdef0123456789abcdeffedcba9876543210fedcba9876543210';
 const HOOKS = 'Zq8v_Kp2-Lm4Ns6Tx0Yb3Wc5';
@@ -160,5 +160,17 @@ describe('stringifyRedacted', () => {
   test('every string value of an answer is redacted; the shape stays JSON', () => {
     const text = stringifyRedacted({ reason: `exited: bad token ${TOKEN.slice(5, 30)}`, list: [TOKEN], n: 3 }, [TOKEN]);
     assert.deepEqual(JSON.parse(text), { reason: `exited: bad token ${REDACTED}`, list: [REDACTED], n: 3 });
+  });
+});
+
+describe('cachedMatcher', () => {
+  test('follows a changing secret list, compiling only when it changes', () => {
+    let list = [TOKEN];
+    const matcher = cachedMatcher(() => list);
+    const first = matcher();
+    assert.equal(matcher(), first, 'same list: same compiled matcher');
+    assert.equal(redactText(`a ${HOOKS}`, matcher()), `a ${HOOKS}`);
+    list = [TOKEN, HOOKS];
+    assert.equal(redactText(`a ${HOOKS}`, matcher()), `a ${REDACTED}`, 'a new agent\'s secret is caught at once');
   });
 });

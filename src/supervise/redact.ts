@@ -161,3 +161,18 @@ export function stringifyRedacted(value: unknown, secrets: readonly string[] | S
   if (m.maxLength === 0) return JSON.stringify(value);
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redactText(v, m) : v));
 }
+
+/** A matcher over a secret list that changes (agents come and go): compiled again only when the list does. */
+export function cachedMatcher(secrets: () => readonly string[], expand: (list: readonly string[]) => readonly string[] = (list) => list): () => SecretMatcher {
+  let key: string | undefined;
+  let matcher = compileSecrets([]);
+  return () => {
+    const list = secrets();
+    const next = list.join('\u0000');
+    if (next !== key) {
+      key = next;
+      matcher = compileSecrets(expand(list));
+    }
+    return matcher;
+  };
+}

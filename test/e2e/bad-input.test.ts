@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../../src/util/wait-for.js';
 import { cleanup, fakeManifest, run, status, tempDir, withFleetd, writeManifest, agentHome, FLEETCTL, FLEETD, type Fleetd } from './harness.js';
+import { rawExchange } from '../support/raw-socket.js';
 
 /** One request over the control socket: status and parsed body. */
 function send(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -24,16 +25,7 @@ function send(socket: string, method: string, path: string, body?: unknown): Pro
 }
 
 /** Raw bytes to the socket; whatever comes back. */
-function raw(socket: string, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(socket);
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    s.end(bytes);
-  });
-}
+const raw = rawExchange;
 
 /** address -> pid of every agent. */
 async function pids(f: Fleetd): Promise<Record<string, number>> {
