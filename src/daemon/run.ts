@@ -69,8 +69,9 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const signals = options.signals ?? catchSignalsEarly();
   // Until the fleet exists a stop signal is only remembered; every step below checks it.
   let stopSignal: StopSignal | undefined;
+  let reloadAsked = false;
   let onStop: (signal: StopSignal) => void = (signal) => (stopSignal ??= signal);
-  let onReload: () => void = () => {};
+  let onReload: () => void = () => (reloadAsked = true);
   signals.route({ stop: (signal) => onStop(signal), reload: () => onReload() });
   try {
     return await serve(manifest, options, {
@@ -79,6 +80,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
         onStop = stop;
         onReload = reload;
         if (stopSignal) stop(stopSignal);
+        else if (reloadAsked) reload(); // queued behind start-up, like any change
       },
     });
   } finally {

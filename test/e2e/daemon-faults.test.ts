@@ -25,6 +25,7 @@ import {
   waitForAgent,
   writeManifest,
   FAKE_GATEWAY,
+  FLEETCTL,
   FLEETD,
   type Fleetd,
 } from './harness.js';
@@ -204,6 +205,36 @@ test('item 7a: a SIGTERM at any moment of start-up leaves no gateway running and
       for (const address of ADDRESSES) for (const pid of processesOfHome(agentHome(join(dir, 'state'), address))) process.kill(pid, 'SIGKILL');
       await cleanup(dir);
     }
+  }
+});
+
+test('item 7a: a SIGHUP while fleetd is still loading is not lost: the manifest is reloaded once start-up is done', async () => {
+  const dir = await tempDir();
+  const path = await writeManifest(dir, twoAgents());
+  const child = spawn(process.execPath, [FLEETD, 'start', '--manifest', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const seen: number[] = [];
+  try {
+    await waitFor(() => earlyHandlersInstalled(child.pid!), { timeoutMs: 30_000, intervalMs: 1, what: 'early handlers' });
+    const lockedBefore = existsSync(join(dir, 'state', 'fleetd.pid'));
+    child.kill('SIGHUP');
+    await waitFor(() => /"msg":"reload applied"/.test(out), { timeoutMs: 30_000, what: 'the reload after start-up' });
+    assert.equal(lockedBefore, false, 'the SIGHUP came before the state dir was locked');
+    assert.ok(out.indexOf('SIGHUP: reloading the manifest') > out.indexOf('fleetd starting'));
+    assert.equal(child.exitCode, null, 'fleetd runs on');
+    const socket = join(dir, 'fleetd.sock');
+    const agents = await waitFor(async () => {
+      const r = await run(process.execPath, [FLEETCTL, '--socket', socket, '--json', 'status']);
+      return r.json?.agents?.filter((a: { state: string }) => a.state === 'running').length === 2 ? r.json.agents : undefined;
+    }, { timeoutMs: 30_000, what: 'both agents running' });
+    seen.push(...agents.map((a: { pid: number }) => a.pid));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on('exit', resolve)));
+    await waitAllDead(seen);
+    await cleanup(dir);
   }
 });
 
