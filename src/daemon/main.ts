@@ -63,6 +63,10 @@ program
   .option('--pretty', 'human-readable log lines even when stdout is not a terminal')
   .action(async (opts: { manifest: string; stateDir?: string; socket?: string; logLevel: string; pretty?: boolean }) => {
     try {
+      // Never let a umask make what fleetd or its children create writable by others (under
+      // umask 000 npm would leave a runtime's code world-writable): at least 022. fleetd's own
+      // folders and files get explicit modes (0700/0600) anyway.
+      process.umask(process.umask() | 0o022);
       const overrides = { stateDir: opts.stateDir, socket: opts.socket };
       const manifest = await loadManifest(opts.manifest, overrides);
       // Stopped before anything was started: nothing to undo.

@@ -238,7 +238,7 @@ test('item 7a: a SIGHUP while fleetd is still loading is not lost: the manifest 
   }
 });
 
-test('item 7c: under umask 000 every folder fleetd makes is 0700 and every file it writes 0600 (lock, pid, registry, socket, configs, logs)', async () => {
+test('item 7c: under umask 000 every folder fleetd makes is 0700, every file it writes 0600 (lock, pid, registry, socket, configs, logs), and its children get umask 022 at least', async () => {
   const dir = await tempDir();
   const f = await startFleetd(dir, twoAgents(), { waitRunning: 2, umask: 0 });
   const seen = await trees(f);
@@ -250,9 +250,11 @@ test('item 7c: under umask 000 every folder fleetd makes is 0700 and every file 
       if (info.isDirectory()) {
         if ((info.mode & 0o777) !== 0o700) wrong.push(`${path}: folder ${(info.mode & 0o777).toString(8)}`);
         for (const name of await readdir(path)) await walk(join(path, name));
-      } else if (!path.endsWith('fake-pids.json')) {
-        // fake-pids.json is the fake gateway's own file (it inherits umask 000)
-        if ((info.mode & 0o777) !== 0o600) wrong.push(`${path}: file ${(info.mode & 0o777).toString(8)}`);
+      } else if (path.endsWith('fake-pids.json')) {
+        // the fake gateway's own file: children inherit fleetd's umask, raised to at least 022
+        if ((info.mode & 0o022) !== 0) wrong.push(`${path}: a gateway's file is writable by others (${(info.mode & 0o777).toString(8)})`);
+      } else if ((info.mode & 0o777) !== 0o600) {
+        wrong.push(`${path}: file ${(info.mode & 0o777).toString(8)}`);
       }
     };
     await walk(f.stateDir);
