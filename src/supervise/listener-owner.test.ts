@@ -9,7 +9,7 @@ import { waitFor } from '../util/wait-for.js';
 import { describeListener } from '../plan/start-verdict.js';
 import { createListenerCheck, decodeProcAddress, holderOf, listenersOnPort, parseListeners } from './listener-owner.js';
 import { isAlive } from './proc.js';
-import { FAKE_GATEWAY, makeFakeAgent, PidTracker, spawnDetachedFake } from '../../test/support/testkit.js';
+import { FAKE_GATEWAY, makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake } from '../../test/support/testkit.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:4E20 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0000000000000000 100 0 0 10 0
@@ -93,7 +93,10 @@ describe('who owns the listener (real processes)', () => {
       assert.equal(wide, 1, 'the holder is looked for once, not per probe');
       assert.ok(isAlive(gateway.pid!), 'the gateway is still waiting for the port (the window the issue describes)');
     } finally {
+      // the waiting gateway's helpers outlive a SIGKILL of it (by design): stop them by the agent's marker too
+      tracker.add(...processesWithEnv('OPENCLAW_CONFIG_PATH', agent.configPath));
       tracker.killAll();
+      await waitFor(() => tracker.alive().length === 0, { timeoutMs: 5000, what: 'the test processes to exit' });
       await agent.cleanup();
     }
   });
