@@ -5,6 +5,8 @@ import JSON5 from 'json5';
 import { FleetError } from '../errors.js';
 import { ENV_NAME_PATTERN } from '../manifest/ids.js';
 import { CREDENTIAL_NAME_PATTERN, type EnvValue } from '../secrets/refs.js';
+import { formatPath } from '../manifest/render-issues.js';
+import { findTooDeep, MAX_JSON_DEPTH } from '../util/json-depth.js';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
 
@@ -58,6 +60,9 @@ export function parseSets(pairs: readonly string[]): Record<string, unknown> {
     }
     node[path[path.length - 1]!] = value;
   }
+  // Bounded here, before anything walks or serializes it (fleetd refuses it too).
+  const deep = findTooDeep(root, MAX_JSON_DEPTH);
+  if (deep) throw new FleetError('USAGE', `--set ${formatPath(deep.slice(0, 3))}...: the value nests deeper than ${MAX_JSON_DEPTH} levels (at ${formatPath(deep)}); flatten it`);
   return root;
 }
 

@@ -16,4 +16,6 @@ export interface DaemonContext {
   daemonView: () => DaemonView;
   /** Re-reads and validates the manifest file (same path and command-line overrides as at start). */
   readManifest: () => Promise<Manifest>;
+  /** fleetd's own log lines dropped so far (stdout closed or not drained): status's `daemon.logDropped`. */
+  logDropped?: () => number;
 }

@@ -72,6 +72,7 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
           const ok = !hold.has(address);
           return { live: ok, ready: ok };
         },
+        listenerCheck: (_port, pids) => ({ owner: 'agent', pid: [...pids][0] ?? 0, sockets: [] }),
         stopTree: async (target) => {
           live.get(target.pid)?.({ code: 0, signal: null });
           live.delete(target.pid);

@@ -1,14 +1,34 @@
 // The control socket: HTTP/1.1 + JSON over a Unix socket. Matches a request to a route of
 // the shared protocol, validates params and body with its zod schema, calls the handler
 // from a typed map (a route without a handler does not compile), and turns every failure
-// into a 4xx/5xx `{ error: { code, message } }`. Nothing a client sends can crash fleetd.
+// into a 4xx/5xx `{ error: { code, message } }`. Nothing a client sends can crash fleetd:
+// malformed HTTP gets 400 before any handler runs, a body nested too deep gets 400, and a
+// client that dribbles its headers or body is cut off after a bounded time (issue 9 item 5)
+// while others are served. Every answer passes through redact.ts (item 6), except the one
+// route whose answer IS a secret (`answersSecret` in the protocol).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
 import { idSchema, paramSchemas, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
+import { cachedMatcher, compileSecrets, stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
+import { formatPath } from '../manifest/render-issues.js';
+import { findTooDeep, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from './logger.js';
 import type { z } from 'zod';
 import { renderZodIssues } from '../util/zod-path.js';
+
+/** Limits and redaction of the control server (defaults suit the daemon; tests shorten the timeouts). */
+export interface ControlServerOptions {
+  /** Secrets no answer may carry (read per answer). */
+  secrets?: () => readonly string[];
+  /** A client must have sent its whole request head within this time (ms, default 10 s). */
+  headersTimeoutMs?: number;
+  /** ... and its whole request, body included, within this time (ms, default 30 s). Answers may stream for longer. */
+  requestTimeoutMs?: number;
+  /** How often those two are checked (ms, default 1 s). */
+  checkIntervalMs?: number;
+}
 
 /** A handler's answer when it streams NDJSON instead of one JSON document. */
 export interface Streamed {
@@ -88,45 +108,60 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   if (text.trim() === '') return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text, (key, value: unknown) => {
-      if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new FleetError('BAD_REQUEST', `request body may not contain the key ${JSON.stringify(key)}`);
-      return value;
-    });
+    parsed = JSON.parse(text); // V8's parser is iterative: any depth parses; the depth check comes next
   } catch (err) {
-    if (err instanceof FleetError) throw err;
     throw new FleetError('BAD_REQUEST', `request body is not valid JSON: ${(err as Error).message}`);
   }
+  const deep = findTooDeep(parsed, MAX_JSON_DEPTH);
+  if (deep) throw new FleetError('BAD_REQUEST', `request body nests deeper than ${MAX_JSON_DEPTH} levels at ${formatPath(['body', ...deep])}; flatten it`);
+  checkKeys(parsed);
   return parsed;
 }
 
-/** Sends one JSON document. */
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+/** Keys JavaScript gives another meaning are refused anywhere in a body (depth already bounded). */
+function checkKeys(value: unknown): void {
+  const stack = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === null || typeof item !== 'object') continue;
+    for (const [key, child] of Object.entries(item)) {
+      if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new FleetError('BAD_REQUEST', `request body may not contain the key ${JSON.stringify(key)}`);
+      stack.push(child);
+    }
+  }
+}
+
+/** Sends one JSON document, every string in it redacted with `secrets`. */
+function sendJson(res: ServerResponse, status: number, body: unknown, secrets: SecretMatcher = NO_SECRETS): void {
+  const text = stringifyRedacted(body, secrets);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
   res.end(text);
 }
 
+/** A matcher that redacts nothing (the token route, and servers without secrets). */
+const NO_SECRETS = compileSecrets([]);
+
 /** Sends the error body for any thrown value. */
-function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+function sendError(res: ServerResponse, err: unknown, log: Logger, secrets: SecretMatcher): void {
   const fleetError = toFleetError(err);
   const override = (fleetError.details as { status?: number } | undefined)?.status;
   const status = override ?? HTTP_STATUS[fleetError.code];
   if (status >= 500) log.error({ code: fleetError.code, err: fleetError.message }, 'request failed');
   const details = fleetError.details && typeof fleetError.details === 'object' && 'status' in (fleetError.details as object) ? undefined : fleetError.details;
   if (res.headersSent) {
-    res.end(JSON.stringify({ error: { code: fleetError.code, message: fleetError.message } }) + '\n');
+    res.end(stringifyRedacted({ error: { code: fleetError.code, message: fleetError.message } }, secrets) + '\n');
     return;
   }
-  sendJson(res, status, { error: { code: fleetError.code, message: fleetError.message, ...(details === undefined ? {} : { details }) } });
+  sendJson(res, status, { error: { code: fleetError.code, message: fleetError.message, ...(details === undefined ? {} : { details }) } }, secrets);
 }
 
-/** Streams NDJSON until the iterable ends or the client leaves. */
-async function sendStream(res: ServerResponse, stream: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+/** Streams NDJSON until the iterable ends or the client leaves; each line redacted. */
+async function sendStream(res: ServerResponse, stream: AsyncIterable<unknown>, signal: AbortSignal, secrets: SecretMatcher): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked', 'cache-control': 'no-store' });
   for await (const item of stream) {
     if (signal.aborted) break;
     // Backpressure: a client that stops reading must not grow fleetd's memory.
-    if (!res.write(JSON.stringify(item) + '\n')) await once(res, 'drain', { signal }).catch(() => undefined);
+    if (!res.write(stringifyRedacted(item, secrets) + '\n')) await once(res, 'drain', { signal }).catch(() => undefined);
   }
   res.end();
 }
@@ -147,12 +182,14 @@ async function sendDownload(res: ServerResponse, result: Downloaded, signal: Abo
 }
 
 /** Handles one request end to end. */
-async function handle(req: IncomingMessage, res: ServerResponse, handlers: HandlerMap, log: Logger): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, handlers: HandlerMap, log: Logger, matcher: () => SecretMatcher): Promise<void> {
+  let secrets = matcher();
   const controller = new AbortController();
   res.on('close', () => controller.abort());
   try {
     const url = new URL(req.url ?? '/', 'http://fleetd');
     const { name, params } = findRoute(req.method ?? 'GET', url.pathname);
+    if ('answersSecret' in routes[name]) secrets = NO_SECRETS; // the one answer that is a secret, by design
     for (const [key, value] of Object.entries(params)) {
       const ok = (paramSchemas[key] ?? idSchema).safeParse(value);
       if (!ok.success) throw new FleetError('BAD_REQUEST', `${key} ${JSON.stringify(value.slice(0, 80))}: ${ok.error.issues[0]?.message ?? 'invalid id'}`);
@@ -168,9 +205,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Handl
     if (result && typeof result === 'object' && 'download' in result && typeof (result as Downloaded).contentType === 'string') {
       await sendDownload(res, result as Downloaded, controller.signal, log);
     } else if (result && typeof result === 'object' && 'stream' in result && typeof (result as Streamed).stream?.[Symbol.asyncIterator] === 'function') {
-      await sendStream(res, (result as Streamed).stream, controller.signal);
+      await sendStream(res, (result as Streamed).stream, controller.signal, secrets);
     } else {
-      sendJson(res, 200, result);
+      sendJson(res, 200, result, secrets);
     }
   } catch (err) {
     // drain an unread body so the socket can close cleanly; an upload may be large: cut it instead, after the answer
@@ -178,23 +215,45 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Handl
       if ((req.headers['content-type'] ?? '').startsWith('application/gzip')) res.once('finish', () => req.destroy());
       else req.resume();
     }
-    sendError(res, err, log);
+    sendError(res, err, log, matcher());
   }
 }
 
+/** The raw answer to a request the HTTP parser refused (or a client too slow to finish one). */
+function clientErrorAnswer(err: NodeJS.ErrnoException): string {
+  const [status, text, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'request head too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request not received in time (headers or body sent too slowly)']
+        : [400, 'Bad Request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { code: 'BAD_REQUEST', message } });
+  return `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+// Timeouts: Node checks them every `connectionsCheckingInterval`. requestTimeout ends when
+// the request has been RECEIVED: a log follow or a runtime install may answer for hours.
 /** Creates the HTTP server (not yet listening). */
-export function createControlServer(handlers: HandlerMap, log: Logger): Server {
-  const server = createServer((req, res) => {
-    handle(req, res, handlers, log).catch((err) => {
-      log.error({ err: (err as Error).message }, 'unexpected error while answering a request');
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
-      else res.destroy();
-    });
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 0; // log follow and runtime installs stream for long
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"malformed HTTP request"}}');
+export function createControlServer(handlers: HandlerMap, log: Logger, options: ControlServerOptions = {}): Server {
+  const matcher = options.secrets ? cachedMatcher(options.secrets) : () => NO_SECRETS;
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout),
+      connectionsCheckingInterval: options.checkIntervalMs ?? 1000,
+      keepAliveTimeout: 5000,
+    },
+    (req, res) => {
+      handle(req, res, handlers, log, matcher).catch((err) => {
+        log.error({ err: (err as Error).message }, 'unexpected error while answering a request');
+        if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
+        else res.destroy();
+      });
+    },
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable && !socket.writableEnded) socket.end(clientErrorAnswer(err));
     else socket.destroy();
   });
   return server;

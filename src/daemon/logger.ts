@@ -1,7 +1,11 @@
 // fleetd's own log: pino JSON lines on stdout (systemd's journal takes them), or short
-// human-readable lines when stdout is a terminal. Secrets are redacted by key as a last
-// line of defence; code never passes a token to the logger in the first place.
+// human-readable lines when stdout is a terminal. Secrets are redacted by key, and every
+// line passes through redact.ts with the secrets fleetd knows (pieces included), as a
+// last line of defence; code never passes a token to the logger in the first place.
+// Lines go through a LogOutput, which never throws or blocks (log-output.ts).
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { cachedMatcher, redactText } from '../supervise/redact.js';
+import { openLogOutput, type LogOutput } from './log-output.js';
 
 /** Keys whose values never reach a log line. */
 const REDACT_PATHS = ['token', '*.token', 'auth.token', '*.auth.token', 'gateway.auth.token', 'config.gateway.auth.token', 'env', '*.env'];
@@ -26,13 +30,38 @@ export function formatPretty(line: string): string {
   return `${clock} ${lvl}${who} ${String(msg ?? '')}${extras ? ' ' + extras : ''}\n`;
 }
 
+/** Options of createLogger. */
+export interface LoggerOptions {
+  pretty?: boolean;
+  level?: string;
+  /** Stream the lines go to (default stdout); ignored when `output` is given. */
+  destination?: NodeJS.WritableStream;
+  /** Where lines go; default openLogOutput(destination). Its dropped() is status's `logDropped`. */
+  output?: LogOutput;
+  /** The secrets to scrub from every line (read per line; recompiled only when the list changes). */
+  secrets?: () => readonly string[];
+}
+
+/** Raw and JSON-escaped forms of each secret (a log line is JSON: a `"` or `\\` in a secret is escaped there). */
+function withJsonForms(secrets: readonly string[]): readonly string[] {
+  const out = new Set<string>();
+  for (const s of secrets) {
+    out.add(s);
+    out.add(JSON.stringify(s).slice(1, -1));
+  }
+  return [...out];
+}
+
 /** Creates fleetd's root logger; children carry `{ agent }`. */
-export function createLogger(options: { pretty?: boolean; level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
-  const out = options.destination ?? process.stdout;
-  const pretty = options.pretty ?? Boolean((out as NodeJS.WriteStream).isTTY);
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const stream = options.destination ?? process.stdout;
+  const output = options.output ?? openLogOutput(stream);
+  const pretty = options.pretty ?? Boolean((stream as NodeJS.WriteStream).isTTY);
+  const matcher = options.secrets ? cachedMatcher(options.secrets, withJsonForms) : undefined;
+  const scrub = matcher ? (line: string) => redactText(line, matcher()) : (line: string) => line;
   const destination: DestinationStream = pretty
-    ? { write: (line: string) => void out.write(formatPretty(line)) }
-    : { write: (line: string) => void out.write(line) };
+    ? { write: (line: string) => output.write(formatPretty(scrub(line))) }
+    : { write: (line: string) => output.write(scrub(line)) };
   return pino(
     {
       level: options.level ?? process.env.FLEETD_LOG_LEVEL ?? 'info',
@@ -45,3 +74,4 @@ export function createLogger(options: { pretty?: boolean; level?: string; destin
 
 /** The logger type passed around fleetd. */
 export type { Logger };
+export type { LogOutput };

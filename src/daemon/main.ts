@@ -1,17 +1,40 @@
 #!/usr/bin/env node
 // fleetd's command line. The only place (with cli/main.ts) that calls process.exit.
-import { Command, CommanderError } from 'commander';
-import { EXIT_CODES, toFleetError } from '../errors.js';
-import { loadManifest } from '../manifest/load.js';
-import { summarizeManifest } from '../manifest/summary.js';
-import { VERSION } from '../version.js';
-import { runDaemon } from './run.js';
+//
+// Start-up race (issue 9 item 7a): loading commander, zod, pino and the daemon takes ~0.3 s.
+// A SIGTERM in that window must not kill fleetd outright, so the ONLY static import is the
+// tiny early-signals module, whose handlers exist before anything else loads; the rest is
+// imported dynamically below (types only statically: they vanish at compile time).
+import { catchSignalsEarly, type StopSignal } from './early-signals.js';
+
+const signals = catchSignalsEarly();
+
+// Neither a closed stdout/stderr (EPIPE) nor any other error of the two streams may kill
+// fleetd; its log goes through log-output.ts, which counts what it cannot write.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
+const [{ Command, CommanderError }, { EXIT_CODES, toFleetError }, { loadManifest }, { summarizeManifest }, { VERSION }] = await Promise.all([
+  import('commander'),
+  import('../errors.js'),
+  import('../manifest/load.js'),
+  import('../manifest/summary.js'),
+  import('../version.js'),
+]);
+
+/** Exit code of a process ended by `signal` before it had anything to clean up. */
+const SIGNAL_EXIT: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** Prints an error the way every fleetd command does and exits with its code. */
 function fail(err: unknown): never {
   const error = toFleetError(err);
   process.stderr.write(`fleetd: ${error.message}\n`);
   process.exit(EXIT_CODES[error.code]);
+}
+
+/** For commands other than `start`: a stop signal ends the process at once (nothing to clean up). */
+function exitOnStop(): void {
+  signals.route({ stop: (signal) => process.exit(SIGNAL_EXIT[signal]), reload: () => {} });
 }
 
 const program = new Command('fleetd')
@@ -25,7 +48,8 @@ const program = new Command('fleetd')
 Examples:
   fleetd validate --manifest fleets.example.json5
   fleetd start --manifest /etc/fleetd/fleets.json5
-Signals (start): SIGHUP reloads the manifest; SIGTERM/SIGINT stops every gateway and exits 0.
+Signals (start): SIGHUP reloads the manifest; SIGTERM/SIGINT stops every gateway and exits 0
+(also during start-up: what was started is stopped again).
 Drive a running fleetd with fleetctl (fleetctl --help).`,
   );
 
@@ -39,8 +63,16 @@ program
   .option('--pretty', 'human-readable log lines even when stdout is not a terminal')
   .action(async (opts: { manifest: string; stateDir?: string; socket?: string; logLevel: string; pretty?: boolean }) => {
     try {
-      const manifest = await loadManifest(opts.manifest, { stateDir: opts.stateDir, socket: opts.socket });
-      const code = await runDaemon(manifest, { logLevel: opts.logLevel, pretty: opts.pretty, overrides: { stateDir: opts.stateDir, socket: opts.socket } });
+      // Never let a umask make what fleetd or its children create writable by others (under
+      // umask 000 npm would leave a runtime's code world-writable): at least 022. fleetd's own
+      // folders and files get explicit modes (0700/0600) anyway.
+      process.umask(process.umask() | 0o022);
+      const overrides = { stateDir: opts.stateDir, socket: opts.socket };
+      const manifest = await loadManifest(opts.manifest, overrides);
+      // Stopped before anything was started: nothing to undo.
+      if (signals.pendingStop()) process.exit(0);
+      const { runDaemon } = await import('./run.js');
+      const code = await runDaemon(manifest, { logLevel: opts.logLevel, pretty: opts.pretty, overrides, signals });
       process.exit(code);
     } catch (err) {
       fail(err);
@@ -52,6 +84,7 @@ program
   .description('check a manifest and print "ok: N fleets, M agents" or every problem (exit 0 or 1)')
   .requiredOption('-m, --manifest <file>', 'fleet manifest (JSON5)')
   .action(async (opts: { manifest: string }) => {
+    exitOnStop();
     try {
       const manifest = await loadManifest(opts.manifest);
       const summary = summarizeManifest(manifest);

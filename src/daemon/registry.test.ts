@@ -177,3 +177,20 @@ test('a fresh lock held elsewhere makes update fail after its retries, writing n
     await assert.rejects(stat(registry.path), { code: 'ENOENT' });
   });
 });
+
+test('under umask 000 the registry lock folder (and the state dir it makes) is 0700', async () => {
+  await withTempDir(async (dir) => {
+    const registry = openRegistry(join(dir, 'state'));
+    const previous = process.umask(0);
+    let lockMode = -1;
+    try {
+      await registry.update(async () => {
+        lockMode = (await stat(`${registry.path}.lock`)).mode & 0o777;
+      });
+    } finally {
+      process.umask(previous);
+    }
+    assert.equal(lockMode, 0o700, 'the lock folder proper-lockfile makes');
+    assert.equal((await stat(join(dir, 'state'))).mode & 0o777, 0o700);
+  });
+});

@@ -11,6 +11,9 @@ import { canonicalJson } from '../plan/hash.js';
 import { registryV1Schema, type RegistryFile } from '../plan/registry-schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { renderZodIssues } from '../util/zod-path.js';
+import { privateLockFs } from '../util/private-lock-fs.js';
+import { findTooDeep, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { formatPath } from '../manifest/render-issues.js';
 
 /** The registry format this fleetd writes. */
 export const REGISTRY_VERSION = 1;
@@ -36,6 +39,8 @@ export function parseRegistry(text: string, file: string): RegistryFile {
   } catch (err) {
     throw invalid(file, `not valid JSON (${err instanceof Error ? err.message : String(err)})`, err);
   }
+  const deep = findTooDeep(raw, MAX_JSON_DEPTH + 4); // an agent's config sits 4 levels down
+  if (deep) throw invalid(file, `nested deeper than ${MAX_JSON_DEPTH} levels at ${formatPath(deep)}`);
   const migrated = migrateRegistry(raw, file);
   const result = registryV1Schema.safeParse(migrated);
   if (!result.success) {
@@ -115,6 +120,7 @@ export function openRegistry(stateDir: string, options: RegistryOptions = {}): R
       release = await lockfile.lock(path, {
         lockfilePath,
         realpath: false,
+        fs: privateLockFs,
         stale: staleMs,
         retries,
         onCompromised: (err) => {

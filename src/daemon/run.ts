@@ -1,10 +1,11 @@
 // fleetd start: lock the state dir, stop gateways a killed predecessor left behind, open
 // the control socket, bring the fleet up, and serve until SIGTERM/SIGINT (stop everything,
-// exit 0). SIGHUP reloads the manifest.
+// exit 0). SIGHUP reloads the manifest. A stop signal is honoured at every step of this,
+// from the first instant (early-signals.ts): whatever was started is stopped again.
 import { mkdir, chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest, type ManifestOverrides } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { cleanGatewayPath } from '../plan/gateway-env.js';
 import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
@@ -18,21 +19,28 @@ import { createFleet } from './fleet.js';
 import { createHandlers } from './handlers/index.js';
 import { reload } from './handlers/reload.js';
 import { createControlServer } from './http-server.js';
-import { acquireStateLock } from './lock.js';
+import { catchSignalsEarly, type EarlySignals, type StopSignal } from './early-signals.js';
+import { acquireStateLock, type StateLock } from './lock.js';
+import { openLogOutput, type LogOutput } from './log-output.js';
 import { createLogger, type Logger } from './logger.js';
 import { openRegistry } from './registry.js';
 import { createRegistryStore } from './registry-store.js';
 import { createRuntimeCache } from './runtime-cache.js';
 import { createRuntimeCommands } from './runtime-commands.js';
-import { closeSocket, listenOnSocket } from './socket.js';
+import { closeSocket, listenOnSocket, type BoundSocket } from './socket.js';
 
 /** Options of runDaemon. */
 export interface RunOptions {
   logLevel?: string;
   pretty?: boolean;
+  /** A logger to use instead of fleetd's own (tests); its lines are not counted in logDropped. */
   logger?: Logger;
-  /** The command-line overrides the manifest was loaded with (a reload re-reads it with the same ones). */
-  overrides?: { stateDir?: string | undefined; socket?: string | undefined };
+  /** Where fleetd's own log lines go (default stdout, never blocking, drops counted). */
+  logOutput?: LogOutput;
+  /** The `--state-dir`/`--socket` given on the command line: the only overrides a reload re-applies. */
+  overrides?: ManifestOverrides;
+  /** Signals caught since the entry point started (default: caught from now on). */
+  signals?: EarlySignals;
 }
 
 /** This package's root (dist/daemon/run.js -> ../../): no gateway PATH entry may point inside it. */
@@ -40,14 +48,53 @@ const PACKAGE_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 /** Runs fleetd until a stop signal; resolves with the process exit code. */
 export async function runDaemon(manifest: Manifest, options: RunOptions = {}): Promise<number> {
-  const log = options.logger ?? createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}) });
+  const signals = options.signals ?? catchSignalsEarly();
+  // Until the fleet exists a stop signal is only remembered; every step below checks it.
+  let stopSignal: StopSignal | undefined;
+  let reloadAsked = false;
+  let onStop: (signal: StopSignal) => void = (signal) => (stopSignal ??= signal);
+  let onReload: () => void = () => (reloadAsked = true);
+  signals.route({ stop: (signal) => onStop(signal), reload: () => onReload() });
+  try {
+    return await serve(manifest, options, {
+      stopped: () => stopSignal,
+      handle: (stop, reload) => {
+        onStop = stop;
+        onReload = reload;
+        if (stopSignal) stop(stopSignal);
+        else if (reloadAsked) reload(); // queued behind start-up, like any change
+      },
+    });
+  } finally {
+    if (!options.signals) signals.dispose();
+  }
+}
+
+/** How serve() learns of stop signals: one received so far, and the handlers once it can act. */
+interface SignalHandoff {
+  stopped(): StopSignal | undefined;
+  handle(stop: (signal: StopSignal) => void, reload: () => void): void;
+}
+
+/** The daemon proper: everything between the lock and the last gateway stopped. */
+async function serve(manifest: Manifest, options: RunOptions, signals: SignalHandoff): Promise<number> {
+  const output = options.logOutput ?? openLogOutput(process.stdout);
+  let secrets: () => readonly string[] = () => [];
+  const log =
+    options.logger ??
+    createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}), output, secrets: () => secrets() });
   try {
     await mkdir(manifest.stateDir, { recursive: true, mode: 0o700 });
     await chmod(manifest.stateDir, 0o700);
   } catch (err) {
     throw new FleetError('PROVISION_FAILED', `cannot use state dir ${manifest.stateDir}: ${(err as Error).message}; run fleetd as a user who owns it, or set stateDir (or --state-dir) to a writable folder`, { cause: err });
   }
-  const lock = await acquireStateLock(manifest.stateDir, (err) => log.fatal({ err: err.message }, 'state dir lock compromised'));
+  if (signals.stopped()) return 0; // nothing taken yet
+  const lock: StateLock = await acquireStateLock(manifest.stateDir, (err) => log.fatal({ err: err.message }, 'state dir lock compromised'));
+  if (signals.stopped()) {
+    await lock.release();
+    return 0;
+  }
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
 
   const store = createRegistryStore(openRegistry(manifest.stateDir));
@@ -66,6 +113,9 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
   });
   fleetRef = fleet;
+  // Every token (gateway and hooks) is a secret no log line or answer may carry, not even in pieces.
+  secrets = () => Object.values(fleet.registry().agents).flatMap((entry) => (entry.hooksToken ? [entry.token, entry.hooksToken] : [entry.token]));
+  const overrides = options.overrides ?? {};
   const startedAt = Date.now();
   const ctx: DaemonContext = {
     fleet,
@@ -73,27 +123,31 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     logger: log,
     daemonView: () => {
       const m = fleet.manifest;
-      return { pid: process.pid, version: VERSION, manifest: m.manifestPath, stateDir: m.stateDir, socket: m.socket, startedAt, rssBytes: process.memoryUsage().rss, registryBehind: store.behind(), startSlots: fleet.startLoad() };
+      return {
+        pid: process.pid,
+        version: VERSION,
+        manifest: m.manifestPath,
+        stateDir: m.stateDir,
+        socket: m.socket,
+        startedAt,
+        rssBytes: process.memoryUsage().rss,
+        registryBehind: store.behind(),
+        startSlots: fleet.startLoad(),
+        logDropped: output.dropped(),
+      };
     },
-    readManifest: () => loadManifest(manifest.manifestPath, options.overrides ?? {}),
+    // Only the command line's own overrides: a changed stateDir/socket in the file must be seen (and refused).
+    readManifest: () => loadManifest(manifest.manifestPath, overrides),
   };
-  const server = createControlServer(createHandlers(ctx), log);
+  const server = createControlServer(createHandlers(ctx), log, { secrets: () => secrets() });
+  let bound: BoundSocket | undefined;
 
+  // Start-up: registry, leftovers of a killed predecessor, socket, then the plan. A SIGHUP
+  // arriving meanwhile is replayed once it is done; a stop signal is checked at every step.
   let stopping: Promise<void> | undefined;
-  let booted = false;
-  let reloadAfterBoot = false;
-  let release: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (release = resolve));
-  const applyReload = () => {
-    log.info('SIGHUP: reloading the manifest');
-    reload(ctx, false).then(
-      (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
-      (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
-    );
-  };
-
-  // Start-up: registry, leftovers of a killed predecessor, socket, then the plan.
   const boot = (async () => {
+    await Promise.resolve(); // let the signal hand-off below run first
+    if (stopping) return;
     const reg = await fleet.load();
     // A previous fleetd killed with SIGKILL may have left gateways running: stop them first,
     // there must never be two gateways on one state dir or port.
@@ -119,13 +173,15 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       });
     }
     if (stopping) return;
-    await listenOnSocket(server, manifest.socket, manifest.socketGroup);
+    bound = await listenOnSocket(server, manifest.socket, manifest.socketGroup);
     log.info({ socket: manifest.socket }, 'control socket ready');
     if (stopping) return;
     const result = await fleet.reconcile(manifest);
     log.info({ agents: fleet.addresses().length, actions: result.actions.length }, 'fleet reconciled; starts under way (fleetctl status shows progress)');
   })();
 
+  let release: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (release = resolve));
   const shutdown = (signal: string) => {
     stopping ??= (async () => {
       log.info({ signal }, 'stopping every gateway');
@@ -133,21 +189,26 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       await boot.catch(() => {}); // start-up in progress sees `stopping` (and the fleet's shutdown) and ends
       await fleet.shutdown(); // anything start-up made meanwhile
       store.close();
-      await closeSocket(server, manifest.socket).catch(() => {});
+      await closeSocket(server, bound).catch(() => {});
       await lock.release();
       log.info('fleetd stopped');
+      output.flush();
       release();
     })();
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
+  let booted = false;
+  let reloadAfterBoot = false;
+  const applyReload = () => {
+    log.info('SIGHUP: reloading the manifest');
+    reload(ctx, false).then(
+      (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
+      (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
+    );
+  };
+  signals.handle(shutdown, () => {
     if (stopping) return;
-    if (!booted) {
-      reloadAfterBoot = true; // applied once start-up has planned the fleet
-      return;
-    }
-    applyReload();
+    if (!booted) reloadAfterBoot = true; // replayed once start-up has planned the fleet
+    else applyReload();
   });
 
   try {
@@ -158,8 +219,10 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
     await fleet.shutdown();
     store.close();
-    await closeSocket(server, manifest.socket).catch(() => {});
+    // Only what this fleetd made is removed: a socket it never bound (another fleetd's) stays.
+    await closeSocket(server, bound).catch(() => {});
     await lock.release();
+    output.flush();
     throw err;
   }
   await finished;

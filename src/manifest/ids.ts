@@ -33,3 +33,8 @@ export function parseAddress(address: string): { fleet: string; agent: string } 
   if (!isValidId(fleet) || !isValidId(agent)) return undefined;
   return { fleet, agent };
 }
+
+/** `record[key]` only when `key` is the record's OWN property: an id like `constructor` finds nothing it does not declare. */
+export function ownEntry<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}

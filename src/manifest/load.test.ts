@@ -13,10 +13,13 @@ import { summarizeManifest } from './summary.js';
 
 const F = '/srv/fleet/fleets.json5';
 
+/** The same data with ordinary prototypes (fleets and agents records have none: see the id tests). */
+const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
 describe('defaults', () => {
   test('a minimal manifest gets every default and absolute paths next to it', () => {
     const m = parseManifest('{ version: 1 }', F);
-    assert.deepEqual(m, {
+    assert.deepEqual(plain(m), {
       version: 1,
       manifestPath: F,
       stateDir: '/srv/fleet/fleetd-state',
@@ -36,14 +39,14 @@ describe('defaults', () => {
 
   test('fleets and agents get their defaults', () => {
     const m = parseManifest('{ version: 1, fleets: { acme: { agents: { korax: {}, off: { enabled: false } } }, empty: {} } }', F);
-    assert.deepEqual(m.fleets['acme'], {
+    assert.deepEqual(plain(m.fleets['acme']), {
       defaults: { config: {}, env: {} },
       agents: {
         korax: { enabled: true, config: {}, env: {}, calls: [], knowledge: [] },
         off: { enabled: false, config: {}, env: {}, calls: [], knowledge: [] },
       },
     });
-    assert.deepEqual(m.fleets['empty'], { defaults: { config: {}, env: {} }, agents: {} });
+    assert.deepEqual(plain(m.fleets['empty']), { defaults: { config: {}, env: {} }, agents: {} });
   });
 
   test('config fragments are kept as written, including keys fleetd does not know', () => {
@@ -215,5 +218,74 @@ describe('loadManifest', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('hostile input (issue 9 item 5)', () => {
+  /** The MANIFEST_INVALID lines of `text`. */
+  const problems = (text: string): string[] => {
+    try {
+      parseManifest(text, F);
+    } catch (err) {
+      assert.ok(err instanceof FleetError && err.code === 'MANIFEST_INVALID', String(err));
+      return (err.details as { problems: string[] }).problems;
+    }
+    assert.fail('expected MANIFEST_INVALID');
+  };
+
+  test('nested 100 000 levels (objects, arrays, in config, env or at the top): one located line, no stack overflow', () => {
+    const deep = (open: string, close: string) => `${open.repeat(100_000)}1${close.repeat(100_000)}`;
+    const cases: Array<[string, string, RegExp]> = [
+      ['objects in config', `{ version: 1, fleets: { acme: { agents: { a: { config: { x: ${deep('{"y":', '}')} } } } } } }`, /^\/srv\/fleet\/fleets\.json5:1:\d+: fleets\.acme\.agents\.a\.config\.x\.\.\.\(\d+ more levels\)(\.y){6}: nested deeper than 100 levels/],
+      ['arrays in config', `{ version: 1, defaults: { config: { list: ${deep('[', ']')} } } }`, /^\/srv\/fleet\/fleets\.json5:1:\d+: defaults\.config\.list\[0\]\[0\].*: nested deeper than 100 levels/],
+      ['arrays at the top', `{ version: 1, oops: ${deep('[', ']')} }`, /:1:\d+: oops.*nested deeper than 100 levels/],
+      ['the whole file', deep('[', ']'), /:1:101: \[0\].*nested deeper than 100 levels/],
+    ];
+    for (const [name, text, expected] of cases) {
+      const lines = problems(text);
+      assert.equal(lines.length, 1, name);
+      assert.match(lines[0]!, expected, name);
+    }
+  });
+
+  test('a manifest at the depth limit is read as usual', () => {
+    const config = `${'{"a":'.repeat(95)}1${'}'.repeat(95)}`;
+    const m = parseManifest(`{ version: 1, defaults: { config: ${config} } }`, F);
+    assert.ok(m.defaults.config.a);
+  });
+
+  test('a key written twice is refused naming both places: `fleets`, an agent, a config key', () => {
+    const text = ['{', '  version: 1,', '  fleets: { acme: { agents: { korax: {} } } },', "  'fleets': { other: { agents: { a: {}, a: { enabled: false } } } },", '  defaults: { config: { hooks: {}, "hooks": {} } },', '}'].join('\r\n');
+    assert.deepEqual(problems(text), [
+      '/srv/fleet/fleets.json5:4:3: fleets: key written twice in the same object (first at 3:3, again at 4:3); JSON5 would keep only the last: remove one',
+      '/srv/fleet/fleets.json5:4:41: fleets.other.agents.a: key written twice in the same object (first at 4:34, again at 4:41); JSON5 would keep only the last: remove one',
+      '/srv/fleet/fleets.json5:5:36: defaults.config.hooks: key written twice in the same object (first at 5:25, again at 5:36); JSON5 would keep only the last: remove one',
+    ]);
+  });
+
+  test('JSON5 syntax errors are located right with \\r line endings (json5 itself counts only \\n)', () => {
+    assert.deepEqual(problems('{\r  version: 1,\r  fleets: ]\r}'), ['/srv/fleet/fleets.json5:3:11: not valid JSON5: invalid character \']\'']);
+  });
+
+  test('ids that are Object.prototype members are ids like any other', async () => {
+    const { desiredAgents, launchOf } = await import('../plan/desired.js');
+    const { effectiveBrowserEnabled } = await import('./rules.js');
+    const m = parseManifest('{ version: 1, fleets: { constructor: { agents: { constructor: {}, x: {} } }, acme: { agents: { a: {} } } } }', F);
+    assert.equal(Object.getPrototypeOf(m.fleets), null);
+    assert.equal(Object.getPrototypeOf(m.fleets['acme']!.agents), null);
+    assert.deepEqual(
+      desiredAgents(m, { version: 1, agents: {} }).map((d) => d.address),
+      ['acme/a', 'constructor/constructor', 'constructor/x'],
+    );
+    // Lookups of undeclared prototype names find nothing, on parsed and on hand-made manifests alike.
+    const handMade = { ...m, fleets: { acme: { ...m.fleets['acme']!, agents: { a: m.fleets['acme']!.agents['a']! } } } };
+    for (const manifest of [m, handMade]) {
+      assert.deepEqual(launchOf(manifest, 'acme', 'constructor'), { kind: 'command', command: ['openclaw', 'gateway', 'run'] });
+      assert.deepEqual(launchOf(manifest, 'tostring', 'constructor'), { kind: 'command', command: ['openclaw', 'gateway', 'run'] });
+      if (manifest === handMade) assert.equal(effectiveBrowserEnabled(manifest, 'constructor', 'x'), undefined);
+    }
+    assert.throws(() => resolveLaunch(handMade, 'acme', 'constructor'), { code: 'NOT_FOUND' });
+    const cli = { version: 1 as const, agents: { 'constructor/b': { fleet: 'constructor', agent: 'b', source: 'cli' as const, block: 9, port: 20900, token: 'a'.repeat(64), desired: 'running' as const, createdAt: 'x' } } };
+    assert.deepEqual(desiredAgents(handMade, cli).map((d) => d.address), ['acme/a', 'constructor/b']);
   });
 });

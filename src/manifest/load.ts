@@ -7,9 +7,11 @@ import { dirname, join, resolve } from 'node:path';
 import JSON5 from 'json5';
 import { FleetError } from '../errors.js';
 import { checkKnowledgeFolders } from './knowledge-folders.js';
+import { MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { json5ErrorOffset, positionAt, scanJson5 } from './json5-scan.js';
 import { formatProblem, markDefaultMessages, renderIssues, type Problem } from './render-issues.js';
 import { checkRules } from './rules.js';
-import { manifestSchema, type Manifest } from './schema.js';
+import { manifestSchema, type Manifest, type ManifestInput } from './schema.js';
 
 /** What runs for an agent; defined next to the launch rule, re-exported for callers that only load. */
 export { resolveLaunch, DEFAULT_GATEWAY_COMMAND } from './rules.js';
@@ -77,21 +79,51 @@ function invalid(lines: string[], cause?: unknown): FleetError {
   return new FleetError('MANIFEST_INVALID', problems.join('\n'), { cause, details: { problems } });
 }
 
+/** The JSON5 syntax error of `text`, located by line:column as editors count them (any line-ending convention). */
+function syntaxProblem(text: string, file: string, err: unknown): string {
+  const e = err as SyntaxError & { lineNumber?: number; columnNumber?: number };
+  const message = String(e.message).replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '');
+  if (e.lineNumber === undefined) return `${file}: not valid JSON5: ${message}`;
+  const at = positionAt(text, json5ErrorOffset(text, e.lineNumber, e.columnNumber ?? 1));
+  return `${file}:${at.line}:${at.column}: not valid JSON5: ${message}`;
+}
+
+// Records of ids (fleets, agents) get no prototype: `constructor`, `toString`, `valueOf`...
+// are ids like any other, and a lookup of an undeclared one finds nothing (issue 9 item 5).
+/** The manifest with its id-keyed records made prototype-free. */
+function withBareRecords(input: ManifestInput): ManifestInput {
+  const fleets: ManifestInput['fleets'] = Object.create(null);
+  for (const [fleetId, fleet] of Object.entries(input.fleets)) {
+    const agents: typeof fleet.agents = Object.create(null);
+    for (const [agentId, agent] of Object.entries(fleet.agents)) agents[agentId] = agent;
+    fleets[fleetId] = { ...fleet, agents };
+  }
+  return { ...input, fleets };
+}
+
 /** Parses and validates manifest text (no disk access); throws MANIFEST_INVALID listing every problem. */
 export function parseManifest(text: string, file: string, overrides: ManifestOverrides = {}): Manifest {
   const manifestPath = resolve(file);
+  const body = text.replace(/^\uFEFF/, '');
   let raw: unknown;
   try {
-    raw = JSON5.parse(text.replace(/^\uFEFF/, ''));
+    raw = JSON5.parse(body); // iterative: any depth parses; the scan below bounds it before anything recursive runs
   } catch (err) {
-    const e = err as SyntaxError & { lineNumber?: number; columnNumber?: number };
-    const where = e.lineNumber !== undefined ? `${file}:${e.lineNumber}:${e.columnNumber ?? 1}` : file;
-    const message = String(e.message).replace(/^JSON5: /, '');
-    throw invalid([`${where}: not valid JSON5: ${message}`], err);
+    throw invalid([syntaxProblem(body, file, err)], err);
   }
+  const scan = scanJson5(body, MAX_JSON_DEPTH);
+  if (scan.tooDeep) {
+    const { path, at, maxDepth } = scan.tooDeep;
+    throw invalid([formatProblem(file, { path, at, message: `nested deeper than ${maxDepth} levels (objects and arrays); flatten it` })]);
+  }
+  const problems: Problem[] = scan.duplicates.map((d) => ({
+    path: d.path,
+    at: d.again,
+    message: `key written twice in the same object (first at ${d.first.line}:${d.first.column}, again at ${d.again.line}:${d.again.column}); JSON5 would keep only the last: remove one`,
+  }));
 
   const parsed = manifestSchema.safeParse(raw, { error: markDefaultMessages });
-  const problems: Problem[] = parsed.success ? [] : renderIssues(parsed.error.issues, raw, manifestSchema);
+  if (!parsed.success) problems.push(...renderIssues(parsed.error.issues, raw, manifestSchema));
   problems.push(...checkRules(raw));
 
   const obj = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
@@ -103,8 +135,9 @@ export function parseManifest(text: string, file: string, overrides: ManifestOve
     throw invalid(problems.map((p) => formatProblem(file, p)));
   }
   // Knowledge folders are relative to the manifest's folder, like stateDir.
-  const knowledge = Object.fromEntries(Object.entries(parsed.data.knowledge).map(([name, folder]) => [name, resolve(dirname(manifestPath), folder)]));
-  return { ...parsed.data, knowledge, manifestPath, ...paths };
+  const bare = withBareRecords(parsed.data);
+  const knowledge = Object.fromEntries(Object.entries(bare.knowledge).map(([name, folder]) => [name, resolve(dirname(manifestPath), folder)]));
+  return { ...bare, knowledge, manifestPath, ...paths };
 }
 
 /** Reads the manifest file and validates it (knowledge folders checked on disk, made canonical); MANIFEST_NOT_FOUND when it cannot be read. */

@@ -10,6 +10,8 @@ export { formatPath, type PathSegment };
 export interface Problem {
   path: PathSegment[];
   message: string;
+  /** Where in the file, when known (1-based line and column). */
+  at?: { line: number; column: number };
 }
 
 /** Message the parse-level error map gives every issue the schema left without a message of its own. */
@@ -23,9 +25,10 @@ export function markDefaultMessages(): string {
 type Issue = z.core.$ZodIssue;
 type AnySchema = z.core.$ZodType;
 
-/** Puts the file in front of a problem: the line format of every MANIFEST_INVALID message. */
+/** Puts the file (and line:column, when known) in front of a problem: the line format of every MANIFEST_INVALID message. */
 export function formatProblem(file: string, problem: Problem): string {
-  return `${file}: ${formatPath(problem.path)}: ${problem.message}`;
+  const where = problem.at ? `${file}:${problem.at.line}:${problem.at.column}` : file;
+  return `${where}: ${formatPath(problem.path)}: ${problem.message}`;
 }
 
 /** Describes a value found in the manifest, short enough for one line. */

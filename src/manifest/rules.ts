@@ -3,7 +3,7 @@
 // report; a rule skips whatever has the wrong shape (zod already reports that).
 import { FleetError } from '../errors.js';
 import { checkFederation } from './federation-rules.js';
-import { ID_PATTERN, ID_RULE } from './ids.js';
+import { ID_PATTERN, ID_RULE, ownEntry } from './ids.js';
 import type { PathSegment, Problem } from './render-issues.js';
 import { manifestSchema, type GatewayLaunch, type ManifestInput } from './schema.js';
 
@@ -262,17 +262,24 @@ export function checkPaths(raw: Obj): Problem[] {
 /** No key anywhere may be `__proto__`: it means something else to JavaScript than to OpenClaw. */
 export function checkProtoKeys(raw: Obj): Problem[] {
   const problems: Problem[] = [];
-  const walk = (value: unknown, path: PathSegment[]) => {
-    if (Array.isArray(value)) value.forEach((item, i) => walk(item, [...path, i]));
+  // Iterative (an explicit stack), like every walk over user data: depth never costs stack.
+  const stack: Array<{ value: unknown; path: PathSegment[] }> = [{ value: raw, path: [] }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (Array.isArray(value)) value.forEach((item, i) => stack.push({ value: item, path: [...path, i] }));
     else if (asObj(value)) {
       for (const [key, child] of Object.entries(value as Obj)) {
         if (key === '__proto__') problems.push({ path: [...path, key], message: 'the key "__proto__" is not allowed, remove it' });
-        else walk(child, [...path, key]);
+        else stack.push({ value: child, path: [...path, key] });
       }
     }
-  };
-  walk(raw, []);
-  return problems;
+  }
+  return problems.sort((a, b) => (formatKey(a.path) < formatKey(b.path) ? -1 : 1));
+}
+
+/** Sort key of a path (problems are reported in a stable order). */
+function formatKey(path: PathSegment[]): string {
+  return path.map(String).join('\u0000');
 }
 
 /** Every cross-field rule over the JSON5-parsed manifest; [] when it is not even an object. */
@@ -286,8 +293,8 @@ type LaunchInput = Pick<ManifestInput, 'gateway' | 'fleets'>;
 
 /** What runs for one agent: agent pin > fleet pin > gateway.openclaw > gateway.command > `openclaw gateway run`. */
 export function resolveLaunch(manifest: LaunchInput, fleetId: string, agentId: string): GatewayLaunch {
-  const fleet = Object.hasOwn(manifest.fleets, fleetId) ? manifest.fleets[fleetId] : undefined;
-  const agent = fleet && Object.hasOwn(fleet.agents, agentId) ? fleet.agents[agentId] : undefined;
+  const fleet = ownEntry(manifest.fleets, fleetId);
+  const agent = ownEntry(fleet?.agents, agentId);
   if (!fleet || !agent) {
     throw new FleetError('NOT_FOUND', `no agent "${fleetId}/${agentId}" in the manifest; run "fleetctl list" to see the agents it defines`);
   }
@@ -298,10 +305,10 @@ export function resolveLaunch(manifest: LaunchInput, fleetId: string, agentId: s
 
 /** Merged `browser.enabled` for one agent (agent > fleet defaults > top defaults); undefined means OpenClaw's default, which is ON. */
 export function effectiveBrowserEnabled(manifest: Pick<ManifestInput, 'defaults' | 'fleets'>, fleetId: string, agentId: string): boolean | undefined {
-  const fleet = manifest.fleets[fleetId];
+  const fleet = ownEntry(manifest.fleets, fleetId);
   const pick = (config: Record<string, unknown> | undefined) => {
     const value = asObj(config?.browser)?.enabled;
     return typeof value === 'boolean' ? value : undefined;
   };
-  return pick(fleet?.agents[agentId]?.config) ?? pick(fleet?.defaults.config) ?? pick(manifest.defaults.config);
+  return pick(ownEntry(fleet?.agents, agentId)?.config) ?? pick(fleet?.defaults.config) ?? pick(manifest.defaults.config);
 }

@@ -1,7 +1,7 @@
 // What should exist: every agent the manifest declares (enabled or not) plus the agents
 // added with `fleetctl add agent`, which live only in the registry. Config and env layers
 // are flattened here; managed keys and isolation env are added later, at provisioning.
-import { toAddress, type AgentAddress } from '../manifest/ids.js';
+import { ownEntry, toAddress, type AgentAddress } from '../manifest/ids.js';
 import { DEFAULT_GATEWAY_COMMAND } from '../manifest/rules.js';
 import type { AgentSpec, GatewayLaunch, Manifest } from '../manifest/schema.js';
 import { desiredFederation, federationGraph } from './federation.js';
@@ -17,8 +17,8 @@ export type ResolveLaunch = (manifest: Manifest, fleet: string, agent: string) =
 // declare; CLI agents need the rule too (fleet pin and top-level settings still apply to them).
 /** Launch rule: agent pin > fleet pin > top gateway.openclaw > gateway.command > default argv. */
 export function launchOf(manifest: Manifest, fleet: string, agent: string): GatewayLaunch {
-  const fleetSpec = manifest.fleets[fleet];
-  const agentSpec: AgentSpec | undefined = fleetSpec?.agents[agent];
+  const fleetSpec = ownEntry(manifest.fleets, fleet);
+  const agentSpec: AgentSpec | undefined = ownEntry(fleetSpec?.agents, agent);
   const version = agentSpec?.gateway?.openclaw ?? fleetSpec?.gateway?.openclaw ?? manifest.gateway.openclaw;
   if (version !== undefined) return { kind: 'openclaw', version };
   return { kind: 'command', command: [...(manifest.gateway.command ?? DEFAULT_GATEWAY_COMMAND)] };
@@ -55,7 +55,7 @@ export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolv
     if (entry.source !== 'cli') continue;
     const address = toAddress(entry.fleet, entry.agent);
     if (out.has(address)) continue;
-    const fleet = manifest.fleets[entry.fleet];
+    const fleet = ownEntry(manifest.fleets, entry.fleet);
     out.set(address, {
       address,
       fleet: entry.fleet,

@@ -32,6 +32,8 @@ export type GatewayEnding =
       signal: string | null;
       /** Last meaningful line(s) of its output, token already redacted. */
       output?: string;
+      /** What fleetd saw that explains the exit (a stranger on its port), said with every decision. */
+      cause?: string;
     })
   | (EndingBase & { kind: 'unhealthy'; failures: number })
   | (EndingBase & { kind: 'startup-timeout'; timeoutMs: number })
@@ -104,10 +106,12 @@ export function backoffDelay(attempt: number, policy: RestartPolicy, random: () 
 export function describeEnding(ending: GatewayEnding): string {
   const after = `after ${formatDuration(ending.runtimeMs)}`;
   switch (ending.kind) {
-    case 'exited':
-      if (ending.signal) return `killed by ${ending.signal} ${after}`;
-      if (ending.code !== null) return `exited with code ${ending.code} ${after}`;
-      return `exited ${after}`;
+    case 'exited': {
+      const cause = ending.cause ? `: ${ending.cause}` : '';
+      if (ending.signal) return `killed by ${ending.signal} ${after}${cause}`;
+      if (ending.code !== null) return `exited with code ${ending.code} ${after}${cause}`;
+      return `exited ${after}${cause}`;
+    }
     case 'unhealthy':
       return `stopped after ${ending.failures} failed health probes in a row, hung ${after}`;
     case 'startup-timeout':

@@ -1,6 +1,7 @@
 // The one HTTP-over-Unix-socket client of the control API, used by fleetctl and tests.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { FleetError } from '../errors.js';
+import { describePath } from '../util/path-kind.js';
 import { errorFromBody } from './wire-error.js';
 import { routes, routePath, type RequestInput, type ResponseBody, type RouteName } from './schemas.js';
 
@@ -15,12 +16,20 @@ export interface CallOptions<K extends RouteName> {
   upload?: NodeJS.ReadableStream;
 }
 
+/** Why a socket path cannot be reached, in words: what the path is, when it is not a socket (issue 9 item 5). */
+export function describeUnreachable(socket: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'EACCES') return 'permission denied';
+  const kind = describePath(socket);
+  if (kind === undefined) return err.code === 'ENOENT' ? 'no socket file there' : err.code === 'ENOTDIR' ? 'a part of the path is not a folder' : err.message;
+  if (kind !== 'a socket' && kind !== 'a symbolic link to a socket') return `it is ${kind}, not a socket`;
+  return err.code === 'ECONNREFUSED' ? 'nothing listens on it (stale socket)' : err.message;
+}
+
 /** Turns a connection failure into the documented "fleetd not reachable" error. */
 export function unreachable(socket: string, err: NodeJS.ErrnoException): FleetError {
-  const why = err.code === 'ENOENT' ? 'no socket file there' : err.code === 'ECONNREFUSED' ? 'nothing listens on it (stale socket)' : err.code === 'EACCES' ? 'permission denied' : err.message;
   return new FleetError(
     'DAEMON_UNREACHABLE',
-    `fleetd is not reachable at ${socket} (${why}). Start it with \`fleetd start --manifest <file>\` (or \`systemctl start fleetd\`), or point fleetctl at its socket with --socket or FLEETD_SOCKET.`,
+    `fleetd is not reachable at ${socket} (${describeUnreachable(socket, err)}). Start it with \`fleetd start --manifest <file>\` (or \`systemctl start fleetd\`), or point fleetctl at its socket with --socket or FLEETD_SOCKET.`,
     { cause: err },
   );
 }
@@ -42,7 +51,7 @@ export function send<K extends RouteName>(socket: string, name: K, options: Call
     );
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.name === 'AbortError') reject(err);
-      else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET'].includes(err.code ?? '') && !req.reusedSocket) reject(unreachable(socket, err));
+      else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET', 'ENOTDIR', 'EISDIR'].includes(err.code ?? '') && !req.reusedSocket) reject(unreachable(socket, err));
       else if (upload && (err as NodeJS.ErrnoException).code === 'EPIPE') return; // fleetd cut an upload it refused: its answer follows
       else reject(err);
     });

@@ -57,7 +57,7 @@ export const agentViewSchema = z.object({
   lastExit: z
     .object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number() })
     .nullable(),
-  health: z.object({ live: z.boolean().nullable(), ready: z.boolean().nullable(), failing: z.array(z.string()).optional() }),
+  health: z.object({ live: z.boolean().nullable(), ready: z.boolean().nullable(), failing: z.array(z.string()).optional(), startup: z.string().optional() }),
   rssBytes: z.number().nullable(),
   nextStartAt: z.number().nullable(),
   runtime: z.string(),
@@ -78,6 +78,8 @@ export const daemonViewSchema = z.object({
   registryBehind: z.object({ since: z.number(), error: z.string(), retryAt: z.number() }).nullable().default(null),
   /** Gateways booting now and launches waiting for a start slot (startConcurrency). */
   startSlots: z.object({ active: z.number(), waiting: z.number(), limit: z.number() }).optional(),
+  /** fleetd's own log lines dropped since it started, because nobody read its stdout (closed or full). */
+  logDropped: z.number().optional(),
 });
 
 /** Daemon facts shown by status. */
@@ -189,6 +191,8 @@ export const routes = {
   token: {
     method: 'GET',
     path: '/v1/agents/:fleet/:agent/token',
+    // the one answer that carries a secret: fleetd redacts secrets from every other answer
+    answersSecret: true,
     body: z.undefined(),
     response: z.object({ address: z.string(), token: z.string() }),
   },
@@ -197,6 +201,8 @@ export const routes = {
     path: '/v1/agents/:fleet/:agent/hooks-token',
     body: z.undefined(),
     response: z.object({ address: z.string(), token: z.string() }),
+    // the one answer that is a secret: not redacted (the token route does the same)
+    answersSecret: true,
   },
   federation: {
     method: 'GET',

@@ -5,6 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { FleetError, isTransientErrno } from '../errors.js';
+import { privateLockFs } from '../util/private-lock-fs.js';
 import { lockPath, runtimeDir } from './layout.js';
 
 /** A lock not refreshed for this long belongs to a dead process. */
@@ -55,6 +56,7 @@ async function acquire(runtimesDir: string, version: string, timeoutMs: number, 
       return await lockfile.lock(runtimeDir(runtimesDir, version), {
         lockfilePath: path,
         realpath: false,
+        fs: privateLockFs, // the lock folder is 0700 whatever the umask
         stale: LOCK_STALE_MS,
         retries: 0,
         onCompromised,

@@ -26,10 +26,12 @@ test('maxBytes bounds a tail of a log without line breaks', () =>
   withTempDir(async (dir) => {
     const file = join(dir, 'openclaw.log');
     await writeFile(file, `${'x'.repeat(5000)}\nlast\n`);
-    assert.deepEqual(await tailLines(file, 10, { maxBytes: 100 }), ['last'], 'the cut first line is dropped');
+    const [cut, last] = await tailLines(file, 10, { maxBytes: 100 });
+    assert.equal(last, 'last');
+    assert.match(cut!, /^\[fleetd: the start of this line is not shown: over 100 bytes read\] x+$/, 'the cut first line says so');
     await writeFile(file, 'y'.repeat(5000));
     const [only] = await tailLines(file, 1, { maxBytes: 100 });
-    assert.equal(only, 'y'.repeat(100), 'a single endless line is cut to the bound');
+    assert.equal(only, `[fleetd: the start of this line is not shown: over 100 bytes read] ${'y'.repeat(100)}`, 'a single endless line is cut to the bound, and says so');
   }));
 
 test('follow goes on across an OpenClaw-style rotation without losing lines', () =>

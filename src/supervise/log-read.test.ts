@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
-import { followLog, tailLines } from './log-read.js';
+import { followLog, MAX_LINE_CHARS, tailLines } from './log-read.js';
 import { openLogSink } from './log-sink.js';
 import { withTempDir } from '../util/temp-dir.js';
 
@@ -41,6 +41,28 @@ describe('tailLines', () => {
       await writeFile(file, numbered(0, 20000).join('\n') + '\n');
       assert.deepEqual(await tailLines(file, 2), ['line 19998', 'line 19999']);
       assert.equal((await tailLines(file, 15000))[0], 'line 5000');
+    }));
+
+  test('a rotated set without a single line break: the answer is bounded and says it is cut (issue 9 item 5)', () =>
+    withTempDir(async (dir) => {
+      const file = join(dir, 'gateway.log');
+      for (const [i, path] of [file, `${file}.1`, `${file}.2`, `${file}.3`, `${file}.4`].entries()) await writeFile(path, String(i).repeat(2 * 1024 * 1024 + 100_000));
+      for (const n of [1, 3, 100_000]) {
+        const lines = await tailLines(file, n);
+        assert.equal(lines.length, 1, `-n ${n}: one (cut) line`);
+        assert.ok(lines[0]!.length < MAX_LINE_CHARS + 200, `-n ${n}: ${lines[0]!.length} characters`);
+        assert.match(lines[0]!, /^\[fleetd: \d+ characters of this line not shown\] 0+$/);
+      }
+      // smaller bounds: the cap on bytes read says so on the first line
+      const small = await tailLines(file, 3, { maxBytes: 1000, maxLineChars: 5000 });
+      assert.deepEqual(small, [`[fleetd: the start of this line is not shown: over 1000 bytes read] ${'0'.repeat(1000)}`]);
+    }));
+
+  test('one huge line among ordinary ones keeps its end; the ordinary ones are whole', () =>
+    withTempDir(async (dir) => {
+      const file = join(dir, 'g.log');
+      await writeFile(file, `first\n${'x'.repeat(300)}END\nlast\n`);
+      assert.deepEqual(await tailLines(file, 3, { maxLineChars: 100 }), ['first', `[fleetd: 203 characters of this line not shown] ${'x'.repeat(97)}END`, 'last']);
     }));
 });
 

@@ -27,10 +27,28 @@ async function logFiles(file: string, rotatedPath: RotatedPath = numberedSuffix)
   return out;
 }
 
-/** The last `n` lines of the log (without their line breaks), oldest first; with `maxBytes`, at most that much is read. */
-export async function tailLines(file: string, n: number, options: { maxBytes?: number; rotatedPath?: RotatedPath } = {}): Promise<string[]> {
+/** Most bytes `tailLines` reads back, whatever `n` is: the answer stays bounded on a log without line breaks. */
+export const MAX_TAIL_BYTES = 2 * 1024 * 1024;
+
+/** Longest line `tailLines` returns whole (characters); a longer one keeps its end. */
+export const MAX_LINE_CHARS = 64 * 1024;
+
+/** Bounds of tailLines (defaults MAX_TAIL_BYTES, MAX_LINE_CHARS). */
+export interface TailOptions {
+  maxBytes?: number;
+  maxLineChars?: number;
+  /** How rotation `index` of `file` is named (default `<file>.<index>`; OpenClaw's own log differs). */
+  rotatedPath?: RotatedPath;
+}
+
+// Bounded (issue 9 item 5): at most maxBytes are read, across the rotated files, however
+// few line breaks there are; a line longer than maxLineChars keeps only its end. Either cut
+// is said in the text, so nobody mistakes a cut line for the whole.
+/** The last `n` lines of the log (without their line breaks), oldest first. */
+export async function tailLines(file: string, n: number, options: TailOptions = {}): Promise<string[]> {
   if (n <= 0) return [];
-  const maxBytes = options.maxBytes ?? Infinity;
+  const maxBytes = options.maxBytes ?? MAX_TAIL_BYTES;
+  const maxLine = options.maxLineChars ?? MAX_LINE_CHARS;
   const pieces: Buffer[] = [];
   let newlines = 0;
   let total = 0;
@@ -41,11 +59,11 @@ export async function tailLines(file: string, n: number, options: { maxBytes?: n
     try {
       let pos = (await handle.stat()).size;
       while (pos > 0) {
-        const len = Math.min(BLOCK, pos, maxBytes - total);
-        if (len <= 0) {
+        if (total >= maxBytes) {
           capped = true;
           break outer;
         }
+        const len = Math.min(BLOCK, pos, maxBytes - total);
         pos -= len;
         const buf = Buffer.alloc(len);
         const { bytesRead } = await handle.read(buf, 0, len, pos);
@@ -62,9 +80,10 @@ export async function tailLines(file: string, n: number, options: { maxBytes?: n
   }
   const lines = Buffer.concat(pieces).toString('utf8').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  // Cut by maxBytes: the first line read is only the end of a line; drop it unless it is all there is.
-  if (capped && lines.length > 1) lines.shift();
-  return lines.slice(-n);
+  const last = lines.slice(-n);
+  // Read up to the cap without finding the start of the first line: it is only the end of one.
+  if (capped && newlines <= n && last.length > 0) last[0] = `[fleetd: the start of this line is not shown: over ${maxBytes} bytes read] ${last[0]}`;
+  return last.map((line) => (line.length > maxLine ? `[fleetd: ${line.length - maxLine} characters of this line not shown] ${line.slice(-maxLine)}` : line));
 }
 
 /** Options of followLog. */

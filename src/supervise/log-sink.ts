@@ -1,63 +1,16 @@
 // The captured stdout/stderr of a gateway, written to <home>/logs/gateway.log: the agent's
-// token is replaced by `<redacted>` before anything reaches the disk, and the file rotates
-// by size (gateway.log -> gateway.log.1 ... gateway.log.<maxFiles-1>, at most maxFiles files).
+// token, and any piece of 8+ characters of it, is replaced by `<redacted>` (redact.ts)
+// before anything reaches the disk, and the file rotates by size (gateway.log ->
+// gateway.log.1 ... gateway.log.<maxFiles-1>, at most maxFiles files).
 // Writes are synchronous: gateway output is small, and one writer per file keeps rotation
 // free of interleaving.
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { compileSecrets, createRedactor, redactText } from './redact.js';
 
-/** What replaces a secret. */
-export const REDACTED = '<redacted>';
-
-/** A held-back tail at least this long is redacted when the stream ends mid-secret. */
-const MIN_PARTIAL_SECRET = 4;
-
-/** Streaming redaction of one text stream. */
-export interface Redactor {
-  /** Feeds text; returns what is safe to write now. */
-  push(text: string): string;
-  /** Ends the stream; returns the held-back rest (redacted if it could be a cut secret). */
-  end(): string;
-}
-
-// A secret may be cut anywhere between two chunks. Only a suffix that is the beginning of a
-// secret is held back (at most secret.length - 1 characters): output that cannot be the
-// start of a secret is written at once, so a quiet gateway's last line is never stuck.
-/** Creates a redactor for `secrets` (empty strings ignored). */
-export function createRedactor(secrets: readonly string[]): Redactor {
-  const list = [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
-  let held = '';
-  return {
-    push(text) {
-      if (list.length === 0) return text;
-      let s = held + text;
-      for (const secret of list) if (s.includes(secret)) s = s.split(secret).join(REDACTED);
-      const keep = heldSuffixLength(s, list);
-      held = s.slice(s.length - keep);
-      return s.slice(0, s.length - keep);
-    },
-    end() {
-      const rest = held;
-      held = '';
-      return rest.length >= MIN_PARTIAL_SECRET ? REDACTED : rest;
-    },
-  };
-}
-
-/** Length of the longest suffix of `s` that is a proper prefix of one of `secrets`. */
-function heldSuffixLength(s: string, secrets: readonly string[]): number {
-  let best = 0;
-  for (const secret of secrets) {
-    for (let len = Math.min(s.length, secret.length - 1); len > best; len--) {
-      if (s.endsWith(secret.slice(0, len))) {
-        best = len;
-        break;
-      }
-    }
-  }
-  return best;
-}
+// Redaction lives in redact.ts (the one module every writer uses); re-exported for callers of this file.
+export { createRedactor, REDACTED, type Redactor } from './redact.js';
 
 /** Options of openLogSink. */
 export interface LogSinkOptions {
@@ -96,7 +49,8 @@ export interface LogSink {
 
 /** Opens (appends to) `options.file`, creating its directory (0700) and the file (0600). */
 export function openLogSink(options: LogSinkOptions): LogSink {
-  const { file, secrets } = options;
+  const { file } = options;
+  const secrets = compileSecrets(options.secrets);
   const maxBytes = Math.max(1, options.maxBytes);
   const maxFiles = Math.max(1, Math.floor(options.maxFiles));
   const now = options.now ?? Date.now;
@@ -190,8 +144,7 @@ export function openLogSink(options: LogSinkOptions): LogSink {
       };
     },
     note(text) {
-      const redactor = createRedactor(secrets);
-      const line = redactor.push(`[fleetd ${new Date(now()).toISOString()}] ${text.replace(/\n/g, ' ')}`) + redactor.end();
+      const line = redactText(`[fleetd ${new Date(now()).toISOString()}] ${text.replace(/\n/g, ' ')}`, secrets);
       writeText(`${atLineStart ? '' : '\n'}${line}\n`);
     },
     close() {

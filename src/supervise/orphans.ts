@@ -2,7 +2,7 @@
 // process groups. The registry recorded pid, pgid and start time of each; this stops such a
 // gateway's whole tree, but only when the pid still names the very process recorded: a
 // pid reused by an unrelated process has another start time and is left alone.
-import { processesWithEnv, readStat } from './proc.js';
+import { AGENT_MARKER_ENV, processesWithEnv, readStat } from './proc.js';
 import { stopTree, type StopReport, type StopTarget, type StopOptions } from './stop-tree.js';
 import type { RecordedProcess } from '../plan/types.js';
 
@@ -44,9 +44,9 @@ export async function stopRecordedProcess(rec: RecordedProcess, timeoutMs: numbe
 /** Stops every process still carrying an agent's environment marker (its OPENCLAW_CONFIG_PATH); returns their pids. */
 export async function stopMarkedProcesses(configPath: string, timeoutMs: number, deps: Partial<OrphanDeps> = {}): Promise<number[]> {
   const stop = deps.stopTree ?? stopTree;
-  const marked = processesWithEnv('OPENCLAW_CONFIG_PATH', configPath);
+  const marked = processesWithEnv(AGENT_MARKER_ENV, configPath);
   const [first, ...rest] = marked;
   if (!first) return [];
-  await stop({ pid: first.pid, startTime: first.startTime, extra: rest }, { timeoutMs });
+  await stop({ pid: first.pid, startTime: first.startTime, extra: rest, marker: { name: AGENT_MARKER_ENV, value: configPath } }, { timeoutMs });
   return marked.map((p) => p.pid);
 }

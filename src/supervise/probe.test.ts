@@ -4,7 +4,9 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import getPort from 'get-port';
-import { createProbe, probeGateway } from './probe.js';
+import { createProbe, probeGateway, type StartupAnswer } from './probe.js';
+import { waitFor } from '../util/wait-for.js';
+import { makeFakeAgent, PidTracker, spawnDetachedFake } from '../../test/support/testkit.js';
 
 async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; port: number }> {
   const server = createServer(handler);
@@ -22,9 +24,10 @@ describe('probe', () => {
       res.writeHead(404).end();
     });
     try {
-      assert.deepEqual(await probeGateway(port, 1000), { live: true, ready: true });
+      const absent = { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' };
+      assert.deepEqual(await probeGateway(port, 1000), { live: true, ready: true, startup: absent });
       ready = false;
-      assert.deepEqual(await probeGateway(port, 1000), { live: true, ready: false, failing: ['telegram'] });
+      assert.deepEqual(await probeGateway(port, 1000), { live: true, ready: false, failing: ['telegram'], startup: absent });
     } finally {
       server.close();
     }
@@ -37,6 +40,7 @@ describe('probe', () => {
       assert.equal(result.live, false);
       assert.equal(result.ready, null);
       assert.equal(result.error, 'no answer within 150 ms');
+      assert.deepEqual(result.startup, { state: 'no-answer', detail: '/startupz: no answer within 150 ms' });
     } finally {
       server.closeAllConnections();
       server.close();
@@ -46,7 +50,7 @@ describe('probe', () => {
   test('nothing listening: not live, with the connection error', async () => {
     const port = await getPort({ host: '127.0.0.1' });
     const result = await probeGateway(port, 1000);
-    assert.deepEqual(result, { live: false, ready: null, error: 'ECONNREFUSED' });
+    assert.deepEqual(result, { live: false, ready: null, error: 'ECONNREFUSED', startup: { state: 'no-answer', detail: '/startupz: ECONNREFUSED' } });
   });
 
   test('the HTTP client is injectable; a 500 is not live', async () => {
@@ -55,7 +59,52 @@ describe('probe', () => {
       urls.push(url);
       return { status: url.endsWith('/healthz') ? 500 : 503, body: 'not json' };
     });
-    assert.deepEqual(await probe(1234, 100), { live: false, ready: false, failing: ['unknown'], error: '/healthz answered 500' });
-    assert.deepEqual(urls.sort(), ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/readyz']);
+    assert.deepEqual(await probe(1234, 100), {
+      live: false,
+      ready: false,
+      failing: ['unknown'],
+      error: '/healthz answered 500',
+      startup: { state: 'starting', detail: '/startupz: starting' },
+    });
+    assert.deepEqual(urls.sort(), ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/readyz', 'http://127.0.0.1:1234/startupz']);
+  });
+
+  test('/startupz as OpenClaw documents it: 503 starting (with pendingReason) or draining, 200 started', async () => {
+    const answers: Array<[number, string, StartupAnswer]> = [
+      [503, '{"ok":false,"status":"starting","pendingReason":"plugins"}', { state: 'starting', detail: '/startupz: starting (plugins)' }],
+      [503, '{"ok":false,"status":"draining"}', { state: 'draining', detail: '/startupz: draining' }],
+      [200, '{"ok":true,"status":"started","version":"2026.9.6"}', { state: 'started', detail: '/startupz: started' }],
+      [404, 'Not Found', { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' }],
+      [500, 'oops', { state: 'no-answer', detail: '/startupz answered 500' }],
+    ];
+    for (const [status, body, expected] of answers) {
+      const probe = createProbe(async (url) => (url.endsWith('/startupz') ? { status, body } : { status: 200, body: '{"ready":true,"failing":[]}' }));
+      assert.deepEqual((await probe(1, 100)).startup, expected, body);
+    }
+  });
+});
+
+describe('probe against the fake gateway\'s /startupz (a real process)', () => {
+  test('starting until startup settles, then started; never-started stays starting while /healthz is live', async () => {
+    for (const mode of ['startup-ms:2500', 'never-started']) {
+      const agent = await makeFakeAgent({ mode });
+      const tracker = new PidTracker();
+      try {
+        await spawnDetachedFake(agent, tracker);
+        const first = await probeGateway(agent.port, 1000);
+        assert.equal(first.live, true, mode);
+        assert.equal(first.startup?.state, 'starting', mode);
+        assert.match(first.startup!.detail, /^\/startupz: starting \(fake sidecars\)$/);
+        if (mode === 'never-started') continue;
+        const later = await waitFor(async () => {
+          const r = await probeGateway(agent.port, 1000);
+          return r.startup?.state === 'started' ? r : undefined;
+        }, { timeoutMs: 10_000, what: 'started' });
+        assert.equal(later.live, true);
+      } finally {
+        tracker.killAll();
+        await agent.cleanup();
+      }
+    }
   });
 });

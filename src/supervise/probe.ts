@@ -1,5 +1,10 @@
-// Liveness (/healthz) and readiness (/readyz) probes of one gateway on 127.0.0.1. A probe
-// never throws: a refused connection, a timeout or a non-200 answer is just "not live".
+// One probe round of a gateway on 127.0.0.1, the three endpoints OpenClaw documents
+// (docs/gateway/health.md, docs/cli/gateway/restart-and-supervision.md): /healthz is
+// liveness only, /startupz says whether startup has settled ("started"; 503 "starting" or
+// "draining" otherwise), /readyz is readiness (channels, agent databases) with its failing
+// list. A probe never throws: a refused connection, a timeout or a non-200 answer is an
+// answer too. What a start needs (listener AND /startupz "started") is decided in
+// plan/start-verdict.ts.
 import { request } from 'node:http';
 
 /** What a fetch-like dependency returns: the status and the body text. */
@@ -11,7 +16,14 @@ export interface HttpAnswer {
 /** fetch-like GET: resolves with status + body, rejects on network error or abort. */
 export type HttpGet = (url: string, init: { signal: AbortSignal }) => Promise<HttpAnswer>;
 
-/** Result of one probe round (health and readiness together). */
+/** What /startupz said: its status, 'absent' (404: not an OpenClaw that has it), or 'no-answer'. */
+export interface StartupAnswer {
+  state: 'started' | 'starting' | 'draining' | 'absent' | 'no-answer';
+  /** For people: the status text and OpenClaw's pendingReason, or why there was no answer. */
+  detail: string;
+}
+
+/** Result of one probe round (liveness, startup and readiness together). */
 export interface ProbeResult {
   /** /healthz answered 200. */
   live: boolean;
@@ -21,6 +33,8 @@ export interface ProbeResult {
   failing?: string[];
   /** Why the health probe failed, for logs and reasons ("timeout after 2000 ms", "ECONNREFUSED"). */
   error?: string;
+  /** /startupz (absent from results of probes that do not ask it). */
+  startup?: StartupAnswer;
 }
 
 /** Probe function the runner depends on. */
@@ -46,12 +60,16 @@ export const httpGet: HttpGet = (url, init) =>
     req.end();
   });
 
-/** Builds a ProbeFn that GETs /healthz and /readyz in parallel with one timeout. */
+/** Builds a ProbeFn that GETs /healthz, /startupz and /readyz in parallel with one timeout. */
 export function createProbe(get: HttpGet = httpGet, host = '127.0.0.1'): ProbeFn {
   return async (port, timeoutMs) => {
     const base = `http://${host}:${port}`;
-    const [health, ready] = await Promise.all([fetchWithTimeout(get, `${base}/healthz`, timeoutMs), fetchWithTimeout(get, `${base}/readyz`, timeoutMs)]);
-    const result: ProbeResult = { live: health.answer?.status === 200, ready: null };
+    const [health, startup, ready] = await Promise.all([
+      fetchWithTimeout(get, `${base}/healthz`, timeoutMs),
+      fetchWithTimeout(get, `${base}/startupz`, timeoutMs),
+      fetchWithTimeout(get, `${base}/readyz`, timeoutMs),
+    ]);
+    const result: ProbeResult = { live: health.answer?.status === 200, ready: null, startup: parseStartup(startup) };
     if (!result.live) result.error = health.error ?? `/healthz answered ${health.answer?.status}`;
     if (ready.answer && (ready.answer.status === 200 || ready.answer.status === 503)) {
       result.ready = ready.answer.status === 200;
@@ -59,6 +77,24 @@ export function createProbe(get: HttpGet = httpGet, host = '127.0.0.1'): ProbeFn
     }
     return result;
   };
+}
+
+/** Reads a /startupz answer: 200 "started"; 503 "starting" or "draining" (with OpenClaw's pendingReason); 404 absent. */
+export function parseStartup(reply: { answer?: HttpAnswer; error?: string }): StartupAnswer {
+  if (!reply.answer) return { state: 'no-answer', detail: `/startupz: ${reply.error ?? 'no answer'}` };
+  const { status, body } = reply.answer;
+  if (status === 404) return { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' };
+  let parsed: { status?: unknown; pendingReason?: unknown } = {};
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    // not JSON: judged by the HTTP status alone
+  }
+  const text = typeof parsed.status === 'string' ? parsed.status : undefined;
+  const pending = typeof parsed.pendingReason === 'string' && parsed.pendingReason ? ` (${parsed.pendingReason})` : '';
+  if (status === 200) return { state: 'started', detail: `/startupz: ${text ?? 'started'}` };
+  if (status === 503) return { state: text === 'draining' ? 'draining' : 'starting', detail: `/startupz: ${text ?? 'starting'}${pending}` };
+  return { state: 'no-answer', detail: `/startupz answered ${status}` };
 }
 
 /** The default probe (node:http on 127.0.0.1). */

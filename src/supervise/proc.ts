@@ -155,6 +155,19 @@ export function countLeftovers(pid: number, known: Map<number, string>, table: P
   return pids.size;
 }
 
+/** The env variable that marks every process of an agent: its own OPENCLAW_CONFIG_PATH (unique per agent). */
+export const AGENT_MARKER_ENV = 'OPENCLAW_CONFIG_PATH';
+
+/** The value of `name` in the environment `pid` started with; undefined when unset or unreadable. */
+export function readEnvVar(pid: number, name: string): string | undefined {
+  try {
+    const prefix = `${name}=`;
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith(prefix))?.slice(prefix.length);
+  } catch {
+    return undefined; // gone, or not ours to read
+  }
+}
+
 // A gateway's detached children can be re-parented to init before fleetd ever saw them (a
 // crash before the first probe, a fleetd killed mid-boot). Every process of an agent still
 // carries the agent's unique OPENCLAW_CONFIG_PATH in its environment: find them by that.
@@ -167,7 +180,7 @@ export function processesWithEnv(name: string, value: string): ProcRef[] {
     const pid = Number(entry);
     if (pid === process.pid) continue;
     try {
-      if (!readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(needle)) continue;
+      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(needle)) continue;
     } catch {
       continue; // gone, or not ours to read
     }

@@ -6,6 +6,7 @@ import type { RunnerDeps, RunnerLogger } from './runner-deps.js';
 import type { Run } from './runner-types.js';
 import type { GatewayExit } from './spawn-gateway.js';
 import type { StopTarget } from './stop-tree.js';
+import { AGENT_MARKER_ENV } from './proc.js';
 
 /** How long to wait for the exit event of a process whose tree is already gone (ms). */
 export const EXIT_EVENT_WAIT_MS = 5000;
@@ -13,6 +14,12 @@ export const EXIT_EVENT_WAIT_MS = 5000;
 /** Adds every process carrying the agent's environment marker to the tree `run` must stop. */
 export function rememberMarked(run: Run, deps: Pick<RunnerDeps, 'findMarked'>): void {
   for (const p of deps.findMarked(run.spec)) run.known.set(p.pid, p.startTime);
+}
+
+/** The agent's environment marker (its OPENCLAW_CONFIG_PATH), inherited through fork and exec; null when the spec has none. */
+export function markerOf(run: Run): { name: string; value: string } | null {
+  const value = run.spec.env[AGENT_MARKER_ENV];
+  return value ? { name: AGENT_MARKER_ENV, value } : null;
 }
 
 /** The processes `run` knows of, as stop-tree refs. */
@@ -25,7 +32,9 @@ export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' 
   const pid = run.proc.pid;
   if (pid === null) return;
   rememberMarked(run, deps);
-  const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: knownRefs(run) };
+  // The marker is passed, not guessed from the tree: a child forked during the stop may be
+  // all that is left, re-parented to init, when stopTree looks.
+  const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: knownRefs(run), marker: markerOf(run) };
   if (run.record?.startTime) target.startTime = run.record.startTime;
   try {
     const report = await deps.stopTree(target, { timeoutMs });

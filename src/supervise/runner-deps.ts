@@ -3,6 +3,7 @@
 import { pino } from 'pino';
 import { openLogSink, type LogSink, type OutputStream } from './log-sink.js';
 import { probeGateway, type ProbeFn } from './probe.js';
+import { createListenerCheck, type ListenerCheck } from './listener-owner.js';
 import { countLeftovers, processesWithEnv, trackTree } from './proc.js';
 import { spawnGateway, type SpawnFn } from './spawn-gateway.js';
 import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
@@ -24,6 +25,8 @@ export interface RunnerDeps {
   spawn: SpawnFn;
   probe: ProbeFn;
   stopTree: (target: StopTarget, options: StopOptions) => Promise<StopReport>;
+  /** Which process holds a port: the agent's own (given its pids), a stranger (named), or none (supervise/listener-owner.ts). */
+  listenerCheck: ListenerCheck;
   /** Remembers the living descendants of `pid` in `known` (pid -> start time). */
   trackTree: (pid: number, known: Map<number, string>) => void;
   /** Counts processes left of a tree whose root died (group members + remembered descendants). */
@@ -62,6 +65,7 @@ export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
       return marker ? processesWithEnv('OPENCLAW_CONFIG_PATH', marker) : [];
     },
     probe: probeGateway,
+    listenerCheck: createListenerCheck(),
     stopTree,
     trackTree: (pid, known) => trackTree(pid, known),
     countLeftovers: (pid, known) => countLeftovers(pid, known),

@@ -71,5 +71,9 @@ export interface Run {
   finished: boolean;
   probeTimer: TimerHandle | null;
   startupTimer: TimerHandle | null;
+  /** Set while a process outside the agent holds its port (the reason names it); null otherwise. */
+  foreign: string | null;
+  /** Why this run was launched ("restarted by the operator"), the start of every reason while it starts. */
+  why: string;
 }
 

@@ -62,6 +62,8 @@ function harness() {
       return proc;
     },
     probe: async (): Promise<ProbeResult> => ({ live, ready: live }),
+    // the fake process "owns" its port (no /startupz: liveness decides, as for a non-OpenClaw gateway)
+    listenerCheck: (_port, pids) => ({ owner: 'agent', pid: [...pids][0] ?? 0, sockets: [] }),
     stopTree: async (target) => {
       procs.find((p) => p.pid === target.pid)?.end({ code: 0, signal: null });
       return { terminated: [target.pid], killed: [], groups: [], survivors: [], elapsedMs: 0 };

@@ -20,12 +20,13 @@ import type { AgentAddress } from '../manifest/ids.js';
 import { canStart, canTransition } from '../plan/agent-states.js';
 import { describeEnding, EMPTY_HISTORY, nextRestart, type GatewayEnding, type RestartDecision, type RestartHistory } from '../plan/restart-policy.js';
 import { formatDuration } from '../util/duration.js';
+import { judgeStart } from '../plan/start-verdict.js';
 import { createOutputTail } from './output-tail.js';
 import type { ProbeResult } from './probe.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
 import type { Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 import type { GatewayExit } from './spawn-gateway.js';
-import { exitOf, knownRefs, rememberMarked, stopRunTree } from './run-stop.js';
+import { exitOf, knownRefs, markerOf, rememberMarked, stopRunTree } from './run-stop.js';
 import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
@@ -242,6 +243,8 @@ class GatewayRunner implements Runner {
       finished: false,
       probeTimer: null,
       startupTimer: null,
+      foreign: null,
+      why,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -278,7 +281,12 @@ class GatewayRunner implements Runner {
     }, delayMs);
   }
 
-  /** One probe round: /healthz decides starting -> running and hang detection; /readyz is only reported. */
+  // OpenClaw's external-supervisor contract (docs/cli/gateway/restart-and-supervision.md): a
+  // start succeeded only once the gateway's OWN processes hold the listener and /startupz
+  // says "started" (plan/start-verdict.ts); a stranger on the port is named and the agent is
+  // never `running` on its answers. Once running, /healthz is liveness (hang detection) and
+  // /readyz is reported, never acted on; the listener is not checked again (ours holds it).
+  /** One probe round: the start verdict while starting, hang detection while running. */
   private async probeOnce(run: Run): Promise<void> {
     if (!this.isLive(run) || run.proc.pid === null) return;
     this.deps.trackTree(run.proc.pid, run.known);
@@ -290,12 +298,22 @@ class GatewayRunner implements Runner {
       result = { live: false, ready: null, error: err instanceof Error ? err.message : String(err) };
     }
     if (!this.isLive(run)) return;
-    this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}) };
+    this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
     const now = this.deps.clock.now();
-    if (this.state === 'starting' && result.live) {
-      this.clearRunTimer(run, 'startupTimer');
-      run.runningSince = now;
-      this.transition('running', `healthy after ${formatDuration(now - run.spawnedAt)}, pid ${run.proc.pid} on port ${run.spec.port}`);
+    if (this.state === 'starting') {
+      const verdict = judgeStart({ probe: result, listener: this.deps.listenerCheck(run.spec.port, [run.proc.pid, ...run.known.keys()]), port: run.spec.port });
+      if (verdict.state === 'started') {
+        this.clearRunTimer(run, 'startupTimer');
+        run.runningSince = now;
+        this.transition('running', `started after ${formatDuration(now - run.spawnedAt)}: ${verdict.reason}`);
+      } else if (verdict.state === 'foreign') {
+        run.foreign = verdict.reason;
+        this.health = { ...this.health, live: false };
+        this.setReason(`${run.why}; ${verdict.reason}; pid ${run.proc.pid} is waiting for its port`);
+      } else {
+        run.foreign = null;
+        this.setReason(`${run.why}; spawned pid ${run.proc.pid}, ${verdict.reason}`);
+      }
     } else if (this.state === 'running') {
       if (result.live) {
         run.failures = 0;
@@ -321,7 +339,7 @@ class GatewayRunner implements Runner {
     const base = { runtimeMs: (run.exitAt ?? this.deps.clock.now()) - run.spawnedAt, runningSince: run.runningSince };
     const ending: GatewayEnding = exit.error
       ? { ...base, kind: 'spawn-error', message: exit.error }
-      : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary() };
+      : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary(), ...(run.foreign ? { cause: run.foreign } : {}) };
     const pid = run.proc.pid;
     if (pid !== null) {
       rememberMarked(run, this.deps);
@@ -330,7 +348,7 @@ class GatewayRunner implements Runner {
         run.stopping = true;
         this.transition('stopping', `${describeEnding(ending)}; stopping ${left} process(es) it left behind`);
         await this.deps
-          .stopTree({ pid, pgid: pid, trustGroup: true, extra: knownRefs(run) }, { timeoutMs: this.spec.stopTimeoutMs })
+          .stopTree({ pid, pgid: pid, trustGroup: true, extra: knownRefs(run), marker: markerOf(run) }, { timeoutMs: this.spec.stopTimeoutMs })
           .catch((err: unknown) => this.log.error({ err, pid }, 'stopping the leftovers failed'));
       }
     }

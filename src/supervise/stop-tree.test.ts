@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive, readStat } from './proc.js';
 import { stopTree } from './stop-tree.js';
-import { makeFakeAgent, PidTracker, spawnDetachedFake, type FakeAgent } from '../../test/support/testkit.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake, type FakeAgent } from '../../test/support/testkit.js';
 
 async function withAgent(body: (agent: FakeAgent, tracker: PidTracker) => Promise<void>): Promise<void> {
   const agent = await makeFakeAgent();
@@ -83,4 +85,58 @@ describe('stopTree', () => {
     }
     await waitFor(() => tracker.alive().length === 0, { timeoutMs: 3000 });
   });
+});
+
+describe('stopTree: a process that forks while it is being stopped (issue 9 item 4)', () => {
+  // Once stopTree has returned, what the gateway forked on SIGTERM has either recorded itself
+  // (and must be dead), or was stopped before it could (the marker check sees any descendant).
+  /** The escapee pids the fake gateway recorded, [] when none. */
+  const escapees = async (agent: FakeAgent): Promise<number[]> => {
+    const info = JSON.parse(await readFile(join(agent.home, 'fake-escapee.json'), 'utf8').catch(() => 'null')) as { childPid: number; grandchildPid?: number } | null;
+    return info ? [info.childPid, info.grandchildPid].filter((p): p is number => typeof p === 'number') : [];
+  };
+
+  for (const mode of ['fork-on-sigterm', 'fork-on-sigterm:double']) {
+    test(`${mode}: the child born of SIGTERM (own session, deaf to SIGTERM, re-parented to init) does not survive`, () =>
+      withAgent(async (agent, tracker) => {
+        const pids = await spawnDetachedFake(agent, tracker, mode);
+        const startTime = readStat(pids.pid)?.startTime as string;
+        const report = await stopTree({ pid: pids.pid, startTime }, { timeoutMs: 1000 });
+        const escaped = await escapees(agent);
+        tracker.add(...escaped);
+        if (mode === 'fork-on-sigterm') assert.equal(escaped.length, 1, 'the gateway recorded its escapee before exiting');
+        assert.deepEqual(escaped.filter(isAlive), [], 'nothing the gateway forked on SIGTERM is alive');
+        assert.deepEqual(report.survivors, []);
+        assert.deepEqual(processesWithEnv('OPENCLAW_CONFIG_PATH', agent.configPath), [], 'nothing with the agent marker is left');
+      }));
+  }
+
+  test('without the environment marker the window is real: the escapee survives (so the test above can fail)', () =>
+    withAgent(async (agent, tracker) => {
+      const pids = await spawnDetachedFake(agent, tracker, 'fork-on-sigterm');
+      await stopTree({ pid: pids.pid, marker: null }, { timeoutMs: 1000 });
+      const [escapee] = await waitFor(async () => {
+        const found = await escapees(agent);
+        return found.length > 0 ? found : undefined;
+      }, { timeoutMs: 5000, what: 'fake-escapee.json' });
+      tracker.add(escapee);
+      assert.equal(isAlive(escapee!), true, 'the descendant walk alone misses it');
+      process.kill(escapee!, 'SIGKILL');
+      await waitFor(() => !isAlive(escapee!), { timeoutMs: 3000 });
+    }));
+
+  test('the marker never reaches a process of another agent (another config path)', () =>
+    withAgent(async (agent, tracker) => {
+      const other = await makeFakeAgent();
+      try {
+        const mine = await spawnDetachedFake(agent, tracker, 'fork-on-sigterm');
+        const theirs = await spawnDetachedFake(other, tracker);
+        await stopTree({ pid: mine.pid }, { timeoutMs: 1000 });
+        tracker.add(...(await escapees(agent)));
+        assert.ok([theirs.pid, theirs.helperPid, theirs.workerPid].every(isAlive), 'the other agent is untouched');
+        await stopTree({ pid: theirs.pid }, { timeoutMs: 1000 });
+      } finally {
+        await other.cleanup();
+      }
+    }));
 });

@@ -10,8 +10,17 @@
 // So the tree is frozen first: SIGSTOP to everything, wait until all of it is stopped
 // (a fork in progress completes before the stop takes effect), walk again, and only then
 // SIGTERM + SIGCONT. A pending SIGTERM is delivered on resume, before any more user code.
+//
+// Race 2 (issue 9 item 4): a process that forks IN REACTION to the SIGTERM (a detached
+// child in a new session that ignores SIGTERM) and exits at once: the freeze cannot help,
+// the child is born after it and re-parented to init within microseconds. But it carries
+// the agent's environment marker (its unique OPENCLAW_CONFIG_PATH, inherited through fork
+// and exec): whenever the known tree is gone, /proc is searched for that marker, and what
+// is found is stopped the same way (SIGTERM, grace, SIGKILL), until nothing carries it.
+// Only a process that ALSO clears its environment escapes this; per-agent cgroups are the
+// complete answer, this is the fallback where there is none.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { descendantsOf, groupMembers, listProcesses, readStat, type ProcRef, type ProcStat } from './proc.js';
+import { AGENT_MARKER_ENV, descendantsOf, groupMembers, listProcesses, processesWithEnv, readEnvVar, readStat, type ProcRef, type ProcStat } from './proc.js';
 
 /** What to stop. */
 export interface StopTarget {
@@ -28,6 +37,18 @@ export interface StopTarget {
    * reaped its own child: the kernel does not reuse a pid while it names a live group).
    */
   trustGroup?: boolean;
+  /**
+   * Environment entry every process of this tree carries (see Race 2): processes with it
+   * are part of the tree wherever they were re-parented. Default: the AGENT_MARKER_ENV value
+   * read from the root (or a remembered process) when it is verified; null: none.
+   */
+  marker?: EnvMarker | null;
+}
+
+/** An environment entry `name=value` that marks the processes of one tree. */
+export interface EnvMarker {
+  name: string;
+  value: string;
 }
 
 /** How long to wait. */
@@ -80,6 +101,19 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     const stat = readStat(ref.pid);
     if (stat && stat.state !== 'Z' && stat.startTime === ref.startTime) known.set(ref.pid, ref.startTime);
   }
+  const marker = target.marker === null ? undefined : (target.marker ?? markerOf([...known.keys()]));
+  /** Adds living processes that carry the marker to the tree; true when any was new. */
+  const scanMarked = (): boolean => {
+    if (!marker) return false;
+    let grew = false;
+    for (const p of processesWithEnv(marker.name, marker.value)) {
+      if (known.get(p.pid) === p.startTime) continue;
+      known.set(p.pid, p.startTime);
+      grew = true;
+    }
+    return grew;
+  };
+  scanMarked();
 
   const collect = (): ProcStat[] => {
     const table = listProcesses();
@@ -164,20 +198,36 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     signalAll(table, 'SIGTERM');
     signalAll(table, 'SIGCONT');
   }
-  const termDeadline = started + Math.max(0, options.timeoutMs);
-  while (alive(table).length > 0 && Date.now() < termDeadline) {
-    await sleep(Math.min(pollMs, Math.max(1, termDeadline - Date.now())));
-    table = collect();
+  /** SIGTERM + SIGCONT to living processes of the tree that have not had them yet. */
+  const terminateNewcomers = () => {
     const fresh = new Set(alive(table).filter((pid) => !terminated.has(pid)));
     if (fresh.size > 0) {
       signalAll(table, 'SIGTERM', fresh);
       signalAll(table, 'SIGCONT', fresh);
     }
+  };
+  const termDeadline = started + Math.max(0, options.timeoutMs);
+  for (;;) {
+    if (alive(table).length === 0) {
+      // The known tree is gone: did anything escape it (Race 2)? (Past the grace, phase 2 looks.)
+      if (Date.now() >= termDeadline || !scanMarked()) break;
+      table = collect();
+      terminateNewcomers();
+      continue;
+    }
+    if (Date.now() >= termDeadline) break;
+    await sleep(Math.min(pollMs, Math.max(1, termDeadline - Date.now())));
+    table = collect();
+    terminateNewcomers();
   }
 
-  // Phase 2: SIGKILL what is left, until nothing is left or killWaitMs passes.
+  // Phase 2: SIGKILL what is left, until nothing is left (marked escapees included) or killWaitMs passes.
   const killDeadline = Date.now() + (options.killWaitMs ?? 2000);
-  while (alive(table).length > 0) {
+  for (;;) {
+    if (alive(table).length === 0) {
+      if (!scanMarked()) break;
+      table = collect();
+    }
     signalAll(table, 'SIGKILL');
     if (Date.now() >= killDeadline) break;
     await sleep(pollMs);
@@ -191,6 +241,15 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     survivors: alive(collect()),
     elapsedMs: Date.now() - started,
   };
+}
+
+/** The AGENT_MARKER_ENV entry of the first of `pids` that has one. */
+function markerOf(pids: number[]): EnvMarker | undefined {
+  for (const pid of pids) {
+    const value = readEnvVar(pid, AGENT_MARKER_ENV);
+    if (value) return { name: AGENT_MARKER_ENV, value };
+  }
+  return undefined;
 }
 
 /** True for the /proc states of a stopped process (T: signal stop, t: tracing stop). */

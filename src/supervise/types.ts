@@ -46,6 +46,8 @@ export interface HealthInfo {
   ready: boolean | null;
   /** `failing` list from /readyz when not ready. */
   failing?: string[];
+  /** What /startupz said last (started, starting, draining, absent, no-answer). */
+  startup?: string;
 }
 
 /** Snapshot of one runner, as `fleetctl status` shows it. */

@@ -190,8 +190,10 @@ describe('federation under fleetd (fake gateway)', { timeout: 180_000 }, () => {
     assert.ok(tokensSeen.size >= 3);
     const logs = [f.output()];
     for (const agent of await readdir(join(f.stateDir, 'fleets', 'acme'))) {
-      const logsDir = join(f.stateDir, 'fleets', 'acme', agent, 'logs');
-      for (const name of existsSync(logsDir) ? await readdir(logsDir) : []) logs.push(await readFile(join(logsDir, name), 'utf8'));
+      // OpenClaw's own log in the home, the captured output in fleetd's folder for the agent
+      for (const logsDir of [join(f.stateDir, 'fleets', 'acme', agent, 'logs'), join(f.stateDir, 'agents', 'acme', agent)]) {
+        for (const name of existsSync(logsDir) ? await readdir(logsDir) : []) if (name.includes('.log')) logs.push(await readFile(join(logsDir, name), 'utf8'));
+      }
     }
     assert.match(f.output(), /hooks token rotated: a caller lost access/);
     for (const token of tokensSeen) for (const text of logs) assert.ok(!text.includes(token), 'a hooks token in a log');

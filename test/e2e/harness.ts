@@ -132,14 +132,30 @@ export function fakeManifest(fleets: Record<string, unknown>, extra: Record<stri
   };
 }
 
+/** Options of startFleetd. */
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  waitRunning?: number;
+  /** Run fleetd under this umask (through /bin/sh). */
+  umask?: number;
+  /** stdout and stderr of fleetd (default: pipes this process reads into output()). */
+  stdio?: [stdout: 'pipe' | number, stderr: 'pipe' | number];
+}
+
 /** Starts the built fleetd on a manifest in `dir` and waits until its socket answers. */
-export async function startFleetd(dir: string, manifest: unknown, options: { env?: NodeJS.ProcessEnv; waitRunning?: number } = {}): Promise<Fleetd> {
+export async function startFleetd(dir: string, manifest: unknown, options: StartOptions = {}): Promise<Fleetd> {
   const manifestPath = await writeManifest(dir, manifest);
   const socket = join(dir, 'fleetd.sock');
-  const child = spawn(process.execPath, [FLEETD, 'start', '--manifest', manifestPath], { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [FLEETD, 'start', '--manifest', manifestPath];
+  const [cmd, args] =
+    options.umask === undefined
+      ? [process.execPath, argv]
+      : ['/bin/sh', ['-c', `umask ${options.umask.toString(8).padStart(3, '0')} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const [stdout, stderr] = options.stdio ?? ['pipe', 'pipe'];
+  const child = spawn(cmd, args, { env: options.env ?? process.env, stdio: ['ignore', stdout, stderr] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const ctl = (...args: string[]) => run(process.execPath, [FLEETCTL, '--socket', socket, '--json', ...args]);
   const fleetd: Fleetd = { dir, manifestPath, socket, stateDir: join(dir, 'state'), child, output: () => out, ctl, exited };
@@ -348,7 +364,7 @@ await import(${JSON.stringify(pathToFileURL(FAKE_GATEWAY).href)});
  */
 export async function withFleetd(
   manifest: unknown,
-  options: { env?: NodeJS.ProcessEnv; waitRunning?: number },
+  options: StartOptions,
   body: (f: Fleetd, seen: number[]) => Promise<void>,
 ): Promise<void> {
   const dir = await tempDir();

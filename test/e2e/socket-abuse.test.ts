@@ -2,9 +2,9 @@
 // malformed, oversized, unknown and wrongly typed requests each get a 4xx JSON error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { request } from 'node:http';
 import { cleanup, fakeManifest, fakePids, startFleetd, status, stopFleetd, tempDir, waitAllDead } from './harness.js';
+import { rawExchange } from '../support/raw-socket.js';
 
 /** Sends one HTTP request over the socket; resolves with status and parsed body. */
 function send(socket: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
@@ -27,17 +27,8 @@ function send(socket: string, method: string, path: string, body?: string | Buff
   });
 }
 
-/** Writes raw bytes to the socket and returns whatever comes back. */
-function raw(socket: string, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(socket);
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    s.end(bytes);
-  });
-}
+/** Raw bytes to the socket; whatever comes back. */
+const raw = rawExchange;
 
 const CASES: Array<[string, string, string, string | Buffer | undefined]> = [
   ['unknown route', 'GET', '/v1/nope', undefined],

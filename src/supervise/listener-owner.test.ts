@@ -1,0 +1,122 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import getPort from 'get-port';
+import { withTempDir } from '../util/temp-dir.js';
+import { waitFor } from '../util/wait-for.js';
+import { describeListener } from '../plan/start-verdict.js';
+import { createListenerCheck, decodeProcAddress, holderOf, listenersOnPort, parseListeners } from './listener-owner.js';
+import { isAlive } from './proc.js';
+import { FAKE_GATEWAY, makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake } from '../../test/support/testkit.js';
+
+const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:4E20 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0000000000000000 100 0 0 10 0
+   1: 00000000:4E20 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1001        0 112 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:4E20 0100007F:D248 01 00000000:00000000 00:00000000 00000000  1000        0 113 1 0000000000000000 100 0 0 10 0
+   3: 0100007F:4E21 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 114 1 0000000000000000 100 0 0 10 0
+`;
+const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:4E20 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 121 1 0000000000000000 100 0 0 10 0
+   1: 0000000000000000FFFF00000100007F:4E20 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 122 1 0000000000000000 100 0 0 10 0
+   2: 00000000000000000000000000000000:4E20 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123 1 0000000000000000 100 0 0 10 0
+`;
+
+/** Starts a stranger (a foreign program answering 200 everywhere) on `port`; resolves once it listens. */
+async function stranger(port: number, tracker: PidTracker): Promise<number> {
+  const child = spawn(process.execPath, [FAKE_GATEWAY, '--port', String(port)], { env: { FAKE_MODE: 'stranger', PATH: process.env.PATH }, stdio: 'ignore', detached: true });
+  child.unref();
+  tracker.add(child.pid);
+  await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok), { timeoutMs: 5000, what: 'the stranger to listen' });
+  return child.pid!;
+}
+
+describe('parsing /proc/net/tcp{,6}', () => {
+  test('LISTEN rows on the port only, with address, uid and inode', () => {
+    assert.deepEqual(parseListeners(TCP, 20000), [
+      { inode: 111, address: '127.0.0.1', port: 20000, uid: 1000 },
+      { inode: 112, address: '0.0.0.0', port: 20000, uid: 1001 },
+    ]);
+    assert.deepEqual(
+      parseListeners(TCP6, 20000).map((s) => s.address),
+      ['::1', '::ffff:127.0.0.1', '::'],
+    );
+    assert.deepEqual(parseListeners('header only\n', 20000), []);
+  });
+
+  test('addresses decode as people write them', () => {
+    assert.equal(decodeProcAddress('0100007F'), '127.0.0.1');
+    assert.equal(decodeProcAddress('00000000000000000000000001000000'), '::1');
+    assert.equal(decodeProcAddress('B80D0120000000000000000001000000'), '2001:db8::1');
+  });
+});
+
+describe('who owns the listener (real processes)', () => {
+  test('the agent\'s own gateway: owner agent, both loopback listeners; no wide scan', async () => {
+    const agent = await makeFakeAgent();
+    const tracker = new PidTracker();
+    try {
+      const pids = await spawnDetachedFake(agent, tracker);
+      let wide = 0;
+      const check = createListenerCheck({ nameHolder: () => (wide++, undefined) });
+      const result = check(agent.port, [pids.pid, pids.helperPid, pids.workerPid]);
+      assert.equal(result.owner, 'agent');
+      assert.equal(result.owner === 'agent' && result.pid, pids.pid);
+      assert.deepEqual(result.owner === 'agent' && result.sockets.map((s) => s.address).sort(), ['127.0.0.1', '::1']);
+      assert.equal(wide, 0, 'the agent\'s own pids were enough');
+      assert.equal(describeListener(result, agent.port), undefined);
+    } finally {
+      tracker.killAll();
+      await agent.cleanup();
+    }
+  });
+
+  test('a stranger on the port while the agent\'s gateway waits on it: named by pid and command, once', async () => {
+    const agent = await makeFakeAgent({ mode: 'taken-wait:30000' });
+    const tracker = new PidTracker();
+    try {
+      const squatter = await stranger(agent.port, tracker);
+      const gateway = spawn(process.execPath, [FAKE_GATEWAY, '--port', String(agent.port)], { cwd: agent.home, env: agent.spec.env, stdio: 'ignore', detached: true });
+      gateway.unref();
+      tracker.add(gateway.pid);
+      let wide = 0;
+      const check = createListenerCheck({ nameHolder: (inode) => (wide++, holderOf(inode)) });
+      for (let i = 0; i < 5; i++) {
+        const result = check(agent.port, [gateway.pid!]);
+        assert.equal(result.owner, 'stranger');
+        if (result.owner !== 'stranger') return;
+        assert.equal(result.pid, squatter);
+        assert.equal(result.command, 'node');
+        assert.equal(describeListener(result, agent.port), `port ${agent.port} is held by pid ${squatter} (node), not by this agent's gateway`);
+      }
+      assert.equal(wide, 1, 'the holder is looked for once, not per probe');
+      assert.ok(isAlive(gateway.pid!), 'the gateway is still waiting for the port (the window the issue describes)');
+    } finally {
+      // the waiting gateway's helpers outlive a SIGKILL of it (by design): stop them by the agent's marker too
+      tracker.add(...processesWithEnv('OPENCLAW_CONFIG_PATH', agent.configPath));
+      tracker.killAll();
+      await waitFor(() => tracker.alive().length === 0, { timeoutMs: 5000, what: 'the test processes to exit' });
+      await agent.cleanup();
+    }
+  });
+
+  test('nothing listening: none; the inode of a foreign listener nobody visible holds: unknown, with its uid', () =>
+    withTempDir(async (dir) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      assert.deepEqual(createListenerCheck()(port, [process.pid]), { owner: 'none' });
+      assert.deepEqual(listenersOnPort(port), []);
+      // A /proc where the listener's holder cannot be seen (another user's process, another pid namespace).
+      await mkdir(join(dir, 'net'), { recursive: true });
+      await writeFile(join(dir, 'net', 'tcp'), TCP);
+      await mkdir(join(dir, '4242', 'fd'), { recursive: true });
+      await symlink('socket:[999]', join(dir, '4242', 'fd', '3'));
+      const result = createListenerCheck({ procRoot: dir })(20000, [4242]);
+      assert.equal(result.owner, 'unknown');
+      assert.match(describeListener(result, 20000)!, /port 20000 is held \(listening on 127\.0\.0\.1\) by a process fleetd cannot see, of uid 1000/);
+      // the same /proc, where pid 4242 does hold both listeners: the agent
+      await symlink('socket:[111]', join(dir, '4242', 'fd', '4'));
+      await symlink('socket:[112]', join(dir, '4242', 'fd', '5'));
+      assert.equal(createListenerCheck({ procRoot: dir })(20000, [4242]).owner, 'agent');
+    }));
+});

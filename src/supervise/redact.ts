@@ -1,0 +1,178 @@
+// The one redaction module of fleetd (layout decision 4): every writer of gateway output
+// (log sink, per-agent shim, log answers), fleetd's own log lines and its socket answers
+// pass text through it. A secret is caught whole AND in pieces: any run of MIN_PIECE (8)
+// or more characters that occurs inside a secret is replaced, so a token printed in two
+// halves, or cut by chunk boundaries anywhere, never reaches a file or an answer.
+//
+// Pure and self-contained on purpose (no daemon imports, no I/O): a separate process (the
+// shim) imports it as is. Characters are UTF-16 code units (= characters for the ASCII
+// tokens fleetd makes).
+
+/** What replaces a secret or a piece of one (one marker per run, however long). */
+export const REDACTED = '<redacted>';
+
+/** Shortest run of a secret's characters that is redacted wherever it appears. */
+export const MIN_PIECE = 8;
+
+/** Secrets shorter than this are ignored: redacting 1-3 characters everywhere would blank ordinary words. */
+export const MIN_SECRET = 4;
+
+/** A compiled set of secrets (compile once, use for many lines or streams). */
+export interface SecretMatcher {
+  /** Window lengths checked: MIN_PIECE, plus the length of each secret shorter than it (redacted whole). */
+  readonly lengths: readonly number[];
+  /** Every window of each length that occurs inside a secret. */
+  readonly windows: ReadonlyMap<number, ReadonlySet<string>>;
+  /** Every proper prefix of a window: text ending in one may still turn into a piece. */
+  readonly prefixes: ReadonlySet<string>;
+  /** Characters that occur in some secret (a window containing any other character cannot match). */
+  readonly chars: ReadonlySet<string>;
+  /** Longest window length (0 when there is nothing to redact). */
+  readonly maxLength: number;
+}
+
+/** Streaming redaction of one text stream (one per stdout, per stderr). */
+export interface Redactor {
+  /** Feeds text; returns what is final and safe to write now (it may hold back up to MIN_PIECE - 1 characters). */
+  push(text: string): string;
+  /** Ends the stream: returns the held-back rest, redacted where needed. */
+  end(): string;
+}
+
+/** Compiles `secrets` (duplicates, empty and too-short ones dropped) for redactText/createRedactor. */
+export function compileSecrets(secrets: readonly string[]): SecretMatcher {
+  const windows = new Map<number, Set<string>>();
+  const prefixes = new Set<string>();
+  const chars = new Set<string>();
+  for (const secret of new Set(secrets)) {
+    if (typeof secret !== 'string' || secret.length < MIN_SECRET) continue;
+    const length = Math.min(MIN_PIECE, secret.length);
+    let set = windows.get(length);
+    if (!set) windows.set(length, (set = new Set()));
+    for (let i = 0; i + length <= secret.length; i++) {
+      const window = secret.slice(i, i + length);
+      set.add(window);
+      for (let p = 1; p < length; p++) prefixes.add(window.slice(0, p));
+    }
+    for (const ch of secret) chars.add(ch);
+  }
+  const lengths = [...windows.keys()].sort((a, b) => b - a);
+  return { lengths, windows, prefixes, chars, maxLength: lengths[0] ?? 0 };
+}
+
+/** Accepts secrets or an already compiled matcher. */
+function asMatcher(secrets: readonly string[] | SecretMatcher): SecretMatcher {
+  return Array.isArray(secrets) ? compileSecrets(secrets as readonly string[]) : (secrets as SecretMatcher);
+}
+
+/** Marks every character of `s` covered by a window that occurs inside a secret. */
+function markPieces(s: string, m: SecretMatcher, marks: Uint8Array): void {
+  for (const length of m.lengths) {
+    const set = m.windows.get(length)!;
+    let i = 0;
+    while (i + length <= s.length) {
+      // A window ending in a character no secret has cannot match, nor can any window
+      // containing that character: skip past it.
+      if (!m.chars.has(s[i + length - 1]!)) {
+        i += length;
+        continue;
+      }
+      if (set.has(s.slice(i, i + length))) marks.fill(1, i, i + length);
+      i++;
+    }
+  }
+}
+
+/** Start of the tail of `s` that a later chunk could still turn into a piece (s.length when none). */
+function heldFrom(s: string, m: SecretMatcher): number {
+  for (let k = Math.max(0, s.length - m.maxLength + 1); k < s.length; k++) {
+    if (m.prefixes.has(s.slice(k))) return k;
+  }
+  return s.length;
+}
+
+/** Writes s[0, end) with each marked run replaced by REDACTED; `inRun` says the text before was a marked run. */
+function render(s: string, marks: Uint8Array, end: number, inRun: boolean): string {
+  let out = '';
+  let plainStart = -1;
+  for (let i = 0; i < end; i++) {
+    if (marks[i]) {
+      if (plainStart >= 0) {
+        out += s.slice(plainStart, i);
+        plainStart = -1;
+      }
+      if (!inRun) out += REDACTED;
+      inRun = true;
+    } else {
+      if (plainStart < 0) plainStart = i;
+      inRun = false;
+    }
+  }
+  if (plainStart >= 0) out += s.slice(plainStart, end);
+  return out;
+}
+
+/** Redacts every secret and every piece of MIN_PIECE+ characters of one in a complete text. */
+export function redactText(text: string, secrets: readonly string[] | SecretMatcher): string {
+  const m = asMatcher(secrets);
+  if (m.maxLength === 0 || text.length === 0) return text;
+  const marks = new Uint8Array(text.length);
+  markPieces(text, m, marks);
+  return marks.includes(1) ? render(text, marks, text.length, false) : text;
+}
+
+// A piece may be cut anywhere between two chunks. Characters that no later chunk can pull
+// into a piece are final and written at once; only a tail that is the beginning of a
+// piece is held back (at most MIN_PIECE - 1 characters), so a quiet gateway's last line is
+// not stuck: a line break, for one, is in no token.
+/** Creates a streaming redactor for `secrets`. */
+export function createRedactor(secrets: readonly string[] | SecretMatcher): Redactor {
+  const m = asMatcher(secrets);
+  let held = '';
+  let heldMarks = new Uint8Array(0);
+  let inRun = false;
+  const flush = (s: string, marks: Uint8Array, cut: number): string => {
+    const out = render(s, marks, cut, inRun);
+    if (cut > 0) inRun = marks[cut - 1] === 1;
+    held = s.slice(cut);
+    heldMarks = marks.slice(cut);
+    return out;
+  };
+  return {
+    push(text) {
+      if (m.maxLength === 0) return text;
+      const s = held + text;
+      const marks = new Uint8Array(s.length);
+      marks.set(heldMarks);
+      markPieces(s, m, marks);
+      return flush(s, marks, heldFrom(s, m));
+    },
+    end() {
+      const out = flush(held, heldMarks, held.length);
+      inRun = false;
+      return out;
+    },
+  };
+}
+
+/** JSON.stringify with every string value redacted (for answers and log lines built from objects). */
+export function stringifyRedacted(value: unknown, secrets: readonly string[] | SecretMatcher): string {
+  const m = asMatcher(secrets);
+  if (m.maxLength === 0) return JSON.stringify(value);
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redactText(v, m) : v));
+}
+
+/** A matcher over a secret list that changes (agents come and go): compiled again only when the list does. */
+export function cachedMatcher(secrets: () => readonly string[], expand: (list: readonly string[]) => readonly string[] = (list) => list): () => SecretMatcher {
+  let key: string | undefined;
+  let matcher = compileSecrets([]);
+  return () => {
+    const list = secrets();
+    const next = list.join('\u0000');
+    if (next !== key) {
+      key = next;
+      matcher = compileSecrets(expand(list));
+    }
+    return matcher;
+  };
+}
