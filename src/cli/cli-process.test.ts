@@ -90,6 +90,17 @@ describe('against a fixture server', () => {
     assert.match(lines[1]!, /starting .* live .*waiting for readiness; readiness failing: discord$/);
   });
 
+  test('status warns on stderr when registry.json lags behind or fleetd dropped log lines', async () => {
+    const body = statusBody();
+    body.daemon.registryBehind = { since: Date.now() - 65_000, error: 'ENOSPC: no space left on device', retryAt: Date.now() + 4000 };
+    body.daemon.logDropped = 12;
+    const s = await serve({ 'GET /v1/agents': { json: body } });
+    const r = await runFleetctl(['status', '--socket', s.socket]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stderr, /registry\.json is behind since 1m0\ds \(ENOSPC: no space left on device\)/);
+    assert.match(r.stderr, /dropped 12 of its own log lines/);
+  });
+
   test('status --json: the daemon document, filtered by fleet, in any option position', async () => {
     const s = await serve({ 'GET /v1/agents': { json: { ...statusBody(), extra: 'kept' } } });
     const r = await runFleetctl(['--socket', s.socket, 'status', 'acme', '--json']);

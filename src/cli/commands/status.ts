@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { FleetError } from '../../errors.js';
 import { callRaw } from '../../protocol/client.js';
-import type { AgentView } from '../../protocol/schemas.js';
+import { formatDurationCompact } from '../../util/duration.js';
+import type { AgentView, ResponseBody } from '../../protocol/schemas.js';
 import { parseFilter, type StatusFilter } from '../address.js';
 import { STATUS_HEADER, statusRow } from '../agent-view.js';
 import { globalsOf, type CliRun } from '../context.js';
@@ -42,7 +43,18 @@ export function registerStatus(program: Command, run: CliRun): void {
       const now = run.deps.now();
       const rows = [...agents].sort(byAddress).map((a) => statusRow(a, now));
       run.deps.io.out(renderTable(STATUS_HEADER, rows));
+      for (const warning of daemonWarnings(data.daemon, now)) note(run.deps.io, `fleetctl: ${warning}`);
     });
+}
+
+/** What fleetd reports about itself that an operator must hear (on stderr, after the table). */
+function daemonWarnings(daemon: ResponseBody<'status'>['daemon'], now: number): string[] {
+  const out: string[] = [];
+  if (daemon.registryBehind) {
+    out.push(`registry.json is behind since ${formatDurationCompact(now - daemon.registryBehind.since)} (${daemon.registryBehind.error}); fleetd keeps the changes in memory and writes them again in ${formatDurationCompact(Math.max(0, daemon.registryBehind.retryAt - now))}`);
+  }
+  if (daemon.logDropped) out.push(`fleetd dropped ${daemon.logDropped} of its own log lines: nobody read its output for a while`);
+  return out;
 }
 
 function byAddress(a: AgentView, b: AgentView): number {
