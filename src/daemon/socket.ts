@@ -4,8 +4,8 @@
 import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Server } from 'node:http';
-import { connect } from 'node:net';
 import { FleetError } from '../errors.js';
+import { clearStaleSocket, listenUnixSocket } from '../util/unix-socket.js';
 
 /** Looks a group name (or numeric gid) up in /etc/group. */
 export async function resolveGroupId(group: string): Promise<number> {
@@ -20,22 +20,10 @@ export async function resolveGroupId(group: string): Promise<number> {
 
 /** Removes a socket file left by a dead fleetd; refuses to delete anything that is not a socket. */
 async function removeStaleSocket(path: string): Promise<void> {
-  const info = await lstat(path).catch(() => undefined);
-  if (!info) return;
-  if (!info.isSocket()) {
-    throw new FleetError('CONFLICT', `${path} exists and is not a socket; move it away or choose another socket path`);
-  }
   // Only a socket nobody listens on is stale (another fleetd, on another state dir, may own it).
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (live) throw new FleetError('ALREADY_RUNNING', `another process listens on ${path} (a fleetd with another state dir?); choose another socket path`);
-  await unlink(path);
+  if ((await clearStaleSocket(path)) === 'live') {
+    throw new FleetError('ALREADY_RUNNING', `another process listens on ${path} (a fleetd with another state dir?); choose another socket path`);
+  }
 }
 
 /** Binds the server to `path`: 0600, or 0660 owned by `group`. The caller must hold the state lock. */
@@ -45,25 +33,10 @@ export async function listenOnSocket(server: Server, path: string, group?: strin
   const dirExisted = await lstat(dir).then(() => true, () => false);
   if (!dirExisted) await mkdir(dir, { recursive: true, mode: 0o700 });
   await removeStaleSocket(path);
-  const previous = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    throw new FleetError('INTERNAL', `cannot listen on ${path}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    process.umask(previous);
-  }
+  await listenUnixSocket(server, path);
   if (gid !== undefined) {
     await chown(path, process.getuid?.() ?? 0, gid);
     await chmod(path, 0o660);
-  } else {
-    await chmod(path, 0o600);
   }
 }
 
