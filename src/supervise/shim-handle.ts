@@ -75,6 +75,9 @@ export interface ShimHandleOptions {
 /** A request without its id (the handle numbers them). */
 type RequestBody = ClientRequestInput extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
 
+/** How long a shim whose connection dropped without an exit may take to show up dead, ms. */
+const LOST_SHIM_WAIT_MS = 1000;
+
 type Listeners = { [E in keyof ShimHandleEvents]: Set<ShimHandleEvents[E]> };
 
 /** A handle over a live connection that already got its `hello`; `buffered` holds messages read with it. */
@@ -248,8 +251,11 @@ export async function outcomeFromFiles(runDir: string, record: ShimRecord, at: n
     return { code: e.code, signal: e.signal, at: e.at, ...(e.error ? { error: e.error } : {}), kind: 'exited', from: 'exit-file', tail: e.tail };
   }
   const gateway = record.gatewayPid === null || record.gatewayStartTime === null ? null : { pid: record.gatewayPid, startTime: record.gatewayStartTime };
+  const shim = { pid: record.shimPid, startTime: record.shimStartTime };
+  // A killed process closes its sockets before it turns into a zombie: give it a moment to be seen dead.
+  await waitFor(() => !isSameProcess(shim), { timeoutMs: LOST_SHIM_WAIT_MS, intervalMs: 10 }).catch(() => undefined);
+  const shimAlive = isSameProcess(shim);
   const gatewayAlive = gateway !== null && isSameProcess(gateway);
-  const shimAlive = isSameProcess({ pid: record.shimPid, startTime: record.shimStartTime });
   const what = shimAlive ? `shim pid ${record.shimPid} closed the connection without an exit` : `shim pid ${record.shimPid} died without recording an exit`;
   return { kind: 'lost', at, reason: `${what}; gateway pid ${record.gatewayPid ?? '-'} is ${gatewayAlive ? 'still alive (stop it: its output has no holder)' : 'gone, exit status unknown'}`, gatewayAlive };
 }
