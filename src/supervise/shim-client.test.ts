@@ -205,4 +205,19 @@ describe('launch failures', () => {
       await assert.rejects(launchShim(shimSpecFor(agent)), (err: FleetError) => err.code === 'PROVISION_FAILED' && /is a symlink/.test(err.message));
       assert.ok(!existsSync(join(agent.dir, 'elsewhere', 'shim.err')), 'nothing written through the symlink');
     }));
+
+  test('a run dir whose socket path is longer than the kernel takes still works', () =>
+    withShimAgent({}, async ({ agent, tracker }) => {
+      const runDir = join(agent.dir, 'agents', 'f'.repeat(40), 'a'.repeat(40));
+      const handle = await launchShim(shimSpecFor(agent, { runDir, log: { file: join(runDir, 'gateway.log'), maxBytes: 65536, maxFiles: 2 } }));
+      tracker.add(handle.shim.pid, handle.gateway?.pid);
+      assert.ok(Buffer.byteLength(handle.record.socket) > 107, handle.record.socket);
+      await handle.detach();
+      const again = await attachShim(runDir);
+      assert.ok(again.ok, !again.ok ? again.message : '');
+      assert.ok((await again.handle.status()).rssBytes > 0);
+      process.kill(again.handle.gateway!.pid, 'SIGKILL');
+      assert.equal((await again.handle.exited).kind, 'exited');
+      await again.handle.close();
+    }));
 });

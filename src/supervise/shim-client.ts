@@ -7,13 +7,14 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../errors.js';
 import { encodeLine, MAX_MESSAGE_BYTES, readyLineSchema, SHIM_PROTOCOL, shimMessageSchema, type ExitRecord, type ShimMessage, type ShimRecord, type ShimSpecInput } from '../shim/protocol.js';
 import { readExitRecord, readShimRecord, runDirFiles } from '../shim/records.js';
 import { ensureRunDir, liveShimIn } from '../shim/run-dir.js';
 import { createLineSplitter } from '../util/line-splitter.js';
+import { connectUnixSocket } from '../util/unix-socket.js';
 import { isSameProcess } from './proc.js';
 import { createExitedHandle, createLiveHandle, type ShimHandle, type ShimHandleOptions } from './shim-handle.js';
 
@@ -23,7 +24,7 @@ export type { ShimHandle, ShimOutcome, ShimTail } from './shim-handle.js';
 // cap V8's young generation and worker threads, which is where an idle Node's private
 // memory goes, at no cost in start-up time.
 /** Node flags of a shim process. */
-export const SHIM_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--stack-size=500'];
+export const SHIM_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1'];
 
 /** What the shim client touches; real defaults from resolveShimDeps. */
 export interface ShimClientDeps extends ShimHandleOptions {
@@ -182,7 +183,7 @@ type Greeting =
 /** Connects to `path`, sends attach, and waits for the first line (bounded by `timeoutMs`). */
 function greet(path: string, takeover: boolean, timeoutMs: number): Promise<Greeting> {
   return new Promise((resolve) => {
-    const socket = connect(path);
+    const socket = connectUnixSocket(path);
     let done = false;
     const finish = (g: Greeting) => {
       if (done) return;

@@ -3,9 +3,39 @@
 // the file is created under a restrictive umask so it is never reachable by others, not
 // even for the instant between bind and chmod. Shared by fleetd's control socket and the
 // per-agent shim's socket (so it imports nothing of the daemon).
+import { closeSync, openSync } from 'node:fs';
 import { chmod, lstat, unlink } from 'node:fs/promises';
-import { connect, type Server } from 'node:net';
+import { basename, dirname } from 'node:path';
+import { connect, type Server, type Socket } from 'node:net';
 import { FleetError } from '../errors.js';
+
+/** Longest socket path the kernel takes (sun_path holds 108 bytes with the final NUL); a longer one is silently cut by bind. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+// bind() and connect() with a longer path would act on a truncated path, somewhere else
+// entirely. Linux reaches the same file through an open descriptor of its folder.
+/** A path that reaches the socket file `path` whatever its length (itself, or /proc/self/fd/N/<name>); release() closes the folder's descriptor. */
+export function reachableSocketPath(path: string): { path: string; release(): void } {
+  if (Buffer.byteLength(path) <= MAX_SOCKET_PATH_BYTES) return { path, release: () => undefined };
+  const fd = openSync(dirname(path), 'r');
+  let open = true;
+  return {
+    path: `/proc/self/fd/${fd}/${basename(path)}`,
+    release: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** connect() to the Unix socket `path`, of any length. */
+export function connectUnixSocket(path: string): Socket {
+  const reach = reachableSocketPath(path);
+  const socket = connect(reach.path);
+  socket.once('connect', reach.release);
+  socket.once('close', reach.release);
+  return socket;
+}
 
 /** What clearStaleSocket found: nothing, a dead socket it removed, or a socket someone listens on (left alone). */
 export type SocketPathState = 'absent' | 'removed' | 'live';
@@ -13,7 +43,7 @@ export type SocketPathState = 'absent' | 'removed' | 'live';
 /** True when something accepts connections on the socket at `path`. */
 export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const probe = connect(path);
+    const probe = connectUnixSocket(path);
     probe.once('connect', () => {
       probe.destroy();
       resolve(true);
@@ -34,18 +64,22 @@ export async function clearStaleSocket(path: string): Promise<SocketPathState> {
   return 'removed';
 }
 
-/** Binds `server` to `path` (which must not exist) with file mode `mode` (default 0600); FleetError INTERNAL when the bind fails. */
+/** Binds `server` to `path` (which must not exist; any length) with file mode `mode` (default 0600); FleetError INTERNAL when the bind fails. */
 export async function listenUnixSocket(server: Server, path: string, mode = 0o600): Promise<void> {
   const previous = process.umask(0o177);
+  // A long path is bound through its folder's descriptor, kept open while the server lives (close() unlinks through it).
+  const reach = reachableSocketPath(path);
+  server.once('close', reach.release);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => {
+      server.listen(reach.path, () => {
         server.off('error', reject);
         resolve();
       });
     });
   } catch (err) {
+    reach.release();
     throw new FleetError('INTERNAL', `cannot listen on ${path}: ${(err as Error).message}`, { cause: err });
   } finally {
     process.umask(previous);
