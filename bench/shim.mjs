@@ -7,7 +7,7 @@
 //     the shim used to get there (utime+stime from /proc/<pid>/stat);
 //   - memory after --settle-ms: RSS, PSS and USS (private clean + dirty) per shim, from
 //     /proc/<pid>/smaps_rollup (PSS splits pages shared by the N shims, e.g. the node binary);
-//   - idle CPU over the settle time;
+//   - idle CPU over --cpu-ms after that (the first seconds go to V8 shrinking its heap);
 //   - a flood: one gateway writing --flood-mib MiB as fast as it can through the shim with
 //     nobody attached: throughput, shim CPU per MiB, the shim's peak RSS.
 // Prints a markdown report and writes it to bench/shim-results.md (--out). Asserts nothing.
@@ -28,8 +28,7 @@ const VARIANTS = {
   'v8-pool 1': ['--v8-pool-size=1'],
   jitless: ['--jitless'],
   'lite-mode': ['--lite-mode'],
-  'semi 1 + old 32 + pool 1': ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1'],
-  'semi 1 + old 32 + pool 1 + lite-mode': ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--lite-mode'],
+  'semi 1 + lite-mode': ['--max-semi-space-size=1', '--lite-mode'],
   'shipped (SHIM_NODE_FLAGS)': [...SHIM_NODE_FLAGS],
 };
 
@@ -38,6 +37,7 @@ const { values } = parseArgs({
     n: { type: 'string', default: '1,4,8' },
     variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
     'settle-ms': { type: 'string', default: '10000' },
+    'cpu-ms': { type: 'string', default: '20000' },
     'flood-mib': { type: 'string', default: '256' },
     out: { type: 'string', default: fileURLToPath(new URL('./shim-results.md', import.meta.url)) },
   },
@@ -45,6 +45,7 @@ const { values } = parseArgs({
 const sizes = values.n.split(',').map(Number);
 const variants = values.variants.split(',').map((v) => v.trim());
 const settleMs = Number(values['settle-ms']);
+const cpuWindowMs = Number(values['cpu-ms']);
 const floodMiB = Number(values['flood-mib']);
 const FLOOD = fileURLToPath(new URL('../test/fixtures/flood.mjs', import.meta.url));
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -105,9 +106,11 @@ async function measureIdle(flags, n) {
       startCpu.push(cpuMs(h.shim.pid));
       handles.push(h);
     }
-    const cpu0 = handles.map((h) => cpuMs(h.shim.pid));
     await sleep(settleMs);
     const mem = handles.map((h) => rollup(h.shim.pid));
+    // After the settle time: V8 spends its first seconds shrinking the heap it grew at start-up.
+    const cpu0 = handles.map((h) => cpuMs(h.shim.pid));
+    await sleep(cpuWindowMs);
     const idleCpu = handles.map((h, i) => cpuMs(h.shim.pid) - cpu0[i]);
     return {
       startMs: mean(startMs),
@@ -115,7 +118,7 @@ async function measureIdle(flags, n) {
       rss: mean(mem.map((m) => m.rss)),
       pss: mean(mem.map((m) => m.pss)),
       uss: mean(mem.map((m) => m.uss)),
-      idleCpuMsPerMin: (mean(idleCpu) * 60_000) / settleMs,
+      idleCpuMsPerMin: (mean(idleCpu) * 60_000) / cpuWindowMs,
     };
   } finally {
     await finish(handles);
@@ -212,7 +215,8 @@ const lines = [
   '',
   `- date: ${started.toISOString()}; load average at the end: ${loadavg()[0].toFixed(2)}`,
   `- machine: ${availableParallelism()} CPUs (${cpu.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}; shims on Node ${process.version}`,
-  `- each shim holds a quiet gateway (a shell loop printing a line a second); memory read ${settleMs / 1000} s after the last start, from /proc/<pid>/smaps_rollup`,
+  `- each shim holds a quiet gateway (a shell loop printing a line a second); memory read ${settleMs / 1000} s after the last start, from /proc/<pid>/smaps_rollup; idle CPU over the ${cpuWindowMs / 1000} s after that (clock ticks of ${1000 / TICKS} ms)`,
+  '- start-up and flood figures depend on the load of this shared machine (see load average): compare rows of one report',
   '- USS = private clean + private dirty (what one more shim costs); PSS also charges each shim its share of pages shared by all N (node binary, libraries)',
   '',
   '## Per shim (MB, ms: means over the N shims)',

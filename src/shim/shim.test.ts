@@ -247,3 +247,25 @@ describe('shim start-up', () => {
       void postFake; // (the fake never ran)
     }));
 });
+
+describe('shim module graph', () => {
+  test('the shim loads nothing of the daemon, the CLI or the runtime installer, and no package but zod', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url)); // the compiled src/
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const queue = ['shim/main.js'];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const m of readFileSync(join(root, file), 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) queue.push(join(file, '..', spec));
+        else if (!spec.startsWith('node:')) packages.add(spec);
+      }
+    }
+    assert.ok(seen.has('supervise/log-sink.js') && seen.has('supervise/spawn-gateway.js'), 'the walk follows imports');
+    assert.deepEqual([...seen].filter((f) => /^(daemon|cli|runtime|provision|plan)\//.test(f)), []);
+    assert.deepEqual([...packages], ['zod']);
+  });
+});

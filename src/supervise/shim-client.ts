@@ -20,11 +20,13 @@ import { createExitedHandle, createLiveHandle, type ShimHandle, type ShimHandleO
 
 export type { ShimHandle, ShimOutcome, ShimTail } from './shim-handle.js';
 
-// Measured in bench/shim.mjs (docs/readme/shim.md): a shim's heap stays under 10 MB; these
-// cap V8's young generation and worker threads, which is where an idle Node's private
-// memory goes, at no cost in start-up time.
+// Measured in bench/shim.mjs (bench/shim-results.md, docs/readme/shim.md): a small young
+// generation keeps a flooded shim's peak RSS ~20 MB lower at no cost in throughput; the old
+// space cap (8x the heap a shim uses) turns a leak into a visible shim loss instead of a
+// host-wide memory problem. --jitless/--lite-mode save ~4 MB of shared RSS, no USS, and
+// cost throughput; --v8-pool-size changes nothing measurable.
 /** Node flags of a shim process. */
-export const SHIM_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1'];
+export const SHIM_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=64'];
 
 /** What the shim client touches; real defaults from resolveShimDeps. */
 export interface ShimClientDeps extends ShimHandleOptions {
