@@ -57,6 +57,8 @@ test('a write refused by a full disk is kept, reported as behind, and written on
   if (process.getuid?.() !== 0) return t.skip('needs root to mount a tmpfs');
   const dir = await mkdtemp(join(tmpdir(), 'fleetd-full-'));
   let mounted = false;
+  // The store's retry timer is unref'd (a daemon's socket keeps it alive); here nothing else would.
+  const keepAlive = setInterval(() => {}, 1000);
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
     mounted = true;
@@ -88,6 +90,7 @@ test('a write refused by a full disk is kept, reported as behind, and written on
     assert.equal(onDisk.agents['acme/a'].desired, 'stopped');
     store.close();
   } finally {
+    clearInterval(keepAlive);
     if (mounted) execFileSync('umount', [dir]);
     await rm(dir, { recursive: true, force: true });
   }

@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, link, lstat, mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Server } from 'node:http';
-import { connect } from 'node:net';
 import { FleetError } from '../errors.js';
 import { describePath } from '../util/path-kind.js';
+import { connectUnixSocket, listenUnixSocket } from '../util/unix-socket.js';
 
 /** Looks a group name (or numeric gid) up in /etc/group. */
 export async function resolveGroupId(group: string): Promise<number> {
@@ -34,7 +34,7 @@ type ProbeAnswer = { kind: 'listening' } | { kind: 'refused' } | { kind: 'gone' 
 /** Connects once to `path`: someone listens, nobody does (ECONNREFUSED), or it cannot be told. */
 function probeListener(path: string): Promise<ProbeAnswer> {
   return new Promise((resolve) => {
-    const probe = connect(path);
+    const probe = connectUnixSocket(path);
     probe.once('connect', () => {
       probe.destroy();
       resolve({ kind: 'listening' });
@@ -93,28 +93,12 @@ export async function listenOnSocket(server: Server, path: string, group?: strin
   if (!dirInfo) await mkdir(dir, { recursive: true, mode: 0o700 });
   else if (!dirInfo.isDirectory()) throw new FleetError('CONFLICT', `${dir} (the folder of the socket ${path}) is ${describePath(dir) ?? 'not a folder'}, not a folder; choose another socket path`);
   await removeStaleSocket(path);
-  const previous = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-    throw new FleetError(inUse ? 'ALREADY_RUNNING' : 'INTERNAL', `cannot listen on ${path}: ${(err as Error).message}${inUse ? ' (another process bound it just now; it was left alone)' : ''}`, { cause: err });
-  } finally {
-    process.umask(previous);
-  }
+  await listenUnixSocket(server, path);
   const info = await lstat(path);
   const bound: BoundSocket = { path, dev: info.dev, ino: info.ino };
   if (gid !== undefined) {
     await chown(path, process.getuid?.() ?? 0, gid);
     await chmod(path, 0o660);
-  } else {
-    await chmod(path, 0o600);
   }
   return bound;
 }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openLogSink, REDACTED } from './log-sink.js';
 import { withTempDir } from '../util/temp-dir.js';
@@ -79,5 +79,43 @@ describe('openLogSink', () => {
       sink.close();
       assert.deepEqual(await readdir(dir), ['gateway.log']);
       assert.equal(await readFile(file, 'utf8'), 'a'.repeat(20) + '\n');
+    }));
+
+  test('a disk that refuses writes (ENOSPC) loses the text, counts it, and the sink keeps going', () =>
+    withTempDir(async (dir) => {
+      const file = join(dir, 'gateway.log');
+      await symlink('/dev/full', file); // every write: ENOSPC
+      const errors: string[] = [];
+      const sink = openLogSink({ file, maxBytes: 1 << 20, maxFiles: 3, secrets: [], onError: (err) => errors.push((err as NodeJS.ErrnoException).code ?? '?') });
+      const s = sink.stream('stdout');
+      for (let i = 0; i < 10; i++) s.write(`line ${i}\n`);
+      s.end();
+      const stats = sink.stats();
+      sink.close();
+      assert.equal(stats.writtenBytes, 0);
+      assert.equal(stats.droppedBytes, 70);
+      assert.equal(stats.failures, 10);
+      assert.deepEqual([...new Set(errors)], ['ENOSPC']);
+    }));
+
+  test('a log file that cannot be opened is tried again a second later, not at every write', () =>
+    withTempDir(async (dir) => {
+      const logs = join(dir, 'logs');
+      await writeFile(logs, 'a file where the folder should be');
+      let clock = 1_000_000;
+      const sink = openLogSink({ file: join(logs, 'gateway.log'), maxBytes: 1 << 20, maxFiles: 3, secrets: [], now: () => clock });
+      const s = sink.stream('stdout');
+      s.write('lost 1\n');
+      s.write('lost 2\n');
+      assert.deepEqual(sink.stats(), { writtenBytes: 0, droppedBytes: 14, failures: 1 }, 'one failed open, not one per write');
+      await rm(logs);
+      s.write('lost 3\n');
+      assert.equal(sink.stats().droppedBytes, 21, 'within a second: not tried again');
+      clock += 1000;
+      s.write('kept\n');
+      s.end();
+      sink.close();
+      assert.equal(await readFile(join(logs, 'gateway.log'), 'utf8'), 'kept\n');
+      assert.deepEqual(sink.stats(), { writtenBytes: 5, droppedBytes: 21, failures: 1 });
     }));
 });

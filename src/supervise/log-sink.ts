@@ -39,6 +39,15 @@ export interface LogStream {
   end(): void;
 }
 
+/** What a sink did with the text it was given, bytes after redaction. */
+export interface LogSinkStats {
+  writtenBytes: number;
+  /** Refused by the disk (ENOSPC, EIO...) or while the file could not be opened: lost, never retried. */
+  droppedBytes: number;
+  /** Failed opens, renames and writes. */
+  failures: number;
+}
+
 /** The log of one gateway process: its streams, fleetd's own notes, rotation. */
 export interface LogSink {
   stream(name: OutputStream): LogStream;
@@ -47,8 +56,17 @@ export interface LogSink {
   close(): void;
 }
 
+/** The sink openLogSink returns: a LogSink that also counts what it wrote and lost. */
+export interface CountingLogSink extends LogSink {
+  /** Counters since the sink was opened. */
+  stats(): LogSinkStats;
+}
+
+/** After a failed open, the next attempt waits this long (a flood of output must not become a flood of open calls). */
+const REOPEN_AFTER_MS = 1000;
+
 /** Opens (appends to) `options.file`, creating its directory (0700) and the file (0600). */
-export function openLogSink(options: LogSinkOptions): LogSink {
+export function openLogSink(options: LogSinkOptions): CountingLogSink {
   const { file } = options;
   const secrets = compileSecrets(options.secrets);
   const maxBytes = Math.max(1, options.maxBytes);
@@ -58,17 +76,28 @@ export function openLogSink(options: LogSinkOptions): LogSink {
   let size = 0;
   let atLineStart = true;
   let closed = false;
+  let failedOpenAt: number | null = null;
+  const stats: LogSinkStats = { writtenBytes: 0, droppedBytes: 0, failures: 0 };
 
-  const fail = (err: unknown) => options.onError?.(err);
+  const fail = (err: unknown) => {
+    stats.failures += 1;
+    options.onError?.(err);
+  };
   const open = (flags: 'a' | 'w') => {
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       fd = openSync(file, flags, 0o600);
       size = fstatSync(fd).size;
+      failedOpenAt = null;
     } catch (err) {
       fd = null;
+      failedOpenAt = now();
       fail(err);
     }
+  };
+  // A file that could not be opened (deleted folder, EMFILE, disk trouble) is tried again later.
+  const reopenIfDue = () => {
+    if (fd === null && !closed && (failedOpenAt === null || now() - failedOpenAt >= REOPEN_AFTER_MS)) open('a');
   };
   const rotate = () => {
     if (fd !== null) closeSync(fd);
@@ -87,6 +116,7 @@ export function openLogSink(options: LogSinkOptions): LogSink {
   const writeBytes = (input: Buffer) => {
     let bytes = input;
     let guard = 0;
+    reopenIfDue();
     while (bytes.length > 0 && fd !== null && guard++ < 10_000) {
       const room = maxBytes - size;
       if (room <= 0) {
@@ -105,16 +135,19 @@ export function openLogSink(options: LogSinkOptions): LogSink {
           cut = room;
         }
       }
+      let written: number;
       try {
-        writeSync(fd, bytes, 0, cut);
+        written = writeSync(fd, bytes, 0, cut);
       } catch (err) {
         fail(err);
-        return;
+        break;
       }
-      size += cut;
-      atLineStart = bytes[cut - 1] === 0x0a;
-      bytes = bytes.subarray(cut);
+      size += written;
+      stats.writtenBytes += written;
+      atLineStart = bytes[written - 1] === 0x0a;
+      bytes = bytes.subarray(written);
     }
+    stats.droppedBytes += bytes.length;
   };
   const writeText = (text: string) => {
     if (!closed && text.length > 0) writeBytes(Buffer.from(text, 'utf8'));
@@ -146,6 +179,9 @@ export function openLogSink(options: LogSinkOptions): LogSink {
     note(text) {
       const line = redactText(`[fleetd ${new Date(now()).toISOString()}] ${text.replace(/\n/g, ' ')}`, secrets);
       writeText(`${atLineStart ? '' : '\n'}${line}\n`);
+    },
+    stats() {
+      return { ...stats };
     },
     close() {
       if (closed) return;

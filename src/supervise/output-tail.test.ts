@@ -43,3 +43,18 @@ test('only the last lines are kept', () => {
   for (let i = 0; i < 10; i++) tail.push('stderr', `line ${i}\r\n`);
   assert.equal(tail.summary(10), 'line 7 | line 8 | line 9');
 });
+
+test('text() hands over what is kept, bounded, so a fresh tail gives the same summary', () => {
+  const tail = createOutputTail(5);
+  for (let i = 0; i < 20; i++) tail.push('stderr', `Error: line ${i}\n`);
+  tail.push('stderr', 'unfinished');
+  tail.push('stdout', `${'x'.repeat(100_000)}\nok\n`);
+  assert.equal(tail.text('stderr'), 'Error: line 15\nError: line 16\nError: line 17\nError: line 18\nError: line 19\nunfinished', 'the last 5 lines and the open one');
+  assert.equal(tail.text('stdout').length, 4096 + 1 + 3, 'an overlong line keeps its first 4096 characters');
+  const copy = createOutputTail(5);
+  copy.push('stderr', tail.text('stderr'));
+  copy.push('stdout', tail.text('stdout'));
+  assert.equal(copy.summary(3), tail.summary(3));
+  assert.equal(tail.text('stderr', 30), 'Error: line 19\nunfinished', 'bounded, starting at a line');
+  assert.equal(tail.text('stdout', 2), 'k\n', 'no line break near: the last characters');
+});

@@ -8,7 +8,12 @@ export interface OutputTail {
   push(stream: OutputStream, text: string): void;
   /** The last meaningful line(s): stderr first, else stdout; '' when there is none. */
   summary(maxLines?: number, maxChars?: number): string;
+  /** The end of what is kept of `stream` (complete lines, then the unfinished one), at most `maxChars`; pushed into a fresh tail it gives the same summary. */
+  text(stream: OutputStream, maxChars?: number): string;
 }
+
+/** Longest line kept, in characters (a longer one keeps its start): bounds the tail's memory. */
+const MAX_LINE = 4096;
 
 /** Lines that carry no message of their own: stack frames, Node's version footer, blanks. */
 const NOISE = [/^\s*$/, /^\s+at\s/, /^Node\.js v\d/, /^\s*\^+\s*$/];
@@ -35,9 +40,17 @@ export function createOutputTail(keep = 40): OutputTail {
       const parts = (partial[stream] + text).split(/\r?\n/);
       partial[stream] = parts.pop() ?? '';
       const list = lines[stream];
-      list.push(...parts);
+      for (const line of parts.slice(-keep)) list.push(line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line);
       if (list.length > keep) list.splice(0, list.length - keep);
-      if (partial[stream].length > 4096) partial[stream] = partial[stream].slice(-4096);
+      if (partial[stream].length > MAX_LINE) partial[stream] = partial[stream].slice(-MAX_LINE);
+    },
+    text(stream, maxChars = 16384) {
+      const all = `${lines[stream].map((l) => `${l}\n`).join('')}${partial[stream]}`;
+      if (all.length <= maxChars) return all;
+      // Start at a line boundary when one is near, so the first line is not a fragment.
+      const cut = all.length - maxChars;
+      const next = all.indexOf('\n', cut);
+      return next >= 0 && next < all.length - 1 ? all.slice(next + 1) : all.slice(cut);
     },
     summary(maxLines = 2, maxChars = 400) {
       const stderr = meaningful('stderr');

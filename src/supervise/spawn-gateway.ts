@@ -1,10 +1,13 @@
-// Spawns one gateway with execa: exactly the spec's argv, cwd and environment (nothing of
-// fleetd's own env), in its own process group and session, stdin closed, stdout/stderr
+// Spawns one gateway: exactly the spec's argv, cwd and environment (nothing of the
+// spawner's own env), in its own process group and session, stdin closed, stdout/stderr
 // handed to the caller. It never throws and never rejects: a command that cannot start
 // is reported through `exited` like any other ending, with a reason people can act on.
+// Used by fleetd and by the per-agent shim (src/shim/), which must start small: plain
+// node:child_process, no execa (execa alone costs a shim ~13 MB RSS and ~60 ms to load).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { execa } from 'execa';
+import type { Readable } from 'node:stream';
 import { readStat } from './proc.js';
 import type { LaunchSpec } from './types.js';
 
@@ -70,47 +73,36 @@ function failedSpawn(error: string): GatewayProcess {
   return { pid: null, startTime: null, exitSeen: Promise.resolve(), exited: Promise.resolve({ code: null, signal: null, error }) };
 }
 
-// `cleanup: false` and `detached: true`: when fleetd itself dies, the gateway lives on in
-// its own group and is found again through its recorded pid + start time (orphans.ts).
-// `reject: false` plus our own listeners: nothing can become an unhandled rejection.
-/** Spawns the gateway of `spec`; see GatewayProcess. */
-export const spawnGateway: SpawnFn = (spec, io) => {
-  const [command, ...args] = spec.argv;
-  if (!command) return failedSpawn('empty command (argv is empty)');
-  try {
-    if (!statSync(spec.cwd).isDirectory()) return failedSpawn(`working directory ${spec.cwd} is not a directory`);
-  } catch {
-    return failedSpawn(`working directory ${spec.cwd} does not exist`);
-  }
-  const file = resolveCommand(command, spec.env.PATH, spec.cwd);
-  if (!file) return failedSpawn(`command not found or not executable: "${command}" (PATH=${spec.env.PATH ?? ''})`);
+/** What spawnProcess needs of a launch: the argv, working directory and complete environment. */
+export type GatewayCommand = Pick<LaunchSpec, 'argv' | 'cwd' | 'env'>;
 
-  let subprocess: ReturnType<typeof execa>;
+// `detached: true` (setsid): when the spawner dies, the gateway lives on in its own group
+// and session (found again through its recorded pid + start time, orphans.ts), and a
+// Ctrl-C in fleetd's terminal never reaches it. Nothing is killed when the spawner exits.
+/** Spawns `command`; see GatewayProcess. */
+export function spawnProcess(command: GatewayCommand, io: SpawnIo): GatewayProcess {
+  const [program, ...args] = command.argv;
+  if (!program) return failedSpawn('empty command (argv is empty)');
   try {
-    subprocess = execa(file, args, {
-      cwd: spec.cwd,
-      env: spec.env,
-      extendEnv: false,
-      preferLocal: false,
-      detached: true,
-      cleanup: false,
-      reject: false,
-      buffer: false,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      forceKillAfterDelay: false,
-      windowsHide: true,
-    });
+    if (!statSync(command.cwd).isDirectory()) return failedSpawn(`working directory ${command.cwd} is not a directory`);
+  } catch {
+    return failedSpawn(`working directory ${command.cwd} does not exist`);
+  }
+  const file = resolveCommand(program, command.env.PATH, command.cwd);
+  if (!file) return failedSpawn(`command not found or not executable: "${program}" (PATH=${command.env.PATH ?? ''})`);
+
+  let child: ChildProcess;
+  try {
+    child = spawn(file, args, { cwd: command.cwd, env: command.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   } catch (err) {
     return failedSpawn(`spawn ${file} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 
-  const pid = subprocess.pid ?? null;
+  const pid = child.pid ?? null;
   // Read now, synchronously: until the event loop reaps it, even an instant exit leaves a zombie to read.
   const startTime = pid === null ? null : (readStat(pid)?.startTime ?? null);
-  subprocess.stdout?.on('data', (chunk: Buffer | string) => io.onStdout(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
-  subprocess.stderr?.on('data', (chunk: Buffer | string) => io.onStderr(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+  child.stdout?.on('data', (chunk: Buffer) => io.onStdout(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => io.onStderr(chunk));
 
   let markSeen: () => void = () => undefined;
   const exitSeen = new Promise<void>((resolveSeen) => {
@@ -124,44 +116,44 @@ export const spawnGateway: SpawnFn = (spec, io) => {
       markSeen();
       resolveExit(value);
     };
-    subprocess.once('exit', (code, signal) => {
+    child.once('exit', (code, signal) => {
       markSeen();
       // Let the last lines (OpenClaw's config error) arrive before reporting the exit.
-      const streams = [subprocess.stdout, subprocess.stderr].filter((st) => st !== null && st !== undefined && !st.readableEnded);
-      let pending = streams.length;
-      const timer = setTimeout(() => finish({ code, signal }), DRAIN_GRACE_MS);
-      const drained = () => {
-        pending -= 1;
-        if (pending > 0) return;
-        clearTimeout(timer);
-        finish({ code, signal });
-      };
-      if (pending === 0) {
-        clearTimeout(timer);
-        finish({ code, signal });
-      }
-      for (const st of streams) {
-        let counted = false;
-        const once = () => {
-          if (counted) return;
-          counted = true;
-          drained();
-        };
-        st?.once('end', once);
-        st?.once('close', once);
-      }
+      waitForDrain([child.stdout, child.stderr], () => finish({ code, signal }));
     });
-    subprocess.once('error', (err: Error) => {
+    // exec failures (EACCES, ENOEXEC...) arrive here without an 'exit'; later errors (a failed kill) do not end anything.
+    child.on('error', (err: Error) => {
       if (pid === null) finish({ code: null, signal: null, error: `spawn ${file} failed: ${err.message}` });
     });
-    // execa's own result covers early errors that emit no 'exit' (it never rejects: reject: false).
-    subprocess.then(
-      (result) => {
-        if (result.failed && pid === null) finish({ code: null, signal: null, error: result.shortMessage ?? 'spawn failed' });
-        else finish({ code: result.exitCode ?? null, signal: result.signal ?? null });
-      },
-      (err: unknown) => finish({ code: null, signal: null, error: err instanceof Error ? err.message : String(err) }),
-    );
   });
   return { pid, startTime, exitSeen, exited };
-};
+}
+
+/** Calls `done` once every stream ended or closed, or after DRAIN_GRACE_MS (children may hold the pipes open). */
+function waitForDrain(streams: Array<Readable | null>, done: () => void): void {
+  const open = streams.filter((st): st is Readable => st !== null && !st.readableEnded);
+  let pending = open.length;
+  if (pending === 0) return done();
+  let finished = false;
+  const end = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    done();
+  };
+  const timer = setTimeout(end, DRAIN_GRACE_MS);
+  for (const st of open) {
+    let counted = false;
+    const once = () => {
+      if (counted) return;
+      counted = true;
+      pending -= 1;
+      if (pending === 0) end();
+    };
+    st.once('end', once);
+    st.once('close', once);
+  }
+}
+
+/** Spawns the gateway of `spec` (the runner's spawn dependency); see spawnProcess. */
+export const spawnGateway: SpawnFn = (spec, io) => spawnProcess(spec, io);
