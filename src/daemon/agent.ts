@@ -6,7 +6,8 @@ import { FleetError, toFleetError } from '../errors.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
 import { isSettled } from '../plan/agent-states.js';
-import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
+import type { DesiredAgent, RecordedProcess, RegistryEntry } from '../plan/types.js';
+import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
 import { federationSecrets } from '../plan/federation-secrets.js';
 import { formatConfigPath } from '../plan/config-merge.js';
 import { effectiveAgent } from '../provision/effective.js';
@@ -175,6 +176,41 @@ export class Agent {
     await this.runner.stop({ ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }), ...(options.reason ? { reason: options.reason } : {}) });
     await persisted;
     return this.runner.status();
+  }
+
+  /**
+   * Live restore: takes over the gateway a previous fleetd left running (identity already
+   * checked: pid, start time, launch hash). prepare() gives the spec it would launch with now
+   * (same hash, so nothing of the gateway's files changes); the runner is `running` at once.
+   */
+  async adoptRunning(proc: GatewayProcess, record: RecordedProcess, why: string): Promise<boolean> {
+    const spec = await this.prepare(new AbortController().signal, () => undefined);
+    return this.runner.adopt(proc, {
+      spec,
+      spawnedAt: Date.parse(record.spawnedAt),
+      runningSince: record.runningSince ? Date.parse(record.runningSince) : null,
+      restarts: record.restarts ?? 0,
+      why,
+    });
+  }
+
+  /** Live restore of a gateway that ended while fleetd was away: its exit goes through the restart policy (and a restart follows when it says so). */
+  async adoptExited(exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined): Promise<void> {
+    const m = this.deps.manifest();
+    const spec = { ...this.previewSpec(), logs: m.logs, stopTimeoutMs: m.gateway.stopTimeoutMs, health: m.health, restart: m.restart };
+    await this.runner.adoptExit(exit, {
+      spec,
+      spawnedAt: Date.parse(record.spawnedAt),
+      runningSince: record.runningSince ? Date.parse(record.runningSince) : null,
+      restarts: record.restarts ?? 0,
+      why: 'ended while fleetd was away',
+      ...(output ? { output } : {}),
+    });
+  }
+
+  /** Lets go of the gateway without stopping it (fleetd restarts; the next one adopts it). */
+  detach(): Promise<void> {
+    return this.runner.detach();
   }
 
   /** A restart on fleetd's behalf (rolling restart): the operator's wish is left as it is; resolves with the outcome. */

@@ -15,7 +15,8 @@ import { desiredAgents, launchOf } from '../plan/desired.js';
 import { portOfBlock } from '../plan/ports.js';
 import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
 import { unreloadableChange } from '../plan/reload-guard.js';
-import type { DesiredAgent, PlanAction, RegistryEntry, RegistryFile } from '../plan/types.js';
+import type { DesiredAgent, PlanAction, RecordedProcess, RegistryEntry, RegistryFile } from '../plan/types.js';
+import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
 import type { EnvValue } from '../secrets/refs.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { ensureEntry } from '../provision/ensure-entry.js';
@@ -423,6 +424,40 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         await agent.provisionOnly();
         return { created };
       });
+    },
+
+    /**
+     * The launch hash an agent would have now (config + env + launch under the current
+     * manifest), or undefined when it should not run: not declared, disabled, stopped by the
+     * operator, or without a port block. Live restore adopts a leftover gateway only when its
+     * recorded hash is this one.
+     */
+    wantedHash(address: string): string | undefined {
+      const reg = store.current();
+      const entry = ownEntry(reg.agents, address);
+      const desired = desiredAgents(manifest, reg).find((d) => d.address === address);
+      if (!entry || !desired || !desired.enabled || entry.desired !== 'running') return undefined;
+      return effectiveAgent({ stateDir: manifest.stateDir, desired, port: entry.port, token: entry.token, hooksToken: entry.hooksToken, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv }).hash;
+    },
+
+    /** Live restore: takes over a running gateway a previous fleetd left (see Agent.adoptRunning); false when the agent is not declared. */
+    async adoptRunning(address: string, proc: GatewayProcess, record: RecordedProcess, why: string): Promise<boolean> {
+      const desired = desiredAgents(manifest, store.current()).find((d) => d.address === address);
+      if (!desired) return false;
+      return adopt(desired).adoptRunning(proc, record, why);
+    },
+
+    /** Live restore of a gateway that ended while fleetd was away (see Agent.adoptExited). */
+    async adoptExited(address: string, exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined): Promise<void> {
+      const desired = desiredAgents(manifest, store.current()).find((d) => d.address === address);
+      if (desired) await adopt(desired).adoptExited(exit, record, output);
+    },
+
+    /** Lets every gateway run on for the next fleetd to adopt (fleetd restarts); the registry keeps their records. */
+    async detachAll(): Promise<void> {
+      shuttingDown = true;
+      await Promise.allSettled([...agents.values()].map((agent) => agent.detach()));
+      await store.flush().catch((err: unknown) => log.error({ err: (err as Error).message }, 'the registry could not be written before fleetd left'));
     },
 
     /** The hooks token of an agent (the one command that shows it); NOT_FOUND when nobody calls it. */

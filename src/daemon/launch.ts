@@ -32,6 +32,7 @@ export function buildLaunchSpec(
     cwd: provisioned.home,
     env,
     port: entry.port,
+    launchHash: provisioned.hash,
     token: entry.token,
     secrets,
     logFile: provisioned.logFile,

@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { loadManifest, type ManifestOverrides } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { cleanGatewayPath } from '../plan/gateway-env.js';
-import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
-import { agentPaths } from '../provision/home.js';
 import { listProcesses, treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
+import { createShimSpawn } from '../supervise/shim-spawn.js';
+import { restoreLeftovers } from './live-restore.js';
 import { FleetError, toFleetError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { DaemonContext } from './context.js';
@@ -98,13 +98,15 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
 
   const store = createRegistryStore(openRegistry(manifest.stateDir));
+  const shimSpawn = createShimSpawn({ warn: (text) => log.warn({ text }, 'shim said something unexpected') });
   let fleetRef: { manifest: Manifest } | undefined;
   const installRuntime = createRuntimeCache(() => fleetRef?.manifest ?? manifest, log);
   const fleet = createFleet(manifest, {
     logger: log,
     store,
     installRuntime,
-    createRunner: (spec, runnerDeps) => createRunner(spec, runnerDeps),
+    // every gateway under its own shim: its output and exit outlive fleetd (live restore)
+    createRunner: (spec, runnerDeps) => createRunner(spec, { ...runnerDeps, spawn: shimSpawn }),
     treeRss: (pids) => {
       const table = listProcesses();
       return new Map(pids.map((pid) => [pid, treeRssBytes(pid, table)]));
@@ -148,30 +150,19 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   const boot = (async () => {
     await Promise.resolve(); // let the signal hand-off below run first
     if (stopping) return;
-    const reg = await fleet.load();
-    // A previous fleetd killed with SIGKILL may have left gateways running: stop them first,
-    // there must never be two gateways on one state dir or port.
-    const orphans = Object.entries(reg.agents).filter(([, e]) => e.process);
-    await Promise.all(
-      orphans.map(async ([address, entry]) => {
-        const result = await stopRecordedProcess(entry.process!, manifest.gateway.stopTimeoutMs);
-        log.warn({ agent: address, pid: entry.process!.pid, result }, 'gateway left by a previous fleetd handled');
-      }),
-    );
-    // Children re-parented before the registry saw them (a crash mid-boot) still carry
-    // their agent's OPENCLAW_CONFIG_PATH: stop those too.
-    await Promise.all(
-      Object.values(reg.agents).map(async (entry) => {
-        const configPath = agentPaths(manifest.stateDir, entry.fleet, entry.agent).configPath;
-        const pids = await stopMarkedProcesses(configPath, manifest.gateway.stopTimeoutMs);
-        if (pids.length > 0) log.warn({ agent: `${entry.fleet}/${entry.agent}`, pids }, 'stopped leftover gateway processes of a previous fleetd');
-      }),
-    );
-    if (orphans.length > 0) {
+    await fleet.load();
+    // Gateways a previous fleetd left running (killed, crashed, or restarted on purpose):
+    // adopted when they are provably the agent's current launch, else stopped; there must
+    // never be two gateways on one state dir or port.
+    const outcomes = await restoreLeftovers(fleet, manifest, log);
+    const dropped = [...outcomes].filter(([, outcome]) => outcome !== 'adopted').map(([address]) => address);
+    if (dropped.length > 0) {
       await store.update((r) => {
-        for (const entry of Object.values(r.agents)) delete entry.process;
+        for (const address of dropped) if (Object.hasOwn(r.agents, address)) delete r.agents[address]!.process;
       });
     }
+    const adopted = [...outcomes].filter(([, outcome]) => outcome === 'adopted').length;
+    if (outcomes.size > 0) log.info({ adopted, stopped: outcomes.size - adopted }, 'gateways of a previous fleetd: adopted or stopped');
     if (stopping) return;
     bound = await listenOnSocket(server, manifest.socket, manifest.socketGroup);
     log.info({ socket: manifest.socket }, 'control socket ready');

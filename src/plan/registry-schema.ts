@@ -17,8 +17,12 @@ export const recordedProcessSchema = z.strictObject({
   pgid: z.int().min(1),
   /** Start time of the pid in clock ticks since boot (field 22 of /proc/<pid>/stat). */
   startTime: z.string().min(1),
-  /** ISO time of the spawn, for people. */
+  /** ISO time of the spawn: the uptime an adopting fleetd shows. */
   spawnedAt: z.string().min(1),
+  /** ISO time it became `running` (healthy for). */
+  runningSince: z.string().min(1).optional(),
+  /** The agent's restart count when this was recorded (kept across a restart of fleetd). */
+  restarts: z.int().min(0).optional(),
 });
 
 /** Spec of an agent added with `fleetctl add agent` (kept here: it has no manifest entry). */

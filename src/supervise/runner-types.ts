@@ -36,6 +36,16 @@ export interface Runner {
   stop(options?: StopCallOptions): Promise<void>;
   /** Cancels any launch, stops the tree if up, launches again; clears `failed`; counts a restart. Resolves once the new launch began. */
   restart(options?: StopCallOptions): Promise<void>;
+  /**
+   * Live restore: takes over a gateway a previous fleetd left running (its identity checked
+   * by the caller): `running` at once with its real uptime and restart count, probed from
+   * now on. False (nothing done) unless the runner is stopped with nothing launched.
+   */
+  adopt(proc: GatewayProcess, facts: AdoptFacts): Promise<boolean>;
+  /** Live restore of a gateway that ended while fleetd was away: its exact exit goes through the restart policy. */
+  adoptExit(exit: GatewayExit & { at: number }, facts: Omit<AdoptFacts, 'runningSince'> & { runningSince: number | null; output?: string }): Promise<void>;
+  /** Lets go of the gateway without stopping it (a restart of fleetd): no exit is handled, the next fleetd adopts it. */
+  detach(): Promise<void>;
   /** Replaces the spec whose timings apply now (health, restart policy, stop timeout); the next launch prepares its own. */
   updateSpec(spec: LaunchSpec): void;
   status(): RunnerStatus;
@@ -44,6 +54,20 @@ export interface Runner {
   /** Subscribes; returns the unsubscribe function. */
   on<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): () => void;
   off<E extends keyof RunnerEvents>(event: E, listener: RunnerEvents[E]): void;
+}
+
+/** What the runner must know of a gateway it adopts. */
+export interface AdoptFacts {
+  /** The spec it would launch now (timings, port, token for redaction). */
+  spec: LaunchSpec;
+  /** epoch ms of its spawn (uptime counts from here). */
+  spawnedAt: number;
+  /** epoch ms it became running, when recorded. */
+  runningSince: number | null;
+  /** The restart count recorded with it. */
+  restarts: number;
+  /** Why it could be adopted, for the reason ("same start time, same launch hash"). */
+  why: string;
 }
 
 /** One spawned gateway process and what the runner knows about it. */
@@ -75,5 +99,7 @@ export interface Run {
   foreign: string | null;
   /** Why this run was launched ("restarted by the operator"), the start of every reason while it starts. */
   why: string;
+  /** fleetd let go of it (a restart of fleetd): its end is the next fleetd's to see. */
+  detached: boolean;
 }
 

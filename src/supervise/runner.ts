@@ -21,16 +21,17 @@ import { canStart, canTransition } from '../plan/agent-states.js';
 import { describeEnding, EMPTY_HISTORY, nextRestart, type GatewayEnding, type RestartDecision, type RestartHistory } from '../plan/restart-policy.js';
 import { formatDuration } from '../util/duration.js';
 import { judgeStart } from '../plan/start-verdict.js';
-import { createOutputTail } from './output-tail.js';
+import { createOutputTail, type OutputTail } from './output-tail.js';
+import type { LogSink, OutputStream } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
-import type { Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
-import type { GatewayExit } from './spawn-gateway.js';
+import type { AdoptFacts, Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
+import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import { exitOf, knownRefs, markerOf, rememberMarked, stopRunTree } from './run-stop.js';
 import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
-export type { Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
+export type { AdoptFacts, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
 export const STARTING_PROBE_MS = 500;
@@ -109,6 +110,52 @@ class GatewayRunner implements Runner {
     });
   }
 
+  adopt(proc: GatewayProcess, facts: AdoptFacts): Promise<boolean> {
+    return this.enqueue(() => {
+      if (this.state !== 'stopped' || this.current || proc.pid === null) return false;
+      this.cancelLaunch();
+      this.restarts = facts.restarts;
+      const run = this.startRun(proc, facts.spec, 'adopted', facts.spawnedAt);
+      this.spec = facts.spec;
+      run.runningSince = facts.runningSince ?? this.deps.clock.now();
+      this.emit('process', { ...run.record!, runningSince: new Date(run.runningSince).toISOString() });
+      const up = formatDuration(this.deps.clock.now() - facts.spawnedAt);
+      this.transition('running', `adopted from a previous fleetd: pid ${proc.pid} on port ${facts.spec.port}, up ${up}; ${facts.why}`);
+      this.health = { live: null, ready: null };
+      this.scheduleProbe(run, 0);
+      return true;
+    });
+  }
+
+  adoptExit(exit: GatewayExit & { at: number }, facts: Omit<AdoptFacts, 'runningSince'> & { runningSince: number | null; output?: string }): Promise<void> {
+    return this.enqueue(() => {
+      if (this.state !== 'stopped' || this.current) return;
+      this.restarts = facts.restarts;
+      this.spec = facts.spec;
+      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt };
+      const base = { runtimeMs: exit.at - facts.spawnedAt, runningSince: facts.runningSince };
+      const ending: GatewayEnding = exit.error
+        ? { ...base, kind: 'spawn-error', message: exit.error }
+        : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, ...(facts.output ? { output: facts.output } : {}), cause: 'while fleetd was away' };
+      this.transition('starting', `the gateway ended ${describeEnding(ending)}`);
+      this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
+    });
+  }
+
+  detach(): Promise<void> {
+    this.cancelLaunch();
+    return this.enqueue(async () => {
+      this.cancelLaunch();
+      const run = this.current;
+      if (!run) return;
+      run.detached = true;
+      this.clearRunTimer(run, 'probeTimer');
+      this.clearRunTimer(run, 'startupTimer');
+      await run.proc.detach?.().catch((err: unknown) => this.log.warn({ err }, 'could not detach from the gateway\'s shim'));
+      this.log.info({ pid: run.proc.pid }, 'left running for the next fleetd to adopt');
+    });
+  }
+
   updateSpec(spec: LaunchSpec): void {
     this.spec = spec;
   }
@@ -183,9 +230,9 @@ class GatewayRunner implements Runner {
       } catch {
         return; // aborted: the launch was cancelled while waiting
       }
-      await this.enqueue(() => {
+      await this.enqueue(async () => {
         if (!live()) return release();
-        this.spawnRun(why);
+        await this.spawnRun(why);
         this.releaseWhenBooted(release);
       });
     })().catch((err: unknown) => this.log.error({ err }, 'launch failed unexpectedly'));
@@ -210,12 +257,50 @@ class GatewayRunner implements Runner {
   }
 
   /** Spawns the gateway of the current spec; the state is already `starting`. */
-  private spawnRun(why: string): void {
+  private async spawnRun(why: string): Promise<void> {
     const spec = this.spec;
     const now = this.deps.clock.now();
-    const tail = createOutputTail();
+    // Output arrives through `io`; until the run's log exists (the spawn may be async) it waits here.
+    let deliver: ((stream: OutputStream, chunk: Buffer) => void) | null = null;
+    const early: Array<[OutputStream, Buffer]> = [];
+    const io = {
+      onStdout: (c: Buffer) => (deliver ? deliver('stdout', c) : early.push(['stdout', c])),
+      onStderr: (c: Buffer) => (deliver ? deliver('stderr', c) : early.push(['stderr', c])),
+    };
+    let proc: GatewayProcess;
+    try {
+      proc = await this.deps.spawn(spec, io);
+    } catch (err) {
+      // The holder of its output could not be started (shim): an ending like a failed spawn.
+      const message = err instanceof Error ? err.message : String(err);
+      proc = { pid: null, startTime: null, exitSeen: Promise.resolve(), exited: Promise.resolve({ code: null, signal: null, error: message }) };
+    }
+    const run = this.startRun(proc, spec, why, now);
+    deliver = (stream, chunk) => run.streams[stream].write(chunk);
+    for (const [stream, chunk] of early) deliver(stream, chunk);
+    if (proc.pid === null) {
+      this.setReason(`${why}; spawning ${spec.argv[0] ?? '(no command)'}`);
+      return;
+    }
+    run.sink.note(`spawned pid ${proc.pid} on port ${spec.port}: ${spec.argv.join(' ')}`);
+    this.emit('process', run.record);
+    this.setReason(`${why}; spawned pid ${proc.pid}, waiting for /healthz on port ${spec.port}`);
+    this.emit('state', this.status()); // same state, now with a pid: listeners waiting for the spawn hear it
+    run.startupTimer = this.deps.setTimer(() => void this.enqueue(() => this.onStartupTimeout(run)), spec.health.startupTimeoutMs);
+    this.scheduleProbe(run, 0);
+  }
+
+  /** The log of one run: fleetd's own sink, or (when a shim writes the log) the tail alone, with notes sent to the writer. */
+  private openRunLog(proc: GatewayProcess, spec: LaunchSpec, tail: OutputTail): LogSink {
+    if (proc.log) {
+      const holder = proc.log;
+      if (holder.tail) for (const stream of ['stdout', 'stderr'] as const) if (holder.tail[stream]) tail.push(stream, holder.tail[stream]);
+      holder.subscribe?.((stream, text) => tail.push(stream, text));
+      const toTail = (stream: OutputStream) => ({ write: (chunk: Buffer | string) => tail.push(stream, chunk.toString()), end: () => undefined });
+      return { stream: toTail, note: (text) => holder.note(text), close: () => undefined };
+    }
     let warned = false;
-    const sink = this.deps.openLog(
+    return this.deps.openLog(
       spec,
       (stream, text) => tail.push(stream, text),
       (err) => {
@@ -223,19 +308,23 @@ class GatewayRunner implements Runner {
         warned = true;
       },
     );
-    const streams = { stdout: sink.stream('stdout'), stderr: sink.stream('stderr') };
-    const proc = this.deps.spawn(spec, { onStdout: (c) => streams.stdout.write(c), onStderr: (c) => streams.stderr.write(c) });
+  }
+
+  /** Makes `proc` the current run (a fresh spawn, or an adopted gateway) and wires its exit. */
+  private startRun(proc: GatewayProcess, spec: LaunchSpec, why: string, spawnedAt: number): Run {
+    const tail = createOutputTail();
+    const sink = this.openRunLog(proc, spec, tail);
     const run: Run = {
       spec,
       proc,
-      record: null,
-      spawnedAt: now,
+      record: proc.pid === null ? null : { pid: proc.pid, pgid: proc.pid, startTime: proc.startTime ?? '', spawnedAt: new Date(spawnedAt).toISOString(), restarts: this.restarts },
+      spawnedAt,
       runningSince: null,
       failures: 0,
       known: new Map(),
       tail,
       sink,
-      streams,
+      streams: { stdout: sink.stream('stdout'), stderr: sink.stream('stderr') },
       exitSeen: false,
       exitAt: null,
       exit: null,
@@ -245,6 +334,7 @@ class GatewayRunner implements Runner {
       startupTimer: null,
       foreign: null,
       why,
+      detached: false,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -253,20 +343,12 @@ class GatewayRunner implements Runner {
       run.exitAt = this.deps.clock.now();
     });
     void proc.exited.then((exit) => {
+      if (exit.detached || run.detached) return;
       run.exit = exit;
+      if (exit.at !== undefined) run.exitAt = exit.at;
       void this.enqueue(() => this.onExit(run));
     });
-    if (proc.pid === null) {
-      this.setReason(`${why}; spawning ${spec.argv[0] ?? '(no command)'}`);
-      return;
-    }
-    run.record = { pid: proc.pid, pgid: proc.pid, startTime: proc.startTime ?? '', spawnedAt: new Date(now).toISOString() };
-    sink.note(`spawned pid ${proc.pid} on port ${spec.port}: ${spec.argv.join(' ')}`);
-    this.emit('process', run.record);
-    this.setReason(`${why}; spawned pid ${proc.pid}, waiting for /healthz on port ${spec.port}`);
-    this.emit('state', this.status()); // same state, now with a pid: listeners waiting for the spawn hear it
-    run.startupTimer = this.deps.setTimer(() => void this.enqueue(() => this.onStartupTimeout(run)), spec.health.startupTimeoutMs);
-    this.scheduleProbe(run, 0);
+    return run;
   }
 
   /** True while probe results of `run` may still act. */
@@ -306,6 +388,7 @@ class GatewayRunner implements Runner {
         this.clearRunTimer(run, 'startupTimer');
         run.runningSince = now;
         this.transition('running', `started after ${formatDuration(now - run.spawnedAt)}: ${verdict.reason}`);
+        if (run.record) this.emit('process', { ...run.record, runningSince: new Date(now).toISOString(), restarts: this.restarts });
       } else if (verdict.state === 'foreign') {
         run.foreign = verdict.reason;
         this.health = { ...this.health, live: false };
@@ -339,7 +422,7 @@ class GatewayRunner implements Runner {
     const base = { runtimeMs: (run.exitAt ?? this.deps.clock.now()) - run.spawnedAt, runningSince: run.runningSince };
     const ending: GatewayEnding = exit.error
       ? { ...base, kind: 'spawn-error', message: exit.error }
-      : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary(), ...(run.foreign ? { cause: run.foreign } : {}) };
+      : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary(), ...(run.foreign || exit.lost ? { cause: run.foreign ?? exit.lost! } : {}) };
     const pid = run.proc.pid;
     if (pid !== null) {
       rememberMarked(run, this.deps);
@@ -431,6 +514,7 @@ class GatewayRunner implements Runner {
     if (this.current === run) this.current = null;
     this.health = { live: null, ready: null };
     if (run.record) this.emit('process', null);
+    void run.proc.close?.().catch((err: unknown) => this.log.warn({ err }, 'could not clean up after the gateway\'s shim'));
   }
 
   private clearRunTimer(run: Run, which: 'probeTimer' | 'startupTimer'): void {

@@ -17,6 +17,12 @@ export interface GatewayExit {
   signal: string | null;
   /** Set when it could not be started at all (command not found, bad cwd, spawn error). */
   error?: string;
+  /** epoch ms of the exit when known exactly (the shim recorded it, perhaps while fleetd was away). */
+  at?: number;
+  /** Set when fleetd lost the process's output holder without an exit: the gateway may still live. */
+  lost?: string;
+  /** Set when fleetd let go of the process on purpose (detach for a restart of fleetd): not an exit. */
+  detached?: boolean;
 }
 
 /** A spawned gateway. */
@@ -29,6 +35,21 @@ export interface GatewayProcess {
   exitSeen: Promise<void>;
   /** Resolves once the process exited and its output was drained (or a short grace passed). */
   exited: Promise<GatewayExit>;
+  /**
+   * Set when something other than the runner writes the captured log (the per-agent shim):
+   * the runner then only keeps its tail and sends its notes here, redacted by the writer.
+   */
+  log?: {
+    note(text: string): void;
+    /** Recent output from before the runner took the process (adoption). */
+    tail?: { stdout: string; stderr: string };
+    /** Live output (already redacted) for the runner's tail; returns the unsubscribe. */
+    subscribe?(listener: (stream: 'stdout' | 'stderr', text: string) => void): () => void;
+  };
+  /** Lets go of a gateway that must outlive fleetd (live restore): it keeps running and is adopted by the next fleetd. */
+  detach?(): Promise<void>;
+  /** Ends the run after its exit was handled (removes the holder's files). */
+  close?(): Promise<void>;
 }
 
 /** Where the gateway's output goes. */
@@ -38,7 +59,7 @@ export interface SpawnIo {
 }
 
 /** The spawn dependency of the runner. */
-export type SpawnFn = (spec: LaunchSpec, io: SpawnIo) => GatewayProcess;
+export type SpawnFn = (spec: LaunchSpec, io: SpawnIo) => GatewayProcess | Promise<GatewayProcess>;
 
 /** How long to wait for the pipes to drain after the exit (children may hold them open). */
 export const DRAIN_GRACE_MS = 250;
@@ -156,4 +177,4 @@ function waitForDrain(streams: Array<Readable | null>, done: () => void): void {
 }
 
 /** Spawns the gateway of `spec` (the runner's spawn dependency); see spawnProcess. */
-export const spawnGateway: SpawnFn = (spec, io) => spawnProcess(spec, io);
+export const spawnGateway = (spec: LaunchSpec, io: SpawnIo): GatewayProcess => spawnProcess(spec, io);

@@ -22,8 +22,10 @@ export interface LaunchSpec {
   token: string;
   /** Every other secret its output may contain (hooks tokens, secret env values): redacted like the token. */
   secrets?: string[];
-  /** `<home>/logs/gateway.log`. */
+  /** `<stateDir>/agents/<fleet>/<agent>/gateway.log` (its folder is the shim's run dir). */
   logFile: string;
+  /** The applied hash of this launch (config + env + launch): a shim records it, adoption compares it. */
+  launchHash?: string;
   logs: ManifestInput['logs'];
   stopTimeoutMs: number;
   health: ManifestInput['health'];

@@ -75,7 +75,7 @@ describe('backup and restore (fake gateway)', () => {
     assert.equal(summary.agentWasRunning, true);
     assert.equal((await stat(join(dir, 'cli.tar.gz'))).mode & 0o777, 0o600);
     assert.equal(b.stdout.includes(token), false, 'the listing holds no secret');
-    assert.deepEqual((await readdir(join(f.stateDir, 'agents', 'acme', 'cli'))).filter((n) => !n.startsWith('gateway.log')).sort(), ['config.applied.json'], 'no staging left behind');
+    assert.deepEqual((await readdir(join(f.stateDir, 'agents', 'acme', 'cli'))).filter((n) => !n.startsWith('gateway.log') && !n.startsWith('shim.')).sort(), ['config.applied.json'], 'no staging left behind');
 
     const again = await human(f, dir, 'backup', 'acme/cli', '-o', 'cli.tar.gz');
     assert.equal(again.code, 1);
@@ -160,7 +160,7 @@ describe('backup and restore (fake gateway)', () => {
     assert.equal(r.json.error.code, 'ARCHIVE_INVALID');
     assert.match(r.json.error.message, /entry "home\/workspace\/evil": is a symbolic link.*nothing was written/);
     assert.deepEqual(await treeOf(home), before);
-    assert.deepEqual((await readdir(join(f.stateDir, 'agents', 'acme', 'cli'))).filter((n) => !n.startsWith('gateway.log')).sort(), ['config.applied.json'], 'no upload or extraction left behind');
+    assert.deepEqual((await readdir(join(f.stateDir, 'agents', 'acme', 'cli'))).filter((n) => !n.startsWith('gateway.log') && !n.startsWith('shim.')).sort(), ['config.applied.json'], 'no upload or extraction left behind');
     assert.equal((await f.ctl('start', 'agent', 'acme/cli')).code, 0);
     await track('acme/cli');
   });

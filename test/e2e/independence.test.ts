@@ -76,7 +76,8 @@ test('a home deleted while the gateway runs is made again by the next automatic 
     seen.push(...(await fakePids(f.stateDir, 'acme/korax')));
     assert.equal(back.port, before.port);
     assert.ok(existsSync(join(agentHome(f.stateDir, 'acme/korax'), '.openclaw', 'openclaw.json')), 'openclaw.json provisioned again');
-    assert.deepEqual((await readdir(join(f.stateDir, 'agents', 'acme', 'korax'))).sort(), ['config.applied.json', 'gateway.log'], 'captured output and bookkeeping stay in fleetd\'s own folder');
+    const own = (await readdir(join(f.stateDir, 'agents', 'acme', 'korax'))).filter((n) => !n.startsWith('shim.'));
+    assert.deepEqual(own.sort(), ['config.applied.json', 'gateway.log'], 'captured output and bookkeeping stay in fleetd\'s own folder');
   });
 });
 

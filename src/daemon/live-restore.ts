@@ -1,0 +1,108 @@
+// Live restore at start-up (Docker's live-restore, containerd's shims, Nomad's task
+// re-attachment): for every agent the registry says had a gateway, attach to its shim and
+// check who runs there. Adopted, with its pid, uptime and restart count: a gateway whose pid
+// and /proc start time are the recorded ones and whose launch hash is the one the agent
+// would have now. Its exit replayed through the restart policy: a gateway that ended while
+// fleetd was away (the shim recorded the exact code). Stopped, and the log says why: any
+// other case (the launch changed while fleetd was away, the agent is no longer wanted, the
+// shim is gone or does not answer, the record does not match). Runs before the plan, so
+// the planner sees adopted agents running and starts nothing twice.
+import type { Manifest } from '../manifest/schema.js';
+import type { RecordedProcess, RegistryFile } from '../plan/types.js';
+import { agentPaths } from '../provision/home.js';
+import { removeRunFiles } from '../shim/records.js';
+import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
+import { attachShim, type AttachResult } from '../supervise/shim-client.js';
+import { processOfShim } from '../supervise/shim-spawn.js';
+import type { Fleet } from './fleet.js';
+import type { Logger } from './logger.js';
+
+/** What happened to one agent's leftover gateway. */
+export type LeftoverOutcome = 'adopted' | 'exited' | 'stopped' | 'gone';
+
+/** Dependencies (real defaults). */
+export interface LiveRestoreDeps {
+  attach: (runDir: string, options: Parameters<typeof attachShim>[1]) => Promise<AttachResult>;
+  stopRecorded: typeof stopRecordedProcess;
+  stopMarked: typeof stopMarkedProcesses;
+}
+
+const DEFAULTS: LiveRestoreDeps = { attach: (dir, options) => attachShim(dir, options), stopRecorded: stopRecordedProcess, stopMarked: stopMarkedProcesses };
+
+/** Adopts or stops every gateway a previous fleetd left; returns the outcome per address. Never throws for one agent. */
+export async function restoreLeftovers(fleet: Fleet, manifest: Manifest, log: Logger, deps: LiveRestoreDeps = DEFAULTS): Promise<Map<string, LeftoverOutcome>> {
+  const reg: Readonly<RegistryFile> = fleet.registry();
+  const outcomes = new Map<string, LeftoverOutcome>();
+  const timeoutMs = manifest.gateway.stopTimeoutMs;
+  await Promise.all(
+    Object.entries(reg.agents).map(async ([address, entry]) => {
+      const record = entry.process;
+      if (!record) return;
+      const alog = log.child({ agent: address });
+      try {
+        outcomes.set(address, await restoreOne(fleet, address, record, agentPaths(manifest.stateDir, entry.fleet, entry.agent).supervisorDir, timeoutMs, alog, deps));
+      } catch (err) {
+        alog.error({ err: (err as Error).message, pid: record.pid }, 'could not restore the gateway a previous fleetd left; stopping it');
+        await deps.stopRecorded(record, timeoutMs).catch(() => undefined);
+        outcomes.set(address, 'stopped');
+      }
+    }),
+  );
+  // Children re-parented before the registry saw them (a crash mid-boot) still carry their
+  // agent's OPENCLAW_CONFIG_PATH: stop those, except in agents whose gateway was adopted.
+  await Promise.all(
+    Object.values(reg.agents).map(async (entry) => {
+      const address = `${entry.fleet}/${entry.agent}`;
+      if (outcomes.get(address) === 'adopted') return;
+      const pids = await deps.stopMarked(agentPaths(manifest.stateDir, entry.fleet, entry.agent).configPath, timeoutMs);
+      if (pids.length > 0) log.warn({ agent: address, pids }, 'stopped leftover gateway processes of a previous fleetd');
+    }),
+  );
+  return outcomes;
+}
+
+/** One agent: attach, check, adopt or stop. */
+async function restoreOne(fleet: Fleet, address: string, record: RecordedProcess, runDir: string, timeoutMs: number, log: Logger, deps: LiveRestoreDeps): Promise<LeftoverOutcome> {
+  const attached = await deps.attach(runDir, { takeover: true, expect: { gatewayPid: record.pid, gatewayStartTime: record.startTime } });
+  const wanted = fleet.wantedHash(address);
+  if (attached.ok) {
+    const { handle } = attached;
+    if (wanted !== undefined && handle.record.specHash === wanted) {
+      const why = `same pid and start time as recorded, same launch (hash ${wanted.slice(0, 12)})`;
+      if (await fleet.adoptRunning(address, processOfShim(handle), record, why)) {
+        log.info({ pid: record.pid }, `gateway adopted: ${why}`);
+        return 'adopted';
+      }
+    }
+    const why = wanted === undefined ? 'the agent is no longer wanted running (removed, disabled or stopped)' : 'its launch changed while fleetd was away (config, env or runtime)';
+    log.warn({ pid: record.pid }, `stopping the gateway a previous fleetd left: ${why}`);
+    const result = await deps.stopRecorded(record, timeoutMs);
+    log.info({ pid: record.pid, result: result.detail }, 'gateway left by a previous fleetd stopped');
+    await handle.exited;
+    await handle.close().catch(() => undefined);
+    return 'stopped';
+  }
+  switch (attached.reason) {
+    case 'exited': {
+      const exit = attached.exit;
+      log.warn({ pid: record.pid, code: exit.code, signal: exit.signal }, `${attached.message} while fleetd was away`);
+      const output = [exit.tail.stderr, exit.tail.stdout].join('\n').trim().split('\n').filter(Boolean).slice(-1)[0];
+      if (wanted !== undefined) await fleet.adoptExited(address, { code: exit.code, signal: exit.signal, at: exit.at, ...(exit.error ? { error: exit.error } : {}) }, record, output);
+      await attached.handle.close().catch(() => undefined);
+      return 'exited';
+    }
+    case 'no-shim': {
+      // A gateway from before shims (or whose shim never wrote its record): found by pid and start time.
+      const result = await deps.stopRecorded(record, timeoutMs);
+      if (result.action !== 'gone') log.warn({ pid: record.pid, result: result.detail }, 'gateway left by a previous fleetd handled');
+      return result.action === 'gone' ? 'gone' : 'stopped';
+    }
+    default: {
+      // shim-dead, refused, busy, protocol, mismatch, invalid: nothing to adopt safely.
+      log.warn({ pid: record.pid, reason: attached.reason }, `cannot adopt the gateway a previous fleetd left (${attached.message}); stopping it`);
+      const result = await deps.stopRecorded(record, timeoutMs);
+      if (attached.reason === 'shim-dead') await removeRunFiles(runDir).catch(() => undefined);
+      return result.action === 'gone' ? 'gone' : 'stopped';
+    }
+  }
+}
