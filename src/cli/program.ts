@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { registerAdd } from './commands/add.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerFederation } from './commands/federation.js';
 import { registerBackup } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
@@ -68,6 +69,7 @@ export function buildProgram(run: CliRun): Command {
   registerConfig(program, run);
   registerBackup(program, run);
   registerExec(program, run);
+  registerDaemon(program, run);
   registerCompletion(program, run);
   return program;
 }

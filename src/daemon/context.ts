@@ -16,6 +16,8 @@ export interface DaemonContext {
   daemonView: () => DaemonView;
   /** Re-reads and validates the manifest file (same path and command-line overrides as at start). */
   readManifest: () => Promise<Manifest>;
+  /** Ends fleetd after the answer: `restart` leaves every gateway running for the next fleetd, `stop` stops them (like SIGTERM). */
+  leave?: (how: 'restart' | 'stop') => void;
   /** fleetd's own log lines dropped so far (stdout closed or not drained): status's `daemon.logDropped`. */
   logDropped?: () => number;
 }

@@ -4,8 +4,8 @@
 // that runs) takes the signals over with route(), which replays what arrived meanwhile.
 // No imports on purpose: this module must load in no time.
 
-/** Signals that stop fleetd. */
-export type StopSignal = 'SIGTERM' | 'SIGINT';
+/** Signals that end fleetd: SIGTERM/SIGINT stop every gateway; SIGUSR2 restarts fleetd and leaves them running (live restore). */
+export type StopSignal = 'SIGTERM' | 'SIGINT' | 'SIGUSR2';
 
 /** Where signals go once a command has taken them over. */
 export interface SignalRoutes {
@@ -31,13 +31,14 @@ export interface SignalSource {
   off(event: string, listener: () => void): unknown;
 }
 
-/** Installs SIGTERM, SIGINT and SIGHUP handlers that remember what arrives until route() is called. */
+/** Installs SIGTERM, SIGINT, SIGHUP and SIGUSR2 handlers that remember what arrives until route() is called. */
 export function catchSignalsEarly(source: SignalSource = process): EarlySignals {
   let stop: StopSignal | undefined;
   let reload = false;
   let routes: SignalRoutes | undefined;
   const onTerm = () => deliverStop('SIGTERM');
   const onInt = () => deliverStop('SIGINT');
+  const onUsr2 = () => deliverStop('SIGUSR2');
   const onHup = () => {
     if (routes) routes.reload();
     else reload = true;
@@ -49,6 +50,7 @@ export function catchSignalsEarly(source: SignalSource = process): EarlySignals 
   source.on('SIGTERM', onTerm);
   source.on('SIGINT', onInt);
   source.on('SIGHUP', onHup);
+  source.on('SIGUSR2', onUsr2);
   return {
     pendingStop: () => stop,
     route(next) {
@@ -64,6 +66,7 @@ export function catchSignalsEarly(source: SignalSource = process): EarlySignals 
       source.off('SIGTERM', onTerm);
       source.off('SIGINT', onInt);
       source.off('SIGHUP', onHup);
+      source.off('SIGUSR2', onUsr2);
     },
   };
 }

@@ -23,7 +23,7 @@ const [{ Command, CommanderError }, { EXIT_CODES, toFleetError }, { loadManifest
 ]);
 
 /** Exit code of a process ended by `signal` before it had anything to clean up. */
-const SIGNAL_EXIT: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
+const SIGNAL_EXIT: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143, SIGUSR2: 0 };
 
 /** Prints an error the way every fleetd command does and exits with its code. */
 function fail(err: unknown): never {

@@ -2,6 +2,7 @@
 // the control socket, bring the fleet up, and serve until SIGTERM/SIGINT (stop everything,
 // exit 0). SIGHUP reloads the manifest. A stop signal is honoured at every step of this,
 // from the first instant (early-signals.ts): whatever was started is stopped again.
+import { spawn } from 'node:child_process';
 import { mkdir, chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import { listProcesses, treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { restoreLeftovers } from './live-restore.js';
+import { RESTART_EXIT_CODE, systemdIsRestarting, underSystemd } from './systemd-job.js';
 import { FleetError, toFleetError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { DaemonContext } from './context.js';
@@ -173,20 +175,38 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
 
   let release: () => void = () => {};
   const finished = new Promise<void>((resolve) => (release = resolve));
-  const shutdown = (signal: string) => {
+  let exitCode = 0;
+  // SIGTERM/SIGINT: stop every gateway, then exit 0. SIGUSR2, `fleetctl daemon restart`, or a
+  // SIGTERM while systemd restarts the unit: leave every gateway running (its shim holds its
+  // output) for the next fleetd to adopt, then exit; under systemd with RESTART_EXIT_CODE
+  // (the unit starts fleetd again), by hand after starting the successor itself.
+  const shutdown = (signal: StopSignal | 'restart request' | 'stop request') => {
     stopping ??= (async () => {
-      log.info({ signal }, 'stopping every gateway');
-      await fleet.shutdown();
-      await boot.catch(() => {}); // start-up in progress sees `stopping` (and the fleet's shutdown) and ends
-      await fleet.shutdown(); // anything start-up made meanwhile
+      const leave = signal === 'SIGUSR2' || signal === 'restart request' || (signal === 'SIGTERM' && (await systemdIsRestarting()));
+      if (leave) {
+        log.info({ signal }, 'fleetd restarts: every gateway is left running for the next fleetd to adopt');
+        await fleet.detachAll();
+        await boot.catch(() => {});
+        await fleet.detachAll(); // anything start-up made meanwhile
+      } else {
+        log.info({ signal }, 'stopping every gateway');
+        await fleet.shutdown();
+        await boot.catch(() => {}); // start-up in progress sees `stopping` (and the fleet's shutdown) and ends
+        await fleet.shutdown(); // anything start-up made meanwhile
+      }
       store.close();
       await closeSocket(server, bound).catch(() => {});
       await lock.release();
-      log.info('fleetd stopped');
+      if (leave) {
+        if (underSystemd()) exitCode = RESTART_EXIT_CODE;
+        else startSuccessor(log);
+      }
+      log.info(leave ? 'fleetd left; its gateways run on' : 'fleetd stopped');
       output.flush();
       release();
     })();
   };
+  ctx.leave = (how) => setImmediate(() => shutdown(how === 'restart' ? 'restart request' : 'stop request'));
   let booted = false;
   let reloadAfterBoot = false;
   const applyReload = () => {
@@ -196,7 +216,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
       (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
     );
   };
-  signals.handle(shutdown, () => {
+  signals.handle((signal) => shutdown(signal), () => {
     if (stopping) return;
     if (!booted) reloadAfterBoot = true; // replayed once start-up has planned the fleet
     else applyReload();
@@ -217,5 +237,12 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     throw err;
   }
   await finished;
-  return 0;
+  return exitCode;
+}
+
+/** Starts the next fleetd (same command line, environment and output) when no supervisor will: `fleetctl daemon restart` by hand. */
+function startSuccessor(log: Logger): void {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: process.env });
+  child.unref();
+  log.info({ pid: child.pid }, 'started the next fleetd; it adopts the gateways');
 }

@@ -138,6 +138,20 @@ export const routes = {
     body: z.undefined(),
     response: z.object({ ok: z.literal(true), pid: z.number(), version: z.string() }),
   },
+  // fleetd ends after answering: restart leaves every gateway running for the next fleetd
+  // (live restore), stop stops them all (like SIGTERM)
+  daemonRestart: {
+    method: 'POST',
+    path: '/v1/daemon/restart',
+    body: z.strictObject({}).default({}),
+    response: z.object({ pid: z.number(), leaving: z.enum(['restart', 'stop']), gateways: z.number(), next: z.string() }),
+  },
+  daemonStop: {
+    method: 'POST',
+    path: '/v1/daemon/stop',
+    body: z.strictObject({}).default({}),
+    response: z.object({ pid: z.number(), leaving: z.enum(['restart', 'stop']), gateways: z.number(), next: z.string() }),
+  },
   status: {
     method: 'GET',
     path: '/v1/agents',

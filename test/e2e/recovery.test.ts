@@ -152,3 +152,36 @@ test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its s
     await cleanup(dir);
   }
 });
+
+test('fleetctl daemon restart leaves every gateway running and the next fleetd adopts them; daemon stop stops them all', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
+  const seen: number[] = [];
+  try {
+    const before = new Map((await status(f)).map((a) => [a.address, a]));
+    for (const address of ADDRESSES) seen.push(...(await fakePids(f.stateDir, address)));
+    const restarted = await f.ctl('daemon', 'restart');
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.equal(restarted.json.leaving, 'restart');
+    assert.equal(restarted.json.gateways, 2);
+    assert.equal(await f.exited, 0, 'the old fleetd exited 0');
+    // the successor (same command line) takes the lock and the socket, and adopts
+    const health = await waitFor(async () => {
+      const r = await f.ctl('status');
+      return r.code === 0 && r.json.daemon.pid !== f.child.pid && r.json.agents.every((a: { state: string }) => a.state === 'running') ? r.json : undefined;
+    }, { timeoutMs: 30_000, what: 'the next fleetd to answer with both agents running' });
+    for (const a of health.agents) {
+      assert.equal(a.pid, before.get(a.address)!.pid, `${a.address}: same gateway`);
+      assert.equal(a.restarts, before.get(a.address)!.restarts, `${a.address}: no restart`);
+    }
+    const successor = health.daemon.pid as number;
+    const stopped = await f.ctl('daemon', 'stop');
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(alive(successor), false, 'fleetctl waited until fleetd exited');
+    assert.deepEqual(seen.filter(alive), [], 'every gateway stopped');
+  } finally {
+    await stopFleetd(f).catch(() => undefined);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});

@@ -3,6 +3,7 @@ import type { HandlerMap } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
 import { addAgentHandler } from './add-agent.js';
 import { healthHandler } from './health.js';
+import { daemonRestartHandler, daemonStopHandler } from './daemon-leave.js';
 import { logsHandler } from './logs.js';
 import { reloadHandler } from './reload.js';
 import { federationHandler } from './federation.js';
@@ -28,6 +29,8 @@ import { restoreHandler } from './restore.js';
 export function createHandlers(ctx: DaemonContext): HandlerMap {
   return {
     health: healthHandler(ctx),
+    daemonRestart: daemonRestartHandler(ctx),
+    daemonStop: daemonStopHandler(ctx),
     status: statusHandler(ctx),
     addAgent: addAgentHandler(ctx),
     removeAgent: removeAgentHandler(ctx),
