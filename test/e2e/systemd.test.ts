@@ -11,7 +11,7 @@ const UNIT = join(REPO, 'systemd', 'fleetd.service');
 
 test('the unit has the settings fleetd relies on, each with a comment', async () => {
   const text = await readFile(UNIT, 'utf8');
-  for (const line of ['KillMode=mixed', 'Restart=on-failure', 'StateDirectory=fleetd', 'RuntimeDirectory=fleetd', 'NoNewPrivileges=yes', 'ProtectSystem=full', 'PrivateTmp=yes', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+  for (const line of ['KillMode=process', 'RestartForceExitStatus=75', 'Restart=on-failure', 'StateDirectory=fleetd', 'RuntimeDirectory=fleetd', 'NoNewPrivileges=yes', 'ProtectSystem=full', 'PrivateTmp=yes', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     assert.ok(text.split('\n').includes(line), `missing ${line}`);
   }
   assert.match(text, /^ExecStart=\/usr\/bin\/env fleetd start --manifest \/etc\/fleetd\/fleets\.json5/m);
