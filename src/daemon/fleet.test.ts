@@ -61,7 +61,7 @@ function setup(dir: string, agents: Record<string, unknown>) {
       };
     },
   });
-  const fakeRuntime: Runtime = { version: '2026.9.6', dir: '/rt', node: '/rt/node', entry: '/rt/openclaw.mjs', nodeVersion: '24.21.0' };
+  const fakeRuntime: Runtime = { version: '2026.9.6', key: '2026.9.6', dir: '/rt', node: '/rt/node', entry: '/rt/openclaw.mjs', nodeVersion: '24.21.0' };
   return { manifest, fleet, runtime, spawned, fakeRuntime };
 }
 

@@ -58,7 +58,7 @@ describe('knownKeysAt walks the schema through defaults and records', () => {
     assert.deepEqual(knownKeysAt(manifestSchema, ['ports']), ['base', 'blockSize', 'max']);
     assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any']), ['defaults', 'gateway', 'agents']);
     assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x']), ['enabled', 'config', 'env', 'gateway']);
-    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x', 'gateway']), ['openclaw']);
+    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x', 'gateway']), ['openclaw', 'node']);
     assert.deepEqual(knownKeysAt(manifestSchema, ['version']), []);
     assert.deepEqual(knownKeysAt(manifestSchema, ['nope', 'deeper']), []);
   });

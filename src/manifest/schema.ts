@@ -2,7 +2,7 @@
 // a breaking change bumps `version`. Cross-field rules (managed keys, browser ports,
 // reserved env names, ids as record keys) live in rules.ts so this file stays a shape.
 import { z } from 'zod';
-import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from './ids.js';
+import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, VERSION_PATTERN } from './ids.js';
 
 /** Map of environment variables (names checked, values must be strings). */
 export const envSchema = z.record(
@@ -16,15 +16,19 @@ export const configSchema = z.record(z.string(), z.unknown());
 /** Exact OpenClaw version to run from a fleetd-managed runtime. */
 export const versionSchema = z.string().regex(VERSION_PATTERN, { message: 'expected an exact OpenClaw version such as "2026.9.6"' });
 
+/** Exact Node release to run a managed OpenClaw version on (instead of the LTS rule's choice). */
+export const nodeVersionSchema = z.string().regex(NODE_VERSION_PATTERN, { message: 'expected an exact Node release such as "24.21.0" (no ranges, no prereleases)' });
+
 /** `defaults` blocks, at top level and per fleet. */
 export const defaultsSchema = z.strictObject({
   config: configSchema.default({}),
   env: envSchema.default({}),
 });
 
-/** Per-fleet and per-agent gateway overrides: pin an OpenClaw version. */
+/** Per-fleet and per-agent gateway overrides: pin an OpenClaw version and/or its Node. */
 export const gatewayPinSchema = z.strictObject({
   openclaw: versionSchema.optional(),
+  node: nodeVersionSchema.optional(),
 });
 
 /** One agent = one gateway process. */
@@ -64,6 +68,7 @@ export const manifestSchema = z
       .strictObject({
         command: z.array(z.string().min(1)).min(1).optional(),
         openclaw: versionSchema.optional(),
+        node: nodeVersionSchema.optional(),
         env: envSchema.default({}),
         stopTimeoutMs: ms(100).max(3_600_000).default(60_000),
       })
@@ -102,8 +107,8 @@ export type AgentSpec = z.infer<typeof agentSchema>;
 /** One fleet entry as parsed. */
 export type FleetSpec = z.infer<typeof fleetSchema>;
 
-/** How a gateway is launched: a fixed argv, or a fleetd-managed OpenClaw version. */
-export type GatewayLaunch = { kind: 'command'; command: string[] } | { kind: 'openclaw'; version: string };
+/** How a gateway is launched: a fixed argv, or a fleetd-managed OpenClaw version (on a pinned Node when `node` is set). */
+export type GatewayLaunch = { kind: 'command'; command: string[] } | { kind: 'openclaw'; version: string; node?: string };
 
 /** A validated manifest with absolute paths; what the rest of fleetd consumes. */
 export interface Manifest extends Omit<ManifestInput, 'stateDir' | 'socket' | 'runtimesDir'> {

@@ -2,7 +2,7 @@
 // (validates responses). Additions must stay backwards compatible; a breaking change
 // bumps the `/v1/` prefix.
 import { z } from 'zod';
-import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
+import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, RUNTIME_KEY_PATTERN } from '../manifest/ids.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -14,7 +14,7 @@ export const idSchema = z.string().regex(ID_PATTERN, { message: `must be ${ID_RU
 export const paramSchemas: Record<string, z.ZodType<string>> = {
   fleet: idSchema,
   agent: idSchema,
-  version: z.string().regex(VERSION_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6' }),
+  version: z.string().regex(RUNTIME_KEY_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6 (2026.9.6+node-24.21.0 with a pinned Node)' }),
 };
 
 
@@ -173,7 +173,7 @@ export const routes = {
   installRuntime: {
     method: 'POST',
     path: '/v1/runtimes',
-    body: z.strictObject({ version: z.string().regex(VERSION_PATTERN, { message: 'expected an exact version such as 2026.9.6' }) }),
+    body: z.strictObject({ version: z.string().regex(RUNTIME_KEY_PATTERN, { message: 'expected an exact version such as 2026.9.6 (2026.9.6+node-24.21.0 with a pinned Node)' }) }),
     // NDJSON stream: `{ progress: { phase, message, elapsedMs } }` lines, then `{ result: { version, dir, nodeVersion } }` or `{ error }`
     response: z.object({ version: z.string(), dir: z.string(), nodeVersion: z.string() }),
   },

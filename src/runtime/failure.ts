@@ -7,6 +7,7 @@ const PERMANENT = /\b(E404|ETARGET|No matching version|is not (in|on) (the npm|t
 /** True when installing again cannot help without a change to the manifest or the machine. */
 export function isPermanentRuntimeError(err: unknown): boolean {
   if (err instanceof FleetError && (err.code === 'UNSUPPORTED_PLATFORM' || err.code === 'USAGE')) return true;
+  if (err instanceof FleetError && (err.details as { permanent?: unknown } | undefined)?.permanent === true) return true;
   const message = err instanceof Error ? err.message : String(err);
   return PERMANENT.test(message);
 }
