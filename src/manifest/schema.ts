@@ -39,10 +39,25 @@ export const agentSchema = z.strictObject({
   gateway: gatewayPinSchema.optional(),
 });
 
+/** Rollouts of a runtime change: agents restarted at once, and how long each may take to become ready. */
+export const upgradeSchema = z.strictObject({
+  /** Agents upgraded at the same time (a batch); the next batch waits for this one. */
+  maxParallel: z.int().min(1).max(64).default(1),
+  /** Restart on the new runtime to `/startupz` "started" (and `/readyz` 200 when it was ready before), ms. */
+  readyTimeoutMs: z.int().min(1000).max(3_600_000).default(300_000),
+});
+
+/** A fleet's own rollout settings (each key falls back to the top-level `upgrade`). */
+export const fleetUpgradeSchema = z.strictObject({
+  maxParallel: z.int().min(1).max(64).optional(),
+  readyTimeoutMs: z.int().min(1000).max(3_600_000).optional(),
+});
+
 /** A fleet: shared defaults and its agents, keyed by agent id. */
 export const fleetSchema = z.strictObject({
   defaults: defaultsSchema.default({ config: {}, env: {} }),
   gateway: gatewayPinSchema.optional(),
+  upgrade: fleetUpgradeSchema.optional(),
   agents: z.record(z.string(), agentSchema).default({}),
 });
 
@@ -96,6 +111,7 @@ export const manifestSchema = z
         maxFiles: z.int().min(1).max(100).default(5),
       })
       .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 5 }),
+    upgrade: upgradeSchema.default({ maxParallel: 1, readyTimeoutMs: 300_000 }),
     defaults: defaultsSchema.default({ config: {}, env: {} }),
     fleets: z.record(z.string(), fleetSchema).default({}),
   });
@@ -120,6 +136,12 @@ export interface Manifest extends Omit<ManifestInput, 'stateDir' | 'socket' | 'r
   socket: string;
   /** Absolute folder of managed OpenClaw runtimes (default <stateDir>/runtimes). */
   runtimesDir: string;
+  /**
+   * Set by fleetd, never read from the file (the schema is strict): the launch of named
+   * agents while a rollout holds them on their previous runtime or moves them one by one
+   * (upgrade/effective.ts). Wins over every pin.
+   */
+  launchOverrides?: Readonly<Record<string, GatewayLaunch>>;
 }
 
 /** Id rule text re-exported for error messages. */

@@ -1,0 +1,240 @@
+// The upgrade controller of one fleetd: owns the upgrade state (pins of `fleetctl upgrade`,
+// the rollout), turns every manifest the daemon reads into the one it applies (effective),
+// starts a rollout when that manifest changes the runtime of running agents, runs it with
+// the executor, recovers it after a fleetd restart, and answers `upgrade` and `upgrade
+// status`. Everything it does to the fleet goes through UpgradePort (fleet-port.ts wires
+// it to today's Fleet), so the controller itself needs no daemon internals.
+import { randomBytes } from 'node:crypto';
+import { FleetError } from '../errors.js';
+import { parseAddress } from '../manifest/ids.js';
+import type { Manifest } from '../manifest/schema.js';
+import { filePinAt, planLaunches, type CurrentLaunch } from '../plan/launch-overlay.js';
+import { isActive, planRollout, recoverRollout, rolloutProgress } from '../plan/rollout.js';
+import type { RegistryFile } from '../plan/types.js';
+import type { PinOverride, RolloutRecord, UpgradeState } from '../protocol/rollout.js';
+import { runRollout, type RolloutDeps, type RolloutProgress } from './executor.js';
+import { archiveRollout, type UpgradeStore } from './store.js';
+
+/** What the controller needs of the daemon. */
+export interface UpgradePort extends Omit<RolloutDeps, 'exclusive' | 'start' | 'save' | 'now' | 'onProgress'> {
+  /** What each agent runs now, and whether it is alive and wanted running. */
+  currentLaunches(): Map<string, CurrentLaunch>;
+  registry(): RegistryFile;
+  /** The manifest the fleet applies now (compared by identity after a reconcile). */
+  appliedManifest(): Manifest;
+  /** Applies a manifest (reconcile); only call from inside `serial`. */
+  apply(manifest: Manifest): Promise<void>;
+  /** Runs `fn` in the fleet's serial queue (no other change interleaves). */
+  serial<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** A logger shape (pino's). */
+interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** `fleetctl upgrade FLEET[/AGENT] --to VERSION [--node V] [--dry-run]`. */
+export interface UpgradeRequest {
+  target: string;
+  to: string;
+  node?: string;
+  dryRun: boolean;
+}
+
+/** The answer to an upgrade request: the rollout (planned or started) and how to make it permanent. */
+export interface UpgradeAnswer {
+  rollout: RolloutRecord;
+  dryRun: boolean;
+  persist: string;
+}
+
+/** Options of createUpgradeController. */
+export interface ControllerOptions {
+  store: UpgradeStore;
+  port: UpgradePort;
+  logger: Log;
+  now?: () => number;
+  /** Rollout ids (default: time + random). */
+  newId?: () => string;
+}
+
+/** Creates the controller; call `init()` before the fleet's first reconcile. */
+export function createUpgradeController(o: ControllerOptions) {
+  const { store, port, logger } = o;
+  const now = o.now ?? Date.now;
+  const newId = o.newId ?? (() => `${new Date(now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`);
+  let state: UpgradeState = { schema: 1, overrides: [], rollout: null, history: [] };
+  let lastFile: Manifest | undefined;
+  let pending: { manifest: Manifest; record: RolloutRecord } | undefined;
+  let running: Promise<RolloutRecord> | undefined;
+  const listeners = new Set<(p: RolloutProgress) => void>();
+
+  const emit = (p: RolloutProgress) => {
+    for (const listener of listeners) listener(p);
+  };
+  const persist = () => store.save(state).catch((err: Error) => logger.error({ err: err.message, file: store.path }, 'cannot save the upgrade state'));
+
+  /** The manifest to apply for `file` (rules in plan/launch-overlay.ts); REFUSED when it fights the active rollout. */
+  function effective(file: Manifest, source: RolloutRecord['source'] = 'reload', scope = 'manifest'): Manifest {
+    const result = planLaunches({ file, registry: port.registry(), overrides: state.overrides, rollout: state.rollout, current: port.currentLaunches() });
+    if (result.conflicts.length > 0 && isActive(state.rollout)) {
+      const list = result.conflicts.map((c) => `${c.address} (rollout: ${c.rolloutTo}, manifest: ${c.wanted})`).join(', ');
+      throw new FleetError('REFUSED', `rollout ${state.rollout!.id} is moving ${list}; wait for it to finish (fleetctl upgrade status), then reload. Nothing was changed`);
+    }
+    lastFile = file;
+    if (result.dropped.length > 0) {
+      for (const d of result.dropped) logger.info({ scope: d.override.scope, pin: d.override.openclaw }, `fleetctl upgrade pin dropped: ${d.why}`);
+      state = { ...state, overrides: result.kept };
+      void persist();
+    }
+    if (!isActive(state.rollout) && result.candidates.some((c) => c.running)) {
+      const record = planRollout({ id: newId(), source, scope, candidates: result.candidates, settingsOf: (fleet) => settingsOf(file, fleet), now: now() });
+      pending = { manifest: result.manifest, record };
+      // runs right after the job that asked for this manifest: starts the rollout only if that job applied it
+      void port.serial(async () => activateIfApplied()).catch(() => {});
+    }
+    return result.manifest;
+  }
+
+  /** Starts the pending rollout when the fleet applied its manifest (not a dry run, not refused). */
+  async function activateIfApplied(): Promise<void> {
+    const p = pending;
+    pending = undefined;
+    if (!p || port.appliedManifest() !== p.manifest || isActive(state.rollout)) return;
+    if (state.rollout) state = archiveRollout(state, state.rollout);
+    state = { ...state, rollout: p.record };
+    await persist();
+    logger.info({ rollout: p.record.id, agents: p.record.agents.map((a) => `${a.address} ${a.from}->${a.to}${a.phase === 'passive' ? ' (not running)' : ''}`) }, 'rollout planned');
+    start(p.record);
+  }
+
+  /** Runs (or resumes) the active rollout in the background. */
+  function start(record: RolloutRecord): void {
+    const deps: RolloutDeps = {
+      installRuntime: (key, onProgress) => port.installRuntime(key, onProgress),
+      preflight: (address, target) => port.preflight(address, target),
+      isReady: (address) => port.isReady(address),
+      exclusive: (fn) => port.serial(fn),
+      stop: (address) => port.stop(address),
+      snapshot: (address, key) => port.snapshot(address, key),
+      restore: (address, id) => port.restore(address, id),
+      // called inside `exclusive`: the record already says which runtime the agent runs now
+      start: async () => port.apply(effective(lastFile ?? port.appliedManifest())),
+      waitReady: (address, w) => port.waitReady(address, w),
+      pruneSnapshots: port.pruneSnapshots ? (address, keep) => port.pruneSnapshots!(address, keep) : undefined,
+      save: async (copy) => {
+        await store.save({ ...state, rollout: copy });
+      },
+      now,
+      onProgress: (p) => {
+        (p.phase === 'failed' || p.phase === 'rolling-back' ? logger.warn : logger.info).call(logger, { rollout: record.id, agent: p.address ?? undefined, phase: p.phase }, p.message);
+        emit(p);
+      },
+    };
+    running = runRollout(record, deps).then(
+      async (final) => {
+        running = undefined;
+        // agents waiting behind this rollout (other pins changed meanwhile), or held now: apply what is wanted
+        if (lastFile) await port.serial(async () => port.apply(effective(lastFile!))).catch((err: Error) => logger.error({ err: err.message }, 'reconcile after the rollout failed'));
+        return final;
+      },
+      (err: Error) => {
+        running = undefined;
+        logger.error({ rollout: record.id, err: err.message }, 'rollout stopped by an internal error; fleetd resumes it at its next start');
+        return record;
+      },
+    );
+  }
+
+  /** The manifest's `upgrade` settings for a fleet (fleet keys over top-level ones). */
+  function settingsOf(file: Manifest, fleet: string) {
+    const own = file.fleets[fleet]?.upgrade;
+    return { maxParallel: own?.maxParallel ?? file.upgrade.maxParallel, readyTimeoutMs: own?.readyTimeoutMs ?? file.upgrade.readyTimeoutMs };
+  }
+
+  return {
+    /** Loads the state and applies the resume rule: restores snapshots of agents caught mid-upgrade. Call with every gateway stopped. */
+    async init(): Promise<string[]> {
+      state = await store.load();
+      if (!state.rollout) return [];
+      const recovery = recoverRollout(state.rollout, now());
+      for (const r of recovery.restore) await port.restore(r.address, r.snapshot);
+      state = { ...state, rollout: recovery.record };
+      await store.save(state);
+      for (const note of recovery.notes) logger.warn({ rollout: recovery.record.id }, note);
+      return recovery.notes;
+    },
+    effective,
+    /** Resumes an active rollout after the fleet's first reconcile (call once, after start-up). */
+    resume(): void {
+      if (isActive(state.rollout) && !running) start(state.rollout!);
+    },
+    /** `fleetctl upgrade`: pin without editing the file, then roll out (or only plan, dry). */
+    async upgrade(req: UpgradeRequest): Promise<UpgradeAnswer> {
+      return port.serial(async () => {
+        const file = lastFile ?? port.appliedManifest();
+        const address = parseAddress(req.target);
+        const fleet = address ? address.fleet : req.target;
+        const known = [...port.currentLaunches().keys()];
+        const inScope = (a: string) => (address ? a === req.target : a.startsWith(`${fleet}/`));
+        if (!known.some(inScope)) throw new FleetError('NOT_FOUND', `no ${address ? 'agent' : 'fleet'} ${req.target}; \`fleetctl status\` lists the agents`);
+        if (isActive(state.rollout)) throw new FleetError('CONFLICT', `rollout ${state.rollout!.id} is in progress (${describeProgress(state.rollout!)}); wait for it (fleetctl upgrade status)`);
+        const base = filePinAt(file, req.target) ?? { openclaw: null, node: null };
+        const override: PinOverride = { scope: req.target, openclaw: req.to, ...(req.node ? { node: req.node } : {}), base, createdAt: now() };
+        const overrides = [...state.overrides.filter((x) => x.scope !== req.target), override];
+        // an explicit upgrade retries agents a failed rollout holds back, in its scope
+        const held = state.rollout ? { ...state.rollout, agents: state.rollout.agents.filter((a) => !inScope(a.address)) } : null;
+        const result = planLaunches({ file, registry: port.registry(), overrides, rollout: held, current: port.currentLaunches() });
+        const record = planRollout({ id: newId(), source: 'upgrade', scope: req.target, candidates: result.candidates.filter((c) => inScope(c.address)), settingsOf: (f) => settingsOf(file, f), now: now() });
+        const persistHint = persistText(file, req);
+        if (req.dryRun) return { rollout: record, dryRun: true, persist: persistHint };
+        state = { ...state, overrides };
+        await persist();
+        logger.info({ scope: req.target, to: req.to, node: req.node }, 'fleetctl upgrade: pin set');
+        pending = { manifest: result.manifest, record };
+        lastFile = file;
+        await port.apply(result.manifest);
+        if (record.agents.some((a) => a.phase === 'pending')) await activateIfApplied();
+        else pending = undefined;
+        return { rollout: record, dryRun: false, persist: persistHint };
+      });
+    },
+    /** Waits for the rollout `id` to finish (for streaming answers); resolves at once when it is not running. */
+    async settled(id: string): Promise<RolloutRecord | null> {
+      if (running && state.rollout?.id === id) return running;
+      return state.rollout?.id === id ? state.rollout : (state.history.find((r) => r.id === id) ?? null);
+    },
+    /** `fleetctl upgrade status`. */
+    status(): { rollout: RolloutRecord | null; overrides: PinOverride[]; history: RolloutRecord[] } {
+      return { rollout: state.rollout ? structuredClone(state.rollout) : null, overrides: [...state.overrides], history: state.history.slice(0, 5) };
+    },
+    /** Subscribes to rollout progress (events, streams); returns the unsubscribe function. */
+    subscribe(listener: (p: RolloutProgress) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    /** Resolves once no rollout runs (shutdown, tests). */
+    async idle(): Promise<void> {
+      while (running) await running.catch(() => undefined);
+    },
+  };
+}
+
+/** The controller object. */
+export type UpgradeController = ReturnType<typeof createUpgradeController>;
+
+/** "2/5 agents done". */
+export function describeProgress(record: RolloutRecord): string {
+  const p = rolloutProgress(record);
+  return `${p.done}/${p.total} agents done${p.inFlight ? `, ${p.inFlight} in progress` : ''}`;
+}
+
+/** How to make a `fleetctl upgrade` pin permanent in the manifest. */
+function persistText(file: Manifest, req: UpgradeRequest): string {
+  const address = parseAddress(req.target);
+  const path = address ? `fleets.${address.fleet}.agents.${address.agent}.gateway` : `fleets.${req.target}.gateway`;
+  const node = req.node ? ` and ${path}.node: "${req.node}"` : '';
+  return `to keep it, set ${path}.openclaw: "${req.to}"${node} in ${file.manifestPath} (fleetd then drops its own pin); until then it lasts across fleetd restarts and ends when that pin in the file is edited`;
+}
