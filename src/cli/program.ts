@@ -13,6 +13,8 @@ import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerStop } from './commands/stop.js';
 import { registerToken } from './commands/token.js';
+import { registerEvents } from './commands/events.js';
+import { registerUpgrade } from './commands/upgrade.js';
 import type { CliRun } from './context.js';
 import { LOCAL_SOCKET, SOCKET_ENV, SYSTEM_SOCKET } from './socket-path.js';
 import { packageVersion } from './version.js';
@@ -25,6 +27,8 @@ Examples:
   fleetctl restart fleet acme
   fleetctl logs acme/korax -f
   fleetctl reload --dry-run
+  fleetctl upgrade acme --to 2026.9.6 --dry-run
+  fleetctl events -f
 
 Socket: --socket, else $${SOCKET_ENV}, else ${SYSTEM_SOCKET} when it exists,
 else ./${LOCAL_SOCKET} (where \`fleetd start --manifest FILE\` puts it by default).
@@ -58,6 +62,8 @@ export function buildProgram(run: CliRun): Command {
   registerReload(program, run);
   registerToken(program, run);
   registerRuntime(program, run);
+  registerUpgrade(program, run);
+  registerEvents(program, run);
   registerCompletion(program, run);
   return program;
 }

@@ -2,6 +2,8 @@
 // that are not the fleet's (manifest re-reading, runtime installs).
 import type { Manifest } from '../manifest/schema.js';
 import type { ProgressEvent, Runtime } from '../runtime/types.js';
+import type { UpgradeController } from '../upgrade/controller.js';
+import type { EventBus } from './events.js';
 import type { Fleet } from './fleet.js';
 import type { Logger } from './logger.js';
 
@@ -15,4 +17,8 @@ export interface DaemonContext {
   readManifest: () => Promise<Manifest>;
   /** Installs (or reuses) an OpenClaw version, reporting progress. */
   installRuntime: (version: string, onProgress?: (event: ProgressEvent) => void) => Promise<Runtime>;
+  /** Recent events and live subscribers (GET /v1/events). */
+  events: EventBus;
+  /** Pins of `fleetctl upgrade` and rollouts (POST/GET /v1/upgrade). */
+  upgrades: UpgradeController;
 }

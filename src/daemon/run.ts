@@ -2,6 +2,7 @@
 // the control socket, bring the fleet up, and serve until SIGTERM/SIGINT (stop everything,
 // exit 0). SIGHUP reloads the manifest.
 import { mkdir, chmod } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { loadManifest } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { ensureRuntime } from '../runtime/index.js';
@@ -10,6 +11,17 @@ import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.j
 import { agentPaths } from '../provision/home.js';
 import { listProcesses, treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
+import { probeGateway } from '../supervise/probe.js';
+import { createCapabilityProbe } from '../runtime/capabilities.js';
+import { createUpgradeController } from '../upgrade/controller.js';
+import { createFleetPort } from '../upgrade/fleet-port.js';
+import { createUpgradeStore } from '../upgrade/store.js';
+import { call } from '../protocol/client.js';
+import { observeRunner } from './agent-events.js';
+import { createEventBus } from './events.js';
+import { createSdNotifier } from './sd-notify.js';
+import { fleetStatusLine } from './status-line.js';
+import { startFleetMetrics, timedProbe } from './metrics-wiring.js';
 import { FleetError, toFleetError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { DaemonContext } from './context.js';
@@ -69,10 +81,21 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const registry = openRegistry(manifest.stateDir);
   let current = manifest;
   const installRuntime = createRuntimeCache(() => current, log);
+  const events = createEventBus();
+  const sd = createSdNotifier({
+    logger: log,
+    // the watchdog pings only while fleetd answers its own control socket
+    check: () => call(manifest.socket, 'health').then((h) => h.pid === process.pid, () => false),
+  });
+  let observeProbe: ((address: string, seconds: number, live: boolean) => void) | undefined;
   const fleet = createFleet(manifest, {
     logger: log,
     registry,
-    createRunner: (spec, logger, bootSlot) => createRunner(spec, { logger, bootSlot }),
+    createRunner: (spec, logger, bootSlot) => {
+      const runner = createRunner(spec, { logger, bootSlot, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
+      observeRunner(runner, events);
+      return runner;
+    },
     ensureRuntime: (version) => installRuntime(version),
     treeRss: (pids) => {
       const table = listProcesses();
@@ -81,15 +104,36 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     now: () => Date.now(),
     parentEnv: process.env,
   });
+  const upgrades = createUpgradeController({
+    store: createUpgradeStore(manifest.stateDir),
+    port: createFleetPort({ fleet, installRuntime, capabilities: createCapabilityProbe() }),
+    logger: log,
+  });
+  upgrades.subscribe((p) => events.publish({ type: 'rollout.step', rollout: p.rollout, address: p.address, phase: p.phase, message: p.message }));
   const ctx: DaemonContext = {
     fleet,
     logger: log,
     startedAt: Date.now(),
     now: () => Date.now(),
-    readManifest: () => loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket }),
+    // every manifest read (reload, SIGHUP) goes through the upgrade controller: runtime changes of running agents become rollouts
+    readManifest: async () => {
+      const file = await loadManifest(manifest.manifestPath, { stateDir: manifest.stateDir, socket: manifest.socket });
+      if (JSON.stringify(file.metrics ?? null) !== JSON.stringify(manifest.metrics ?? null)) {
+        throw new FleetError('REFUSED', `metrics changed from ${JSON.stringify(manifest.metrics ?? null)} to ${JSON.stringify(file.metrics ?? null)}; this needs a restart of fleetd (systemctl restart fleetd), not a reload. Nothing was changed`);
+      }
+      return upgrades.effective(file);
+    },
     installRuntime,
+    events,
+    upgrades,
   };
   const server = createControlServer(createHandlers(ctx), log);
+  let metricsServer: Server | undefined;
+  const statusLine = () => fleetStatusLine(fleet.views(), upgrades.status().rollout);
+  events.subscribe((e) => {
+    if (e.type === 'agent.state' || e.type === 'rollout.step') void sd.status(statusLine());
+  });
+  events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
 
   let stopping: Promise<void> | undefined;
   let release: () => void = () => {};
@@ -97,10 +141,17 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const shutdown = (signal: string) => {
     stopping ??= (async () => {
       log.info({ signal }, 'stopping every gateway');
+      events.publish({ type: 'daemon', event: 'stopping', pid: process.pid, version: VERSION });
+      void sd.stopping();
+      sd.close();
+      upgrades.halt(); // a rollout in progress resumes at the next start (see plan/rollout.ts)
       await fleet.shutdown();
       await fleet.queue.idle().catch(() => {}); // start-up or a change in progress sees `stopping` and ends
       await fleet.shutdown(); // anything such a change started meanwhile
+      events.close(); // `fleetctl events -f` readers see the last events and end cleanly
       await closeSocket(server, manifest.socket).catch(() => {});
+      await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
+      await sd.flush();
       await lock.release();
       log.info('fleetd stopped');
       release();
@@ -111,9 +162,20 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   process.on('SIGHUP', () => {
     if (stopping) return;
     log.info('SIGHUP: reloading the manifest');
+    void sd.reloading();
     reload(ctx, false).then(
-      (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
-      (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
+      (r) => {
+        const actions = r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`);
+        log.info({ actions }, 'reload applied');
+        events.publish({ type: 'fleet.reload', applied: true, actions, error: null });
+        void sd.ready(statusLine());
+      },
+      (err) => {
+        const message = toFleetError(err).message;
+        log.error({ err: message }, 'reload refused; nothing changed');
+        events.publish({ type: 'fleet.reload', applied: false, actions: [], error: message });
+        void sd.ready(statusLine());
+      },
     );
   });
 
@@ -143,18 +205,32 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
         for (const entry of Object.values(r.agents)) delete entry.process;
       });
     }
+    // every gateway is stopped now: a rollout caught mid-step gets its snapshot back before anything starts
+    await upgrades.init();
     if (stopping) return;
+    if (manifest.metrics) {
+      const m = await startFleetMetrics({ fleet, upgrades, listen: manifest.metrics.listen, logger: log, events });
+      metricsServer = m.server;
+      observeProbe = m.observeProbe;
+      log.info({ listen: manifest.metrics.listen }, 'metrics served at /metrics');
+    }
     await listenOnSocket(server, manifest.socket, manifest.socketGroup);
     log.info({ socket: manifest.socket }, 'control socket ready');
     if (stopping) return;
-    const result = await fleet.reconcile(manifest, false);
+    const result = await fleet.reconcile(upgrades.effective(manifest), false);
     current = fleet.manifest;
     log.info({ agents: fleet.slots.size, actions: result.actions.length }, 'fleet reconciled; starts under way (fleetctl status shows progress)');
+    upgrades.resume();
+    // Type=notify: start-up is planned (every start is under way; status shows each agent's progress)
+    events.publish({ type: 'daemon', event: 'ready', pid: process.pid, version: VERSION });
+    void sd.ready(statusLine());
+    sd.startWatchdog();
   });
   try {
     await boot;
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
+    metricsServer?.close();
     await closeSocket(server, manifest.socket).catch(() => {});
     await fleet.shutdown();
     await lock.release();

@@ -37,7 +37,7 @@ const idMsg = (id: string, hint?: string) =>
   `id must match ${ID_PATTERN.source} (${ID_RULE}), found ${JSON.stringify(id)}${hint ? ` (try "${hint}")` : ''}`;
 const browserMsg = (bs: number) =>
   `the browser uses ports base+2..base+110, which overlap the next block with ports.blockSize ${bs}; set ports.blockSize: 120 or more, or browser.enabled: false, found true`;
-const TOP_KEYS = 'version, stateDir, socket, socketGroup, runtimesDir, startConcurrency, ports, gateway, restart, health, logs, upgrade, defaults, fleets';
+const TOP_KEYS = 'version, stateDir, socket, socketGroup, runtimesDir, startConcurrency, ports, gateway, restart, health, logs, upgrade, metrics, defaults, fleets';
 const SYSTEMD = 'refused: it makes the gateway believe systemd manages it (it then loops for 90 s on a port conflict), remove it';
 const agent = (body: string) => `{ version: 1, fleets: { acme: { agents: { korax: ${body} } } } }`;
 const fleetDefaults = (body: string) => `{ version: 1, fleets: { acme: { defaults: ${body}, agents: { korax: {} } } } }`;
@@ -108,6 +108,13 @@ const INVALID: Array<[string, string, string[]]> = [
   ['node pin with a command', '{ version: 1, gateway: { command: ["gw"], node: "24.21.0" }, fleets: { acme: { agents: { korax: {} } } } }', [': gateway.node: pins the Node of a managed OpenClaw runtime, but no gateway.openclaw applies here (top level, fleet or agent); add one or remove gateway.node']],
   ['agent node pin without any openclaw pin', agent('{ gateway: { node: "24.21.0" } }'), [': fleets.acme.agents.korax.gateway.node: pins the Node of a managed OpenClaw runtime, but no gateway.openclaw applies here (top level, fleet or agent); add one or remove gateway.node']],
   ['fleet node pin, one agent without openclaw', '{ version: 1, fleets: { acme: { gateway: { node: "24.21.0" }, agents: { a: { gateway: { openclaw: "2026.9.6" } }, b: {} } } } }', [': fleets.acme.gateway.node: pins the Node of a managed OpenClaw runtime, but no gateway.openclaw applies here (top level, fleet or agent); add one or remove gateway.node']],
+  // metrics
+  ['metrics on all interfaces', '{ version: 1, metrics: { listen: "0.0.0.0:9464" } }', [': metrics.listen: metrics name every agent and have no authentication: serve them on loopback (127.0.0.1 or [::1]) behind your scraper\'s proxy, or set metrics.allowNonLoopback: true, found "0.0.0.0:9464"']],
+  ['metrics on a host name', '{ version: 1, metrics: { listen: "metrics.example:9464" } }', [': metrics.listen: host must be an IP address or "localhost" (no DNS lookups), found "metrics.example"']],
+  ['metrics without a port', '{ version: 1, metrics: { listen: "127.0.0.1" } }', [': metrics.listen: expected HOST:PORT such as "127.0.0.1:9464" or "[::1]:9464", found "127.0.0.1"']],
+  ['metrics port 0', '{ version: 1, metrics: { listen: "[::1]:0" } }', [': metrics.listen: port must be 1-65535, found 0']],
+  ['upgrade.maxParallel 0', '{ version: 1, upgrade: { maxParallel: 0 } }', [': upgrade.maxParallel: must be at least 1, found 0']],
+  ['fleet upgrade with an unknown key', '{ version: 1, fleets: { acme: { upgrade: { parallel: 2 } } } }', [': fleets.acme.upgrade.parallel: unknown key "parallel", expected one of: maxParallel, readyTimeoutMs']],
   ['command and openclaw both', '{ version: 1, gateway: { command: ["gw"], openclaw: "2026.9.6" } }', [': gateway: set gateway.command (a fixed command) or gateway.openclaw (a fleetd-managed OpenClaw version), not both, found both']],
   ['version pin "latest"', '{ version: 1, gateway: { openclaw: "latest" } }', [': gateway.openclaw: expected an exact OpenClaw version such as "2026.9.6", found "latest"']],
   ['range as an agent pin', agent('{ gateway: { openclaw: "^2026.9.6" } }'), [': fleets.acme.agents.korax.gateway.openclaw: expected an exact OpenClaw version such as "2026.9.6", found "^2026.9.6"']],
@@ -220,6 +227,11 @@ describe('rule lists', () => {
     assert.deepEqual(checkRules([1, 2]), []);
     assert.deepEqual(checkRules({ fleets: 'x', defaults: 3, gateway: [], ports: { base: 'x' }, restart: null }), []);
   });
+});
+
+test('non-loopback metrics are accepted with allowNonLoopback, loopback ones without', () => {
+  assert.equal(parseManifest('{ version: 1, metrics: { listen: "0.0.0.0:9464", allowNonLoopback: true } }', F).metrics?.listen, '0.0.0.0:9464');
+  for (const listen of ['127.0.0.1:9464', '[::1]:9464', 'localhost:9464', '127.0.0.2:1']) assert.equal(parseManifest(`{ version: 1, metrics: { listen: "${listen}" } }`, F).metrics?.allowNonLoopback, false, listen);
 });
 
 describe('resolveLaunch precedence', () => {

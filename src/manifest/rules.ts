@@ -3,6 +3,7 @@
 // report; a rule skips whatever has the wrong shape (zod already reports that).
 import { FleetError } from '../errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
+import { parseListen } from '../metrics/listen.js';
 import type { PathSegment, Problem } from './render-issues.js';
 import { manifestSchema, type GatewayLaunch, type ManifestInput } from './schema.js';
 
@@ -266,6 +267,18 @@ export function checkTimings(raw: Obj): Problem[] {
   return problems;
 }
 
+/** metrics.listen is HOST:PORT, and loopback unless metrics.allowNonLoopback says otherwise. */
+export function checkMetrics(raw: Obj): Problem[] {
+  const metrics = asObj(raw.metrics);
+  if (!metrics || typeof metrics.listen !== 'string') return [];
+  const parsed = parseListen(metrics.listen);
+  if (typeof parsed === 'string') return [{ path: ['metrics', 'listen'], message: parsed }];
+  if (!parsed.loopback && metrics.allowNonLoopback !== true) {
+    return [{ path: ['metrics', 'listen'], message: `metrics name every agent and have no authentication: serve them on loopback (127.0.0.1 or [::1]) behind your scraper's proxy, or set metrics.allowNonLoopback: true, found ${JSON.stringify(metrics.listen)}` }];
+  }
+  return [];
+}
+
 /** Paths are taken literally: "~" is not expanded, so refuse it rather than create a folder named "~". */
 export function checkPaths(raw: Obj): Problem[] {
   return (['stateDir', 'socket', 'runtimesDir'] as const)
@@ -296,7 +309,7 @@ export function checkProtoKeys(raw: Obj): Problem[] {
 export function checkRules(raw: unknown): Problem[] {
   const obj = asObj(raw);
   if (!obj) return [];
-  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv].flatMap((rule) => rule(obj));
+  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv, checkMetrics].flatMap((rule) => rule(obj));
 }
 
 type LaunchInput = Pick<ManifestInput, 'gateway' | 'fleets'>;

@@ -112,6 +112,14 @@ export const manifestSchema = z
       })
       .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 5 }),
     upgrade: upgradeSchema.default({ maxParallel: 1, readyTimeoutMs: 300_000 }),
+    metrics: z
+      .strictObject({
+        /** `HOST:PORT` of the Prometheus endpoint (GET /metrics). */
+        listen: z.string().min(1),
+        /** Serve on an address other than loopback (metrics name every agent, without authentication). */
+        allowNonLoopback: z.boolean().default(false),
+      })
+      .optional(),
     defaults: defaultsSchema.default({ config: {}, env: {} }),
     fleets: z.record(z.string(), fleetSchema).default({}),
   });

@@ -103,7 +103,7 @@ export type UpgradeState = z.infer<typeof upgradeStateSchema>;
 
 /** One NDJSON line of `POST /v1/upgrade` and `fleetctl upgrade --json`. */
 export const upgradeEventSchema = z.union([
-  z.object({ progress: z.object({ address: z.string().nullable(), phase: z.string(), message: z.string(), at: z.number() }) }),
-  z.object({ result: rolloutRecordSchema }),
-  z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+  z.object({ progress: z.object({ rollout: z.string(), address: z.string().nullable(), phase: z.string(), message: z.string(), at: z.number() }) }),
+  z.object({ result: z.object({ rollout: rolloutRecordSchema, dryRun: z.boolean(), persist: z.string() }) }),
+  z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) }),
 ]);

@@ -2,7 +2,8 @@
 // (validates responses). Additions must stay backwards compatible; a breaking change
 // bumps the `/v1/` prefix.
 import { z } from 'zod';
-import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, RUNTIME_KEY_PATTERN } from '../manifest/ids.js';
+import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, RUNTIME_KEY_PATTERN, VERSION_PATTERN } from '../manifest/ids.js';
+import { pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -188,6 +189,32 @@ export const routes = {
     path: '/v1/runtimes/prune',
     body: z.strictObject({}).default({}),
     response: z.object({ removed: z.array(z.string()), kept: z.array(z.string()) }),
+  },
+  events: {
+    method: 'GET',
+    path: '/v1/events',
+    body: z.undefined(),
+    // NDJSON, one event per line (protocol/events.ts eventSchema); ?since=SEQ&limit=N&follow=1
+    response: z.looseObject({ seq: z.number(), at: z.number(), type: z.string() }),
+  },
+  upgrade: {
+    method: 'POST',
+    path: '/v1/upgrade',
+    body: z.strictObject({
+      /** `FLEET` or `FLEET/AGENT`. */
+      target: z.string().regex(/^[^/]+(\/[^/]+)?$/, { message: 'must be FLEET or FLEET/AGENT' }).refine((t) => t.split('/').every((id) => ID_PATTERN.test(id)), { message: `ids must be ${ID_RULE}` }),
+      to: z.string().regex(VERSION_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6' }),
+      node: z.string().regex(NODE_VERSION_PATTERN, { message: 'must be an exact Node release such as 24.21.0' }).optional(),
+      dryRun: z.boolean().default(false),
+    }),
+    // NDJSON: `{ progress }` lines while the rollout runs, then `{ result: upgradeAnswer }` or `{ error }`
+    response: z.object({ rollout: rolloutRecordSchema, dryRun: z.boolean(), persist: z.string() }),
+  },
+  upgradeStatus: {
+    method: 'GET',
+    path: '/v1/upgrade',
+    body: z.undefined(),
+    response: z.object({ rollout: rolloutRecordSchema.nullable(), overrides: z.array(pinOverrideSchema), history: z.array(rolloutRecordSchema) }),
   },
 } as const;
 

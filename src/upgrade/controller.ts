@@ -69,6 +69,7 @@ export function createUpgradeController(o: ControllerOptions) {
   let lastFile: Manifest | undefined;
   let pending: { manifest: Manifest; record: RolloutRecord } | undefined;
   let running: Promise<RolloutRecord> | undefined;
+  let halted = false;
   const listeners = new Set<(p: RolloutProgress) => void>();
 
   const emit = (p: RolloutProgress) => {
@@ -112,21 +113,22 @@ export function createUpgradeController(o: ControllerOptions) {
 
   /** Runs (or resumes) the active rollout in the background. */
   function start(record: RolloutRecord): void {
+    // after halt() every step stays pending forever: the rollout freezes at its last saved
+    // step, exactly as if fleetd had been killed there, and the next fleetd resumes it
+    const frozen = <T>(fn: () => Promise<T>): Promise<T> => (halted ? new Promise<T>(() => {}) : fn());
     const deps: RolloutDeps = {
-      installRuntime: (key, onProgress) => port.installRuntime(key, onProgress),
-      preflight: (address, target) => port.preflight(address, target),
-      isReady: (address) => port.isReady(address),
-      exclusive: (fn) => port.serial(fn),
-      stop: (address) => port.stop(address),
-      snapshot: (address, key) => port.snapshot(address, key),
-      restore: (address, id) => port.restore(address, id),
+      installRuntime: (key, onProgress) => frozen(() => port.installRuntime(key, onProgress)),
+      preflight: (address, target) => frozen(() => port.preflight(address, target)),
+      isReady: (address) => frozen(() => port.isReady(address)),
+      exclusive: (fn) => frozen(() => port.serial(fn)),
+      stop: (address) => frozen(() => port.stop(address)),
+      snapshot: (address, key) => frozen(() => port.snapshot(address, key)),
+      restore: (address, id) => frozen(() => port.restore(address, id)),
       // called inside `exclusive`: the record already says which runtime the agent runs now
-      start: async () => port.apply(effective(lastFile ?? port.appliedManifest())),
-      waitReady: (address, w) => port.waitReady(address, w),
-      pruneSnapshots: port.pruneSnapshots ? (address, keep) => port.pruneSnapshots!(address, keep) : undefined,
-      save: async (copy) => {
-        await store.save({ ...state, rollout: copy });
-      },
+      start: () => frozen(() => port.apply(effective(lastFile ?? port.appliedManifest()))),
+      waitReady: (address, w) => frozen(() => port.waitReady(address, w)),
+      pruneSnapshots: port.pruneSnapshots ? (address, keep) => frozen(() => port.pruneSnapshots!(address, keep)) : undefined,
+      save: (copy) => frozen(() => store.save({ ...state, rollout: copy })),
       now,
       onProgress: (p) => {
         (p.phase === 'failed' || p.phase === 'rolling-back' ? logger.warn : logger.info).call(logger, { rollout: record.id, agent: p.address ?? undefined, phase: p.phase }, p.message);
@@ -215,7 +217,11 @@ export function createUpgradeController(o: ControllerOptions) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    /** Resolves once no rollout runs (shutdown, tests). */
+    /** fleetd is stopping: the rollout takes no further step (the next fleetd resumes it from its last saved step). */
+    halt(): void {
+      halted = true;
+    },
+    /** Resolves once no rollout runs (tests). */
     async idle(): Promise<void> {
       while (running) await running.catch(() => undefined);
     },

@@ -26,6 +26,8 @@ export type GateResult = { ok: true; detail: string } | { ok: false; cause: stri
 
 /** One progress line (also an event). */
 export interface RolloutProgress {
+  /** Rollout id. */
+  rollout: string;
   address: string | null;
   phase: string;
   message: string;
@@ -70,7 +72,7 @@ export async function runRollout(record: RolloutRecord, deps: RolloutDeps): Prom
     saving = saving.then(() => deps.save(copy));
     return saving;
   };
-  const progress = (address: string | null, phase: string, message: string) => deps.onProgress?.({ address, phase, message, at: deps.now() });
+  const progress = (address: string | null, phase: string, message: string) => deps.onProgress?.({ rollout: record.id, address, phase, message, at: deps.now() });
   const finish = async (state: 'succeeded' | 'failed') => {
     record.state = state;
     record.finishedAt = deps.now();

@@ -100,10 +100,13 @@ export function createFleetPort(o: FleetPortOptions): UpgradePort {
     },
     async waitReady(address, w): Promise<GateResult> {
       let last = 'no answer yet';
+      const said = (state: string, reason: string) => (reason.startsWith(state) ? reason : `${state}: ${reason}`);
       for (;;) {
         const view = fleet.viewOf(address);
-        if (view.state === 'failed' || view.state === 'backoff') return { ok: false, cause: `${view.state}: ${view.reason}` };
-        if (view.state === 'stopped') return { ok: false, cause: `stopped: ${view.reason}` };
+        // a start in flight shows `stopped` until its runner spawns (runtime, provisioning, start slot)
+        const launching = (fleet.slots.get(address)?.launching ?? 0) > 0;
+        if (view.state === 'failed' || view.state === 'backoff') return { ok: false, cause: said(view.state, view.reason) };
+        if (view.state === 'stopped' && !launching) return { ok: false, cause: said('stopped', view.reason) };
         if (view.state === 'running') {
           const startup = await probe(address, '/startupz');
           const started = startup?.status === 200 && /"status"\s*:\s*"started"/.test(startup.body);

@@ -16,6 +16,9 @@ import { startAgentHandler } from './start-agent.js';
 import { statusHandler } from './status.js';
 import { stopAgentHandler } from './stop-agent.js';
 import { tokenHandler } from './token.js';
+import { eventsHandler } from './events.js';
+import { upgradeHandler } from './upgrade.js';
+import { upgradeStatusHandler } from './upgrade-status.js';
 
 /** Builds every route's handler around one daemon context. */
 export function createHandlers(ctx: DaemonContext): HandlerMap {
@@ -35,5 +38,8 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     installRuntime: installRuntimeHandler(ctx),
     removeRuntime: removeRuntimeHandler(ctx),
     pruneRuntimes: pruneRuntimesHandler(ctx),
+    events: eventsHandler(ctx),
+    upgrade: upgradeHandler(ctx),
+    upgradeStatus: upgradeStatusHandler(ctx),
   };
 }
