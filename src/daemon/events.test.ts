@@ -53,8 +53,9 @@ describe('event bus', () => {
     assert.deepEqual(got, [1, 2, 3]);
     const second = collect(bus.read({ follow: true, since: 4 }));
     bus.publish(reload(5));
-    bus.close();
+    const closing = bus.close();
     assert.deepEqual((await second).map((e) => e.seq), [5]);
+    await closing;
     assert.deepEqual((await collect(bus.read({ follow: true, since: 5 }))).map((e) => e.seq), [], 'after close a follow read ends at once');
   });
 

@@ -34,7 +34,7 @@ export function createEventBus(options: EventBusOptions = {}) {
   const now = options.now ?? Date.now;
   const ring: FleetEvent[] = [];
   const listeners = new Set<(event: FleetEvent) => void>();
-  const followers = new Set<{ end(): void }>();
+  const followers = new Map<{ end(): void }, Promise<void>>();
   let seq = 0;
   let closed = false;
 
@@ -66,11 +66,14 @@ export function createEventBus(options: EventBusOptions = {}) {
       return event;
     },
     subscribe,
-    /** fleetd is stopping: every follow stream ends after what it already has (readers exit cleanly). */
-    close(): void {
+    /** fleetd is stopping: every follow stream ends after what it already has; resolves once their readers are done (at most `waitMs`). */
+    async close(waitMs = 1000): Promise<void> {
       closed = true;
-      for (const f of followers) f.end();
-      followers.clear();
+      const done = [...followers.values()];
+      for (const f of followers.keys()) f.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(done), new Promise((resolve) => (timer = setTimeout(resolve, waitMs).unref()))]);
+      clearTimeout(timer);
     },
     /** Seq of the newest event (0: none yet). */
     get lastSeq(): number {
@@ -89,8 +92,9 @@ export function createEventBus(options: EventBusOptions = {}) {
       const initial = backlog(o.since, o.limit);
       last = initial.at(-1)?.seq ?? (o.since !== undefined && o.since <= seq ? o.since : 0);
       out.push(...initial);
+      let finished: () => void = () => {};
       if (!o.follow || closed) out.end();
-      else followers.add(out);
+      else followers.set(out, new Promise<void>((resolve) => (finished = resolve)));
       o.signal?.addEventListener('abort', () => off(), { once: true });
       return {
         async *[Symbol.asyncIterator]() {
@@ -99,6 +103,7 @@ export function createEventBus(options: EventBusOptions = {}) {
           } finally {
             off();
             followers.delete(out);
+            finished();
           }
         },
       };

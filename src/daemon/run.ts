@@ -148,7 +148,9 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       await fleet.shutdown();
       await fleet.queue.idle().catch(() => {}); // start-up or a change in progress sees `stopping` and ends
       await fleet.shutdown(); // anything such a change started meanwhile
-      events.close(); // `fleetctl events -f` readers see the last events and end cleanly
+      // `fleetctl events -f` readers get the last events and the end of their stream before the socket closes
+      await events.close();
+      await new Promise((resolve) => setImmediate(resolve));
       await closeSocket(server, manifest.socket).catch(() => {});
       await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
       await sd.flush();

@@ -66,7 +66,7 @@ edited; the command prints the manifest line that makes it permanent.`,
       if (!json) printLines(run.deps.io, [...describeRollout(result.rollout, result.dryRun), ...(result.dryRun ? [] : [result.persist])]);
       if (result.rollout.state === 'failed') {
         run.exitCode = 1;
-        if (!json) note(run.deps.io, `fleetctl: rollout failed: ${result.rollout.failure?.cause ?? 'see fleetctl upgrade status'}`);
+        note(run.deps.io, `fleetctl: rollout failed: ${result.rollout.failure?.address ?? 'install'}: ${result.rollout.failure?.cause ?? 'see fleetctl upgrade status'}`);
       }
     });
 }
