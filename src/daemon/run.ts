@@ -82,11 +82,14 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   let current = manifest;
   const installRuntime = createRuntimeCache(() => current, log);
   const events = createEventBus();
+  let serving = false;
   const sd = createSdNotifier({
     logger: log,
-    // the watchdog pings only while fleetd answers its own control socket
-    check: () => call(manifest.socket, 'health').then((h) => h.pid === process.pid, () => false),
+    // the watchdog pings only while fleetd answers its own control socket (before it listens:
+    // while the boot steps still run, which the ping itself proves for the event loop)
+    check: () => (serving ? call(manifest.socket, 'health').then((h) => h.pid === process.pid, () => false) : Promise.resolve(true)),
   });
+  sd.startWatchdog();
   let observeProbe: ((address: string, seconds: number, live: boolean) => void) | undefined;
   const fleet = createFleet(manifest, {
     logger: log,
@@ -217,6 +220,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
       log.info({ listen: manifest.metrics.listen }, 'metrics served at /metrics');
     }
     await listenOnSocket(server, manifest.socket, manifest.socketGroup);
+    serving = true;
     log.info({ socket: manifest.socket }, 'control socket ready');
     if (stopping) return;
     const result = await fleet.reconcile(upgrades.effective(manifest), false);
@@ -226,13 +230,13 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     // Type=notify: start-up is planned (every start is under way; status shows each agent's progress)
     events.publish({ type: 'daemon', event: 'ready', pid: process.pid, version: VERSION });
     void sd.ready(statusLine());
-    sd.startWatchdog();
   });
   try {
     await boot;
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
     metricsServer?.close();
+    sd.close();
     await closeSocket(server, manifest.socket).catch(() => {});
     await fleet.shutdown();
     await lock.release();
