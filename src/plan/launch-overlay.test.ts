@@ -31,7 +31,7 @@ describe('planLaunches', () => {
       ['acme/b', { launch: oc('2026.9.5'), alive: false }],
       ['acme/c', running(oc('2026.9.6'))],
     ]);
-    const r = planLaunches({ file, registry: EMPTY, overrides: [], rollout: null, current });
+    const r = planLaunches({ file, registry: EMPTY, overrides: [], rollout: null, holds: [], current });
     assert.deepEqual(launches(r.manifest), { 'acme/a': oc('2026.9.5'), 'acme/b': oc('2026.9.6'), 'acme/c': oc('2026.9.6') });
     assert.deepEqual(r.candidates, [
       { address: 'acme/a', fleet: 'acme', from: '2026.9.5', to: '2026.9.6', running: true },
@@ -45,29 +45,27 @@ describe('planLaunches', () => {
     rollout.state = 'running';
     rollout.agents[0]!.phase = 'done';
     const current = new Map([['acme/a', running(oc('2026.9.6'))], ['acme/b', running(oc('2026.9.5'))], ['acme/c', running(oc('2026.9.6'))]]);
-    const r = planLaunches({ file, registry: EMPTY, overrides: [], rollout, current });
+    const r = planLaunches({ file, registry: EMPTY, overrides: [], rollout, holds: [], current });
     assert.deepEqual(launches(r.manifest), { 'acme/a': oc('2026.9.6'), 'acme/b': oc('2026.9.5'), 'acme/c': oc('2026.9.6') });
     assert.deepEqual([r.candidates, r.conflicts], [[], []]);
-    const back = planLaunches({ file: manifest({ acme: { gateway: { openclaw: '2026.9.4' }, agents: { a: {}, b: {}, c: {} } } }), registry: EMPTY, overrides: [], rollout, current });
+    const back = planLaunches({ file: manifest({ acme: { gateway: { openclaw: '2026.9.4' }, agents: { a: {}, b: {}, c: {} } } }), registry: EMPTY, overrides: [], rollout, holds: [], current });
     assert.deepEqual(back.conflicts.map((x) => x.address), ['acme/a', 'acme/b']);
     assert.deepEqual(launches(back.manifest)['acme/b'], oc('2026.9.5'), 'the rollout keeps its agents while in conflict');
   });
 
-  test('a failed rollout holds its agents on the previous runtime until the target changes', () => {
-    const rollout = planRollout({ id: 'r', source: 'reload', scope: 'acme', candidates: [{ address: 'acme/a', fleet: 'acme', from: '2026.9.5', to: '2026.9.6', running: true }], settingsOf: () => ({ maxParallel: 1, readyTimeoutMs: 1 }), now: 0 });
-    rollout.state = 'failed';
-    rollout.agents[0]!.phase = 'rolled-back';
+  test('a hold keeps an agent on its previous runtime while the failed one is wanted; a new target releases it', () => {
+    const hold = { address: 'acme/a', from: '2026.9.5', to: '2026.9.6', rollout: 'r', since: 0 };
     const current = new Map([['acme/a', running(oc('2026.9.5'))]]);
-    const held = planLaunches({ file, registry: EMPTY, overrides: [], rollout, current });
-    assert.deepEqual([held.held, held.candidates], [['acme/a'], []]);
+    const held = planLaunches({ file, registry: EMPTY, overrides: [], rollout: null, holds: [hold], current });
+    assert.deepEqual([held.held, held.released, held.candidates], [[hold], [], []]);
     assert.deepEqual(launches(held.manifest)['acme/a'], oc('2026.9.5'));
-    const retarget = planLaunches({ file: manifest({ acme: { gateway: { openclaw: '2026.9.7' }, agents: { a: {}, b: {}, c: {} } } }), registry: EMPTY, overrides: [], rollout, current });
-    assert.deepEqual([retarget.held, retarget.candidates.map((x) => `${x.from}->${x.to}`)], [[], ['2026.9.5->2026.9.7']]);
+    const retarget = planLaunches({ file: manifest({ acme: { gateway: { openclaw: '2026.9.7' }, agents: { a: {}, b: {}, c: {} } } }), registry: EMPTY, overrides: [], rollout: null, holds: [hold], current });
+    assert.deepEqual([retarget.held, retarget.released, retarget.candidates.map((x) => `${x.from}->${x.to}`)], [[], [hold], ['2026.9.5->2026.9.7']]);
   });
 
   test('command <-> managed runtime is not a rollout', () => {
     const current = new Map([['acme/a', running({ kind: 'command', command: ['gw'] })]]);
-    const r = planLaunches({ file, registry: EMPTY, overrides: [], rollout: null, current });
+    const r = planLaunches({ file, registry: EMPTY, overrides: [], rollout: null, holds: [], current });
     assert.deepEqual(r.candidates, []);
     assert.equal(r.manifest.launchOverrides, undefined);
   });
@@ -77,9 +75,9 @@ describe('fleetctl upgrade pins', () => {
   const file = manifest({ acme: { gateway: { openclaw: '2026.9.5', node: '24.21.0' }, agents: { a: {}, pinned: { gateway: { openclaw: '2026.9.4' } } } } });
 
   test('a fleet pin acts like editing the fleet\'s pin: agents with their own pin keep it, the Node pin stays', () => {
-    const r = planLaunches({ file, registry: EMPTY, overrides: [override('acme', '2026.9.6', '2026.9.5', undefined, '24.21.0')], rollout: null, current: new Map() });
+    const r = planLaunches({ file, registry: EMPTY, overrides: [override('acme', '2026.9.6', '2026.9.5', undefined, '24.21.0')], rollout: null, holds: [], current: new Map() });
     assert.deepEqual(launches(r.manifest), { 'acme/a': oc('2026.9.6', '24.21.0'), 'acme/pinned': oc('2026.9.4', '24.21.0') });
-    const agentPin = planLaunches({ file, registry: EMPTY, overrides: [override('acme/pinned', '2026.9.6', '2026.9.4', '26.10.0')], rollout: null, current: new Map() });
+    const agentPin = planLaunches({ file, registry: EMPTY, overrides: [override('acme/pinned', '2026.9.6', '2026.9.4', '26.10.0')], rollout: null, holds: [], current: new Map() });
     assert.deepEqual(launches(agentPin.manifest)['acme/pinned'], oc('2026.9.6', '26.10.0'));
   });
 

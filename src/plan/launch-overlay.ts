@@ -6,15 +6,15 @@
 //      when the pin was made (the operator edited the file: the file wins) or equals it
 //      (the operator persisted it);
 //   2. an agent in an active rollout runs what its phase says (plan/rollout.ts runtimeAt);
-//   3. an agent a failed rollout rolled back stays on its previous runtime while the
-//      wanted runtime is still the one that failed (held; a new target starts a new rollout);
+//   3. an agent a failed rollout left on its previous runtime stays there while the wanted
+//      runtime is still the one that failed (a hold; a new target releases it);
 //   4. a RUNNING agent whose runtime would change keeps its current one and becomes a
 //      rollout candidate: the rollout, not the reconcile, restarts it, one batch at a time.
 // Only changes between two managed runtimes go through rollouts; a switch between
 // `gateway.command` and a managed runtime restarts the agent as before.
 import type { GatewayLaunch, Manifest } from '../manifest/schema.js';
 import { parseAddress } from '../manifest/ids.js';
-import type { PinOverride, RolloutRecord } from '../protocol/rollout.js';
+import type { Hold, PinOverride, RolloutRecord } from '../protocol/rollout.js';
 import { launchRuntimeKey, parseRuntimeKey } from '../runtime/runtime-key.js';
 import { desiredAgents, launchOf } from './desired.js';
 import { isActive, runtimeAt, type RolloutCandidate } from './rollout.js';
@@ -35,6 +35,8 @@ export interface OverlayInput {
   overrides: readonly PinOverride[];
   /** The active rollout, or the last one. */
   rollout: RolloutRecord | null;
+  /** Agents failed rollouts left on their previous runtime. */
+  holds: readonly Hold[];
   current: ReadonlyMap<string, CurrentLaunch>;
 }
 
@@ -46,8 +48,10 @@ export interface OverlayResult {
   dropped: Array<{ override: PinOverride; why: string }>;
   /** Agents whose runtime must change and that no rollout covers yet (running: needs a gated restart). */
   candidates: RolloutCandidate[];
-  /** Agents held on their previous runtime by the failed last rollout. */
-  held: string[];
+  /** Holds that still apply (the wanted runtime is still the one that failed). */
+  held: Hold[];
+  /** Holds released: something else is wanted for the agent now (or it is gone). */
+  released: Hold[];
   /** Agents of the ACTIVE rollout for which something else is now wanted. */
   conflicts: Array<{ address: string; rolloutTo: string; wanted: string }>;
 }
@@ -108,7 +112,8 @@ export function planLaunches(input: OverlayInput): OverlayResult {
   const plain: Manifest = { ...file, launchOverrides: undefined };
   const overridesOut: Record<string, GatewayLaunch> = {};
   const candidates: RolloutCandidate[] = [];
-  const held: string[] = [];
+  const held: Hold[] = [];
+  const holdOf = new Map(input.holds.map((h) => [h.address, h]));
   const conflicts: OverlayResult['conflicts'] = [];
   const inRollout = new Map((rollout?.agents ?? []).map((a) => [a.address, a]));
   const active = isActive(rollout);
@@ -122,9 +127,10 @@ export function planLaunches(input: OverlayInput): OverlayResult {
     if (r && active) {
       if (wantedKey !== r.to) conflicts.push({ address: d.address, rolloutTo: r.to, wanted: wantedKey ?? 'a fixed command' });
       launch = launchOfKey(runtimeAt(r));
-    } else if (r && rollout?.state === 'failed' && r.phase !== 'done' && r.phase !== 'passive' && wantedKey === r.to) {
-      held.push(d.address);
-      launch = launchOfKey(r.from);
+    } else if (holdOf.get(d.address)?.to === wantedKey) {
+      const hold = holdOf.get(d.address)!;
+      held.push(hold);
+      launch = launchOfKey(hold.from);
     } else {
       const cur = input.current.get(d.address);
       const curKey = cur ? keyOf(cur.launch) : null;
@@ -136,5 +142,6 @@ export function planLaunches(input: OverlayInput): OverlayResult {
     if (keyOf(launch) !== keyOf(base) || launch.kind !== base.kind) overridesOut[d.address] = launch;
   }
   const manifest: Manifest = Object.keys(overridesOut).length > 0 ? { ...plain, launchOverrides: overridesOut } : plain;
-  return { manifest, kept, dropped, candidates, held, conflicts };
+  const released = input.holds.filter((h) => !held.includes(h));
+  return { manifest, kept, dropped, candidates, held, released, conflicts };
 }

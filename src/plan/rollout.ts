@@ -24,6 +24,8 @@ export interface RolloutCandidate {
   to: string;
   /** Alive and wanted (starting, running, backoff): needs a gated restart. Otherwise it only switches (passive). */
   running: boolean;
+  /** `upgrade --restore`: snapshot (written by `to`) whose state it gets back before starting on `to`. */
+  restoreFrom?: string;
 }
 
 /** A fleet's rollout settings. */
@@ -83,7 +85,7 @@ export function planRollout(input: PlanRolloutInput): RolloutRecord {
 
 /** A new agent entry. */
 function newAgent(c: RolloutCandidate, batch: number | null, phase: AgentPhase): RolloutAgent {
-  return { address: c.address, fleet: c.fleet, from: c.from, to: c.to, batch, phase, snapshot: null, wasReady: null, preflight: null, cause: null, startedAt: null, finishedAt: null };
+  return { address: c.address, fleet: c.fleet, from: c.from, to: c.to, batch, phase, snapshot: null, restoreFrom: c.restoreFrom ?? null, wasReady: null, preflight: null, cause: null, startedAt: null, finishedAt: null };
 }
 
 /** True while the rollout still moves agents (install or batches to go). */

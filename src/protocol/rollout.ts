@@ -2,7 +2,7 @@
 // (so a fleetd killed mid-rollout knows where it was) and what `fleetctl upgrade status`
 // shows. One shape for the registry, the wire and the CLI. Phases of one agent:
 //
-//   pending -> preflight -> stopping -> snapshot -> starting -> verifying -> done
+//   pending -> preflight -> stopping -> snapshot [-> restore of an older snapshot, --restore] -> starting -> verifying -> done
 //                 |            any step after `stopping` failing:  -> rolling-back -> rolled-back
 //                 +-> failed   (preflight refused: the agent was never touched)
 //   passive: not running (stopped, failed, disabled): switched to the new runtime without a
@@ -37,6 +37,8 @@ export const rolloutAgentSchema = z.object({
   phase: z.enum(AGENT_PHASES),
   /** Snapshot taken before its restart (id under its snapshots folder). */
   snapshot: z.string().nullable().default(null),
+  /** `upgrade --restore`: the snapshot whose state it gets back before starting on `to` (one `to` wrote). */
+  restoreFrom: z.string().nullable().default(null),
   /** Was `/readyz` 200 before the upgrade? Then it must be again (else `/startupz` "started" suffices). */
   wasReady: z.boolean().nullable().default(null),
   /** Result of the target's database preflight, for people. */
@@ -89,10 +91,26 @@ export const pinOverrideSchema = z.object({
 /** A `fleetctl upgrade` pin. */
 export type PinOverride = z.infer<typeof pinOverrideSchema>;
 
+/** An agent a failed rollout left on its previous runtime: it stays there while `to` is what is wanted. */
+export const holdSchema = z.object({
+  address: z.string(),
+  /** Runtime key it runs. */
+  from: runtimeKeySchema,
+  /** Runtime key that failed on it. */
+  to: runtimeKeySchema,
+  /** The rollout that failed. */
+  rollout: z.string(),
+  since: z.number(),
+});
+/** A hold. */
+export type Hold = z.infer<typeof holdSchema>;
+
 /** Everything fleetd persists about upgrades (upgrades.json, or a registry section). */
 export const upgradeStateSchema = z.object({
   schema: z.literal(1),
   overrides: z.array(pinOverrideSchema).default([]),
+  /** Agents held back by failed rollouts (released when what is wanted for them changes, or by `fleetctl upgrade`). */
+  held: z.array(holdSchema).default([]),
   /** The active rollout, or the last one. */
   rollout: rolloutRecordSchema.nullable().default(null),
   /** Finished rollouts before it, newest first (bounded). */

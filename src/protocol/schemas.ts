@@ -3,7 +3,7 @@
 // bumps the `/v1/` prefix.
 import { z } from 'zod';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, RUNTIME_KEY_PATTERN, VERSION_PATTERN } from '../manifest/ids.js';
-import { pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
+import { holdSchema, pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -206,6 +206,8 @@ export const routes = {
       to: z.string().regex(VERSION_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6' }),
       node: z.string().regex(NODE_VERSION_PATTERN, { message: 'must be an exact Node release such as 24.21.0' }).optional(),
       dryRun: z.boolean().default(false),
+      /** Give each agent back the state `to` left (its snapshot from before it left `to`). */
+      restore: z.boolean().default(false),
     }),
     // NDJSON: `{ progress }` lines while the rollout runs, then `{ result: upgradeAnswer }` or `{ error }`
     response: z.object({ rollout: rolloutRecordSchema, dryRun: z.boolean(), persist: z.string() }),
@@ -214,7 +216,7 @@ export const routes = {
     method: 'GET',
     path: '/v1/upgrade',
     body: z.undefined(),
-    response: z.object({ rollout: rolloutRecordSchema.nullable(), overrides: z.array(pinOverrideSchema), history: z.array(rolloutRecordSchema) }),
+    response: z.object({ rollout: rolloutRecordSchema.nullable(), overrides: z.array(pinOverrideSchema), held: z.array(holdSchema), history: z.array(rolloutRecordSchema) }),
   },
 } as const;
 

@@ -11,12 +11,14 @@ import type { Manifest } from '../manifest/schema.js';
 import { filePinAt, planLaunches, type CurrentLaunch } from '../plan/launch-overlay.js';
 import { isActive, planRollout, recoverRollout, rolloutProgress } from '../plan/rollout.js';
 import type { RegistryFile } from '../plan/types.js';
-import type { PinOverride, RolloutRecord, UpgradeState } from '../protocol/rollout.js';
+import type { Hold, PinOverride, RolloutRecord, UpgradeState } from '../protocol/rollout.js';
 import { runRollout, type RolloutDeps, type RolloutProgress } from './executor.js';
 import { archiveRollout, type UpgradeStore } from './store.js';
 
 /** What the controller needs of the daemon. */
 export interface UpgradePort extends Omit<RolloutDeps, 'exclusive' | 'start' | 'save' | 'now' | 'onProgress'> {
+  /** The newest complete snapshot of the agent whose state `runtimeKey` wrote; null when none is kept. */
+  findSnapshot(address: string, runtimeKey: string): Promise<string | null>;
   /** What each agent runs now, and whether it is alive and wanted running. */
   currentLaunches(): Map<string, CurrentLaunch>;
   registry(): RegistryFile;
@@ -41,6 +43,8 @@ export interface UpgradeRequest {
   to: string;
   node?: string;
   dryRun: boolean;
+  /** Give each agent back the state `to` left (its newest snapshot written by `to`): a rollback across a schema migration. */
+  restore?: boolean;
 }
 
 /** The answer to an upgrade request: the rollout (planned or started) and how to make it permanent. */
@@ -65,7 +69,7 @@ export function createUpgradeController(o: ControllerOptions) {
   const { store, port, logger } = o;
   const now = o.now ?? Date.now;
   const newId = o.newId ?? (() => `${new Date(now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`);
-  let state: UpgradeState = { schema: 1, overrides: [], rollout: null, history: [] };
+  let state: UpgradeState = { schema: 1, overrides: [], held: [], rollout: null, history: [] };
   let lastFile: Manifest | undefined;
   let pending: { manifest: Manifest; record: RolloutRecord } | undefined;
   let running: Promise<RolloutRecord> | undefined;
@@ -79,15 +83,16 @@ export function createUpgradeController(o: ControllerOptions) {
 
   /** The manifest to apply for `file` (rules in plan/launch-overlay.ts); REFUSED when it fights the active rollout. */
   function effective(file: Manifest, source: RolloutRecord['source'] = 'reload', scope = 'manifest'): Manifest {
-    const result = planLaunches({ file, registry: port.registry(), overrides: state.overrides, rollout: state.rollout, current: port.currentLaunches() });
+    const result = planLaunches({ file, registry: port.registry(), overrides: state.overrides, rollout: state.rollout, holds: state.held, current: port.currentLaunches() });
     if (result.conflicts.length > 0 && isActive(state.rollout)) {
       const list = result.conflicts.map((c) => `${c.address} (rollout: ${c.rolloutTo}, manifest: ${c.wanted})`).join(', ');
       throw new FleetError('REFUSED', `rollout ${state.rollout!.id} is moving ${list}; wait for it to finish (fleetctl upgrade status), then reload. Nothing was changed`);
     }
     lastFile = file;
-    if (result.dropped.length > 0) {
+    if (result.dropped.length > 0 || result.released.length > 0) {
       for (const d of result.dropped) logger.info({ scope: d.override.scope, pin: d.override.openclaw }, `fleetctl upgrade pin dropped: ${d.why}`);
-      state = { ...state, overrides: result.kept };
+      for (const h of result.released) logger.info({ agent: h.address, held: h.from, failed: h.to }, 'hold released: another runtime is wanted for the agent now');
+      state = { ...state, overrides: result.kept, held: result.held };
       void persist();
     }
     if (!isActive(state.rollout) && result.candidates.some((c) => c.running)) {
@@ -118,7 +123,7 @@ export function createUpgradeController(o: ControllerOptions) {
     const frozen = <T>(fn: () => Promise<T>): Promise<T> => (halted ? new Promise<T>(() => {}) : fn());
     const deps: RolloutDeps = {
       installRuntime: (key, onProgress) => frozen(() => port.installRuntime(key, onProgress)),
-      preflight: (address, target) => frozen(() => port.preflight(address, target)),
+      preflight: (address, target, fromSnapshot) => frozen(() => port.preflight(address, target, fromSnapshot)),
       isReady: (address) => frozen(() => port.isReady(address)),
       exclusive: (fn) => frozen(() => port.serial(fn)),
       stop: (address) => frozen(() => port.stop(address)),
@@ -137,6 +142,11 @@ export function createUpgradeController(o: ControllerOptions) {
     };
     running = runRollout(record, deps).then(
       async (final) => {
+        // a failed rollout holds its unfinished agents on their previous runtime; a success releases them
+        const mine = new Set(final.agents.map((a) => a.address));
+        const holds: Hold[] = final.state === 'failed' ? final.agents.filter((a) => a.phase !== 'done' && a.phase !== 'passive').map((a) => ({ address: a.address, from: a.from, to: a.to, rollout: final.id, since: now() })) : [];
+        state = { ...state, held: [...state.held.filter((h) => !mine.has(h.address)), ...holds] };
+        await persist();
         running = undefined;
         // agents waiting behind this rollout (other pins changed meanwhile), or held now: apply what is wanted
         if (lastFile) await port.serial(async () => port.apply(effective(lastFile!))).catch((err: Error) => logger.error({ err: err.message }, 'reconcile after the rollout failed'));
@@ -186,13 +196,21 @@ export function createUpgradeController(o: ControllerOptions) {
         const base = filePinAt(file, req.target) ?? { openclaw: null, node: null };
         const override: PinOverride = { scope: req.target, openclaw: req.to, ...(req.node ? { node: req.node } : {}), base, createdAt: now() };
         const overrides = [...state.overrides.filter((x) => x.scope !== req.target), override];
-        // an explicit upgrade retries agents a failed rollout holds back, in its scope
-        const held = state.rollout ? { ...state.rollout, agents: state.rollout.agents.filter((a) => !inScope(a.address)) } : null;
-        const result = planLaunches({ file, registry: port.registry(), overrides, rollout: held, current: port.currentLaunches() });
-        const record = planRollout({ id: newId(), source: 'upgrade', scope: req.target, candidates: result.candidates.filter((c) => inScope(c.address)), settingsOf: (f) => settingsOf(file, f), now: now() });
+        // an explicit upgrade retries the agents of its scope that a failed rollout holds back
+        const holds = state.held.filter((h) => !inScope(h.address));
+        const result = planLaunches({ file, registry: port.registry(), overrides, rollout: state.rollout, holds, current: port.currentLaunches() });
+        const candidates = result.candidates.filter((c) => inScope(c.address));
+        if (req.restore) {
+          for (const c of candidates) {
+            const id = await port.findSnapshot(c.address, c.to);
+            if (!id) throw new FleetError('NOT_FOUND', `no snapshot of ${c.address} with the state ${c.to} left (fleetd keeps the last few, taken before each upgrade); upgrade without --restore`);
+            c.restoreFrom = id;
+          }
+        }
+        const record = planRollout({ id: newId(), source: 'upgrade', scope: req.target, candidates, settingsOf: (f) => settingsOf(file, f), now: now() });
         const persistHint = persistText(file, req);
         if (req.dryRun) return { rollout: record, dryRun: true, persist: persistHint };
-        state = { ...state, overrides };
+        state = { ...state, overrides, held: holds };
         await persist();
         logger.info({ scope: req.target, to: req.to, node: req.node }, 'fleetctl upgrade: pin set');
         pending = { manifest: result.manifest, record };
@@ -209,8 +227,8 @@ export function createUpgradeController(o: ControllerOptions) {
       return state.rollout?.id === id ? state.rollout : (state.history.find((r) => r.id === id) ?? null);
     },
     /** `fleetctl upgrade status`. */
-    status(): { rollout: RolloutRecord | null; overrides: PinOverride[]; history: RolloutRecord[] } {
-      return { rollout: state.rollout ? structuredClone(state.rollout) : null, overrides: [...state.overrides], history: state.history.slice(0, 5) };
+    status(): { rollout: RolloutRecord | null; overrides: PinOverride[]; held: Hold[]; history: RolloutRecord[] } {
+      return { rollout: state.rollout ? structuredClone(state.rollout) : null, overrides: [...state.overrides], held: [...state.held], history: state.history.slice(0, 5) };
     },
     /** Subscribes to rollout progress (events, streams); returns the unsubscribe function. */
     subscribe(listener: (p: RolloutProgress) => void): () => void {

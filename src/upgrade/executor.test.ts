@@ -57,7 +57,7 @@ function world(addresses: string[], options: { hangAt?: { address: string; call:
       if (RUNTIMES[key]?.installFails) throw new Error(`npm error 404 ${key}`);
       return { key, node: `/rt/${key}/node`, entry: `/rt/${key}/openclaw.mjs`, dir: `/rt/${key}` };
     },
-    async preflight(address, target) {
+    async preflight(address, target, _fromSnapshot) {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       log.push(`preflight ${address} ${target.key}`);
@@ -215,6 +215,18 @@ describe('runRollout', () => {
     assert.deepEqual(final.agents.map((a) => a.phase), ['done', 'done', 'done']);
     assert.ok(!next.log.some((l) => l.includes('acme/a')), 'a is not redone');
     assert.deepEqual(next.log.filter((l) => l.includes('acme/b')), ['preflight acme/b 2.0.0', 'stop acme/b', 'snapshot acme/b (1.0.0, schema 1)', 'start acme/b 2.0.0']);
+  });
+
+  test('--restore: the snapshot the target left is put back after the current state is saved, then the target starts on it', async () => {
+    const w = world(['acme/a']);
+    const id = await w.deps.snapshot('acme/a', '1.0.0'); // as taken when a left 1.0.0 (schema 1 then)
+    w.agents.set('acme/a', { runtime: '2.0.0', running: true, schema: 2 });
+    w.log.length = 0;
+    const r = planRollout({ id: 'r2', source: 'upgrade', scope: 'acme/a', candidates: [{ address: 'acme/a', fleet: 'acme', from: '2.0.0', to: '1.0.0', running: true, restoreFrom: id }], settingsOf: () => ({ maxParallel: 1, readyTimeoutMs: 1 }), now: 0 });
+    const final = await w.run(r);
+    assert.equal(final.state, 'succeeded', JSON.stringify(final.failure));
+    assert.deepEqual(w.log.slice(1), ['preflight acme/a 1.0.0', 'stop acme/a', 'snapshot acme/a (2.0.0, schema 2)', `restore acme/a ${id}`, 'start acme/a 1.0.0']);
+    assert.deepEqual(w.agents.get('acme/a'), { runtime: '1.0.0', running: true, schema: 1 });
   });
 
   test('a finished rollout is returned as it is', async () => {

@@ -38,8 +38,8 @@ export interface RolloutProgress {
 export interface RolloutDeps {
   /** Installs (or reuses) a runtime; `onProgress` gets people-readable lines. */
   installRuntime(key: string, onProgress: (message: string) => void): Promise<TargetRuntime>;
-  /** The target's database preflight on a copy of the agent's state. */
-  preflight(address: string, target: TargetRuntime): Promise<PreflightResult>;
+  /** The target's database preflight on a copy of the agent's state (or of a snapshot's, for --restore). */
+  preflight(address: string, target: TargetRuntime, fromSnapshot: string | null): Promise<PreflightResult>;
   /** True when the agent's /readyz answers 200 now. */
   isReady(address: string): Promise<boolean>;
   /** Runs stop/snapshot/start as one unit no other fleet change interleaves with (the fleet's queue). */
@@ -117,13 +117,14 @@ export async function runRollout(record: RolloutRecord, deps: RolloutDeps): Prom
     await step('preflight', `${a.address}: preflight of ${a.to}`);
     let pre: PreflightResult;
     try {
-      pre = await deps.preflight(a.address, target);
+      pre = await deps.preflight(a.address, target, a.restoreFrom);
     } catch (err) {
       pre = { ok: false, status: 'error', detail: toFleetError(err).message };
     }
     a.preflight = pre.detail;
     if (!pre.ok) {
-      a.cause = `the database preflight of ${a.to} refused its state (${pre.status}): ${pre.detail}; the agent was not touched and still runs ${a.from}`;
+      const back = pre.status === 'incompatible' && !a.restoreFrom ? `; to go back across a schema migration use the state from before it: fleetctl upgrade ${a.address} --to ${a.to.split('+')[0]} --restore` : '';
+      a.cause = `the database preflight of ${a.to} refused its state (${pre.status}): ${pre.detail}; the agent was not touched and still runs ${a.from}${back}`;
       a.finishedAt = deps.now();
       record.failure = { address: a.address, phase: 'preflight', cause: a.cause, rolledBack: null };
       await step('failed', `${a.address}: ${a.cause}`);
@@ -142,6 +143,10 @@ export async function runRollout(record: RolloutRecord, deps: RolloutDeps): Prom
         await step('snapshot', `${a.address}: snapshot of its state`);
         a.snapshot = await deps.snapshot(a.address, a.from);
         await save();
+        if (a.restoreFrom) {
+          progress(a.address, 'snapshot', `${a.address}: restoring the state ${a.to} left (snapshot ${a.restoreFrom}); the current one is kept in snapshot ${a.snapshot}`);
+          await deps.restore(a.address, a.restoreFrom);
+        }
         failedAt = 'starting';
         await step('starting', `${a.address}: starting on ${a.to}`);
         await deps.start(a.address);

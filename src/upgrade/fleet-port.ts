@@ -21,7 +21,7 @@ import type { Fleet } from '../daemon/fleet.js';
 import type { UpgradePort } from './controller.js';
 import type { GateResult, TargetRuntime } from './executor.js';
 import { preflightState } from './preflight.js';
-import { pruneSnapshots, restoreSnapshot, SNAPSHOTS_KEPT, supervisorDirOf, takeSnapshot } from './snapshot.js';
+import { listSnapshots, pruneSnapshots, readSnapshot, restoreSnapshot, SNAPSHOTS_KEPT, supervisorDirOf, takeSnapshot } from './snapshot.js';
 
 /** What the port is built from. */
 export interface FleetPortOptions {
@@ -71,12 +71,21 @@ export function createFleetPort(o: FleetPortOptions): UpgradePort {
       const r = await o.installRuntime(key, (e) => onProgress(e.message));
       return { key: r.key, node: r.node, entry: r.entry, dir: r.dir };
     },
-    async preflight(address, target: TargetRuntime) {
+    async preflight(address, target: TargetRuntime, fromSnapshot) {
       const caps = await o.capabilities.get(target);
       const paths = pathsOf(address);
       // the copy of its database is as private as the database: made under fleetd's own 0700 folder
       await mkdir(paths.supervisorDir, { recursive: true, mode: 0o700 });
-      return preflightState({ target, offered: caps.databasePreflight.offered, openclawDir: paths.openclawDir, workDir: paths.supervisorDir });
+      const openclawDir = fromSnapshot ? join(paths.supervisorDir, 'snapshots', (await readSnapshot(join(paths.supervisorDir, 'snapshots'), fromSnapshot)).id, 'state') : paths.openclawDir;
+      return preflightState({ target, offered: caps.databasePreflight.offered, openclawDir, workDir: paths.supervisorDir });
+    },
+    async findSnapshot(address, runtimeKey) {
+      const dir = join(pathsOf(address).supervisorDir, 'snapshots');
+      for (const id of (await listSnapshots(dir)).reverse()) {
+        const info = await readSnapshot(dir, id).catch(() => undefined);
+        if (info?.runtime === runtimeKey && info.hadState) return id;
+      }
+      return null;
     },
     async isReady(address) {
       return (await probe(address, '/readyz'))?.status === 200;

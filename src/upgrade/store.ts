@@ -14,7 +14,7 @@ export const HISTORY_KEPT = 10;
 
 /** An empty state. */
 export function emptyUpgradeState(): UpgradeState {
-  return { schema: 1, overrides: [], rollout: null, history: [] };
+  return { schema: 1, overrides: [], held: [], rollout: null, history: [] };
 }
 
 /** Reads and writes one upgrades file; writes are serialized. */

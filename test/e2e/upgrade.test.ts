@@ -96,6 +96,23 @@ test('fleetctl upgrade: dry run, gated batches of maxParallel, and a failing tar
     const st = (await f.ctl('upgrade', 'status')).json;
     assert.equal(st.rollout.state, 'failed');
     assert.deepEqual(st.overrides.map((o: any) => [o.scope, o.openclaw]).sort(), [['acme', '2.0.0'], ['acme/b', '3.0.0']]);
+    seen.push(...(await gatewayPids(f, agents)));
+
+    // back to 1.0.0: its gateway refuses the schema 2.0.0 migrated to (exit 78), so the gate fails and c stays on 2.0.0 ...
+    const down = await f.ctl('upgrade', 'acme/c', '--to', '1.0.0');
+    assert.equal(down.code, 1);
+    assert.match(lines(down.stdout).at(-1).result.rollout.failure.cause, /1\.0\.0 failed at verifying: failed: .*exit(ed with)? (code )?78/);
+    assert.equal((await waitForRunning(f, 3)).find((a) => a.address === 'acme/c').runtime, 'openclaw@2.0.0');
+    seen.push(...(await gatewayPids(f, agents)));
+    // ... and with --restore it gets the state 1.0.0 left back, and runs
+    const restored = await f.ctl('upgrade', 'acme/c', '--to', '1.0.0', '--restore');
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.equal(lines(restored.stdout).at(-1).result.rollout.state, 'succeeded');
+    assert.equal((await waitForRunning(f, 3)).find((a) => a.address === 'acme/c').runtime, 'openclaw@1.0.0');
+    assert.deepEqual(await stateSchema(f, 'acme/c'), { schema: 1, writer: '1.0.0' });
+    const none = await f.ctl('upgrade', 'acme/a', '--to', '3.0.0', '--restore');
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no snapshot of acme\/a with the state 3\.0\.0 left/);
     const log = await f.ctl('events', '-n', '500');
     assert.ok(lines(log.stdout).some((e) => e.type === 'rollout.step' && e.address === 'acme/b' && e.phase === 'rolled-back'));
     seen.push(...(await gatewayPids(f, agents)));
@@ -117,6 +134,9 @@ test('a reload that changes the pin is a rollout; fleetd killed mid-rollout rest
   try {
     seen.push(...(await gatewayPids(f, agents)));
     await writeManifest(dir, manifest(dir, '2.0.0', ['a', 'b'], settings));
+    const dry = await f.ctl('reload', '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal((await f.ctl('upgrade', 'status')).json.rollout, null, 'a dry run starts no rollout');
     const reload = await f.ctl('reload');
     assert.equal(reload.code, 0, reload.stderr);
     assert.deepEqual(reload.json.actions, [], 'no restart by the reload itself: the rollout restarts them one at a time');
@@ -129,6 +149,12 @@ test('a reload that changes the pin is a rollout; fleetd killed mid-rollout rest
       { timeoutMs: 30_000, intervalMs: 50, what: 'acme/a to be verified on 2.0.0' },
     );
     await waitFor(async () => (await stateSchema(f, 'acme/a')).schema === 2, { timeoutMs: 10_000, what: 'the new runtime to migrate a' });
+    // another pin for agents the rollout is moving: refused, nothing changed
+    await writeManifest(dir, manifest(dir, '1.0.0', ['a', 'b'], settings));
+    const fight = await f.ctl('reload');
+    assert.equal(fight.code, 1);
+    assert.match(fight.stderr, /rollout \S+ is moving acme\/a \(rollout: 2\.0\.0, manifest: 1\.0\.0\), acme\/b .*wait for it to finish/);
+    await writeManifest(dir, manifest(dir, '2.0.0', ['a', 'b'], settings));
     seen.push(...(await gatewayPids(f, agents)));
     f.child.kill('SIGKILL');
     await f.exited;

@@ -24,18 +24,20 @@ export function registerUpgrade(program: Command, run: CliRun): void {
     .option('--to <VERSION>', 'exact OpenClaw version, e.g. 2026.9.6')
     .option('--node <VERSION>', 'also pin the Node release it runs on, e.g. 24.21.0')
     .option('--dry-run', 'show the plan (which agents, in which batches) and change nothing')
+    .option('--restore', 'roll back across a schema migration: each agent also gets back the state VERSION left (the snapshot taken when it left VERSION); what it wrote since is kept in that snapshot\'s replaced/ folder')
     .addHelpText(
       'after',
       `
 Examples:
   fleetctl upgrade acme --to 2026.9.6 --dry-run
   fleetctl upgrade acme --to 2026.9.6
-  fleetctl upgrade acme/korax --to 2026.9.5        # back to the previous version, same gates
+  fleetctl upgrade acme/korax --to 2026.9.5            # back, when the state still fits 2026.9.5
+  fleetctl upgrade acme/korax --to 2026.9.5 --restore  # back across a schema migration, with the state from then
   fleetctl upgrade status
 The pin lasts across fleetd restarts until the manifest's pin for that fleet or agent is
 edited; the command prints the manifest line that makes it permanent.`,
     )
-    .action(async (targetText: string, opts: { to?: string; node?: string; dryRun?: boolean }, cmd: Command) => {
+    .action(async (targetText: string, opts: { to?: string; node?: string; dryRun?: boolean; restore?: boolean }, cmd: Command) => {
       const { socket, json } = globalsOf(cmd, run.deps);
       if (targetText === 'status' && opts.to === undefined) return status(run, socket, json);
       const filter = parseFilter(targetText);
@@ -43,7 +45,7 @@ edited; the command prints the manifest line that makes it permanent.`,
       if (!VERSION_PATTERN.test(opts.to)) throw new FleetError('USAGE', `--to ${JSON.stringify(opts.to)} is not an exact OpenClaw version such as 2026.9.6`);
       if (opts.node !== undefined && !NODE_VERSION_PATTERN.test(opts.node)) throw new FleetError('USAGE', `--node ${JSON.stringify(opts.node)} is not an exact Node release such as 24.21.0`);
       const target = filter.agent ? `${filter.fleet}/${filter.agent}` : filter.fleet;
-      const body = { target, to: opts.to, dryRun: opts.dryRun === true, ...(opts.node ? { node: opts.node } : {}) };
+      const body = { target, to: opts.to, dryRun: opts.dryRun === true, restore: opts.restore === true, ...(opts.node ? { node: opts.node } : {}) };
       let result: ResponseBody<'upgrade'> | undefined;
       for await (const raw of stream(socket, 'upgrade', { body })) {
         if (json) run.deps.io.out(`${JSON.stringify(raw)}\n`);
@@ -78,6 +80,7 @@ async function status(run: CliRun, socket: string, json: boolean): Promise<void>
   const lines: string[] = [];
   if (data.rollout) lines.push(...describeRollout(data.rollout, false));
   else lines.push('no rollout yet');
+  for (const h of data.held) lines.push(`held: ${h.address} stays on ${h.from} (${h.to} failed in rollout ${h.rollout}; released when the manifest or fleetctl upgrade asks for another version, retried by fleetctl upgrade ${h.address} --to ...)`);
   for (const o of data.overrides) lines.push(`pin set by fleetctl upgrade: ${o.scope} -> openclaw ${o.openclaw}${o.node ? ` on node ${o.node}` : ''} (manifest says ${o.base.openclaw ?? 'nothing'} there)`);
   printLines(run.deps.io, lines);
 }

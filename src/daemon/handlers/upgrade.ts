@@ -14,7 +14,7 @@ export const upgradeHandler = (ctx: DaemonContext): Handler<'upgrade'> => async 
   const off = ctx.upgrades.subscribe((p) => out.push({ progress: p }));
   void (async () => {
     try {
-      const answer = await ctx.upgrades.upgrade({ target: body.target, to: body.to, ...(body.node ? { node: body.node } : {}), dryRun: body.dryRun });
+      const answer = await ctx.upgrades.upgrade({ target: body.target, to: body.to, ...(body.node ? { node: body.node } : {}), dryRun: body.dryRun, restore: body.restore });
       const final = answer.dryRun ? answer.rollout : ((await ctx.upgrades.settled(answer.rollout.id)) ?? answer.rollout);
       out.push({ result: { ...answer, rollout: final } });
     } catch (err) {
