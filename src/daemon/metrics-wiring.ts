@@ -5,8 +5,7 @@ import type { Server } from 'node:http';
 import { createMetrics, type AgentSample } from '../metrics/collect.js';
 import { parseListen } from '../metrics/listen.js';
 import { startMetricsServer } from '../metrics/server.js';
-import { listRuntimes } from '../runtime/manage.js';
-import { launchRuntimeKey } from '../runtime/runtime-key.js';
+import { agentRuntimeVersions, installedNodeVersions } from '../runtime/versions.js';
 import type { ProbeFn } from '../supervise/probe.js';
 import { listProcesses, treeCpuSeconds } from '../supervise/proc.js';
 import type { UpgradeController } from '../upgrade/controller.js';
@@ -29,17 +28,16 @@ export function timedProbe(address: string, probe: ProbeFn, observe: (address: s
 export async function sampleAgents(fleet: Fleet): Promise<AgentSample[]> {
   const views = fleet.views();
   const table = listProcesses();
-  const nodeOf = new Map((await listRuntimes(fleet.manifest.runtimesDir).catch(() => [])).map((r) => [r.version, r.nodeVersion]));
+  const installed = await installedNodeVersions(fleet.manifest.runtimesDir);
   return views.map((v) => {
-    const launch = fleet.slots.get(v.address)?.desired.launch;
-    const managed = launch?.kind === 'openclaw' ? launch : undefined;
+    const versions = agentRuntimeVersions(fleet.slots.get(v.address)?.desired.launch, installed);
     return {
       address: v.address,
       fleet: v.fleet,
       state: v.state,
       runtime: v.runtime,
-      openclaw: managed?.version ?? null,
-      node: managed ? (managed.node ?? nodeOf.get(launchRuntimeKey(managed)) ?? null) : null,
+      openclaw: versions.openclaw,
+      node: versions.node,
       restarts: v.restarts,
       uptimeSeconds: v.uptimeMs === null ? null : v.uptimeMs / 1000,
       lastExit: v.lastExit ? { code: v.lastExit.code, signal: v.lastExit.signal } : null,

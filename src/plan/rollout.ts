@@ -32,6 +32,8 @@ export interface RolloutCandidate {
 export interface RolloutSettings {
   maxParallel: number;
   readyTimeoutMs: number;
+  /** Deadline for the previous version to run again after a rollback (default readyTimeoutMs). */
+  backTimeoutMs?: number;
 }
 
 /** Inputs of planRollout. */
@@ -58,7 +60,7 @@ export function planRollout(input: PlanRolloutInput): RolloutRecord {
   let batch = 0;
   for (const fleet of fleets) {
     const s = input.settingsOf(fleet);
-    settings[fleet] = { maxParallel: s.maxParallel, readyTimeoutMs: s.readyTimeoutMs };
+    settings[fleet] = { maxParallel: s.maxParallel, readyTimeoutMs: s.readyTimeoutMs, ...(s.backTimeoutMs !== undefined ? { backTimeoutMs: s.backTimeoutMs } : {}) };
     const inFleet = changing.filter((c) => c.fleet === fleet).sort((a, b) => compareAddress(a.address, b.address));
     const active = inFleet.filter((c) => c.running);
     active.forEach((c, i) => agents.push(newAgent(c, batch + Math.floor(i / s.maxParallel), 'pending')));

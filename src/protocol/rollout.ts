@@ -53,7 +53,12 @@ export const rolloutAgentSchema = z.object({
 export type RolloutAgent = z.infer<typeof rolloutAgentSchema>;
 
 /** Per-fleet settings a rollout runs with (from the manifest's `upgrade`). */
-export const rolloutSettingsSchema = z.object({ maxParallel: z.number().int().min(1), readyTimeoutMs: z.number().int().min(1) });
+export const rolloutSettingsSchema = z.object({
+  maxParallel: z.number().int().min(1),
+  readyTimeoutMs: z.number().int().min(1),
+  /** How long a rolled-back agent may take to run its previous version again (at least health.startupTimeoutMs). */
+  backTimeoutMs: z.number().int().min(1).optional(),
+});
 
 /** A rollout. */
 export const rolloutRecordSchema = z.object({

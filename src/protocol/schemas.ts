@@ -56,6 +56,9 @@ export const agentViewSchema = z.object({
   rssBytes: z.number().nullable(),
   nextStartAt: z.number().nullable(),
   runtime: z.string(),
+  /** OpenClaw and Node versions it runs (runtime/versions.ts agentRuntimeVersions); null for a fixed command. Optional: older fleetds omit them. */
+  openclaw: z.string().nullable().optional(),
+  node: z.string().nullable().optional(),
 });
 /** One agent in `status`. */
 export type AgentView = z.infer<typeof agentViewSchema>;

@@ -74,6 +74,7 @@ export function createUpgradeController(o: ControllerOptions) {
   let pending: { manifest: Manifest; record: RolloutRecord } | undefined;
   let running: Promise<RolloutRecord> | undefined;
   let halted = false;
+  let restoring: Array<{ address: string; snapshot: string }> = [];
   const listeners = new Set<(p: RolloutProgress) => void>();
 
   const emit = (p: RolloutProgress) => {
@@ -160,23 +161,40 @@ export function createUpgradeController(o: ControllerOptions) {
     );
   }
 
-  /** The manifest's `upgrade` settings for a fleet (fleet keys over top-level ones). */
+  /** The manifest's `upgrade` settings for a fleet (fleet keys over top-level ones); the way back gets at least the health start-up window. */
   function settingsOf(file: Manifest, fleet: string) {
     const own = file.fleets[fleet]?.upgrade;
-    return { maxParallel: own?.maxParallel ?? file.upgrade.maxParallel, readyTimeoutMs: own?.readyTimeoutMs ?? file.upgrade.readyTimeoutMs };
+    const readyTimeoutMs = own?.readyTimeoutMs ?? file.upgrade.readyTimeoutMs;
+    return { maxParallel: own?.maxParallel ?? file.upgrade.maxParallel, readyTimeoutMs, backTimeoutMs: Math.max(readyTimeoutMs, file.health.startupTimeoutMs) };
   }
 
   return {
     /** Loads the state and applies the resume rule: restores snapshots of agents caught mid-upgrade. Call with every gateway stopped. */
-    async init(): Promise<string[]> {
+    // Start-up, in this order: load() before anything decides what an agent should run (so
+    // an agent caught mid-upgrade is wanted on its PREVIOUS runtime: a leftover gateway of the
+    // new one is not adopted but stopped), then restoreCaught() once every such gateway is
+    // stopped and before any start, then the first reconcile, then resume().
+    /** Loads the state and applies the resume rule in memory (no side effect yet); returns what it decided. */
+    async load(): Promise<string[]> {
       state = await store.load();
       if (!state.rollout) return [];
       const recovery = recoverRollout(state.rollout, now());
-      for (const r of recovery.restore) await port.restore(r.address, r.snapshot);
       state = { ...state, rollout: recovery.record };
-      await store.save(state);
+      restoring = recovery.restore;
       for (const note of recovery.notes) logger.warn({ rollout: recovery.record.id }, note);
       return recovery.notes;
+    },
+    /** Restores the snapshots load() found necessary (their gateways must be stopped) and saves the recovered record. */
+    async restoreCaught(): Promise<void> {
+      for (const r of restoring) await port.restore(r.address, r.snapshot);
+      restoring = [];
+      if (state.rollout) await store.save(state);
+    },
+    /** load() then restoreCaught(): for a start-up where no leftover gateway is adopted (every one is stopped first). */
+    async init(): Promise<string[]> {
+      const notes = await this.load();
+      await this.restoreCaught();
+      return notes;
     },
     effective,
     /** Resumes an active rollout after the fleet's first reconcile (call once, after start-up). */

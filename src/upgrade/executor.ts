@@ -165,12 +165,12 @@ export async function runRollout(record: RolloutRecord, deps: RolloutDeps): Prom
     } catch (err) {
       cause = `${failedAt} failed: ${toFleetError(err).message}`;
     }
-    await rollBack(a, failedAt, cause, settings.readyTimeoutMs);
+    await rollBack(a, failedAt, cause, settings.backTimeoutMs ?? settings.readyTimeoutMs);
     return false;
   }
 
   /** Stop, restore the snapshot, start on the previous runtime; records whether it came back. */
-  async function rollBack(a: RolloutAgent, failedAt: AgentPhase, cause: string, readyTimeoutMs: number): Promise<void> {
+  async function rollBack(a: RolloutAgent, failedAt: AgentPhase, cause: string, backTimeoutMs: number): Promise<void> {
     a.cause = `${a.to} failed at ${failedAt}: ${cause}`;
     record.failure = { address: a.address, phase: failedAt, cause: a.cause, rolledBack: null };
     const notes: string[] = [];
@@ -188,7 +188,7 @@ export async function runRollout(record: RolloutRecord, deps: RolloutDeps): Prom
         }
         await deps.start(a.address);
       });
-      const back = await deps.waitReady(a.address, { deadline: deps.now() + readyTimeoutMs, requireReady: false });
+      const back = await deps.waitReady(a.address, { deadline: deps.now() + backTimeoutMs, requireReady: false });
       notes.push(back.ok ? `${a.from} is running again` : `${a.from} did not come back: ${back.cause}`);
       record.failure.rolledBack = back.ok;
     } catch (err) {
