@@ -64,6 +64,23 @@ describe('snapshots', () => {
       assert.deepEqual([info.hadState, info.runtime, info.files], [true, '2026.9.5', 4]);
     }));
 
+  test('as root, owners are kept both ways (a tenant\'s files stay the tenant\'s after a restore)', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root');
+    return withTempDir(async (dir) => {
+      const { openclawDir } = await fakeState(dir);
+      const { chown } = await import('node:fs/promises');
+      await chown(join(openclawDir, 'openclaw.json'), 12345, 12346);
+      const snapshotsDir = join(dir, 'snaps');
+      const info = await takeSnapshot({ address: 'a/b', openclawDir, snapshotsDir, node: '/unused', runtime: null, copyDatabase: (s, d) => copyFile(s, d) });
+      const copied = await stat(join(snapshotsDir, info.id, 'state', 'openclaw.json'));
+      assert.deepEqual([copied.uid, copied.gid], [12345, 12346]);
+      assert.equal((await stat(join(snapshotsDir, info.id))).uid, 0, 'the snapshot folder itself is fleetd\'s');
+      await restoreSnapshot({ openclawDir, snapshotsDir, id: info.id });
+      const back = await stat(join(openclawDir, 'openclaw.json'));
+      assert.deepEqual([back.uid, back.gid], [12345, 12346]);
+    });
+  });
+
   test('a .openclaw that is a symlink is refused, and leaves no snapshot behind', () =>
     withTempDir(async (dir) => {
       await mkdir(join(dir, 'elsewhere'));
