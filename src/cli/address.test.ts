@@ -37,6 +37,8 @@ describe('addresses', () => {
   });
   test('runtime versions', () => {
     assert.equal(requireVersion('2026.10.1-beta.2'), '2026.10.1-beta.2');
+    assert.equal(requireVersion('2026.9.6+node-24.21.0'), '2026.9.6+node-24.21.0');
+    assert.match(usage(() => requireVersion('2026.9.6+node-24')).message, /exact OpenClaw version/);
     assert.match(usage(() => requireVersion('latest')).message, /exact OpenClaw version/);
   });
 });

@@ -1,7 +1,7 @@
 // Client-side checks of the ids typed on the command line, done before any connection
 // so that a typo is a usage error (exit 2), not a round trip to fleetd.
 import { FleetError } from '../errors.js';
-import { ID_RULE, isValidId, parseAddress, VERSION_PATTERN } from '../manifest/ids.js';
+import { ID_RULE, isValidId, parseAddress, RUNTIME_KEY_PATTERN } from '../manifest/ids.js';
 
 /** Parses `FLEET/AGENT`, or throws a USAGE error that states the id rule. */
 export function requireAddress(text: string): { fleet: string; agent: string } {
@@ -27,8 +27,8 @@ export function parseFilter(text: string): StatusFilter {
   return text.includes('/') ? requireAddress(text) : { fleet: requireFleet(text) };
 }
 
-/** Checks an exact OpenClaw version such as 2026.9.6. */
+/** Checks a runtime: an exact OpenClaw version such as 2026.9.6, optionally with its Node pinned (2026.9.6+node-24.21.0). */
 export function requireVersion(text: string): string {
-  if (VERSION_PATTERN.test(text)) return text;
-  throw new FleetError('USAGE', `${JSON.stringify(text)} is not an exact OpenClaw version: expected e.g. 2026.9.6 or 2026.10.1-beta.2`);
+  if (RUNTIME_KEY_PATTERN.test(text)) return text;
+  throw new FleetError('USAGE', `${JSON.stringify(text)} is not an exact OpenClaw version: expected e.g. 2026.9.6 or 2026.10.1-beta.2 (a pinned Node: 2026.9.6+node-24.21.0)`);
 }

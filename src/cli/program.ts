@@ -18,6 +18,8 @@ import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerStop } from './commands/stop.js';
 import { registerToken } from './commands/token.js';
+import { registerEvents } from './commands/events.js';
+import { registerUpgrade } from './commands/upgrade.js';
 import type { CliRun } from './context.js';
 import { LOCAL_SOCKET, SOCKET_ENV, SYSTEM_SOCKET } from './socket-path.js';
 import { VERSION } from '../version.js';
@@ -32,6 +34,8 @@ Examples:
   fleetctl reload --dry-run
   fleetctl federation
   fleetctl token acme/goreos --hooks
+  fleetctl upgrade acme --to 2026.9.6 --dry-run
+  fleetctl events -f
 
 Socket: --socket, else $${SOCKET_ENV}, else ${SYSTEM_SOCKET} when it exists,
 else ./${LOCAL_SOCKET} (where \`fleetd start --manifest FILE\` puts it by default).
@@ -70,6 +74,8 @@ export function buildProgram(run: CliRun): Command {
   registerBackup(program, run);
   registerExec(program, run);
   registerDaemon(program, run);
+  registerUpgrade(program, run);
+  registerEvents(program, run);
   registerCompletion(program, run);
   return program;
 }

@@ -10,6 +10,7 @@ import type { DesiredAgent, RecordedProcess, RegistryEntry } from '../plan/types
 import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
 import { federationSecrets } from '../plan/federation-secrets.js';
 import { formatConfigPath } from '../plan/config-merge.js';
+import { launchRuntimeKey } from '../runtime/runtime-key.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { provisionAgent } from '../provision/provision-agent.js';
 import type { Runner, RunnerDeps } from '../supervise/runner.js';
@@ -116,10 +117,11 @@ export class Agent {
     const pin = this.desired.launch;
     let runtime;
     if (pin.kind === 'openclaw') {
-      report(`waiting for OpenClaw runtime ${pin.version}`);
-      const install = this.deps.installRuntime(pin.version, (e) => report(`installing OpenClaw ${pin.version}: ${e.message}`)).catch((err: unknown) => {
+      const key = launchRuntimeKey(pin);
+      report(`waiting for OpenClaw runtime ${key}`);
+      const install = this.deps.installRuntime(key, (e) => report(`installing OpenClaw ${key}: ${e.message}`)).catch((err: unknown) => {
         const cause = toFleetError(err, 'RUNTIME_FAILED');
-        throw new FleetError(cause.code, `OpenClaw runtime ${pin.version} could not be installed: ${cause.message}`, { cause, transient: cause.transient, details: cause.details });
+        throw new FleetError(cause.code, `OpenClaw runtime ${key} could not be installed: ${cause.message}`, { cause, transient: cause.transient, details: cause.details });
       });
       runtime = await abortable(install, signal);
     }

@@ -3,6 +3,8 @@
 // reach into an agent.
 import type { Manifest } from '../manifest/schema.js';
 import type { DaemonView } from '../protocol/schemas.js';
+import type { UpgradeController } from '../upgrade/controller.js';
+import type { EventBus } from './events.js';
 import type { Fleet } from './fleet.js';
 import type { Logger } from './logger.js';
 import type { RuntimeCommands } from './runtime-commands.js';
@@ -20,4 +22,8 @@ export interface DaemonContext {
   leave?: (how: 'restart' | 'stop') => void;
   /** fleetd's own log lines dropped so far (stdout closed or not drained): status's `daemon.logDropped`. */
   logDropped?: () => number;
+  /** Recent events and live subscribers (GET /v1/events). */
+  events: EventBus;
+  /** Pins of `fleetctl upgrade` and rollouts (POST/GET /v1/upgrade). */
+  upgrades: UpgradeController;
 }

@@ -31,7 +31,7 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
 }
 
-const fakeRuntime: Runtime = { version: '2026.9.6', dir: '/rt', node: '/rt/node', entry: '/rt/openclaw.mjs', nodeVersion: '24.21.0' };
+const fakeRuntime: Runtime = { version: '2026.9.6', key: '2026.9.6', dir: '/rt', node: '/rt/node', entry: '/rt/openclaw.mjs', nodeVersion: '24.21.0' };
 
 interface Options {
   startConcurrency?: number;

@@ -18,6 +18,7 @@ import { unreloadableChange } from '../plan/reload-guard.js';
 import type { DesiredAgent, PlanAction, RecordedProcess, RegistryEntry, RegistryFile } from '../plan/types.js';
 import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
 import type { EnvValue } from '../secrets/refs.js';
+import { launchRuntimeKey } from '../runtime/runtime-key.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { ensureEntry } from '../provision/ensure-entry.js';
 import { agentPaths } from '../provision/home.js';
@@ -207,20 +208,23 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
   // Hooks tokens first: a token made, rotated or dropped changes the callee's openclaw.json,
   // so the same plan restarts exactly those agents. A dry run plans on a copy.
+  /** The body of reconcile, for callers already inside the membership section. */
+  async function reconcileHeld(target: Manifest, options: { dryRun?: boolean } = {}): Promise<ReconcileResult> {
+    if (options.dryRun) {
+      const draft = structuredClone(store.current());
+      alignHooksTokens(draft, target);
+      return { actions: planFor(target, draft).actions, skippedPorts: [] };
+    }
+    await store.update((r) => void alignHooksTokens(r, target, log));
+    const { desired, actions } = planFor(target);
+    const skippedPorts = await apply(target, desired, actions);
+    await writeFederationFiles(target, store.current(), log);
+    return { actions, skippedPorts };
+  }
+
   /** Plans against `target` and, unless dry, applies it, then writes the federation files. */
   function reconcile(target: Manifest, options: { dryRun?: boolean } = {}): Promise<ReconcileResult> {
-    return membership.run(async () => {
-      if (options.dryRun) {
-        const draft = structuredClone(store.current());
-        alignHooksTokens(draft, target);
-        return { actions: planFor(target, draft).actions, skippedPorts: [] };
-      }
-      await store.update((r) => void alignHooksTokens(r, target, log));
-      const { desired, actions } = planFor(target);
-      const skippedPorts = await apply(target, desired, actions);
-      await writeFederationFiles(target, store.current(), log);
-      return { actions, skippedPorts };
-    });
+    return membership.run(() => reconcileHeld(target, options));
   }
 
   /** Status of every agent (or of one): one /proc snapshot serves them all. */
@@ -274,11 +278,18 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       return store.current();
     },
 
-    /** Re-applies a re-read manifest; REFUSED (nothing changed) when it changes what only a fleetd restart can. */
-    async reload(next: Manifest, options: { dryRun?: boolean } = {}): Promise<ReconcileResult> {
-      const refused = unreloadableChange(manifest, next);
-      if (refused) throw new FleetError('REFUSED', `${refused}. Nothing was changed`);
-      return reconcile(next, options);
+    /**
+     * Re-reads the manifest with `read` and applies it, both inside the membership section (so
+     * whatever the read schedules behind itself, a rollout's activation, runs after the plan
+     * was applied); REFUSED (nothing changed) when it changes what only a fleetd restart can.
+     */
+    reload(read: () => Promise<Manifest>, options: { dryRun?: boolean } = {}): Promise<ReconcileResult> {
+      return membership.run(async () => {
+        const next = await read();
+        const refused = unreloadableChange(manifest, next);
+        if (refused) throw new FleetError('REFUSED', `${refused}. Nothing was changed`);
+        return reconcileHeld(next, options);
+      });
     },
 
     /** Adds, provisions and (unless start is false) starts an agent outside the manifest; it persists in the registry. */
@@ -432,24 +443,24 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
      * operator, or without a port block. Live restore adopts a leftover gateway only when its
      * recorded hash is this one.
      */
-    wantedHash(address: string): string | undefined {
+    wantedHash(address: string, target: Manifest = manifest): string | undefined {
       const reg = store.current();
       const entry = ownEntry(reg.agents, address);
-      const desired = desiredAgents(manifest, reg).find((d) => d.address === address);
+      const desired = desiredAgents(target, reg).find((d) => d.address === address);
       if (!entry || !desired || !desired.enabled || entry.desired !== 'running') return undefined;
-      return effectiveAgent({ stateDir: manifest.stateDir, desired, port: entry.port, token: entry.token, hooksToken: entry.hooksToken, blockSize: manifest.ports.blockSize, parentEnv: deps.parentEnv }).hash;
+      return effectiveAgent({ stateDir: target.stateDir, desired, port: entry.port, token: entry.token, hooksToken: entry.hooksToken, blockSize: target.ports.blockSize, parentEnv: deps.parentEnv }).hash;
     },
 
     /** Live restore: takes over a running gateway a previous fleetd left (see Agent.adoptRunning); false when the agent is not declared. */
-    async adoptRunning(address: string, proc: GatewayProcess, record: RecordedProcess, why: string): Promise<boolean> {
-      const desired = desiredAgents(manifest, store.current()).find((d) => d.address === address);
+    async adoptRunning(address: string, proc: GatewayProcess, record: RecordedProcess, why: string, target: Manifest = manifest): Promise<boolean> {
+      const desired = desiredAgents(target, store.current()).find((d) => d.address === address);
       if (!desired) return false;
       return adopt(desired).adoptRunning(proc, record, why);
     },
 
     /** Live restore of a gateway that ended while fleetd was away (see Agent.adoptExited). */
-    async adoptExited(address: string, exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined): Promise<void> {
-      const desired = desiredAgents(manifest, store.current()).find((d) => d.address === address);
+    async adoptExited(address: string, exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined, target: Manifest = manifest): Promise<void> {
+      const desired = desiredAgents(target, store.current()).find((d) => d.address === address);
       if (desired) await adopt(desired).adoptExited(exit, record, output);
     },
 
@@ -485,21 +496,30 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       return agentPaths(manifest.stateDir, agent.desired.fleet, agent.desired.agent).logFile;
     },
 
-    /** Versions the agents are pinned to, with the agents that use each. */
+    /** Runtime keys (version, or version+node) the agents are pinned to, with the agents that use each. */
     runtimeUsage(): Map<string, string[]> {
       const used = new Map<string, string[]>();
       for (const agent of agents.values()) {
         if (agent.desired.launch.kind !== 'openclaw') continue;
-        const list = used.get(agent.desired.launch.version) ?? [];
+        const key = launchRuntimeKey(agent.desired.launch);
+        const list = used.get(key) ?? [];
         list.push(agent.address);
-        used.set(agent.desired.launch.version, list);
+        used.set(key, list);
       }
       return used;
     },
 
-    /** Runs `job` while no add, remove or reload changes which agents exist (runtime removal checks who uses a version). */
+    /** Runs `job` while no add, remove or reload changes which agents exist (runtime removal checks who uses a version; a rollout's stop-snapshot-start). */
     exclusive<T>(job: () => Promise<T>): Promise<T> {
       return membership.run(job);
+    },
+
+    /** reconcile() for a caller already inside exclusive() (a rollout applying its next launch); calling it elsewhere races other changes. */
+    reconcileInside: reconcileHeld,
+
+    /** Stops an agent's gateway for fleetd's own purposes (a rollout's snapshot): the operator's wish stays `running`, so the next plan starts it again. */
+    async stopForRollout(address: string, reason: string): Promise<void> {
+      await agentOf(address).stopPlanned(reason);
     },
 
     /** Start slots in use and launches waiting for one. */

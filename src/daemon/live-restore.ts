@@ -29,8 +29,18 @@ export interface LiveRestoreDeps {
 
 const DEFAULTS: LiveRestoreDeps = { attach: (dir, options) => attachShim(dir, options), stopRecorded: stopRecordedProcess, stopMarked: stopMarkedProcesses };
 
-/** Adopts or stops every gateway a previous fleetd left; returns the outcome per address. Never throws for one agent. */
-export async function restoreLeftovers(fleet: Fleet, manifest: Manifest, log: Logger, deps: LiveRestoreDeps = DEFAULTS): Promise<Map<string, LeftoverOutcome>> {
+/** Adopts or stops every gateway a previous fleetd left, judged against `manifest` (the one the fleet will apply: the file under any rollout's overlay); returns the outcome per address. Never throws for one agent. */
+export async function restoreLeftovers(
+  fleet: Fleet,
+  manifest: Manifest,
+  log: Logger,
+  deps: LiveRestoreDeps = DEFAULTS,
+  hooks: {
+    onAdopted?: (address: string, pid: number, reason: string) => void;
+    /** Why an agent's gateway must not be adopted whatever it runs (a rollout caught it mid-step), or undefined. */
+    refuse?: (address: string) => string | undefined;
+  } = {},
+): Promise<Map<string, LeftoverOutcome>> {
   const reg: Readonly<RegistryFile> = fleet.registry();
   const outcomes = new Map<string, LeftoverOutcome>();
   const timeoutMs = manifest.gateway.stopTimeoutMs;
@@ -40,7 +50,9 @@ export async function restoreLeftovers(fleet: Fleet, manifest: Manifest, log: Lo
       if (!record) return;
       const alog = log.child({ agent: address });
       try {
-        outcomes.set(address, await restoreOne(fleet, address, record, agentPaths(manifest.stateDir, entry.fleet, entry.agent).supervisorDir, timeoutMs, alog, deps));
+        const outcome = await restoreOne(fleet, manifest, address, record, agentPaths(manifest.stateDir, entry.fleet, entry.agent).supervisorDir, timeoutMs, alog, deps, hooks.refuse?.(address));
+        outcomes.set(address, outcome);
+        if (outcome === 'adopted') hooks.onAdopted?.(address, record.pid, 'same pid and start time as recorded, same launch');
       } catch (err) {
         alog.error({ err: (err as Error).message, pid: record.pid }, 'could not restore the gateway a previous fleetd left; stopping it');
         await deps.stopRecorded(record, timeoutMs).catch(() => undefined);
@@ -62,19 +74,19 @@ export async function restoreLeftovers(fleet: Fleet, manifest: Manifest, log: Lo
 }
 
 /** One agent: attach, check, adopt or stop. */
-async function restoreOne(fleet: Fleet, address: string, record: RecordedProcess, runDir: string, timeoutMs: number, log: Logger, deps: LiveRestoreDeps): Promise<LeftoverOutcome> {
+async function restoreOne(fleet: Fleet, manifest: Manifest, address: string, record: RecordedProcess, runDir: string, timeoutMs: number, log: Logger, deps: LiveRestoreDeps, refused: string | undefined): Promise<LeftoverOutcome> {
   const attached = await deps.attach(runDir, { takeover: true, expect: { gatewayPid: record.pid, gatewayStartTime: record.startTime } });
-  const wanted = fleet.wantedHash(address);
+  const wanted = fleet.wantedHash(address, manifest);
   if (attached.ok) {
     const { handle } = attached;
-    if (wanted !== undefined && handle.record.specHash === wanted) {
+    if (refused === undefined && wanted !== undefined && handle.record.specHash === wanted) {
       const why = `same pid and start time as recorded, same launch (hash ${wanted.slice(0, 12)})`;
-      if (await fleet.adoptRunning(address, processOfShim(handle), record, why)) {
+      if (await fleet.adoptRunning(address, processOfShim(handle), record, why, manifest)) {
         log.info({ pid: record.pid }, `gateway adopted: ${why}`);
         return 'adopted';
       }
     }
-    const why = wanted === undefined ? 'the agent is no longer wanted running (removed, disabled or stopped)' : 'its launch changed while fleetd was away (config, env or runtime)';
+    const why = refused ?? (wanted === undefined ? 'the agent is no longer wanted running (removed, disabled or stopped)' : 'its launch changed while fleetd was away (config, env or runtime)');
     log.warn({ pid: record.pid }, `stopping the gateway a previous fleetd left: ${why}`);
     const result = await deps.stopRecorded(record, timeoutMs);
     log.info({ pid: record.pid, result: result.detail }, 'gateway left by a previous fleetd stopped');
@@ -87,7 +99,7 @@ async function restoreOne(fleet: Fleet, address: string, record: RecordedProcess
       const exit = attached.exit;
       log.warn({ pid: record.pid, code: exit.code, signal: exit.signal }, `${attached.message} while fleetd was away`);
       const output = [exit.tail.stderr, exit.tail.stdout].join('\n').trim().split('\n').filter(Boolean).slice(-1)[0];
-      if (wanted !== undefined) await fleet.adoptExited(address, { code: exit.code, signal: exit.signal, at: exit.at, ...(exit.error ? { error: exit.error } : {}) }, record, output);
+      if (wanted !== undefined) await fleet.adoptExited(address, { code: exit.code, signal: exit.signal, at: exit.at, ...(exit.error ? { error: exit.error } : {}) }, record, output, manifest);
       await attached.handle.close().catch(() => undefined);
       return 'exited';
     }

@@ -13,6 +13,18 @@ import { listProcesses, treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { restoreLeftovers } from './live-restore.js';
+import type { Server } from 'node:http';
+import { probeGateway } from '../supervise/probe.js';
+import { createCapabilityProbe } from '../runtime/capabilities.js';
+import { createUpgradeController } from '../upgrade/controller.js';
+import { createFleetPort } from '../upgrade/fleet-port.js';
+import { createUpgradeStore } from '../upgrade/store.js';
+import { call } from '../protocol/client.js';
+import { observeRunner } from './agent-events.js';
+import { createEventBus } from './events.js';
+import { createSdNotifier } from './sd-notify.js';
+import { fleetStatusLine } from './status-line.js';
+import { startFleetMetrics, timedProbe } from './metrics-wiring.js';
 import { RESTART_EXIT_CODE, systemdIsRestarting, underSystemd } from './systemd-job.js';
 import { FleetError, toFleetError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -100,6 +112,16 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
 
   const store = createRegistryStore(openRegistry(manifest.stateDir));
+  const events = createEventBus();
+  let serving = false;
+  const sd = createSdNotifier({
+    logger: log,
+    // the watchdog pings only while fleetd answers its own control socket (before it listens:
+    // while the boot steps still run, which the ping itself proves for the event loop)
+    check: () => (serving ? call(manifest.socket, 'health').then((h) => h.pid === process.pid, () => false) : Promise.resolve(true)),
+  });
+  sd.startWatchdog();
+  let observeProbe: ((address: string, seconds: number, live: boolean) => void) | undefined;
   const shimSpawn = createShimSpawn({ warn: (text) => log.warn({ text }, 'shim said something unexpected') });
   let fleetRef: { manifest: Manifest } | undefined;
   const installRuntime = createRuntimeCache(() => fleetRef?.manifest ?? manifest, log);
@@ -107,8 +129,13 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     logger: log,
     store,
     installRuntime,
-    // every gateway under its own shim: its output and exit outlive fleetd (live restore)
-    createRunner: (spec, runnerDeps) => createRunner(spec, { ...runnerDeps, spawn: shimSpawn }),
+    // every gateway under its own shim: its output and exit outlive fleetd (live restore);
+    // its states, exits and restarts become events, its probes metrics
+    createRunner: (spec, runnerDeps) => {
+      const runner = createRunner(spec, { ...runnerDeps, spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
+      observeRunner(runner, events);
+      return runner;
+    },
     treeRss: (pids) => {
       const table = listProcesses();
       return new Map(pids.map((pid) => [pid, treeRssBytes(pid, table)]));
@@ -117,6 +144,12 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
   });
   fleetRef = fleet;
+  const upgrades = createUpgradeController({
+    store: createUpgradeStore(manifest.stateDir),
+    port: createFleetPort({ fleet, installRuntime, capabilities: createCapabilityProbe() }),
+    logger: log,
+  });
+  upgrades.subscribe((p) => events.publish({ type: 'rollout.step', rollout: p.rollout, address: p.address, phase: p.phase, message: p.message }));
   // Every token (gateway and hooks) is a secret no log line or answer may carry, not even in pieces.
   secrets = () => Object.values(fleet.registry().agents).flatMap((entry) => (entry.hooksToken ? [entry.token, entry.hooksToken] : [entry.token]));
   const overrides = options.overrides ?? {};
@@ -141,10 +174,19 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
       };
     },
     // Only the command line's own overrides: a changed stateDir/socket in the file must be seen (and refused).
-    readManifest: () => loadManifest(manifest.manifestPath, overrides),
+    // Every read goes through the upgrade controller: a runtime change of running agents becomes a rollout.
+    readManifest: async () => upgrades.effective(await loadManifest(manifest.manifestPath, overrides)),
+    events,
+    upgrades,
   };
   const server = createControlServer(createHandlers(ctx), log, { secrets: () => secrets() });
   let bound: BoundSocket | undefined;
+  let metricsServer: Server | undefined;
+  const statusLine = () => fleetStatusLine(fleet.views(), upgrades.status().rollout);
+  events.subscribe((e) => {
+    if (e.type === 'agent.state' || e.type === 'rollout.step') void sd.status(statusLine());
+  });
+  events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
 
   // Start-up: registry, leftovers of a killed predecessor, socket, then the plan. A SIGHUP
   // arriving meanwhile is replayed once it is done; a stop signal is checked at every step.
@@ -153,10 +195,15 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     await Promise.resolve(); // let the signal hand-off below run first
     if (stopping) return;
     await fleet.load();
+    await upgrades.load();
     // Gateways a previous fleetd left running (killed, crashed, or restarted on purpose):
     // adopted when they are provably the agent's current launch, else stopped; there must
     // never be two gateways on one state dir or port.
-    const outcomes = await restoreLeftovers(fleet, manifest, log);
+    // judged against what the fleet will apply: the file under any rollout's overlay
+    const outcomes = await restoreLeftovers(fleet, upgrades.effective(manifest), log, undefined, {
+      onAdopted: (address, pid, reason) => events.publish({ type: 'agent.adopted', address, pid, reason }),
+      refuse: (address) => (upgrades.willRestore(address) ? 'a rollout was stopped mid-step on it: its snapshot is put back first' : undefined),
+    });
     const dropped = [...outcomes].filter(([, outcome]) => outcome !== 'adopted').map(([address]) => address);
     if (dropped.length > 0) {
       await store.update((r) => {
@@ -165,12 +212,25 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     }
     const adopted = [...outcomes].filter(([, outcome]) => outcome === 'adopted').length;
     if (outcomes.size > 0) log.info({ adopted, stopped: outcomes.size - adopted }, 'gateways of a previous fleetd: adopted or stopped');
+    // a rollout caught mid-step gets its snapshot back before anything starts
+    await upgrades.restoreCaught();
     if (stopping) return;
+    if (manifest.metrics) {
+      const m = await startFleetMetrics({ fleet, upgrades, listen: manifest.metrics.listen, logger: log, events });
+      metricsServer = m.server;
+      observeProbe = m.observeProbe;
+      log.info({ listen: manifest.metrics.listen }, 'metrics served at /metrics');
+    }
     bound = await listenOnSocket(server, manifest.socket, manifest.socketGroup);
+    serving = true;
     log.info({ socket: manifest.socket }, 'control socket ready');
     if (stopping) return;
-    const result = await fleet.reconcile(manifest);
+    const result = await fleet.reconcile(upgrades.effective(manifest));
     log.info({ agents: fleet.addresses().length, actions: result.actions.length }, 'fleet reconciled; starts under way (fleetctl status shows progress)');
+    upgrades.resume();
+    // Type=notify: start-up is planned (every start is under way; status shows each agent's progress)
+    events.publish({ type: 'daemon', event: 'ready', pid: process.pid, version: VERSION });
+    void sd.ready(statusLine());
   })();
 
   let release: () => void = () => {};
@@ -183,6 +243,10 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   const shutdown = (signal: StopSignal | 'restart request' | 'stop request') => {
     stopping ??= (async () => {
       const leave = signal === 'SIGUSR2' || signal === 'restart request' || (signal === 'SIGTERM' && (await systemdIsRestarting()));
+      events.publish({ type: 'daemon', event: 'stopping', pid: process.pid, version: VERSION });
+      void sd.stopping();
+      sd.close();
+      upgrades.halt(); // a rollout in progress resumes at the next start (see plan/rollout.ts)
       if (leave) {
         log.info({ signal }, 'fleetd restarts: every gateway is left running for the next fleetd to adopt');
         await fleet.detachAll();
@@ -195,7 +259,12 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
         await fleet.shutdown(); // anything start-up made meanwhile
       }
       store.close();
+      // `fleetctl events -f` readers get the last events and the end of their stream before the socket closes
+      await events.close();
+      await new Promise((resolve) => setImmediate(resolve));
       await closeSocket(server, bound).catch(() => {});
+      await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
+      await sd.flush();
       await lock.release();
       if (leave) {
         if (underSystemd()) exitCode = RESTART_EXIT_CODE;
@@ -211,9 +280,16 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   let reloadAfterBoot = false;
   const applyReload = () => {
     log.info('SIGHUP: reloading the manifest');
+    void sd.reloading();
     reload(ctx, false).then(
-      (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
-      (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
+      (r) => {
+        log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied');
+        void sd.ready(statusLine());
+      },
+      (err) => {
+        log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed');
+        void sd.ready(statusLine());
+      },
     );
   };
   signals.handle((signal) => shutdown(signal), () => {
@@ -228,6 +304,9 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     if (reloadAfterBoot && !stopping) applyReload();
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
+    metricsServer?.close();
+    sd.close();
+    upgrades.halt();
     await fleet.shutdown();
     store.close();
     // Only what this fleetd made is removed: a socket it never bound (another fleetd's) stays.

@@ -12,6 +12,12 @@ export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** An OpenClaw version pin as npm understands an exact version (2026.9.6, 2026.10.1-beta.2). */
 export const VERSION_PATTERN = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 
+/** A Node version pin: an exact release (24.21.0); prereleases never run a gateway. */
+export const NODE_VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
+
+/** A runtime: an OpenClaw version, with `+node-<version>` when its Node is pinned (2026.9.6+node-24.21.0). */
+export const RUNTIME_KEY_PATTERN = /^(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?:\+node-(\d+\.\d+\.\d+))?$/;
+
 /** An agent's address: `<fleet>/<agent>`. */
 export type AgentAddress = `${string}/${string}`;
 

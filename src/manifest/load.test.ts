@@ -31,6 +31,7 @@ describe('defaults', () => {
       restart: { initialDelayMs: 1000, factor: 2, maxDelayMs: 300000, resetAfterMs: 600000, noRestartExitCodes: [78] },
       health: { intervalMs: 10000, timeoutMs: 2000, failureThreshold: 3, startupTimeoutMs: 120000 },
       logs: { maxBytes: 10485760, maxFiles: 5 },
+      upgrade: { maxParallel: 1, readyTimeoutMs: 300000 },
       defaults: { config: {}, env: {} },
       knowledge: {},
       fleets: {},

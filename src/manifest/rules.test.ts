@@ -37,7 +37,7 @@ const idMsg = (id: string, hint?: string) =>
   `id must match ${ID_PATTERN.source} (${ID_RULE}), found ${JSON.stringify(id)}${hint ? ` (try "${hint}")` : ''}`;
 const browserMsg = (bs: number) =>
   `the browser uses ports base+2..base+110, which overlap the next block with ports.blockSize ${bs}; set ports.blockSize: 120 or more, or browser.enabled: false, found true`;
-const TOP_KEYS = 'version, stateDir, socket, socketGroup, runtimesDir, startConcurrency, ports, gateway, restart, health, logs, defaults, knowledge, fleets';
+const TOP_KEYS = 'version, stateDir, socket, socketGroup, runtimesDir, startConcurrency, ports, gateway, restart, health, logs, upgrade, metrics, defaults, knowledge, fleets';
 const SYSTEMD = 'refused: it makes the gateway believe systemd manages it (it then loops for 90 s on a port conflict), remove it';
 const agent = (body: string) => `{ version: 1, fleets: { acme: { agents: { korax: ${body} } } } }`;
 const fleetDefaults = (body: string) => `{ version: 1, fleets: { acme: { defaults: ${body}, agents: { korax: {} } } } }`;
@@ -58,7 +58,7 @@ const INVALID: Array<[string, string, string[]]> = [
   ['unknown gateway key', '{ version: 1, gateway: { stopTimeout: 5000 } }', [': gateway.stopTimeout: unknown key "stopTimeout", did you mean "stopTimeoutMs"?']],
   ['unknown agent key', agent('{ enable: false }'), [': fleets.acme.agents.korax.enable: unknown key "enable", did you mean "enabled"?']],
   ['unknown ports key', '{ version: 1, ports: { size: 100 } }', [': ports.size: unknown key "size", expected one of: base, blockSize, max']],
-  ['command pinned per agent', agent('{ gateway: { command: ["x"] } }'), [': fleets.acme.agents.korax.gateway.command: unknown key "command", expected one of: openclaw']],
+  ['command pinned per agent', agent('{ gateway: { command: ["x"] } }'), [': fleets.acme.agents.korax.gateway.command: unknown key "command", expected one of: openclaw, node']],
   ['__proto__ in a config', '{ version: 1, defaults: { config: { __proto__: { polluted: true } } } }', [': defaults.config.__proto__: the key "__proto__" is not allowed, remove it']],
   // wrong types and ranges
   ['ports.base as a string', '{ version: 1, ports: { base: "20000" } }', [': ports.base: expected a number, found "20000"']],
@@ -102,6 +102,19 @@ const INVALID: Array<[string, string, string[]]> = [
   ['JOURNAL_STREAM in fleet env', fleetDefaults('{ env: { JOURNAL_STREAM: "8:1" } }'), [`: fleets.acme.defaults.env.JOURNAL_STREAM: ${SYSTEMD}`]],
   ['NODE_COMPILE_CACHE in agent env', agent('{ env: { NODE_COMPILE_CACHE: "/c" } }'), [': fleets.acme.agents.korax.env.NODE_COMPILE_CACHE: refused: it makes the openclaw launcher re-spawn itself (two processes per gateway, slow stops), remove it']],
   // launch
+  // gateway.node: exact releases only, and only where an OpenClaw pin applies
+  ['node pin as a range', '{ version: 1, gateway: { openclaw: "2026.9.6", node: ">=24" } }', [': gateway.node: expected an exact Node release such as "24.21.0" (no ranges, no prereleases), found ">=24"']],
+  ['node pin as a prerelease', agent('{ gateway: { openclaw: "2026.9.6", node: "24.16.0-rc.1" } }'), [': fleets.acme.agents.korax.gateway.node: expected an exact Node release such as "24.21.0" (no ranges, no prereleases), found "24.16.0-rc.1"']],
+  ['node pin with a command', '{ version: 1, gateway: { command: ["gw"], node: "24.21.0" }, fleets: { acme: { agents: { korax: {} } } } }', [': gateway.node: pins the Node of a managed OpenClaw runtime, but no gateway.openclaw applies here (top level, fleet or agent); add one or remove gateway.node']],
+  ['agent node pin without any openclaw pin', agent('{ gateway: { node: "24.21.0" } }'), [': fleets.acme.agents.korax.gateway.node: pins the Node of a managed OpenClaw runtime, but no gateway.openclaw applies here (top level, fleet or agent); add one or remove gateway.node']],
+  ['fleet node pin, one agent without openclaw', '{ version: 1, fleets: { acme: { gateway: { node: "24.21.0" }, agents: { a: { gateway: { openclaw: "2026.9.6" } }, b: {} } } } }', [': fleets.acme.gateway.node: pins the Node of a managed OpenClaw runtime, but no gateway.openclaw applies here (top level, fleet or agent); add one or remove gateway.node']],
+  // metrics
+  ['metrics on all interfaces', '{ version: 1, metrics: { listen: "0.0.0.0:9464" } }', [': metrics.listen: metrics name every agent and have no authentication: serve them on loopback (127.0.0.1 or [::1]) behind your scraper\'s proxy, or set metrics.allowNonLoopback: true, found "0.0.0.0:9464"']],
+  ['metrics on a host name', '{ version: 1, metrics: { listen: "metrics.example:9464" } }', [': metrics.listen: host must be an IP address or "localhost" (no DNS lookups), found "metrics.example"']],
+  ['metrics without a port', '{ version: 1, metrics: { listen: "127.0.0.1" } }', [': metrics.listen: expected HOST:PORT such as "127.0.0.1:9464" or "[::1]:9464", found "127.0.0.1"']],
+  ['metrics port 0', '{ version: 1, metrics: { listen: "[::1]:0" } }', [': metrics.listen: port must be 1-65535, found 0']],
+  ['upgrade.maxParallel 0', '{ version: 1, upgrade: { maxParallel: 0 } }', [': upgrade.maxParallel: must be at least 1, found 0']],
+  ['fleet upgrade with an unknown key', '{ version: 1, fleets: { acme: { upgrade: { parallel: 2 } } } }', [': fleets.acme.upgrade.parallel: unknown key "parallel", expected one of: maxParallel, readyTimeoutMs']],
   ['command and openclaw both', '{ version: 1, gateway: { command: ["gw"], openclaw: "2026.9.6" } }', [': gateway: set gateway.command (a fixed command) or gateway.openclaw (a fleetd-managed OpenClaw version), not both, found both']],
   ['version pin "latest"', '{ version: 1, gateway: { openclaw: "latest" } }', [': gateway.openclaw: expected an exact OpenClaw version such as "2026.9.6", found "latest"']],
   ['range as an agent pin', agent('{ gateway: { openclaw: "^2026.9.6" } }'), [': fleets.acme.agents.korax.gateway.openclaw: expected an exact OpenClaw version such as "2026.9.6", found "^2026.9.6"']],
@@ -216,6 +229,11 @@ describe('rule lists', () => {
   });
 });
 
+test('non-loopback metrics are accepted with allowNonLoopback, loopback ones without', () => {
+  assert.equal(parseManifest('{ version: 1, metrics: { listen: "0.0.0.0:9464", allowNonLoopback: true } }', F).metrics?.listen, '0.0.0.0:9464');
+  for (const listen of ['127.0.0.1:9464', '[::1]:9464', 'localhost:9464', '127.0.0.2:1']) assert.equal(parseManifest(`{ version: 1, metrics: { listen: "${listen}" } }`, F).metrics?.allowNonLoopback, false, listen);
+});
+
 describe('resolveLaunch precedence', () => {
   const manifest = (top: { command?: string[]; openclaw?: string }, fleetPin?: string, agentPin?: string) =>
     parseManifest(
@@ -243,6 +261,20 @@ describe('resolveLaunch precedence', () => {
   for (const [name, m, expected] of rows) {
     test(name, () => assert.deepEqual(resolveLaunch(m, 'f', 'a'), expected));
   }
+
+  test('gateway.node resolves agent > fleet > top, separately from the OpenClaw pin', () => {
+    const m = parseManifest(
+      JSON.stringify({
+        version: 1,
+        gateway: { openclaw: '2026.9.6', node: '24.21.0' },
+        fleets: { f: { gateway: { node: '26.10.0' }, agents: { a: { gateway: { openclaw: '2026.9.5' } }, b: { gateway: { node: '24.20.0' } } } }, g: { agents: { c: {} } } },
+      }),
+      F,
+    );
+    assert.deepEqual(resolveLaunch(m, 'f', 'a'), { kind: 'openclaw', version: '2026.9.5', node: '26.10.0' });
+    assert.deepEqual(resolveLaunch(m, 'f', 'b'), { kind: 'openclaw', version: '2026.9.6', node: '24.20.0' });
+    assert.deepEqual(resolveLaunch(m, 'g', 'c'), { kind: 'openclaw', version: '2026.9.6', node: '24.21.0' });
+  });
 
   test('an agent without a pin falls back to the fleet pin', () => {
     assert.deepEqual(resolveLaunch(manifest({ command: ['gw'] }, '2026.9.5', '2026.9.4'), 'f', 'other'), { kind: 'openclaw', version: '2026.9.5' });

@@ -4,6 +4,7 @@
 import { FleetError } from '../errors.js';
 import { checkFederation } from './federation-rules.js';
 import { ID_PATTERN, ID_RULE, ownEntry } from './ids.js';
+import { parseListen } from '../metrics/listen.js';
 import type { PathSegment, Problem } from './render-issues.js';
 import { manifestSchema, type GatewayLaunch, type ManifestInput } from './schema.js';
 
@@ -179,17 +180,35 @@ export function checkEnv(raw: Obj): Problem[] {
   return problems;
 }
 
-/** gateway.command and gateway.openclaw are two ways to say what runs: only one may be set. */
+/** gateway.command and gateway.openclaw are two ways to say what runs: only one may be set; a Node pin needs an OpenClaw pin. */
 export function checkLaunch(raw: Obj): Problem[] {
   const gateway = asObj(raw.gateway);
-  if (!gateway || gateway.command === undefined || gateway.openclaw === undefined) return [];
-  return [
-    {
+  const problems: Problem[] = [];
+  if (gateway && gateway.command !== undefined && gateway.openclaw !== undefined) {
+    problems.push({
       path: ['gateway'],
-      message:
-        'set gateway.command (a fixed command) or gateway.openclaw (a fleetd-managed OpenClaw version), not both, found both',
-    },
-  ];
+      message: 'set gateway.command (a fixed command) or gateway.openclaw (a fleetd-managed OpenClaw version), not both, found both',
+    });
+  }
+  // gateway.node only chooses the Node of a managed runtime: every agent it reaches must get an OpenClaw pin
+  const topOpenclaw = gateway?.openclaw !== undefined;
+  const pin = (value: unknown) => asObj(asObj(value)?.gateway);
+  const orphan = (path: PathSegment[]) => ({ path, message: 'pins the Node of a managed OpenClaw runtime, but no gateway.openclaw applies here (top level, fleet or agent); add one or remove gateway.node' });
+  const fleets = entries(raw.fleets);
+  if (gateway?.node !== undefined && !topOpenclaw) {
+    const covered = fleets.every(([, fleet]) => pin(fleet)?.openclaw !== undefined || entries(fleet?.agents).every(([, agent]) => pin(agent)?.openclaw !== undefined));
+    if (!covered) problems.push(orphan(['gateway', 'node']));
+  }
+  for (const [fleetId, fleet] of fleets) {
+    const fleetOpenclaw = topOpenclaw || pin(fleet)?.openclaw !== undefined;
+    if (pin(fleet)?.node !== undefined && !fleetOpenclaw && !entries(fleet?.agents).every(([, agent]) => pin(agent)?.openclaw !== undefined)) {
+      problems.push(orphan(['fleets', fleetId, 'gateway', 'node']));
+    }
+    for (const [agentId, agent] of entries(fleet?.agents)) {
+      if (pin(agent)?.node !== undefined && !fleetOpenclaw && pin(agent)?.openclaw === undefined) problems.push(orphan(['fleets', fleetId, 'agents', agentId, 'gateway', 'node']));
+    }
+  }
+  return problems;
 }
 
 function countEnabledAgents(raw: Obj): number {
@@ -249,6 +268,18 @@ export function checkTimings(raw: Obj): Problem[] {
   return problems;
 }
 
+/** metrics.listen is HOST:PORT, and loopback unless metrics.allowNonLoopback says otherwise. */
+export function checkMetrics(raw: Obj): Problem[] {
+  const metrics = asObj(raw.metrics);
+  if (!metrics || typeof metrics.listen !== 'string') return [];
+  const parsed = parseListen(metrics.listen);
+  if (typeof parsed === 'string') return [{ path: ['metrics', 'listen'], message: parsed }];
+  if (!parsed.loopback && metrics.allowNonLoopback !== true) {
+    return [{ path: ['metrics', 'listen'], message: `metrics name every agent and have no authentication: serve them on loopback (127.0.0.1 or [::1]) behind your scraper's proxy, or set metrics.allowNonLoopback: true, found ${JSON.stringify(metrics.listen)}` }];
+  }
+  return [];
+}
+
 /** Paths are taken literally: "~" is not expanded, so refuse it rather than create a folder named "~". */
 export function checkPaths(raw: Obj): Problem[] {
   return (['stateDir', 'socket', 'runtimesDir'] as const)
@@ -286,7 +317,7 @@ function formatKey(path: PathSegment[]): string {
 export function checkRules(raw: unknown): Problem[] {
   const obj = asObj(raw);
   if (!obj) return [];
-  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv, checkFederation].flatMap((rule) => rule(obj));
+  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv, checkFederation, checkMetrics].flatMap((rule) => rule(obj));
 }
 
 type LaunchInput = Pick<ManifestInput, 'gateway' | 'fleets'>;
@@ -299,7 +330,8 @@ export function resolveLaunch(manifest: LaunchInput, fleetId: string, agentId: s
     throw new FleetError('NOT_FOUND', `no agent "${fleetId}/${agentId}" in the manifest; run "fleetctl list" to see the agents it defines`);
   }
   const version = agent.gateway?.openclaw ?? fleet.gateway?.openclaw ?? manifest.gateway.openclaw;
-  if (version !== undefined) return { kind: 'openclaw', version };
+  const node = agent.gateway?.node ?? fleet.gateway?.node ?? manifest.gateway.node;
+  if (version !== undefined) return node === undefined ? { kind: 'openclaw', version } : { kind: 'openclaw', version, node };
   return { kind: 'command', command: [...(manifest.gateway.command ?? DEFAULT_GATEWAY_COMMAND)] };
 }
 

@@ -3,7 +3,7 @@
 // reserved env names, ids as record keys) live in rules.ts so this file stays a shape.
 import { z } from 'zod';
 import { envValueSchema } from '../secrets/refs.js';
-import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from './ids.js';
+import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, VERSION_PATTERN } from './ids.js';
 
 /** Map of environment variables (names checked; a value is a string or a secret reference, see secrets/refs.ts). */
 export const envSchema = z.record(
@@ -17,15 +17,19 @@ export const configSchema = z.record(z.string(), z.unknown());
 /** Exact OpenClaw version to run from a fleetd-managed runtime. */
 export const versionSchema = z.string().regex(VERSION_PATTERN, { message: 'expected an exact OpenClaw version such as "2026.9.6"' });
 
+/** Exact Node release to run a managed OpenClaw version on (instead of the LTS rule's choice). */
+export const nodeVersionSchema = z.string().regex(NODE_VERSION_PATTERN, { message: 'expected an exact Node release such as "24.21.0" (no ranges, no prereleases)' });
+
 /** `defaults` blocks, at top level and per fleet. */
 export const defaultsSchema = z.strictObject({
   config: configSchema.default({}),
   env: envSchema.default({}),
 });
 
-/** Per-fleet and per-agent gateway overrides: pin an OpenClaw version. */
+/** Per-fleet and per-agent gateway overrides: pin an OpenClaw version and/or its Node. */
 export const gatewayPinSchema = z.strictObject({
   openclaw: versionSchema.optional(),
+  node: nodeVersionSchema.optional(),
 });
 
 /** One agent = one gateway process. */
@@ -42,10 +46,25 @@ export const agentSchema = z.strictObject({
   description: z.string().min(1).max(500).optional(),
 });
 
+/** Rollouts of a runtime change: agents restarted at once, and how long each may take to become ready. */
+export const upgradeSchema = z.strictObject({
+  /** Agents upgraded at the same time (a batch); the next batch waits for this one. */
+  maxParallel: z.int().min(1).max(64).default(1),
+  /** Restart on the new runtime to `/startupz` "started" (and `/readyz` 200 when it was ready before), ms. */
+  readyTimeoutMs: z.int().min(1000).max(3_600_000).default(300_000),
+});
+
+/** A fleet's own rollout settings (each key falls back to the top-level `upgrade`). */
+export const fleetUpgradeSchema = z.strictObject({
+  maxParallel: z.int().min(1).max(64).optional(),
+  readyTimeoutMs: z.int().min(1000).max(3_600_000).optional(),
+});
+
 /** A fleet: shared defaults and its agents, keyed by agent id. */
 export const fleetSchema = z.strictObject({
   defaults: defaultsSchema.default({ config: {}, env: {} }),
   gateway: gatewayPinSchema.optional(),
+  upgrade: fleetUpgradeSchema.optional(),
   agents: z.record(z.string(), agentSchema).default({}),
 });
 
@@ -71,6 +90,7 @@ export const manifestSchema = z
       .strictObject({
         command: z.array(z.string().min(1)).min(1).optional(),
         openclaw: versionSchema.optional(),
+        node: nodeVersionSchema.optional(),
         env: envSchema.default({}),
         stopTimeoutMs: ms(100).max(3_600_000).default(60_000),
       })
@@ -98,6 +118,15 @@ export const manifestSchema = z
         maxFiles: z.int().min(1).max(100).default(5),
       })
       .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 5 }),
+    upgrade: upgradeSchema.default({ maxParallel: 1, readyTimeoutMs: 300_000 }),
+    metrics: z
+      .strictObject({
+        /** `HOST:PORT` of the Prometheus endpoint (GET /metrics). */
+        listen: z.string().min(1),
+        /** Serve on an address other than loopback (metrics name every agent, without authentication). */
+        allowNonLoopback: z.boolean().default(false),
+      })
+      .optional(),
     defaults: defaultsSchema.default({ config: {}, env: {} }),
     /** Federation: shared knowledge folders by name (absolute, or relative to the manifest folder). */
     knowledge: z.record(z.string(), z.string().min(1)).default({}),
@@ -111,8 +140,8 @@ export type AgentSpec = z.infer<typeof agentSchema>;
 /** One fleet entry as parsed. */
 export type FleetSpec = z.infer<typeof fleetSchema>;
 
-/** How a gateway is launched: a fixed argv, or a fleetd-managed OpenClaw version. */
-export type GatewayLaunch = { kind: 'command'; command: string[] } | { kind: 'openclaw'; version: string };
+/** How a gateway is launched: a fixed argv, or a fleetd-managed OpenClaw version (on a pinned Node when `node` is set). */
+export type GatewayLaunch = { kind: 'command'; command: string[] } | { kind: 'openclaw'; version: string; node?: string };
 
 /** A validated manifest with absolute paths; what the rest of fleetd consumes. */
 export interface Manifest extends Omit<ManifestInput, 'stateDir' | 'socket' | 'runtimesDir'> {
@@ -124,6 +153,12 @@ export interface Manifest extends Omit<ManifestInput, 'stateDir' | 'socket' | 'r
   socket: string;
   /** Absolute folder of managed OpenClaw runtimes (default <stateDir>/runtimes). */
   runtimesDir: string;
+  /**
+   * Set by fleetd, never read from the file (the schema is strict): the launch of named
+   * agents while a rollout holds them on their previous runtime or moves them one by one
+   * (upgrade/effective.ts). Wins over every pin.
+   */
+  launchOverrides?: Readonly<Record<string, GatewayLaunch>>;
 }
 
 /** Id rule text re-exported for error messages. */

@@ -15,12 +15,15 @@ export type ResolveLaunch = (manifest: Manifest, fleet: string, agent: string) =
 
 // Same rule as manifest/rules.ts resolveLaunch, which throws for an agent the manifest does not
 // declare; CLI agents need the rule too (fleet pin and top-level settings still apply to them).
-/** Launch rule: agent pin > fleet pin > top gateway.openclaw > gateway.command > default argv. */
+/** Launch rule: fleetd's launchOverrides (rollouts) > agent pin > fleet pin > top gateway.openclaw > gateway.command > default argv; `node` is resolved the same way, separately. */
 export function launchOf(manifest: Manifest, fleet: string, agent: string): GatewayLaunch {
+  const override = manifest.launchOverrides?.[toAddress(fleet, agent)];
+  if (override) return override.kind === 'command' ? { kind: 'command', command: [...override.command] } : { ...override };
   const fleetSpec = ownEntry(manifest.fleets, fleet);
   const agentSpec: AgentSpec | undefined = ownEntry(fleetSpec?.agents, agent);
   const version = agentSpec?.gateway?.openclaw ?? fleetSpec?.gateway?.openclaw ?? manifest.gateway.openclaw;
-  if (version !== undefined) return { kind: 'openclaw', version };
+  const node = agentSpec?.gateway?.node ?? fleetSpec?.gateway?.node ?? manifest.gateway.node;
+  if (version !== undefined) return node === undefined ? { kind: 'openclaw', version } : { kind: 'openclaw', version, node };
   return { kind: 'command', command: [...(manifest.gateway.command ?? DEFAULT_GATEWAY_COMMAND)] };
 }
 

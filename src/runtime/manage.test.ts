@@ -46,11 +46,16 @@ describe('listRuntimes', () => {
       await mkdir(join(runtimesDir, 'openclaw-2026.5.0'), { recursive: true }); // no marker
       await mkdir(join(runtimesDir, '.tmp-openclaw-2026.6.0-abcdef'), { recursive: true });
       await writeFile(join(runtimesDir, 'README'), 'not a runtime');
+      const fake = await writeFakeNpm(_dir, defaultFakeConfig());
+      const pinned = { runtimesDir, version: '2026.1.0+node-24.21.0', npm: createNpmRunner(fake.command), platform: 'linux', arch: 'x64', env: { PATH: process.env.PATH, HOME: _dir } };
+      await ensureRuntime(pinned);
       const list = await listRuntimes(runtimesDir);
-      assert.deepEqual(list.map((r) => [r.version, r.nodeVersion]), [
-        ['2026.1.0', process.versions.node],
-        ['2026.2.0', process.versions.node],
-        ['2026.9.6', '26.10.0'],
+      // the LTS rule picks 26.10.0 for every range here; a pinned Node sorts after its unpinned sibling
+      assert.deepEqual(list.map((r) => [r.version, r.openclaw, r.nodeVersion]), [
+        ['2026.1.0', '2026.1.0', '26.10.0'],
+        ['2026.1.0+node-24.21.0', '2026.1.0', '24.21.0'],
+        ['2026.2.0', '2026.2.0', '26.10.0'],
+        ['2026.9.6', '2026.9.6', '26.10.0'],
       ]);
       for (const r of list) {
         assert.equal(r.dir, join(runtimesDir, `openclaw-${r.version}`));

@@ -5,9 +5,10 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FleetError } from '../errors.js';
 import { cleanLeftovers } from './install.js';
-import { assertExactVersion, removeOwnedDir, runtimeDir, versionOfEntry } from './layout.js';
+import { assertRuntimeKey, removeOwnedDir, runtimeDir, versionOfEntry } from './layout.js';
 import { withRuntimeLock } from './lock.js';
 import { readMarker } from './marker.js';
+import { parseRuntimeKey } from './runtime-key.js';
 import { compareVersions, parseVersion } from './semver.js';
 import type { RuntimeInfo } from './types.js';
 
@@ -21,15 +22,17 @@ export async function listRuntimes(runtimesDir: string): Promise<RuntimeInfo[]> 
     const st = await lstat(dir).catch(() => undefined);
     if (!st || st.isSymbolicLink() || !st.isDirectory()) continue;
     const marker = await readMarker(dir);
-    if (!marker || 'damaged' in marker || marker.version !== entry.version) continue;
-    out.push({ version: entry.version, dir, nodeVersion: marker.nodeVersion, sizeBytes: marker.sizeBytes, installedAt: marker.installedAt });
+    const id = parseRuntimeKey(entry.version);
+    if (!id || !marker || 'damaged' in marker || marker.version !== id.openclaw) continue;
+    if (id.node !== undefined && marker.nodeVersion !== id.node) continue;
+    out.push({ version: entry.version, openclaw: id.openclaw, dir, nodeVersion: marker.nodeVersion, nodeReason: marker.nodeReason, sizeBytes: marker.sizeBytes, installedAt: marker.installedAt });
   }
-  return out.sort((a, b) => compareVersions(parseVersion(a.version)!, parseVersion(b.version)!));
+  return out.sort((a, b) => compareKeys(a.version, b.version));
 }
 
-/** Deletes one installed version (and its leftovers); NOT_FOUND when it is not installed. */
+/** Deletes one installed runtime (`version`: its key) and its leftovers; NOT_FOUND when it is not installed. */
 export async function removeRuntime(runtimesDir: string, version: string, options: { lockTimeoutMs?: number } = {}): Promise<void> {
-  assertExactVersion(version);
+  assertRuntimeKey(version);
   const notFound = (): FleetError => new FleetError('NOT_FOUND', `openclaw@${version} is not installed in ${runtimesDir}; see \`fleetctl runtime list\``);
   if ((await readdirOrEmpty(runtimesDir)).length === 0) throw notFound();
   await withRuntimeLock(runtimesDir, version, { timeoutMs: options.lockTimeoutMs }, async () => {
@@ -72,7 +75,18 @@ export async function pruneRuntimes(runtimesDir: string, inUse: Set<string>, opt
       details: { removed, refused },
     });
   }
-  return removed.sort((a, b) => compareVersions(parseVersion(a)!, parseVersion(b)!));
+  return removed.sort(compareKeys);
+}
+
+/** Orders runtime keys: by OpenClaw version, then unpinned before pinned, then by Node version. */
+export function compareKeys(a: string, b: string): number {
+  const x = parseRuntimeKey(a);
+  const y = parseRuntimeKey(b);
+  if (!x || !y) return a < b ? -1 : a > b ? 1 : 0;
+  const byOpenclaw = compareVersions(parseVersion(x.openclaw)!, parseVersion(y.openclaw)!);
+  if (byOpenclaw !== 0) return byOpenclaw;
+  if (x.node === undefined || y.node === undefined) return x.node === y.node ? 0 : x.node === undefined ? -1 : 1;
+  return compareVersions(x.node, y.node);
 }
 
 /** readdir that treats a missing folder as empty. */

@@ -6,13 +6,19 @@ import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { MARKER_FILE, runtimeDir } from './layout.js';
+import { parseRuntimeKey } from './runtime-key.js';
 import { satisfies } from './semver.js';
 import type { Runtime, SystemNode } from './types.js';
 
 /** The marker's schema (version 1). Paths inside the runtime are relative, so the temp folder can be renamed. */
 export const RuntimeMarkerSchema = z.object({
   schema: z.literal(1),
+  /** The OpenClaw version. */
   version: z.string(),
+  /** True when the manifest pinned this Node (the folder name then carries `+node-<version>`). */
+  nodePinned: z.boolean().optional(),
+  /** Why this Node: pinned, the LTS rule, or the fallback (for people). */
+  nodeReason: z.string().optional(),
   nodeVersion: z.string(),
   /** `package`: a Node binary package inside the runtime; `system`: the Node running fleetd. */
   nodeSource: z.enum(['package', 'system']),
@@ -61,9 +67,12 @@ export async function readMarker(dir: string): Promise<RuntimeMarker | undefined
   }
 }
 
-/** Looks at one version's folder and says whether it can be launched, and how. */
-export async function inspectRuntime(runtimesDir: string, version: string, systemNode: SystemNode): Promise<RuntimeInspection> {
-  const dir = runtimeDir(runtimesDir, version);
+/** Looks at one runtime's folder (`key`: a runtime key) and says whether it can be launched, and how. */
+export async function inspectRuntime(runtimesDir: string, key: string, systemNode: SystemNode): Promise<RuntimeInspection> {
+  const id = parseRuntimeKey(key);
+  const dir = runtimeDir(runtimesDir, key);
+  if (!id) return { state: 'unusable', reason: `${JSON.stringify(key)} is not a runtime key` };
+  const version = id.openclaw;
   const st = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
@@ -74,12 +83,13 @@ export async function inspectRuntime(runtimesDir: string, version: string, syste
   if (marker === undefined) return { state: 'incomplete' };
   if ('damaged' in marker) return { state: 'unusable', reason: `${dir}: ${marker.damaged}` };
   if (marker.version !== version) return { state: 'unusable', reason: `${dir} holds openclaw@${marker.version}, not ${version}` };
+  if (id.node !== undefined && marker.nodeVersion !== id.node) return { state: 'unusable', reason: `${dir} holds Node ${marker.nodeVersion}, not the pinned ${id.node}` };
   const entry = inside(dir, marker.entry);
   if (!entry || !(await isFile(entry))) return { state: 'unusable', reason: `${dir}: OpenClaw's entry ${marker.entry} is missing` };
   if (marker.nodeSource === 'package') {
     const node = inside(dir, marker.node);
     if (!node || !(await isFile(node))) return { state: 'unusable', reason: `${dir}: the Node binary ${marker.node} is missing` };
-    return { state: 'ready', marker, runtime: { version, dir, node, entry, nodeVersion: marker.nodeVersion } };
+    return { state: 'ready', marker, runtime: { version, key, dir, node, entry, nodeVersion: marker.nodeVersion } };
   }
   // installed without a Node package because fleetd's own Node was good enough: still true?
   if (marker.enginesNode && !satisfies(systemNode.version, marker.enginesNode)) {
@@ -88,7 +98,10 @@ export async function inspectRuntime(runtimesDir: string, version: string, syste
       reason: `openclaw@${version} was installed to run on fleetd's own Node ${marker.nodeVersion}, but fleetd now runs on Node ${systemNode.version}, outside ${marker.enginesNode}`,
     };
   }
-  return { state: 'ready', marker, runtime: { version, dir, node: systemNode.path, entry, nodeVersion: systemNode.version } };
+  if (id.node !== undefined && systemNode.version !== id.node) {
+    return { state: 'unusable', reason: `openclaw@${version} was installed to run on fleetd's own Node ${id.node}, but fleetd now runs on Node ${systemNode.version}` };
+  }
+  return { state: 'ready', marker, runtime: { version, key, dir, node: systemNode.path, entry, nodeVersion: systemNode.version } };
 }
 
 /** `dir/rel` when `rel` is relative and stays inside `dir`; undefined otherwise. */

@@ -1,58 +1,92 @@
-// Deciding what to install for one OpenClaw version, by asking the registry: OpenClaw's
-// `engines.node`, and when fleetd's own Node is outside it, the highest release of the
-// platform's Node binary package that is inside it.
+// Deciding what to install for one runtime, by asking the registry: OpenClaw's
+// `engines.node`, then the Node: the pinned one (`gateway.node`), checked against the
+// registry and the range; else the newest release of the newest LTS line inside the range
+// (node-lts.ts). A runtime always gets its own Node binary package when npm has one for
+// the platform, so its Node never changes under it (a system Node upgrade would change
+// every runtime at once, outside any rollout); fleetd's own Node is used only on
+// platforms npm has no Node package for.
 import { FleetError } from '../errors.js';
 import { nodePackageName } from './node-package.js';
+import { pickNodeVersion, type NodeReleases } from './node-lts.js';
 import { isNpmNotFound, parseNpmJson } from './npm.js';
-import { maxSatisfying, satisfies } from './semver.js';
+import { describeRuntime, runtimeKey, type RuntimeId } from './runtime-key.js';
+import { satisfies } from './semver.js';
 import type { NpmRunner, SystemNode } from './types.js';
 
-/** What an install of one version consists of. */
+/** What an install of one runtime consists of. */
 export interface InstallPlan {
+  /** The OpenClaw version. */
   version: string;
+  /** Runtime key (folder name part): the version, plus `+node-<v>` when pinned. */
+  key: string;
   /** OpenClaw's `engines.node`, when it declares one. */
   enginesNode?: string;
   node: { source: 'system' } | { source: 'package'; name: string; version: string };
+  /** Why this Node, for people (pinned, LTS rule, fallback). */
+  nodeReason: string;
 }
 
 /** Everything resolveInstallPlan needs; `cwd`/`env` are passed to npm. */
 export interface ResolveOptions {
   npm: NpmRunner;
-  version: string;
+  /** OpenClaw version and optional Node pin. */
+  id: RuntimeId;
   systemNode: SystemNode;
   platform: string;
   arch: string;
   cwd: string;
   env: Record<string, string>;
+  /** Clock for the LTS rule (epoch ms). */
+  now: number;
+}
+
+/** A failure no retry can fix (the lead's runtime retry loop gives up at once on these). */
+function permanent(code: 'RUNTIME_FAILED' | 'UNSUPPORTED_PLATFORM', message: string, cause?: unknown): FleetError {
+  return new FleetError(code, message, { cause, details: { permanent: true } });
 }
 
 /** Asks npm for engines and Node packages and returns the plan; RUNTIME_FAILED / UNSUPPORTED_PLATFORM otherwise. */
 export async function resolveInstallPlan(o: ResolveOptions): Promise<InstallPlan> {
+  const { id } = o;
+  const key = runtimeKey(id);
   const enginesNode = await fetchEnginesNode(o);
-  if (enginesNode === undefined || satisfies(o.systemNode.version, enginesNode)) {
-    return { version: o.version, enginesNode, node: { source: 'system' } };
+  const range = enginesNode ?? '*';
+  const what = describeRuntime(id);
+  if (id.node !== undefined && !satisfies(id.node, range)) {
+    throw permanent('RUNTIME_FAILED', `gateway.node pins Node ${id.node}, but openclaw@${id.openclaw} needs Node ${range} (its engines.node); pin a version inside it or remove the pin`);
   }
   const name = nodePackageName(o.platform, o.arch);
   if (!name) {
-    throw new FleetError(
+    const system = o.systemNode.version;
+    if (id.node !== undefined ? system === id.node : satisfies(system, range)) {
+      return { version: id.openclaw, key, enginesNode, node: { source: 'system' }, nodeReason: `fleetd's own Node ${system}: npm has no Node package for ${o.platform}-${o.arch}` };
+    }
+    const need = id.node !== undefined ? `Node ${id.node} (gateway.node)` : `Node ${range}`;
+    throw permanent(
       'UNSUPPORTED_PLATFORM',
-      `openclaw@${o.version} needs Node ${enginesNode} (fleetd runs on ${o.systemNode.version}) and npm carries no Node binary package for ${o.platform}-${o.arch}; install a Node in that range and run fleetd with it`,
+      `${what} needs ${need} (fleetd runs on ${system}) and npm carries no Node binary package for ${o.platform}-${o.arch}; run fleetd with such a Node`,
     );
   }
-  const versions = await fetchVersions(o, name, enginesNode);
-  const picked = maxSatisfying(versions, enginesNode);
+  const releases = await fetchReleases(o, name, range);
+  if (id.node !== undefined) {
+    if (!releases.versions.includes(id.node)) {
+      throw permanent('RUNTIME_FAILED', `gateway.node pins Node ${id.node}, which is not on the npm registry as ${name} (newest: ${releases.versions.at(-1) ?? 'none'}); list them with \`npm view ${name} versions\``);
+    }
+    return { version: id.openclaw, key, enginesNode, node: { source: 'package', name, version: id.node }, nodeReason: `pinned by gateway.node` };
+  }
+  const picked = pickNodeVersion(releases, enginesNode, o.now);
   if (!picked) {
-    throw new FleetError(
+    throw permanent(
       'UNSUPPORTED_PLATFORM',
-      `openclaw@${o.version} needs Node ${enginesNode} (fleetd runs on ${o.systemNode.version}) and no version of ${name} on npm satisfies it (newest: ${versions.at(-1) ?? 'none'}); install a Node in that range and run fleetd with it`,
+      `openclaw@${id.openclaw} needs Node ${range} and no release of ${name} on npm satisfies it (newest: ${releases.versions.at(-1) ?? 'none'}); install a Node in that range and run fleetd with it`,
     );
   }
-  return { version: o.version, enginesNode, node: { source: 'package', name, version: picked } };
+  return { version: id.openclaw, key, enginesNode, node: { source: 'package', name, version: picked.version }, nodeReason: picked.reason };
 }
 
 /** `npm view openclaw@<version> version engines --json` -> engines.node (undefined when none). */
 async function fetchEnginesNode(o: ResolveOptions): Promise<string | undefined> {
-  const spec = `openclaw@${o.version}`;
+  const spec = `openclaw@${o.id.openclaw}`;
   let stdout: string;
   try {
     stdout = await o.npm({ args: ['view', spec, 'version', 'engines', '--json'], cwd: o.cwd, env: o.env });
@@ -63,26 +97,31 @@ async function fetchEnginesNode(o: ResolveOptions): Promise<string | undefined> 
   const data = parseNpmJson(stdout, `npm view ${spec}`);
   // one field present -> npm prints it bare; both -> an object
   const found = typeof data === 'string' ? data : isRecord(data) ? data.version : undefined;
-  if (found !== o.version) throw notOnRegistry(spec);
+  if (found !== o.id.openclaw) throw notOnRegistry(spec);
   const engines = isRecord(data) ? data.engines : undefined;
   const node = isRecord(engines) ? engines.node : undefined;
   return typeof node === 'string' && node.trim() !== '' ? node : undefined;
 }
 
-/** `npm view <name> versions --json` -> every published version. */
-async function fetchVersions(o: ResolveOptions, name: string, range: string): Promise<string[]> {
+/** `npm view <name> versions time --json` -> every published version with its publish time. */
+async function fetchReleases(o: ResolveOptions, name: string, range: string): Promise<NodeReleases> {
   let stdout: string;
   try {
-    stdout = await o.npm({ args: ['view', name, 'versions', '--json'], cwd: o.cwd, env: o.env });
+    stdout = await o.npm({ args: ['view', name, 'versions', 'time', '--json'], cwd: o.cwd, env: o.env });
   } catch (err) {
     if (isNpmNotFound(err)) {
-      throw new FleetError('UNSUPPORTED_PLATFORM', `the Node binary package ${name} for ${o.platform}-${o.arch} is not on the npm registry; openclaw@${o.version} needs Node ${range}: install one and run fleetd with it`, { cause: err });
+      throw permanent('UNSUPPORTED_PLATFORM', `the Node binary package ${name} for ${o.platform}-${o.arch} is not on the npm registry; openclaw@${o.id.openclaw} needs Node ${range}: install one and run fleetd with it`, err);
     }
     throw err;
   }
-  const data = parseNpmJson(stdout, `npm view ${name} versions`);
+  const data = parseNpmJson(stdout, `npm view ${name} versions time`);
+  const rawVersions = isRecord(data) ? data.versions : undefined;
   // a package with a single version prints a bare string
-  return typeof data === 'string' ? [data] : Array.isArray(data) ? data.filter((v): v is string => typeof v === 'string') : [];
+  const versions = typeof rawVersions === 'string' ? [rawVersions] : Array.isArray(rawVersions) ? rawVersions.filter((v): v is string => typeof v === 'string') : [];
+  const time: Record<string, string> = {};
+  const rawTime = isRecord(data) ? data.time : undefined;
+  if (isRecord(rawTime)) for (const [k, v] of Object.entries(rawTime)) if (typeof v === 'string') time[k] = v;
+  return { versions, time };
 }
 
 /** The error for an OpenClaw version npm does not know. */

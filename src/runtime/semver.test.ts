@@ -1,3 +1,5 @@
+// The wrapper around npm's `semver`: the ranges npm reads, plus fleetd's rule that a
+// prerelease never satisfies a range.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareVersions, maxSatisfying, parseVersion, satisfies } from './semver.js';
@@ -137,7 +139,8 @@ describe('compareVersions', () => {
     for (const bad of ['1', '1.2', '1.2.x', 'latest', '1.2.3-', '1.2.3.4', ' ']) {
       assert.equal(parseVersion(bad), undefined, bad);
     }
-    assert.deepEqual(parseVersion('v24.16.0-rc.1'), { major: 24, minor: 16, patch: 0, prerelease: ['rc', 1] });
+    const rc = parseVersion('v24.16.0-rc.1')!;
+    assert.deepEqual([rc.major, rc.minor, rc.patch, [...rc.prerelease]], [24, 16, 0, ['rc', 1]]);
   });
 });
 

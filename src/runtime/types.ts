@@ -5,7 +5,9 @@
 export interface Runtime {
   /** The OpenClaw version, exact (2026.9.6). */
   version: string;
-  /** `<runtimesDir>/openclaw-<version>`. */
+  /** Runtime key: the version, plus `+node-<v>` when the manifest pins the Node (runtime-key.ts). */
+  key: string;
+  /** `<runtimesDir>/openclaw-<key>`. */
   dir: string;
   /** Absolute path of the node binary to run the gateway with. */
   node: string;
@@ -17,9 +19,14 @@ export interface Runtime {
 
 /** What `fleetctl runtime list` shows for one complete runtime. */
 export interface RuntimeInfo {
+  /** Runtime key (what `runtime remove` takes): `2026.9.6` or `2026.9.6+node-24.21.0`. */
   version: string;
+  /** The OpenClaw version alone. */
+  openclaw: string;
   dir: string;
   nodeVersion: string;
+  /** Why this Node (pinned, LTS rule, fallback), when the marker recorded it. */
+  nodeReason?: string;
   /** Apparent size of the install, measured once when it was installed. */
   sizeBytes?: number;
   /** ISO time of the install. */

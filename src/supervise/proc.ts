@@ -15,6 +15,8 @@ export interface ProcStat {
   sid: number;
   /** Field 22: start time in clock ticks since boot, kept as text (exact comparison). */
   startTime: string;
+  /** Fields 14-17: user + system time of the process and of its reaped children, clock ticks. */
+  cpuTicks: number;
 }
 
 /** A pid with its start time: identifies one process even if the pid is later reused. */
@@ -38,7 +40,8 @@ export function parseStat(text: string): ProcStat | undefined {
   const sid = Number(rest[3]);
   const startTime = rest[19];
   if (!state || !startTime || !Number.isInteger(pid) || !Number.isInteger(ppid) || !Number.isInteger(pgid)) return undefined;
-  return { pid, comm: text.slice(open + 1, close), state, ppid, pgid, sid, startTime };
+  const cpuTicks = [11, 12, 13, 14].reduce((sum, i) => sum + (Number(rest[i]) || 0), 0);
+  return { pid, comm: text.slice(open + 1, close), state, ppid, pgid, sid, startTime, cpuTicks };
 }
 
 /** Reads /proc/<pid>/stat; undefined when there is no such process. */
@@ -132,6 +135,16 @@ export function treeRssBytes(pid: number, table: ProcStat[] = listProcesses()): 
   let total = rssBytes(pid);
   for (const p of descendantsOf(pid, table)) total += rssBytes(p.pid);
   return total;
+}
+
+/** Clock ticks per second of /proc times (USER_HZ: 100 on every Linux architecture fleetd supports). */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system, reaped children included) of `pid` and all its living descendants. */
+export function treeCpuSeconds(pid: number, table: ProcStat[] = listProcesses()): number {
+  const root = table.find((p) => p.pid === pid);
+  if (!root) return 0;
+  return [root, ...descendantsOf(pid, table)].reduce((sum, p) => sum + p.cpuTicks, 0) / CLOCK_TICKS_PER_SECOND;
 }
 
 // A gateway's children may be re-parented to init when it dies, where a descendant walk no

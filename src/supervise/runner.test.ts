@@ -33,8 +33,11 @@ describe('runner with the fake gateway', () => {
       assert.deepEqual(pids.envKeys, Object.keys(agent.spec.env).sort());
       // its own process group, recorded with its start time
       assert.equal(pids.pgid, pids.pid);
-      assert.deepEqual(processes.length, 1);
+      // recorded at the spawn, and again (with runningSince) once it runs
+      assert.deepEqual(processes.length, 2);
       const rec = processes[0] as RecordedProcess;
+      assert.equal((processes[1] as RecordedProcess).pid, rec.pid);
+      assert.ok((processes[1] as RecordedProcess).runningSince, 'the second record says since when it runs');
       assert.equal(rec.pid, pids.pid);
       assert.equal(rec.pgid, pids.pid);
       assert.equal(rec.startTime, readStat(pids.pid)?.startTime);
@@ -116,7 +119,8 @@ describe('runner with the fake gateway', () => {
       assert.equal(second.restarts, 1);
       assert.ok(pids2.envKeys.includes('FAKE_MODE'));
       await waitFor(() => runner.status().health.ready === false, { timeoutMs: 3000, what: 'not-ready from the new spec' });
-      assert.deepEqual(processes.map((p) => (p ? 'rec' : 'null')), ['rec', 'null', 'rec']);
+      // spawn, running, gone; then the new one: spawn, running
+      assert.deepEqual(processes.map((p) => (p ? 'rec' : 'null')), ['rec', 'rec', 'null', 'rec', 'rec']);
       const log = await readFile(agent.spec.logFile, 'utf8');
       assert.match(log, /\[fleetd [^\]]+\] pid \d+ exited with code 0 after/);
     }));

@@ -27,6 +27,14 @@ test('past the limit the oldest items are replaced by one overflow marker', asyn
   assert.deepEqual(await drain(s), ['dropped 3', 'd', 'e']);
 });
 
+test('overflow one item at a time counts every dropped item in one marker', async () => {
+  const s = createPushStream<string>({ limit: 3, onOverflow: (n) => `dropped ${n}` });
+  for (const item of ['a', 'b', 'c', 'd', 'e', 'f']) s.push(item);
+  assert.equal(s.size, 3);
+  s.end();
+  assert.deepEqual(await drain(s), ['dropped 4', 'e', 'f'], 'a, b, c, d are gone: 4, not 2');
+});
+
 test('an abort ends a waiting reader', async () => {
   const controller = new AbortController();
   const s = createPushStream<number>({ signal: controller.signal });

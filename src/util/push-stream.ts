@@ -13,6 +13,8 @@ export interface PushStream<T> extends AsyncIterable<T> {
 export function createPushStream<T>(options: { limit?: number; onOverflow?: (dropped: number) => T; signal?: AbortSignal } = {}): PushStream<T> {
   const items: T[] = [];
   let ended = false;
+  let marker: T | undefined;
+  let markerCount = 0;
   let wake: (() => void) | undefined;
   const poke = () => {
     const w = wake;
@@ -25,9 +27,22 @@ export function createPushStream<T>(options: { limit?: number; onOverflow?: (dro
       items.push(...more);
       const limit = options.limit ?? Infinity;
       if (items.length > limit) {
-        const marker = options.onOverflow ? 1 : 0; // the marker takes one of the `limit` places
-        const dropped = items.length - limit + marker;
-        items.splice(0, dropped, ...(options.onOverflow ? [options.onOverflow(dropped)] : []));
+        if (options.onOverflow) {
+          // one marker at the head counts everything dropped since the reader last read:
+          // a marker still unread is folded into the new one, not counted as one item
+          let dropped = 0;
+          if (marker !== undefined && items[0] === marker) {
+            items.shift();
+            dropped = markerCount;
+          }
+          const excess = items.length - (limit - 1); // the marker takes one of the `limit` places
+          items.splice(0, excess);
+          markerCount = dropped + excess;
+          marker = options.onOverflow(markerCount);
+          items.unshift(marker);
+        } else {
+          items.splice(0, items.length - limit);
+        }
       }
       poke();
     },

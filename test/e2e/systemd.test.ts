@@ -11,11 +11,12 @@ const UNIT = join(REPO, 'systemd', 'fleetd.service');
 
 test('the unit has the settings fleetd relies on, each with a comment', async () => {
   const text = await readFile(UNIT, 'utf8');
-  for (const line of ['KillMode=process', 'RestartForceExitStatus=75', 'Restart=on-failure', 'StateDirectory=fleetd', 'RuntimeDirectory=fleetd', 'NoNewPrivileges=yes', 'ProtectSystem=full', 'PrivateTmp=yes', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+  for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=60s', 'KillMode=process', 'RestartForceExitStatus=75', 'Restart=on-failure', 'StateDirectory=fleetd', 'RuntimeDirectory=fleetd', 'NoNewPrivileges=yes', 'ProtectSystem=full', 'PrivateTmp=yes', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     assert.ok(text.split('\n').includes(line), `missing ${line}`);
   }
   assert.match(text, /^ExecStart=\/usr\/bin\/env fleetd start --manifest \/etc\/fleetd\/fleets\.json5/m);
   assert.match(text, /^LimitNOFILE=\d+/m);
+  assert.ok(Number(/^TimeoutStartSec=(\d+)s$/m.exec(text)?.[1]) * 1000 > 60_000, 'start-up may stop leftover gateways first (up to the default 60 s stop timeout)');
   const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
   assert.ok(stop * 1000 > 60_000, 'TimeoutStopSec must exceed the default gateway.stopTimeoutMs (60 s)');
   // every directive says why, on the comment line right above it

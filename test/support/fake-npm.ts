@@ -12,6 +12,8 @@ export interface FakeNpmConfig {
   openclaw: Record<string, { enginesNode?: string; minNodeMajor?: number }>;
   /** Node binary packages on the fake registry and their versions. */
   nodePackages: Record<string, string[]>;
+  /** Publish times (ISO) per package and version for `npm view <pkg> versions time` (default: all in 2020). */
+  nodeTimes?: Record<string, Record<string, string>>;
   /** Fail `npm install openclaw@...` with this stderr line (after some noise lines). */
   failOpenclawInstall?: string;
   /** `npm install openclaw@...` waits until this file exists. */

@@ -24,6 +24,9 @@ import { backupHandler } from './backup.js';
 import { execSpecHandler } from './exec-spec.js';
 import { openclawLogsHandler } from './openclaw-logs.js';
 import { restoreHandler } from './restore.js';
+import { eventsHandler } from './events.js';
+import { upgradeHandler } from './upgrade.js';
+import { upgradeStatusHandler } from './upgrade-status.js';
 
 /** Builds every route's handler around one daemon context. */
 export function createHandlers(ctx: DaemonContext): HandlerMap {
@@ -53,5 +56,8 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     openclawLogs: openclawLogsHandler(ctx),
     backup: backupHandler(ctx),
     restore: restoreHandler(ctx),
+    events: eventsHandler(ctx),
+    upgrade: upgradeHandler(ctx),
+    upgradeStatus: upgradeStatusHandler(ctx),
   };
 }

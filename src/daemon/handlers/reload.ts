@@ -1,12 +1,18 @@
+import { toFleetError } from '../../errors.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
 
 /** Re-reads the manifest and applies (or, dry, only reports) the plan; an invalid or unreloadable manifest changes nothing. */
 export async function reload(ctx: DaemonContext, dryRun: boolean) {
-  const next = await ctx.readManifest(); // MANIFEST_INVALID: nothing applied
-  const result = await ctx.fleet.reload(next, { dryRun });
-  ctx.logger.info({ dryRun, actions: result.actions.length }, dryRun ? 'reload planned (dry run)' : 'manifest reloaded');
-  return { applied: !dryRun, actions: result.actions, skippedPorts: result.skippedPorts };
+  try {
+    const result = await ctx.fleet.reload(ctx.readManifest, { dryRun }); // MANIFEST_INVALID: nothing applied
+    ctx.logger.info({ dryRun, actions: result.actions.length }, dryRun ? 'reload planned (dry run)' : 'manifest reloaded');
+    if (!dryRun) ctx.events.publish({ type: 'fleet.reload', applied: true, actions: result.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`), error: null });
+    return { applied: !dryRun, actions: result.actions, skippedPorts: result.skippedPorts };
+  } catch (err) {
+    if (!dryRun) ctx.events.publish({ type: 'fleet.reload', applied: false, actions: [], error: toFleetError(err).message });
+    throw err;
+  }
 }
 
 /** POST /v1/reload. */

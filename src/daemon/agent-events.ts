@@ -1,0 +1,32 @@
+// Events from one agent's runner, derived from the runner's own `state` notifications
+// (supervise/runner-types.ts RunnerEvents): every state change with its reason, every
+// process exit (from `lastExit`), every restart (from `restarts`). Attached where the
+// daemon creates runners, so the runner itself needs no knowledge of events.
+import type { RunnerStatus } from '../supervise/types.js';
+import type { EventBus } from './events.js';
+
+/** What observeRunner needs of a runner. */
+export interface ObservableRunner {
+  status(): RunnerStatus;
+  on(event: 'state', listener: (status: RunnerStatus) => void): unknown;
+}
+
+/** Publishes agent.state / agent.exit / agent.restart events for `runner`. */
+export function observeRunner(runner: ObservableRunner, bus: Pick<EventBus, 'publish'>): void {
+  let last: RunnerStatus | undefined = runner.status();
+  let lastPid = last.pid;
+  runner.on('state', (status) => {
+    const address = status.address;
+    if (status.lastExit && status.lastExit.at !== last?.lastExit?.at) {
+      bus.publish({ type: 'agent.exit', address, pid: lastPid, code: status.lastExit.code, signal: status.lastExit.signal, runtimeMs: status.lastExit.runtimeMs });
+    }
+    if (status.restarts > (last?.restarts ?? 0)) {
+      bus.publish({ type: 'agent.restart', address, restarts: status.restarts, reason: status.reason });
+    }
+    if (status.state !== last?.state || status.reason !== last.reason) {
+      bus.publish({ type: 'agent.state', address, from: last?.state ?? null, to: status.state, reason: status.reason });
+    }
+    if (status.pid !== null) lastPid = status.pid;
+    last = status;
+  });
+}
