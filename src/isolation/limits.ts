@@ -35,10 +35,10 @@ export interface AgentLimits {
 }
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?$/i;
+const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(iB|i|B)?$/i;
 
 /** Text of a size error, shared by the manifest rules and parseSize. */
-export const SIZE_RULE = 'a size such as "1.5G", "512M", "64MiB" (binary units K, M, G, T) or a number of bytes';
+export const SIZE_RULE = 'a size such as "1.5G", "512M", "64Mi", "64MiB" (binary units K, M, G, T) or a number of bytes';
 
 /** Parses "1.5G" / "512M" / "64MiB" / "1048576" / 1048576 into bytes; undefined when it is not a size. */
 export function parseSize(value: string | number): number | undefined {
@@ -49,6 +49,7 @@ export function parseSize(value: string | number): number | undefined {
   const suffix = m[3];
   // "512B" is bytes; "512MB" reads as decimal megabytes to many people: refuse rather than guess.
   if (suffix !== undefined && suffix.toUpperCase() === 'B' && unit !== '') return undefined;
+  if (suffix !== undefined && suffix.toLowerCase().startsWith('i') && unit === '') return undefined;
   const bytes = Math.floor(Number(m[1]) * UNITS[unit]!);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
@@ -116,7 +117,8 @@ export function resolveLimits(levels: ReadonlyArray<LimitsInput | undefined>): A
 function normalizeSizeText(text: string): string {
   const m = SIZE_PATTERN.exec(text.trim());
   if (!m) return text.trim();
-  return `${m[1]}${m[2]!.toUpperCase()}${m[3] ? (m[3].length === 3 ? 'iB' : 'B') : ''}`;
+  const suffix = m[3] === undefined ? '' : m[3].length === 2 ? 'iB' : m[3].toLowerCase() === 'i' ? 'i' : 'B';
+  return `${m[1]}${m[2]!.toUpperCase()}${suffix}`;
 }
 
 /** True when no limit is set. */
