@@ -56,8 +56,8 @@ describe('knownKeysAt walks the schema through defaults and records', () => {
   test('top level, nested objects, record values', () => {
     assert.ok(knownKeysAt(manifestSchema, []).includes('fleets'));
     assert.deepEqual(knownKeysAt(manifestSchema, ['ports']), ['base', 'blockSize', 'max']);
-    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any']), ['defaults', 'gateway', 'agents']);
-    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x']), ['enabled', 'config', 'env', 'gateway']);
+    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any']), ['defaults', 'gateway', 'user', 'agents']);
+    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x']), ['enabled', 'config', 'env', 'gateway', 'limits', 'memory', 'user']);
     assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x', 'gateway']), ['openclaw']);
     assert.deepEqual(knownKeysAt(manifestSchema, ['version']), []);
     assert.deepEqual(knownKeysAt(manifestSchema, ['nope', 'deeper']), []);

@@ -3,6 +3,7 @@
 // report; a rule skips whatever has the wrong shape (zod already reports that).
 import { FleetError } from '../errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
+import { checkIsolationRules } from './isolation-rules.js';
 import type { PathSegment, Problem } from './render-issues.js';
 import { manifestSchema, type GatewayLaunch, type ManifestInput } from './schema.js';
 
@@ -278,7 +279,7 @@ export function checkProtoKeys(raw: Obj): Problem[] {
 export function checkRules(raw: unknown): Problem[] {
   const obj = asObj(raw);
   if (!obj) return [];
-  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv].flatMap((rule) => rule(obj));
+  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv, checkIsolationRules].flatMap((rule) => rule(obj));
 }
 
 type LaunchInput = Pick<ManifestInput, 'gateway' | 'fleets'>;

@@ -2,6 +2,9 @@
 // a breaking change bumps `version`. Cross-field rules (managed keys, browser ports,
 // reserved env names, ids as record keys) live in rules.ts so this file stays a shape.
 import { z } from 'zod';
+import { cgroupRootProblem } from '../isolation/cgroup-parse.js';
+import { limitProblem } from '../isolation/limits.js';
+import { USER_NAME_PATTERN, USER_NAME_RULE } from '../isolation/users.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from './ids.js';
 
 /** Map of environment variables (names checked, values must be strings). */
@@ -16,10 +19,31 @@ export const configSchema = z.record(z.string(), z.unknown());
 /** Exact OpenClaw version to run from a fleetd-managed runtime. */
 export const versionSchema = z.string().regex(VERSION_PATTERN, { message: 'expected an exact OpenClaw version such as "2026.9.6"' });
 
+// One `limits` value: its own check, so the message names exactly what is wrong with it.
+const limitValue = <T>(key: 'memory' | 'cpu' | 'pids') =>
+  z.custom<T>((value) => limitProblem(key, value) === undefined, { error: (issue) => limitProblem(key, issue.input) ?? 'invalid value' });
+
+/** Resource limits of each agent (through its cgroup): memory size, CPU cores, pids (processes + threads); "max" lifts one. */
+export const limitsSchema = z.strictObject({
+  memory: limitValue<string | number>('memory').optional(),
+  cpu: limitValue<number | 'max'>('cpu').optional(),
+  pids: limitValue<number | 'max'>('pids').optional(),
+});
+
+/** Memory options of each agent: `merge` opts its gateway into kernel same-page merging (KSM). */
+export const memorySchema = z.strictObject({
+  merge: z.boolean().optional(),
+});
+
+/** An OS user a gateway runs as (one per tenant). */
+export const userSchema = z.string().regex(USER_NAME_PATTERN, { message: `expected a user name (${USER_NAME_RULE})` });
+
 /** `defaults` blocks, at top level and per fleet. */
 export const defaultsSchema = z.strictObject({
   config: configSchema.default({}),
   env: envSchema.default({}),
+  limits: limitsSchema.optional(),
+  memory: memorySchema.optional(),
 });
 
 /** Per-fleet and per-agent gateway overrides: pin an OpenClaw version. */
@@ -33,16 +57,29 @@ export const agentSchema = z.strictObject({
   config: configSchema.default({}),
   env: envSchema.default({}),
   gateway: gatewayPinSchema.optional(),
+  limits: limitsSchema.optional(),
+  memory: memorySchema.optional(),
+  user: userSchema.optional(),
 });
 
 /** A fleet: shared defaults and its agents, keyed by agent id. */
 export const fleetSchema = z.strictObject({
   defaults: defaultsSchema.default({ config: {}, env: {} }),
   gateway: gatewayPinSchema.optional(),
+  user: userSchema.optional(),
   agents: z.record(z.string(), agentSchema).default({}),
 });
 
 const ms = (min: number) => z.int().min(min);
+
+/** Where agent cgroups live: `mode` picks the hierarchy (auto: see isolation/cgroup-detect.ts), `root` a cgroup path. */
+export const cgroupSchema = z.strictObject({
+  mode: z.enum(['auto', 'v1', 'v2', 'off']).default('auto'),
+  root: z
+    .string()
+    .refine((root) => cgroupRootProblem(root) === undefined, { error: (issue) => cgroupRootProblem(String(issue.input)) ?? 'invalid cgroup path' })
+    .optional(),
+});
 
 /** The whole manifest as written by the user (paths not yet resolved). */
 export const manifestSchema = z
@@ -91,6 +128,7 @@ export const manifestSchema = z
         maxFiles: z.int().min(1).max(100).default(5),
       })
       .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 5 }),
+    cgroup: cgroupSchema.optional(),
     defaults: defaultsSchema.default({ config: {}, env: {} }),
     fleets: z.record(z.string(), fleetSchema).default({}),
   });
