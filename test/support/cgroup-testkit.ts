@@ -10,6 +10,7 @@ import { detectCgroupHost, type CgroupHost } from '../../src/isolation/cgroup-de
 import { removeCgroupTree } from '../../src/isolation/cgroup-files.js';
 import { prepareCgroupHost } from '../../src/isolation/cgroup-prepare.js';
 import { waitCgroupEmpty } from '../../src/isolation/cgroup-stop.js';
+import { waitFor } from '../../src/util/wait-for.js';
 
 /** True when this process may create cgroups (root). */
 export function isRoot(): boolean {
@@ -41,8 +42,15 @@ export function makeTestCgroups(mode: 'v1' | 'v2', options: { controllers?: stri
       await found.cgroup.killAll();
       await waitCgroupEmpty(found.cgroup, 3000);
     }
-    if (host.kind === 'v2') removeCgroupTree(host.rootDir);
-    if (host.kind === 'v1') for (const h of host.hierarchies) removeCgroupTree(h.rootDir);
+    const dirs = host.kind === 'v2' ? [host.rootDir] : host.kind === 'v1' ? host.hierarchies.map((h) => h.rootDir) : [];
+    // a cgroup whose last process just died can refuse rmdir (EBUSY) for a moment
+    await waitFor(
+      () => {
+        for (const dir of dirs) removeCgroupTree(dir);
+        return true;
+      },
+      { timeoutMs: 5000, what: `removal of ${dirs.join(', ')}` },
+    );
   };
   return { host, cleanup };
 }
