@@ -33,7 +33,7 @@ describe('launch chain argv (pure)', () => {
     const node = argv.indexOf('/rt/node');
     assert.ok(sh === 0 && sh < setpriv && setpriv < perl && perl < node, argv.join(' '));
     assert.deepEqual(argv.slice(3, 3 + 1 + PROCS.length + 1), [JOIN_NAME, ...PROCS, '--'], 'cgroup.procs paths are arguments, not env');
-    assert.deepEqual(argv.slice(setpriv, perl), ['/usr/bin/setpriv', '--reuid', '990', '--regid', '985', '--init-groups', '--']);
+    assert.deepEqual(argv.slice(setpriv, perl), ['/usr/bin/setpriv', '--reuid', '990', '--regid', '985', '--init-groups', '--inh-caps=-all', '--ambient-caps=-all', '--']);
     assert.deepEqual(argv.slice(node), ['/rt/node', '/rt/openclaw.mjs', 'gateway', 'run']);
   });
   test('every step is optional', () => assert.deepEqual(buildLaunchChain({ argv: ['gw'], env: {} }), ['gw']));

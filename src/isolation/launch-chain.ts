@@ -42,12 +42,17 @@ export interface RunAs {
   setpriv: string;
 }
 
-/** argv prefix dropping to `runAs` with its supplementary groups (initgroups of the uid's passwd name). */
+// `--inh-caps=-all --ambient-caps=-all` goes beyond layout decision 2 on purpose: the
+// kernel clears capabilities on a uid change only when it involves uid 0. A fleetd running
+// as user `fleetd` with AmbientCapabilities=CAP_SETUID ... (the systemd alternative to
+// root) would otherwise hand CAP_SETUID/CAP_SETGID on to every tenant gateway (measured:
+// CapEff c0 in the gateway). With a root fleetd both flags change nothing.
+/** argv prefix dropping to `runAs` with its supplementary groups (initgroups of the uid's passwd name), no capability kept. */
 export function userPrefix(runAs: RunAs): string[] {
   if (!Number.isInteger(runAs.uid) || runAs.uid <= 0 || !Number.isInteger(runAs.gid) || runAs.gid < 0) {
     throw new Error(`internal: refusing to run as uid ${runAs.uid} gid ${runAs.gid}`);
   }
-  return [runAs.setpriv, '--reuid', String(runAs.uid), '--regid', String(runAs.gid), '--init-groups', '--'];
+  return [runAs.setpriv, '--reuid', String(runAs.uid), '--regid', String(runAs.gid), '--init-groups', '--inh-caps=-all', '--ambient-caps=-all', '--'];
 }
 
 /** prctl option numbers (include/uapi/linux/prctl.h, Linux 6.4+). */

@@ -85,6 +85,22 @@ describe('tenant users on this host', { skip: isRoot() ? undefined : 'needs root
     assert.equal(runAs(a, ['id', '-g']).stdout.trim(), String(a.gid));
   });
 
+  test('no capability reaches the gateway, even from a non-root fleetd holding ambient capabilities', () => {
+    const [a, b] = users as [TenantUser, TenantUser];
+    const setpriv = findSetpriv();
+    // "fleetd" = user a with AmbientCapabilities=CAP_SETUID CAP_SETGID, as a systemd unit would give it
+    const asFleetd = [setpriv, '--reuid', String(a.uid), '--regid', String(a.gid), '--clear-groups', '--inh-caps=+setuid,+setgid', '--ambient-caps=+setuid,+setgid', '--'];
+    const caps = (prefix: string[]) => {
+      const [file, ...args] = [...asFleetd, ...prefix, 'grep', '-E', '^Cap(Eff|Amb):', '/proc/self/status'];
+      const out = spawnSync(file!, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+      assert.equal(out.status, 0, out.stderr);
+      return out.stdout.replace(/\s+/g, ' ').trim();
+    };
+    const plain = [setpriv, '--reuid', String(b.uid), '--regid', String(b.gid), '--init-groups', '--'];
+    assert.equal(caps(plain), 'CapEff: 00000000000000c0 CapAmb: 00000000000000c0', 'without the flags the tenant would keep CAP_SETUID/CAP_SETGID');
+    assert.equal(caps(userPrefix({ uid: b.uid, gid: b.gid, setpriv })), 'CapEff: 0000000000000000 CapAmb: 0000000000000000');
+  });
+
   test('two tenants: each owns its home (0700) and openclaw.json (0600); neither can read, list or enter the other\'s', () => {
     const [a, b] = users as [TenantUser, TenantUser];
     const homes = [prepareTenantHome(stateDir, 'acme', 'korax', a), prepareTenantHome(stateDir, 'beta', 'vesna', b)];
