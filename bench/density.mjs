@@ -4,7 +4,7 @@
 // same-page merging (KSM) through the prctl wrapper. Asserts nothing; prints a report.
 //
 //   flock /tmp/fleetd-heavy.lock node bench/density.mjs [--n 4] [--limit 1G] [--configs plain,heap,ksm,both]
-//        [--settle-min-ms 45000] [--settle-max-ms 240000] [--out FILE]
+//        [--settle-min-ms 45000] [--settle-max-ms 240000] [--ksm-pages-to-scan N] [--out FILE]
 //
 // Needs root (cgroup v1 or v2 with the memory controller for the limit, /sys/kernel/mm/ksm)
 // and the runtime cache (installed on first use). Each configuration runs alone, on fresh
@@ -14,7 +14,8 @@
 // --settle-min-ms, at most --settle-max-ms), then reads: PSS per gateway tree, the
 // cgroup's memory usage, boot time, and for KSM configurations ksmd's CPU time over the
 // window (/proc/<ksmd>/stat) and the pages it shares. ksmd runs (run = 1) only during the
-// KSM configurations; its previous setting is restored at the end.
+// KSM configurations (and --ksm-pages-to-scan changes its scan rate); both settings are
+// restored at the end.
 import { closeSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
@@ -24,6 +25,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { ensureRuntime } from '../dist/runtime/install.js';
 import { defaultRuntimeCacheDir } from '../dist/runtime/cache-dir.js';
 import { provisionAgent } from '../dist/provision/provision-agent.js';
@@ -48,6 +50,7 @@ const { values: opts } = parseArgs({
     configs: { type: 'string', default: 'plain,heap,ksm,both' },
     'settle-min-ms': { type: 'string', default: '45000' },
     'settle-max-ms': { type: 'string', default: '240000' },
+    'ksm-pages-to-scan': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -100,13 +103,32 @@ function probe(port) {
   });
 }
 
+/** True when nothing listens on 127.0.0.1:port (other test runs on this host use the same range). */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port base (blocks of 100 below the ephemeral range) whose N gateway ports are all free. */
+async function freeBase() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 22_000 + Math.floor(Math.random() * 90) * 100;
+    const free = await Promise.all(Array.from({ length: N }, (_, i) => portFree(base + i * 100)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error('no free port base found');
+}
+
 async function runConfig(name, runtime) {
   const cfg = CONFIGS[name];
   const dir = await mkdtemp(join(tmpdir(), 'fleetd-density-'));
   const root = `fleetd-bench-${randomBytes(3).toString('hex')}`;
   const host = setupIsolationHost({ mode: 'auto', root }, cfg.merge);
   if (host.cgroups.kind === 'none') throw new Error(host.view.description);
-  const base = 22_000 + Math.floor(Math.random() * 90) * 100;
+  const base = await freeBase();
   const agents = [];
   try {
     const manifest = {
@@ -147,10 +169,12 @@ async function runConfig(name, runtime) {
     const healthyMs = Math.max(...healthyAt.values());
     // settle: PSS total stable within 1 % over the last 3 samples, bounded
     const samples = [];
+    const ksmSamples = [];
     const settleStart = Date.now();
     for (;;) {
       await sleep(10_000);
       samples.push(agents.reduce((sum, a) => sum + cgroupMemory(a.iso.cgroup).pss, 0));
+      if (cfg.merge) ksmSamples.push({ sharing: ksmCounters().pagesSharing, ticks: ksmdCpuTicks() ?? 0, at: Date.now() });
       const waited = Date.now() - settleStart;
       const last = samples.slice(-3);
       const stable = last.length === 3 && (Math.max(...last) - Math.min(...last)) / Math.max(...last) < 0.01;
@@ -176,6 +200,9 @@ async function runConfig(name, runtime) {
       ksm: cfg.merge ? ksmCounters() : null,
       mergeAny: merged ? merged.every((m) => m?.mergeAny) : null,
       samples: samples.map((s) => Math.round(s / N / MiB)),
+      ksmSharingSamples: cfg.merge ? ksmSamples.map((k) => k.sharing) : null,
+      // ksmd keeps scanning at the same rate once merged: its cost over the last 3 samples
+      ksmdSteadyShare: cfg.merge && ksmSamples.length >= 4 ? steadyShare(ksmSamples.slice(-4)) : null,
     };
   } finally {
     await Promise.all(agents.filter((a) => a.iso.cgroup).map((a) => stopCgroup(a.iso.cgroup, { timeoutMs: 30_000 })));
@@ -186,11 +213,20 @@ async function runConfig(name, runtime) {
   }
 }
 
+/** Share of one core ksmd used between the first and last of `samples`. */
+function steadyShare(samples) {
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  return (last.ticks - first.ticks) / CLK_TCK / ((last.at - first.at) / 1000);
+}
+
 const mb = (b) => `${Math.round(b / MiB)} MB`;
 
 async function main() {
   const runtime = await ensureRuntime({ runtimesDir: defaultRuntimeCacheDir(), version: VERSION });
   const ksmRunBefore = readFileSync('/sys/kernel/mm/ksm/run', 'utf8').trim();
+  const pagesToScanBefore = readFileSync('/sys/kernel/mm/ksm/pages_to_scan', 'utf8').trim();
+  if (opts['ksm-pages-to-scan']) writeFileSync('/sys/kernel/mm/ksm/pages_to_scan', opts['ksm-pages-to-scan']);
   const results = [];
   const load = loadavg()[0].toFixed(2);
   try {
@@ -204,16 +240,18 @@ async function main() {
     }
   } finally {
     writeFileSync('/sys/kernel/mm/ksm/run', ksmRunBefore);
+    writeFileSync('/sys/kernel/mm/ksm/pages_to_scan', pagesToScanBefore);
   }
   const plain = results.find((r) => r.name === 'plain');
   const rows = results.map((r) => {
     const delta = plain && r !== plain ? ` (${Math.round(((r.pssAvg - plain.pssAvg) / plain.pssAvg) * 100)} %)` : '';
-    const ksm = r.ksm ? `${r.ksmdCpuS?.toFixed(1)} s over ${Math.round(r.windowS)} s (${((r.ksmdCpuS / r.windowS) * 100).toFixed(1)} % of a core); ${mb(r.ksm.pagesSharing * 4096)} deduplicated` : '-';
+    const steady = r.ksmdSteadyShare !== null && r.ksmdSteadyShare !== undefined ? `, ${(r.ksmdSteadyShare * 100).toFixed(1)} % once settled` : '';
+    const ksm = r.ksm ? `${r.ksmdCpuS?.toFixed(1)} s over ${Math.round(r.windowS)} s (${((r.ksmdCpuS / r.windowS) * 100).toFixed(1)} % of a core${steady}); ${mb(r.ksm.pagesSharing * 4096)} deduplicated` : '-';
     return `| ${r.label}${r.heapMiB ? ` (heap ${r.heapMiB} MiB)` : ''} | ${mb(r.pssAvg)}${delta} | ${mb(r.rssAvg)} | ${mb(r.usageAvg)} | ${(r.healthyMs / 1000).toFixed(1)} s | ${Math.round(r.settleS)} s | ${ksm} |`;
   });
   const report = [
     `Measured ${new Date().toISOString().slice(0, 10)}: ${N} real OpenClaw ${VERSION} gateways per configuration, each configuration alone, fresh state dirs;`,
-    `${cpus().length} CPUs, ${Math.round(totalmem() / 1024 ** 3)} GiB RAM, kernel ${release()}, load ${load} at start; KSM defaults (pages_to_scan ${results.find((r) => r.ksm)?.ksm.pagesToScan ?? '?'}, sleep_millisecs ${results.find((r) => r.ksm)?.ksm.sleepMs ?? '?'}).`,
+    `${cpus().length} CPUs, ${Math.round(totalmem() / 1024 ** 3)} GiB RAM, kernel ${release()}, load ${load} at start; KSM pages_to_scan ${results.find((r) => r.ksm)?.ksm.pagesToScan ?? '?'}, sleep_millisecs ${results.find((r) => r.ksm)?.ksm.sleepMs ?? '?'}).`,
     '',
     '| configuration | PSS per gateway tree | RSS per tree | cgroup memory usage | boot to all /healthz | settled after | ksmd CPU, merged |',
     '| --- | --- | --- | --- | --- | --- | --- |',

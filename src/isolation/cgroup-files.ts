@@ -1,6 +1,7 @@
 // Small synchronous file operations on cgroup folders: interface files are a few bytes,
 // live in memory, and a cgroup that vanished reads as "nothing" (ENOENT/ENODEV), so sync
 // calls keep each read-then-act sequence free of event-loop interleaving.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetError } from '../errors.js';
@@ -116,4 +117,43 @@ export function signalPids(pids: readonly number[], signal: NodeJS.Signals): num
     }
   }
   return reached;
+}
+
+/** How to freeze one cgroup: v2 cgroup.freeze, v1 freezer.state. */
+export interface Freezer {
+  /** Asks the kernel to freeze. */
+  freeze(): void;
+  /** True once every task is frozen. */
+  isFrozen(): boolean;
+  thaw(): void;
+}
+
+// A frozen cgroup cannot fork: a member list read while frozen is complete, and a signal
+// sent to each member reaches everyone (delivered when they thaw).
+/** Runs `body` with the cgroup frozen (if it freezes within FREEZE_WAIT_MS), thawing after; `frozen` says whether it was. */
+export async function whileFrozen<T>(freezer: Freezer | undefined, body: () => T): Promise<{ frozen: boolean; value: T }> {
+  if (!freezer) return { frozen: false, value: body() };
+  freezer.freeze();
+  try {
+    const deadline = Date.now() + FREEZE_WAIT_MS;
+    let frozen = freezer.isFrozen();
+    while (!frozen && Date.now() < deadline) {
+      await sleep(5);
+      frozen = freezer.isFrozen();
+    }
+    return { frozen, value: body() };
+  } finally {
+    freezer.thaw();
+  }
+}
+
+/** Sends each signal to every member listed by `pids` while frozen; returns the pids reached. */
+export async function signalMembers(freezer: Freezer | undefined, pids: () => number[], signals: readonly NodeJS.Signals[]): Promise<number[]> {
+  const { value } = await whileFrozen(freezer, () => {
+    const members = pids();
+    const reached = new Set<number>();
+    for (const signal of signals) for (const pid of signalPids(members, signal)) reached.add(pid);
+    return [...reached];
+  });
+  return value;
 }

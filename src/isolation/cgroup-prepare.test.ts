@@ -25,6 +25,23 @@ const offersHugetlb = top !== undefined && existsSync(join(top, 'cgroup.controll
 const skip = cgroupSkipReason('v2') ?? (offersHugetlb ? undefined : 'the cgroup2 root offers no hugetlb controller to stand in');
 const ownV2 = () => readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1];
 
+// Removes a test root (retrying while its last process is being reaped) and puts the
+// hierarchy root's hugetlb back as it was.
+async function removeAndRestore(rootDir: string, hadHugetlb: boolean): Promise<void> {
+  await waitFor(
+    () => {
+      try {
+        removeCgroupTree(rootDir);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 3000, what: `removal of ${rootDir}` },
+  );
+  if (!hadHugetlb) writeFileSync(join(top as string, 'cgroup.subtree_control'), '-hugetlb');
+}
+
 describe('prepareCgroupHost on real cgroup v2', { skip }, () => {
   test('fleetd living in its root moves into <root>/supervisor before enabling controllers; agents get them', async () => {
     const mount = top as string;
@@ -71,15 +88,7 @@ describe('prepareCgroupHost on real cgroup v2', { skip }, () => {
     } finally {
       if (child?.pid !== undefined && isAlive(child.pid)) child.kill('SIGKILL');
       writeFileSync(join(mount, 'cgroup.procs'), String(process.pid));
-      await waitFor(() => {
-        try {
-          removeCgroupTree(rootDir);
-          return true;
-        } catch {
-          return false;
-        }
-      }, { timeoutMs: 3000, what: `removal of ${rootDir}` });
-      if (!hadHugetlb) writeFileSync(join(mount, 'cgroup.subtree_control'), '-hugetlb');
+      await removeAndRestore(rootDir, hadHugetlb);
     }
     assert.equal(ownV2(), ownBefore, 'the test process is back where it was');
   });
@@ -99,15 +108,7 @@ describe('prepareCgroupHost on real cgroup v2', { skip }, () => {
     } finally {
       stranger.kill('SIGKILL');
       await waitFor(() => !isAlive(stranger.pid as number), { timeoutMs: 3000 });
-      await waitFor(() => {
-        try {
-          removeCgroupTree(rootDir);
-          return true;
-        } catch {
-          return false;
-        }
-      }, { timeoutMs: 3000, what: `removal of ${rootDir}` });
-      if (!hadHugetlb) writeFileSync(join(mount, 'cgroup.subtree_control'), '-hugetlb');
+      await removeAndRestore(rootDir, hadHugetlb);
     }
   });
 });

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
 import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-agent.js';
 import type { V1Controller } from './cgroup-detect.js';
-import { FREEZE_WAIT_MS, makeCgroupDir, readCgroupFile, removeCgroupTree, signalPids, subtreePids, writeCgroupFile } from './cgroup-files.js';
+import { makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, signalPids, subtreePids, whileFrozen, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v1LimitWrites } from './cgroup-limits.js';
 import { parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';
 import { CPU_PERIOD_US, type AgentLimits } from './limits.js';
@@ -76,50 +76,29 @@ export class V1AgentCgroup implements AgentCgroup {
     return this.pids().length === 0;
   }
 
-  /** FROZEN; true once freezer.state reads FROZEN (false: no freezer, or it did not settle in time). */
-  private async freeze(): Promise<boolean> {
+  /** freezer.state of this cgroup, when a freezer hierarchy is mounted. */
+  private freezer(): Freezer | undefined {
     const dir = this.dirOf('freezer');
-    if (dir === undefined || !existsSync(join(dir, 'freezer.state'))) return false;
-    writeCgroupFile(join(dir, 'freezer.state'), 'FROZEN');
-    const deadline = Date.now() + FREEZE_WAIT_MS;
-    for (;;) {
-      if (readCgroupFile(join(dir, 'freezer.state'))?.trim() === 'FROZEN') return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(5);
-    }
+    const file = dir === undefined ? undefined : join(dir, 'freezer.state');
+    if (file === undefined || !existsSync(file)) return undefined;
+    return {
+      freeze: () => writeCgroupFile(file, 'FROZEN'),
+      isFrozen: () => readCgroupFile(file)?.trim() === 'FROZEN',
+      thaw: () => writeCgroupFile(file, 'THAWED'),
+    };
   }
 
-  private thaw(): void {
-    const dir = this.dirOf('freezer');
-    if (dir !== undefined && existsSync(join(dir, 'freezer.state'))) writeCgroupFile(join(dir, 'freezer.state'), 'THAWED');
-  }
-
-  async signal(signals: readonly NodeJS.Signals[]): Promise<number[]> {
-    await this.freeze();
-    try {
-      const pids = this.pids();
-      const reached = new Set<number>();
-      for (const signal of signals) for (const pid of signalPids(pids, signal)) reached.add(pid);
-      return [...reached];
-    } finally {
-      this.thaw();
-    }
+  signal(signals: readonly NodeJS.Signals[]): Promise<number[]> {
+    return signalMembers(this.freezer(), () => this.pids(), signals);
   }
 
   async killAll(): Promise<number[]> {
     const seen = new Set(this.pids());
-    if (await this.freeze()) {
-      try {
-        signalPids(this.pids(), 'SIGKILL');
-      } finally {
-        this.thaw();
-      }
-      return [...seen];
-    }
+    const { frozen } = await whileFrozen(this.freezer(), () => signalPids(this.pids(), 'SIGKILL'));
+    if (frozen) return [...seen];
     // No freezer (or it would not settle): kill until empty; a fork bomb is bounded by pids.max.
     const deadline = Date.now() + UNFROZEN_KILL_MS;
     for (;;) {
-      this.thaw();
       const pids = this.pids();
       for (const pid of pids) seen.add(pid);
       if (pids.length === 0 || Date.now() >= deadline) break;

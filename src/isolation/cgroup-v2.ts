@@ -5,10 +5,9 @@
 // applyLimits refuses a set limit and says which controller is missing.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
 import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-agent.js';
-import { FREEZE_WAIT_MS, makeCgroupDir, readCgroupFile, removeCgroupTree, signalPids, subtreePids, writeCgroupFile } from './cgroup-files.js';
+import { makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, subtreePids, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v2LimitWrites } from './cgroup-limits.js';
 import { parseCpuMax, parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';
 import type { AgentLimits } from './limits.js';
@@ -58,34 +57,19 @@ export class V2AgentCgroup implements AgentCgroup {
     return parseKeyedCounters(events).populated === 0;
   }
 
-  /** Freezes the subtree; true once cgroup.events says frozen (false: no freezer, or it did not settle). */
-  private async freeze(): Promise<boolean> {
+  /** cgroup.freeze of this cgroup (the whole subtree), when the kernel has it. */
+  private freezer(): Freezer | undefined {
     const file = join(this.dir, 'cgroup.freeze');
-    if (!existsSync(file)) return false;
-    writeCgroupFile(file, '1');
-    const deadline = Date.now() + FREEZE_WAIT_MS;
-    for (;;) {
-      if (parseKeyedCounters(readCgroupFile(join(this.dir, 'cgroup.events')) ?? '').frozen === 1) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(5);
-    }
+    if (!existsSync(file)) return undefined;
+    return {
+      freeze: () => writeCgroupFile(file, '1'),
+      isFrozen: () => parseKeyedCounters(readCgroupFile(join(this.dir, 'cgroup.events')) ?? '').frozen === 1,
+      thaw: () => writeCgroupFile(file, '0'),
+    };
   }
 
-  private thaw(): void {
-    const file = join(this.dir, 'cgroup.freeze');
-    if (existsSync(file)) writeCgroupFile(file, '0');
-  }
-
-  async signal(signals: readonly NodeJS.Signals[]): Promise<number[]> {
-    await this.freeze();
-    try {
-      const pids = this.pids();
-      const reached = new Set<number>();
-      for (const signal of signals) for (const pid of signalPids(pids, signal)) reached.add(pid);
-      return [...reached];
-    } finally {
-      this.thaw();
-    }
+  signal(signals: readonly NodeJS.Signals[]): Promise<number[]> {
+    return signalMembers(this.freezer(), () => this.pids(), signals);
   }
 
   async killAll(): Promise<number[]> {
@@ -95,13 +79,8 @@ export class V2AgentCgroup implements AgentCgroup {
       writeCgroupFile(kill, '1');
       return seen;
     }
-    // Before 5.14: a frozen cgroup cannot fork, so one pass of SIGKILL reaches everyone.
-    await this.freeze();
-    try {
-      signalPids(this.pids(), 'SIGKILL');
-    } finally {
-      this.thaw();
-    }
+    // Before 5.14: frozen, one pass of SIGKILL reaches everyone.
+    await signalMembers(this.freezer(), () => this.pids(), ['SIGKILL']);
     return seen;
   }
 
