@@ -11,6 +11,10 @@ import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js'
 import { federationSecrets } from '../plan/federation-secrets.js';
 import { formatConfigPath } from '../plan/config-merge.js';
 import { launchRuntimeKey } from '../runtime/runtime-key.js';
+import { agentIsolationSpec, type AgentIsolationSpec } from '../isolation/agent-spec.js';
+import { isolateLaunch, prepareAgentIsolation, type IsolationHost } from '../isolation/agent-isolation.js';
+import type { AgentCgroup } from '../isolation/cgroup-agent.js';
+import { accessProblem, prepareTenantHome, writeTenantFile } from '../isolation/tenant-home.js';
 import { effectiveAgent } from '../provision/effective.js';
 import { provisionAgent } from '../provision/provision-agent.js';
 import type { Runner, RunnerDeps } from '../supervise/runner.js';
@@ -36,6 +40,8 @@ export interface AgentDeps {
   createRunner: (spec: LaunchSpec, deps: Pick<RunnerDeps, 'prepare' | 'bootSlot' | 'logger'>) => Runner;
   /** True once fleetd is shutting down: nothing may launch any more. */
   isShuttingDown: () => boolean;
+  /** The host's cgroups and KSM, detected once (isolation/agent-isolation.ts); absent: no isolation at all (tests). */
+  isolation?: IsolationHost;
 }
 
 /** Options of start and restart. */
@@ -67,6 +73,8 @@ export class Agent {
   readonly runner: Runner;
   /** Hash of the config + env + launch the current (or last) launch was prepared with. */
   appliedHash: string | undefined;
+  /** Its isolation as of its last launch (for status): the settings, and its cgroup when the host has cgroups. */
+  isolation: { spec: AgentIsolationSpec; cgroup?: AgentCgroup } | undefined;
   private readonly deps: AgentDeps;
   private readonly log: Logger;
 
@@ -126,15 +134,44 @@ export class Agent {
       runtime = await abortable(install, signal);
     }
     signal.throwIfAborted();
+    // Its cgroup (created, limits written), its user and KSM wrapper: a limit that cannot be
+    // enforced, a user that does not exist, fail the launch for good with the reason.
+    const isoSpec = agentIsolationSpec(m, this.desired.fleet, this.desired.agent);
+    const iso = this.deps.isolation ? prepareAgentIsolation(this.deps.isolation, isoSpec, this.desired.fleet, this.desired.agent) : undefined;
+    for (const note of iso?.notes ?? []) this.log.warn({}, note);
+    const user = iso?.user;
+    if (user && runtime) {
+      const problem = accessProblem(runtime.node, user, 'rx') ?? accessProblem(runtime.entry, user, 'r');
+      if (problem) throw new FleetError('PROVISION_FAILED', `${this.address} runs as ${user.name}, who cannot use its runtime: ${problem}; make the runtimes folder readable to it (chmod -R a+rX ${m.runtimesDir})`);
+    }
     report('provisioning the home and openclaw.json');
-    const provisioned = await provisionAgent({ stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
+    const owner = user ? { uid: user.uid, gid: user.gid } : undefined;
+    const provisioned = await provisionAgent({
+      stateDir: m.stateDir,
+      desired: this.desired,
+      entry,
+      blockSize: m.ports.blockSize,
+      parentEnv: this.deps.parentEnv,
+      ...(owner
+        ? {
+            tenant: {
+              prepareHome: () => void prepareTenantHome(m.stateDir, this.desired.fleet, this.desired.agent, owner),
+              write: async (path: string, text: string) => void writeTenantFile(m.stateDir, path, text, owner),
+            },
+          }
+        : {}),
+    });
     signal.throwIfAborted();
     if (provisioned.configOverrides.length > 0) {
       // paths only: a value may be a secret
       this.log.warn({ overrides: provisioned.configOverrides.map((c) => formatConfigPath(c.path)) }, 'openclaw.json: the manifest replaced values OpenClaw had written there');
     }
     this.recordAppliedHash(provisioned.hash);
-    return buildLaunchSpec(m, this.desired, entry, provisioned, runtime, [...this.secrets(), ...provisioned.secretValues]);
+    const spec = buildLaunchSpec(m, this.desired, entry, provisioned, runtime, [...this.secrets(), ...provisioned.secretValues]);
+    this.isolation = { spec: isoSpec, ...(iso?.cgroup ? { cgroup: iso.cgroup } : {}) };
+    if (!iso) return spec;
+    const isolated = isolateLaunch({ argv: spec.argv, env: spec.env }, iso);
+    return { ...spec, argv: isolated.argv, env: isolated.env, isolation: { ...(iso.cgroup ? { cgroup: iso.cgroup } : {}), ...(isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {}) } };
   }
 
   /** Secrets besides the gateway token that its output may carry: hooks tokens (its own, its callees'). */

@@ -31,6 +31,10 @@ import { checkPurgeTarget, purgeHome } from './purge.js';
 import type { RegistryStore } from './registry-store.js';
 import { runRollingRestart, type RollingProgress, type RollingResult } from './rolling-restart.js';
 import type { InstallRuntime } from './runtime-cache.js';
+import type { IsolationHost } from '../isolation/agent-isolation.js';
+import { agentIsolationView } from '../isolation/isolation-status.js';
+import type { AgentIsolationSpec } from '../isolation/agent-spec.js';
+import type { AgentCgroup } from '../isolation/cgroup-agent.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
 import { toAgentView } from './views.js';
@@ -49,6 +53,8 @@ export interface FleetDeps {
   isPortFree?: PortProbe;
   /** fleetd's environment with a cleaned PATH (plan/gateway-env.ts cleanGatewayPath). */
   parentEnv: Readonly<Record<string, string | undefined>>;
+  /** The host's cgroups and KSM (isolation/agent-isolation.ts setupIsolationHost); absent: none (tests). */
+  isolation?: IsolationHost;
 }
 
 /** A restore of one agent from a verified backup (see Fleet.restoreAgent). */
@@ -99,6 +105,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     now: deps.now,
     createRunner: deps.createRunner,
     isShuttingDown: () => shuttingDown,
+    ...(deps.isolation ? { isolation: deps.isolation } : {}),
   };
 
   /** The agent at `address`; NOT_FOUND names the command that lists agents. */
@@ -155,6 +162,11 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   /** Stops an agent, then frees its block and forgets it (the home stays on disk). */
   async function removeAgent(agent: Agent, reason: string): Promise<void> {
     await agent.stopPlanned(reason);
+    try {
+      agent.isolation?.cgroup?.remove();
+    } catch (err) {
+      log.warn({ agent: agent.address, err: (err as Error).message }, 'the removed agent\'s cgroup could not be removed');
+    }
     agents.delete(agent.address);
     await store.update((r) => {
       delete r.agents[agent.address];
@@ -234,8 +246,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     const statuses = chosen.map((agent) => ({ agent, status: agent.status() }));
     const pids = statuses.flatMap(({ status }) => (status.pid ? [status.pid] : []));
     const rss = pids.length > 0 ? deps.treeRss(pids) : new Map<number, number>();
-    return statuses.map(({ agent, status }) =>
-      toAgentView({
+    return statuses.map(({ agent, status }) => ({
+      ...toAgentView({
         desired: agent.desired,
         entry: agent.entry,
         home: agentPaths(manifest.stateDir, agent.desired.fleet, agent.desired.agent).home,
@@ -243,7 +255,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         rssBytes: status.pid ? (rss.get(status.pid) ?? null) : null,
         now,
       }),
-    );
+      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, deps.isolation, status.pid ? (rss.get(status.pid) ?? null) : null) } : {}),
+    }));
   }
 
   /** The view of one agent. */
@@ -532,7 +545,17 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       await store.flush().catch((err: unknown) => log.error({ err: (err as Error).message }, 'the registry could not be written at shutdown'));
     },
     isShuttingDown: () => shuttingDown,
+    ...(deps.isolation ? { isolation: deps.isolation } : {}),
   };
+}
+
+/** The isolation view of an agent (memory from its cgroup when there is one, else its tree's RSS); never throws. */
+function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null): AgentView['isolation'] {
+  try {
+    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes });
+  } catch {
+    return agentIsolationView({ spec: iso.spec, treeRssBytes });
+  }
 }
 
 /** Throws AGENT_FAILED unless the launch ended with the agent running. */

@@ -13,6 +13,8 @@ import { listProcesses, treeRssBytes } from '../supervise/proc.js';
 import { createRunner } from '../supervise/runner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { restoreLeftovers } from './live-restore.js';
+import { anyAgentMerges, cgroupConfigFor, outsideItsCgroup, removeAgentCgroups, sweepAgentCgroups } from './isolation-boot.js';
+import { setupIsolationHost } from '../isolation/agent-isolation.js';
 import type { Server } from 'node:http';
 import { probeGateway } from '../supervise/probe.js';
 import { createCapabilityProbe } from '../runtime/capabilities.js';
@@ -111,6 +113,10 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   }
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
 
+  // How agents are isolated on this host: detected once, said once (and in status).
+  const cgroupConfig = cgroupConfigFor(manifest, underSystemd());
+  const isolation = setupIsolationHost(cgroupConfig, anyAgentMerges(manifest));
+  log.info({ isolation: isolation.view.description, moved: isolation.moved.length ? isolation.moved : undefined, ksm: isolation.ksm?.words }, `isolation: ${isolation.view.description}`);
   const store = createRegistryStore(openRegistry(manifest.stateDir));
   const events = createEventBus();
   let serving = false;
@@ -142,6 +148,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     },
     now: () => Date.now(),
     parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
+    isolation,
   });
   fleetRef = fleet;
   const upgrades = createUpgradeController({
@@ -171,6 +178,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
         registryBehind: store.behind(),
         startSlots: fleet.startLoad(),
         logDropped: output.dropped(),
+        isolation: isolation.view,
       };
     },
     // Only the command line's own overrides: a changed stateDir/socket in the file must be seen (and refused).
@@ -202,8 +210,14 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // judged against what the fleet will apply: the file under any rollout's overlay
     const outcomes = await restoreLeftovers(fleet, upgrades.effective(manifest), log, undefined, {
       onAdopted: (address, pid, reason) => events.publish({ type: 'agent.adopted', address, pid, reason }),
-      refuse: (address) => (upgrades.willRestore(address) ? 'a rollout was stopped mid-step on it: its snapshot is put back first' : undefined),
+      refuse: (address) => {
+        if (upgrades.willRestore(address)) return 'a rollout was stopped mid-step on it: its snapshot is put back first';
+        return outsideItsCgroup(isolation, fleet.registry(), address);
+      },
     });
+    // Whatever else lives in an agent cgroup (a daemon that escaped the tree, a gateway not
+    // adopted) is stopped by membership; cgroups of agents no longer declared are removed.
+    await sweepAgentCgroups(isolation, new Set([...outcomes].filter(([, o]) => o === 'adopted').map(([a]) => a)), new Set(fleet.registry() ? Object.keys(fleet.registry().agents) : []), manifest.gateway.stopTimeoutMs, log);
     const dropped = [...outcomes].filter(([, outcome]) => outcome !== 'adopted').map(([address]) => address);
     if (dropped.length > 0) {
       await store.update((r) => {
@@ -257,6 +271,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
         await fleet.shutdown();
         await boot.catch(() => {}); // start-up in progress sees `stopping` (and the fleet's shutdown) and ends
         await fleet.shutdown(); // anything start-up made meanwhile
+        removeAgentCgroups(isolation, manifest.cgroup?.root === undefined && !underSystemd(), log);
       }
       store.close();
       // `fleetctl events -f` readers get the last events and the end of their stream before the socket closes

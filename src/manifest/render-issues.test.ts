@@ -56,8 +56,8 @@ describe('knownKeysAt walks the schema through defaults and records', () => {
   test('top level, nested objects, record values', () => {
     assert.ok(knownKeysAt(manifestSchema, []).includes('fleets'));
     assert.deepEqual(knownKeysAt(manifestSchema, ['ports']), ['base', 'blockSize', 'max']);
-    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any']), ['defaults', 'gateway', 'upgrade', 'agents']);
-    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x']), ['enabled', 'config', 'env', 'gateway', 'calls', 'knowledge', 'description']);
+    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any']), ['defaults', 'gateway', 'upgrade', 'user', 'agents']);
+    assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x']), ['enabled', 'config', 'env', 'gateway', 'limits', 'memory', 'user', 'calls', 'knowledge', 'description']);
     assert.deepEqual(knownKeysAt(manifestSchema, ['fleets', 'any', 'agents', 'x', 'gateway']), ['openclaw', 'node']);
     assert.deepEqual(knownKeysAt(manifestSchema, ['version']), []);
     assert.deepEqual(knownKeysAt(manifestSchema, ['nope', 'deeper']), []);

@@ -37,7 +37,7 @@ const idMsg = (id: string, hint?: string) =>
   `id must match ${ID_PATTERN.source} (${ID_RULE}), found ${JSON.stringify(id)}${hint ? ` (try "${hint}")` : ''}`;
 const browserMsg = (bs: number) =>
   `the browser uses ports base+2..base+110, which overlap the next block with ports.blockSize ${bs}; set ports.blockSize: 120 or more, or browser.enabled: false, found true`;
-const TOP_KEYS = 'version, stateDir, socket, socketGroup, runtimesDir, startConcurrency, ports, gateway, restart, health, logs, upgrade, metrics, defaults, knowledge, fleets';
+const TOP_KEYS = 'version, stateDir, socket, socketGroup, runtimesDir, startConcurrency, ports, gateway, restart, health, logs, upgrade, metrics, cgroup, defaults, knowledge, fleets';
 const SYSTEMD = 'refused: it makes the gateway believe systemd manages it (it then loops for 90 s on a port conflict), remove it';
 const agent = (body: string) => `{ version: 1, fleets: { acme: { agents: { korax: ${body} } } } }`;
 const fleetDefaults = (body: string) => `{ version: 1, fleets: { acme: { defaults: ${body}, agents: { korax: {} } } } }`;

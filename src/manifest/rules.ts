@@ -5,6 +5,7 @@ import { FleetError } from '../errors.js';
 import { checkFederation } from './federation-rules.js';
 import { ID_PATTERN, ID_RULE, ownEntry } from './ids.js';
 import { parseListen } from '../metrics/listen.js';
+import { checkIsolationRules } from './isolation-rules.js';
 import type { PathSegment, Problem } from './render-issues.js';
 import { manifestSchema, type GatewayLaunch, type ManifestInput } from './schema.js';
 
@@ -317,7 +318,7 @@ function formatKey(path: PathSegment[]): string {
 export function checkRules(raw: unknown): Problem[] {
   const obj = asObj(raw);
   if (!obj) return [];
-  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv, checkFederation, checkMetrics].flatMap((rule) => rule(obj));
+  return [checkProtoKeys, checkIds, checkPaths, checkPorts, checkTimings, checkLaunch, checkManagedConfig, checkBrowserPorts, checkEnv, checkFederation, checkMetrics, checkIsolationRules].flatMap((rule) => rule(obj));
 }
 
 type LaunchInput = Pick<ManifestInput, 'gateway' | 'fleets'>;

@@ -3,6 +3,9 @@
 // reserved env names, ids as record keys) live in rules.ts so this file stays a shape.
 import { z } from 'zod';
 import { envValueSchema } from '../secrets/refs.js';
+import { cgroupRootProblem } from '../isolation/cgroup-parse.js';
+import { limitProblem } from '../isolation/limits.js';
+import { USER_NAME_PATTERN, USER_NAME_RULE } from '../isolation/users.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, VERSION_PATTERN } from './ids.js';
 
 /** Map of environment variables (names checked; a value is a string or a secret reference, see secrets/refs.ts). */
@@ -19,11 +22,31 @@ export const versionSchema = z.string().regex(VERSION_PATTERN, { message: 'expec
 
 /** Exact Node release to run a managed OpenClaw version on (instead of the LTS rule's choice). */
 export const nodeVersionSchema = z.string().regex(NODE_VERSION_PATTERN, { message: 'expected an exact Node release such as "24.21.0" (no ranges, no prereleases)' });
+// One `limits` value: its own check, so the message names exactly what is wrong with it.
+const limitValue = <T>(key: 'memory' | 'cpu' | 'pids') =>
+  z.custom<T>((value) => limitProblem(key, value) === undefined, { error: (issue) => limitProblem(key, issue.input) ?? 'invalid value' });
+
+/** Resource limits of each agent (through its cgroup): memory size, CPU cores, pids (processes + threads); "max" lifts one. */
+export const limitsSchema = z.strictObject({
+  memory: limitValue<string | number>('memory').optional(),
+  cpu: limitValue<number | 'max'>('cpu').optional(),
+  pids: limitValue<number | 'max'>('pids').optional(),
+});
+
+/** Memory options of each agent: `merge` opts its gateway into kernel same-page merging (KSM). */
+export const memorySchema = z.strictObject({
+  merge: z.boolean().optional(),
+});
+
+/** An OS user a gateway runs as (one per tenant). */
+export const userSchema = z.string().regex(USER_NAME_PATTERN, { message: `expected a user name (${USER_NAME_RULE})` });
 
 /** `defaults` blocks, at top level and per fleet. */
 export const defaultsSchema = z.strictObject({
   config: configSchema.default({}),
   env: envSchema.default({}),
+  limits: limitsSchema.optional(),
+  memory: memorySchema.optional(),
 });
 
 /** Per-fleet and per-agent gateway overrides: pin an OpenClaw version and/or its Node. */
@@ -38,6 +61,9 @@ export const agentSchema = z.strictObject({
   config: configSchema.default({}),
   env: envSchema.default({}),
   gateway: gatewayPinSchema.optional(),
+  limits: limitsSchema.optional(),
+  memory: memorySchema.optional(),
+  user: userSchema.optional(),
   /** Federation: addresses (`fleet/agent`) of the agents this one may call through their hooks. */
   calls: z.array(z.string()).default([]),
   /** Federation: names from the top-level `knowledge` map, indexed read-only by this agent. */
@@ -65,10 +91,20 @@ export const fleetSchema = z.strictObject({
   defaults: defaultsSchema.default({ config: {}, env: {} }),
   gateway: gatewayPinSchema.optional(),
   upgrade: fleetUpgradeSchema.optional(),
+  user: userSchema.optional(),
   agents: z.record(z.string(), agentSchema).default({}),
 });
 
 const ms = (min: number) => z.int().min(min);
+
+/** Where agent cgroups live: `mode` picks the hierarchy (auto: see isolation/cgroup-detect.ts), `root` a cgroup path. */
+export const cgroupSchema = z.strictObject({
+  mode: z.enum(['auto', 'v1', 'v2', 'off']).default('auto'),
+  root: z
+    .string()
+    .refine((root) => cgroupRootProblem(root) === undefined, { error: (issue) => cgroupRootProblem(String(issue.input)) ?? 'invalid cgroup path' })
+    .optional(),
+});
 
 /** The whole manifest as written by the user (paths not yet resolved). */
 export const manifestSchema = z
@@ -127,6 +163,7 @@ export const manifestSchema = z
         allowNonLoopback: z.boolean().default(false),
       })
       .optional(),
+    cgroup: cgroupSchema.optional(),
     defaults: defaultsSchema.default({ config: {}, env: {} }),
     /** Federation: shared knowledge folders by name (absolute, or relative to the manifest folder). */
     knowledge: z.record(z.string(), z.string().min(1)).default({}),

@@ -8,7 +8,8 @@ import { desiredFederation, federationGraph } from './federation.js';
 import { isSecretRef, type EnvValue } from '../secrets/refs.js';
 import { mergeEnv } from './gateway-env.js';
 import { deepMerge } from './merge.js';
-import type { DesiredAgent, RegistryFile } from './types.js';
+import type { DesiredAgent, DesiredIsolation, RegistryFile } from './types.js';
+import { agentIsolationSpec } from '../isolation/agent-spec.js';
 
 /** Resolves how one agent's gateway is launched (injectable; see launchOf for the rule). */
 export type ResolveLaunch = (manifest: Manifest, fleet: string, agent: string) => GatewayLaunch;
@@ -50,6 +51,7 @@ export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolv
           [['fleets', fleetId, 'agents', agentId, 'env'], agent.env],
         ]),
         launch: resolveLaunch(manifest, fleetId, agentId),
+        ...isolationKeyOf(manifest, fleetId, agentId),
         ...(federation ? { federation } : {}),
       });
     }
@@ -76,6 +78,7 @@ export function desiredAgents(manifest: Manifest, registry: RegistryFile, resolv
         ...Object.fromEntries(Object.entries(entry.spec?.env ?? {}).filter(([, v]) => isSecretRef(v)).map(([name]) => [name, `fleetctl add agent ${address} (kept in the registry)`])),
       },
       launch: resolveLaunch(manifest, entry.fleet, entry.agent),
+      ...isolationKeyOf(manifest, entry.fleet, entry.agent),
     });
   }
   return [...out.values()].sort((a, b) => compareAddress(a.address, b.address));
@@ -96,4 +99,19 @@ function secretOrigins(manifestPath: string, layers: Array<[string[], Readonly<R
 /** Byte-order comparison of addresses: the one order used by every plan and listing. */
 export function compareAddress(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// The isolation settings that change how a gateway is launched (its argv, its user, its
+// files' owner) are part of what it was started with, so a change of them restarts it at
+// reload. CPU and pids limits are applied to the running cgroup instead. Absent when none
+// is set, so the hash of an agent without them is what it always was.
+/** `{ isolation }` for an agent whose memory limit, user or memory.merge is set; `{}` otherwise. */
+function isolationKeyOf(manifest: Manifest, fleet: string, agent: string): { isolation?: DesiredIsolation } {
+  const spec = agentIsolationSpec(manifest, fleet, agent);
+  const key: DesiredIsolation = {
+    ...(spec.limits.memoryText ? { memory: spec.limits.memoryText } : {}),
+    ...(spec.user ? { user: spec.user.name } : {}),
+    ...(spec.merge ? { merge: true } : {}),
+  };
+  return Object.keys(key).length > 0 ? { isolation: key } : {};
 }

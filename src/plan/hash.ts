@@ -20,14 +20,15 @@ export type HashPart = (typeof HASH_PARTS)[number];
 export interface HashInput {
   config: Record<string, unknown>;
   env: Readonly<Record<string, EnvValue>>;
-  launch: GatewayLaunch;
+  /** The launch, with the isolation settings that change it (memory limit, user, KSM) when any is set. */
+  launch: GatewayLaunch | (GatewayLaunch & { isolation: unknown });
 }
 
 /** Human reason for each changed part (shown by reload and status). */
 export const CHANGE_REASONS: Record<HashPart, string> = {
   config: 'openclaw.json changed',
   env: 'environment changed',
-  launch: 'gateway command changed',
+  launch: 'gateway launch changed (command, runtime, user, memory limit or KSM)',
 };
 
 /** JSON with object keys sorted at every level: equal values give equal text. */

@@ -8,6 +8,13 @@ import type { EnvValue } from '../secrets/refs.js';
 export type { AgentSource, CliAgentSpec, DesiredRun, RecordedProcess, RegistryEntry, RegistryFile } from './registry-schema.js';
 import type { AgentSource } from './registry-schema.js';
 
+/** What of an agent's isolation is part of its launch (and of its applied hash). */
+export interface DesiredIsolation {
+  memory?: string;
+  user?: string;
+  merge?: boolean;
+}
+
 /** One agent as the manifest + registry want it, before provisioning adds managed keys. */
 export interface DesiredAgent {
   address: AgentAddress;
@@ -24,6 +31,8 @@ export interface DesiredAgent {
   envOrigin?: Record<string, string>;
   /** How to launch its gateway. */
   launch: GatewayLaunch;
+  /** The isolation settings that change its launch (memory limit: heap size; user; KSM); absent when none. */
+  isolation?: DesiredIsolation;
   /** Its federation (hooks, knowledge) when it takes part in one; manifest agents only. */
   federation?: DesiredFederation;
 }

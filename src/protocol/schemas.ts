@@ -6,6 +6,7 @@ import { AGENT_STATES } from '../plan/agent-states.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, RUNTIME_KEY_PATTERN, VERSION_PATTERN } from '../manifest/ids.js';
 import { envValueSchema } from '../secrets/refs.js';
 import { operateRoutes } from './operate-schemas.js';
+import { agentIsolationViewSchema, isolationHostViewSchema } from './isolation.js';
 import { holdSchema, pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
@@ -62,6 +63,8 @@ export const agentViewSchema = z.object({
   rssBytes: z.number().nullable(),
   nextStartAt: z.number().nullable(),
   runtime: z.string(),
+  /** Its cgroup, user, limits and memory against its limit (absent before its first launch). */
+  isolation: agentIsolationViewSchema.optional(),
   /** OpenClaw and Node versions it runs (runtime/versions.ts agentRuntimeVersions); null for a fixed command. Optional: older fleetds omit them. */
   openclaw: z.string().nullable().optional(),
   node: z.string().nullable().optional(),
@@ -80,6 +83,8 @@ export const daemonViewSchema = z.object({
   rssBytes: z.number(),
   /** registry.json lags behind memory (a write failed: disk full ...); null when it does not. */
   registryBehind: z.object({ since: z.number(), error: z.string(), retryAt: z.number() }).nullable().default(null),
+  /** How agents are isolated on this host: cgroup v2, v1, or the /proc tree-walk fallback, and why. */
+  isolation: isolationHostViewSchema.optional(),
   /** Gateways booting now and launches waiting for a start slot (startConcurrency). */
   startSlots: z.object({ active: z.number(), waiting: z.number(), limit: z.number() }).optional(),
   /** fleetd's own log lines dropped since it started, because nobody read its stdout (closed or full). */

@@ -28,6 +28,8 @@ export interface ApplyConfigInput {
   /** The config the manifest and fleetd want (managed keys included). */
   desired: JsonObject;
   maxAttempts?: number;
+  /** Writes the file (default: atomic, 0600, as fleetd). A tenant's home uses a writer that cannot be redirected by a swapped folder and gives the file to the tenant. */
+  write?: (path: string, text: string) => Promise<void>;
   /** Test hook: runs after the merge, before the re-read that guards the write. */
   beforeCommit?: (attempt: number) => Promise<void>;
 }
@@ -67,7 +69,8 @@ export async function applyConfig(input: ApplyConfigInput): Promise<AppliedConfi
     if (merged.changed) {
       const now = await readConfigFile(input.configPath);
       if (!sameSnapshot(before, now)) continue; // the gateway wrote meanwhile: merge its version instead
-      await writeFileAtomic(input.configPath, renderGatewayConfig(merged.config), { mode: 0o600 });
+      if (input.write) await input.write(input.configPath, renderGatewayConfig(merged.config));
+      else await writeFileAtomic(input.configPath, renderGatewayConfig(merged.config), { mode: 0o600 });
       result.written = true;
     } else if (before && before.mode !== 0o600) {
       await fixMode(input.configPath);

@@ -56,5 +56,5 @@ export function effectiveAgent(input: EffectiveInput): EffectiveAgent {
   const base = { parentEnv: input.parentEnv, home: paths.home, fleet: desired.fleet, agent: desired.agent, port: input.port };
   const hashed = buildGatewayEnv({ ...base, layers: [plain] });
   const env = input.secretValues ? buildGatewayEnv({ ...base, layers: [plain, input.secretValues] }) : hashed;
-  return { paths, config, env, secretEnv: secrets, hash: appliedHash({ config, env: { ...hashed, ...secrets }, launch: desired.launch }) };
+  return { paths, config, env, secretEnv: secrets, hash: appliedHash({ config, env: { ...hashed, ...secrets }, launch: desired.isolation ? { ...desired.launch, isolation: desired.isolation } : desired.launch }) };
 }

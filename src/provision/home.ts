@@ -112,5 +112,8 @@ async function ensurePrivateDir(dir: string, noSymlink: boolean): Promise<void> 
   if (!stat.isSymbolicLink() && !stat.isDirectory()) {
     throw new FleetError('PROVISION_FAILED', `${dir} exists and is not a folder; move it away, then \`fleetctl restart agent\``);
   }
-  if (!stat.isSymbolicLink() && (stat.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+  // 0700, or 0711 on the folders tenants traverse to reach their homes (isolation/tenant-home.ts):
+  // never readable or writable by others.
+  const mode = stat.mode & 0o777;
+  if (!stat.isSymbolicLink() && mode !== 0o700 && mode !== 0o711) await chmod(dir, 0o700);
 }

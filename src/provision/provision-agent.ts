@@ -19,6 +19,11 @@ export interface ProvisionInput {
   blockSize: number;
   /** The supervisor's environment; default process.env (PATH, LANG, TZ, and CREDENTIALS_DIRECTORY for credentials). */
   parentEnv?: Readonly<Record<string, string | undefined>>;
+  /** The home belongs to a tenant user: hand the tree to it (after the folders are made) and write openclaw.json through held folders, as its file. */
+  tenant?: {
+    prepareHome: () => void;
+    write: (path: string, text: string) => Promise<void>;
+  };
 }
 
 /** What a runner needs from provisioning. */
@@ -63,7 +68,8 @@ export async function provisionAgent(input: ProvisionInput): Promise<Provisioned
   try {
     await ensureHome(input.stateDir, desired.fleet, paths);
     await ensureSupervisorDir(input.stateDir, desired.fleet, paths);
-    applied = await applyConfig({ configPath: paths.configPath, appliedPath: paths.appliedConfig, desired: effective.config });
+    input.tenant?.prepareHome();
+    applied = await applyConfig({ configPath: paths.configPath, appliedPath: paths.appliedConfig, desired: effective.config, ...(input.tenant ? { write: input.tenant.write } : {}) });
   } catch (err) {
     if (err instanceof FleetError) throw err;
     const message = err instanceof Error ? err.message : String(err);

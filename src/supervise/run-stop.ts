@@ -7,6 +7,8 @@ import type { Run } from './runner-types.js';
 import type { GatewayExit } from './spawn-gateway.js';
 import type { StopTarget } from './stop-tree.js';
 import { AGENT_MARKER_ENV } from './proc.js';
+import { stopCgroup } from '../isolation/cgroup-stop.js';
+import { oomExitReason } from '../isolation/oom-reason.js';
 
 /** How long to wait for the exit event of a process whose tree is already gone (ms). */
 export const EXIT_EVENT_WAIT_MS = 5000;
@@ -27,8 +29,23 @@ export function knownRefs(run: Run): Array<{ pid: number; startTime: string }> {
   return [...run.known].map(([pid, startTime]) => ({ pid, startTime }));
 }
 
+// With a cgroup, the agent is its cgroup's members: SIGTERM to each (frozen first, so no fork
+// slips between), kill-all after the timeout (v2 cgroup.kill; v1 freeze + SIGKILL + thaw).
+// A daemon that double-forked, called setsid and cleared its environment is still a member.
+// Without one, the tree walk of stop-tree.ts (pid, group, known descendants, env marker).
 /** Stops the whole tree of `run` (nothing when it never spawned); failures are logged, never thrown. */
 export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' | 'stopTree'>, log: RunnerLogger, timeoutMs: number): Promise<void> {
+  const cgroup = run.spec.isolation?.cgroup;
+  if (cgroup) {
+    try {
+      const report = await stopCgroup(cgroup, { timeoutMs });
+      if (report.killed.length > 0) log.warn({ cgroup: cgroup.name, killed: report.killed, timeoutMs }, 'SIGKILLed processes that outlived SIGTERM');
+      if (report.survivors.length > 0) log.error({ cgroup: cgroup.name, survivors: report.survivors }, 'processes survived SIGKILL');
+    } catch (err) {
+      log.error({ err, cgroup: cgroup.name }, 'stopping the cgroup failed');
+    }
+    return;
+  }
   const pid = run.proc.pid;
   if (pid === null) return;
   rememberMarked(run, deps);
@@ -42,6 +59,28 @@ export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' 
     if (report.survivors.length > 0) log.error({ pid, survivors: report.survivors }, 'processes survived SIGKILL');
   } catch (err) {
     log.error({ err, pid }, 'stopping the process tree failed');
+  }
+}
+
+/** Members of the run's cgroup still alive after its gateway exited (a crash that left children); -1 without a cgroup (use the tree walk). */
+export function cgroupLeftovers(run: Run): number {
+  const cgroup = run.spec.isolation?.cgroup;
+  if (!cgroup) return -1;
+  try {
+    return cgroup.pids().length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The OOM reason of an exit ("killed: memory limit 1.5G reached") when the kernel killed it for memory; undefined otherwise. */
+export function oomCause(run: Run, exit: { code: number | null; signal: string | null }): string | undefined {
+  const cgroup = run.spec.isolation?.cgroup;
+  if (!cgroup || !run.oomBaseline) return undefined;
+  try {
+    return oomExitReason(run.oomBaseline, cgroup.oomCounters(), exit, run.spec.isolation?.memoryText);
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,6 +5,7 @@ import type { RecordedProcess } from '../plan/types.js';
 import type { LogSink, LogStream, OutputStream } from './log-sink.js';
 import type { OutputTail } from './output-tail.js';
 import type { TimerHandle } from './runner-deps.js';
+import type { OomCounters } from '../isolation/cgroup-agent.js';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import type { AgentState, LaunchSpec, RunnerStatus } from './types.js';
 
@@ -101,5 +102,7 @@ export interface Run {
   why: string;
   /** fleetd let go of it (a restart of fleetd): its end is the next fleetd's to see. */
   detached: boolean;
+  /** The cgroup's OOM counters right before the spawn (or the adoption): an OOM kill shows as their increase. */
+  oomBaseline: OomCounters | null;
 }
 

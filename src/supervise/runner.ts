@@ -27,7 +27,7 @@ import type { ProbeResult } from './probe.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
 import type { AdoptFacts, Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
-import { exitOf, knownRefs, markerOf, rememberMarked, stopRunTree } from './run-stop.js';
+import { cgroupLeftovers, exitOf, knownRefs, markerOf, oomCause, rememberMarked, stopRunTree } from './run-stop.js';
 import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
@@ -335,6 +335,7 @@ class GatewayRunner implements Runner {
       foreign: null,
       why,
       detached: false,
+      oomBaseline: readOomBaseline(spec),
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -371,7 +372,9 @@ class GatewayRunner implements Runner {
   /** One probe round: the start verdict while starting, hang detection while running. */
   private async probeOnce(run: Run): Promise<void> {
     if (!this.isLive(run) || run.proc.pid === null) return;
-    this.deps.trackTree(run.proc.pid, run.known);
+    // With a cgroup its members are the agent (read from one file); without, the /proc walk remembers the tree.
+    const cgroup = run.spec.isolation?.cgroup;
+    if (!cgroup) this.deps.trackTree(run.proc.pid, run.known);
     const health = this.spec.health; // timings follow the latest spec (a reload applies them live)
     let result: ProbeResult;
     try {
@@ -383,7 +386,8 @@ class GatewayRunner implements Runner {
     this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
     const now = this.deps.clock.now();
     if (this.state === 'starting') {
-      const verdict = judgeStart({ probe: result, listener: this.deps.listenerCheck(run.spec.port, [run.proc.pid, ...run.known.keys()]), port: run.spec.port });
+      const members = cgroup ? safePids(cgroup) : [run.proc.pid, ...run.known.keys()];
+      const verdict = judgeStart({ probe: result, listener: this.deps.listenerCheck(run.spec.port, members), port: run.spec.port });
       if (verdict.state === 'started') {
         this.clearRunTimer(run, 'startupTimer');
         run.runningSince = now;
@@ -420,11 +424,17 @@ class GatewayRunner implements Runner {
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
     const base = { runtimeMs: (run.exitAt ?? this.deps.clock.now()) - run.spawnedAt, runningSince: run.runningSince };
+    const cause = oomCause(run, exit) ?? run.foreign ?? exit.lost;
     const ending: GatewayEnding = exit.error
       ? { ...base, kind: 'spawn-error', message: exit.error }
-      : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary(), ...(run.foreign || exit.lost ? { cause: run.foreign ?? exit.lost! } : {}) };
+      : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary(), ...(cause ? { cause } : {}) };
     const pid = run.proc.pid;
-    if (pid !== null) {
+    const inCgroup = cgroupLeftovers(run);
+    if (inCgroup > 0) {
+      run.stopping = true;
+      this.transition('stopping', `${describeEnding(ending)}; stopping ${inCgroup} process(es) left in its cgroup`);
+      await stopRunTree(run, this.deps, this.log, this.spec.stopTimeoutMs);
+    } else if (pid !== null && inCgroup < 0) {
       rememberMarked(run, this.deps);
       const left = this.deps.countLeftovers(pid, run.known);
       if (left > 0) {
@@ -546,4 +556,22 @@ class GatewayRunner implements Runner {
     this.events.emit(event, value);
   }
 
+}
+
+/** The OOM counters of the spec's cgroup before a spawn; null without one (or when unreadable). */
+function readOomBaseline(spec: LaunchSpec) {
+  try {
+    return spec.isolation?.cgroup?.oomBaseline() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The cgroup's members; none when it cannot be read (the listener check then names a stranger, and the next probe tries again). */
+function safePids(cgroup: { pids(): number[] }): number[] {
+  try {
+    return cgroup.pids();
+  } catch {
+    return [];
+  }
 }

@@ -3,6 +3,7 @@
 import type { AgentAddress } from '../manifest/ids.js';
 import type { ManifestInput } from '../manifest/schema.js';
 import type { RecordedProcess } from '../plan/types.js';
+import type { AgentCgroup } from '../isolation/cgroup-agent.js';
 
 /** Agent states: one list, in plan/agent-states.ts (with the diagram). */
 export type { AgentState } from '../plan/agent-states.js';
@@ -26,6 +27,8 @@ export interface LaunchSpec {
   logFile: string;
   /** The applied hash of this launch (config + env + launch): a shim records it, adoption compares it. */
   launchHash?: string;
+  /** The agent's cgroup (stop = its members, OOM kills read from it) and memory limit text; absent on the /proc fallback. */
+  isolation?: { cgroup?: AgentCgroup; memoryText?: string };
   logs: ManifestInput['logs'];
   stopTimeoutMs: number;
   health: ManifestInput['health'];
