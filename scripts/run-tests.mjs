@@ -6,7 +6,7 @@
 // Arguments starting with `-` go to `node --test` (e.g. --test-name-pattern=...); any
 // other argument (a file or folder such as src/daemon/ or fleet.test.ts) narrows the run to
 // the test files whose path contains it.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -32,9 +32,50 @@ const real = all.filter((f) => f.endsWith('.real.test.js'));
 const unit = all.filter((f) => !f.endsWith('.real.test.js'));
 const groups = mode === 'unit' ? [unit] : mode === 'e2e' ? [real] : [unit, real];
 
+let status = 0;
 for (const files of groups) {
   if (files.length === 0) continue;
   const concurrency = files === real ? '1' : '2';
   const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...extra, ...files], { stdio: 'inherit' });
-  if (run.status !== 0) process.exit(run.status ?? 1);
+  if (run.status !== 0) {
+    status = run.status ?? 1;
+    break;
+  }
+}
+removeTestCgroups();
+process.exit(status);
+
+// Each fleetd of the tests makes its own cgroup root (fleetd-<12 hex of its state dir>) and
+// removes it when it stops; one killed on purpose, or refused at start-up, may leave it
+// behind. The kernel removes only empty cgroups, so a root still in use is never touched.
+function removeTestCgroups() {
+  const base = '/sys/fs/cgroup';
+  if (!existsSync(base)) return;
+  const roots = [];
+  const walk = (dir, depth) => {
+    if (depth > 4) return;
+    let names;
+    try {
+      names = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const d of names) {
+      if (!d.isDirectory()) continue;
+      const path = join(dir, d.name);
+      if (/^fleetd-[0-9a-f]{12}$/.test(d.name)) roots.push(path);
+      else walk(path, depth + 1);
+    }
+  };
+  walk(base, 0);
+  for (const root of roots) {
+    const agents = join(root, 'agents');
+    try {
+      for (const name of existsSync(agents) ? readdirSync(agents) : []) if (statSync(join(agents, name)).isDirectory()) rmdirSync(join(agents, name));
+      if (existsSync(agents)) rmdirSync(agents);
+      rmdirSync(root);
+    } catch {
+      // in use: left alone
+    }
+  }
 }

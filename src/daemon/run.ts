@@ -323,6 +323,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     sd.close();
     upgrades.halt();
     await fleet.shutdown();
+    removeAgentCgroups(isolation, manifest.cgroup?.root === undefined && !underSystemd(), log);
     store.close();
     // Only what this fleetd made is removed: a socket it never bound (another fleetd's) stays.
     await closeSocket(server, bound).catch(() => {});
