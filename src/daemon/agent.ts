@@ -162,6 +162,12 @@ export class Agent {
         : {}),
     });
     signal.throwIfAborted();
+    if (user) {
+      // A home the tenant cannot reach (an ancestor such as the state dir at 0700) would
+      // end in OpenClaw's EACCES on openclaw.json: say which folder, and how to open it.
+      const problem = accessProblem(provisioned.home, user, 'rx');
+      if (problem) throw new FleetError('PROVISION_FAILED', `${this.address} runs as ${user.name}, who cannot reach its home: ${problem} (every folder above a tenant home needs o+x)`);
+    }
     if (provisioned.configOverrides.length > 0) {
       // paths only: a value may be a secret
       this.log.warn({ overrides: provisioned.configOverrides.map((c) => formatConfigPath(c.path)) }, 'openclaw.json: the manifest replaced values OpenClaw had written there');

@@ -140,6 +140,8 @@ export interface StartOptions {
   umask?: number;
   /** stdout and stderr of fleetd (default: pipes this process reads into output()). */
   stdio?: [stdout: 'pipe' | number, stderr: 'pipe' | number];
+  /** withFleetd: called with the temp dir before fleetd starts (e.g. to change its mode). */
+  beforeStart?: (dir: string) => Promise<void> | void;
 }
 
 /** Starts the built fleetd on a manifest in `dir` and waits until its socket answers. */
@@ -369,6 +371,7 @@ export async function withFleetd(
 ): Promise<void> {
   const dir = await tempDir();
   const seen: number[] = [];
+  await options.beforeStart?.(dir);
   const f = await startFleetd(dir, manifest, options);
   try {
     await body(f, seen);

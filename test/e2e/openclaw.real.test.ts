@@ -248,7 +248,7 @@ describe('real OpenClaw gateways under fleetd', { timeout: 15 * 60_000 }, () => 
     // The rest of the reason is what OpenClaw printed: every piece of it is in the captured log.
     const badLog = join(f.stateDir, 'agents', 'acme', 'bad', 'gateway.log');
     const text = await readFile(badLog, 'utf8');
-    const said = failed.reason.slice(failed.reason.indexOf('): ') + 3).replace(/\.\.\.$/, '').split(' | ');
+    const said = failed.reason.slice(failed.reason.indexOf('it said: ') + 'it said: '.length).replace(/\.\.\.$/, '').split(' | ');
     assert.ok(said.length > 0 && said.every((line: string) => line.length > 10 && text.includes(line)), `${JSON.stringify(said)} not in:\n${text}`);
     assert.match(text, /Unrecognized key: "notARealKey"/, 'OpenClaw named the key in its output');
     const broker = /spawn broker ready pid=(\d+)/.exec(text);
