@@ -12,6 +12,7 @@ import { claimRunDir, runDirProblem } from './run-dir.js';
 import { SHIM_PROTOCOL, type ExitInfo, type ExitRecord, type ReadyLine, type ShimRecord, type ShimSpec } from './protocol.js';
 import { runDirFiles, writeExitRecord, writeShimRecord } from './records.js';
 import { startShimServer, type ShimServer, type ShimServerOptions } from './server.js';
+import { formatDuration } from '../util/duration.js';
 
 /** What runShim reports on the way: the ready line (once), and problems for the shim's stderr. */
 export interface ShimRunIo {
@@ -122,7 +123,7 @@ export async function runShim(spec: ShimSpec, io: ShimRunIo): Promise<ExitInfo |
   streams.stdout.end();
   streams.stderr.end();
   exit = { code: ended.code, signal: ended.signal, at: await exitAt, ...(ended.error ? { error: ended.error } : {}) };
-  sink.note(`pid ${proc.pid ?? '-'} ${describeExit(exit)} after ${exit.at - spawnedAt} ms`);
+  sink.note(`pid ${proc.pid ?? '-'} ${describeExit(exit)} after ${formatDuration(exit.at - spawnedAt)}`);
   const exitRecord: ExitRecord = {
     ...exit,
     protocol: SHIM_PROTOCOL,

@@ -282,7 +282,8 @@ class GatewayRunner implements Runner {
       this.setReason(`${why}; spawning ${spec.argv[0] ?? '(no command)'}`);
       return;
     }
-    run.sink.note(`spawned pid ${proc.pid} on port ${spec.port}: ${spec.argv.join(' ')}`);
+    // A shim writes the log and notes the spawn and the exit itself (also while no fleetd runs).
+    if (!proc.log) run.sink.note(`spawned pid ${proc.pid} on port ${spec.port}: ${spec.argv.join(' ')}`);
     this.emit('process', run.record);
     this.setReason(`${why}; spawned pid ${proc.pid}, waiting for /healthz on port ${spec.port}`);
     this.emit('state', this.status()); // same state, now with a pid: listeners waiting for the spawn hear it
@@ -519,7 +520,7 @@ class GatewayRunner implements Runner {
     const runtimeMs = at - run.spawnedAt;
     this.lastExit = { code: exit.code, signal: exit.signal, at, runtimeMs };
     const how = exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
-    run.sink.note(`pid ${run.proc.pid ?? '-'} ${how} after ${formatDuration(runtimeMs)}`);
+    if (!run.proc.log || exit.error) run.sink.note(`pid ${run.proc.pid ?? '-'} ${how} after ${formatDuration(runtimeMs)}`);
     run.sink.close();
     if (this.current === run) this.current = null;
     this.health = { live: null, ready: null };

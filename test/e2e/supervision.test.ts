@@ -241,6 +241,9 @@ test('stop agent --timeout 500 SIGKILLs a gateway that ignores SIGTERM, helpers 
     assert.deepEqual(tree.filter(alive), [], 'gateway, helper and worker are dead once stop answers');
     const log = await readFile(gatewayLog(f.stateDir, 'acme/stubborn'), 'utf8');
     assert.match(log, /fake gateway ignoring SIGTERM/, 'it did get SIGTERM first');
+    // one line for the spawn and one for the exit, whoever writes the log (shim or runner)
+    assert.equal(log.match(/spawned pid/g)?.length, 1, log);
+    assert.equal(log.match(new RegExp(`pid ${tree[0]} killed by SIGKILL after`, 'g'))?.length, 1, log);
     assert.match(f.output(), /SIGKILLed processes that outlived SIGTERM/);
   });
 });
