@@ -5,7 +5,7 @@ import { formatBytes } from './format.js';
 import { formatDurationCompact as formatDuration } from '../util/duration.js';
 
 /** Columns of `fleetctl status`. */
-export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'HEALTHY', 'RESTARTS', 'EXIT', 'HEALTH', 'RSS', 'REASON'] as const;
+export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'HEALTHY', 'RESTARTS', 'EXIT', 'HEALTH', 'RSS', 'OPENCLAW', 'NODE', 'REASON'] as const;
 
 /** live/ready as one word: ready, live (not ready), down, or - when not probed. */
 export function formatHealth(health: AgentView['health']): string {
@@ -45,6 +45,8 @@ export function statusRow(agent: AgentView, now: number): string[] {
     formatExit(agent.lastExit),
     formatHealth(agent.health),
     formatBytes(agent.rssBytes),
+    agent.openclaw ?? '-',
+    agent.node ?? '-',
     formatReason(agent, now),
   ];
 }

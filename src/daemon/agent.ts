@@ -75,6 +75,8 @@ export class Agent {
   appliedHash: string | undefined;
   /** Its isolation as of its last launch (for status): the settings, and its cgroup when the host has cgroups. */
   isolation: { spec: AgentIsolationSpec; cgroup?: AgentCgroup } | undefined;
+  /** OpenClaw and Node versions of the runtime its current (or last) launch was prepared with; nulls for a fixed command; undefined before the first. */
+  runtimeVersions: { openclaw: string | null; node: string | null } | undefined;
   private readonly deps: AgentDeps;
   private readonly log: Logger;
 
@@ -175,6 +177,7 @@ export class Agent {
     this.recordAppliedHash(provisioned.hash);
     const spec = buildLaunchSpec(m, this.desired, entry, provisioned, runtime, [...this.secrets(), ...provisioned.secretValues]);
     this.isolation = { spec: isoSpec, ...(iso?.cgroup ? { cgroup: iso.cgroup } : {}) };
+    this.runtimeVersions = runtime ? { openclaw: runtime.version, node: runtime.nodeVersion } : { openclaw: null, node: null };
     if (!iso) return spec;
     const isolated = isolateLaunch({ argv: spec.argv, env: spec.env }, iso);
     return { ...spec, argv: isolated.argv, env: isolated.env, isolation: { ...(iso.cgroup ? { cgroup: iso.cgroup } : {}), ...(isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {}) } };

@@ -256,7 +256,15 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         now,
       }),
       ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, deps.isolation, status.pid ? (rss.get(status.pid) ?? null) : null) } : {}),
+      ...versionsOf(agent),
     }));
+  }
+
+  /** What it runs: the runtime its launch was prepared with; before any, the declared pin (Node unknown until installed). */
+  function versionsOf(agent: Agent): { openclaw: string | null; node: string | null } {
+    if (agent.runtimeVersions) return agent.runtimeVersions;
+    const launch = agent.desired.launch;
+    return launch.kind === 'openclaw' ? { openclaw: launch.version, node: launch.node ?? null } : { openclaw: null, node: null };
   }
 
   /** The view of one agent. */

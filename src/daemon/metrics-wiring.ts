@@ -1,11 +1,10 @@
 // Connects the metrics module to this fleetd: the scrape snapshot from the fleet's views
-// (state, restarts, uptime, exits, health, tree RSS), /proc (tree CPU), the runtimes'
-// markers (Node versions) and the rollout; the probe wrapper that times health probes.
+// (state, restarts, uptime, exits, health, tree RSS, OpenClaw and Node versions), /proc
+// (tree CPU) and the rollout; the probe wrapper that times health probes.
 import type { Server } from 'node:http';
 import { createMetrics, type AgentSample } from '../metrics/collect.js';
 import { parseListen } from '../metrics/listen.js';
 import { startMetricsServer } from '../metrics/server.js';
-import { agentRuntimeVersions, installedNodeVersions } from '../runtime/versions.js';
 import type { ProbeFn } from '../supervise/probe.js';
 import { listProcesses, treeCpuSeconds } from '../supervise/proc.js';
 import type { UpgradeController } from '../upgrade/controller.js';
@@ -28,16 +27,14 @@ export function timedProbe(address: string, probe: ProbeFn, observe: (address: s
 export async function sampleAgents(fleet: Fleet): Promise<AgentSample[]> {
   const views = fleet.views();
   const table = listProcesses();
-  const installed = await installedNodeVersions(fleet.manifest.runtimesDir);
   return views.map((v) => {
-    const versions = agentRuntimeVersions(fleet.describe(v.address).desired.launch, installed);
     return {
       address: v.address,
       fleet: v.fleet,
       state: v.state,
       runtime: v.runtime,
-      openclaw: versions.openclaw,
-      node: versions.node,
+      openclaw: v.openclaw ?? null,
+      node: v.node ?? null,
       restarts: v.restarts,
       uptimeSeconds: v.uptimeMs === null ? null : v.uptimeMs / 1000,
       lastExit: v.lastExit ? { code: v.lastExit.code, signal: v.lastExit.signal } : null,

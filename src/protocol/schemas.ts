@@ -65,7 +65,7 @@ export const agentViewSchema = z.object({
   runtime: z.string(),
   /** Its cgroup, user, limits and memory against its limit (absent before its first launch). */
   isolation: agentIsolationViewSchema.optional(),
-  /** OpenClaw and Node versions it runs (runtime/versions.ts agentRuntimeVersions); null for a fixed command. Optional: older fleetds omit them. */
+  /** OpenClaw and Node versions it runs (of the runtime its launch was prepared with; before its first launch the pin, Node null until known); null for a fixed command. Optional: older fleetds omit them. */
   openclaw: z.string().nullable().optional(),
   node: z.string().nullable().optional(),
 });

@@ -87,6 +87,9 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
     for (const [i, a] of all.json.agents.entries()) {
       const cols = lines[i + 1]!.split(/\s+/);
       assert.deepEqual(cols.slice(1, 4), ['running', String(a.pid), String(a.port)]);
+      // a fixed gateway command has no OpenClaw or Node version of its own
+      assert.deepEqual([a.openclaw, a.node], [null, null]);
+      assert.deepEqual(cols.slice(10, 12), ['-', '-']);
     }
     const filtered = await human(f, 'status', 'globex');
     assert.deepEqual(filtered.stdout.trimEnd().split('\n').slice(1).map((l) => l.split(/\s+/)[0]), ['globex/one']);

@@ -63,6 +63,8 @@ test(`rolling ${OLD} <-> ${NEW} on a real gateway, with the health gate, preflig
     }, { timeoutMs: FIRST_START_TIMEOUT_MS, intervalMs: 1000, what: `${ADDRESS} on ${OLD}` });
     trackTrees(seen, [first.pid]);
     assert.equal(first.runtime, `openclaw@${OLD}`);
+    assert.equal(first.openclaw, OLD, 'status names the OpenClaw version it runs');
+    assert.match(first.node, /^\d+\.\d+\.\d+$/, 'and the Node version of its runtime');
     assert.equal(await schema(), 17, `${OLD} writes state schema 17`);
 
     // 1. up: the target's preflight, then the gate
@@ -74,6 +76,7 @@ test(`rolling ${OLD} <-> ${NEW} on a real gateway, with the health gate, preflig
     const onNew = await ready();
     trackTrees(seen, [onNew.pid]);
     assert.equal(onNew.runtime, `openclaw@${NEW}`);
+    assert.equal(onNew.openclaw, NEW);
     assert.notEqual(onNew.pid, first.pid);
     const startupz = await httpRequest(`http://127.0.0.1:${onNew.port}/startupz`);
     assert.match(startupz.body, /"status":"started","version":"2026\.9\.6"/);
@@ -108,6 +111,7 @@ test(`rolling ${OLD} <-> ${NEW} on a real gateway, with the health gate, preflig
     const rolledBack = await ready();
     trackTrees(seen, [rolledBack.pid]);
     assert.equal(rolledBack.runtime, `openclaw@${OLD}`);
+    assert.equal(rolledBack.openclaw, OLD, 'the rolled-back agent runs the old version again');
     assert.equal(await schema(), 17, 'old state: without the restore 2026.9.5 would refuse the schema 9.6 migrated to');
     const snapshots = join(f.stateDir, 'agents', 'acme', 'solo', 'snapshots');
     assert.ok((await readdir(snapshots)).length >= 1);

@@ -46,6 +46,8 @@ export function statusBody(): ResponseBody<'status'> {
         health: { live: null, ready: null },
         rssBytes: null,
         port: 18900,
+        openclaw: '2026.9.6',
+        node: '24.21.0',
       }),
       agentView('acme/alpha', { health: { live: true, ready: false, failing: ['discord'] }, reason: 'waiting for readiness', state: 'starting', healthyForMs: null }),
     ],
