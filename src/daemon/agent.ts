@@ -2,6 +2,9 @@
 // registry, and the operator's running/stopped in the registry), its runner (the one place
 // its state lives), and prepare(), the step that readies every launch. The fleet asks an
 // agent to act; an agent never waits on another one.
+//
+// Above 300 lines because prepare() is one ordered step (runtime, isolation, home, config,
+// launch spec) whose parts live in their own modules; this file only sequences them.
 import { FleetError, toFleetError } from '../errors.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';

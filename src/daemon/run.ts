@@ -2,6 +2,9 @@
 // the control socket, bring the fleet up, and serve until SIGTERM/SIGINT (stop everything,
 // exit 0). SIGHUP reloads the manifest. A stop signal is honoured at every step of this,
 // from the first instant (early-signals.ts): whatever was started is stopped again.
+//
+// Long because start-up is one ordered sequence (each step depends on the ones before and
+// every one must be undone on a stop signal); the steps themselves live in their modules.
 import { spawn } from 'node:child_process';
 import { mkdir, chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -1,6 +1,7 @@
 // Cross-field rules the schema cannot express. They read the raw JSON5 value, not the zod
 // output, so a manifest with type errors still gets every rule's problems in the same
 // report; a rule skips whatever has the wrong shape (zod already reports that).
+// One concern (cross-field validation) in one list, so every rule is seen together.
 import { FleetError } from '../errors.js';
 import { checkFederation } from './federation-rules.js';
 import { ID_PATTERN, ID_RULE, ownEntry } from './ids.js';

@@ -1,6 +1,9 @@
 // Wire shapes of the control socket, shared by fleetd (validates requests) and fleetctl
 // (validates responses). Additions must stay backwards compatible; a breaking change
 // bumps the `/v1/` prefix.
+//
+// One file on purpose, though long: it is the wire contract, and a reader checking what a
+// route takes or answers (or a reviewer checking compatibility) should find every shape here.
 import { z } from 'zod';
 import { AGENT_STATES } from '../plan/agent-states.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, NODE_VERSION_PATTERN, RUNTIME_KEY_PATTERN, VERSION_PATTERN } from '../manifest/ids.js';
