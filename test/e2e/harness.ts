@@ -232,7 +232,8 @@ export async function cleanup(dir: string): Promise<void> {
 /** PIDs the fake gateway of an agent wrote (main, helper in its own group, worker). */
 export async function fakePids(stateDir: string, address: string): Promise<number[]> {
   const info = await fakeInfo(stateDir, address);
-  return [info.pid, info.helperPid, info.workerPid];
+  // helperPid/workerPid are null in FAKE_MODE lean
+  return [info.pid, info.helperPid, info.workerPid].filter((pid) => typeof pid === 'number');
 }
 
 // ---- Additions for the command, recovery and supervision tests ----

@@ -25,6 +25,7 @@ import { FAKE_GATEWAY } from './paths.js';
 export interface FakePids {
   pid: number;
   pgid: number | null;
+  /** null in FAKE_MODE lean (no helpers): tests that read these two never use lean. */
   helperPid: number;
   workerPid: number;
   port: number;
