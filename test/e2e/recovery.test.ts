@@ -182,6 +182,9 @@ test('fleetctl daemon restart leaves every gateway running and the next fleetd a
     assert.deepEqual(seen.filter(alive), [], 'every gateway stopped');
   } finally {
     await stopFleetd(f).catch(() => undefined);
+    // a successor `daemon restart` started is not our child, but holds our output pipe: a
+    // failed assertion above must still stop it, or this test process never ends
+    await f.ctl('daemon', 'stop').catch(() => undefined);
     await waitAllDead(seen);
     await cleanup(dir);
   }
