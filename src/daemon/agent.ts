@@ -10,7 +10,10 @@ import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import { federationSecrets } from '../plan/federation-secrets.js';
 import { formatConfigPath } from '../plan/config-merge.js';
 import { effectiveAgent } from '../provision/effective.js';
-import { provisionAgent } from '../provision/provision-agent.js';
+import { provisionAgent, provisionConfig } from '../provision/provision-agent.js';
+import { agentPaths } from '../provision/home.js';
+import type { ReconfigureOutcome } from '../protocol/schemas.js';
+import { reconfigureAgent } from './reconfigure.js';
 import type { Runner, RunnerDeps } from '../supervise/runner.js';
 import type { LaunchSpec, RunnerStatus } from '../supervise/types.js';
 import { buildLaunchSpec } from './launch.js';
@@ -67,6 +70,8 @@ export class Agent {
   appliedHash: string | undefined;
   private readonly deps: AgentDeps;
   private readonly log: Logger;
+  /** The reconfigure in progress (a newer one aborts it). */
+  private reconfiguring: AbortController | undefined;
 
   constructor(desired: DesiredAgent, deps: AgentDeps) {
     this.address = desired.address;
@@ -126,10 +131,7 @@ export class Agent {
     report('provisioning the home and openclaw.json');
     const provisioned = await provisionAgent({ stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
     signal.throwIfAborted();
-    if (provisioned.configOverrides.length > 0) {
-      // paths only: a value may be a secret
-      this.log.warn({ overrides: provisioned.configOverrides.map((c) => formatConfigPath(c.path)) }, 'openclaw.json: the manifest replaced values OpenClaw had written there');
-    }
+    this.logOverrides(provisioned.configOverrides);
     this.recordAppliedHash(provisioned.hash);
     return buildLaunchSpec(m, this.desired, entry, provisioned, runtime, [...this.secrets(), ...provisioned.secretValues]);
   }
@@ -193,6 +195,42 @@ export class Agent {
     if (this.wanted()) await this.runner.restart({ reason });
   }
 
+  /**
+   * A planned reconfigure (reload: only openclaw.json changed): the new file is merged in
+   * without a stop and the running gateway applies it itself; when it does not, the agent is
+   * restarted with the reason (daemon/reconfigure.ts). Only when wanted; a newer reconfigure
+   * of this agent supersedes one still in progress.
+   */
+  async reconfigurePlanned(reason: string): Promise<ReconfigureOutcome> {
+    if (!this.wanted()) return { address: this.address, result: 'skipped', reason: 'not wanted running', pid: null, durationMs: 0 };
+    this.reconfiguring?.abort();
+    const abort = (this.reconfiguring = new AbortController());
+    const m = this.deps.manifest();
+    try {
+      return await reconfigureAgent({
+        address: this.address,
+        reason,
+        runner: this.runner,
+        logFile: agentPaths(m.stateDir, this.desired.fleet, this.desired.agent).logFile,
+        writeConfig: async () => {
+          const entry = this.entry;
+          if (!entry) throw new FleetError('PROVISION_FAILED', `${this.address} has no registry entry any more`);
+          return provisionConfig({ stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
+        },
+        onWritten: (written) => {
+          this.logOverrides(written.overrides);
+          this.recordAppliedHash(written.hash);
+        },
+        restart: (why) => this.restartPlanned(why),
+        limits: { confirmMs: m.gateway.reloadTimeoutMs, restartMs: m.health.startupTimeoutMs, deferMs: m.gateway.stopTimeoutMs },
+        signal: abort.signal,
+        log: this.log,
+      });
+    } finally {
+      if (this.reconfiguring === abort) this.reconfiguring = undefined;
+    }
+  }
+
   /** A planned stop (disabled, removed from the manifest, fleetd shutting down); the operator's wish is left as it is. */
   async stopPlanned(reason: string, timeoutMs?: number): Promise<void> {
     await this.runner.stop({ reason, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
@@ -219,6 +257,11 @@ export class Agent {
       const entry = ownEntry(r.agents, this.address);
       if (entry) entry.desired = desired;
     });
+  }
+
+  /** Logs the paths (never the values: they may be secrets) where the manifest replaced what OpenClaw had written. */
+  private logOverrides(overrides: readonly { path: string[] }[]): void {
+    if (overrides.length > 0) this.log.warn({ overrides: overrides.map((c) => formatConfigPath(c.path)) }, 'openclaw.json: the manifest replaced values OpenClaw had written there');
   }
 
   private recordAppliedHash(hash: string): void {

@@ -87,7 +87,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const applyReload = () => {
     log.info('SIGHUP: reloading the manifest');
     reload(ctx, false).then(
-      (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied'),
+      (r) => log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`), reconfigured: r.reconfigured.map((o) => `${o.address}: ${o.result}`) }, 'reload applied'),
       (err) => log.error({ err: toFleetError(err).message }, 'reload refused; nothing changed'),
     );
   };

@@ -9,8 +9,13 @@ test('the transition table matches the diagram', () => {
     'backoff->stopped',
     'failed->starting',
     'failed->stopped',
+    'reconfiguring->backoff',
+    'reconfiguring->failed',
+    'reconfiguring->running',
+    'reconfiguring->stopping',
     'running->backoff',
     'running->failed',
+    'running->reconfiguring',
     'running->stopping',
     'starting->backoff',
     'starting->failed',
@@ -26,6 +31,6 @@ test('the transition table matches the diagram', () => {
   ]);
   assert.equal(Object.keys(TRANSITIONS).length, AGENT_STATES.length);
   assert.deepEqual(AGENT_STATES.filter(canStart), ['stopped', 'backoff', 'failed']);
-  assert.deepEqual(AGENT_STATES.filter(hasProcess), ['starting', 'running', 'stopping']);
+  assert.deepEqual(AGENT_STATES.filter(hasProcess), ['starting', 'running', 'stopping', 'reconfiguring']);
   assert.deepEqual(AGENT_STATES.filter(isSettled), ['stopped', 'running', 'backoff', 'failed']);
 });

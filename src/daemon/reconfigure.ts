@@ -1,0 +1,117 @@
+// One in-place reconfigure of a running agent (a reload changed only its openclaw.json):
+// the runner enters `reconfiguring`, fleetd merges the new openclaw.json into the file
+// (the same three-way merge as before a start, no stop), then watches the gateway apply it
+// (reconfigure-verify.ts). Applied: back to `running`, same pid. Not applied (rejected,
+// reload off, a restart OpenClaw will not do itself, no confirmation in time): the runner
+// restarts the agent and the reason says why. A stop, an exit or a newer change that comes
+// first ends the watch and leaves the runner to whoever acted.
+import { stat } from 'node:fs/promises';
+import type { VerdictLimits } from '../plan/reconfigure-verdict.js';
+import type { ProvisionedConfig } from '../provision/provision-agent.js';
+import type { ReconfigureOutcome } from '../protocol/schemas.js';
+import type { Runner } from '../supervise/runner.js';
+import { probeStartup, type StartupProbe } from '../supervise/startup-probe.js';
+import { STARTUP_TIMEOUT_MS, verifyReconfigure, type VerifyInput } from './reconfigure-verify.js';
+
+/** The logger methods used here (a pino Logger fits). */
+interface ReconfigureLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** One reconfigure to carry out (built by Agent.reconfigurePlanned). */
+export interface ReconfigureJob {
+  address: string;
+  /** Why (the plan's reason: "openclaw.json changed"). */
+  reason: string;
+  runner: Runner;
+  /** The agent's captured output, gateway.log. */
+  logFile: string;
+  /** Merges the new openclaw.json into the file (provisionConfig). */
+  writeConfig: () => Promise<ProvisionedConfig>;
+  /** Told once the file is written (record the applied hash, log overrides). */
+  onWritten: (written: ProvisionedConfig) => void;
+  /** A planned restart, for an agent that is not running when its turn comes. */
+  restart: (reason: string) => Promise<void>;
+  limits: VerdictLimits;
+  /** Aborted when a newer reconfigure of the same agent starts. */
+  signal: AbortSignal;
+  log: ReconfigureLogger;
+}
+
+/** Side effects of reconfigureAgent (real defaults). */
+export interface ReconfigureDeps {
+  verify: (input: VerifyInput) => Promise<{ done: true; applied: true; how: string } | { done: true; applied: false; why: string }>;
+  probeStartup: StartupProbe;
+  /** Size of a file in bytes, 0 when it does not exist. */
+  fileSize: (path: string) => Promise<number>;
+  now: () => number;
+}
+
+/** The real side effects. */
+export const defaultReconfigureDeps: ReconfigureDeps = {
+  verify: (input) => verifyReconfigure(input),
+  probeStartup,
+  fileSize: (path) => stat(path).then((s) => s.size, () => 0),
+  now: () => Date.now(),
+};
+
+/** Carries out one reconfigure; never rejects (an unexpected error becomes a restart with its message). */
+export async function reconfigureAgent(job: ReconfigureJob, deps: ReconfigureDeps = defaultReconfigureDeps): Promise<ReconfigureOutcome> {
+  const started = deps.now();
+  const outcome = (result: ReconfigureOutcome['result'], reason: string, pid: number | null): ReconfigureOutcome => ({ address: job.address, result, reason, pid, durationMs: deps.now() - started });
+  const handle = await job.runner.reconfigure(`${job.reason}; writing openclaw.json for the running gateway to apply`);
+  if (!handle) {
+    // Crashed or stopping since the plan was made: a restart takes the new file like any start.
+    await job.restart(job.reason);
+    return outcome('restarted', `${job.reason}; it was not running, so it is started with the new file`, null);
+  }
+  const watch = new AbortController();
+  const stopWatch = () => watch.abort();
+  const off = job.runner.on('state', () => {
+    if (!handle.current()) stopWatch();
+  });
+  job.signal.addEventListener('abort', stopWatch, { once: true });
+  const notApplied = async (why: string): Promise<ReconfigureOutcome> => {
+    const reason = `${job.reason}; not applied in place: ${why}`;
+    job.log.warn({ pid: handle.pid, why }, 'reconfigure not applied in place; restarting the agent');
+    return (await handle.settle({ applied: false, reason })) ? outcome('restarted', reason, handle.pid) : outcome('skipped', 'stopped, exited or changed again meanwhile', handle.pid);
+  };
+  try {
+    const baseline = await deps.probeStartup(handle.port, STARTUP_TIMEOUT_MS);
+    const logOffset = await deps.fileSize(job.logFile);
+    let written: ProvisionedConfig;
+    try {
+      written = await job.writeConfig();
+    } catch (err) {
+      return await notApplied(`openclaw.json could not be written (${err instanceof Error ? err.message : String(err)})`);
+    }
+    job.onWritten(written);
+    if (!written.written || written.text === undefined) {
+      const reason = `${job.reason}; openclaw.json already held these values, nothing for pid ${handle.pid} to apply`;
+      return (await handle.settle({ applied: true, reason })) ? outcome('applied', reason, handle.pid) : outcome('skipped', 'stopped, exited or changed again meanwhile', handle.pid);
+    }
+    handle.progress(`${job.reason}; waiting for pid ${handle.pid} to apply the new openclaw.json`);
+    const verdict = await deps.verify({
+      port: handle.port,
+      logFile: job.logFile,
+      logOffset,
+      configPath: written.configPath,
+      writtenText: written.text,
+      baseline,
+      limits: job.limits,
+      signal: watch.signal,
+      onPhase: (phase) => handle.progress(`${job.reason}; ${phase} (pid ${handle.pid})`),
+    });
+    if (watch.signal.aborted || !handle.current()) return outcome('skipped', 'stopped, exited or changed again meanwhile', handle.pid);
+    if (!verdict.applied) return await notApplied(verdict.why);
+    const reason = `${job.reason}; applied in place by pid ${handle.pid}: ${verdict.how}`;
+    job.log.info({ pid: handle.pid, how: verdict.how }, 'reconfigured in place');
+    return (await handle.settle({ applied: true, reason })) ? outcome('applied', reason, handle.pid) : outcome('skipped', 'stopped, exited or changed again meanwhile', handle.pid);
+  } catch (err) {
+    return await notApplied(`unexpected error while applying it (${err instanceof Error ? err.message : String(err)})`);
+  } finally {
+    off();
+    job.signal.removeEventListener('abort', stopWatch);
+  }
+}
