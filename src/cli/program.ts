@@ -7,6 +7,7 @@ import { registerCompletion } from './commands/completion.js';
 import { registerFederation } from './commands/federation.js';
 import { registerBackup } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExec } from './commands/exec.js';
 import { registerLogs } from './commands/logs.js';
 import { registerReload } from './commands/reload.js';
@@ -31,6 +32,7 @@ Examples:
   fleetctl reload --dry-run
   fleetctl federation
   fleetctl token acme/goreos --hooks
+  fleetctl doctor acme/korax
 
 Socket: --socket, else $${SOCKET_ENV}, else ${SYSTEM_SOCKET} when it exists,
 else ./${LOCAL_SOCKET} (where \`fleetd start --manifest FILE\` puts it by default).
@@ -68,6 +70,7 @@ export function buildProgram(run: CliRun): Command {
   registerConfig(program, run);
   registerBackup(program, run);
   registerExec(program, run);
+  registerDoctor(program, run);
   registerCompletion(program, run);
   return program;
 }

@@ -6,6 +6,7 @@ import { AGENT_STATES } from '../plan/agent-states.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
 import { envValueSchema } from '../secrets/refs.js';
 import { operateRoutes } from './operate-schemas.js';
+import { doctorRoutes } from './doctor-schemas.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -262,6 +263,7 @@ export const routes = {
     response: z.object({ removed: z.array(z.string()), kept: z.array(z.string()) }),
   },
   ...operateRoutes,
+  ...doctorRoutes,
 } as const;
 
 /** Name of a route. */
