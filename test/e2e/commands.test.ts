@@ -330,7 +330,7 @@ test('fleetctl completion bash and --help of both programs exit 0', async () => 
   const ctlHelp = await run(process.execPath, [FLEETCTL, '--help']);
   assert.equal(ctlHelp.code, 0, ctlHelp.stderr);
   assert.match(ctlHelp.stdout, /Usage: fleetctl/);
-  for (const command of ['status', 'add', 'remove', 'start', 'stop', 'restart', 'logs', 'reload', 'token', 'runtime', 'completion']) {
+  for (const command of ['status', 'add', 'remove', 'start', 'stop', 'restart', 'logs', 'reload', 'token', 'runtime', 'completion', 'doctor']) {
     assert.match(ctlHelp.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `help lists ${command}`);
   }
   const fleetdHelp = await run(process.execPath, [FLEETD, '--help']);

@@ -12,12 +12,8 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { lockDirOf, lockHashOf } from '../../src/doctor/lock-files.js';
 import { waitFor } from '../../src/util/wait-for.js';
-import { agentHome, alive, cleanup, fakeInfo, fakeManifest, run, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, writeManifest, FLEETCTL, type Fleetd } from './harness.js';
+import { ctlText, agentHome, alive, cleanup, fakeInfo, fakeManifest, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, writeManifest, type Fleetd } from './harness.js';
 
-/** fleetctl without --json. */
-function human(f: Fleetd, ...args: string[]) {
-  return run(process.execPath, [FLEETCTL, '--socket', f.socket, ...args]);
-}
 
 describe('fleetctl doctor', () => {
   let dir: string;
@@ -49,7 +45,7 @@ describe('fleetctl doctor', () => {
     const ids = new Set(r.json.checks.map((c: any) => c.id));
     for (const id of ['versions', 'manifest', 'registry', 'disk', 'isolation-cgroups', 'isolation-users', 'files', 'lock-files', 'orphans', 'state', 'port']) assert.ok(ids.has(id), `check ${id} missing`);
     assert.deepEqual(problems(r.json), []);
-    const people = await human(f, 'doctor');
+    const people = await ctlText(f, 'doctor');
     assert.equal(people.code, 0);
     assert.match(people.stdout, /^acme\/one: ok \(\d+ checks\)$/m);
     assert.match(people.stdout, /^\d+ checks: \d+ ok, \d+ info, 0 warn, 0 fail$/m);
@@ -62,7 +58,7 @@ describe('fleetctl doctor', () => {
       const r = await f.ctl('doctor', 'acme/one', '--no-openclaw');
       assert.equal(r.code, 1);
       assert.deepEqual(problems(r.json).map((c: any) => [c.id, c.scope, c.level, c.next]), [['files', 'acme/one', 'fail', `chmod 0700 ${home}`]]);
-      const people = await human(f, 'doctor');
+      const people = await ctlText(f, 'doctor');
       assert.equal(people.code, 1);
       assert.match(people.stdout, new RegExp(`fail  ${home}: mode 0755, expected 0700`));
       assert.match(people.stdout, / - needs attention$/m);

@@ -10,8 +10,8 @@ import { readFile } from 'node:fs/promises';
 import type { ProcRef } from '../../src/supervise/proc.js';
 import { probeStartup } from '../../src/supervise/startup-probe.js';
 import { waitFor } from '../../src/util/wait-for.js';
-import { cleanup, gatewayLog, startFleetd, status, stopFleetd, tempDir, writeManifest, type Fleetd } from './harness.js';
-import { FIRST_START_TIMEOUT_MS, livingRefs, realManifest, trackTrees, waitRefsDead } from './real-harness.js';
+import { gatewayLog, startFleetd, status, tempDir, writeManifest, type Fleetd } from './harness.js';
+import { endRealSuite, FIRST_START_TIMEOUT_MS, realManifest, trackTrees } from './real-harness.js';
 
 const ADDRESS = 'acme/hot';
 const BOOT_MS = 180_000;
@@ -49,19 +49,7 @@ describe('hot reload of a real OpenClaw gateway', { timeout: 15 * 60_000 }, () =
     await track();
   }, { timeout: FIRST_START_TIMEOUT_MS + 60_000 });
 
-  after(async () => {
-    if (f && f.child.exitCode === null && f.child.signalCode === null) await stopFleetd(f);
-    await waitRefsDead(seen.values()).catch(() => {
-      for (const ref of livingRefs(seen.values())) {
-        try {
-          process.kill(ref.pid, 'SIGKILL'); // last resort, our own gateway processes only (pid + start time)
-        } catch {
-          // gone meanwhile
-        }
-      }
-    });
-    if (dir) await cleanup(dir);
-  });
+  after(() => endRealSuite(f, seen.values(), dir));
 
   test('a hot key (the agent\'s model): applied in place, same pid, no cold boot', async () => {
     const before = await view();
@@ -116,6 +104,21 @@ describe('hot reload of a real OpenClaw gateway', { timeout: 15 * 60_000 }, () =
     assert.equal(upAfter.state, 'started');
     assert.ok(upAfter.uptimeMs! < up.uptimeMs! + (Date.now() - at) - 1000, `uptime ${up.uptimeMs} -> ${upAfter.uptimeMs}: restarted`);
     assert.match(await logSince(from), /restart mode: in-process restart \(OPENCLAW_NO_RESPAWN\)/);
+    await track();
+  });
+
+  test('fleetctl doctor F/A runs openclaw doctor as the real agent and reports its findings', async () => {
+    const r = await f.ctl('doctor', ADDRESS);
+    assert.ok(r.json?.checks, r.stderr + r.stdout);
+    const oc = r.json.checks.filter((c: any) => c.id === 'openclaw-doctor');
+    assert.equal(oc[0].level, 'ok', JSON.stringify(oc, null, 2));
+    assert.match(oc[0].detail, /ran as the agent \(`doctor --lint --json`\): \d+ checks run, \d+ finding\(s\)/);
+    // what fleetd does on purpose (loopback only, its own token in openclaw.json) is information, not attention
+    for (const c of oc.filter((x: any) => /node-hosting-preconditions|core\/doctor\/security/.test(x.title) && /expected:/.test(x.detail))) assert.equal(c.level, 'info');
+    assert.ok(!JSON.stringify(r.json).includes('openclaw --profile acme-hot'), 'hints point at fleetctl openclaw');
+    const port = r.json.checks.find((c: any) => c.id === 'port');
+    assert.equal(port.level, 'ok', port.detail);
+    assert.match(port.detail, /held by its gateway's tree/);
     await track();
   });
 

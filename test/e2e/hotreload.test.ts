@@ -9,12 +9,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import JSON5 from 'json5';
 import { waitFor } from '../../src/util/wait-for.js';
-import { agentHome, cleanup, fakeInfo, fakeManifest, gatewayLog, run, spawnCtl, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, writeManifest, FLEETCTL, type Fleetd } from './harness.js';
+import { ctlText, agentHome, cleanup, fakeInfo, fakeManifest, gatewayLog, spawnCtl, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, writeManifest, type Fleetd } from './harness.js';
 
-/** fleetctl without --json. */
-function human(f: Fleetd, ...args: string[]) {
-  return run(process.execPath, [FLEETCTL, '--socket', f.socket, ...args]);
-}
 
 describe('hot reload: config-only changes applied by the running gateway', () => {
   let dir: string;
@@ -63,10 +59,10 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
     const other = await pidOf('acme/other');
     manifest.fleets.acme.agents.one.config.tools.profile = 'coding';
     await writeManifest(dir, manifest);
-    const dry = await human(f, 'reload', '--dry-run');
+    const dry = await ctlText(f, 'reload', '--dry-run');
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /^reconfigure acme\/one: openclaw\.json changed$/m);
-    const r = await human(f, 'reload');
+    const r = await ctlText(f, 'reload');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^reconfigure acme\/one: openclaw\.json changed$/m);
     assert.match(r.stdout, /^ {2}acme\/one: openclaw\.json changed; applied in place by pid \d+: hot reload \(tools\.profile\) after .+$/m);
