@@ -72,6 +72,8 @@ export class Agent {
   private readonly log: Logger;
   /** The reconfigure in progress (a newer one aborts it). */
   private reconfiguring: AbortController | undefined;
+  /** Reconfigure writes of openclaw.json, one at a time, each with the declaration current at its turn. */
+  private configWrites: Promise<unknown> = Promise.resolve();
 
   constructor(desired: DesiredAgent, deps: AgentDeps) {
     this.address = desired.address;
@@ -212,10 +214,16 @@ export class Agent {
         reason,
         runner: this.runner,
         logFile: agentPaths(m.stateDir, this.desired.fleet, this.desired.agent).logFile,
-        writeConfig: async () => {
-          const entry = this.entry;
-          if (!entry) throw new FleetError('PROVISION_FAILED', `${this.address} has no registry entry any more`);
-          return provisionConfig({ stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
+        // Two reloads in a row: the later write must land last, with the later declaration.
+        writeConfig: (beforeWrite) => {
+          const turn = this.configWrites.then(async () => {
+            await beforeWrite();
+            const entry = this.entry;
+            if (!entry) throw new FleetError('PROVISION_FAILED', `${this.address} has no registry entry any more`);
+            return provisionConfig({ stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
+          });
+          this.configWrites = turn.catch(() => undefined);
+          return turn;
         },
         onWritten: (written) => {
           this.logOverrides(written.overrides);

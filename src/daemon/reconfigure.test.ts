@@ -43,7 +43,10 @@ function job(ctx: FakeRunnerContext, edit: (config: Record<string, any>) => void
       reason: 'openclaw.json changed',
       runner: ctx.runner,
       logFile: ctx.agent.spec.logFile,
-      writeConfig: () => rewrite(ctx, edit),
+      writeConfig: async (beforeWrite) => {
+        await beforeWrite();
+        return rewrite(ctx, edit);
+      },
       onWritten: () => undefined,
       restart: async (why) => void restarts.push(why),
       limits,

@@ -10,7 +10,7 @@ import type { VerdictLimits } from '../plan/reconfigure-verdict.js';
 import type { ProvisionedConfig } from '../provision/provision-agent.js';
 import type { ReconfigureOutcome } from '../protocol/schemas.js';
 import type { Runner } from '../supervise/runner.js';
-import { probeStartup, type StartupProbe } from '../supervise/startup-probe.js';
+import { probeStartup, type StartupProbe, type StartupState } from '../supervise/startup-probe.js';
 import { STARTUP_TIMEOUT_MS, verifyReconfigure, type VerifyInput } from './reconfigure-verify.js';
 
 /** The logger methods used here (a pino Logger fits). */
@@ -27,8 +27,8 @@ export interface ReconfigureJob {
   runner: Runner;
   /** The agent's captured output, gateway.log. */
   logFile: string;
-  /** Merges the new openclaw.json into the file (provisionConfig). */
-  writeConfig: () => Promise<ProvisionedConfig>;
+  /** Merges the new openclaw.json into the file (provisionConfig), calling `beforeWrite` right before it (when its turn comes). */
+  writeConfig: (beforeWrite: () => Promise<void>) => Promise<ProvisionedConfig>;
   /** Told once the file is written (record the applied hash, log overrides). */
   onWritten: (written: ProvisionedConfig) => void;
   /** A planned restart, for an agent that is not running when its turn comes. */
@@ -78,11 +78,15 @@ export async function reconfigureAgent(job: ReconfigureJob, deps: ReconfigureDep
     return (await handle.settle({ applied: false, reason })) ? outcome('restarted', reason, handle.pid) : outcome('skipped', 'stopped, exited or changed again meanwhile', handle.pid);
   };
   try {
-    const baseline = await deps.probeStartup(handle.port, STARTUP_TIMEOUT_MS);
-    const logOffset = await deps.fileSize(job.logFile);
+    // Taken right before the write: only what the gateway says about THIS file counts.
+    let baseline: StartupState = { state: 'no-answer', uptimeMs: null, detail: 'not probed' };
+    let logOffset = 0;
     let written: ProvisionedConfig;
     try {
-      written = await job.writeConfig();
+      written = await job.writeConfig(async () => {
+        baseline = await deps.probeStartup(handle.port, STARTUP_TIMEOUT_MS);
+        logOffset = await deps.fileSize(job.logFile);
+      });
     } catch (err) {
       return await notApplied(`openclaw.json could not be written (${err instanceof Error ? err.message : String(err)})`);
     }

@@ -40,12 +40,13 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
           one: { config: { tools: { profile: 'minimal' } } },
           lazy: { config: { tools: { profile: 'minimal' } }, env: { FAKE_MODE: 'no-watch' } },
           other: {},
+          slow: { config: { tools: { profile: 'minimal' } }, env: { FAKE_MODE: 'slow-reload:700' } },
         },
       },
     });
     manifest.gateway.reloadTimeoutMs = 1500;
-    f = await startFleetd(dir, manifest, { waitRunning: 3 });
-    for (const a of ['acme/one', 'acme/lazy', 'acme/other']) await pidOf(a);
+    f = await startFleetd(dir, manifest, { waitRunning: 4 });
+    for (const a of ['acme/one', 'acme/lazy', 'acme/other', 'acme/slow']) await pidOf(a);
   });
 
   after(async () => {
@@ -123,6 +124,26 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
     const lazy = await waitForAgent(f, 'acme/lazy', (a) => a.state === 'running' && a.pid !== pid);
     assert.equal(lazy.restarts, 1);
     await pidOf('acme/lazy');
+  });
+
+  test('a second reload while the first is being applied: the first is superseded, the file and the gateway end with the second', async () => {
+    const pid = await pidOf('acme/slow');
+    manifest.fleets.acme.agents.slow.config.tools.profile = 'coding';
+    await writeManifest(dir, manifest);
+    const first = spawnCtl(f, '--json', 'reload');
+    await waitForAgent(f, 'acme/slow', (a) => a.state === 'reconfiguring' && /pick up|evaluates/.test(a.reason), 10_000);
+    const second = await reload((m) => (m.fleets.acme.agents.slow.config.tools.profile = 'full'));
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(await first.exited, 0, first.stderr());
+    const firstOutcome = JSON.parse(first.stdout()).reconfigured[0];
+    assert.equal(firstOutcome.result, 'skipped', firstOutcome.reason);
+    const [outcome] = second.json.reconfigured;
+    assert.equal(outcome.result, 'applied', outcome.reason);
+    assert.equal(outcome.pid, pid);
+    assert.equal((await configOf('acme/slow')).tools.profile, 'full');
+    const last = await readFile(join(agentHome(f.stateDir, 'acme/slow'), '.openclaw', 'openclaw.json.last-good'), 'utf8');
+    assert.equal(JSON5.parse(last).tools.profile, 'full', 'the gateway runs the second');
+    assert.equal(await pidOf('acme/slow'), pid);
   });
 
   test('an edit the gateway rejects: restarted, fails like any start with that file, and starts once fixed', async () => {
