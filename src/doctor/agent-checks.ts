@@ -16,7 +16,8 @@ export function checkState(view: AgentView): DoctorCheck {
     case 'reconfiguring':
       return check('ok', 'state', a, title, `${view.state}, pid ${view.pid}: ${view.reason}`);
     case 'starting':
-      return check('info', 'state', a, title, `starting: ${view.reason}`);
+    case 'stopping':
+      return check('info', 'state', a, title, `${view.state}: ${view.reason}`);
     case 'failed':
       return check('fail', 'state', a, title, `failed: ${view.reason}`, `read \`fleetctl logs ${a}\`, fix the cause, then \`fleetctl restart agent ${a}\``);
     case 'backoff':

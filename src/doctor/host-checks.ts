@@ -17,27 +17,28 @@ export const DISK_FAIL = { bytes: 1024 ** 3, fraction: 0.05 };
 /** Free space below this (bytes, or fraction) needs attention: one runtime install alone takes ~850 MB. */
 export const DISK_WARN = { bytes: 5 * 1024 ** 3, fraction: 0.1 };
 
-/** Free space and inodes of each filesystem holding one of `paths` (one check per filesystem). */
+/** Free space and inodes of each filesystem holding one of `paths` (one check per filesystem, naming what it holds). */
 export async function checkDisk(paths: Record<string, string>): Promise<DoctorCheck[]> {
-  const seen = new Map<number, string[]>();
-  const checks: DoctorCheck[] = [];
+  const byDevice = new Map<number, { path: string; what: string[] }>();
   for (const [what, path] of Object.entries(paths)) {
     const st = await stat(path).catch(() => undefined);
     if (!st) continue;
-    const known = seen.get(st.dev);
-    if (known) {
-      known.push(what);
-      continue;
-    }
-    seen.set(st.dev, [what]);
+    const known = byDevice.get(st.dev);
+    if (known) known.what.push(what);
+    else byDevice.set(st.dev, { path, what: [what] });
+  }
+  const checks: DoctorCheck[] = [];
+  for (const { path, what } of byDevice.values()) {
     const fs = await statfs(path);
     const free = fs.bavail * fs.bsize;
     const total = fs.blocks * fs.bsize;
     const fraction = total > 0 ? free / total : 1;
     const inodes = fs.files > 0 ? fs.ffree / fs.files : 1;
     const detail = `${path}: ${formatBytes(free)} free of ${formatBytes(total)} (${Math.round(fraction * 100)} %), ${Math.round(inodes * 100)} % of inodes free`;
-    const level = free < DISK_FAIL.bytes || fraction < DISK_FAIL.fraction || inodes < DISK_FAIL.fraction ? 'fail' : free < DISK_WARN.bytes || fraction < DISK_WARN.fraction || inodes < DISK_WARN.fraction ? 'warn' : 'ok';
-    checks.push(check(level, 'disk', FLEETD_SCOPE, `free disk (${what})`, detail, level === 'ok' ? null : `free space on that filesystem (\`fleetctl runtime prune\` removes runtimes no agent uses; rotated logs: logs.maxBytes/maxFiles in the manifest)`));
+    const below = (limit: { bytes: number; fraction: number }) => free < limit.bytes || fraction < limit.fraction || inodes < limit.fraction;
+    const level = below(DISK_FAIL) ? 'fail' : below(DISK_WARN) ? 'warn' : 'ok';
+    const next = level === 'ok' ? null : 'free space on that filesystem (`fleetctl runtime prune` removes runtimes no agent uses; captured logs rotate by logs.maxBytes/maxFiles in the manifest)';
+    checks.push(check(level, 'disk', FLEETD_SCOPE, `free disk (${what.join(', ')})`, detail, next));
   }
   return checks;
 }
@@ -55,9 +56,10 @@ export function checkVersions(nodeVersion = process.versions.node): DoctorCheck 
   );
 }
 
-/** Every installed runtime and every version an agent is pinned to: intact, its Node within OpenClaw's engines. */
-export async function checkRuntimes(runtimesDir: string, pinned: ReadonlyMap<string, readonly string[]>, systemNode: SystemNode): Promise<DoctorCheck[]> {
-  const versions = new Set<string>([...(await listRuntimes(runtimesDir)).map((r) => r.version), ...pinned.keys()]);
+/** Every version an agent is pinned to (and, unless `pinnedOnly`, every installed one): intact, its Node within OpenClaw's engines. */
+export async function checkRuntimes(runtimesDir: string, pinned: ReadonlyMap<string, readonly string[]>, systemNode: SystemNode, pinnedOnly = false): Promise<DoctorCheck[]> {
+  const installed = pinnedOnly ? [] : (await listRuntimes(runtimesDir)).map((r) => r.version);
+  const versions = new Set<string>([...installed, ...pinned.keys()]);
   const checks: DoctorCheck[] = [];
   for (const version of [...versions].sort()) {
     const users = pinned.get(version) ?? [];

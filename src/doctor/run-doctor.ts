@@ -103,7 +103,7 @@ async function installationChecks(env: DoctorEnv, views: AgentView[], only: stri
   const pinned = new Map([...env.fleet.runtimeUsage()].filter(([, users]) => only === undefined || users.includes(only)));
   const checks: DoctorCheck[] = [checkVersions(), await checkManifest(env), checkRegistry(env.daemon())];
   checks.push(...(await checkDisk({ 'state dir': m.stateDir, runtimes: m.runtimesDir })));
-  checks.push(...(await checkRuntimes(m.runtimesDir, pinned, systemNode)));
+  checks.push(...(await checkRuntimes(m.runtimesDir, pinned, systemNode, only !== undefined)));
   checks.push(...(await (env.isolation ?? checkIsolation)()));
   if (only === undefined) {
     checks.push(...(await checkPaths(FLEETD_SCOPE, fleetdPathRules({ stateDir: m.stateDir, socket: m.socket, socketGroup: m.socketGroup, uid }))));
