@@ -13,6 +13,9 @@ import type { Runner } from '../supervise/runner.js';
 import { probeStartup, type StartupProbe, type StartupState } from '../supervise/startup-probe.js';
 import { STARTUP_TIMEOUT_MS, verifyReconfigure, type VerifyInput } from './reconfigure-verify.js';
 
+/** Thrown by beforeWrite when the reconfigure is no longer current. */
+const SUPERSEDED = new Error('superseded');
+
 /** The logger methods used here (a pino Logger fits). */
 interface ReconfigureLogger {
   info(obj: object, msg?: string): void;
@@ -84,10 +87,13 @@ export async function reconfigureAgent(job: ReconfigureJob, deps: ReconfigureDep
     let written: ProvisionedConfig;
     try {
       written = await job.writeConfig(async () => {
+        // stopped, removed or superseded while waiting for its turn: write nothing (a purge may follow)
+        if (!handle.current() || watch.signal.aborted) throw SUPERSEDED;
         baseline = await deps.probeStartup(handle.port, STARTUP_TIMEOUT_MS);
         logOffset = await deps.fileSize(job.logFile);
       });
     } catch (err) {
+      if (err === SUPERSEDED) return outcome('skipped', 'stopped, exited or changed again meanwhile', handle.pid);
       return await notApplied(`openclaw.json could not be written (${err instanceof Error ? err.message : String(err)})`);
     }
     job.onWritten(written);

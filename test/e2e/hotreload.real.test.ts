@@ -53,8 +53,11 @@ describe('hot reload of a real OpenClaw gateway', { timeout: 15 * 60_000 }, () =
 
   test('a hot key (the agent\'s model): applied in place, same pid, no cold boot', async () => {
     const before = await view();
-    const up = await probeStartup(before.port, 2000);
-    assert.equal(up.state, 'started');
+    // `running` is /healthz; OpenClaw's startup sidecars may still be settling: wait for "started"
+    const up = await waitFor(async () => {
+      const s = await probeStartup(before.port, 2000);
+      return s.state === 'started' ? s : undefined;
+    }, { timeoutMs: BOOT_MS, intervalMs: 500, what: '/startupz started' });
     const at = Date.now();
     const from = await logSize();
     agentConfig().agents.defaults.model.primary = 'openai/gpt-6-astra';
