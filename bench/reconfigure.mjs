@@ -83,14 +83,19 @@ async function measure(f, dir, manifest) {
   const answered = Date.now() - t0;
   if (r.code !== 0) throw new Error(`reload failed: ${r.stderr}`);
   let agent;
+  const timeline = [];
   for (;;) {
     agent = await agentOf(f);
     if (agent?.state === 'failed') throw new Error(`${ADDRESS} failed: ${agent.reason}`);
-    if (agent?.state === 'running' && (await probeStartup(agent.port, 1000)).state === 'started') break;
+    const startup = agent?.state === 'running' ? (await probeStartup(agent.port, 1000)).state : '-';
+    const step = `${agent?.state} pid ${agent?.pid} startupz ${startup}: ${agent?.reason}`;
+    if (timeline.at(-1)?.step !== step) timeline.push({ at: Date.now() - t0, step });
+    if (startup === 'started') break;
     if (Date.now() - t0 > FIRST_START_TIMEOUT_MS) throw new Error(`${ADDRESS} did not come back: ${agent?.state} ${agent?.reason}`);
     await sleep(50);
   }
   const back = Date.now() - t0;
+  if (back > 30_000) log(`slow (${back} ms), what status showed:\n${timeline.map((t) => `  +${t.at} ms ${t.step}`).join('\n')}`);
   const downMs = await stopWatch();
   await sleep(2000); // let a cold boot's last work show in the CPU figure
   const samePid = agent.pid === before.pid;
