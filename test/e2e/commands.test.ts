@@ -142,7 +142,7 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
   test('reload --dry-run with no change plans nothing; token prints 64 hex', async () => {
     const dry = await f.ctl('reload', '--dry-run');
     assert.equal(dry.code, 0, dry.stderr);
-    assert.deepEqual(dry.json, { applied: false, actions: [], skippedPorts: [] });
+    assert.deepEqual(dry.json, { applied: false, actions: [], skippedPorts: [], reconfigured: [] });
     const dryHuman = await human(f, 'reload', '--dry-run');
     assert.equal(dryHuman.code, 0, dryHuman.stderr);
     assert.equal(dryHuman.stdout, 'no changes\n');

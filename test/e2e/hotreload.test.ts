@@ -40,13 +40,14 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
           one: { config: { tools: { profile: 'minimal' } } },
           lazy: { config: { tools: { profile: 'minimal' } }, env: { FAKE_MODE: 'no-watch' } },
           other: {},
-          slow: { config: { tools: { profile: 'minimal' } }, env: { FAKE_MODE: 'slow-reload:700' } },
+          held: { config: { tools: { profile: 'minimal' } } },
         },
       },
     });
-    manifest.gateway.reloadTimeoutMs = 1500;
+    manifest.fleets.acme.agents.held.env = { FAKE_MODE: `reload-when:${join(dir, 'apply-held')}` };
+    manifest.gateway.reloadTimeoutMs = 4000;
     f = await startFleetd(dir, manifest, { waitRunning: 4 });
-    for (const a of ['acme/one', 'acme/lazy', 'acme/other', 'acme/slow']) await pidOf(a);
+    for (const a of ['acme/one', 'acme/lazy', 'acme/other', 'acme/held']) await pidOf(a);
   });
 
   after(async () => {
@@ -120,30 +121,33 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
     assert.equal(await pending.exited, 0, pending.stderr());
     const answer = JSON.parse(pending.stdout());
     assert.equal(answer.reconfigured[0].result, 'restarted');
-    assert.match(answer.reconfigured[0].reason, /not applied in place: the gateway did not confirm within 1\.5 s: it did not react to the new file/);
+    assert.match(answer.reconfigured[0].reason, /not applied in place: the gateway did not confirm within 4 s: it did not react to the new file/);
     const lazy = await waitForAgent(f, 'acme/lazy', (a) => a.state === 'running' && a.pid !== pid);
     assert.equal(lazy.restarts, 1);
     await pidOf('acme/lazy');
   });
 
   test('a second reload while the first is being applied: the first is superseded, the file and the gateway end with the second', async () => {
-    const pid = await pidOf('acme/slow');
-    manifest.fleets.acme.agents.slow.config.tools.profile = 'coding';
+    const pid = await pidOf('acme/held');
+    manifest.fleets.acme.agents.held.config.tools.profile = 'coding';
     await writeManifest(dir, manifest);
     const first = spawnCtl(f, '--json', 'reload');
-    await waitForAgent(f, 'acme/slow', (a) => a.state === 'reconfiguring' && /pick up|evaluates/.test(a.reason), 10_000);
-    const second = await reload((m) => (m.fleets.acme.agents.slow.config.tools.profile = 'full'));
-    assert.equal(second.code, 0, second.stderr);
+    await waitForAgent(f, 'acme/held', (a) => a.state === 'reconfiguring' && /pick up/.test(a.reason), 10_000);
+    manifest.fleets.acme.agents.held.config.tools.profile = 'full';
+    await writeManifest(dir, manifest);
+    const second = spawnCtl(f, '--json', 'reload');
     assert.equal(await first.exited, 0, first.stderr());
     const firstOutcome = JSON.parse(first.stdout()).reconfigured[0];
     assert.equal(firstOutcome.result, 'skipped', firstOutcome.reason);
-    const [outcome] = second.json.reconfigured;
+    await writeFile(join(dir, 'apply-held'), ''); // now the gateway may react: it reads the file as it is
+    assert.equal(await second.exited, 0, second.stderr());
+    const outcome = JSON.parse(second.stdout()).reconfigured[0];
     assert.equal(outcome.result, 'applied', outcome.reason);
     assert.equal(outcome.pid, pid);
-    assert.equal((await configOf('acme/slow')).tools.profile, 'full');
-    const last = await readFile(join(agentHome(f.stateDir, 'acme/slow'), '.openclaw', 'openclaw.json.last-good'), 'utf8');
+    assert.equal((await configOf('acme/held')).tools.profile, 'full');
+    const last = await readFile(join(agentHome(f.stateDir, 'acme/held'), '.openclaw', 'openclaw.json.last-good'), 'utf8');
     assert.equal(JSON5.parse(last).tools.profile, 'full', 'the gateway runs the second');
-    assert.equal(await pidOf('acme/slow'), pid);
+    assert.equal(await pidOf('acme/held'), pid);
   });
 
   test('an edit the gateway rejects: restarted, fails like any start with that file, and starts once fixed', async () => {
