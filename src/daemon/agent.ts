@@ -277,6 +277,7 @@ export class Agent {
   /** A restart on fleetd's behalf (rolling restart), in the agent's exclusive section: the operator's wish is left as it is; resolves with the outcome. */
   relaunch(options: LaunchOptions & { reason: string }): Promise<RunnerStatus> {
     return this.exclusive(async () => {
+      if (!this.wanted()) return this.runner.status(); // stopped by the operator while it waited for its turn
       await this.runner.restart({ reason: options.reason, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
       return this.outcome(options.wait ?? true);
     });
@@ -335,27 +336,21 @@ export class Agent {
         this.recordAppliedHash(written.hash);
       },
       onApplied: (pid, hash) => this.recordHotApplied(pid, hash),
-      notRunning: () => this.reconfigureNotRunning(reason),
+      notRunning: () => this.reconfigureNotRunning(),
       limits: { confirmMs: m.gateway.reloadTimeoutMs, restartMs: m.health.startupTimeoutMs, deferMs: m.gateway.stopTimeoutMs },
       signal,
       log: this.log,
     };
   }
 
-  // Its next launch provisions the file anyway; only a launch prepared with the previous file
-  // (its appliedHash is not the one wanted now) must start again to take it.
-  /** A reconfigure's turn came while the agent was not running: restarts a stale launch under way, else leaves it; says which. */
-  private async reconfigureNotRunning(reason: string): Promise<{ restarted: boolean; why: string }> {
+  // A launch that began after the reload (a crash's backoff restart, an operator's restart)
+  // provisions the new file in its prepare(): the reload replaced `desired` before any of its
+  // reconfigures ran, and an agent that was launching then got a restart, not a reconfigure.
+  /** Why nothing is done when a reconfigure's turn comes and the agent is not running. */
+  private reconfigureNotRunning(): string {
     const state = this.runner.status().state;
-    const entry = this.entry;
-    if (!this.wanted() || !entry) return { restarted: false, why: `it is ${state} and no longer wanted running` };
-    const m = this.deps.manifest();
-    const wantedHash = effectiveAgent({ stateDir: m.stateDir, desired: this.desired, port: entry.port, token: entry.token, hooksToken: entry.hooksToken, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv }).hash;
-    if (state === 'starting' && this.appliedHash !== wantedHash) {
-      await this.runner.restart({ reason });
-      return { restarted: true, why: 'its launch under way was prepared with the previous openclaw.json, so it starts again with the new one' };
-    }
-    return { restarted: false, why: `it is ${state}, not running: its next launch provisions the new openclaw.json` };
+    if (!this.wanted()) return `it is ${state} and no longer wanted running`;
+    return `it is ${state}, not running: ${state === 'starting' ? 'the launch under way provisions' : 'its next launch provisions'} the new openclaw.json`;
   }
 
   /** The running gateway `pid` took the config of `hash` in place: its registry record says so, and live restore adopts it with that hash. */

@@ -51,9 +51,9 @@ function job(ctx: FakeRunnerContext, edit: (config: Record<string, any>) => void
       },
       onWritten: () => undefined,
       onApplied: (pid, hash) => void applied.push([pid, hash]),
-      notRunning: async () => {
+      notRunning: () => {
         notRunning.push(1);
-        return { restarted: false, why: 'it is stopped, not running: its next launch provisions the new openclaw.json' };
+        return 'it is stopped, not running: its next launch provisions the new openclaw.json';
       },
       limits,
       signal: new AbortController().signal,

@@ -5,8 +5,7 @@
 // reload off, a restart OpenClaw will not do itself, no confirmation in time): the runner
 // restarts the agent and the reason says why. A stop, an exit or a newer change that comes
 // first ends the watch and leaves the runner to whoever acted. An agent that is not running
-// when the reconfigure's turn comes is left to its next launch, which provisions the file
-// (the agent decides: notRunning), unless a launch under way was prepared with the old one.
+// when the reconfigure's turn comes is left to its next launch, which provisions the file.
 import { stat } from 'node:fs/promises';
 import type { VerdictLimits } from '../plan/reconfigure-verdict.js';
 import type { ProvisionedConfig } from '../provision/provision-agent.js';
@@ -38,8 +37,8 @@ export interface ReconfigureJob {
   onWritten: (written: ProvisionedConfig) => void;
   /** Told once the running gateway `pid` took the file written with `hash` (live restore adopts it with that hash). */
   onApplied: (pid: number, hash: string) => void;
-  /** The agent is not running when the turn comes: what is done instead (a restart of a launch prepared with the old file, or nothing), and why. */
-  notRunning: () => Promise<{ restarted: boolean; why: string }>;
+  /** The agent is not running when the turn comes: why nothing is done (its next launch provisions the file). */
+  notRunning: () => string;
   limits: VerdictLimits;
   /** Aborted when a newer reconfigure of the same agent starts. */
   signal: AbortSignal;
@@ -70,8 +69,7 @@ export async function reconfigureAgent(job: ReconfigureJob, deps: ReconfigureDep
   const handle = await job.runner.reconfigure(`${job.reason}; writing openclaw.json for the running gateway to apply`);
   if (!handle) {
     // Crashed, stopped or restarted since the plan was made: its next launch provisions the file.
-    const instead = await job.notRunning();
-    return outcome(instead.restarted ? 'restarted' : 'skipped', `${job.reason}; ${instead.why}`, null);
+    return outcome('skipped', `${job.reason}; ${job.notRunning()}`, null);
   }
   const watch = new AbortController();
   const stopWatch = () => watch.abort();
