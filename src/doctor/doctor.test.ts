@@ -10,9 +10,12 @@ import { FIXTURES } from '../../test/support/paths.js';
 import type { AgentView } from '../protocol/schemas.js';
 import { checkState } from './agent-checks.js';
 import { needsAttention, shellQuote } from './check.js';
-import { checkPaths } from './file-modes.js';
-import { effectiveCaps, ownCgroupV1, ownCgroupV2 } from './isolation.js';
-import { parseProcNetListeners } from './listener-check.js';
+import { agentPathRules, checkPaths, fleetdPathRules } from './file-modes.js';
+import { checkIsolation, type IsolationEnv } from './isolation.js';
+import { parseManifest } from '../manifest/load.js';
+import type { IsolationHost } from '../isolation/agent-isolation.js';
+import { USER_CAPABILITIES } from '../isolation/privileges.js';
+import { FleetError } from '../errors.js';
 import { canonicalPath, checkLockFiles, lockHashOf } from './lock-files.js';
 import { expectedUnderFleetd, findingsToChecks } from './openclaw-doctor.js';
 import { addressOfConfigPath, checkOrphans, type MarkedProcess } from './orphans.js';
@@ -55,6 +58,37 @@ describe('files and modes', () => {
       assert.deepEqual(fine.map((c) => [c.level, c.detail]), [['ok', '1 paths at their modes and owner']]);
       assert.equal(needsAttention(fine), false);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an agent with its own user: its home and openclaw.json are that user\'s, fleetd\'s folder and the shim files fleetd\'s; 0711 above homes only with tenants', async () => {
+    const rules = await agentPathRules('/s', 'acme', 'korax', { fleetd: 0, tenant: 1234, tenants: true });
+    const rule = (path: string) => rules.find((r) => r.path === path);
+    assert.equal(rule('/s/fleets/acme/korax')!.uid, 1234);
+    assert.equal(rule('/s/fleets/acme/korax/.openclaw/openclaw.json')!.uid, 1234);
+    assert.equal(rule('/s/fleets/acme/korax/tmp')!.uid, 1234);
+    assert.equal(rule('/s/fleets/acme')!.alsoMode, 0o711);
+    for (const name of ['shim.json', 'exit.json', 'shim.err', 'gateway.log', 'config.applied.json']) assert.deepEqual([rule(`/s/agents/acme/korax/${name}`)?.uid, rule(`/s/agents/acme/korax/${name}`)?.mode], [0, 0o600], name);
+    assert.deepEqual([rule('/s/agents/acme/korax/shim.sock')?.kind, rule('/s/agents/acme/korax/shim.sock')?.mode], ['socket', 0o600]);
+    const plain = await agentPathRules('/s', 'acme', 'korax', { fleetd: 7, tenants: false });
+    assert.ok(plain.every((r) => r.uid === 7 && r.alsoMode === undefined));
+    assert.equal(fleetdPathRules({ stateDir: '/s', socket: '/s/fleetd.sock', uid: 0, tenants: true })[0]!.alsoMode, 0o711);
+  });
+
+  test('0711 is accepted where tenants need it, and nowhere else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetd-doctor-'));
+    try {
+      await chmod(dir, 0o711);
+      assert.deepEqual((await checkPaths('fleetd', [{ path: dir, kind: 'dir', mode: 0o700, alsoMode: 0o711, uid }])).map((c) => c.level), ['ok']);
+      const strict = await checkPaths('fleetd', [{ path: dir, kind: 'dir', mode: 0o700, uid }]);
+      assert.deepEqual(strict.map((c) => [c.level, c.next]), [['fail', `chmod 0700 ${dir}`]]);
+      await chmod(dir, 0o755);
+      const loose = await checkPaths('fleetd', [{ path: dir, kind: 'dir', mode: 0o700, alsoMode: 0o711, uid }]);
+      assert.match(loose[0]!.detail, /mode 0755, expected 0700 \(or 0711\)/);
+      assert.equal(loose[0]!.level, 'fail');
+    } finally {
+      await chmod(dir, 0o700);
       await rm(dir, { recursive: true, force: true });
     }
   });
@@ -176,26 +210,95 @@ describe('openclaw doctor findings', () => {
   });
 });
 
+describe('isolation as fleetd uses it', () => {
+  const manifest = parseManifest(
+    `{ version: 1, fleets: {
+        acme: { user: "acme-gw", agents: { korax: { limits: { memory: "512M" } }, vesna: { memory: { merge: true } } } },
+        ops: { agents: { watch: {} } },
+      } }`,
+    '/srv/m.json5',
+  );
+  const agents = [
+    { address: 'acme/korax', fleet: 'acme', agent: 'korax' },
+    { address: 'acme/vesna', fleet: 'acme', agent: 'vesna' },
+    { address: 'ops/watch', fleet: 'ops', agent: 'watch' },
+  ];
+  const allCaps = Object.values(USER_CAPABILITIES).reduce((mask, c) => mask | (1n << BigInt(c.bit)), 0n);
+  const v2 = (controllers: string[]): IsolationHost => {
+    const cgroups = { kind: 'v2' as const, source: 'delegated' as const, mountPoint: '/sys/fs/cgroup', ownPath: '/f', rootPath: '/f', rootDir: '/sys/fs/cgroup/f', controllers };
+    return { cgroups, moved: [], ksm: { usable: true, running: true, words: 'on' }, view: { mode: 'cgroup-v2', description: 'x', ksm: 'KSM on' } };
+  };
+  const env = (over: Partial<IsolationEnv>): IsolationEnv => ({
+    host: v2(['memory', 'cpu', 'pids']),
+    manifest,
+    agents,
+    uid: 0,
+    capEff: allCaps,
+    lookupUser: (choice) => ({ name: choice.name, uid: 1500, gid: 1500, home: '/', shell: '/bin/false', groups: [1500] }),
+    findSetpriv: () => '/usr/bin/setpriv',
+    ...over,
+  });
+  const byId = (checks: ReturnType<typeof checkIsolation>, id: string) => checks.filter((c) => c.id === id).map((c) => [c.level, c.detail]);
+
+  test('everything in place: the mode fleetd uses, KSM for the agent that asks, the user with its ids', () => {
+    const checks = checkIsolation(env({}));
+    assert.deepEqual(byId(checks, 'isolation-cgroups'), [['ok', 'cgroup v2 (memory, cpu, pids) under /sys/fs/cgroup/f/agents (delegated subtree); 1 agent(s) with limits']]);
+    assert.deepEqual(byId(checks, 'isolation-ksm'), [['ok', 'KSM on, for acme/vesna']]);
+    assert.deepEqual(byId(checks, 'isolation-users'), [['ok', 'uid 1500, gid 1500: acme/korax, acme/vesna']]);
+    assert.equal(needsAttention(checks), false);
+  });
+
+  test('the tree-walk fallback: information without limits, failure naming the agents that have some', () => {
+    const none: IsolationHost = { cgroups: { kind: 'none', reason: 'cgroup.mode is "off"' }, moved: [], view: { mode: 'none', description: 'x', ksm: null } };
+    const [cg] = checkIsolation(env({ host: none }));
+    assert.equal(cg!.level, 'fail');
+    assert.match(cg!.detail, /^no cgroup: tree walk fallback because cgroup\.mode is "off", but 1 agent\(s\) have limits, which cannot start without a cgroup: acme\/korax \(memory 512M\)/);
+    assert.match(cg!.next!, /Delegate=yes/);
+    const lean = parseManifest('{ version: 1, fleets: { ops: { agents: { watch: {} } } } }', '/srv/m.json5');
+    assert.deepEqual(checkIsolation(env({ host: none, manifest: lean, agents: [agents[2]!] })).map((c) => [c.id, c.level]), [['isolation-cgroups', 'info'], ['isolation-users', 'info']]);
+  });
+
+  test('a limit whose controller is not delegated fails with the agent and the controller', () => {
+    const [cg] = checkIsolation(env({ host: v2(['cpu', 'pids']) }));
+    assert.equal(cg!.level, 'fail');
+    assert.match(cg!.detail, /limits of acme\/korax \(needs memory\) cannot be applied/);
+  });
+
+  test('users: missing privileges, setpriv or the user itself each fail with the fix', () => {
+    const unprivileged = byId(checkIsolation(env({ uid: 1000, capEff: 0n })), 'isolation-users');
+    assert.equal(unprivileged[0]![0], 'fail');
+    assert.match(unprivileged[0]![1] as string, /acme\/korax, acme\/vesna should run as their own users, but fleetd \(uid 1000\) lacks CAP_CHOWN, .*CAP_SETUID/);
+    const noSetpriv = checkIsolation(
+      env({
+        findSetpriv: () => {
+          throw new FleetError('UNSUPPORTED_PLATFORM', 'setpriv is not installed');
+        },
+      }),
+    );
+    assert.deepEqual(byId(noSetpriv, 'isolation-users'), [['fail', 'setpriv is not installed']]);
+    const unknown = checkIsolation(
+      env({
+        lookupUser: () => {
+          throw new FleetError('PROVISION_FAILED', 'user "acme-gw" (fleets.acme.user) does not exist on this host');
+        },
+      }),
+    );
+    const users = unknown.filter((c) => c.id === 'isolation-users');
+    assert.deepEqual(users.map((c) => [c.level, c.title]), [['fail', 'user acme-gw']]);
+    assert.match(users[0]!.detail, /does not exist on this host \(used by acme\/korax, acme\/vesna\)/);
+    assert.match(users[0]!.next!, /fleets\.acme\.user/);
+  });
+
+  test('KSM asked for but not usable, or not detected at start-up: a warning that says why', () => {
+    const host = v2(['memory', 'cpu', 'pids']);
+    const off = byId(checkIsolation(env({ host: { ...host, ksm: { usable: false, running: false, words: 'unavailable: this kernel has no KSM' } } })), 'isolation-ksm');
+    assert.deepEqual(off, [['warn', 'memory.merge is asked for acme/vesna, but KSM is unavailable: this kernel has no KSM: their gateways run without it']]);
+    const { ksm: _ksm, ...without } = host;
+    assert.match(byId(checkIsolation(env({ host: without })), 'isolation-ksm')[0]![1] as string, /only at start-up/);
+  });
+});
+
 describe('parsers and small checks', () => {
-  test('/proc/net/tcp LISTEN lines on a port', () => {
-    const text = [
-      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
-      '   0: 0100007F:4E20 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0',
-      '   1: 0100007F:4E20 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 12346 1 0000000000000000 100 0 0 10 0',
-      '   2: 00000000:4E21 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 12347 1 0000000000000000 100 0 0 10 0',
-    ].join('\n');
-    assert.deepEqual(parseProcNetListeners(text, 20000), [{ inode: 12345, address: 'IPv4', port: 20000, uid: 0 }]);
-    assert.deepEqual(parseProcNetListeners(text, 20001).map((s) => s.uid), [1000]);
-  });
-
-  test('cgroup paths and capabilities from /proc/self', () => {
-    assert.equal(ownCgroupV2('0::/system.slice/fleetd.service\n'), '/system.slice/fleetd.service');
-    assert.equal(ownCgroupV2('4:memory:/x\n'), undefined);
-    assert.equal(ownCgroupV1('4:cpu,cpuacct:/a\n3:memory:/b\n', 'cpu'), '/a');
-    assert.equal(ownCgroupV1('4:cpu,cpuacct:/a\n', 'pids'), undefined);
-    assert.equal(effectiveCaps('Name:\tx\nCapEff:\t00000000000000c0\n'), 0xc0n);
-  });
-
   test('agent state against the wish', () => {
     const view = (over: Partial<AgentView>): AgentView =>
       ({ address: 'acme/korax', fleet: 'acme', agent: 'korax', enabled: true, desired: 'running', state: 'running', reason: 'r', pid: 1, restarts: 0, ...over }) as AgentView;

@@ -1,9 +1,12 @@
 // `fleetctl doctor [FLEET/AGENT]`, run inside fleetd (it sees what its gateways see: their
 // /tmp under systemd's PrivateTmp, their /proc entries, their homes). The whole installation:
-// versions, manifest, registry, disk, runtimes, isolation, OpenClaw's lock files, fleetd's own
-// files, then every agent (state, port, files, leftover processes). For one agent: the
-// installation checks that concern it, its own checks, and `openclaw doctor` run as it.
-import { existsSync, readdirSync } from 'node:fs';
+// versions, manifest, registry, disk, runtimes, isolation as fleetd uses it, OpenClaw's lock
+// files (per user an agent runs as), fleetd's own files, then every agent (state, port held
+// by its own processes, files at their modes and owners, leftover processes). An agent's
+// processes are its gateway tree plus, when it has a cgroup, every member of that cgroup.
+// For one agent: the installation checks that concern it, its own checks, and `openclaw
+// doctor` run as it (its environment, runtime, home, and its user).
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFleetError } from '../errors.js';
 import { formatSummary, summarizeManifest } from '../manifest/summary.js';
@@ -14,6 +17,12 @@ import { agentPaths } from '../provision/home.js';
 import type { SystemNode } from '../runtime/types.js';
 import { readSecretEnv } from '../secrets/read.js';
 import { isAlive, listProcesses } from '../supervise/proc.js';
+import { createListenerCheck, type ListenerCheck } from '../supervise/listener-owner.js';
+import { agentIsolationSpec } from '../isolation/agent-spec.js';
+import { agentCgroup } from '../isolation/cgroup-agent.js';
+import { findSetpriv, lookupUser, type TenantUser } from '../isolation/user-lookup.js';
+import type { UserChoice } from '../isolation/users.js';
+import { planRunAs } from '../cli/exec/run-as.js';
 import { VERSION } from '../version.js';
 import { agentFacts, fleetdUser, redactionSetOf } from '../daemon/agent-facts.js';
 import { buildExecSpec } from '../daemon/exec-spec.js';
@@ -22,8 +31,7 @@ import { checkPort, checkState } from './agent-checks.js';
 import { check, FLEETD_SCOPE, needsAttention } from './check.js';
 import { agentPathRules, checkPaths, fleetdPathRules } from './file-modes.js';
 import { checkDisk, checkRuntimes, checkVersions } from './host-checks.js';
-import { checkIsolation } from './isolation.js';
-import { createProcListenerCheck, type ListenerCheck } from './listener-check.js';
+import { checkIsolation, isolationEnv } from './isolation.js';
 import { checkLockFiles, lockDirOf, lockHashOf, openPaths } from './lock-files.js';
 import { checkOpenclawDoctor, OPENCLAW_DOCTOR_ARGS, runCommand, type OpenclawResult, type OpenclawRun } from './openclaw-doctor.js';
 import { checkOrphans, currentTrees, markedProcesses } from './orphans.js';
@@ -37,7 +45,10 @@ export interface DoctorEnv {
   readManifest: () => Promise<Manifest>;
   daemon: () => DaemonView;
   listener?: ListenerCheck;
-  isolation?: () => Promise<DoctorCheck[]>;
+  /** The isolation checks (default: isolation.ts on what the fleet uses). */
+  isolation?: () => DoctorCheck[];
+  /** Looks a tenant user up (default: isolation/user-lookup.ts). */
+  lookupUser?: (choice: UserChoice) => TenantUser;
   /** Where OpenClaw's lock folders are (default /tmp). */
   lockTmp?: string;
   runOpenclaw?: (run: OpenclawRun) => Promise<OpenclawResult>;
@@ -95,8 +106,29 @@ function removedHomes(stateDir: string, current: ReadonlySet<string>): Map<strin
   return out;
 }
 
+/** The tenant user each agent runs as (by address); agents of fleetd's own user, or whose user is unknown here (the isolation check names it), are absent. */
+function tenantsOf(env: DoctorEnv, views: readonly AgentView[]): Map<string, TenantUser> {
+  const lookup = env.lookupUser ?? ((choice: UserChoice) => lookupUser(choice));
+  const known = new Map<string, TenantUser | undefined>();
+  const out = new Map<string, TenantUser>();
+  for (const view of views) {
+    const choice = agentIsolationSpec(env.fleet.manifest, view.fleet, view.agent).user;
+    if (!choice) continue;
+    if (!known.has(choice.name)) {
+      try {
+        known.set(choice.name, lookup(choice));
+      } catch {
+        known.set(choice.name, undefined);
+      }
+    }
+    const user = known.get(choice.name);
+    if (user) out.set(view.address, user);
+  }
+  return out;
+}
+
 /** The checks of the whole installation (or, with `only`, those that concern that agent). */
-async function installationChecks(env: DoctorEnv, views: AgentView[], only: string | undefined): Promise<DoctorCheck[]> {
+async function installationChecks(env: DoctorEnv, views: AgentView[], only: string | undefined, tenants: ReadonlyMap<string, TenantUser>): Promise<DoctorCheck[]> {
   const m = env.fleet.manifest;
   const uid = fleetdUser().uid;
   const systemNode = env.systemNode ?? { version: process.versions.node, path: process.execPath };
@@ -104,49 +136,94 @@ async function installationChecks(env: DoctorEnv, views: AgentView[], only: stri
   const checks: DoctorCheck[] = [checkVersions(), await checkManifest(env), checkRegistry(env.daemon())];
   checks.push(...(await checkDisk({ 'state dir': m.stateDir, runtimes: m.runtimesDir })));
   checks.push(...(await checkRuntimes(m.runtimesDir, pinned, systemNode, only !== undefined)));
-  checks.push(...(await (env.isolation ?? checkIsolation)()));
+  const agents = views.map((v) => ({ address: v.address, fleet: v.fleet, agent: v.agent }));
+  checks.push(...(env.isolation ?? (() => checkIsolation(isolationEnv({ host: env.fleet.isolation, manifest: m, agents }))))());
   if (only === undefined) {
-    checks.push(...(await checkPaths(FLEETD_SCOPE, fleetdPathRules({ stateDir: m.stateDir, socket: m.socket, socketGroup: m.socketGroup, uid }))));
-    const current = new Set(views.map((v) => v.address));
-    const hashes = (homes: Iterable<[string, string]>) => new Map([...homes].map(([address, home]) => [address, lockHashOf(home)] as [string, string]));
-    checks.push(
-      ...checkLockFiles({
-        dir: lockDirOf(uid, env.lockTmp),
-        current: hashes(views.map((v) => [v.address, v.home] as [string, string])),
-        removed: hashes(removedHomes(m.stateDir, current)),
-        open: openPaths(),
-      }),
-    );
+    checks.push(...(await checkPaths(FLEETD_SCOPE, fleetdPathRules({ stateDir: m.stateDir, socket: m.socket, socketGroup: m.socketGroup, uid, tenants: tenants.size > 0 }))));
+    checks.push(...lockFileChecks(env, views, tenants, uid));
   }
   return checks;
 }
 
+// OpenClaw keeps its lock files per user (/tmp/openclaw-state-locks-<uid>/): an agent's are
+// in the folder of the user it runs as; a removed agent's in the folder of its home's owner.
+/** OpenClaw's lock files: one summary per lock folder in use, a warning per removed agent that left some. */
+function lockFileChecks(env: DoctorEnv, views: readonly AgentView[], tenants: ReadonlyMap<string, TenantUser>, fleetdUid: number): DoctorCheck[] {
+  const byUid = new Map<number, { current: Map<string, string>; removed: Map<string, string> }>();
+  const at = (uid: number) => byUid.get(uid) ?? byUid.set(uid, { current: new Map(), removed: new Map() }).get(uid)!;
+  at(fleetdUid);
+  for (const view of views) at(tenants.get(view.address)?.uid ?? fleetdUid).current.set(view.address, lockHashOf(view.home));
+  for (const [address, home] of removedHomes(env.fleet.manifest.stateDir, new Set(views.map((v) => v.address)))) {
+    let owner = fleetdUid;
+    try {
+      owner = statSync(home).uid;
+    } catch {
+      // gone meanwhile: fleetd's folder is as good a guess as any
+    }
+    at(owner).removed.set(address, lockHashOf(home));
+  }
+  const open = openPaths();
+  return [...byUid].sort(([a], [b]) => a - b).flatMap(([uid, { current, removed }]) => checkLockFiles({ dir: lockDirOf(uid, env.lockTmp), current, removed, open }));
+}
+
+/** Every process of each running agent: its gateway tree and, with cgroups, its cgroup's members (a daemon that left the tree is still the agent's). */
+function agentProcesses(env: DoctorEnv, views: readonly AgentView[], table: ReturnType<typeof listProcesses>): Map<string, Set<number>> {
+  const trees = currentTrees(new Map(views.filter((v) => v.pid !== null).map((v) => [v.address, v.pid!] as [string, number])), table);
+  const host = env.fleet.isolation?.cgroups;
+  if (!host) return trees;
+  for (const view of views) {
+    let members: number[] = [];
+    try {
+      members = agentCgroup(host, view.fleet, view.agent)?.pids() ?? [];
+    } catch {
+      // no cgroup made for it yet (never started), or gone meanwhile
+    }
+    if (members.length === 0) continue;
+    const set = trees.get(view.address) ?? new Set<number>();
+    for (const pid of members) set.add(pid);
+    trees.set(view.address, set);
+  }
+  return trees;
+}
+
 /** The checks of each agent: state, port, files; then leftover processes of all of them. */
-async function agentChecks(env: DoctorEnv, views: AgentView[], only: string | undefined): Promise<DoctorCheck[]> {
+async function agentChecks(env: DoctorEnv, views: AgentView[], only: string | undefined, tenants: ReadonlyMap<string, TenantUser>): Promise<DoctorCheck[]> {
   const m = env.fleet.manifest;
   const uid = fleetdUser().uid;
-  const listener = env.listener ?? createProcListenerCheck();
+  const listener = env.listener ?? createListenerCheck();
   const table = listProcesses();
-  const trees = currentTrees(new Map(views.filter((v) => v.pid !== null).map((v) => [v.address, v.pid!] as [string, number])), table);
+  const processes = agentProcesses(env, views, table);
   const checks: DoctorCheck[] = [];
   for (const view of views) {
     checks.push(checkState(view));
-    checks.push(checkPort(view, [...(trees.get(view.address) ?? [])], listener));
-    checks.push(...(await checkPaths(view.address, await agentPathRules(m.stateDir, view.fleet, view.agent, uid))));
+    checks.push(checkPort(view, [...(processes.get(view.address) ?? [])], listener));
+    checks.push(...(await checkPaths(view.address, await agentPathRules(m.stateDir, view.fleet, view.agent, { fleetd: uid, tenant: tenants.get(view.address)?.uid, tenants: tenants.size > 0 }))));
   }
   const stopping = new Set(views.filter((v) => v.state === 'stopping').map((v) => v.address));
   const comm = new Map(table.map((p) => [p.pid, p.comm]));
-  checks.push(...checkOrphans({ marked: markedProcesses(m.stateDir, { table: () => table }), trees, stopping, fleetdPid: process.pid, isAlive, commOf: (pid) => comm.get(pid) ?? '', ...(only ? { only } : {}) }));
+  checks.push(...checkOrphans({ marked: markedProcesses(m.stateDir, { table: () => table }), trees: processes, stopping, fleetdPid: process.pid, isAlive, commOf: (pid) => comm.get(pid) ?? '', ...(only ? { only } : {}) }));
   return checks;
 }
 
 /** `openclaw doctor` as the agent: skipped (information) when it cannot run yet. */
-async function openclawChecks(env: DoctorEnv, address: string): Promise<DoctorCheck[]> {
+async function openclawChecks(env: DoctorEnv, address: string, tenant: TenantUser | undefined): Promise<DoctorCheck[]> {
   const [fleetId, agentId] = address.split('/') as [string, string];
   const facts = agentFacts(env.fleet, fleetId, agentId);
+  const choice = agentIsolationSpec(env.fleet.manifest, fleetId, agentId).user;
+  if (choice && !tenant) return [check('info', 'openclaw-doctor', address, 'openclaw doctor', `not run: its user ${choice.name} is not known on this host (see the isolation checks)`)];
+  const user = tenant ? { uid: tenant.uid, gid: tenant.gid, name: tenant.name } : fleetdUser();
+  // as the agent's user, the way `fleetctl exec` becomes it (setpriv from root)
+  let setpriv: string | undefined;
+  try {
+    setpriv = findSetpriv();
+  } catch {
+    setpriv = undefined;
+  }
+  const runAs = planRunAs(fleetdUser().uid, user, address, setpriv);
+  if (runAs.kind === 'refuse') return [check('info', 'openclaw-doctor', address, 'openclaw doctor', `not run: ${runAs.message}`)];
   let spec;
   try {
-    spec = await buildExecSpec({ facts, parentEnv: env.fleet.parentEnv, user: fleetdUser(), ...(env.systemNode ? { systemNode: env.systemNode } : {}) });
+    spec = await buildExecSpec({ facts, parentEnv: env.fleet.parentEnv, user, ...(env.systemNode ? { systemNode: env.systemNode } : {}) });
   } catch (err) {
     return [check('info', 'openclaw-doctor', address, 'openclaw doctor', `not run: ${toFleetError(err).message}`)];
   }
@@ -159,7 +236,7 @@ async function openclawChecks(env: DoctorEnv, address: string): Promise<DoctorCh
     return [check('fail', 'openclaw-doctor', address, 'openclaw doctor', `not run: ${toFleetError(err).message}`, 'fix the secret files named above; the gateway needs them too')];
   }
   const args = [...OPENCLAW_DOCTOR_ARGS];
-  const argv = [spec.runtime.node, spec.runtime.entry, ...args];
+  const argv = [...(runAs.kind === 'setpriv' ? runAs.prefix : []), spec.runtime.node, spec.runtime.entry, ...args];
   return checkOpenclawDoctor({ address, argv, cwd: spec.cwd, env: { ...spec.env, ...secretEnv }, secrets, timeoutMs: OPENCLAW_DOCTOR_TIMEOUT_MS }, env.runOpenclaw ?? runCommand);
 }
 
@@ -168,10 +245,11 @@ export async function runDoctor(request: DoctorRequest, env: DoctorEnv): Promise
   const now = env.now ?? Date.now;
   const started = now();
   const views = request.address === undefined ? env.fleet.views() : [env.fleet.view(request.address)];
-  const checks = [...(await installationChecks(env, views, request.address)), ...(await agentChecks(env, views, request.address))];
+  const tenants = tenantsOf(env, request.address === undefined ? views : env.fleet.views());
+  const checks = [...(await installationChecks(env, views, request.address, tenants)), ...(await agentChecks(env, views, request.address, tenants))];
   if (request.address !== undefined && request.openclaw) {
     const home = agentPaths(env.fleet.manifest.stateDir, views[0]!.fleet, views[0]!.agent).home;
-    checks.push(...(existsSync(home) ? await openclawChecks(env, request.address) : [check('info', 'openclaw-doctor', request.address, 'openclaw doctor', 'not run: the agent has no home yet (it is made at its first start)')]));
+    checks.push(...(existsSync(home) ? await openclawChecks(env, request.address, tenants.get(request.address)) : [check('info', 'openclaw-doctor', request.address, 'openclaw doctor', 'not run: the agent has no home yet (it is made at its first start)')]));
   }
   return { address: request.address ?? null, fleetd: { version: VERSION, node: process.versions.node, pid: process.pid }, checks, attention: needsAttention(checks), durationMs: now() - started };
 }
