@@ -4,7 +4,9 @@
 // agent to act; an agent never waits on another one.
 //
 // Above 300 lines because prepare() is one ordered step (runtime, isolation, home, config,
-// launch spec) whose parts live in their own modules; this file only sequences them.
+// launch spec) whose parts live in their own modules; this file only sequences them. Its
+// in-place sibling, a reconfigure (daemon/reconfigure.ts), reuses the same provisioning and
+// runs in the agent's exclusive section, with the rolling restart's and rollouts' steps.
 import { FleetError, toFleetError } from '../errors.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
