@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { DoctorCheck } from '../protocol/doctor-schemas.js';
-import { descendantsOf, listProcesses, type ProcStat } from '../supervise/proc.js';
+import { AGENT_MARKER_ENV, descendantsOf, listProcesses, type ProcStat } from '../supervise/proc.js';
 import { check, FLEETD_SCOPE } from './check.js';
 
 /** A process carrying an agent's marker. */
@@ -54,8 +54,9 @@ export function markedProcesses(stateDir: string, deps: Partial<OrphanScanDeps> 
     } catch {
       continue; // gone, or not ours to read
     }
-    const marker = environ.split('\0').find((kv) => kv.startsWith('OPENCLAW_CONFIG_PATH='));
-    const address = marker ? addressOfConfigPath(stateDir, marker.slice('OPENCLAW_CONFIG_PATH='.length)) : undefined;
+    const prefix = `${AGENT_MARKER_ENV}=`;
+    const marker = environ.split('\0').find((kv) => kv.startsWith(prefix));
+    const address = marker ? addressOfConfigPath(stateDir, marker.slice(prefix.length)) : undefined;
     const stat = byPid.get(Number(entry));
     if (address && stat && stat.state !== 'Z') out.push({ pid: stat.pid, ppid: stat.ppid, comm: stat.comm, address });
   }
