@@ -5,7 +5,7 @@ import { formatBytes } from './format.js';
 import { formatDurationCompact as formatDuration } from '../util/duration.js';
 
 /** Columns of `fleetctl status`. */
-export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'HEALTHY', 'RESTARTS', 'EXIT', 'HEALTH', 'RSS', 'OPENCLAW', 'NODE', 'REASON'] as const;
+export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'HEALTHY', 'RESTARTS', 'EXIT', 'HEALTH', 'MEMORY', 'OPENCLAW', 'NODE', 'REASON'] as const;
 
 /** live/ready as one word: ready, live (not ready), down, or - when not probed. */
 export function formatHealth(health: AgentView['health']): string {
@@ -32,6 +32,18 @@ export function formatReason(agent: AgentView, now: number): string {
   return parts.filter(Boolean).join('; ');
 }
 
+/**
+ * Memory of the agent against its limit: `412MiB/1.5G` (from its cgroup when it has one,
+ * else the RSS of its process tree), `412MiB` without a limit, `-` when unknown.
+ */
+export function formatMemory(agent: AgentView): string {
+  const memory = agent.isolation?.memory;
+  const current = memory?.source === 'cgroup' && memory.currentBytes !== null ? memory.currentBytes : agent.rssBytes;
+  const limit = agent.isolation?.limits.memory;
+  if (current === null) return '-';
+  return limit ? `${formatBytes(current)}/${limit}` : formatBytes(current);
+}
+
 /** One status table row. */
 export function statusRow(agent: AgentView, now: number): string[] {
   return [
@@ -44,7 +56,7 @@ export function statusRow(agent: AgentView, now: number): string[] {
     String(agent.restarts),
     formatExit(agent.lastExit),
     formatHealth(agent.health),
-    formatBytes(agent.rssBytes),
+    formatMemory(agent),
     agent.openclaw ?? '-',
     agent.node ?? '-',
     formatReason(agent, now),

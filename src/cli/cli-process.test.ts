@@ -84,7 +84,7 @@ describe('against a fixture server', () => {
     const r = await runFleetctl(['status', '--socket', s.socket]);
     assert.equal(r.exitCode, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, /^ADDRESS +STATE +PID +PORT +UPTIME +HEALTHY +RESTARTS +EXIT +HEALTH +RSS +OPENCLAW +NODE +REASON$/);
+    assert.match(lines[0]!, /^ADDRESS +STATE +PID +PORT +UPTIME +HEALTHY +RESTARTS +EXIT +HEALTH +MEMORY +OPENCLAW +NODE +REASON$/);
     assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ['acme/alpha', 'acme/korax', 'beta/zed']);
     assert.match(lines[2]!, /^acme\/korax +backoff +- +18900 +- +- +3 +1 +- +- +2026\.9\.6 +24\.21\.0 +exited with code 1$/);
     assert.match(lines[1]!, /starting .* live .*waiting for readiness; readiness failing: discord$/);

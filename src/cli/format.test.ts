@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeAgent, formatExit, formatHealth, formatReason, statusRow } from './agent-view.js';
+import { describeAgent, formatExit, formatHealth, formatMemory, formatReason, statusRow } from './agent-view.js';
 import { formatBytes, renderTable } from './format.js';
 import { formatDurationCompact as formatDuration } from '../util/duration.js';
 import { agentView } from '../../test/support/cli/canned.js';
@@ -60,7 +60,23 @@ describe('agent view', () => {
     assert.equal(formatReason(agent, 6_000), 'exited with code 1; readiness failing: discord; next start in 4s');
   });
   test('status row', () => {
-    assert.deepEqual(statusRow(agentView('acme/k'), 0), ['acme/k', 'running', '4242', '18800', '1h02m', '1h01m', '0', '-', 'ready', '512MiB', 'ready']);
+    assert.deepEqual(statusRow(agentView('acme/k'), 0), ['acme/k', 'running', '4242', '18800', '1h02m', '1h01m', '0', '-', 'ready', '512MiB', '-', '-', 'ready']);
+  });
+  test('memory: the cgroup\'s figure against the limit, else the tree RSS, else -', () => {
+    const iso = (source: 'cgroup' | 'tree-rss', currentBytes: number | null, limit: string | null) => ({
+      cgroup: source === 'cgroup' ? '/sys/fs/cgroup/x' : null,
+      user: null,
+      limits: { memory: limit, cpu: null, pids: null },
+      memory: { currentBytes, limitBytes: null, peakBytes: null, source, text: '' },
+      cpuSeconds: null,
+      pids: { current: null, limit: null },
+      oomKills: null,
+      merge: 'off',
+    });
+    assert.equal(formatMemory(agentView('acme/k', { isolation: iso('cgroup', 300 * 1024 * 1024, '1.5G') })), '300MiB/1.5G');
+    assert.equal(formatMemory(agentView('acme/k', { isolation: iso('cgroup', 300 * 1024 * 1024, null) })), '300MiB');
+    assert.equal(formatMemory(agentView('acme/k', { isolation: iso('tree-rss', null, '1G') })), '512MiB/1G', 'no cgroup: the tree RSS');
+    assert.equal(formatMemory(agentView('acme/k', { rssBytes: null })), '-');
   });
   test('one-line summary', () => {
     assert.equal(describeAgent(agentView('acme/k', { reason: 'started' })), 'acme/k: running, pid 4242, port 18800, ready; started');

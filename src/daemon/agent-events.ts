@@ -20,7 +20,10 @@ export function observeRunner(runner: ObservableRunner, bus: Pick<EventBus, 'pub
     if (status.lastExit && status.lastExit.at !== last?.lastExit?.at) {
       bus.publish({ type: 'agent.exit', address, pid: lastPid, code: status.lastExit.code, signal: status.lastExit.signal, runtimeMs: status.lastExit.runtimeMs });
     }
-    if (status.restarts > (last?.restarts ?? 0)) {
+    // stopped -> running is adoption alone (plan/agent-states.ts): the count it brings is the
+    // previous fleetd's, not a restart now (agent.adopted reports it)
+    const adopted = last?.state === 'stopped' && status.state === 'running';
+    if (status.restarts > (last?.restarts ?? 0) && !adopted) {
       bus.publish({ type: 'agent.restart', address, restarts: status.restarts, reason: status.reason });
     }
     if (status.state !== last?.state || status.reason !== last.reason) {

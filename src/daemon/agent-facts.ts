@@ -11,6 +11,8 @@ import { federationSecrets } from '../plan/federation-secrets.js';
 import { effectiveAgent, type EffectiveAgent } from '../provision/effective.js';
 import { readSecret } from '../secrets/read.js';
 import { agentSecrets } from '../secrets/redact.js';
+import { lookupUser } from '../isolation/user-lookup.js';
+import { agentUser, type UserChoice } from '../isolation/users.js';
 import type { Fleet } from './fleet.js';
 
 /** The user an agent's processes run as. */
@@ -64,6 +66,17 @@ export async function redactionSetOf(facts: AgentFacts, parentEnv: Readonly<Reco
     if (value) values.push(value);
   }
   return agentSecrets({ token: facts.entry.token, values: [...hooks, ...values] });
+}
+
+/**
+ * The user an agent's processes run as: its manifest `user` (agent, else fleet level; looked
+ * up like a launch does, so PROVISION_FAILED when the host has no such user), else fleetd's.
+ */
+export function agentUserOf(facts: Pick<AgentFacts, 'manifest' | 'desired'>, lookup: (choice: UserChoice) => AgentUser = lookupUser): AgentUser {
+  const choice = agentUser(facts.manifest, facts.desired.fleet, facts.desired.agent);
+  if (!choice) return fleetdUser();
+  const user = lookup(choice);
+  return { uid: user.uid, gid: user.gid, name: user.name };
 }
 
 /** The user fleetd runs as (an agent without a user of its own runs as that user too). */

@@ -102,4 +102,21 @@ describe('observeRunner', () => {
       );
     });
   });
+
+  test('an adoption (stopped -> running with the previous fleetd\'s count) is no restart', async () => {
+    const bus = createEventBus();
+    const listeners: Array<(s: RunnerStatus) => void> = [];
+    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started yet', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 0, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
+    observeRunner({ status: () => base, on: (_e, l) => listeners.push(l) }, bus);
+    const emit = (s: Partial<RunnerStatus>) => listeners.forEach((l) => l({ ...base, ...s }));
+    emit({ state: 'running', reason: 'adopted from a previous fleetd', pid: 10, restarts: 4 });
+    emit({ state: 'backoff', reason: 'exited', pid: null, restarts: 4, lastExit: { code: 1, signal: null, at: 5, runtimeMs: 3000 } });
+    emit({ state: 'starting', reason: 'restart 5', pid: 11, restarts: 5, lastExit: { code: 1, signal: null, at: 5, runtimeMs: 3000 } });
+    const all = await collect(bus.read());
+    assert.deepEqual(
+      all.filter((e) => e.type === 'agent.restart').map((e) => (e.type === 'agent.restart' ? e.restarts : 0)),
+      [5],
+      'only the restart after the adoption',
+    );
+  });
 });

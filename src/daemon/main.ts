@@ -49,13 +49,16 @@ Examples:
   fleetd validate --manifest fleets.example.json5
   fleetd start --manifest /etc/fleetd/fleets.json5
 Signals (start): SIGHUP reloads the manifest; SIGTERM/SIGINT stops every gateway and exits 0
-(also during start-up: what was started is stopped again).
+(also during start-up: what was started is stopped again); SIGUSR2 restarts fleetd itself
+and leaves every gateway running for the next fleetd to adopt (fleetctl daemon restart does
+the same; under systemd fleetd exits 75 and the unit starts it again, by hand it starts its
+successor itself). A SIGTERM while systemd restarts the unit counts as SIGUSR2.
 Drive a running fleetd with fleetctl (fleetctl --help).`,
   );
 
 program
   .command('start')
-  .description('run the supervisor in the foreground (what systemd expects)')
+  .description('run the supervisor in the foreground (what systemd expects); signals: see fleetd --help')
   .requiredOption('-m, --manifest <file>', 'fleet manifest (JSON5)')
   .option('--state-dir <dir>', 'override the manifest stateDir')
   .option('--socket <path>', 'override the manifest socket path')

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
-import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-agent.js';
+import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-types.js';
 import type { V1Controller } from './cgroup-detect.js';
 import { makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, signalPids, subtreePids, whileFrozen, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v1LimitWrites } from './cgroup-limits.js';

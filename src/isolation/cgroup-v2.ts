@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetError } from '../errors.js';
-import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-agent.js';
+import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-types.js';
 import { makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, subtreePids, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v2LimitWrites } from './cgroup-limits.js';
 import { parseCpuMax, parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';

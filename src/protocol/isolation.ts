@@ -1,6 +1,6 @@
 // Wire shapes of the isolation facts fleetd reports (isolation/isolation-status.ts builds
-// them): optional additions to the status views, so older clients keep working. The lead
-// adds `isolation` to agentViewSchema and daemonViewSchema.
+// them): optional members of the status views (agentViewSchema, daemonViewSchema), so older
+// clients keep working.
 import { z } from 'zod';
 
 /** How fleetd isolates its agents on this host. */

@@ -1,4 +1,5 @@
-// The captured stdout/stderr of a gateway, written to <home>/logs/gateway.log: the agent's
+// The captured stdout/stderr of a gateway, written to <stateDir>/agents/<fleet>/<agent>/gateway.log
+// (by the agent's shim, or by the runner when there is none): the agent's
 // token, and any piece of 8+ characters of it, is replaced by `<redacted>` (redact.ts)
 // before anything reaches the disk, and the file rotates by size (gateway.log ->
 // gateway.log.1 ... gateway.log.<maxFiles-1>, at most maxFiles files).

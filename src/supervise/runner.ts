@@ -167,7 +167,7 @@ class GatewayRunner implements Runner {
     return this.enqueue(async () => {
       this.cancelLaunch();
       const run = this.current;
-      if (!run) return;
+      if (!run || run.detached) return; // a second detachAll (after start-up ended) finds it done
       run.detached = true;
       this.clearRunTimer(run, 'probeTimer');
       this.clearRunTimer(run, 'startupTimer');

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../../src/util/wait-for.js';
-import { agentHome, alive, cleanup, fakeManifest, fakePids, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, withFleetd, type Fleetd } from './harness.js';
+import { agentHome, alive, cleanup, FLEETCTL, run, fakeManifest, fakePids, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForAgent, withFleetd, type Fleetd } from './harness.js';
 
 const root = process.getuid?.() === 0;
 
@@ -156,6 +156,10 @@ test('two tenants: each home belongs to its own user, 0700, and neither can read
       const status0 = (address: string) => pids.get(address);
       assert.equal(gatewayUid('one/a'), uid(users[0]!), 'the gateway runs as its tenant');
       assert.equal(gatewayUid('two/b'), uid(users[1]!));
+      // fleetctl exec runs as the agent: its user, in its home
+      const exec = await run(process.execPath, [FLEETCTL, '--socket', f.socket, 'exec', 'one/a', '--', '/bin/sh', '-c', 'id -u; pwd']);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.deepEqual(exec.stdout.trim().split('\n'), [String(uid(users[0]!)), homeA]);
     });
   } finally {
     for (const u of users) execFileSync('userdel', [u], { stdio: 'ignore' });
