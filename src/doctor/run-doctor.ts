@@ -24,7 +24,7 @@ import { findSetpriv, lookupUser, type TenantUser } from '../isolation/user-look
 import type { UserChoice } from '../isolation/users.js';
 import { planRunAs } from '../cli/exec/run-as.js';
 import { VERSION } from '../version.js';
-import { agentFacts, fleetdUser, redactionSetOf } from '../daemon/agent-facts.js';
+import { agentFacts, agentUserOf, fleetdUser, redactionSetOf } from '../daemon/agent-facts.js';
 import { buildExecSpec } from '../daemon/exec-spec.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { checkPort, checkState } from './agent-checks.js';
@@ -206,12 +206,15 @@ async function agentChecks(env: DoctorEnv, views: AgentView[], only: string | un
 }
 
 /** `openclaw doctor` as the agent: skipped (information) when it cannot run yet. */
-async function openclawChecks(env: DoctorEnv, address: string, tenant: TenantUser | undefined): Promise<DoctorCheck[]> {
+async function openclawChecks(env: DoctorEnv, address: string): Promise<DoctorCheck[]> {
   const [fleetId, agentId] = address.split('/') as [string, string];
   const facts = agentFacts(env.fleet, fleetId, agentId);
-  const choice = agentIsolationSpec(env.fleet.manifest, fleetId, agentId).user;
-  if (choice && !tenant) return [check('info', 'openclaw-doctor', address, 'openclaw doctor', `not run: its user ${choice.name} is not known on this host (see the isolation checks)`)];
-  const user = tenant ? { uid: tenant.uid, gid: tenant.gid, name: tenant.name } : fleetdUser();
+  let user;
+  try {
+    user = agentUserOf(facts, env.lookupUser);
+  } catch (err) {
+    return [check('info', 'openclaw-doctor', address, 'openclaw doctor', `not run: ${toFleetError(err).message}`)];
+  }
   // as the agent's user, the way `fleetctl exec` becomes it (setpriv from root)
   let setpriv: string | undefined;
   try {
@@ -249,7 +252,7 @@ export async function runDoctor(request: DoctorRequest, env: DoctorEnv): Promise
   const checks = [...(await installationChecks(env, views, request.address, tenants)), ...(await agentChecks(env, views, request.address, tenants))];
   if (request.address !== undefined && request.openclaw) {
     const home = agentPaths(env.fleet.manifest.stateDir, views[0]!.fleet, views[0]!.agent).home;
-    checks.push(...(existsSync(home) ? await openclawChecks(env, request.address, tenants.get(request.address)) : [check('info', 'openclaw-doctor', request.address, 'openclaw doctor', 'not run: the agent has no home yet (it is made at its first start)')]));
+    checks.push(...(existsSync(home) ? await openclawChecks(env, request.address) : [check('info', 'openclaw-doctor', request.address, 'openclaw doctor', 'not run: the agent has no home yet (it is made at its first start)')]));
   }
   return { address: request.address ?? null, fleetd: { version: VERSION, node: process.versions.node, pid: process.pid }, checks, attention: needsAttention(checks), durationMs: now() - started };
 }
