@@ -8,6 +8,7 @@ import { registerDaemon } from './commands/daemon.js';
 import { registerFederation } from './commands/federation.js';
 import { registerBackup } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExec } from './commands/exec.js';
 import { registerLogs } from './commands/logs.js';
 import { registerReload } from './commands/reload.js';
@@ -36,6 +37,7 @@ Examples:
   fleetctl token acme/goreos --hooks
   fleetctl upgrade acme --to 2026.9.6 --dry-run
   fleetctl events -f
+  fleetctl doctor acme/korax
 
 Socket: --socket, else $${SOCKET_ENV}, else ${SYSTEM_SOCKET} when it exists,
 else ./${LOCAL_SOCKET} (where \`fleetd start --manifest FILE\` puts it by default).
@@ -76,6 +78,7 @@ export function buildProgram(run: CliRun): Command {
   registerDaemon(program, run);
   registerUpgrade(program, run);
   registerEvents(program, run);
+  registerDoctor(program, run);
   registerCompletion(program, run);
   return program;
 }

@@ -4,7 +4,9 @@
 // agent to act; an agent never waits on another one.
 //
 // Above 300 lines because prepare() is one ordered step (runtime, isolation, home, config,
-// launch spec) whose parts live in their own modules; this file only sequences them.
+// launch spec) whose parts live in their own modules; this file only sequences them. Its
+// in-place sibling, a reconfigure (daemon/reconfigure.ts), reuses the same provisioning and
+// runs in the agent's exclusive section, with the rolling restart's and rollouts' steps.
 import { FleetError, toFleetError } from '../errors.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -17,9 +19,13 @@ import { launchRuntimeKey } from '../runtime/runtime-key.js';
 import { agentIsolationSpec, type AgentIsolationSpec } from '../isolation/agent-spec.js';
 import { isolateLaunch, prepareAgentIsolation, type IsolationHost } from '../isolation/agent-isolation.js';
 import type { AgentCgroup } from '../isolation/cgroup-agent.js';
+import type { Owner } from '../isolation/tenant-fs.js';
 import { accessProblem, prepareTenantHome, writeTenantFile } from '../isolation/tenant-home.js';
 import { effectiveAgent } from '../provision/effective.js';
-import { provisionAgent } from '../provision/provision-agent.js';
+import { provisionAgent, provisionConfig, type ProvisionInput } from '../provision/provision-agent.js';
+import { agentPaths } from '../provision/home.js';
+import type { ReconfigureOutcome } from '../protocol/schemas.js';
+import { reconfigureAgent, type ReconfigureJob } from './reconfigure.js';
 import type { Runner, RunnerDeps } from '../supervise/runner.js';
 import type { LaunchSpec, RunnerStatus } from '../supervise/types.js';
 import { buildLaunchSpec } from './launch.js';
@@ -27,6 +33,7 @@ import type { Logger } from './logger.js';
 import type { RegistryStore } from './registry-store.js';
 import type { InstallRuntime } from './runtime-cache.js';
 import type { StartPool } from './start-pool.js';
+import { createSerialQueue } from './serial-queue.js';
 
 /** What every agent of one fleetd shares (real values in fleet.ts). */
 export interface AgentDeps {
@@ -82,6 +89,14 @@ export class Agent {
   runtimeVersions: { openclaw: string | null; node: string | null } | undefined;
   private readonly deps: AgentDeps;
   private readonly log: Logger;
+  /** Its tenant user as of its last launch (undefined: fleetd's own user): a reconfigure writes openclaw.json as that user. */
+  private owner: Owner | undefined;
+  /** Its exclusive section: a reconfigure, a rolling restart's turn and a rollout's stop-snapshot-start never overlap. */
+  private readonly section = createSerialQueue();
+  /** The reconfigure in progress or waiting for its turn (a newer one aborts it). */
+  private reconfiguring: AbortController | undefined;
+  /** The gateway a config was applied to in place, and the launch hash it runs with since (its registry record carries it for live restore). */
+  private hotApplied: { pid: number; startTime: string; hash: string } | undefined;
 
   constructor(desired: DesiredAgent, deps: AgentDeps) {
     this.address = desired.address;
@@ -94,14 +109,16 @@ export class Agent {
       prepare: (signal, report) => this.prepare(signal, report),
       bootSlot: (signal) => deps.pool.acquire(signal),
     });
-    this.runner.on('process', (process) =>
+    this.runner.on('process', (process) => {
+      if (!process) this.hotApplied = undefined;
+      const hot = process && this.hotApplied?.pid === process.pid && this.hotApplied.startTime === process.startTime ? this.hotApplied.hash : undefined;
       deps.store.record((r) => {
         const entry = ownEntry(r.agents, this.address);
         if (!entry) return;
-        if (process) entry.process = process;
+        if (process) entry.process = hot ? { ...process, appliedHash: hot } : process;
         else delete entry.process;
-      }),
-    );
+      });
+    });
   }
 
   /** The registry entry (port block, token, operator's wish); undefined until provisioned. */
@@ -151,32 +168,16 @@ export class Agent {
     }
     report('provisioning the home and openclaw.json');
     const owner = user ? { uid: user.uid, gid: user.gid } : undefined;
-    const provisioned = await provisionAgent({
-      stateDir: m.stateDir,
-      desired: this.desired,
-      entry,
-      blockSize: m.ports.blockSize,
-      parentEnv: this.deps.parentEnv,
-      ...(owner
-        ? {
-            tenant: {
-              prepareHome: () => void prepareTenantHome(m.stateDir, this.desired.fleet, this.desired.agent, owner),
-              write: async (path: string, text: string) => void writeTenantFile(m.stateDir, path, text, owner),
-            },
-          }
-        : {}),
-    });
+    const provisioned = await provisionAgent(this.provisionInput(m, entry, owner));
     signal.throwIfAborted();
+    this.owner = owner;
     if (user) {
       // A home the tenant cannot reach (an ancestor such as the state dir at 0700) would
       // end in OpenClaw's EACCES on openclaw.json: say which folder, and how to open it.
       const problem = accessProblem(provisioned.home, user, 'rx');
       if (problem) throw new FleetError('PROVISION_FAILED', `${this.address} runs as ${user.name}, who cannot reach its home: ${problem} (every folder above a tenant home needs o+x)`);
     }
-    if (provisioned.configOverrides.length > 0) {
-      // paths only: a value may be a secret
-      this.log.warn({ overrides: provisioned.configOverrides.map((c) => formatConfigPath(c.path)) }, 'openclaw.json: the manifest replaced values OpenClaw had written there');
-    }
+    this.logOverrides(provisioned.configOverrides);
     this.recordAppliedHash(provisioned.hash);
     const spec = buildLaunchSpec(m, this.desired, entry, provisioned, runtime, [...this.secrets(), ...provisioned.secretValues]);
     this.isolation = { spec: isoSpec, ...(iso?.cgroup ? { cgroup: iso.cgroup } : {}) };
@@ -184,6 +185,15 @@ export class Agent {
     if (!iso) return spec;
     const isolated = isolateLaunch({ argv: spec.argv, env: spec.env }, iso);
     return { ...spec, argv: isolated.argv, env: isolated.env, isolation: { ...(iso.cgroup ? { cgroup: iso.cgroup } : {}), ...(isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {}) } };
+  }
+
+  /** provisionAgent's input for this agent now; with `owner` its home is that tenant user's (handed to it, openclaw.json written through held folders). */
+  private provisionInput(m: Manifest, entry: Readonly<RegistryEntry>, owner: Owner | undefined): ProvisionInput {
+    const tenant = owner && {
+      prepareHome: () => void prepareTenantHome(m.stateDir, this.desired.fleet, this.desired.agent, owner),
+      write: async (path: string, text: string) => void writeTenantFile(m.stateDir, path, text, owner),
+    };
+    return { stateDir: m.stateDir, desired: this.desired, entry, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv, ...(tenant ? { tenant } : {}) };
   }
 
   /** Secrets besides the gateway token that its output may carry: hooks tokens (its own, its callees'). */
@@ -236,6 +246,8 @@ export class Agent {
    */
   async adoptRunning(proc: GatewayProcess, record: RecordedProcess, why: string): Promise<boolean> {
     const spec = await this.prepare(new AbortController().signal, () => undefined);
+    // a config applied to it in place (recorded with it) is what it runs: keep saying so
+    if (record.appliedHash !== undefined && record.appliedHash === spec.launchHash) this.hotApplied = { pid: record.pid, startTime: record.startTime, hash: record.appliedHash };
     return this.runner.adopt(proc, {
       spec,
       spawnedAt: Date.parse(record.spawnedAt),
@@ -264,10 +276,18 @@ export class Agent {
     return this.runner.detach();
   }
 
-  /** A restart on fleetd's behalf (rolling restart): the operator's wish is left as it is; resolves with the outcome. */
-  async relaunch(options: LaunchOptions & { reason: string }): Promise<RunnerStatus> {
-    await this.runner.restart({ reason: options.reason, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
-    return this.outcome(options.wait ?? true);
+  /** A restart on fleetd's behalf (rolling restart), in the agent's exclusive section: the operator's wish is left as it is; resolves with the outcome. */
+  relaunch(options: LaunchOptions & { reason: string }): Promise<RunnerStatus> {
+    return this.exclusive(async () => {
+      if (!this.wanted()) return this.runner.status(); // stopped by the operator while it waited for its turn
+      await this.runner.restart({ reason: options.reason, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+      return this.outcome(options.wait ?? true);
+    });
+  }
+
+  /** Runs `job` once no other exclusive job of this agent runs (a reconfigure, a rolling restart's turn, a rollout's stop-snapshot-start), in arrival order. */
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    return this.section.run(job);
   }
 
   /** A planned start (start-up, reload): only when the agent is wanted; the launch goes on in the background. */
@@ -278,6 +298,72 @@ export class Agent {
   /** A planned restart (reload: config, env or runtime changed): only when wanted. */
   async restartPlanned(reason: string): Promise<void> {
     if (this.wanted()) await this.runner.restart({ reason });
+  }
+
+  /**
+   * A planned reconfigure (reload: only openclaw.json changed), in the agent's exclusive
+   * section: the new file goes through the same provisioning as a launch (three-way merge,
+   * tenant user) without a stop, and the running gateway applies it itself; when it does not,
+   * the agent is restarted with the reason (daemon/reconfigure.ts). Only when wanted; a newer
+   * reconfigure of this agent supersedes one still waiting or watching.
+   */
+  async reconfigurePlanned(reason: string): Promise<ReconfigureOutcome> {
+    const skipped = (why: string): ReconfigureOutcome => ({ address: this.address, result: 'skipped', reason: why, pid: null, durationMs: 0 });
+    if (!this.wanted()) return skipped('not wanted running');
+    this.reconfiguring?.abort();
+    const abort = (this.reconfiguring = new AbortController());
+    try {
+      return await this.exclusive(async () => (abort.signal.aborted ? skipped('changed again meanwhile') : reconfigureAgent(this.reconfigureJob(reason, abort.signal))));
+    } finally {
+      if (this.reconfiguring === abort) this.reconfiguring = undefined;
+    }
+  }
+
+  /** The reconfigure of this agent now (see reconfigurePlanned). */
+  private reconfigureJob(reason: string, signal: AbortSignal): ReconfigureJob {
+    const m = this.deps.manifest();
+    return {
+      address: this.address,
+      reason,
+      runner: this.runner,
+      logFile: agentPaths(m.stateDir, this.desired.fleet, this.desired.agent).logFile,
+      writeConfig: async (beforeWrite) => {
+        await beforeWrite();
+        const entry = this.entry;
+        if (!entry) throw new FleetError('PROVISION_FAILED', `${this.address} has no registry entry any more`);
+        return provisionConfig(this.provisionInput(this.deps.manifest(), entry, this.owner));
+      },
+      onWritten: (written) => {
+        this.logOverrides(written.overrides);
+        this.recordAppliedHash(written.hash);
+      },
+      onApplied: (pid, hash) => this.recordHotApplied(pid, hash),
+      notRunning: () => this.reconfigureNotRunning(),
+      limits: { confirmMs: m.gateway.reloadTimeoutMs, restartMs: m.health.startupTimeoutMs, deferMs: m.gateway.stopTimeoutMs },
+      signal,
+      log: this.log,
+    };
+  }
+
+  // A launch that began after the reload (a crash's backoff restart, an operator's restart)
+  // provisions the new file in its prepare(): the reload replaced `desired` before any of its
+  // reconfigures ran, and an agent that was launching then got a restart, not a reconfigure.
+  /** Why nothing is done when a reconfigure's turn comes and the agent is not running. */
+  private reconfigureNotRunning(): string {
+    const state = this.runner.status().state;
+    if (!this.wanted()) return `it is ${state} and no longer wanted running`;
+    return `it is ${state}, not running: ${state === 'starting' ? 'the launch under way provisions' : 'its next launch provisions'} the new openclaw.json`;
+  }
+
+  /** The running gateway `pid` took the config of `hash` in place: its registry record says so, and live restore adopts it with that hash. */
+  private recordHotApplied(pid: number, hash: string): void {
+    const recorded = this.entry?.process;
+    if (recorded?.pid !== pid) return;
+    this.hotApplied = { pid, startTime: recorded.startTime, hash };
+    this.deps.store.record((r) => {
+      const entry = ownEntry(r.agents, this.address);
+      if (entry?.process?.pid === pid) entry.process = { ...entry.process, appliedHash: hash };
+    });
   }
 
   /** A planned stop (disabled, removed from the manifest, fleetd shutting down); the operator's wish is left as it is. */
@@ -306,6 +392,11 @@ export class Agent {
       const entry = ownEntry(r.agents, this.address);
       if (entry) entry.desired = desired;
     });
+  }
+
+  /** Logs the paths (never the values: they may be secrets) where the manifest replaced what OpenClaw had written. */
+  private logOverrides(overrides: readonly { path: string[] }[]): void {
+    if (overrides.length > 0) this.log.warn({ overrides: overrides.map((c) => formatConfigPath(c.path)) }, 'openclaw.json: the manifest replaced values OpenClaw had written there');
   }
 
   private recordAppliedHash(hash: string): void {

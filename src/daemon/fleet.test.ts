@@ -37,10 +37,12 @@ interface Options {
   startConcurrency?: number;
   /** Addresses whose probes stay unanswered (held in `starting`) until released. */
   holdBoot?: Set<string>;
+  /** gateway.reloadTimeoutMs of the manifest. */
+  reloadTimeoutMs?: number;
 }
 
 function setup(dir: string, agents: Record<string, unknown>, options: Options = {}) {
-  const text = JSON.stringify({ version: 1, stateDir: './state', startConcurrency: options.startConcurrency ?? 2, gateway: { openclaw: '2026.9.6' }, fleets: { acme: { agents } } });
+  const text = JSON.stringify({ version: 1, stateDir: './state', startConcurrency: options.startConcurrency ?? 2, gateway: { openclaw: '2026.9.6', ...(options.reloadTimeoutMs ? { reloadTimeoutMs: options.reloadTimeoutMs } : {}) }, fleets: { acme: { agents } } });
   const manifest = parseManifest(text, join(dir, 'fleets.json5'));
   let runtime = deferred<Runtime>();
   const spawned: string[] = [];
@@ -199,6 +201,57 @@ describe('fleet: launches, stops and the single state', () => {
       assert.doesNotMatch(view.reason, /not on the npm registry/, 'no stale reason');
       const plan = await fleet.reconcile(manifest, { dryRun: true });
       assert.deepEqual(plan.actions, [], 'the planner sees it starting too');
+      await fleet.shutdown();
+    }));
+});
+
+describe('fleet: a reconfigure holds its agent', () => {
+  /** a and b running, a with a config the test changes; the gateway never confirms (nothing serves /startupz), so a reconfigure waits its whole reloadTimeoutMs. */
+  async function runningPair(dir: string) {
+    const fx = setup(dir, { a: { config: { tools: { profile: 'minimal' } } }, b: {} }, { reloadTimeoutMs: 120_000 });
+    fx.runtime.resolve(fakeRuntime);
+    await fx.fleet.load();
+    await fx.fleet.reconcile(fx.manifest);
+    await waitFor(() => fx.state('acme/a').state === 'running' && fx.state('acme/b').state === 'running', { timeoutMs: 5000, what: 'both running' });
+    const changed = structuredClone(fx.manifest);
+    changed.fleets.acme!.agents.a!.config = { tools: { profile: 'coding' } };
+    const result = await fx.fleet.reconcile(changed);
+    assert.deepEqual(result.actions.map((a) => `${a.kind} ${a.address}`), ['reconfigure acme/a']);
+    await waitFor(() => fx.state('acme/a').state === 'reconfiguring', { timeoutMs: 5000, what: 'acme/a reconfiguring' });
+    return { ...fx, result };
+  }
+
+  test('a rollout step on the agent (exclusive with its address) waits until its reconfigure ended', () =>
+    withTempDir(async (dir) => {
+      const { fleet, state, result } = await runningPair(dir);
+      const seenByStep: string[] = [];
+      const step = fleet.exclusive(async () => void seenByStep.push(state('acme/a').state), 'acme/a');
+      await settle();
+      assert.deepEqual(seenByStep, [], 'the step did not run beside the reconfigure');
+      await fleet.stop('acme/a'); // ends the reconfigure's watch at once
+      const [outcome] = await result.reconfigured;
+      assert.equal(outcome!.result, 'skipped', outcome!.reason);
+      await step;
+      assert.deepEqual(seenByStep, ['stopped']);
+      await fleet.shutdown();
+    }));
+
+  test('a rolling restart\'s turn waits for it, and skips the agent the operator stopped meanwhile', () =>
+    withTempDir(async (dir) => {
+      const { fleet, state, result, spawned } = await runningPair(dir);
+      const before = spawned.length;
+      const steps: string[] = [];
+      const rolling = fleet.rollingRestart('acme', {}, (p) => steps.push(`${p.step} ${p.address}`));
+      await waitFor(() => steps.includes('restarting acme/a'), { timeoutMs: 5000, what: 'the rolling restart to reach acme/a' });
+      await settle();
+      assert.equal(state('acme/a').state, 'reconfiguring', 'not restarted beside its reconfigure');
+      await fleet.stop('acme/a');
+      assert.equal((await result.reconfigured)[0]!.result, 'skipped');
+      const done = await rolling;
+      assert.deepEqual(done.skipped, ['acme/a']);
+      assert.deepEqual(done.restarted, ['acme/b']);
+      assert.equal(state('acme/a').state, 'stopped', 'the operator\'s stop held');
+      assert.equal(spawned.length, before + 1, 'only acme/b was spawned again');
       await fleet.shutdown();
     }));
 });

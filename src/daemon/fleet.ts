@@ -23,7 +23,7 @@ import { effectiveAgent } from '../provision/effective.js';
 import { ensureEntry } from '../provision/ensure-entry.js';
 import { agentPaths } from '../provision/home.js';
 import type { PortProbe } from '../provision/port-probe.js';
-import type { AgentView } from '../protocol/schemas.js';
+import type { AgentView, ReconfigureOutcome } from '../protocol/schemas.js';
 import { Agent, ownEntry, type AgentDeps, type LaunchOptions, type StopOptions } from './agent.js';
 import { checkAddedAgent } from './add-rules.js';
 import type { Logger } from './logger.js';
@@ -55,6 +55,8 @@ export interface FleetDeps {
   parentEnv: Readonly<Record<string, string | undefined>>;
   /** The host's cgroups and KSM (isolation/agent-isolation.ts setupIsolationHost); absent: none (tests). */
   isolation?: IsolationHost;
+  /** Hears how each planned reconfigure ended (fleetd publishes it as an event). */
+  onReconfigured?: (outcome: ReconfigureOutcome) => void;
 }
 
 /** A restore of one agent from a verified backup (see Fleet.restoreAgent). */
@@ -84,6 +86,8 @@ export interface AddRequest {
 export interface ReconcileResult {
   actions: PlanAction[];
   skippedPorts: number[];
+  /** Outcomes of the `reconfigure` actions, once each has one (never rejects; empty for a dry run). */
+  reconfigured: Promise<ReconfigureOutcome[]>;
 }
 
 /** Creates the fleet around a validated manifest: `load()`, then `reconcile()` to start it; `shutdown()` at the end. */
@@ -174,13 +178,14 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     log.info({ agent: agent.address, reason }, 'port block freed');
   }
 
-  /** Carries out a plan: allocations first, then starts and restarts (in the background), stops and removals (awaited, in parallel). */
-  async function apply(target: Manifest, desired: DesiredAgent[], actions: PlanAction[]): Promise<number[]> {
+  /** Carries out a plan: allocations first, then starts, restarts and reconfigures (in the background), stops and removals (awaited, in parallel). */
+  async function apply(target: Manifest, desired: DesiredAgent[], actions: PlanAction[]): Promise<{ skippedPorts: number[]; reconfigured: Promise<ReconfigureOutcome[]> }> {
     manifest = target;
     pool.resize(target.startConcurrency);
     for (const d of desired) adopt(d); // every declared agent has an Agent, so status lists it
     const skippedPorts: number[] = [];
     const stops: Promise<void>[] = [];
+    const reconfigures: Promise<ReconfigureOutcome>[] = [];
     const byAddress = new Map(desired.map((d) => [d.address, d]));
     for (const action of actions) {
       const agent = agents.get(action.address);
@@ -203,6 +208,20 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         case 'restart':
           await agent.restartPlanned(action.reason);
           break;
+        case 'reconfigure':
+          reconfigures.push(
+            agent
+              .reconfigurePlanned(action.reason)
+              .catch((err: unknown): ReconfigureOutcome => {
+                log.error({ agent: action.address, err: (err as Error).message }, 'reconfigure failed unexpectedly');
+                return { address: action.address, result: 'skipped', reason: `internal error: ${(err as Error).message}`, pid: null, durationMs: 0 };
+              })
+              .then((outcome) => {
+                deps.onReconfigured?.(outcome);
+                return outcome;
+              }),
+          );
+          break;
         case 'stop':
           stops.push(agent.stopPlanned(action.reason));
           break;
@@ -211,11 +230,11 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
           break;
       }
     }
-    // Agents left as they are get the manifest's new timings at once, without a restart.
-    const touched = new Set(actions.map((a) => a.address));
-    for (const agent of agents.values()) if (!touched.has(agent.address)) agent.refreshTimings();
+    // Agents not relaunched get the manifest's new timings at once, without a restart.
+    const relaunched = new Set(actions.filter((a) => a.kind !== 'reconfigure').map((a) => a.address));
+    for (const agent of agents.values()) if (!relaunched.has(agent.address)) agent.refreshTimings();
     await Promise.all(stops);
-    return skippedPorts;
+    return { skippedPorts, reconfigured: Promise.all(reconfigures) };
   }
 
   // Hooks tokens first: a token made, rotated or dropped changes the callee's openclaw.json,
@@ -225,13 +244,13 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     if (options.dryRun) {
       const draft = structuredClone(store.current());
       alignHooksTokens(draft, target);
-      return { actions: planFor(target, draft).actions, skippedPorts: [] };
+      return { actions: planFor(target, draft).actions, skippedPorts: [], reconfigured: Promise.resolve([]) };
     }
     await store.update((r) => void alignHooksTokens(r, target, log));
     const { desired, actions } = planFor(target);
-    const skippedPorts = await apply(target, desired, actions);
+    const { skippedPorts, reconfigured } = await apply(target, desired, actions);
     await writeFederationFiles(target, store.current(), log);
-    return { actions, skippedPorts };
+    return { actions, skippedPorts, reconfigured };
   }
 
   /** Plans against `target` and, unless dry, applies it, then writes the federation files. */
@@ -530,9 +549,16 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       return used;
     },
 
-    /** Runs `job` while no add, remove or reload changes which agents exist (runtime removal checks who uses a version; a rollout's stop-snapshot-start). */
-    exclusive<T>(job: () => Promise<T>): Promise<T> {
-      return membership.run(job);
+    /**
+     * Runs `job` while no add, remove or reload changes which agents exist (runtime removal
+     * checks who uses a version; a rollout's stop-snapshot-start); with `address`, also inside
+     * that agent's own exclusive section (no reconfigure or rolling-restart turn of it overlaps).
+     */
+    exclusive<T>(job: () => Promise<T>, address?: string): Promise<T> {
+      return membership.run(() => {
+        const agent = address === undefined ? undefined : agents.get(address as AgentAddress);
+        return agent ? agent.exclusive(job) : job();
+      });
     },
 
     /** reconcile() for a caller already inside exclusive() (a rollout applying its next launch); calling it elsewhere races other changes. */

@@ -2,12 +2,13 @@
 // re-attachment): for every agent the registry says had a gateway, attach to its shim and
 // check who runs there. Adopted, with its pid, uptime and restart count: a gateway whose pid
 // and /proc start time are the recorded ones and whose launch hash is the one the agent
-// would have now. Its exit replayed through the restart policy: a gateway that ended while
+// would have now (its spawn's, or the one a reconfigure applied to it in place since). Its exit replayed through the restart policy: a gateway that ended while
 // fleetd was away (the shim recorded the exact code). Stopped, and the log says why: any
 // other case (the launch changed while fleetd was away, the agent is no longer wanted, the
 // shim is gone or does not answer, the record does not match). Runs before the plan, so
 // the planner sees adopted agents running and starts nothing twice.
 import type { Manifest } from '../manifest/schema.js';
+import { runningHash } from '../plan/hot-reload.js';
 import type { RecordedProcess, RegistryFile } from '../plan/types.js';
 import { agentPaths } from '../provision/home.js';
 import { removeRunFiles } from '../shim/records.js';
@@ -79,8 +80,9 @@ async function restoreOne(fleet: Fleet, manifest: Manifest, address: string, rec
   const wanted = fleet.wantedHash(address, manifest);
   if (attached.ok) {
     const { handle } = attached;
-    if (refused === undefined && wanted !== undefined && handle.record.specHash === wanted) {
-      const why = `same pid and start time as recorded, same launch (hash ${wanted.slice(0, 12)})`;
+    const runs = runningHash(handle.record.specHash, record.appliedHash);
+    if (refused === undefined && wanted !== undefined && runs === wanted) {
+      const why = `same pid and start time as recorded, same launch (hash ${wanted.slice(0, 12)}${runs === handle.record.specHash ? '' : ', its openclaw.json applied in place'})`;
       if (await fleet.adoptRunning(address, processOfShim(handle), record, why, manifest)) {
         log.info({ pid: record.pid }, `gateway adopted: ${why}`);
         return 'adopted';

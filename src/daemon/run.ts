@@ -152,6 +152,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     now: () => Date.now(),
     parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
     isolation,
+    onReconfigured: (outcome) => events.publish({ type: 'agent.reconfigured', ...outcome }),
   });
   fleetRef = fleet;
   const upgrades = createUpgradeController({
@@ -301,7 +302,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     void sd.reloading();
     reload(ctx, false).then(
       (r) => {
-        log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`) }, 'reload applied');
+        log.info({ actions: r.actions.map((a) => `${a.kind} ${a.address}: ${a.reason}`), reconfigured: r.reconfigured.map((o) => `${o.address}: ${o.result}`) }, 'reload applied');
         void sd.ready(statusLine());
       },
       (err) => {

@@ -10,6 +10,7 @@ import { waitFor } from '../util/wait-for.js';
 import { FIXTURES } from '../../test/support/paths.js';
 import { createSdNotifier, systemdNotify } from './sd-notify.js';
 import { fleetStatusLine } from './status-line.js';
+import { AGENT_STATES } from '../plan/agent-states.js';
 
 /** A sender that records each message. */
 function recorder() {
@@ -116,4 +117,8 @@ describe('sd-notify', () => {
 test('status line: agents by state, rollout progress', () => {
   assert.equal(fleetStatusLine([], null), '0 agents');
   assert.equal(fleetStatusLine([{ state: 'running' }, { state: 'failed' }, { state: 'running' }], null), '3 agents: 2 running, 1 failed');
+  // every state of the one list is counted (a state added there must not vanish from the line)
+  const line = fleetStatusLine(AGENT_STATES.map((state) => ({ state })), null);
+  for (const state of AGENT_STATES) assert.match(line, new RegExp(`\\b1 ${state}\\b`), line);
+  assert.match(fleetStatusLine([{ state: 'reconfiguring' }, { state: 'running' }], null), /^2 agents: 1 running, 1 reconfiguring$/);
 });

@@ -4,8 +4,8 @@ import type { RolloutRecord } from '../protocol/rollout.js';
 import { isActive, rolloutProgress } from '../plan/rollout.js';
 import type { AgentState } from '../supervise/types.js';
 
-/** Order of states in the summary. */
-const ORDER: readonly AgentState[] = ['running', 'starting', 'backoff', 'stopping', 'failed', 'stopped'];
+/** Order of states in the summary (every state of AGENT_STATES, the healthy ones first). */
+const ORDER: readonly AgentState[] = ['running', 'reconfiguring', 'starting', 'backoff', 'stopping', 'failed', 'stopped'] satisfies readonly AgentState[];
 
 /** "3 agents: 2 running, 1 failed; rollout 20261201T0300-ab12 to 2026.9.6: 1/3 done". */
 export function fleetStatusLine(agents: ReadonlyArray<{ state: AgentState }>, rollout: RolloutRecord | null): string {

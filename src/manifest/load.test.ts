@@ -27,7 +27,7 @@ describe('defaults', () => {
       runtimesDir: '/srv/fleet/fleetd-state/runtimes',
       startConcurrency: 2,
       ports: { base: 20000, blockSize: 100, max: 65000 },
-      gateway: { env: {}, stopTimeoutMs: 60000 },
+      gateway: { env: {}, stopTimeoutMs: 60000, reloadTimeoutMs: 30000 },
       restart: { initialDelayMs: 1000, factor: 2, maxDelayMs: 300000, resetAfterMs: 600000, noRestartExitCodes: [78] },
       health: { intervalMs: 10000, timeoutMs: 2000, failureThreshold: 3, startupTimeoutMs: 120000 },
       logs: { maxBytes: 10485760, maxFiles: 5 },

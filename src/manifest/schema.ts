@@ -129,8 +129,10 @@ export const manifestSchema = z
         node: nodeVersionSchema.optional(),
         env: envSchema.default({}),
         stopTimeoutMs: ms(100).max(3_600_000).default(60_000),
+        /** A config-only reload: how long a running gateway has to apply the new openclaw.json (or begin its own in-process restart) before fleetd restarts it. */
+        reloadTimeoutMs: ms(100).max(3_600_000).default(30_000),
       })
-      .default({ env: {}, stopTimeoutMs: 60_000 }),
+      .default({ env: {}, stopTimeoutMs: 60_000, reloadTimeoutMs: 30_000 }),
     restart: z
       .strictObject({
         initialDelayMs: ms(0).default(1000),

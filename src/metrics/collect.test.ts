@@ -1,6 +1,7 @@
 // The metrics registry rendered and read back with a Prometheus text-format parser: names,
 // types, labels and values from a snapshot; agents that are gone disappear; served over HTTP
 // on loopback only with the right content type.
+import { AGENT_STATES } from '../plan/agent-states.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -32,7 +33,8 @@ describe('fleetd metrics', () => {
     assert.equal(sampleValue(f, 'fleetd_agent_state', { agent: 'acme/a', state: 'running' }), 1);
     assert.equal(sampleValue(f, 'fleetd_agent_state', { agent: 'acme/a', state: 'failed' }), 0);
     assert.equal(sampleValue(f, 'fleetd_agent_state', { agent: 'acme/b', state: 'backoff' }), 1);
-    assert.equal(f.get('fleetd_agent_state')?.metrics.length, 12, 'six states for each of two agents');
+    assert.equal(f.get('fleetd_agent_state')?.metrics.length, 2 * AGENT_STATES.length, 'every state of the one list for each of two agents');
+    assert.equal(sampleValue(f, 'fleetd_agent_state', { agent: 'acme/a', state: 'reconfiguring' }), 0);
     assert.equal(sampleValue(f, 'fleetd_agent_up', { agent: 'acme/a' }), 1);
     assert.equal(sampleValue(f, 'fleetd_agent_up', { agent: 'acme/b' }), undefined, 'not probed: absent, not 0');
     assert.equal(sampleValue(f, 'fleetd_agent_ready', { agent: 'acme/a' }), 1);

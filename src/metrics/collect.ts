@@ -5,12 +5,13 @@
 // Per-agent series of agents that are gone disappear at the next scrape.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { constants } from 'node:os';
+import { AGENT_STATES } from '../plan/agent-states.js';
 import type { AgentState } from '../supervise/types.js';
 import type { RolloutRecord } from '../protocol/rollout.js';
 import { rolloutProgress, isActive } from '../plan/rollout.js';
 
 /** Every state, one series each (one-hot: 1 for the current state). */
-const STATES: readonly AgentState[] = ['stopped', 'starting', 'running', 'backoff', 'stopping', 'failed'];
+const STATES: readonly AgentState[] = AGENT_STATES;
 
 /** What the daemon reports per agent at scrape time. */
 export interface AgentSample {

@@ -75,10 +75,28 @@ test('reordered manifest: no action', () => {
   assert.deepEqual(plan(reordered, reg, observed), []);
 });
 
-test('changed config: restart because openclaw.json changed', () => {
+test('changed config only, running: reconfigure in place (the gateway applies it)', () => {
   const { e, obs } = runningAsDeclared(base, 'acme/korax');
   const changed = manifest({ acme: { agents: { korax: { config: { a: 2 }, env: { E: '1' } } } } });
-  assert.deepEqual(plan(changed, registry(e), { 'acme/korax': obs }), [{ kind: 'restart', address: 'acme/korax', reason: 'openclaw.json changed' }]);
+  assert.deepEqual(plan(changed, registry(e), { 'acme/korax': obs }), [{ kind: 'reconfigure', address: 'acme/korax', reason: 'openclaw.json changed' }]);
+});
+
+test('changed config only: the way depends on the state and on gateway.reload.mode', () => {
+  const { e, obs } = runningAsDeclared(base, 'acme/korax');
+  const changed = manifest({ acme: { agents: { korax: { config: { a: 2 }, env: { E: '1' } } } } });
+  const cases: Array<[ObservedAgent['state'], string]> = [
+    ['running', 'reconfigure'],
+    ['reconfiguring', 'reconfigure'], // a newer change while the last one is being applied
+    ['starting', 'restart'], // booting: it may have read the old file already
+    ['backoff', 'restart'],
+  ];
+  for (const [state, kind] of cases) {
+    assert.deepEqual(plan(changed, registry(e), { 'acme/korax': { ...obs, state } }).map((a) => a.kind), [kind], state);
+  }
+  const off = manifest({ acme: { agents: { korax: { config: { a: 2, gateway: { reload: { mode: 'off' } } }, env: { E: '1' } } } } });
+  assert.deepEqual(plan(off, registry(e), { 'acme/korax': obs }), [
+    { kind: 'restart', address: 'acme/korax', reason: 'openclaw.json changed; gateway.reload.mode is "off", so the gateway does not apply edits itself' },
+  ]);
 });
 
 test('changed env: restart because environment changed', () => {
@@ -100,7 +118,7 @@ test('the observed hash (what the process runs) wins over the registry one', () 
   const stale = manifest({ acme: { agents: { korax: { config: { a: 0 }, env: { E: '1' } } } } });
   const oldHash = hashOf(desiredAgents(stale, registry())[0]!);
   const actions = plan(base, registry(e), { 'acme/korax': { state: 'running', appliedHash: oldHash } });
-  assert.deepEqual(actions, [{ kind: 'restart', address: 'acme/korax', reason: 'openclaw.json changed' }]);
+  assert.deepEqual(actions, [{ kind: 'reconfigure', address: 'acme/korax', reason: 'openclaw.json changed' }]);
 });
 
 test('removed from the manifest: stop, then free', () => {
@@ -163,7 +181,7 @@ test('several agents: actions sorted by address, each agent in execution order',
   const { e, obs } = runningAsDeclared(base, 'acme/korax');
   const gone = entry('acme/gone');
   const actions = plan(m, registry(e, gone), { 'acme/korax': obs, 'acme/gone': { state: 'running' } });
-  assert.deepEqual(actions.map((a) => `${a.kind} ${a.address}`), ['stop acme/gone', 'free acme/gone', 'restart acme/korax', 'provision zed/new', 'start zed/new']);
+  assert.deepEqual(actions.map((a) => `${a.kind} ${a.address}`), ['stop acme/gone', 'free acme/gone', 'reconfigure acme/korax', 'provision zed/new', 'start zed/new']);
 });
 
 test('planRemoval: stop only when alive, always free', () => {

@@ -7,17 +7,20 @@
 //   declared, enabled, desired running:
 //       not running                  -> start
 //       failed                       -> start only when its hash changed (else it stays failed)
-//       running with another hash    -> restart, reason names what changed
+//       running with another hash    -> restart, reason names what changed; when only its
+//                                       openclaw.json changed: reconfigure (the running
+//                                       gateway applies the file itself, plan/hot-reload.ts)
 //   declared but disabled            -> stop when alive; block and home are KEPT (still declared)
 //   registry desired = stopped       -> stop when alive, never started (`fleetctl stop` sticks)
 //   manifest entry no longer declared-> stop when alive, then free its block
 //   CLI entry not in `desired`       -> kept, no action (only `fleetctl remove` drops it: planRemoval)
 // `start` and `restart` imply that the daemon (re)provisions the home first (openclaw.json is
 // rewritten only when its content changed), so a config change needs no separate action.
-import type { AgentState } from './agent-states.js';
+import { isAlive as stateIsAlive, type AgentState } from './agent-states.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import { compareAddress } from './desired.js';
 import { changedParts, changeReason } from './hash.js';
+import { reloadWay } from './hot-reload.js';
 import type { DesiredAgent, PlanAction, RegistryEntry, RegistryFile } from './types.js';
 
 /** What the daemon sees of one agent right now. */
@@ -37,10 +40,8 @@ export interface ReconcileInput {
   hashes: Readonly<Record<string, string>>;
 }
 
-/** States in which a gateway process exists or is about to. */
-const ALIVE: ReadonlySet<AgentState> = new Set(['starting', 'running', 'backoff', 'stopping']);
-/** States in which nothing needs starting. */
-const UP: ReadonlySet<AgentState> = new Set(['starting', 'running', 'backoff']);
+/** States in which nothing needs starting: alive and not on the way down. */
+const upOrComing = (state: AgentState): boolean => stateIsAlive(state) && state !== 'stopping';
 
 /** Computes the actions that bring observed in line with desired, sorted by address. */
 export function planReconcile(input: ReconcileInput): PlanAction[] {
@@ -82,7 +83,12 @@ function planDeclared(want: DesiredAgent, entry: RegistryEntry | undefined, seen
   const state = seen?.state ?? 'stopped';
   const applied = seen?.appliedHash ?? entry.appliedHash;
   const changed = hash !== undefined && applied !== undefined ? changedParts(applied, hash) : [];
-  if (UP.has(state)) return changed.length > 0 ? [{ kind: 'restart', address, reason: changeReason(changed) }] : [];
+  if (upOrComing(state)) {
+    if (changed.length === 0) return [];
+    const how = reloadWay(state, changed, want.config);
+    if (how.way === 'reconfigure') return [{ kind: 'reconfigure', address, reason: changeReason(changed) }];
+    return [{ kind: 'restart', address, reason: how.why ? `${changeReason(changed)}; ${how.why}` : changeReason(changed) }];
+  }
   if (state === 'failed') return changed.length > 0 ? [{ kind: 'start', address, reason: changeReason(changed) }] : [];
   return [{ kind: 'start', address, reason: state === 'stopping' ? 'stopping, wanted running' : 'not running' }];
 }
@@ -91,6 +97,6 @@ function planDeclared(want: DesiredAgent, entry: RegistryEntry | undefined, seen
 // gateway left over from a previous fleetd: count it as alive so removal stops it.
 /** True when a gateway of this agent may be running. */
 function isAlive(entry: RegistryEntry | undefined, seen: ObservedAgent | undefined): boolean {
-  if (seen) return ALIVE.has(seen.state);
+  if (seen) return stateIsAlive(seen.state);
   return entry?.process !== undefined;
 }

@@ -23,6 +23,8 @@ export const recordedProcessSchema = z.strictObject({
   runningSince: z.string().min(1).optional(),
   /** The agent's restart count when this was recorded (kept across a restart of fleetd). */
   restarts: z.int().min(0).optional(),
+  /** The launch hash this process runs with since a reconfigure applied a new openclaw.json to it in place (absent: the one it was spawned with, in its shim's record). */
+  appliedHash: z.string().min(1).optional(),
 });
 
 /** Spec of an agent added with `fleetctl add agent` (kept here: it has no manifest entry). */

@@ -43,4 +43,6 @@ export type PlanAction =
   | { kind: 'start'; address: AgentAddress; reason: string }
   | { kind: 'stop'; address: AgentAddress; reason: string }
   | { kind: 'restart'; address: AgentAddress; reason: string }
+  /** Only openclaw.json changed: write it and let the running gateway apply it (falls back to a restart). */
+  | { kind: 'reconfigure'; address: AgentAddress; reason: string }
   | { kind: 'free'; address: AgentAddress; reason: string };

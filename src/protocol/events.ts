@@ -4,7 +4,7 @@
 // cursor), `at` (epoch ms), `type`, and its own fields. Additions stay backwards
 // compatible: a client must skip types it does not know.
 import { z } from 'zod';
-import { agentStateSchema } from './schemas.js';
+import { agentStateSchema, reconfigureOutcomeSchema } from './schemas.js';
 
 const base = { seq: z.number().int().positive(), at: z.number() };
 
@@ -16,6 +16,8 @@ export const eventSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('agent.exit'), address: z.string(), pid: z.number().nullable(), code: z.number().nullable(), signal: z.string().nullable(), runtimeMs: z.number() }),
   /** An agent was (or is about to be) started again: after a crash, a hang, or by an operator. */
   z.object({ ...base, type: z.literal('agent.restart'), address: z.string(), restarts: z.number(), reason: z.string() }),
+  /** A reload's config-only change of an agent ended: applied in place by the running gateway, restarted instead (reason says why), or skipped. */
+  z.object({ ...base, type: z.literal('agent.reconfigured'), ...reconfigureOutcomeSchema.shape }),
   /** fleetd took over a gateway that outlived its previous process (live restore). */
   z.object({ ...base, type: z.literal('agent.adopted'), address: z.string(), pid: z.number(), reason: z.string() }),
   /** The manifest was re-read: applied or refused (with why). */

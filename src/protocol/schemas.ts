@@ -11,6 +11,7 @@ import { envValueSchema } from '../secrets/refs.js';
 import { operateRoutes } from './operate-schemas.js';
 import { agentIsolationViewSchema, isolationHostViewSchema } from './isolation.js';
 import { holdSchema, pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
+import { doctorRoutes } from './doctor-schemas.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -99,10 +100,24 @@ export type DaemonView = z.infer<typeof daemonViewSchema>;
 
 /** A planned or applied action (reload, add, remove). */
 export const actionSchema = z.object({
-  kind: z.enum(['provision', 'start', 'stop', 'restart', 'free']),
+  kind: z.enum(['provision', 'start', 'stop', 'restart', 'reconfigure', 'free']),
   address: z.string(),
   reason: z.string(),
 });
+
+/** How a `reconfigure` action ended: applied in place by the running gateway, or a restart (and why). */
+export const reconfigureOutcomeSchema = z.object({
+  address: z.string(),
+  /** applied: in place, same process; restarted: fleetd restarted the agent instead; skipped: nothing done (stopped, exited or superseded meanwhile). */
+  result: z.enum(['applied', 'restarted', 'skipped']),
+  /** For people: how it was applied (hot reload, in-process restart ...) or why it was not. */
+  reason: z.string(),
+  /** The gateway process the change was applied to (null when none was). */
+  pid: z.number().nullable(),
+  durationMs: z.number(),
+});
+/** How one reconfigure ended. */
+export type ReconfigureOutcome = z.infer<typeof reconfigureOutcomeSchema>;
 
 /** `fleetctl federation`: the call graph, knowledge per agent, mailbox backlogs (never a token). */
 export const federationViewSchema = z.object({
@@ -247,7 +262,8 @@ export const routes = {
     method: 'POST',
     path: '/v1/reload',
     body: z.strictObject({ dryRun: z.boolean().default(false) }).default({ dryRun: false }),
-    response: z.object({ applied: z.boolean(), actions: z.array(actionSchema), skippedPorts: z.array(z.number()) }),
+    // answered once every `reconfigure` action has its outcome (applied in place, or restarted and why)
+    response: z.object({ applied: z.boolean(), actions: z.array(actionSchema), skippedPorts: z.array(z.number()), reconfigured: z.array(reconfigureOutcomeSchema).default([]) }),
   },
   runtimes: {
     method: 'GET',
@@ -307,6 +323,7 @@ export const routes = {
     body: z.undefined(),
     response: z.object({ rollout: rolloutRecordSchema.nullable(), overrides: z.array(pinOverrideSchema), held: z.array(holdSchema), history: z.array(rolloutRecordSchema) }),
   },
+  ...doctorRoutes,
 } as const;
 
 /** Name of a route. */

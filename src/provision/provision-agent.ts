@@ -6,9 +6,10 @@ import type { ConfigChange } from '../plan/config-merge.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { JsonObject } from '../plan/merge.js';
 import { readSecretEnv } from '../secrets/read.js';
-import { applyConfig } from './apply-config.js';
-import { effectiveAgent } from './effective.js';
+import { applyConfig, type AppliedConfig } from './apply-config.js';
+import { effectiveAgent, type EffectiveAgent } from './effective.js';
 import { ensureHome, ensureSupervisorDir } from './home.js';
+import { renderGatewayConfig } from '../plan/gateway-config.js';
 
 /** Inputs of provisionAgent. */
 export interface ProvisionInput {
@@ -50,7 +51,7 @@ export interface ProvisionedAgent {
 export async function provisionAgent(input: ProvisionInput): Promise<ProvisionedAgent> {
   const parentEnv = input.parentEnv ?? process.env;
   const { desired } = input;
-  const base = { stateDir: input.stateDir, desired, port: input.entry.port, token: input.entry.token, hooksToken: input.entry.hooksToken, blockSize: input.blockSize, parentEnv };
+  const base = effectiveInputOf(input);
   const effective = effectiveAgent(base);
   const { paths } = effective;
   // A disabled agent is provisioned but never started: its secrets are not needed (nor read).
@@ -64,17 +65,7 @@ export async function provisionAgent(input: ProvisionInput): Promise<Provisioned
         })
       : undefined;
   const env = secrets ? effectiveAgent({ ...base, secretValues: secrets.env }).env : effective.env;
-  let applied;
-  try {
-    await ensureHome(input.stateDir, desired.fleet, paths);
-    await ensureSupervisorDir(input.stateDir, desired.fleet, paths);
-    input.tenant?.prepareHome();
-    applied = await applyConfig({ configPath: paths.configPath, appliedPath: paths.appliedConfig, desired: effective.config, ...(input.tenant ? { write: input.tenant.write } : {}) });
-  } catch (err) {
-    if (err instanceof FleetError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    throw new FleetError('PROVISION_FAILED', `cannot provision ${desired.address} in ${paths.home}: ${message}`, { cause: err, transient: isTransientErrno(err) });
-  }
+  const applied = await writeAgentFiles(input, effective);
   return {
     home: paths.home,
     configPath: paths.configPath,
@@ -86,4 +77,46 @@ export async function provisionAgent(input: ProvisionInput): Promise<Provisioned
     configWritten: applied.written,
     configOverrides: applied.overrides,
   };
+}
+
+/** What provisionConfig did to openclaw.json. */
+export interface ProvisionedConfig {
+  configPath: string;
+  /** appliedHash of the desired config + env + launch (as provisionAgent computes it). */
+  hash: string;
+  /** True when openclaw.json was rewritten. */
+  written: boolean;
+  /** The exact text now in openclaw.json when it was written (what OpenClaw copies to openclaw.json.last-good once it accepts it). */
+  text: string | undefined;
+  /** Values OpenClaw had written that the manifest or fleetd replaced (log paths only). */
+  overrides: ConfigChange[];
+}
+
+// For a running gateway (a reconfigure): the same home checks and three-way merge as before a
+// start, but no secret file is read (the environment of the running process cannot change).
+/** Re-provisions only the home and openclaw.json of an agent. */
+export async function provisionConfig(input: ProvisionInput): Promise<ProvisionedConfig> {
+  const effective = effectiveAgent(effectiveInputOf(input));
+  const applied = await writeAgentFiles(input, effective);
+  return { configPath: effective.paths.configPath, hash: effective.hash, written: applied.written, text: applied.written ? renderGatewayConfig(applied.config) : undefined, overrides: applied.overrides };
+}
+
+/** The inputs of effectiveAgent for a provisioning request. */
+function effectiveInputOf(input: ProvisionInput) {
+  return { stateDir: input.stateDir, desired: input.desired, port: input.entry.port, token: input.entry.token, hooksToken: input.entry.hooksToken, blockSize: input.blockSize, parentEnv: input.parentEnv ?? process.env };
+}
+
+/** Makes the home and fleetd's folder of the agent, then merges openclaw.json; PROVISION_FAILED (transient when waiting may help). */
+async function writeAgentFiles(input: ProvisionInput, effective: EffectiveAgent): Promise<AppliedConfig> {
+  const { paths } = effective;
+  try {
+    await ensureHome(input.stateDir, input.desired.fleet, paths);
+    await ensureSupervisorDir(input.stateDir, input.desired.fleet, paths);
+    input.tenant?.prepareHome();
+    return await applyConfig({ configPath: paths.configPath, appliedPath: paths.appliedConfig, desired: effective.config, ...(input.tenant ? { write: input.tenant.write } : {}) });
+  } catch (err) {
+    if (err instanceof FleetError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new FleetError('PROVISION_FAILED', `cannot provision ${input.desired.address} in ${paths.home}: ${message}`, { cause: err, transient: isTransientErrno(err) });
+  }
 }

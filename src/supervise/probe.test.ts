@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import getPort from 'get-port';
 import { createProbe, probeGateway, type StartupAnswer } from './probe.js';
+import { createStartupProbe } from './startup-probe.js';
 import { waitFor } from '../util/wait-for.js';
 import { makeFakeAgent, PidTracker, spawnDetachedFake } from '../../test/support/testkit.js';
 
@@ -74,6 +75,10 @@ describe('probe', () => {
       [503, '{"ok":false,"status":"starting","pendingReason":"plugins"}', { state: 'starting', detail: '/startupz: starting (plugins)' }],
       [503, '{"ok":false,"status":"draining"}', { state: 'draining', detail: '/startupz: draining' }],
       [200, '{"ok":true,"status":"started","version":"2026.9.6"}', { state: 'started', detail: '/startupz: started' }],
+      // what OpenClaw tells a local caller: the uptime, from 0 again after an in-process restart
+      [200, '{"ok":true,"status":"started","version":"2026.9.6","uptimeMs":6520}', { state: 'started', detail: '/startupz: started', uptimeMs: 6520 }],
+      [503, '{"ok":false,"status":"starting","uptimeMs":-1}', { state: 'starting', detail: '/startupz: starting' }],
+      [200, 'null', { state: 'started', detail: '/startupz: started' }],
       [404, 'Not Found', { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' }],
       [500, 'oops', { state: 'no-answer', detail: '/startupz answered 500' }],
     ];
@@ -82,6 +87,17 @@ describe('probe', () => {
       assert.deepEqual((await probe(1, 100)).startup, expected, body);
     }
   });
+});
+
+test('createStartupProbe: the same reading with the uptime always present (null when not said or no answer)', async () => {
+  const said = createStartupProbe(async () => ({ status: 200, body: '{"status":"started","uptimeMs":12}' }));
+  assert.deepEqual(await said(1, 100), { state: 'started', detail: '/startupz: started', uptimeMs: 12 });
+  const silent = createStartupProbe(async () => ({ status: 503, body: '{"status":"draining"}' }));
+  assert.deepEqual(await silent(1, 100), { state: 'draining', detail: '/startupz: draining', uptimeMs: null });
+  const refused = createStartupProbe(async () => {
+    throw Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
+  });
+  assert.deepEqual(await refused(1, 100), { state: 'no-answer', detail: '/startupz: ECONNREFUSED', uptimeMs: null });
 });
 
 describe('probe against the fake gateway\'s /startupz (a real process)', () => {

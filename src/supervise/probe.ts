@@ -21,6 +21,8 @@ export interface StartupAnswer {
   state: 'started' | 'starting' | 'draining' | 'absent' | 'no-answer';
   /** For people: the status text and OpenClaw's pendingReason, or why there was no answer. */
   detail: string;
+  /** ms since the gateway (re)started, when it said so (OpenClaw answers a local caller with it; 0 again after an in-process restart). */
+  uptimeMs?: number;
 }
 
 /** Result of one probe round (liveness, startup and readiness together). */
@@ -84,16 +86,18 @@ export function parseStartup(reply: { answer?: HttpAnswer; error?: string }): St
   if (!reply.answer) return { state: 'no-answer', detail: `/startupz: ${reply.error ?? 'no answer'}` };
   const { status, body } = reply.answer;
   if (status === 404) return { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' };
-  let parsed: { status?: unknown; pendingReason?: unknown } = {};
+  let parsed: { status?: unknown; pendingReason?: unknown; uptimeMs?: unknown } = {};
   try {
-    parsed = JSON.parse(body) as typeof parsed;
+    const value = JSON.parse(body) as unknown;
+    if (value !== null && typeof value === 'object') parsed = value as typeof parsed;
   } catch {
     // not JSON: judged by the HTTP status alone
   }
   const text = typeof parsed.status === 'string' ? parsed.status : undefined;
   const pending = typeof parsed.pendingReason === 'string' && parsed.pendingReason ? ` (${parsed.pendingReason})` : '';
-  if (status === 200) return { state: 'started', detail: `/startupz: ${text ?? 'started'}` };
-  if (status === 503) return { state: text === 'draining' ? 'draining' : 'starting', detail: `/startupz: ${text ?? 'starting'}${pending}` };
+  const uptime = typeof parsed.uptimeMs === 'number' && Number.isFinite(parsed.uptimeMs) && parsed.uptimeMs >= 0 ? { uptimeMs: parsed.uptimeMs } : {};
+  if (status === 200) return { state: 'started', detail: `/startupz: ${text ?? 'started'}`, ...uptime };
+  if (status === 503) return { state: text === 'draining' ? 'draining' : 'starting', detail: `/startupz: ${text ?? 'starting'}${pending}`, ...uptime };
   return { state: 'no-answer', detail: `/startupz answered ${status}` };
 }
 

@@ -28,6 +28,22 @@ export interface RunnerEvents {
   process: (process: RecordedProcess | null) => void;
 }
 
+/** How an in-place reconfigure ended (see Runner.reconfigure). */
+export type ReconfigureSettlement = { applied: true; reason: string } | { applied: false; reason: string };
+
+/** One in-place reconfigure of the running gateway; every call is a no-op once it is no longer current. */
+export interface ReconfigureHandle {
+  /** The gateway process the change is applied to. */
+  readonly pid: number;
+  readonly port: number;
+  /** True while this reconfigure is the latest one and the agent is still `reconfiguring` on the same process. */
+  current(): boolean;
+  /** Changes the reason status shows (what fleetd waits for now). */
+  progress(reason: string): void;
+  /** Applied: back to `running` with `reason`. Not applied: a restart with `reason`. Resolves false when it was no longer current. */
+  settle(outcome: ReconfigureSettlement): Promise<boolean>;
+}
+
 /** One agent's supervisor. */
 export interface Runner {
   readonly address: AgentAddress;
@@ -47,6 +63,14 @@ export interface Runner {
   adoptExit(exit: GatewayExit & { at: number }, facts: Omit<AdoptFacts, 'runningSince'> & { runningSince: number | null; output?: string }): Promise<void>;
   /** Lets go of the gateway without stopping it (a restart of fleetd): no exit is handled, the next fleetd adopts it. */
   detach(): Promise<void>;
+  /**
+   * From running (or reconfiguring: a newer change replaces the one in progress): enters
+   * `reconfiguring` with `reason` while the gateway keeps running, and resolves with the
+   * handle that ends it. Resolves null in any other state (nothing runs that could apply it).
+   * While reconfiguring, failed health probes are reported but do not count as a hang: the
+   * reconfigure has its own deadline and settles with a restart.
+   */
+  reconfigure(reason: string): Promise<ReconfigureHandle | null>;
   /** Replaces the spec whose timings apply now (health, restart policy, stop timeout); the next launch prepares its own. */
   updateSpec(spec: LaunchSpec): void;
   status(): RunnerStatus;

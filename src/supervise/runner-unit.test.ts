@@ -314,4 +314,87 @@ describe('runner state machine (fake deps)', () => {
     assert.ok(h.logger.errors().some((e) => e.msg === 'runner event listener threw'));
     assert.ok(!h.logger.errors().some((e) => e.msg?.startsWith('illegal')));
   });
+
+  test('reconfigure: running -> reconfiguring -> running on the same process; probes missed meanwhile are no hang', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(0);
+    assert.equal(runner.status().state, 'running');
+    const pid = runner.status().pid;
+    const handle = await runner.reconfigure('openclaw.json changed; writing it');
+    assert.ok(handle);
+    assert.equal(handle.pid, pid);
+    assert.equal(runner.status().state, 'reconfiguring');
+    handle.progress('openclaw.json changed; the gateway restarts in-process');
+    assert.equal(runner.status().reason, 'openclaw.json changed; the gateway restarts in-process');
+    h.setLive(false); // an in-process restart closes the port for a while
+    await h.advance(spec.health.intervalMs * (spec.health.failureThreshold + 2));
+    assert.equal(runner.status().state, 'reconfiguring', 'missed probes while reconfiguring do not count as a hang');
+    assert.equal(h.procs.length, 1);
+    h.setLive(true);
+    assert.equal(await handle.settle({ applied: true, reason: 'applied in place' }), true);
+    assert.equal(runner.status().state, 'running');
+    assert.equal(runner.status().reason, 'applied in place');
+    assert.equal(runner.status().pid, pid);
+    assert.equal(runner.status().restarts, 0);
+    assert.equal(handle.current(), false);
+    assert.equal(await handle.settle({ applied: false, reason: 'late' }), false, 'a settled handle does nothing');
+    assert.equal(h.procs.length, 1);
+    // back to running: the hang detection is armed again
+    h.setLive(false);
+    await h.advance(spec.health.intervalMs * (spec.health.failureThreshold + 1));
+    assert.notEqual(runner.status().state, 'running');
+    await runner.stop();
+  });
+
+  test('reconfigure not applied: a restart with the reason, counted; a newer reconfigure supersedes an older one', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(0);
+    const first = await runner.reconfigure('change 1');
+    const second = await runner.reconfigure('change 2');
+    assert.ok(first && second);
+    assert.equal(first.current(), false);
+    assert.equal(second.current(), true);
+    assert.equal(await first.settle({ applied: false, reason: 'stale' }), false);
+    assert.equal(runner.status().state, 'reconfiguring');
+    const states: string[] = [];
+    runner.on('state', (s) => void states.push(`${s.state}: ${s.reason}`));
+    assert.equal(await second.settle({ applied: false, reason: 'openclaw.json changed; not applied in place: rejected' }), true);
+    await h.advance(0);
+    assert.equal(h.procs.length, 2, 'a new process');
+    assert.equal(runner.status().state, 'running');
+    assert.equal(runner.status().restarts, 1);
+    assert.ok(states.some((s) => s.startsWith('stopping: restarting pid 5000: openclaw.json changed; not applied in place: rejected')), states.join('\n'));
+    await runner.stop();
+  });
+
+  test('reconfigure is refused unless running, and ends when the process exits or is stopped', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    assert.equal(await runner.reconfigure('x'), null, 'stopped: nothing to apply it');
+    runner.start();
+    await h.advance(0);
+    const exitDuring = await runner.reconfigure('x');
+    assert.ok(exitDuring);
+    h.procs[0]?.end({ code: 1, signal: null });
+    await h.advance(0);
+    assert.equal(runner.status().state, 'backoff', 'an exit while reconfiguring takes the usual way');
+    assert.equal(exitDuring.current(), false);
+    assert.equal(await exitDuring.settle({ applied: true, reason: 'too late' }), false);
+    assert.equal(runner.status().state, 'backoff');
+    assert.equal(await runner.reconfigure('x'), null, 'backoff: nothing runs');
+    await h.advance(1000);
+    assert.equal(runner.status().state, 'running');
+    const stopDuring = await runner.reconfigure('y');
+    assert.ok(stopDuring);
+    await runner.stop();
+    assert.equal(runner.status().state, 'stopped');
+    assert.equal(await stopDuring.settle({ applied: false, reason: 'restart please' }), false, 'no restart after a stop');
+    await h.advance(1000);
+    assert.equal(runner.status().state, 'stopped');
+    assert.equal(h.procs.length, 2);
+  });
 });

@@ -25,13 +25,13 @@ import { createOutputTail, type OutputTail } from './output-tail.js';
 import type { LogSink, OutputStream } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
-import type { AdoptFacts, Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
+import type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import { cgroupLeftovers, exitOf, knownRefs, markerOf, oomCause, rememberMarked, stopRunTree } from './run-stop.js';
 import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
-export type { AdoptFacts, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
+export type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
 export const STARTING_PROBE_MS = 500;
@@ -60,6 +60,8 @@ class GatewayRunner implements Runner {
   /** Number of the launch in flight (or of the last one); bumped to cancel it. */
   private launchSeq = 0;
   private launchAbort: AbortController | null = null;
+  /** Number of the latest reconfigure; a newer one (or none being current) ends the older handle. */
+  private reconfigureSeq = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly events: RunnerEventHub;
 
@@ -96,17 +98,35 @@ class GatewayRunner implements Runner {
 
   restart(options: StopCallOptions = {}): Promise<void> {
     this.cancelLaunch();
-    return this.enqueue(async () => {
-      this.cancelLaunch();
-      this.restarts += 1;
-      this.history = EMPTY_HISTORY;
-      const why = options.reason ?? 'restarted by the operator';
+    return this.enqueue(() => this.restartNow(options));
+  }
+
+  reconfigure(reason: string): Promise<ReconfigureHandle | null> {
+    return this.enqueue(() => {
       const run = this.current;
-      if (run) {
-        this.transition('stopping', `restarting pid ${run.proc.pid ?? '-'}: ${why}`);
-        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
-      }
-      this.beginLaunch(why);
+      if (!run || !this.isLive(run) || run.proc.pid === null || (this.state !== 'running' && this.state !== 'reconfiguring')) return null;
+      const seq = ++this.reconfigureSeq;
+      this.transition('reconfiguring', reason);
+      const current = () => seq === this.reconfigureSeq && this.current === run && this.state === 'reconfiguring' && this.isLive(run);
+      return {
+        pid: run.proc.pid,
+        port: run.spec.port,
+        current,
+        progress: (text: string) => {
+          if (current()) this.setReason(text);
+        },
+        settle: (outcome: ReconfigureSettlement) =>
+          this.enqueue(async () => {
+            if (!current()) return false;
+            if (outcome.applied) {
+              run.failures = 0;
+              this.transition('running', outcome.reason);
+            } else {
+              await this.restartNow({ reason: outcome.reason });
+            }
+            return true;
+          }),
+      };
     });
   }
 
@@ -236,6 +256,20 @@ class GatewayRunner implements Runner {
         this.releaseWhenBooted(release);
       });
     })().catch((err: unknown) => this.log.error({ err }, 'launch failed unexpectedly'));
+  }
+
+  /** The body of restart(): stop the tree if up, launch again, counted as a restart. Call inside the queue. */
+  private async restartNow(options: StopCallOptions): Promise<void> {
+    this.cancelLaunch();
+    this.restarts += 1;
+    this.history = EMPTY_HISTORY;
+    const why = options.reason ?? 'restarted by the operator';
+    const run = this.current;
+    if (run) {
+      this.transition('stopping', `restarting pid ${run.proc.pid ?? '-'}: ${why}`);
+      await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
+    }
+    this.beginLaunch(why);
   }
 
   /** Cancels the launch in flight and any pending backoff restart (safe to call anywhere). */
@@ -402,13 +436,14 @@ class GatewayRunner implements Runner {
         run.foreign = null;
         this.setReason(`${run.why}; spawned pid ${run.proc.pid}, ${verdict.reason}`);
       }
-    } else if (this.state === 'running') {
+    } else if (this.state === 'running' || this.state === 'reconfiguring') {
       if (result.live) {
         run.failures = 0;
       } else {
         run.failures += 1;
         this.log.warn({ pid: run.proc.pid, failures: run.failures, error: result.error }, 'health probe failed');
-        if (run.failures >= health.failureThreshold) {
+        // reconfiguring: an in-process restart is expected to miss probes; its own deadline ends it
+        if (run.failures >= health.failureThreshold && this.state === 'running') {
           const failures = run.failures;
           void this.enqueue(() => this.onHung(run, failures));
           return;

@@ -26,8 +26,8 @@ export interface UpgradePort extends Omit<RolloutDeps, 'exclusive' | 'start' | '
   appliedManifest(): Manifest;
   /** Applies a manifest (reconcile); only call from inside `serial`. */
   apply(manifest: Manifest): Promise<void>;
-  /** Runs `fn` in the fleet's serial queue (no other change interleaves). */
-  serial<T>(fn: () => Promise<T>): Promise<T>;
+  /** Runs `fn` in the fleet's serial queue (no other change interleaves); with `address`, also in that agent's exclusive section. */
+  serial<T>(fn: () => Promise<T>, address?: string): Promise<T>;
 }
 
 /** A logger shape (pino's). */
@@ -126,7 +126,7 @@ export function createUpgradeController(o: ControllerOptions) {
       installRuntime: (key, onProgress) => frozen(() => port.installRuntime(key, onProgress)),
       preflight: (address, target, fromSnapshot) => frozen(() => port.preflight(address, target, fromSnapshot)),
       isReady: (address) => frozen(() => port.isReady(address)),
-      exclusive: (fn) => frozen(() => port.serial(fn)),
+      exclusive: (address, fn) => frozen(() => port.serial(fn, address)),
       stop: (address) => frozen(() => port.stop(address)),
       snapshot: (address, key) => frozen(() => port.snapshot(address, key)),
       restore: (address, id) => frozen(() => port.restore(address, id)),

@@ -67,7 +67,7 @@ function world(addresses: string[], options: { hangAt?: { address: string; call:
     async isReady(address) {
       return gate(address).ok;
     },
-    exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    exclusive<T>(_address: string, fn: () => Promise<T>): Promise<T> {
       const run = lock.then(fn);
       lock = run.then(() => undefined, () => undefined);
       return run;

@@ -42,8 +42,8 @@ export interface RolloutDeps {
   preflight(address: string, target: TargetRuntime, fromSnapshot: string | null): Promise<PreflightResult>;
   /** True when the agent's /readyz answers 200 now. */
   isReady(address: string): Promise<boolean>;
-  /** Runs stop/snapshot/start as one unit no other fleet change interleaves with (the fleet's queue). */
-  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** Runs stop/snapshot/start of `address` as one unit no other fleet change interleaves with (the fleet's queue), nor another exclusive step of that agent (a reconfigure, a rolling restart's turn). */
+  exclusive<T>(address: string, fn: () => Promise<T>): Promise<T>;
   /** Stops the agent's gateway (whole tree); resolves once stopped. */
   stop(address: string): Promise<void>;
   /** Snapshots the stopped agent's state; returns the snapshot id. */
@@ -136,7 +136,7 @@ export async function runRollout(record: RolloutRecord, deps: RolloutDeps): Prom
     let failedAt: AgentPhase = 'stopping';
     let cause: string;
     try {
-      await deps.exclusive(async () => {
+      await deps.exclusive(a.address, async () => {
         await step('stopping', `${a.address}: stopping ${a.from}`);
         await deps.stop(a.address);
         failedAt = 'snapshot';
@@ -175,7 +175,7 @@ export async function runRollout(record: RolloutRecord, deps: RolloutDeps): Prom
     record.failure = { address: a.address, phase: failedAt, cause: a.cause, rolledBack: null };
     const notes: string[] = [];
     try {
-      await deps.exclusive(async () => {
+      await deps.exclusive(a.address, async () => {
         a.phase = 'rolling-back';
         await save();
         progress(a.address, 'rolling-back', `${a.address}: ${a.cause}; rolling back to ${a.from}`);

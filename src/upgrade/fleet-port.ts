@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
 import type { Manifest } from '../manifest/schema.js';
 import { parseAddress } from '../manifest/ids.js';
+import { isAlive, isUp } from '../plan/agent-states.js';
 import type { CurrentLaunch } from '../plan/launch-overlay.js';
 import type { RegistryFile } from '../plan/types.js';
 import { agentPaths } from '../provision/home.js';
@@ -33,8 +34,6 @@ export interface FleetPortOptions {
   pollMs?: number;
 }
 
-/** States in which a gateway is alive or about to be. */
-const ALIVE = new Set(['starting', 'running', 'backoff', 'stopping']);
 
 /** Builds the port. */
 export function createFleetPort(o: FleetPortOptions): UpgradePort {
@@ -57,7 +56,7 @@ export function createFleetPort(o: FleetPortOptions): UpgradePort {
       for (const address of fleet.addresses()) {
         const { desired, entry } = fleet.describe(address);
         const wanted = desired.enabled && entry?.desired === 'running';
-        out.set(address, { launch: desired.launch, alive: wanted && ALIVE.has(fleet.view(address).state) });
+        out.set(address, { launch: desired.launch, alive: wanted && isAlive(fleet.view(address).state) });
       }
       return out;
     },
@@ -66,7 +65,7 @@ export function createFleetPort(o: FleetPortOptions): UpgradePort {
     async apply(manifest: Manifest) {
       await fleet.reconcileInside(manifest);
     },
-    serial: (fn) => fleet.exclusive(fn),
+    serial: (fn, address) => fleet.exclusive(fn, address),
     async installRuntime(key, onProgress) {
       const r = await o.installRuntime(key, (e) => onProgress(e.message));
       return { key: r.key, node: r.node, entry: r.entry, dir: r.dir };
@@ -114,7 +113,7 @@ export function createFleetPort(o: FleetPortOptions): UpgradePort {
         // a launch in flight is `starting` from its first step (runtime, provisioning, start slot)
         if (view.state === 'failed' || view.state === 'backoff') return { ok: false, cause: said(view.state, view.reason) };
         if (view.state === 'stopped') return { ok: false, cause: said('stopped', view.reason) };
-        if (view.state === 'running') {
+        if (isUp(view.state)) {
           const startup = await probe(address, '/startupz');
           const started = startup?.status === 200 && /"status"\s*:\s*"started"/.test(startup.body);
           const ready = w.requireReady ? await probe(address, '/readyz') : undefined;

@@ -145,7 +145,7 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
   test('reload --dry-run with no change plans nothing; token prints 64 hex', async () => {
     const dry = await f.ctl('reload', '--dry-run');
     assert.equal(dry.code, 0, dry.stderr);
-    assert.deepEqual(dry.json, { applied: false, actions: [], skippedPorts: [] });
+    assert.deepEqual(dry.json, { applied: false, actions: [], skippedPorts: [], reconfigured: [] });
     const dryHuman = await human(f, 'reload', '--dry-run');
     assert.equal(dryHuman.code, 0, dryHuman.stderr);
     assert.equal(dryHuman.stdout, 'no changes\n');
@@ -333,7 +333,7 @@ test('fleetctl completion bash and --help of both programs exit 0', async () => 
   const ctlHelp = await run(process.execPath, [FLEETCTL, '--help']);
   assert.equal(ctlHelp.code, 0, ctlHelp.stderr);
   assert.match(ctlHelp.stdout, /Usage: fleetctl/);
-  for (const command of ['status', 'add', 'remove', 'start', 'stop', 'restart', 'logs', 'reload', 'token', 'runtime', 'completion']) {
+  for (const command of ['status', 'add', 'remove', 'start', 'stop', 'restart', 'logs', 'reload', 'token', 'runtime', 'completion', 'doctor']) {
     assert.match(ctlHelp.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `help lists ${command}`);
   }
   const fleetdHelp = await run(process.execPath, [FLEETD, '--help']);

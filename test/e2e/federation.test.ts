@@ -1,6 +1,6 @@
 // End to end with the fake gateway: federation from the manifest under the built fleetd.
 // Address books, hooks config, `fleetctl federation` and `token --hooks`; reloads that
-// add and remove calls restart only the agents whose own openclaw.json changed and
+// add and remove calls reconfigure (in place) only the agents whose own openclaw.json changed and
 // rewrite the address books of the others in place; an invalid reference changes nothing;
 // no hooks token reaches any log.
 import { after, before, describe, test } from 'node:test';
@@ -111,7 +111,7 @@ describe('federation under fleetd (fake gateway)', { timeout: 180_000 }, () => {
     assert.match(human.stderr, /knowledge is not read-only/);
   });
 
-  test('a reload adding a call restarts only the new callee and rewrites the caller\'s book in place', async () => {
+  test('a reload adding a call reconfigures only the new callee (in place, same pid) and rewrites the caller\'s book in place', async () => {
     const before = { korax: await pid('acme/korax'), goreos: await pid('acme/goreos'), medico: await pid('acme/medico') };
     const goreosToken = await hooksToken('acme/goreos');
     const r = await reload({
@@ -120,8 +120,9 @@ describe('federation under fleetd (fake gateway)', { timeout: 180_000 }, () => {
       medico: { knowledge: ['docs'], description: 'the clinician' },
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.json.actions.map((a: any) => [a.kind, a.address, a.reason]), [['restart', 'acme/medico', 'openclaw.json changed']]);
-    await waitForAgent(f, 'acme/medico', (a) => a.state === 'running' && a.pid !== before.medico);
+    assert.deepEqual(r.json.actions.map((a: any) => [a.kind, a.address, a.reason]), [['reconfigure', 'acme/medico', 'openclaw.json changed']]);
+    assert.deepEqual(r.json.reconfigured.map((o: any) => [o.address, o.result]), [['acme/medico', 'applied']], 'hooks hot-apply');
+    assert.equal(await pid('acme/medico'), before.medico);
     assert.equal(await pid('acme/korax'), before.korax);
     assert.equal(await pid('acme/goreos'), before.goreos);
     assert.equal(await hooksToken('acme/goreos'), goreosToken, 'a new caller elsewhere does not rotate goreos\' token');
@@ -134,7 +135,7 @@ describe('federation under fleetd (fake gateway)', { timeout: 180_000 }, () => {
     ]);
   });
 
-  test('a reload removing a call rotates the callee\'s token (restarting it) and updates the books', async () => {
+  test('a reload removing a call rotates the callee\'s token (reconfiguring it in place) and updates the books', async () => {
     const before = { korax: await pid('acme/korax'), goreos: await pid('acme/goreos'), medico: await pid('acme/medico') };
     const oldToken = await hooksToken('acme/goreos');
     const r = await reload({
@@ -143,8 +144,9 @@ describe('federation under fleetd (fake gateway)', { timeout: 180_000 }, () => {
       medico: { knowledge: ['docs'], description: 'the clinician' },
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.json.actions.map((a: any) => [a.kind, a.address]), [['restart', 'acme/goreos']], 'goreos lost its hooks (nobody calls it)');
-    await waitForAgent(f, 'acme/goreos', (a) => a.state === 'running' && a.pid !== before.goreos);
+    assert.deepEqual(r.json.actions.map((a: any) => [a.kind, a.address]), [['reconfigure', 'acme/goreos']], 'goreos lost its hooks (nobody calls it)');
+    assert.deepEqual(r.json.reconfigured.map((o: any) => [o.address, o.result]), [['acme/goreos', 'applied']]);
+    assert.equal(await pid('acme/goreos'), before.goreos);
     assert.equal((await config('acme/goreos')).hooks, undefined);
     const gone = await f.ctl('token', 'acme/goreos', '--hooks');
     assert.equal(gone.code, 1, 'no token is kept for an agent nobody calls');
@@ -161,7 +163,7 @@ describe('federation under fleetd (fake gateway)', { timeout: 180_000 }, () => {
       medico: { knowledge: ['docs'], description: 'the clinician' },
     });
     assert.equal(r2.code, 0, r2.stderr);
-    assert.deepEqual(r2.json.actions.map((a: any) => [a.kind, a.address]), [['restart', 'acme/medico']]);
+    assert.deepEqual(r2.json.actions.map((a: any) => [a.kind, a.address]), [['reconfigure', 'acme/medico']]);
     const rotated = await hooksToken('acme/medico');
     assert.notEqual(rotated, medicoToken);
     assert.equal((await config('acme/medico')).hooks.token, rotated);

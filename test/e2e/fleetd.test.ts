@@ -165,15 +165,29 @@ test('reload restarts only the agent whose config changed; an invalid manifest c
     await writeManifest(dir, changed);
     const dry = await f.ctl('reload', '--dry-run');
     assert.equal(dry.code, 0, dry.stderr);
-    assert.deepEqual(dry.json.actions.map((a: any) => [a.kind, a.address]), [['restart', 'acme/beta']]);
+    assert.deepEqual(dry.json.actions.map((a: any) => [a.kind, a.address]), [['reconfigure', 'acme/beta']]);
     assert.equal(dry.json.applied, false);
+    assert.deepEqual(dry.json.reconfigured, []);
 
+    // only openclaw.json changed: the running gateway applies it, same process
     const applied = await f.ctl('reload');
     assert.equal(applied.code, 0, applied.stderr);
-    assert.deepEqual(applied.json.actions.map((a: any) => [a.kind, a.address]), [['restart', 'acme/beta']]);
-    const beta = await waitForAgent(f, 'acme/beta', (a) => a.state === 'running' && a.pid !== before['acme/beta']);
-    assert.notEqual(beta.pid, before['acme/beta']);
+    assert.deepEqual(applied.json.actions.map((a: any) => [a.kind, a.address]), [['reconfigure', 'acme/beta']]);
+    assert.deepEqual(applied.json.reconfigured.map((o: any) => [o.address, o.result, o.pid]), [['acme/beta', 'applied', before['acme/beta']]]);
+    const beta = (await status(f)).find((a) => a.address === 'acme/beta');
+    assert.equal(beta.state, 'running');
+    assert.equal(beta.pid, before['acme/beta']);
+    assert.match(beta.reason, /applied in place by pid \d+: hot reload/);
     assert.equal((await status(f)).find((a) => a.address === 'acme/alpha').pid, before['acme/alpha'], 'alpha untouched');
+
+    // an environment change needs a new process
+    changed.fleets.acme.agents.beta.env = { NEW_VAR: '1' };
+    await writeManifest(dir, changed);
+    const restarted = await f.ctl('reload');
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.deepEqual(restarted.json.actions.map((a: any) => [a.kind, a.address, a.reason]), [['restart', 'acme/beta', 'environment changed']]);
+    const newBeta = await waitForAgent(f, 'acme/beta', (a) => a.state === 'running' && a.pid !== before['acme/beta']);
+    assert.notEqual(newBeta.pid, before['acme/beta']);
     seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
 
     // a new agent and a removed one, by SIGHUP this time

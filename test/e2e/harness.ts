@@ -175,6 +175,11 @@ export async function startFleetd(dir: string, manifest: unknown, options: Start
   return fleetd;
 }
 
+/** fleetctl --socket <sock> ...args without --json: the output people see. */
+export function ctlText(f: Fleetd, ...args: string[]): Promise<CtlResult> {
+  return run(process.execPath, [FLEETCTL, '--socket', f.socket, ...args]);
+}
+
 /** Status of all agents (fleetctl status --json). */
 export async function status(f: Fleetd): Promise<any[]> {
   const r = await f.ctl('status');

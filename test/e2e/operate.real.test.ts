@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import JSON5 from 'json5';
 import type { ProcRef } from '../../src/supervise/proc.js';
 import { waitFor } from '../../src/util/wait-for.js';
-import { agentHome, cleanup, run, startFleetd, status, stopFleetd, tempDir, FLEETCTL, type Fleetd } from './harness.js';
-import { FIRST_START_TIMEOUT_MS, livingRefs, OPENCLAW_VERSION, realManifest, trackTrees, waitRefsDead } from './real-harness.js';
+import { agentHome, run, startFleetd, status, tempDir, FLEETCTL, type Fleetd } from './harness.js';
+import { endRealSuite, FIRST_START_TIMEOUT_MS, OPENCLAW_VERSION, realManifest, trackTrees } from './real-harness.js';
 
 const ADDRESS = 'acme/real';
 const BOOT_MS = 180_000;
@@ -41,19 +41,7 @@ describe('operating a real OpenClaw agent', { timeout: 15 * 60_000 }, () => {
     await track();
   }, { timeout: FIRST_START_TIMEOUT_MS + 60_000 });
 
-  after(async () => {
-    if (f && f.child.exitCode === null && f.child.signalCode === null) await stopFleetd(f);
-    await waitRefsDead(seen.values()).catch(() => {
-      for (const ref of livingRefs(seen.values())) {
-        try {
-          process.kill(ref.pid, 'SIGKILL'); // last resort, our own gateway processes only (pid + start time)
-        } catch {
-          // gone meanwhile
-        }
-      }
-    });
-    if (dir) await cleanup(dir);
-  });
+  after(() => endRealSuite(f, seen.values(), dir));
 
   test('fleetctl openclaw F/A --version prints the pinned version', async () => {
     const r = await ctl('openclaw', ADDRESS, '--version');

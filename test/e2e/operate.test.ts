@@ -163,7 +163,7 @@ describe('operate: exec, config ownership, secrets, OpenClaw log', () => {
     await writeManifest(dir, manifest);
     const reload = await f.ctl('reload');
     assert.equal(reload.code, 0, reload.stderr);
-    assert.ok(reload.json.actions.some((a: any) => a.kind === 'restart' && a.address === 'acme/one'));
+    assert.ok(reload.json.actions.some((a: any) => a.kind === 'reconfigure' && a.address === 'acme/one'));
     await waitFor(async () => (await readConfig(home())).logging.level === 'info', { timeoutMs: 15_000, what: 'the reload to apply' });
     await waitForAgent(f, 'acme/one', (a) => a.state === 'running');
     await track();

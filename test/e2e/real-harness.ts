@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { defaultRuntimeCacheDir } from '../../src/runtime/cache-dir.js';
 import { descendantsOf, groupMembers, isSameProcess, listProcesses, type ProcRef } from '../../src/supervise/proc.js';
 import { waitFor } from '../../src/util/wait-for.js';
+import { cleanup, stopFleetd, type Fleetd } from './harness.js';
 
 /** The OpenClaw version the real suites run. */
 export const OPENCLAW_VERSION = '2026.9.6';
@@ -280,4 +281,20 @@ export function invokeTool(port: number, token: string | undefined, host = '127.
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
   const body = JSON.stringify({ tool: 'sessions_list', action: 'json', args: {} });
   return httpRequest(`http://${host.includes(':') ? `[${host}]` : host}:${port}/tools/invoke`, { method: 'POST', headers, body });
+}
+
+/** The end of a real-gateway suite: fleetd stopped (SIGTERM), every gateway process seen gone (SIGKILL as the last resort, by pid + start time), the dir removed. */
+export async function endRealSuite(f: Fleetd | undefined, seen: Iterable<ProcRef>, dir: string): Promise<void> {
+  if (f && f.child.exitCode === null && f.child.signalCode === null) await stopFleetd(f);
+  const refs = [...seen];
+  await waitRefsDead(refs).catch(() => {
+    for (const ref of livingRefs(refs)) {
+      try {
+        process.kill(ref.pid, 'SIGKILL'); // last resort, our own gateway processes only (pid + start time)
+      } catch {
+        // gone meanwhile
+      }
+    }
+  });
+  if (dir) await cleanup(dir);
 }

@@ -165,7 +165,7 @@ test('fleetctl daemon restart leaves every gateway running and the next fleetd a
     assert.equal(restarted.json.leaving, 'restart');
     assert.equal(restarted.json.gateways, 2);
     assert.equal(await f.exited, 0, 'the old fleetd exited 0');
-    assert.equal(f.output().match(/left running for the next fleetd to adopt/g)?.length, 2, 'one line per gateway left running');
+    assert.equal(f.output().match(/"msg":"left running for the next fleetd to adopt"/g)?.length, 2, 'one line per gateway left running');
     // the successor (same command line) takes the lock and the socket, and adopts
     const health = await waitFor(async () => {
       const r = await f.ctl('status');

@@ -21,6 +21,8 @@ export function formatEvent(e: FleetEvent): string {
       return `${head} ${e.address}: pid ${e.pid ?? '-'} ${e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`} after ${formatDuration(e.runtimeMs)}`;
     case 'agent.restart':
       return `${head} ${e.address}: restart ${e.restarts} (${e.reason})`;
+    case 'agent.reconfigured':
+      return `${head} ${e.address}: ${e.result}${e.pid !== null ? ` pid ${e.pid}` : ''} after ${formatDuration(e.durationMs)} (${e.reason})`;
     case 'agent.adopted':
       return `${head} ${e.address}: pid ${e.pid} (${e.reason})`;
     case 'fleet.reload':
