@@ -9,8 +9,10 @@ import type { Manifest } from '../manifest/schema.js';
 import { cleanGatewayPath } from '../plan/gateway-env.js';
 import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
 import { agentPaths } from '../provision/home.js';
-import { listProcesses, treeRssBytes } from '../supervise/proc.js';
+import { pageSizeBytes } from '../supervise/proc.js';
+import { createProcTable, treeRssOf } from '../supervise/proc-table.js';
 import { createRunner } from '../supervise/runner.js';
+import { AGENT_MARKER, sharedProcDeps } from '../supervise/shared-proc-deps.js';
 import { FleetError, toFleetError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { DaemonContext } from './context.js';
@@ -35,6 +37,9 @@ export interface RunOptions {
   overrides?: { stateDir?: string | undefined; socket?: string | undefined };
 }
 
+/** How old a /proc scan `status` may show RSS from (ms): back-to-back status calls share one. */
+const STATUS_RSS_MAX_AGE_MS = 1000;
+
 /** This package's root (dist/daemon/run.js -> ../../): no gateway PATH entry may point inside it. */
 const PACKAGE_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
@@ -53,15 +58,16 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
   const store = createRegistryStore(openRegistry(manifest.stateDir));
   let fleetRef: { manifest: Manifest } | undefined;
   const installRuntime = createRuntimeCache(() => fleetRef?.manifest ?? manifest, log);
+  // One /proc table for every runner, status call and start-up sweep (supervise/proc-table.ts).
+  const procs = createProcTable();
+  const pageSize = pageSizeBytes();
+  const procDeps = sharedProcDeps(procs, { trackMaxAgeMs: () => (fleetRef?.manifest ?? manifest).health.intervalMs / 2 });
   const fleet = createFleet(manifest, {
     logger: log,
     store,
     installRuntime,
-    createRunner: (spec, runnerDeps) => createRunner(spec, runnerDeps),
-    treeRss: (pids) => {
-      const table = listProcesses();
-      return new Map(pids.map((pid) => [pid, treeRssBytes(pid, table)]));
-    },
+    createRunner: (spec, runnerDeps) => createRunner(spec, { ...runnerDeps, ...procDeps }),
+    treeRss: (pids) => treeRssOf(procs, pids, pageSize, STATUS_RSS_MAX_AGE_MS),
     now: () => Date.now(),
     parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
   });
@@ -98,9 +104,11 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     // A previous fleetd killed with SIGKILL may have left gateways running: stop them first,
     // there must never be two gateways on one state dir or port.
     const orphans = Object.entries(reg.agents).filter(([, e]) => e.process);
+    const sweepAt = procs.now();
+    const sweepDeps = { stopTree: procDeps.stopTree, marked: (configPath: string) => procs.marked(AGENT_MARKER, configPath, sweepAt) };
     await Promise.all(
       orphans.map(async ([address, entry]) => {
-        const result = await stopRecordedProcess(entry.process!, manifest.gateway.stopTimeoutMs);
+        const result = await stopRecordedProcess(entry.process!, manifest.gateway.stopTimeoutMs, sweepDeps);
         log.warn({ agent: address, pid: entry.process!.pid, result }, 'gateway left by a previous fleetd handled');
       }),
     );
@@ -109,7 +117,7 @@ export async function runDaemon(manifest: Manifest, options: RunOptions = {}): P
     await Promise.all(
       Object.values(reg.agents).map(async (entry) => {
         const configPath = agentPaths(manifest.stateDir, entry.fleet, entry.agent).configPath;
-        const pids = await stopMarkedProcesses(configPath, manifest.gateway.stopTimeoutMs);
+        const pids = await stopMarkedProcesses(configPath, manifest.gateway.stopTimeoutMs, sweepDeps);
         if (pids.length > 0) log.warn({ agent: `${entry.fleet}/${entry.agent}`, pids }, 'stopped leftover gateway processes of a previous fleetd');
       }),
     );

@@ -17,7 +17,7 @@ describe('proc', () => {
     fields[3] = '13'; // session
     fields[19] = '987654'; // field 22: starttime
     const stat = parseStat(`42 (my (weird) proc) ${fields.join(' ')}`);
-    assert.deepEqual(stat, { pid: 42, comm: 'my (weird) proc', state: 'S', ppid: 11, pgid: 12, sid: 13, startTime: '987654' });
+    assert.deepEqual(stat, { pid: 42, comm: 'my (weird) proc', state: 'S', ppid: 11, pgid: 12, sid: 13, startTime: '987654', rssPages: 24 });
     assert.equal(parseStat('garbage'), undefined);
   });
 

@@ -10,8 +10,9 @@
 // So the tree is frozen first: SIGSTOP to everything, wait until all of it is stopped
 // (a fork in progress completes before the stop takes effect), walk again, and only then
 // SIGTERM + SIGCONT. A pending SIGTERM is delivered on resume, before any more user code.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { descendantsOf, groupMembers, listProcesses, readStat, type ProcRef, type ProcStat } from './proc.js';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { descendantsOf, readStat, type ProcRef, type ProcSnapshot } from './proc.js';
+import { createProcTable, type ProcTable } from './proc-table.js';
 
 /** What to stop. */
 export interface StopTarget {
@@ -38,6 +39,11 @@ export interface StopOptions {
   pollMs?: number;
   /** How long to keep SIGKILLing new arrivals before giving up (default 2000 ms). */
   killWaitMs?: number;
+  /**
+   * The /proc table shared with other stops (fleetd's one table: 200 stops polling together
+   * share one scan per poll). Default: a table of this stop's own.
+   */
+  procs?: ProcTable;
 }
 
 /** What stopTree did. */
@@ -66,6 +72,8 @@ const FREEZE_MAX_MS = 500;
 export async function stopTree(target: StopTarget, options: StopOptions): Promise<StopReport> {
   const started = Date.now();
   const pollMs = options.pollMs ?? 25;
+  const procs = options.procs ?? createProcTable();
+  const calledAt = procs.now();
   const known = new Map<number, string>();
   const groups = new Set<number>();
   const terminated = new Set<number>();
@@ -81,9 +89,10 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     if (stat && stat.state !== 'Z' && stat.startTime === ref.startTime) known.set(ref.pid, ref.startTime);
   }
 
-  const collect = (): ProcStat[] => {
-    const table = listProcesses();
-    const byPid = new Map(table.map((p) => [p.pid, p]));
+  // `since`: the scan must have started after this moment (our last signals, or the call).
+  const collect = (since: number): ProcSnapshot => {
+    const table = procs.snapshot(since);
+    const byPid = table.byPid;
     let grew = true;
     while (grew) {
       grew = false;
@@ -99,7 +108,7 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
         if (stat && stat.pgid === pid && stat.startTime === known.get(pid)) groups.add(pid);
       }
       for (const g of groups) {
-        for (const member of groupMembers(g, table)) {
+        for (const member of table.groups.get(g) ?? []) {
           if (!known.has(member.pid)) {
             known.set(member.pid, member.startTime);
             grew = true;
@@ -110,10 +119,9 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     return table;
   };
 
-  const alive = (table: ProcStat[]): number[] => {
-    const byPid = new Map(table.map((p) => [p.pid, p]));
+  const alive = (table: ProcSnapshot): number[] => {
     return [...known].filter(([pid, start]) => {
-      const p = byPid.get(pid);
+      const p = table.byPid.get(pid);
       return p !== undefined && p.state !== 'Z' && p.startTime === start;
     }).map(([pid]) => pid);
   };
@@ -122,7 +130,7 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   // to some programs); members reached by a group signal are not signalled again one by one.
   const groupsSent = { SIGSTOP: new Set<number>(), SIGTERM: new Set<number>(), SIGCONT: new Set<number>(), SIGKILL: new Set<number>() };
   // With `only` (newcomers, born after the group signals) each pid is signalled directly.
-  const signalAll = (table: ProcStat[], signal: StopSignal, only?: Set<number>): void => {
+  const signalAll = (table: ProcSnapshot, signal: StopSignal, only?: Set<number>): void => {
     const repeatable = signal === 'SIGKILL' || signal === 'SIGSTOP';
     const sentNow = new Set<number>();
     for (const g of only ? [] : groups) {
@@ -132,12 +140,11 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
         sentNow.add(g);
       }
     }
-    const byPid = new Map(table.map((p) => [p.pid, p]));
     for (const pid of alive(table)) {
       if (only && !only.has(pid)) continue;
       // SIGKILL and SIGSTOP go to each pid as well (a member may have left the group), but a
       // pid the group signal just reached counts even if it is a zombie by the time we look.
-      const viaGroup = sentNow.has(byPid.get(pid)?.pgid ?? -1);
+      const viaGroup = sentNow.has(table.byPid.get(pid)?.pgid ?? -1);
       const direct = viaGroup && !repeatable ? false : sendPid(pid, known.get(pid) as string, signal);
       if (viaGroup || direct) {
         if (signal === 'SIGTERM') terminated.add(pid);
@@ -147,15 +154,17 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   };
 
   // Phase 0: freeze the tree (see the race above), re-walking until nothing new appears.
-  let table = collect();
+  // Stops started in the same turn (a fleet stopping all its agents) share the first scan.
+  await nextTurn();
+  let table = collect(calledAt);
   const freezeUntil = Date.now() + FREEZE_MAX_MS;
   while (alive(table).length > 0) {
     signalAll(table, 'SIGSTOP');
     const before = known.size;
+    const sent = procs.now();
     await sleep(2);
-    table = collect();
-    const byPid = new Map(table.map((p) => [p.pid, p]));
-    const frozen = alive(table).every((pid) => isStopped(byPid.get(pid)?.state));
+    table = collect(sent);
+    const frozen = alive(table).every((pid) => isStopped(table.byPid.get(pid)?.state));
     if ((frozen && known.size === before) || Date.now() >= freezeUntil) break;
   }
 
@@ -166,8 +175,9 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   }
   const termDeadline = started + Math.max(0, options.timeoutMs);
   while (alive(table).length > 0 && Date.now() < termDeadline) {
+    const polled = procs.now();
     await sleep(Math.min(pollMs, Math.max(1, termDeadline - Date.now())));
-    table = collect();
+    table = collect(polled);
     const fresh = new Set(alive(table).filter((pid) => !terminated.has(pid)));
     if (fresh.size > 0) {
       signalAll(table, 'SIGTERM', fresh);
@@ -180,15 +190,16 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   while (alive(table).length > 0) {
     signalAll(table, 'SIGKILL');
     if (Date.now() >= killDeadline) break;
+    const polled = procs.now();
     await sleep(pollMs);
-    table = collect();
+    table = collect(polled);
   }
 
   return {
     terminated: [...terminated],
     killed: [...killed],
     groups: [...groups],
-    survivors: alive(collect()),
+    survivors: alive(collect(procs.now())),
     elapsedMs: Date.now() - started,
   };
 }
