@@ -28,6 +28,7 @@ import type { Logger } from './logger.js';
 import { checkPurgeTarget, purgeHome } from './purge.js';
 import type { RegistryStore } from './registry-store.js';
 import { runRollingRestart, type RollingProgress, type RollingResult } from './rolling-restart.js';
+import { startAgents, stopAgents, type BulkResult, type BulkStep } from './bulk-ops.js';
 import type { InstallRuntime } from './runtime-cache.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
@@ -104,6 +105,13 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     const agent = agents.get(address as AgentAddress);
     if (!agent) throw new FleetError('NOT_FOUND', `no agent ${address}; \`fleetctl status\` lists the agents`);
     return agent;
+  }
+
+  /** The agents of `fleet` (every agent when undefined), sorted by address; NOT_FOUND for a fleet with none. */
+  function membersOf(fleet: string | undefined): Agent[] {
+    const members = [...agents.values()].filter((a) => fleet === undefined || a.desired.fleet === fleet).sort((a, b) => (a.address < b.address ? -1 : 1));
+    if (fleet !== undefined && members.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleet}; \`fleetctl status\` lists the agents`);
+    return members;
   }
 
   /** The agent for `desired`, made on first sight; a known one takes the new declaration. */
@@ -367,9 +375,20 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
     /** Rolling restart of one fleet, one agent at a time, each running before the next; reports each step. */
     rollingRestart(fleet: string, options: { timeoutMs?: number }, onProgress: (p: RollingProgress) => void = () => {}): Promise<RollingResult> {
-      const members = [...agents.values()].filter((a) => a.desired.fleet === fleet).sort((a, b) => (a.address < b.address ? -1 : 1));
-      if (members.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleet}; \`fleetctl status\` lists the agents`);
+      const members = membersOf(fleet);
       return runRollingRestart(fleet, members, { ...options, isMember: (a) => agents.get(a.address) === a, view }, onProgress, log);
+    },
+
+    /** Operator stop of every agent of `fleet` (undefined: of all fleets), all at once; each outcome reported as it ends. NOT_FOUND for an unknown fleet. */
+    stopMany(fleet: string | undefined, options: StopOptions = {}, onProgress: (step: BulkStep) => void = () => {}): Promise<BulkResult> {
+      const members = membersOf(fleet);
+      return stopAgents(fleet === undefined ? 'all' : `fleet ${fleet}`, members, options, onProgress, log);
+    },
+
+    /** Operator start of every enabled agent of `fleet` (undefined: of all fleets), at most startConcurrency booting at once; with wait, until each is up or failed. */
+    startMany(fleet: string | undefined, options: { wait: boolean }, onProgress: (step: BulkStep) => void = () => {}): Promise<BulkResult> {
+      const members = membersOf(fleet);
+      return startAgents(fleet === undefined ? 'all' : `fleet ${fleet}`, members, options, onProgress, log);
     },
 
     /** fleetd's environment as gateways see it (PATH cleaned; $CREDENTIALS_DIRECTORY for secret references). */

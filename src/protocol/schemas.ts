@@ -6,6 +6,7 @@ import { AGENT_STATES } from '../plan/agent-states.js';
 import { ENV_NAME_PATTERN, ID_PATTERN, ID_RULE, VERSION_PATTERN } from '../manifest/ids.js';
 import { envValueSchema } from '../secrets/refs.js';
 import { operateRoutes } from './operate-schemas.js';
+import { bulkResultSchema, bulkRoutes, bulkStepSchema } from './bulk-schemas.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -247,6 +248,7 @@ export const routes = {
     response: z.object({ removed: z.array(z.string()), kept: z.array(z.string()) }),
   },
   ...operateRoutes,
+  ...bulkRoutes,
 } as const;
 
 /** Name of a route. */
@@ -262,6 +264,9 @@ export type ResponseBody<K extends RouteName> = z.output<(typeof routes)[K]['res
 export const logLineSchema = z.object({ line: z.string() });
 /** One line of the rolling restart NDJSON stream. */
 export const rollingEventSchema = z.union([z.object({ progress: rollingProgressSchema }), z.object({ result: rollingResultSchema }), errorBodySchema]);
+
+/** One line of a bulk stop/start NDJSON stream (stop fleet, stop --all, start fleet, start --all). */
+export const bulkEventSchema = z.union([z.object({ progress: bulkStepSchema }), z.object({ result: bulkResultSchema }), errorBodySchema]);
 
 /** One line of the runtime install NDJSON stream. */
 export const installEventSchema = z.union([

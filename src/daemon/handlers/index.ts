@@ -23,6 +23,7 @@ import { backupHandler } from './backup.js';
 import { execSpecHandler } from './exec-spec.js';
 import { openclawLogsHandler } from './openclaw-logs.js';
 import { restoreHandler } from './restore.js';
+import { startAllHandler, startFleetHandler, stopAllHandler, stopFleetHandler } from './bulk.js';
 
 /** Builds every route's handler around one daemon context. */
 export function createHandlers(ctx: DaemonContext): HandlerMap {
@@ -50,5 +51,9 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     openclawLogs: openclawLogsHandler(ctx),
     backup: backupHandler(ctx),
     restore: restoreHandler(ctx),
+    stopFleet: stopFleetHandler(ctx),
+    startFleet: startFleetHandler(ctx),
+    stopAll: stopAllHandler(ctx),
+    startAll: startAllHandler(ctx),
   };
 }
