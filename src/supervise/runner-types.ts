@@ -71,5 +71,7 @@ export interface Run {
   finished: boolean;
   probeTimer: TimerHandle | null;
   startupTimer: TimerHandle | null;
+  /** Probes made while starting (their delays grow: runner.ts startingProbeDelayMs). */
+  startProbes: number;
 }
 

@@ -34,6 +34,13 @@ export type { Runner, RunnerEvents, StatePredicate, StopCallOptions } from './ru
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
 export const STARTING_PROBE_MS = 500;
 
+// A gateway that listens within milliseconds (or a restart of one that was just killed)
+// should not wait half a second for its next probe: a refused connection costs little.
+/** Delay before probe number `attempt` + 1 of a boot (0-based): 20, 40, 80 ... ms, up to STARTING_PROBE_MS and the health interval. */
+export function startingProbeDelayMs(attempt: number, intervalMs: number): number {
+  return Math.min(intervalMs, STARTING_PROBE_MS, 20 * 2 ** Math.min(attempt, 10));
+}
+
 /** Creates the runner of one agent, in state `stopped`; `spec` serves until the first launch prepares its own. */
 export function createRunner(spec: LaunchSpec, deps: Partial<RunnerDeps> = {}): Runner {
   return new GatewayRunner(spec, resolveRunnerDeps(deps));
@@ -242,6 +249,7 @@ class GatewayRunner implements Runner {
       finished: false,
       probeTimer: null,
       startupTimer: null,
+      startProbes: 0,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -309,7 +317,7 @@ class GatewayRunner implements Runner {
         }
       }
     }
-    this.scheduleProbe(run, this.state === 'starting' ? Math.min(health.intervalMs, STARTING_PROBE_MS) : health.intervalMs);
+    this.scheduleProbe(run, this.state === 'starting' ? startingProbeDelayMs(run.startProbes++, health.intervalMs) : health.intervalMs);
   }
 
   /** The process ended on its own (crash, exit 78, spawn error): clean up, then backoff or failed. */
