@@ -1,10 +1,14 @@
-// Spawns one gateway with execa: exactly the spec's argv, cwd and environment (nothing of
-// fleetd's own env), in its own process group and session, stdin closed, stdout/stderr
-// handed to the caller. It never throws and never rejects: a command that cannot start
-// is reported through `exited` like any other ending, with a reason people can act on.
+// Spawns one gateway: exactly the spec's argv, cwd and environment (nothing of fleetd's own
+// env), in its own process group and session, stdin closed, stdout/stderr handed to the
+// caller. It never throws and never rejects: a command that cannot start is reported
+// through `exited` like any other ending, with a reason people can act on.
+//
+// node:child_process, not execa: none of execa's extras apply here (no buffering, no
+// rejection, no cleanup on exit, no kill escalation), and loading it kept ~130 modules in
+// fleetd's memory while every spawn built its promise and stream machinery for nothing.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { readStat } from './proc.js';
 import type { LaunchSpec } from './types.js';
 
@@ -70,9 +74,8 @@ function failedSpawn(error: string): GatewayProcess {
   return { pid: null, startTime: null, exitSeen: Promise.resolve(), exited: Promise.resolve({ code: null, signal: null, error }) };
 }
 
-// `cleanup: false` and `detached: true`: when fleetd itself dies, the gateway lives on in
-// its own group and is found again through its recorded pid + start time (orphans.ts).
-// `reject: false` plus our own listeners: nothing can become an unhandled rejection.
+// `detached: true`: the gateway leads its own session and group, and when fleetd itself dies
+// it lives on there and is found again through its recorded pid + start time (orphans.ts).
 /** Spawns the gateway of `spec`; see GatewayProcess. */
 export const spawnGateway: SpawnFn = (spec, io) => {
   const [command, ...args] = spec.argv;
@@ -85,23 +88,9 @@ export const spawnGateway: SpawnFn = (spec, io) => {
   const file = resolveCommand(command, spec.env.PATH, spec.cwd);
   if (!file) return failedSpawn(`command not found or not executable: "${command}" (PATH=${spec.env.PATH ?? ''})`);
 
-  let subprocess: ReturnType<typeof execa>;
+  let subprocess: ChildProcess;
   try {
-    subprocess = execa(file, args, {
-      cwd: spec.cwd,
-      env: spec.env,
-      extendEnv: false,
-      preferLocal: false,
-      detached: true,
-      cleanup: false,
-      reject: false,
-      buffer: false,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      forceKillAfterDelay: false,
-      windowsHide: true,
-    });
+    subprocess = spawn(file, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   } catch (err) {
     return failedSpawn(`spawn ${file} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -111,6 +100,9 @@ export const spawnGateway: SpawnFn = (spec, io) => {
   const startTime = pid === null ? null : (readStat(pid)?.startTime ?? null);
   subprocess.stdout?.on('data', (chunk: Buffer | string) => io.onStdout(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
   subprocess.stderr?.on('data', (chunk: Buffer | string) => io.onStderr(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+  // a read error on a pipe ends its output; it must never crash fleetd
+  subprocess.stdout?.on('error', () => undefined);
+  subprocess.stderr?.on('error', () => undefined);
 
   let markSeen: () => void = () => undefined;
   const exitSeen = new Promise<void>((resolveSeen) => {
@@ -151,17 +143,11 @@ export const spawnGateway: SpawnFn = (spec, io) => {
         st?.once('close', once);
       }
     });
-    subprocess.once('error', (err: Error) => {
+    // A spawn that fails (EACCES, E2BIG ...) emits 'error' and no 'exit'; later errors
+    // (none expected: fleetd signals by pid) must not become uncaught exceptions.
+    subprocess.on('error', (err: Error) => {
       if (pid === null) finish({ code: null, signal: null, error: `spawn ${file} failed: ${err.message}` });
     });
-    // execa's own result covers early errors that emit no 'exit' (it never rejects: reject: false).
-    subprocess.then(
-      (result) => {
-        if (result.failed && pid === null) finish({ code: null, signal: null, error: result.shortMessage ?? 'spawn failed' });
-        else finish({ code: result.exitCode ?? null, signal: result.signal ?? null });
-      },
-      (err: unknown) => finish({ code: null, signal: null, error: err instanceof Error ? err.message : String(err) }),
-    );
   });
   return { pid, startTime, exitSeen, exited };
 };
