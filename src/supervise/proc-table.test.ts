@@ -50,7 +50,8 @@ describe('proc table', () => {
     const known = new Map([[99, '990'], [14, '140']]);
     trackTree(10, known, snap);
     assert.deepEqual([...known.keys()].sort(), [11, 12, 14], 'dead entries dropped, descendants added');
-    assert.deepEqual([...treeRssOf(table, [10, 20], 4096, 1000)], [[10, 122880], [20, 40960]]);
+    assert.deepEqual([...treeRssOf(table, [10, 20, 77], 4096, 1000)], [[10, 122880], [20, 40960]], 'a pid newer than the scan is left out');
+    assert.equal(table.scans().tables, 1, 'status reuses a recent scan, even for a pid it does not know yet');
   });
 
   test('real /proc: one environment pass finds a child by its marker; RSS of a real tree is non-zero', async () => {

@@ -74,9 +74,10 @@ export function environmentIndex(name: string): Map<string, ProcRef[]> {
   return index;
 }
 
-/** RSS of each pid's whole tree (bytes), from one snapshot at most `maxAgeMs` old (a fresh one when a pid is newer than it). */
+// A process younger than the scan (spawned in the last second) has no RSS worth showing
+// yet; rescanning for it made every status call during a start of many agents walk /proc.
+/** RSS of each pid's whole tree (bytes), from one snapshot at most `maxAgeMs` old; pids not in it yet are left out. */
 export function treeRssOf(procs: ProcTable, pids: readonly number[], pageSize: number, maxAgeMs: number): Map<number, number> {
-  let snap = procs.snapshot(procs.now() - maxAgeMs);
-  if (pids.some((pid) => !snap.byPid.has(pid))) snap = procs.snapshot();
-  return new Map(pids.map((pid) => [pid, treeRssBytes(pid, snap, pageSize)]));
+  const snap = procs.snapshot(procs.now() - maxAgeMs);
+  return new Map(pids.filter((pid) => snap.byPid.has(pid)).map((pid) => [pid, treeRssBytes(pid, snap, pageSize)]));
 }
