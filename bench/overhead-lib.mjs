@@ -141,14 +141,18 @@ export async function pollUntil(check, { everyMs = 20, timeoutMs = 600_000, what
   }
 }
 
-/** Starts `<root>/bin/fleetd.js start` on a manifest in `dir`; its log goes to dir/fleetd.log. */
-export function startFleetd(root, dir, manifest) {
+/** Starts `<root>/bin/fleetd.js start` on a manifest in `dir` (NODE_OPTIONS as given; none when empty); its log goes to dir/fleetd.log. */
+export function startFleetd(root, dir, manifest, nodeOptions = '') {
   const manifestPath = join(dir, 'fleets.json5');
   writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
   const log = join(dir, 'fleetd.log');
   const out = [];
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
   const child = spawn(process.execPath, [...(process.env.FLEETD_NODE_OPTIONS ? process.env.FLEETD_NODE_OPTIONS.split(' ') : []), join(root, 'bin', 'fleetd.js'), 'start', '--manifest', manifestPath], {
     cwd: dir,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (d) => out.push(d));
@@ -171,7 +175,7 @@ export function removeDir(dir) {
 }
 
 /** fleetd of the checkout `root` as a benchmark target (same interface as bench/peers.mjs). */
-export function fleetdDriver(root, dir, n, { www, portBase, intervalMs }) {
+export function fleetdDriver(root, dir, n, { www, portBase, intervalMs, nodeOptions = '' }) {
   let f = null;
   let bulk = null;
   const fleetctl = (...args) =>
@@ -191,7 +195,7 @@ export function fleetdDriver(root, dir, n, { www, portBase, intervalMs }) {
   return {
     name: 'fleetd',
     async start() {
-      f = startFleetd(root, dir, overheadManifest(n, { www, portBase, intervalMs }));
+      f = startFleetd(root, dir, overheadManifest(n, { www, portBase, intervalMs }), nodeOptions);
     },
     daemonPid: () => f?.child.pid ?? null,
     async agents() {
@@ -215,4 +219,14 @@ export function fleetdDriver(root, dir, n, { www, portBase, intervalMs }) {
       f?.saveLog();
     },
   };
+}
+
+/** NODE_OPTIONS of the shipped systemd unit (systemd/fleetd.service of `root`), '' when it sets none. */
+export function unitNodeOptions(root) {
+  try {
+    const m = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(root, 'systemd', 'fleetd.service'), 'utf8'));
+    return m ? m[1].replace(/^"|"$/g, '').trim() : '';
+  } catch {
+    return '';
+  }
 }

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busybox, childrenWith, cpuSeconds, fleetdDriver, makeWorkDir, median, pollUntil, removeDir, rssOf } from './overhead-lib.mjs';
+import { busybox, childrenWith, cpuSeconds, fleetdDriver, makeWorkDir, median, pollUntil, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
 import { pm2Driver, supervisordDriver } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     label: { type: 'string', default: '' },
     out: { type: 'string', default: join(here, 'overhead-results.md') },
     'port-base': { type: 'string', default: '10000' },
+    // default: what the systemd unit of --root sets, so the figures are those of the shipped setup
+    'node-options': { type: 'string' },
   },
 });
 const sizes = values.n.split(',').map(Number);
@@ -48,8 +50,9 @@ const kills = Number(values.kills);
 const log = (line) => process.stderr.write(`overhead: ${line}\n`);
 const mib = (b) => (b / 1048576).toFixed(0);
 const sec = (ms) => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(2));
+const nodeOptions = values['node-options'] ?? unitNodeOptions(values.root);
 const drivers = {
-  fleetd: (dir, n, opts) => fleetdDriver(values.root, dir, n, opts),
+  fleetd: (dir, n, opts) => fleetdDriver(values.root, dir, n, { ...opts, nodeOptions }),
   pm2: pm2Driver,
   supervisord: supervisordDriver,
 };
@@ -197,7 +200,7 @@ lines.push(`# Overhead benchmark${values.label ? `: ${values.label}` : ''}`);
 lines.push('');
 lines.push(`- date: ${started.toISOString()}; fleetd from ${values.root} (${commit}); benchmark on Node ${process.version}`);
 lines.push(`- machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`);
-lines.push(`- child: \`${busybox()} httpd -f\` serving /healthz and /readyz from a static folder; fleetd: health.intervalMs ${intervalMs}, startConcurrency 64, restart.initialDelayMs 0`);
+lines.push(`- child: \`${busybox()} httpd -f\` serving /healthz and /readyz from a static folder; fleetd: health.intervalMs ${intervalMs}, startConcurrency 64, restart.initialDelayMs 0, NODE_OPTIONS=${nodeOptions ? `\`${nodeOptions}\`` : '(none)'}`);
 lines.push(`- idle window ${sec(idleMs)} s after all running (+ settle); trials per row: ${trials} (medians); kill -9: median of ${kills}; fleetd soak ${sec(soakMs)} s`);
 lines.push(`- "running" is what each tool's status reports: fleetd's socket polled every 20 ms (2 ms after a kill); PM2 (\`pm2 jlist\`) and supervisord (\`supervisorctl status\`) through their CLIs, so their times include one CLI call`);
 lines.push('');
