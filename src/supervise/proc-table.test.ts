@@ -2,9 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import type { ProcRef, ProcStat } from './proc.js';
+import type { ProcStat } from './proc.js';
 import { descendantsOf, groupMembers, readStat, trackTree, treeRssBytes } from './proc.js';
-import { createProcTable, environmentIndex, treeRssOf } from './proc-table.js';
+import { createProcTable, treeRssOf } from './proc-table.js';
 import { waitFor } from '../util/wait-for.js';
 import { PidTracker } from '../../test/support/testkit.js';
 
@@ -23,21 +23,37 @@ describe('proc table', () => {
     clock = 101;
     assert.notEqual(table.snapshot(), first, 'a moment after the scan started: a new scan');
     assert.equal(lists, 2);
-    assert.deepEqual(table.scans(), { tables: 2, environments: 0 });
+    assert.deepEqual(table.scans(), { tables: 2, environments: 0, environReads: 0 });
   });
 
-  test('environment scans are shared the same way, and callers get copies', () => {
+  test('environment indexes are shared like scans; each environment is read once per process, "no marker" only once it is a second old', () => {
     let clock = 0;
-    const refs: ProcRef[] = [{ pid: 5, startTime: '50' }];
-    const table = createProcTable({ now: () => clock, environments: () => new Map([['/a', refs]]) });
+    let uptime = 1000; // seconds since boot; start times are in 1/100 s
+    let list = [proc(5, 1, 5, { startTime: '10000' }), proc(6, 1, 6, { startTime: '99990' })]; // 900 s old, 0.1 s old
+    const env = new Map<number, string | undefined>([[5, '/a'], [6, undefined]]);
+    const reads: number[] = [];
+    const table = createProcTable({ now: () => clock, list: () => list, uptime: () => uptime, readEnv: (pid) => (reads.push(pid), env.get(pid)) });
     const got = table.marked('OPENCLAW_CONFIG_PATH', '/a', 0);
     got.push({ pid: 9, startTime: '9' });
-    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/a', 0), [{ pid: 5, startTime: '50' }]);
-    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/b', 0), []);
-    assert.equal(table.scans().environments, 1);
+    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/a', 0), [{ pid: 5, startTime: '10000' }], 'callers get copies; same moment: same index');
+    assert.deepEqual(reads, [5, 6]);
     clock = 5;
-    table.marked('OPENCLAW_CONFIG_PATH', '/a', 5);
-    assert.equal(table.scans().environments, 2);
+    env.set(6, '/a'); // pid 6 was a fork of fleetd that has exec'ed the gateway since: same pid and start time
+    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/a', 5).map((r) => r.pid), [5, 6], 'a young process without the marker is read again');
+    assert.deepEqual(reads, [5, 6, 6], 'the old one is not read again');
+    clock = 10;
+    uptime = 2000;
+    list = [...list, proc(7, 1, 7, { startTime: '10' })];
+    env.set(7, undefined);
+    table.marked('OPENCLAW_CONFIG_PATH', '/a', 10);
+    clock = 11;
+    table.marked('OPENCLAW_CONFIG_PATH', '/a', 11);
+    assert.deepEqual(reads, [5, 6, 6, 7], 'an old process without the marker is read once');
+    list = [proc(5, 1, 5, { startTime: '12345' })]; // pid 5 reused by another process; 6 and 7 gone
+    env.set(5, undefined);
+    clock = 12;
+    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/a', 12), [], 'a reused pid is read afresh');
+    assert.deepEqual(table.scans(), { tables: 5, environments: 5, environReads: 5 });
   });
 
   test('tree queries on one snapshot: descendants across groups, living group members, tree RSS from the stat rss field', () => {
@@ -61,7 +77,7 @@ describe('proc table', () => {
     tracker.add(child.pid);
     try {
       const found = await waitFor(() => {
-        const refs = environmentIndex('OPENCLAW_CONFIG_PATH').get(marker) ?? [];
+        const refs = createProcTable().marked('OPENCLAW_CONFIG_PATH', marker);
         return refs.length >= 2 ? refs : undefined;
       }, { timeoutMs: 5000, what: 'both marked processes' });
       tracker.add(...found.map((r) => r.pid));

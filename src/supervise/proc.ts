@@ -238,23 +238,35 @@ export function processesWithEnv(name: string, value: string): ProcRef[] {
 
 /** Live processes whose environment sets `name`, with its value (one pass over /proc; readable ones: same user or root). */
 export function processesWithEnvName(name: string): Array<ProcRef & { value: string }> {
-  const prefix = `${name}=`;
   const out: Array<ProcRef & { value: string }> = [];
   for (const entry of readdirSync('/proc')) {
     if (!isPidName(entry)) continue;
     const pid = Number(entry);
     if (pid === process.pid) continue;
-    let value: string | undefined;
-    try {
-      value = envValue(readFileSync(`/proc/${entry}/environ`, 'latin1'), prefix);
-    } catch {
-      continue; // gone, or not ours to read
-    }
+    const value = readEnvVar(pid, name);
     if (value === undefined) continue;
     const stat = readStat(pid);
     if (stat && stat.state !== 'Z') out.push({ pid, startTime: stat.startTime, value });
   }
   return out;
+}
+
+/** The value of `name` in the environment `pid` started with (read as UTF-8); undefined when unset, gone or not ours to read. */
+export function readEnvVar(pid: number, name: string): string | undefined {
+  try {
+    return envValue(readFileSync(`/proc/${pid}/environ`, 'utf8'), `${name}=`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seconds since boot (/proc/uptime), the clock of ProcStat.startTime (in USER_HZ ticks, 100 per second). */
+export function uptimeSeconds(): number {
+  try {
+    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** The value of the first `prefix...` entry of a NUL-separated environment block. */
