@@ -10,9 +10,9 @@ import type { StopTarget } from './stop-tree.js';
 /** How long to wait for the exit event of a process whose tree is already gone (ms). */
 export const EXIT_EVENT_WAIT_MS = 5000;
 
-/** Adds every process carrying the agent's environment marker to the tree `run` must stop. */
-export function rememberMarked(run: Run, deps: Pick<RunnerDeps, 'findMarked'>): void {
-  for (const p of deps.findMarked(run.spec)) run.known.set(p.pid, p.startTime);
+/** Adds every process carrying the agent's environment marker to the tree `run` must stop (found by a search made after `since`, clock ms; default now). */
+export function rememberMarked(run: Run, deps: Pick<RunnerDeps, 'findMarked'>, since?: number): void {
+  for (const p of deps.findMarked(run.spec, since)) run.known.set(p.pid, p.startTime);
 }
 
 /** The processes `run` knows of, as stop-tree refs. */
@@ -20,11 +20,11 @@ export function knownRefs(run: Run): Array<{ pid: number; startTime: string }> {
   return [...run.known].map(([pid, startTime]) => ({ pid, startTime }));
 }
 
-/** Stops the whole tree of `run` (nothing when it never spawned); failures are logged, never thrown. */
-export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' | 'stopTree'>, log: RunnerLogger, timeoutMs: number): Promise<void> {
+/** Stops the whole tree of `run` (nothing when it never spawned); `since`: when the stop was asked for (clock ms). Failures are logged, never thrown. */
+export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' | 'stopTree'>, log: RunnerLogger, timeoutMs: number, since?: number): Promise<void> {
   const pid = run.proc.pid;
   if (pid === null) return;
-  rememberMarked(run, deps);
+  rememberMarked(run, deps, since);
   const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: knownRefs(run) };
   if (run.record?.startTime) target.startTime = run.record.startTime;
   try {

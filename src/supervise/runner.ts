@@ -88,12 +88,13 @@ class GatewayRunner implements Runner {
 
   stop(options: StopCallOptions = {}): Promise<void> {
     this.cancelLaunch(); // now, not when the queue gets to it: nothing may spawn after this call
+    const askedAt = this.deps.clock.now();
     return this.enqueue(async () => {
       this.cancelLaunch();
       const run = this.current;
       if (run) {
         this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by the operator'}`);
-        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
+        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt);
       }
       if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`);
     });
@@ -395,12 +396,12 @@ class GatewayRunner implements Runner {
     });
   }
 
-  /** Stops the tree of `run` and waits for its exit event; then finishes it. */
-  private async stopRun(run: Run, timeoutMs: number): Promise<void> {
+  /** Stops the tree of `run` and waits for its exit event; then finishes it. `askedAt`: when the stop was asked for (default now). */
+  private async stopRun(run: Run, timeoutMs: number, askedAt?: number): Promise<void> {
     run.stopping = true;
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
-    await stopRunTree(run, this.deps, this.log, timeoutMs);
+    await stopRunTree(run, this.deps, this.log, timeoutMs, askedAt);
     this.finishRun(run, await exitOf(run, this.deps, this.log));
   }
 

@@ -15,24 +15,22 @@ export interface SharedProcOptions {
   // half a probe interval old misses nothing a scan per probe would have caught in time.
   /** For the descendant list a probe refreshes (read per call: the manifest's probe interval may change). */
   trackMaxAgeMs: () => number;
-  /**
-   * For processes found by the agent's environment marker at a stop or an exit (default
-   * 1000): stops of many agents at once then share one read of every environment. The tree
-   * itself is walked afresh by stopTree; this only adds strays re-parented earlier.
-   */
-  markerMaxAgeMs?: number;
 }
 
 /** trackTree, countLeftovers, findMarked and stopTree of RunnerDeps on the shared table. */
 export function sharedProcDeps(procs: ProcTable, options: SharedProcOptions): Pick<RunnerDeps, 'trackTree' | 'countLeftovers' | 'findMarked' | 'stopTree'> {
-  const markerMaxAgeMs = options.markerMaxAgeMs ?? 1000;
   return {
     trackTree: (pid, known) => trackTree(pid, known, procs.snapshot(procs.now() - options.trackMaxAgeMs())),
     // after an exit: a scan taken now, so the dead root and every survivor are seen as they are
     countLeftovers: (pid, known) => countLeftovers(pid, known, procs.snapshot()),
-    findMarked: (spec) => {
+    // A search made after the stop was asked for (the runners' clock is Date.now; +1 ms for
+    // its whole milliseconds), or after now (an exit): the strays it looks for may be only
+    // a few ms old. Stops asked for together (stop --all) share one search.
+    findMarked: (spec, since) => {
       const marker = spec.env[AGENT_MARKER];
-      return marker ? procs.marked(AGENT_MARKER, marker, procs.now() - markerMaxAgeMs) : [];
+      if (!marker) return [];
+      const notBefore = since === undefined ? procs.now() : procs.now() - Math.max(0, Date.now() - since) + 1;
+      return procs.marked(AGENT_MARKER, marker, notBefore);
     },
     stopTree: (target, stopOptions) => stopTree(target, { ...stopOptions, procs }),
   };
