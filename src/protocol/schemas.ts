@@ -11,6 +11,7 @@ import { envValueSchema } from '../secrets/refs.js';
 import { operateRoutes } from './operate-schemas.js';
 import { agentIsolationViewSchema, isolationHostViewSchema } from './isolation.js';
 import { holdSchema, pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
+import { bulkResultSchema, bulkRoutes, bulkStepSchema } from './bulk-schemas.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -307,6 +308,7 @@ export const routes = {
     body: z.undefined(),
     response: z.object({ rollout: rolloutRecordSchema.nullable(), overrides: z.array(pinOverrideSchema), held: z.array(holdSchema), history: z.array(rolloutRecordSchema) }),
   },
+  ...bulkRoutes,
 } as const;
 
 /** Name of a route. */
@@ -322,6 +324,9 @@ export type ResponseBody<K extends RouteName> = z.output<(typeof routes)[K]['res
 export const logLineSchema = z.object({ line: z.string() });
 /** One line of the rolling restart NDJSON stream. */
 export const rollingEventSchema = z.union([z.object({ progress: rollingProgressSchema }), z.object({ result: rollingResultSchema }), errorBodySchema]);
+
+/** One line of a bulk stop/start NDJSON stream (stop fleet, stop --all, start fleet, start --all). */
+export const bulkEventSchema = z.union([z.object({ progress: bulkStepSchema }), z.object({ result: bulkResultSchema }), errorBodySchema]);
 
 /** One line of the runtime install NDJSON stream. */
 export const installEventSchema = z.union([

@@ -27,6 +27,7 @@ import { restoreHandler } from './restore.js';
 import { eventsHandler } from './events.js';
 import { upgradeHandler } from './upgrade.js';
 import { upgradeStatusHandler } from './upgrade-status.js';
+import { startAllHandler, startFleetHandler, stopAllHandler, stopFleetHandler } from './bulk.js';
 
 /** Builds every route's handler around one daemon context. */
 export function createHandlers(ctx: DaemonContext): HandlerMap {
@@ -59,5 +60,9 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     events: eventsHandler(ctx),
     upgrade: upgradeHandler(ctx),
     upgradeStatus: upgradeStatusHandler(ctx),
+    stopFleet: stopFleetHandler(ctx),
+    startFleet: startFleetHandler(ctx),
+    stopAll: stopAllHandler(ctx),
+    startAll: startAllHandler(ctx),
   };
 }
