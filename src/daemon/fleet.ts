@@ -35,12 +35,9 @@ import { runRollingRestart, type RollingProgress, type RollingResult } from './r
 import { bulkCommands } from './bulk-ops.js';
 import type { InstallRuntime } from './runtime-cache.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
-import { agentIsolationView } from '../isolation/isolation-status.js';
-import type { AgentIsolationSpec } from '../isolation/agent-spec.js';
-import type { AgentCgroup } from '../isolation/cgroup-agent.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
-import { toAgentView } from './views.js';
+import { agentViews } from './views.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
 
@@ -261,32 +258,10 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return membership.run(() => reconcileHeld(target, options));
   }
 
-  /** Status of every agent (or of one): one /proc snapshot serves them all. */
+  /** Status of every agent (or of one): one /proc snapshot serves them all (daemon/views.ts). */
   function views(address?: string): AgentView[] {
-    const now = deps.now();
-    const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address).sort((a, b) => (a.address < b.address ? -1 : 1));
-    const statuses = chosen.map((agent) => ({ agent, status: agent.status() }));
-    const pids = statuses.flatMap(({ status }) => (status.pid ? [status.pid] : []));
-    const rss = pids.length > 0 ? deps.treeRss(pids) : new Map<number, number>();
-    return statuses.map(({ agent, status }) => ({
-      ...toAgentView({
-        desired: agent.desired,
-        entry: agent.entry,
-        home: agentPaths(manifest.stateDir, agent.desired.fleet, agent.desired.agent).home,
-        status,
-        rssBytes: status.pid ? (rss.get(status.pid) ?? null) : null,
-        now,
-      }),
-      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, deps.isolation, status.pid ? (rss.get(status.pid) ?? null) : null) } : {}),
-      ...versionsOf(agent),
-    }));
-  }
-
-  /** What it runs: the runtime its launch was prepared with; before any, the declared pin (Node unknown until installed). */
-  function versionsOf(agent: Agent): { openclaw: string | null; node: string | null } {
-    if (agent.runtimeVersions) return agent.runtimeVersions;
-    const launch = agent.desired.launch;
-    return launch.kind === 'openclaw' ? { openclaw: launch.version, node: launch.node ?? null } : { openclaw: null, node: null };
+    const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address);
+    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeRss: deps.treeRss, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
   }
 
   /** The view of one agent. */
@@ -579,15 +554,6 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     isShuttingDown: () => shuttingDown,
     ...(deps.isolation ? { isolation: deps.isolation } : {}),
   };
-}
-
-/** The isolation view of an agent (memory from its cgroup when there is one, else its tree's RSS); never throws. */
-function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null): AgentView['isolation'] {
-  try {
-    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes });
-  } catch {
-    return agentIsolationView({ spec: iso.spec, treeRssBytes });
-  }
 }
 
 /** Throws AGENT_FAILED unless the launch ended with the agent running. */
