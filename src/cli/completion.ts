@@ -23,16 +23,19 @@ function argKind(name: string, choices: readonly string[] | undefined): ArgKind 
   return 'none';
 }
 
-/** Walks the program: every command path with its subcommands, options and argument kinds. */
-function collectNodes(cmd: Command, path: string, globals: string[], out: Node[]): void {
+// A verb group's own options (`stop --timeout`) apply to its subcommands too, except
+// `--all`, which replaces the subcommand (`stop --all`).
+/** Walks the program: every command path with its subcommands, options (its own and its group's) and argument kinds. */
+function collectNodes(cmd: Command, path: string, globals: string[], out: Node[], inherited: string[] = []): void {
   const options = cmd.options.flatMap((o) => [o.long, o.short]).filter((f): f is string => Boolean(f));
   out.push({
     path,
     subcommands: cmd.commands.map((c) => c.name()),
-    options: [...new Set([...options, ...globals, '--help'])],
+    options: [...new Set([...options, ...inherited, ...globals, '--help'])],
     args: cmd.registeredArguments.map((a) => argKind(a.name(), a.argChoices)),
   });
-  for (const sub of cmd.commands) collectNodes(sub, path ? `${path} ${sub.name()}` : sub.name(), globals, out);
+  const passOn = path ? [...inherited, ...options.filter((o) => o !== '--all')] : [];
+  for (const sub of cmd.commands) collectNodes(sub, path ? `${path} ${sub.name()}` : sub.name(), globals, out, passOn);
 }
 
 /** Every option flag that takes a value (its next word is not a command or argument). */

@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
-import { extractArchive } from '../backup/extract.js';
 import { installHome } from '../backup/install-home.js';
 import { DEFAULT_LIMITS, HOME_PREFIX } from '../backup/layout.js';
-import { verifyArchive, type VerifiedArchive } from '../backup/verify.js';
+import type { VerifiedArchive } from '../backup/verify.js';
 import { FleetError } from '../errors.js';
 import { writeAppliedConfig } from '../provision/config-file.js';
 import { parseConfigText } from '../provision/config-file.js';
@@ -44,6 +43,8 @@ export async function restoreAgent(ctx: DaemonContext, fleetId: string, agentId:
   try {
     const archive = join(work, 'archive.tar.gz');
     await receive(upload, archive, supervisor);
+    // loaded on first use: the archive code (tar) stays out of an idle fleetd's memory
+    const [{ verifyArchive }, { extractArchive }] = await Promise.all([import('../backup/verify.js'), import('../backup/extract.js')]);
     const verified = await verifyArchive(archive);
     const from = verified.manifest.agent.address;
     if (from !== address && !options.newToken) {

@@ -379,6 +379,11 @@ export class Agent {
     this.runner.updateSpec({ ...spec, port: current.port || spec.port, logs: m.logs, stopTimeoutMs: m.gateway.stopTimeoutMs, health: m.health, restart: m.restart });
   }
 
+  /** The outcome of the launch under way (running, failed, backoff, stopped), waited for as `start` with wait does; the state now when none is under way. */
+  settled(): Promise<RunnerStatus> {
+    return this.outcome(true);
+  }
+
   /** Waits for the launch outcome (or answers the state now when `wait` is false). */
   private async outcome(wait: boolean): Promise<RunnerStatus> {
     if (!wait) return this.runner.status();

@@ -164,24 +164,28 @@ describe('fleet: launches, stops and the single state', () => {
       assert.deepEqual(spawned, ['acme/a'], 'once');
     }));
 
+  // Both launches prepare at once and the pool admits them in the order they are ready:
+  // whichever reaches the slot first holds it (its probe fails until released).
   test('with one start slot held by a booting agent, a stop of a second one waiting for the slot completes at once', () =>
     withTempDir(async (dir) => {
-      const hold = new Set(['acme/a']);
+      const hold = new Set(['acme/a', 'acme/b']);
       const { manifest, fleet, runtime, spawned, state } = setup(dir, { a: {}, b: {} }, { startConcurrency: 1, holdBoot: hold });
       runtime.resolve(fakeRuntime);
       await fleet.load();
       await fleet.reconcile(manifest);
-      await waitFor(() => spawned.includes('acme/a'), { timeoutMs: 5000, what: 'acme/a spawned' });
+      await waitFor(() => spawned.length > 0, { timeoutMs: 5000, what: 'one agent spawned' });
       await settle();
-      assert.equal(state('acme/a').state, 'starting', 'a holds the only slot while it boots');
-      assert.match(state('acme/b').reason, /waiting for a start slot$/);
-      await fleet.stop('acme/b');
-      assert.equal(state('acme/b').state, 'stopped');
-      assert.equal(state('acme/a').state, 'starting', 'a is still booting: b did not wait for it');
-      hold.delete('acme/a');
-      await waitFor(() => state('acme/a').state === 'running', { timeoutMs: 5000, what: 'acme/a running' });
+      const booting = spawned[0]!;
+      const waiting = booting === 'acme/a' ? 'acme/b' : 'acme/a';
+      assert.equal(state(booting).state, 'starting', `${booting} holds the only slot while it boots`);
+      assert.match(state(waiting).reason, /waiting for a start slot$/);
+      await fleet.stop(waiting);
+      assert.equal(state(waiting).state, 'stopped');
+      assert.equal(state(booting).state, 'starting', `${booting} is still booting: ${waiting} did not wait for it`);
+      hold.delete(booting);
+      await waitFor(() => state(booting).state === 'running', { timeoutMs: 5000, what: `${booting} running` });
       await settle();
-      assert.deepEqual(spawned, ['acme/a'], 'b never spawned after its stop');
+      assert.deepEqual(spawned, [booting], `${waiting} never spawned after its stop`);
       await fleet.shutdown();
     }));
 
@@ -252,6 +256,55 @@ describe('fleet: a reconfigure holds its agent', () => {
       assert.deepEqual(done.restarted, ['acme/b']);
       assert.equal(state('acme/a').state, 'stopped', 'the operator\'s stop held');
       assert.equal(spawned.length, before + 1, 'only acme/b was spawned again');
+      await fleet.shutdown();
+    }));
+});
+
+describe('fleet: stop and start of many agents (stop --all, start fleet F) and the membership section', () => {
+  test('a bulk stop waits for an exclusive step under way (a rollout\'s stop-snapshot-start), then stops every agent; an unknown fleet is NOT_FOUND at once', () =>
+    withTempDir(async (dir) => {
+      const { manifest, fleet, runtime, state } = setup(dir, { a: {}, b: {} });
+      runtime.resolve(fakeRuntime);
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      await waitFor(() => ['acme/a', 'acme/b'].every((a) => state(a).state === 'running'), { timeoutMs: 5000, what: 'both running' });
+      assert.throws(() => fleet.stopMany('nope'), /no fleet nope/, 'NOT_FOUND before anything is queued');
+      let release!: () => void;
+      const step = fleet.exclusive(() => new Promise<void>((r) => (release = r)));
+      const steps: string[] = [];
+      const stopping = fleet.stopMany(undefined, {}, (s) => steps.push(`${s.step} ${s.address}`));
+      await settle();
+      assert.deepEqual([state('acme/a').state, state('acme/b').state], ['running', 'running'], 'nothing stopped while the step holds the section');
+      release();
+      await step;
+      const result = await stopping;
+      assert.deepEqual(result.done.sort(), ['acme/a', 'acme/b']);
+      assert.deepEqual(steps.sort(), ['stopped acme/a', 'stopped acme/b']);
+      assert.deepEqual([state('acme/a').state, state('acme/b').state], ['stopped', 'stopped']);
+      assert.deepEqual([state('acme/a').desired, state('acme/b').desired], ['stopped', 'stopped'], 'the operator\'s wish is recorded');
+      await fleet.shutdown();
+    }));
+
+  test('a bulk start asks for the starts inside the section and waits for the boots outside it', () =>
+    withTempDir(async (dir) => {
+      const hold = new Set(['acme/a']);
+      const { manifest, fleet, runtime, state } = setup(dir, { a: {}, b: {} }, { holdBoot: hold });
+      runtime.resolve(fakeRuntime);
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      await waitFor(() => state('acme/b').state === 'running', { timeoutMs: 5000, what: 'acme/b running' });
+      await fleet.stopMany('acme');
+      const starting = fleet.startMany('acme', { wait: true });
+      await waitFor(() => state('acme/a').state === 'starting' && state('acme/b').state === 'running', { timeoutMs: 5000, what: 'a booting, b running' });
+      let settledFirst = false;
+      void starting.then(() => (settledFirst = true));
+      await fleet.exclusive(async () => undefined); // a reload or rollout step is not held by the boot of acme/a
+      assert.equal(settledFirst, false, 'the start is still waiting for acme/a');
+      hold.delete('acme/a');
+      const result = await starting;
+      assert.deepEqual(result.done.sort(), ['acme/a', 'acme/b']);
+      assert.deepEqual(result.failed, []);
+      assert.equal(state('acme/a').desired, 'running');
       await fleet.shutdown();
     }));
 });

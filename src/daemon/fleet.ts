@@ -1,13 +1,15 @@
 // The fleet: the agents of one fleetd (one Agent per address), the executor of plans made
 // by the pure plan/, and the command API that request handlers, signals and start-up call
-// (add, remove, start, stop, restart, rollingRestart, reconcile/reload, views, shutdown).
+// (add, remove, start, stop, restart, rollingRestart, stopMany/startMany, reconcile/reload,
+// views, shutdown).
 //
 // Operations on different agents never wait for each other: each goes to its own agent.
 // Only changes to WHICH agents exist (add, remove, reload, start-up) run one at a time, so
 // two of them never plan against each other's half-applied result; port blocks are
 // allocated inside that section and the registry takes each change synchronously, so
 // blocks stay unique under any interleaving. A reload or a rolling restart in progress
-// holds no agent: a stop or start of any agent goes through at once.
+// holds no agent: a stop or start of any agent goes through at once. The bulk stop/start
+// of many agents (bulk-ops.ts) and a rollout's stop-snapshot-start take the section too.
 import { FleetError } from '../errors.js';
 import { toAddress, type AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -30,14 +32,12 @@ import type { Logger } from './logger.js';
 import { checkPurgeTarget, purgeHome } from './purge.js';
 import type { RegistryStore } from './registry-store.js';
 import { runRollingRestart, type RollingProgress, type RollingResult } from './rolling-restart.js';
+import { bulkCommands } from './bulk-ops.js';
 import type { InstallRuntime } from './runtime-cache.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
-import { agentIsolationView } from '../isolation/isolation-status.js';
-import type { AgentIsolationSpec } from '../isolation/agent-spec.js';
-import type { AgentCgroup } from '../isolation/cgroup-agent.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
-import { toAgentView } from './views.js';
+import { agentViews } from './views.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
 
@@ -119,6 +119,13 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return agent;
   }
 
+  /** The agents of `fleet` (every agent when undefined), sorted by address; NOT_FOUND for a fleet with none. */
+  function membersOf(fleet: string | undefined): Agent[] {
+    const members = [...agents.values()].filter((a) => fleet === undefined || a.desired.fleet === fleet).sort((a, b) => (a.address < b.address ? -1 : 1));
+    if (fleet !== undefined && members.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleet}; \`fleetctl status\` lists the agents`);
+    return members;
+  }
+
   /** The agent for `desired`, made on first sight; a known one takes the new declaration. */
   function adopt(desired: DesiredAgent): Agent {
     const known = agents.get(desired.address);
@@ -150,14 +157,17 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return { desired, actions: planReconcile({ desired, registry: reg, observed: observed(), hashes }) };
   }
 
-  /** Gives `desired` a port block and token (once); busy blocks skipped are logged and returned. Call inside `membership`. */
-  async function allocate(desired: DesiredAgent, target: Manifest, spec?: { config: Record<string, unknown>; env: Record<string, EnvValue> }): Promise<number[]> {
+  /**
+   * Gives `desired` a port block and token (once); busy blocks skipped are logged and returned. Call inside `membership`.
+   * `durable` false: the entry is in memory at once and on disk with the next registry write (the caller flushes).
+   */
+  async function allocate(desired: DesiredAgent, target: Manifest, spec?: { config: Record<string, unknown>; env: Record<string, EnvValue> }, durable = true): Promise<number[]> {
     const draft = structuredClone(store.current());
     const ensured = await ensureEntry(draft, desired, { ports: target.ports, now: () => new Date(deps.now()), ...(deps.isPortFree ? { isPortFree: deps.isPortFree } : {}), ...(spec ? { spec } : {}) });
     if (ensured.created) {
-      await store.update((r) => {
-        r.agents[desired.address] = ensured.entry;
-      });
+      const put = (r: RegistryFile) => void (r.agents[desired.address] = ensured.entry);
+      if (durable) await store.update(put);
+      else store.record(put);
     }
     for (const skip of ensured.skipped) log.warn({ agent: desired.address, port: skip.port, block: skip.block }, 'port block skipped: its gateway port is in use by another process');
     return ensured.skipped.map((s) => s.port);
@@ -178,7 +188,10 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     log.info({ agent: agent.address, reason }, 'port block freed');
   }
 
-  /** Carries out a plan: allocations first, then starts, restarts and reconfigures (in the background), stops and removals (awaited, in parallel). */
+  // New agents' blocks and tokens are allocated first, all of them, and reach the disk in
+  // ONE registry write before any launch uses them (it was one fsynced write per new agent,
+  // in a row: ~3 s of a first start of 200 agents).
+  /** Carries out a plan: allocations first (one registry write), then starts, restarts and reconfigures (in the background), stops and removals (awaited, in parallel). */
   async function apply(target: Manifest, desired: DesiredAgent[], actions: PlanAction[]): Promise<{ skippedPorts: number[]; reconfigured: Promise<ReconfigureOutcome[]> }> {
     manifest = target;
     pool.resize(target.startConcurrency);
@@ -187,21 +200,27 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     const stops: Promise<void>[] = [];
     const reconfigures: Promise<ReconfigureOutcome>[] = [];
     const byAddress = new Map(desired.map((d) => [d.address, d]));
-    for (const action of actions) {
+    const provisions = actions.filter((a) => a.kind === 'provision');
+    for (const action of provisions) {
       const agent = agents.get(action.address);
       if (!agent) continue;
       log.info({ agent: action.address, action: action.kind, reason: action.reason }, 'planned');
+      try {
+        skippedPorts.push(...(await allocate(byAddress.get(action.address)!, target, undefined, false)));
+      } catch (err) {
+        log.error({ agent: action.address, err: (err as Error).message }, 'no port block for this agent; the others go on');
+        continue;
+      }
+      if (!agent.desired.enabled) await agent.provisionOnly();
+    }
+    if (provisions.length > 0) {
+      await store.flush().catch((err: unknown) => log.error({ err: (err as Error).message }, 'registry.json lags behind the new port blocks and tokens; they are kept in memory and written by the next retry'));
+    }
+    for (const action of actions) {
+      const agent = agents.get(action.address);
+      if (!agent || action.kind === 'provision') continue;
+      log.info({ agent: action.address, action: action.kind, reason: action.reason }, 'planned');
       switch (action.kind) {
-        case 'provision': {
-          try {
-            skippedPorts.push(...(await allocate(byAddress.get(action.address)!, target)));
-          } catch (err) {
-            log.error({ agent: action.address, err: (err as Error).message }, 'no port block for this agent; the others go on');
-            break;
-          }
-          if (!agent.desired.enabled) await agent.provisionOnly();
-          break;
-        }
         case 'start':
           await agent.startPlanned(action.reason);
           break;
@@ -258,32 +277,10 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return membership.run(() => reconcileHeld(target, options));
   }
 
-  /** Status of every agent (or of one): one /proc snapshot serves them all. */
+  /** Status of every agent (or of one): one /proc snapshot serves them all (daemon/views.ts). */
   function views(address?: string): AgentView[] {
-    const now = deps.now();
-    const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address).sort((a, b) => (a.address < b.address ? -1 : 1));
-    const statuses = chosen.map((agent) => ({ agent, status: agent.status() }));
-    const pids = statuses.flatMap(({ status }) => (status.pid ? [status.pid] : []));
-    const rss = pids.length > 0 ? deps.treeRss(pids) : new Map<number, number>();
-    return statuses.map(({ agent, status }) => ({
-      ...toAgentView({
-        desired: agent.desired,
-        entry: agent.entry,
-        home: agentPaths(manifest.stateDir, agent.desired.fleet, agent.desired.agent).home,
-        status,
-        rssBytes: status.pid ? (rss.get(status.pid) ?? null) : null,
-        now,
-      }),
-      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, deps.isolation, status.pid ? (rss.get(status.pid) ?? null) : null) } : {}),
-      ...versionsOf(agent),
-    }));
-  }
-
-  /** What it runs: the runtime its launch was prepared with; before any, the declared pin (Node unknown until installed). */
-  function versionsOf(agent: Agent): { openclaw: string | null; node: string | null } {
-    if (agent.runtimeVersions) return agent.runtimeVersions;
-    const launch = agent.desired.launch;
-    return launch.kind === 'openclaw' ? { openclaw: launch.version, node: launch.node ?? null } : { openclaw: null, node: null };
+    const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address);
+    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeRss: deps.treeRss, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
   }
 
   /** The view of one agent. */
@@ -419,10 +416,12 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
     /** Rolling restart of one fleet, one agent at a time, each running before the next; reports each step. */
     rollingRestart(fleet: string, options: { timeoutMs?: number }, onProgress: (p: RollingProgress) => void = () => {}): Promise<RollingResult> {
-      const members = [...agents.values()].filter((a) => a.desired.fleet === fleet).sort((a, b) => (a.address < b.address ? -1 : 1));
-      if (members.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleet}; \`fleetctl status\` lists the agents`);
+      const members = membersOf(fleet);
       return runRollingRestart(fleet, members, { ...options, isMember: (a) => agents.get(a.address) === a, view }, onProgress, log);
     },
+
+    // stopMany, startMany (daemon/bulk-ops.ts): inside the membership section
+    ...bulkCommands({ membersOf, exclusive: membership.run, log }),
 
     /** fleetd's environment as gateways see it (PATH cleaned; $CREDENTIALS_DIRECTORY for secret references). */
     parentEnv: deps.parentEnv,
@@ -581,15 +580,6 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     isShuttingDown: () => shuttingDown,
     ...(deps.isolation ? { isolation: deps.isolation } : {}),
   };
-}
-
-/** The isolation view of an agent (memory from its cgroup when there is one, else its tree's RSS); never throws. */
-function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null): AgentView['isolation'] {
-  try {
-    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes });
-  } catch {
-    return agentIsolationView({ spec: iso.spec, treeRssBytes });
-  }
 }
 
 /** Throws AGENT_FAILED unless the launch ended with the agent running. */

@@ -12,7 +12,9 @@ import { runningHash } from '../plan/hot-reload.js';
 import type { RecordedProcess, RegistryFile } from '../plan/types.js';
 import { agentPaths } from '../provision/home.js';
 import { removeRunFiles } from '../shim/records.js';
-import { stopMarkedProcesses, stopRecordedProcess } from '../supervise/orphans.js';
+import { stopMarkedProcesses, stopRecordedProcess, type OrphanDeps } from '../supervise/orphans.js';
+import { AGENT_MARKER_ENV } from '../supervise/proc.js';
+import type { ProcTable } from '../supervise/proc-table.js';
 import { attachShim, type AttachResult } from '../supervise/shim-client.js';
 import { processOfShim } from '../supervise/shim-spawn.js';
 import type { Fleet } from './fleet.js';
@@ -29,6 +31,24 @@ export interface LiveRestoreDeps {
 }
 
 const DEFAULTS: LiveRestoreDeps = { attach: (dir, options) => attachShim(dir, options), stopRecorded: stopRecordedProcess, stopMarked: stopMarkedProcesses };
+
+// The marker search of every registered agent (one read of every process's environment
+// each, ~450 reads at 200 agents) becomes ONE search shared by all: its moment is fixed by
+// the first agent that asks, which is after every recorded gateway was handled (the search
+// phase follows them), and the calls all come in the same turn.
+/** LiveRestoreDeps on fleetd's shared /proc table (supervise/proc-table.ts), stopping through `stopTree` (the shared table's). */
+export function sharedRestoreDeps(procs: ProcTable, stopTree: OrphanDeps['stopTree']): LiveRestoreDeps {
+  let searchAt: number | undefined;
+  return {
+    attach: DEFAULTS.attach,
+    stopRecorded: (record, timeoutMs) => stopRecordedProcess(record, timeoutMs, { stopTree }),
+    stopMarked: (configPath, timeoutMs) => {
+      searchAt ??= procs.now();
+      const at = searchAt;
+      return stopMarkedProcesses(configPath, timeoutMs, { stopTree, marked: (path) => procs.marked(AGENT_MARKER_ENV, path, at) });
+    },
+  };
+}
 
 /** Adopts or stops every gateway a previous fleetd left, judged against `manifest` (the one the fleet will apply: the file under any rollout's overlay); returns the outcome per address. Never throws for one agent. */
 export async function restoreLeftovers(

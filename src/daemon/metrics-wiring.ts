@@ -6,7 +6,7 @@ import { createMetrics, type AgentSample } from '../metrics/collect.js';
 import { parseListen } from '../metrics/listen.js';
 import { startMetricsServer } from '../metrics/server.js';
 import type { ProbeFn } from '../supervise/probe.js';
-import { listProcesses, treeCpuSeconds } from '../supervise/proc.js';
+import { indexProcesses, listProcesses, treeCpuSeconds, type ProcSnapshot } from '../supervise/proc.js';
 import type { UpgradeController } from '../upgrade/controller.js';
 import { VERSION } from '../version.js';
 import type { EventBus } from './events.js';
@@ -23,10 +23,10 @@ export function timedProbe(address: string, probe: ProbeFn, observe: (address: s
   };
 }
 
-/** Builds one scrape's agents from the fleet (one /proc read for all). */
-export async function sampleAgents(fleet: Fleet): Promise<AgentSample[]> {
+/** Builds one scrape's agents from the fleet (one /proc snapshot for all: `snapshot`, default a fresh scan). */
+export async function sampleAgents(fleet: Fleet, snapshot: () => ProcSnapshot = () => indexProcesses(listProcesses())): Promise<AgentSample[]> {
   const views = fleet.views();
-  const table = listProcesses();
+  const table = snapshot();
   return views.map((v) => {
     return {
       address: v.address,
@@ -46,11 +46,11 @@ export async function sampleAgents(fleet: Fleet): Promise<AgentSample[]> {
   });
 }
 
-/** Starts the metrics endpoint of this fleetd; `observeProbe` goes to the runners' timed probes. */
-export async function startFleetMetrics(o: { fleet: Fleet; upgrades: UpgradeController; listen: string; logger: Logger; events: EventBus }): Promise<{ server: Server; observeProbe: (address: string, seconds: number, live: boolean) => void }> {
+/** Starts the metrics endpoint of this fleetd; `observeProbe` goes to the runners' timed probes; `snapshot`: the /proc scan a scrape reads (fleetd's shared table). */
+export async function startFleetMetrics(o: { fleet: Fleet; upgrades: UpgradeController; listen: string; logger: Logger; events: EventBus; snapshot?: () => ProcSnapshot }): Promise<{ server: Server; observeProbe: (address: string, seconds: number, live: boolean) => void }> {
   const address = parseListen(o.listen);
   if (typeof address === 'string') throw new Error(`internal: metrics.listen passed validation but ${address}`);
-  const metrics = createMetrics(async () => ({ agents: await sampleAgents(o.fleet), rollout: o.upgrades.status().rollout }), { version: VERSION });
+  const metrics = createMetrics(async () => ({ agents: await sampleAgents(o.fleet, o.snapshot), rollout: o.upgrades.status().rollout }), { version: VERSION });
   o.events.subscribe((e) => metrics.eventPublished(e.type));
   const server = await startMetricsServer(address, () => metrics.text(), metrics.registry.contentType, o.logger);
   return { server, observeProbe: metrics.probeObserved };

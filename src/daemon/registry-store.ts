@@ -10,9 +10,11 @@
 // replaces the memory copy, so a buggy mutation changes nothing. Work that must await
 // something (port probes before a block allocation) computes first and mutates after.
 import { FleetError } from '../errors.js';
-import { registryV1Schema, type RegistryEntry, type RegistryFile } from '../plan/registry-schema.js';
-import { renderZodIssues } from '../util/zod-path.js';
+import type { RegistryEntry, RegistryFile } from '../plan/registry-schema.js';
+import { applyRegistryMutation, type RegistryMutation } from './registry-draft.js';
 import type { Registry } from './registry.js';
+
+export type { RegistryMutation };
 
 /** Why the file lags behind memory; null while it does not. */
 export interface RegistryLag {
@@ -32,9 +34,6 @@ export interface RegistryStoreDeps {
   /** Retry delays after a failed write: first, and cap (ms). */
   retryMs?: { first: number; max: number };
 }
-
-/** A mutation of the in-memory registry (edit `draft` in place; synchronous). */
-export type RegistryMutation = (draft: RegistryFile) => void;
 
 /** The daemon's registry. */
 export interface RegistryStore {
@@ -75,13 +74,9 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
   let retryTimer: unknown = null;
   let closed = false;
 
-  /** Applies one mutation to a copy, validates it, and makes it the memory copy. */
+  /** Applies one mutation to a copy (of the entries it touches), validates it, and makes it the memory copy. */
   function apply(mutate: RegistryMutation): void {
-    const draft = structuredClone(mem);
-    mutate(draft);
-    const checked = registryV1Schema.safeParse(draft);
-    if (!checked.success) throw new FleetError('INTERNAL', `refusing an invalid registry change: ${renderZodIssues(checked.error)}`, { cause: checked.error });
-    mem = checked.data;
+    mem = applyRegistryMutation(mem, mutate);
     dirty = true;
   }
 
@@ -92,7 +87,7 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
     dirty = false;
     const batch = waiters;
     waiters = [];
-    const snapshot = structuredClone(mem);
+    const snapshot = mem; // never edited in place: every change makes new objects (registry-draft.ts)
     void registry
       .update((file) => {
         file.agents = snapshot.agents;

@@ -12,10 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { loadManifest, type ManifestOverrides } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { cleanGatewayPath } from '../plan/gateway-env.js';
-import { listProcesses, treeRssBytes } from '../supervise/proc.js';
+import { pageSizeBytes } from '../supervise/proc.js';
+import { createProcTable, treeRssOf } from '../supervise/proc-table.js';
+import { sharedProcDeps } from '../supervise/shared-proc-deps.js';
 import { createRunner } from '../supervise/runner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
-import { restoreLeftovers } from './live-restore.js';
+import { restoreLeftovers, sharedRestoreDeps } from './live-restore.js';
 import { anyAgentMerges, cgroupConfigFor, outsideItsCgroup, removeAgentCgroups, sweepAgentCgroups } from './isolation-boot.js';
 import { setupIsolationHost } from '../isolation/agent-isolation.js';
 import type { Server } from 'node:http';
@@ -61,6 +63,9 @@ export interface RunOptions {
   /** Signals caught since the entry point started (default: caught from now on). */
   signals?: EarlySignals;
 }
+
+/** How old a /proc scan `status` may show RSS from, and a metrics scrape CPU times (ms): back-to-back calls share one. */
+const STATUS_RSS_MAX_AGE_MS = 1000;
 
 /** This package's root (dist/daemon/run.js -> ../../): no gateway PATH entry may point inside it. */
 const PACKAGE_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -134,21 +139,23 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   const shimSpawn = createShimSpawn({ warn: (text) => log.warn({ text }, 'shim said something unexpected') });
   let fleetRef: { manifest: Manifest } | undefined;
   const installRuntime = createRuntimeCache(() => fleetRef?.manifest ?? manifest, log);
+  // One /proc table for every runner, status call and start-up sweep (supervise/proc-table.ts).
+  const procs = createProcTable();
+  const pageSize = pageSizeBytes();
+  const procDeps = sharedProcDeps(procs, { trackMaxAgeMs: () => (fleetRef?.manifest ?? manifest).health.intervalMs / 2 });
   const fleet = createFleet(manifest, {
     logger: log,
     store,
     installRuntime,
     // every gateway under its own shim: its output and exit outlive fleetd (live restore);
-    // its states, exits and restarts become events, its probes metrics
+    // its states, exits and restarts become events, its probes metrics; its /proc reads
+    // go through the one shared table
     createRunner: (spec, runnerDeps) => {
-      const runner = createRunner(spec, { ...runnerDeps, spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
+      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
       observeRunner(runner, events);
       return runner;
     },
-    treeRss: (pids) => {
-      const table = listProcesses();
-      return new Map(pids.map((pid) => [pid, treeRssBytes(pid, table)]));
-    },
+    treeRss: (pids) => treeRssOf(procs, pids, pageSize, STATUS_RSS_MAX_AGE_MS),
     now: () => Date.now(),
     parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
     isolation,
@@ -212,7 +219,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // adopted when they are provably the agent's current launch, else stopped; there must
     // never be two gateways on one state dir or port.
     // judged against what the fleet will apply: the file under any rollout's overlay
-    const outcomes = await restoreLeftovers(fleet, upgrades.effective(manifest), log, undefined, {
+    const outcomes = await restoreLeftovers(fleet, upgrades.effective(manifest), log, sharedRestoreDeps(procs, procDeps.stopTree), {
       onAdopted: (address, pid, reason) => events.publish({ type: 'agent.adopted', address, pid, reason }),
       refuse: (address) => {
         if (upgrades.willRestore(address)) return 'a rollout was stopped mid-step on it: its snapshot is put back first';
@@ -234,7 +241,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     await upgrades.restoreCaught();
     if (stopping) return;
     if (manifest.metrics) {
-      const m = await startFleetMetrics({ fleet, upgrades, listen: manifest.metrics.listen, logger: log, events });
+      const m = await startFleetMetrics({ fleet, upgrades, listen: manifest.metrics.listen, logger: log, events, snapshot: () => procs.snapshot(procs.now() - STATUS_RSS_MAX_AGE_MS) });
       metricsServer = m.server;
       observeProbe = m.observeProbe;
       log.info({ listen: manifest.metrics.listen }, 'metrics served at /metrics');

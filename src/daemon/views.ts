@@ -3,6 +3,12 @@
 import type { AgentView } from '../protocol/schemas.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { RunnerStatus } from '../supervise/types.js';
+import type { IsolationHost } from '../isolation/agent-isolation.js';
+import type { AgentIsolationSpec } from '../isolation/agent-spec.js';
+import type { AgentCgroup } from '../isolation/cgroup-agent.js';
+import { agentIsolationView } from '../isolation/isolation-status.js';
+import { agentPaths } from '../provision/home.js';
+import type { Agent } from './agent.js';
 
 /** Inputs of toAgentView. */
 export interface ViewInput {
@@ -48,4 +54,45 @@ export function toAgentView(input: ViewInput): AgentView {
     nextStartAt: status.nextStartAt,
     runtime: describeLaunch(desired),
   };
+}
+
+/** What agentViews reads besides the agents (fleet.ts passes its own). */
+export interface ViewsContext {
+  stateDir: string;
+  /** epoch ms. */
+  now: number;
+  /** RSS of each pid's whole process tree, from one read of /proc. */
+  treeRss: (pids: readonly number[]) => Map<number, number>;
+  isolation?: IsolationHost;
+}
+
+/** Status of `chosen`, sorted by address: one /proc snapshot serves them all. */
+export function agentViews(chosen: readonly Agent[], ctx: ViewsContext): AgentView[] {
+  const statuses = [...chosen].sort((a, b) => (a.address < b.address ? -1 : 1)).map((agent) => ({ agent, status: agent.status() }));
+  const pids = statuses.flatMap(({ status }) => (status.pid ? [status.pid] : []));
+  const rss = pids.length > 0 ? ctx.treeRss(pids) : new Map<number, number>();
+  return statuses.map(({ agent, status }) => {
+    const rssBytes = status.pid ? (rss.get(status.pid) ?? null) : null;
+    return {
+      ...toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, rssBytes, now: ctx.now }),
+      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, rssBytes) } : {}),
+      ...versionsOf(agent),
+    };
+  });
+}
+
+/** What it runs: the runtime its launch was prepared with; before any, the declared pin (Node unknown until installed). */
+function versionsOf(agent: Agent): { openclaw: string | null; node: string | null } {
+  if (agent.runtimeVersions) return agent.runtimeVersions;
+  const launch = agent.desired.launch;
+  return launch.kind === 'openclaw' ? { openclaw: launch.version, node: launch.node ?? null } : { openclaw: null, node: null };
+}
+
+/** The isolation view of an agent (memory from its cgroup when there is one, else its tree's RSS); never throws. */
+function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null): AgentView['isolation'] {
+  try {
+    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes });
+  } catch {
+    return agentIsolationView({ spec: iso.spec, treeRssBytes });
+  }
 }

@@ -56,22 +56,35 @@ export const registryEntrySchema = z.strictObject({
   createdAt: z.string().min(1),
 });
 
+/** One broken cross-entry rule: where, and what. */
+export interface RegistryRuleIssue {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** The rules between entries (key = fleet/agent, hooks token differs from the gateway token, one block per agent); O(agents). */
+export function registryRuleIssues(agents: Readonly<Record<string, z.infer<typeof registryEntrySchema>>>): RegistryRuleIssue[] {
+  const issues: RegistryRuleIssue[] = [];
+  const owners = new Map<number, string>();
+  for (const [key, entry] of Object.entries(agents)) {
+    if (key !== `${entry.fleet}/${entry.agent}`) {
+      issues.push({ path: ['agents', key], message: `key must be "${entry.fleet}/${entry.agent}" (its fleet/agent)` });
+    }
+    if (entry.hooksToken !== undefined && entry.hooksToken === entry.token) {
+      issues.push({ path: ['agents', key, 'hooksToken'], message: 'must differ from the gateway token (a hooks token must never open the gateway)' });
+    }
+    const owner = owners.get(entry.block);
+    if (owner !== undefined) issues.push({ path: ['agents', key, 'block'], message: `block ${entry.block} is also held by ${owner}` });
+    owners.set(entry.block, key);
+  }
+  return issues;
+}
+
 /** registry.json version 1, with the cross-entry rules (key = address, one block per agent). */
 export const registryV1Schema = z
   .strictObject({ version: z.literal(1), agents: z.record(z.string(), registryEntrySchema) })
   .superRefine((reg, ctx) => {
-    const owners = new Map<number, string>();
-    for (const [key, entry] of Object.entries(reg.agents)) {
-      if (key !== `${entry.fleet}/${entry.agent}`) {
-        ctx.addIssue({ code: 'custom', path: ['agents', key], message: `key must be "${entry.fleet}/${entry.agent}" (its fleet/agent)` });
-      }
-      if (entry.hooksToken !== undefined && entry.hooksToken === entry.token) {
-        ctx.addIssue({ code: 'custom', path: ['agents', key, 'hooksToken'], message: 'must differ from the gateway token (a hooks token must never open the gateway)' });
-      }
-      const owner = owners.get(entry.block);
-      if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['agents', key, 'block'], message: `block ${entry.block} is also held by ${owner}` });
-      owners.set(entry.block, key);
-    }
+    for (const issue of registryRuleIssues(reg.agents)) ctx.addIssue({ code: 'custom', ...issue });
   });
 
 /** The recorded gateway process of an agent. */

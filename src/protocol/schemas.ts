@@ -12,6 +12,7 @@ import { operateRoutes } from './operate-schemas.js';
 import { agentIsolationViewSchema, isolationHostViewSchema } from './isolation.js';
 import { holdSchema, pinOverrideSchema, rolloutRecordSchema } from './rollout.js';
 import { doctorRoutes } from './doctor-schemas.js';
+import { bulkResultSchema, bulkRoutes, bulkStepSchema } from './bulk-schemas.js';
 
 /** Largest request body fleetd reads (bytes); larger requests get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -324,6 +325,7 @@ export const routes = {
     response: z.object({ rollout: rolloutRecordSchema.nullable(), overrides: z.array(pinOverrideSchema), held: z.array(holdSchema), history: z.array(rolloutRecordSchema) }),
   },
   ...doctorRoutes,
+  ...bulkRoutes,
 } as const;
 
 /** Name of a route. */
@@ -339,6 +341,9 @@ export type ResponseBody<K extends RouteName> = z.output<(typeof routes)[K]['res
 export const logLineSchema = z.object({ line: z.string() });
 /** One line of the rolling restart NDJSON stream. */
 export const rollingEventSchema = z.union([z.object({ progress: rollingProgressSchema }), z.object({ result: rollingResultSchema }), errorBodySchema]);
+
+/** One line of a bulk stop/start NDJSON stream (stop fleet, stop --all, start fleet, start --all). */
+export const bulkEventSchema = z.union([z.object({ progress: bulkStepSchema }), z.object({ result: bulkResultSchema }), errorBodySchema]);
 
 /** One line of the runtime install NDJSON stream. */
 export const installEventSchema = z.union([

@@ -3,7 +3,7 @@
 // with the tail of npm's stderr, which is where npm says what went wrong.
 import { delimiter } from 'node:path';
 import { homedir } from 'node:os';
-import { execa, ExecaError } from 'execa';
+import type { ExecaError as ExecaErrorClass } from 'execa';
 import { FleetError } from '../errors.js';
 import type { NpmCall, NpmRunner } from './types.js';
 
@@ -48,6 +48,8 @@ export function tailLines(text: string, count = STDERR_TAIL_LINES): string {
 /** The default NpmRunner: runs `command` (npm, found through the call's PATH) with execa. */
 export function createNpmRunner(command = 'npm'): NpmRunner {
   return async ({ args, cwd, env }: NpmCall) => {
+    // loaded on first use: fleetd needs execa only while it installs a runtime
+    const { execa, ExecaError } = await import('execa');
     try {
       const result = await execa(command, args, {
         cwd,
@@ -59,7 +61,7 @@ export function createNpmRunner(command = 'npm'): NpmRunner {
       });
       return result.stdout;
     } catch (err) {
-      throw npmError(command, args, err);
+      throw npmError(command, args, err, ExecaError);
     }
   };
 }
@@ -85,7 +87,7 @@ export function npmErrorCode(stdout: string, stderr: string): string | undefined
 }
 
 /** Turns a failed npm run into RUNTIME_FAILED with what npm printed last, classified by npm's error code. */
-function npmError(command: string, args: string[], err: unknown): FleetError {
+function npmError(command: string, args: string[], err: unknown, ExecaError: typeof ExecaErrorClass): FleetError {
   const what = `npm ${args.join(' ')}`;
   if (err instanceof ExecaError) {
     if (err.code === 'ENOENT') {

@@ -2,7 +2,6 @@
 // Node binary runs and is inside OpenClaw's engines range, and OpenClaw's bin entry exists.
 import { lstat, opendir, readFile, stat } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, relative } from 'node:path';
-import { execa } from 'execa';
 import { FleetError } from '../errors.js';
 import { nodeBinaryPath } from './node-package.js';
 import { parseVersion, satisfies } from './semver.js';
@@ -54,6 +53,7 @@ export async function verifyInstall(dir: string, plan: InstallPlan, systemNode: 
 
 /** Runs `<node> --version` with its own folder first on PATH and returns the version without "v". */
 export async function runNodeVersion(node: string, env: Record<string, string>): Promise<string> {
+  const { execa } = await import('execa'); // loaded on first use (runtime installs only)
   const { stdout } = await execa(node, ['--version'], {
     env: { ...env, PATH: [dirname(node), env.PATH ?? ''].join(delimiter) },
     extendEnv: false,

@@ -2,7 +2,7 @@
 // process groups. The registry recorded pid, pgid and start time of each; this stops such a
 // gateway's whole tree, but only when the pid still names the very process recorded: a
 // pid reused by an unrelated process has another start time and is left alone.
-import { AGENT_MARKER_ENV, processesWithEnv, readStat } from './proc.js';
+import { AGENT_MARKER_ENV, processesWithEnv, readStat, type ProcRef } from './proc.js';
 import { stopTree, type StopReport, type StopTarget, type StopOptions } from './stop-tree.js';
 import type { RecordedProcess } from '../plan/types.js';
 
@@ -15,6 +15,8 @@ export type OrphanOutcome =
 /** Dependencies of stopRecordedProcess (real defaults). */
 export interface OrphanDeps {
   stopTree: (target: StopTarget, options: StopOptions) => Promise<StopReport>;
+  /** Processes carrying OPENCLAW_CONFIG_PATH=`configPath` (default: a read of every environment; fleetd shares one read among all agents). */
+  marked: (configPath: string) => ProcRef[];
 }
 
 /** Stops the recorded gateway tree if (and only if) its pid still has the recorded start time. */
@@ -44,7 +46,7 @@ export async function stopRecordedProcess(rec: RecordedProcess, timeoutMs: numbe
 /** Stops every process still carrying an agent's environment marker (its OPENCLAW_CONFIG_PATH); returns their pids. */
 export async function stopMarkedProcesses(configPath: string, timeoutMs: number, deps: Partial<OrphanDeps> = {}): Promise<number[]> {
   const stop = deps.stopTree ?? stopTree;
-  const marked = processesWithEnv(AGENT_MARKER_ENV, configPath);
+  const marked = deps.marked ? deps.marked(configPath) : processesWithEnv(AGENT_MARKER_ENV, configPath);
   const [first, ...rest] = marked;
   if (!first) return [];
   await stop({ pid: first.pid, startTime: first.startTime, extra: rest, marker: { name: AGENT_MARKER_ENV, value: configPath } }, { timeoutMs });

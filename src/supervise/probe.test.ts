@@ -4,8 +4,10 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import getPort from 'get-port';
+import { createServer as createTcpServer } from 'node:net';
 import { createProbe, probeGateway, type StartupAnswer } from './probe.js';
 import { createStartupProbe } from './startup-probe.js';
+import { MAX_BODY_BYTES, parseAnswer, rawHttpGet } from './http-get.js';
 import { waitFor } from '../util/wait-for.js';
 import { makeFakeAgent, PidTracker, spawnDetachedFake } from '../../test/support/testkit.js';
 
@@ -122,5 +124,69 @@ describe('probe against the fake gateway\'s /startupz (a real process)', () => {
         await agent.cleanup();
       }
     }
+  });
+});
+
+describe('the probes\' HTTP client (node:net)', () => {
+  test('the default client reads chunked answers, close-delimited ones, and keeps at most MAX_BODY_BYTES of a body', async () => {
+    const big = 'x'.repeat(MAX_BODY_BYTES + 5000);
+    const { server, port } = await serve((req, res) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"ok":');
+        setImmediate(() => res.end('true}')); // two writes: chunked
+        return;
+      }
+      if (req.url === '/readyz') return void res.writeHead(503).end(JSON.stringify({ ready: false, failing: ['discord', 'slack'] }));
+      if (req.url === '/big') return void res.writeHead(200).end(big);
+      res.writeHead(404).end();
+    });
+    try {
+      const signal = new AbortController().signal;
+      assert.deepEqual(await rawHttpGet(`http://127.0.0.1:${port}/healthz`, { signal }), { status: 200, body: '{"ok":true}' });
+      assert.deepEqual(await probeGateway(port, 1000), {
+        live: true,
+        ready: false,
+        failing: ['discord', 'slack'],
+        startup: { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' },
+      });
+      const answer = await rawHttpGet(`http://127.0.0.1:${port}/big`, { signal });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.length, MAX_BODY_BYTES);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a listener that hangs up without answering, or answers garbage, is not live, with the reason', async () => {
+    let reply = '';
+    const server = createTcpServer((socket) => {
+      socket.once('data', () => socket.end(reply));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    try {
+      assert.deepEqual(await probeGateway(port, 1000), {
+        live: false,
+        ready: null,
+        error: 'the connection closed without an answer',
+        startup: { state: 'no-answer', detail: '/startupz: the connection closed without an answer' },
+      });
+      reply = 'SSH-2.0-OpenSSH_9.2\r\n';
+      const result = await probeGateway(port, 1000);
+      assert.equal(result.live, false);
+      assert.match(result.error ?? '', /malformed HTTP answer/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('parseAnswer: status line, chunk extensions, a truncated chunk', () => {
+    const answer = parseAnswer(Buffer.from('HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{"a"\r\n3\r\n:1}\r\n0\r\n\r\n'));
+    assert.deepEqual(answer, { status: 503, body: '{"a":1}' });
+    assert.deepEqual(parseAnswer(Buffer.from('HTTP/1.0 200 OK\r\n\r\nhello')), { status: 200, body: 'hello' });
+    assert.deepEqual(parseAnswer(Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\nhel')), { status: 200, body: 'hel' });
+    assert.throws(() => parseAnswer(Buffer.from('HTTP/2 200\r\n\r\n')), /malformed HTTP status line/);
   });
 });

@@ -5,7 +5,7 @@
 // list. A probe never throws: a refused connection, a timeout or a non-200 answer is an
 // answer too. What a start needs (listener AND /startupz "started") is decided in
 // plan/start-verdict.ts.
-import { request } from 'node:http';
+import { rawHttpGet } from './http-get.js';
 
 /** What a fetch-like dependency returns: the status and the body text. */
 export interface HttpAnswer {
@@ -42,35 +42,21 @@ export interface ProbeResult {
 /** Probe function the runner depends on. */
 export type ProbeFn = (port: number, timeoutMs: number) => Promise<ProbeResult>;
 
-// node:http with a fresh connection per request (agent: false): a SIGSTOPped gateway still
-// accepts TCP connections in the kernel backlog but never answers, so only the timeout
-// can tell; pooled keep-alive sockets would hide that.
-/** Default HttpGet on node:http, reading at most 64 KiB of body. */
-export const httpGet: HttpGet = (url, init) =>
-  new Promise<HttpAnswer>((resolve, reject) => {
-    const req = request(url, { method: 'GET', agent: false, signal: init.signal, headers: { accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= 65_536) chunks.push(chunk);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** Default HttpGet: a fresh connection per request, on node:net (supervise/http-get.ts). */
+export const httpGet: HttpGet = rawHttpGet;
 
 /** Builds a ProbeFn that GETs /healthz, /startupz and /readyz in parallel with one timeout. */
 export function createProbe(get: HttpGet = httpGet, host = '127.0.0.1'): ProbeFn {
   return async (port, timeoutMs) => {
     const base = `http://${host}:${port}`;
+    // one timer bounds the three requests
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
     const [health, startup, ready] = await Promise.all([
-      fetchWithTimeout(get, `${base}/healthz`, timeoutMs),
-      fetchWithTimeout(get, `${base}/startupz`, timeoutMs),
-      fetchWithTimeout(get, `${base}/readyz`, timeoutMs),
-    ]);
+      fetchBounded(get, `${base}/healthz`, controller.signal, timeoutMs),
+      fetchBounded(get, `${base}/startupz`, controller.signal, timeoutMs),
+      fetchBounded(get, `${base}/readyz`, controller.signal, timeoutMs),
+    ]).finally(() => clearTimeout(timer));
     const result: ProbeResult = { live: health.answer?.status === 200, ready: null, startup: parseStartup(startup) };
     if (!result.live) result.error = health.error ?? `/healthz answered ${health.answer?.status}`;
     if (ready.answer && (ready.answer.status === 200 || ready.answer.status === 503)) {
@@ -101,21 +87,17 @@ export function parseStartup(reply: { answer?: HttpAnswer; error?: string }): St
   return { state: 'no-answer', detail: `/startupz answered ${status}` };
 }
 
-/** The default probe (node:http on 127.0.0.1). */
+/** The default probe (a fresh connection per request to 127.0.0.1). */
 export const probeGateway: ProbeFn = createProbe();
 
-/** One GET bounded by `timeoutMs`; never rejects. */
-async function fetchWithTimeout(get: HttpGet, url: string, timeoutMs: number): Promise<{ answer?: HttpAnswer; error?: string }> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+/** One GET until `signal` aborts (after `timeoutMs`); never rejects. */
+async function fetchBounded(get: HttpGet, url: string, signal: AbortSignal, timeoutMs: number): Promise<{ answer?: HttpAnswer; error?: string }> {
   try {
-    return { answer: await get(url, { signal: controller.signal }) };
+    return { answer: await get(url, { signal }) };
   } catch (err) {
-    if (controller.signal.aborted) return { error: `no answer within ${timeoutMs} ms` };
+    if (signal.aborted) return { error: `no answer within ${timeoutMs} ms` };
     const code = (err as NodeJS.ErrnoException).code;
     return { error: code ?? (err instanceof Error ? err.message : String(err)) };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -18,7 +18,7 @@ describe('proc', () => {
     fields[19] = '987654'; // field 22: starttime
     const stat = parseStat(`42 (my (weird) proc) ${fields.join(' ')}`);
     // fields 14-17 (utime, stime, cutime, cstime) hold 14+15+16+17 here
-    assert.deepEqual(stat, { pid: 42, comm: 'my (weird) proc', state: 'S', ppid: 11, pgid: 12, sid: 13, startTime: '987654', cpuTicks: 62 });
+    assert.deepEqual(stat, { pid: 42, comm: 'my (weird) proc', state: 'S', ppid: 11, pgid: 12, sid: 13, startTime: '987654', cpuTicks: 62, rssPages: 24 });
     assert.equal(parseStat('garbage'), undefined);
   });
 

@@ -2,7 +2,7 @@
 // pid started (to tell our process from a reused pid), and how much memory a tree uses.
 // Synchronous on purpose: a few hundred small reads, and no await between reading the
 // table and acting on it.
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 
 /** One line of /proc/<pid>/stat, the fields fleetd uses. */
 export interface ProcStat {
@@ -17,6 +17,8 @@ export interface ProcStat {
   startTime: string;
   /** Fields 14-17: user + system time of the process and of its reaped children, clock ticks. */
   cpuTicks: number;
+  /** Field 24: resident set size in pages (see pageSizeBytes). */
+  rssPages: number;
 }
 
 /** A pid with its start time: identifies one process even if the pid is later reused. */
@@ -39,16 +41,33 @@ export function parseStat(text: string): ProcStat | undefined {
   const pgid = Number(rest[2]);
   const sid = Number(rest[3]);
   const startTime = rest[19];
+  const rssPages = Number(rest[21]);
   if (!state || !startTime || !Number.isInteger(pid) || !Number.isInteger(ppid) || !Number.isInteger(pgid)) return undefined;
-  const cpuTicks = [11, 12, 13, 14].reduce((sum, i) => sum + (Number(rest[i]) || 0), 0);
-  return { pid, comm: text.slice(open + 1, close), state, ppid, pgid, sid, startTime, cpuTicks };
+  const cpuTicks = (Number(rest[11]) || 0) + (Number(rest[12]) || 0) + (Number(rest[13]) || 0) + (Number(rest[14]) || 0);
+  return { pid, comm: text.slice(open + 1, close), state, ppid, pgid, sid, startTime, cpuTicks, rssPages: Number.isInteger(rssPages) ? rssPages : 0 };
+}
+
+// A stat line is at most ~1 KiB (comm is 16 bytes at most): one open, one read, one close
+// into a shared buffer, instead of readFileSync's open, fstat, read, read, close and a new
+// buffer per file. Called a few hundred times per /proc scan.
+const statBuffer = Buffer.allocUnsafe(4096);
+
+/** Reads a small /proc file into text (at most 4 KiB); throws like readFileSync when it is gone. */
+function readSmall(path: string, encoding: 'utf8' | 'latin1' = 'utf8'): string {
+  const fd = openSync(path, 'r');
+  try {
+    const n = readSync(fd, statBuffer, 0, statBuffer.length, null);
+    return statBuffer.toString(encoding, 0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads /proc/<pid>/stat; undefined when there is no such process. */
 export function readStat(pid: number): ProcStat | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return parseStat(readSmall(`/proc/${pid}/stat`));
   } catch {
     return undefined;
   }
@@ -84,27 +103,78 @@ export function listProcesses(): ProcStat[] {
     return out;
   }
   for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
+    if (!isPidName(name)) continue;
     const stat = readStat(Number(name));
     if (stat) out.push(stat);
   }
   return out;
 }
 
-/** Living descendants of `pid` (children, grandchildren...), whatever group or session they are in. */
-export function descendantsOf(pid: number, table: ProcStat[] = listProcesses()): ProcStat[] {
-  const children = new Map<number, ProcStat[]>();
-  for (const p of table) {
-    const list = children.get(p.ppid);
-    if (list) list.push(p);
-    else children.set(p.ppid, [p]);
+/** True for the numeric entries of /proc (processes). */
+function isPidName(name: string): boolean {
+  const c = name.charCodeAt(0);
+  return c >= 48 && c <= 57;
+}
+
+// The kernel counts RSS in pages; the page size is not exposed to Node, so it is read off
+// this process once: VmRSS (kB, /proc/self/status) over the rss field of /proc/self/stat,
+// rounded to a power of two (4 KiB on x86-64, 4/16/64 KiB on arm64).
+/** The kernel's page size in bytes, measured on this process. */
+export function pageSizeBytes(): number {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const pages = readStat(process.pid)?.rssPages ?? 0;
+    const bytes = rssBytes(process.pid);
+    if (pages > 0 && bytes > 0) return 2 ** Math.round(Math.log2(bytes / pages));
   }
+  return 4096;
+}
+
+/** One scan of /proc with its indices (built once, shared by every query on it). */
+export interface ProcSnapshot {
+  /** Monotonic ms at which the scan started (0 when unknown). */
+  takenAt: number;
+  /** Monotonic ms at which the scan ended: a process absent from it may have forked until then. */
+  doneAt: number;
+  list: readonly ProcStat[];
+  byPid: ReadonlyMap<number, ProcStat>;
+  /** Children (zombies included: they still name their parent) by parent pid. */
+  children: ReadonlyMap<number, readonly ProcStat[]>;
+  /** Living members by process group id. */
+  groups: ReadonlyMap<number, readonly ProcStat[]>;
+}
+
+/** Indexes a list of processes in one pass. */
+export function indexProcesses(list: readonly ProcStat[], takenAt = 0, doneAt = takenAt): ProcSnapshot {
+  const byPid = new Map<number, ProcStat>();
+  const children = new Map<number, ProcStat[]>();
+  const groups = new Map<number, ProcStat[]>();
+  for (const p of list) {
+    byPid.set(p.pid, p);
+    const siblings = children.get(p.ppid);
+    if (siblings) siblings.push(p);
+    else children.set(p.ppid, [p]);
+    if (p.state === 'Z') continue;
+    const members = groups.get(p.pgid);
+    if (members) members.push(p);
+    else groups.set(p.pgid, [p]);
+  }
+  return { takenAt, doneAt, list, byPid, children, groups };
+}
+
+/** A snapshot of `table`, or of /proc now. */
+function snapshotOf(table: readonly ProcStat[] | ProcSnapshot | undefined): ProcSnapshot {
+  if (table === undefined) return indexProcesses(listProcesses());
+  return 'byPid' in table ? table : indexProcesses(table);
+}
+
+/** Living descendants of `pid` (children, grandchildren...), whatever group or session they are in; O(size of the tree) on a snapshot. */
+export function descendantsOf(pid: number, table?: readonly ProcStat[] | ProcSnapshot): ProcStat[] {
+  const snap = snapshotOf(table);
   const out: ProcStat[] = [];
   const seen = new Set<number>([pid]);
   const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift() as number;
-    for (const child of children.get(parent) ?? []) {
+  for (let i = 0; i < queue.length; i++) {
+    for (const child of snap.children.get(queue[i]!) ?? []) {
       if (seen.has(child.pid)) continue;
       seen.add(child.pid);
       queue.push(child.pid);
@@ -115,8 +185,8 @@ export function descendantsOf(pid: number, table: ProcStat[] = listProcesses()):
 }
 
 /** Living members of process group `pgid`. */
-export function groupMembers(pgid: number, table: ProcStat[] = listProcesses()): ProcStat[] {
-  return table.filter((p) => p.pgid === pgid && p.state !== 'Z');
+export function groupMembers(pgid: number, table?: readonly ProcStat[] | ProcSnapshot): ProcStat[] {
+  return [...(snapshotOf(table).groups.get(pgid) ?? [])];
 }
 
 /** Resident memory of one process in bytes (VmRSS), 0 when gone. */
@@ -130,40 +200,46 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** Resident memory of `pid` and all its descendants, bytes (what one gateway costs). */
-export function treeRssBytes(pid: number, table: ProcStat[] = listProcesses()): number {
-  let total = rssBytes(pid);
-  for (const p of descendantsOf(pid, table)) total += rssBytes(p.pid);
-  return total;
+/** Resident memory of `pid` and all its descendants, bytes (what one gateway costs); from the snapshot's rss fields, no further reads. */
+export function treeRssBytes(pid: number, table?: readonly ProcStat[] | ProcSnapshot, pageSize = pageSizeBytes()): number {
+  const snap = snapshotOf(table);
+  const root = snap.byPid.get(pid);
+  let pages = root && root.state !== 'Z' ? root.rssPages : 0;
+  for (const p of descendantsOf(pid, snap)) pages += p.rssPages;
+  return pages * pageSize;
 }
 
 /** Clock ticks per second of /proc times (USER_HZ: 100 on every Linux architecture fleetd supports). */
 export const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system, reaped children included) of `pid` and all its living descendants. */
-export function treeCpuSeconds(pid: number, table: ProcStat[] = listProcesses()): number {
-  const root = table.find((p) => p.pid === pid);
+/** CPU seconds (user + system, reaped children included) of `pid` and all its living descendants; O(size of the tree) on a snapshot. */
+export function treeCpuSeconds(pid: number, table?: readonly ProcStat[] | ProcSnapshot): number {
+  const snap = snapshotOf(table);
+  const root = snap.byPid.get(pid);
   if (!root) return 0;
-  return [root, ...descendantsOf(pid, table)].reduce((sum, p) => sum + p.cpuTicks, 0) / CLOCK_TICKS_PER_SECOND;
+  let ticks = root.cpuTicks;
+  for (const p of descendantsOf(pid, snap)) ticks += p.cpuTicks;
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
 // A gateway's children may be re-parented to init when it dies, where a descendant walk no
 // longer finds them: the runner remembers every (pid, start time) it saw under its gateway.
-/** Adds the living descendants of `pid` to `known` and drops entries that died. */
-export function trackTree(pid: number, known: Map<number, string>, table: ProcStat[] = listProcesses()): void {
-  const byPid = new Map(table.map((p) => [p.pid, p]));
+/** Adds the living descendants of `pid` to `known` and drops entries that died; O(size of the tree) on a snapshot. */
+export function trackTree(pid: number, known: Map<number, string>, table?: readonly ProcStat[] | ProcSnapshot): void {
+  const snap = snapshotOf(table);
   for (const [k, start] of known) {
-    const p = byPid.get(k);
+    const p = snap.byPid.get(k);
     if (!p || p.state === 'Z' || p.startTime !== start) known.delete(k);
   }
-  for (const p of descendantsOf(pid, table)) known.set(p.pid, p.startTime);
+  for (const p of descendantsOf(pid, snap)) known.set(p.pid, p.startTime);
 }
 
 /** Living processes left of a gateway tree whose root `pid` (leader of group `pid`) is gone. */
-export function countLeftovers(pid: number, known: Map<number, string>, table: ProcStat[] = listProcesses()): number {
-  trackTree(pid, known, table);
+export function countLeftovers(pid: number, known: Map<number, string>, table?: readonly ProcStat[] | ProcSnapshot): number {
+  const snap = snapshotOf(table);
+  trackTree(pid, known, snap);
   const pids = new Set(known.keys());
-  for (const p of groupMembers(pid, table)) pids.add(p.pid);
+  for (const p of snap.groups.get(pid) ?? []) pids.add(p.pid);
   pids.delete(pid);
   return pids.size;
 }
@@ -171,34 +247,55 @@ export function countLeftovers(pid: number, known: Map<number, string>, table: P
 /** The env variable that marks every process of an agent: its own OPENCLAW_CONFIG_PATH (unique per agent). */
 export const AGENT_MARKER_ENV = 'OPENCLAW_CONFIG_PATH';
 
-/** The value of `name` in the environment `pid` started with; undefined when unset or unreadable. */
-export function readEnvVar(pid: number, name: string): string | undefined {
-  try {
-    const prefix = `${name}=`;
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith(prefix))?.slice(prefix.length);
-  } catch {
-    return undefined; // gone, or not ours to read
-  }
-}
-
 // A gateway's detached children can be re-parented to init before fleetd ever saw them (a
 // crash before the first probe, a fleetd killed mid-boot). Every process of an agent still
 // carries the agent's unique OPENCLAW_CONFIG_PATH in its environment: find them by that.
 /** Live processes whose environment has exactly `name=value` (readable ones: same user or root). */
 export function processesWithEnv(name: string, value: string): ProcRef[] {
-  const needle = `${name}=${value}`;
-  const out: ProcRef[] = [];
+  return processesWithEnvName(name)
+    .filter((p) => p.value === value)
+    .map(({ pid, startTime }) => ({ pid, startTime }));
+}
+
+/** Live processes whose environment sets `name`, with its value (one pass over /proc; readable ones: same user or root). */
+export function processesWithEnvName(name: string): Array<ProcRef & { value: string }> {
+  const out: Array<ProcRef & { value: string }> = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!isPidName(entry)) continue;
     const pid = Number(entry);
     if (pid === process.pid) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(needle)) continue;
-    } catch {
-      continue; // gone, or not ours to read
-    }
+    const value = readEnvVar(pid, name);
+    if (value === undefined) continue;
     const stat = readStat(pid);
-    if (stat && stat.state !== 'Z') out.push({ pid, startTime: stat.startTime });
+    if (stat && stat.state !== 'Z') out.push({ pid, startTime: stat.startTime, value });
   }
   return out;
+}
+
+/** The value of `name` in the environment `pid` started with (read as UTF-8); undefined when unset, gone or not ours to read. */
+export function readEnvVar(pid: number, name: string): string | undefined {
+  try {
+    return envValue(readFileSync(`/proc/${pid}/environ`, 'utf8'), `${name}=`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seconds since boot (/proc/uptime), the clock of ProcStat.startTime (in USER_HZ ticks, 100 per second). */
+export function uptimeSeconds(): number {
+  try {
+    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The value of the first `prefix...` entry of a NUL-separated environment block. */
+function envValue(block: string, prefix: string): string | undefined {
+  let at = block.startsWith(prefix) ? 0 : block.indexOf(`\0${prefix}`);
+  if (at < 0) return undefined;
+  if (at > 0 || block[0] === '\0') at += 1;
+  const start = at + prefix.length;
+  const end = block.indexOf('\0', start);
+  return block.slice(start, end < 0 ? block.length : end);
 }

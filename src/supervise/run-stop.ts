@@ -13,9 +13,9 @@ import { oomExitReason } from '../isolation/oom-reason.js';
 /** How long to wait for the exit event of a process whose tree is already gone (ms). */
 export const EXIT_EVENT_WAIT_MS = 5000;
 
-/** Adds every process carrying the agent's environment marker to the tree `run` must stop. */
-export function rememberMarked(run: Run, deps: Pick<RunnerDeps, 'findMarked'>): void {
-  for (const p of deps.findMarked(run.spec)) run.known.set(p.pid, p.startTime);
+/** Adds every process carrying the agent's environment marker to the tree `run` must stop (found by a search made after `since`, clock ms; default now). */
+export function rememberMarked(run: Run, deps: Pick<RunnerDeps, 'findMarked'>, since?: number): void {
+  for (const p of deps.findMarked(run.spec, since)) run.known.set(p.pid, p.startTime);
 }
 
 /** The agent's environment marker (its OPENCLAW_CONFIG_PATH), inherited through fork and exec; null when the spec has none. */
@@ -33,8 +33,8 @@ export function knownRefs(run: Run): Array<{ pid: number; startTime: string }> {
 // slips between), kill-all after the timeout (v2 cgroup.kill; v1 freeze + SIGKILL + thaw).
 // A daemon that double-forked, called setsid and cleared its environment is still a member.
 // Without one, the tree walk of stop-tree.ts (pid, group, known descendants, env marker).
-/** Stops the whole tree of `run` (nothing when it never spawned); failures are logged, never thrown. */
-export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' | 'stopTree'>, log: RunnerLogger, timeoutMs: number): Promise<void> {
+/** Stops the whole tree of `run` (nothing when it never spawned); `since`: when the stop was asked for (clock ms). Failures are logged, never thrown. */
+export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' | 'stopTree'>, log: RunnerLogger, timeoutMs: number, since?: number): Promise<void> {
   const cgroup = run.spec.isolation?.cgroup;
   if (cgroup) {
     try {
@@ -48,7 +48,7 @@ export async function stopRunTree(run: Run, deps: Pick<RunnerDeps, 'findMarked' 
   }
   const pid = run.proc.pid;
   if (pid === null) return;
-  rememberMarked(run, deps);
+  rememberMarked(run, deps, since);
   // The marker is passed, not guessed from the tree: a child forked during the stop may be
   // all that is left, re-parented to init, when stopTree looks.
   const target: StopTarget = { pid, pgid: pid, trustGroup: true, extra: knownRefs(run), marker: markerOf(run) };

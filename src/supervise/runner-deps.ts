@@ -31,8 +31,12 @@ export interface RunnerDeps {
   trackTree: (pid: number, known: Map<number, string>) => void;
   /** Counts processes left of a tree whose root died (group members + remembered descendants). */
   countLeftovers: (pid: number, known: Map<number, string>) => number;
-  /** Processes carrying this agent's environment marker (OPENCLAW_CONFIG_PATH), wherever they were re-parented. */
-  findMarked: (spec: LaunchSpec) => Array<{ pid: number; startTime: string }>;
+  /**
+   * Processes carrying this agent's environment marker (OPENCLAW_CONFIG_PATH), wherever they
+   * were re-parented, from a search made after `since` (clock ms: when the stop was asked
+   * for; default now). Stops asked for together may share one search.
+   */
+  findMarked: (spec: LaunchSpec, since?: number) => Array<{ pid: number; startTime: string }>;
   /**
    * Readies everything one launch needs and resolves with the spec to spawn (runtime
    * installed, home verified, openclaw.json and token provisioned). Runs before EVERY

@@ -128,5 +128,7 @@ export interface Run {
   detached: boolean;
   /** The cgroup's OOM counters right before the spawn (or the adoption): an OOM kill shows as their increase. */
   oomBaseline: OomCounters | null;
+  /** Probes made while starting (their delays grow: runner.ts startingProbeDelayMs). */
+  startProbes: number;
 }
 

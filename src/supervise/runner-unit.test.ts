@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import type { LogSink } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
-import { createRunner, type RunnerDeps } from './runner.js';
+import { createRunner, startingProbeDelayMs, type RunnerDeps } from './runner.js';
 import { FleetError } from '../errors.js';
 import { memoryLogger } from '../../test/support/testkit.js';
 import type { AgentState, LaunchSpec } from './types.js';
@@ -396,5 +396,29 @@ describe('runner state machine (fake deps)', () => {
     await h.advance(1000);
     assert.equal(runner.status().state, 'stopped');
     assert.equal(h.procs.length, 2);
+  });
+
+  test('while starting, probes come after 20, 40, 80 ... ms up to 500 ms (and never slower than the health interval); then once per interval', async () => {
+    const h = harness();
+    const probedAt: number[] = [];
+    let answers = 0;
+    h.deps.probe = async () => {
+      probedAt.push(h.now());
+      answers += 1;
+      return { live: answers > 8, ready: null };
+    };
+    const runner = createRunner({ ...spec, health: { ...spec.health, intervalMs: 10_000 } }, h.deps);
+    await runner.start();
+    await h.advance(0);
+    const t0 = probedAt[0]!;
+    await h.advance(3000);
+    assert.equal(runner.status().state, 'running');
+    assert.deepEqual(probedAt.map((t) => t - t0), [0, 20, 60, 140, 300, 620, 1120, 1620, 2120]);
+    await h.advance(10_000);
+    assert.equal(probedAt.at(-1)! - probedAt.at(-2)!, 10_000);
+    assert.deepEqual([0, 1, 4, 5, 30].map((n) => startingProbeDelayMs(n, 10_000)), [20, 40, 320, 500, 500]);
+    assert.equal(startingProbeDelayMs(0, 50), 20);
+    assert.equal(startingProbeDelayMs(3, 50), 50, 'a short health interval caps it');
+    await runner.stop();
   });
 });

@@ -36,6 +36,13 @@ export type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Runner, Runn
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
 export const STARTING_PROBE_MS = 500;
 
+// A gateway that listens within milliseconds (or a restart of one that was just killed)
+// should not wait half a second for its next probe: a refused connection costs little.
+/** Delay before probe number `attempt` + 1 of a boot (0-based): 20, 40, 80 ... ms, up to STARTING_PROBE_MS and the health interval. */
+export function startingProbeDelayMs(attempt: number, intervalMs: number): number {
+  return Math.min(intervalMs, STARTING_PROBE_MS, 20 * 2 ** Math.min(attempt, 10));
+}
+
 /** Creates the runner of one agent, in state `stopped`; `spec` serves until the first launch prepares its own. */
 export function createRunner(spec: LaunchSpec, deps: Partial<RunnerDeps> = {}): Runner {
   return new GatewayRunner(spec, resolveRunnerDeps(deps));
@@ -85,12 +92,13 @@ class GatewayRunner implements Runner {
 
   stop(options: StopCallOptions = {}): Promise<void> {
     this.cancelLaunch(); // now, not when the queue gets to it: nothing may spawn after this call
+    const askedAt = this.deps.clock.now();
     return this.enqueue(async () => {
       this.cancelLaunch();
       const run = this.current;
       if (run) {
         this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by the operator'}`);
-        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs);
+        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt);
       }
       if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`);
     });
@@ -371,6 +379,7 @@ class GatewayRunner implements Runner {
       why,
       detached: false,
       oomBaseline: readOomBaseline(spec),
+      startProbes: 0,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -450,7 +459,7 @@ class GatewayRunner implements Runner {
         }
       }
     }
-    this.scheduleProbe(run, this.state === 'starting' ? Math.min(health.intervalMs, STARTING_PROBE_MS) : health.intervalMs);
+    this.scheduleProbe(run, this.state === 'starting' ? startingProbeDelayMs(run.startProbes++, health.intervalMs) : health.intervalMs);
   }
 
   /** The process ended on its own (crash, exit 78, spawn error): clean up, then backoff or failed. */
@@ -534,12 +543,12 @@ class GatewayRunner implements Runner {
     });
   }
 
-  /** Stops the tree of `run` and waits for its exit event; then finishes it. */
-  private async stopRun(run: Run, timeoutMs: number): Promise<void> {
+  /** Stops the tree of `run` and waits for its exit event; then finishes it. `askedAt`: when the stop was asked for (default now). */
+  private async stopRun(run: Run, timeoutMs: number, askedAt?: number): Promise<void> {
     run.stopping = true;
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
-    await stopRunTree(run, this.deps, this.log, timeoutMs);
+    await stopRunTree(run, this.deps, this.log, timeoutMs, askedAt);
     this.finishRun(run, await exitOf(run, this.deps, this.log));
   }
 

@@ -124,6 +124,9 @@ export function spawnProcess(command: GatewayCommand, io: SpawnIo): GatewayProce
   const startTime = pid === null ? null : (readStat(pid)?.startTime ?? null);
   child.stdout?.on('data', (chunk: Buffer) => io.onStdout(chunk));
   child.stderr?.on('data', (chunk: Buffer) => io.onStderr(chunk));
+  // a read error on a pipe ends its output; it must never crash the spawner
+  child.stdout?.on('error', () => undefined);
+  child.stderr?.on('error', () => undefined);
 
   let markSeen: () => void = () => undefined;
   const exitSeen = new Promise<void>((resolveSeen) => {

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive, readStat } from './proc.js';
 import { stopTree } from './stop-tree.js';
+import { createProcTable } from './proc-table.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake, type FakeAgent } from '../../test/support/testkit.js';
@@ -110,6 +111,26 @@ describe('stopTree: a process that forks while it is being stopped (issue 9 item
         assert.deepEqual(processesWithEnv('OPENCLAW_CONFIG_PATH', agent.configPath), [], 'nothing with the agent marker is left');
       }));
   }
+
+  // fleetd's stops share one /proc table (stop --all, a shutdown): the marker search made
+  // once a tree is gone must still be a search begun after that, not a scan shared from before.
+  test('two agents stopped together on one shared /proc table: neither escapee survives', () =>
+    withAgent(async (agent, tracker) => {
+      const other = await makeFakeAgent();
+      try {
+        const procs = createProcTable();
+        const trees = [await spawnDetachedFake(agent, tracker, 'fork-on-sigterm'), await spawnDetachedFake(other, tracker, 'fork-on-sigterm')];
+        const reports = await Promise.all(trees.map((t) => stopTree({ pid: t.pid, startTime: readStat(t.pid)?.startTime as string }, { timeoutMs: 1000, procs })));
+        const escaped = [...(await escapees(agent)), ...(await escapees(other))];
+        tracker.add(...escaped);
+        assert.equal(escaped.length, 2, 'each gateway recorded its escapee before exiting');
+        assert.deepEqual(escaped.filter(isAlive), [], 'nothing the gateways forked on SIGTERM is alive');
+        assert.deepEqual(reports.flatMap((r) => r.survivors), []);
+        for (const a of [agent, other]) assert.deepEqual(processesWithEnv('OPENCLAW_CONFIG_PATH', a.configPath), [], `nothing with ${a.configPath} is left`);
+      } finally {
+        await other.cleanup();
+      }
+    }));
 
   test('without the environment marker the window is real: the escapee survives (so the test above can fail)', () =>
     withAgent(async (agent, tracker) => {

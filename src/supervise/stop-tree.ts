@@ -19,8 +19,13 @@
 // is found is stopped the same way (SIGTERM, grace, SIGKILL), until nothing carries it.
 // Only a process that ALSO clears its environment escapes this; per-agent cgroups are the
 // complete answer, this is the fallback where there is none.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AGENT_MARKER_ENV, descendantsOf, groupMembers, listProcesses, processesWithEnv, readEnvVar, readStat, type ProcRef, type ProcStat } from './proc.js';
+//
+// Cost: every read of /proc goes through a ProcTable (proc-table.ts). fleetd passes its one
+// shared table, so stops that poll together (stop --all, a shutdown) share one scan per
+// poll and one search of the environments, instead of one each.
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { AGENT_MARKER_ENV, descendantsOf, readEnvVar, readStat, type ProcRef, type ProcSnapshot } from './proc.js';
+import { createProcTable, type ProcTable } from './proc-table.js';
 
 /** What to stop. */
 export interface StopTarget {
@@ -59,6 +64,11 @@ export interface StopOptions {
   pollMs?: number;
   /** How long to keep SIGKILLing new arrivals before giving up (default 2000 ms). */
   killWaitMs?: number;
+  /**
+   * The /proc table shared with other stops (fleetd's one table: 200 stops polling together
+   * share one scan per poll). Default: a table of this stop's own.
+   */
+  procs?: ProcTable;
 }
 
 /** What stopTree did. */
@@ -87,6 +97,8 @@ const FREEZE_MAX_MS = 500;
 export async function stopTree(target: StopTarget, options: StopOptions): Promise<StopReport> {
   const started = Date.now();
   const pollMs = options.pollMs ?? 25;
+  const procs = options.procs ?? createProcTable();
+  const calledAt = procs.now();
   const known = new Map<number, string>();
   const groups = new Set<number>();
   const terminated = new Set<number>();
@@ -102,22 +114,22 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     if (stat && stat.state !== 'Z' && stat.startTime === ref.startTime) known.set(ref.pid, ref.startTime);
   }
   const marker = target.marker === null ? undefined : (target.marker ?? markerOf([...known.keys()]));
-  /** Adds living processes that carry the marker to the tree; true when any was new. */
-  const scanMarked = (): boolean => {
+  /** Adds living processes that carry the marker (from a search begun at or after `since`) to the tree; true when any was new. */
+  const scanMarked = (since: number): boolean => {
     if (!marker) return false;
     let grew = false;
-    for (const p of processesWithEnv(marker.name, marker.value)) {
+    for (const p of procs.marked(marker.name, marker.value, since)) {
       if (known.get(p.pid) === p.startTime) continue;
       known.set(p.pid, p.startTime);
       grew = true;
     }
     return grew;
   };
-  scanMarked();
 
-  const collect = (): ProcStat[] => {
-    const table = listProcesses();
-    const byPid = new Map(table.map((p) => [p.pid, p]));
+  // `since`: the scan must have started after this moment (our last signals, or the call).
+  const collect = (since: number): ProcSnapshot => {
+    const table = procs.snapshot(since);
+    const byPid = table.byPid;
     let grew = true;
     while (grew) {
       grew = false;
@@ -133,7 +145,7 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
         if (stat && stat.pgid === pid && stat.startTime === known.get(pid)) groups.add(pid);
       }
       for (const g of groups) {
-        for (const member of groupMembers(g, table)) {
+        for (const member of table.groups.get(g) ?? []) {
           if (!known.has(member.pid)) {
             known.set(member.pid, member.startTime);
             grew = true;
@@ -144,10 +156,9 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
     return table;
   };
 
-  const alive = (table: ProcStat[]): number[] => {
-    const byPid = new Map(table.map((p) => [p.pid, p]));
+  const alive = (table: ProcSnapshot): number[] => {
     return [...known].filter(([pid, start]) => {
-      const p = byPid.get(pid);
+      const p = table.byPid.get(pid);
       return p !== undefined && p.state !== 'Z' && p.startTime === start;
     }).map(([pid]) => pid);
   };
@@ -156,7 +167,7 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   // to some programs); members reached by a group signal are not signalled again one by one.
   const groupsSent = { SIGSTOP: new Set<number>(), SIGTERM: new Set<number>(), SIGCONT: new Set<number>(), SIGKILL: new Set<number>() };
   // With `only` (newcomers, born after the group signals) each pid is signalled directly.
-  const signalAll = (table: ProcStat[], signal: StopSignal, only?: Set<number>): void => {
+  const signalAll = (table: ProcSnapshot, signal: StopSignal, only?: Set<number>): void => {
     const repeatable = signal === 'SIGKILL' || signal === 'SIGSTOP';
     const sentNow = new Set<number>();
     for (const g of only ? [] : groups) {
@@ -166,12 +177,11 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
         sentNow.add(g);
       }
     }
-    const byPid = new Map(table.map((p) => [p.pid, p]));
     for (const pid of alive(table)) {
       if (only && !only.has(pid)) continue;
       // SIGKILL and SIGSTOP go to each pid as well (a member may have left the group), but a
       // pid the group signal just reached counts even if it is a zombie by the time we look.
-      const viaGroup = sentNow.has(byPid.get(pid)?.pgid ?? -1);
+      const viaGroup = sentNow.has(table.byPid.get(pid)?.pgid ?? -1);
       const direct = viaGroup && !repeatable ? false : sendPid(pid, known.get(pid) as string, signal);
       if (viaGroup || direct) {
         if (signal === 'SIGTERM') terminated.add(pid);
@@ -181,15 +191,18 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   };
 
   // Phase 0: freeze the tree (see the race above), re-walking until nothing new appears.
-  let table = collect();
+  // Stops started in the same turn (a fleet stopping all its agents) share the first scan.
+  await nextTurn();
+  scanMarked(calledAt);
+  let table = collect(calledAt);
   const freezeUntil = Date.now() + FREEZE_MAX_MS;
   while (alive(table).length > 0) {
     signalAll(table, 'SIGSTOP');
     const before = known.size;
+    const sent = procs.now();
     await sleep(2);
-    table = collect();
-    const byPid = new Map(table.map((p) => [p.pid, p]));
-    const frozen = alive(table).every((pid) => isStopped(byPid.get(pid)?.state));
+    table = collect(sent);
+    const frozen = alive(table).every((pid) => isStopped(table.byPid.get(pid)?.state));
     if ((frozen && known.size === before) || Date.now() >= freezeUntil) break;
   }
 
@@ -206,18 +219,22 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
       signalAll(table, 'SIGCONT', fresh);
     }
   };
+  // An escapee may fork while the scan that saw the tree gone is running: the marker search
+  // must begin after that scan ENDED (stops that saw their trees gone on one scan share it).
   const termDeadline = started + Math.max(0, options.timeoutMs);
   for (;;) {
     if (alive(table).length === 0) {
       // The known tree is gone: did anything escape it (Race 2)? (Past the grace, phase 2 looks.)
-      if (Date.now() >= termDeadline || !scanMarked()) break;
-      table = collect();
+      const after = table.doneAt;
+      if (Date.now() >= termDeadline || !scanMarked(after)) break;
+      table = collect(after);
       terminateNewcomers();
       continue;
     }
     if (Date.now() >= termDeadline) break;
+    const polled = procs.now();
     await sleep(Math.min(pollMs, Math.max(1, termDeadline - Date.now())));
-    table = collect();
+    table = collect(polled);
     terminateNewcomers();
   }
 
@@ -225,20 +242,22 @@ export async function stopTree(target: StopTarget, options: StopOptions): Promis
   const killDeadline = Date.now() + (options.killWaitMs ?? 2000);
   for (;;) {
     if (alive(table).length === 0) {
-      if (!scanMarked()) break;
-      table = collect();
+      const after = table.doneAt;
+      if (!scanMarked(after)) break;
+      table = collect(after);
     }
     signalAll(table, 'SIGKILL');
     if (Date.now() >= killDeadline) break;
+    const polled = procs.now();
     await sleep(pollMs);
-    table = collect();
+    table = collect(polled);
   }
 
   return {
     terminated: [...terminated],
     killed: [...killed],
     groups: [...groups],
-    survivors: alive(collect()),
+    survivors: alive(collect(procs.now())),
     elapsedMs: Date.now() - started,
   };
 }

@@ -11,14 +11,22 @@ import { join } from 'node:path';
 import { call } from '../../src/protocol/client.js';
 import { waitFor } from '../../src/util/wait-for.js';
 import { agentHome, alive, fakeManifest, gatewayLog, spawnCtl, status, waitForAgent, withFleetd, fakePids } from './harness.js';
+import { readFakePids } from '../support/testkit.js';
 
 test('a stop of one agent completes while another agent holds the only start slot, booting', async () => {
   const gate = join(await import('node:os').then((os) => os.tmpdir()), `fd-gate-${process.pid}-${Date.now()}`);
   const manifest = fakeManifest({ acme: { agents: { slow: { env: { FAKE_MODE: `listen-when:${gate}` } } } }, ops: { agents: { watch: {} } } }, { startConcurrency: 1 });
   await withFleetd(manifest, {}, async (f, seen) => {
     try {
+      // Which of the two boots first is not promised (both launches prepare at once); make
+      // ops/watch the one that waits: stopped, then started again once acme/slow holds the slot.
+      await waitForAgent(f, 'ops/watch', (a) => a.state === 'starting' || a.state === 'running');
+      assert.equal((await f.ctl('stop', 'agent', 'ops/watch')).code, 0);
+      const firstRun = await readFakePids(agentHome(f.stateDir, 'ops/watch')); // present when it booted first
+      if (firstRun) seen.push(firstRun.pid, firstRun.helperPid, firstRun.workerPid);
       await waitForAgent(f, 'acme/slow', (a) => a.state === 'starting' && a.pid !== null);
-      const watch = await waitForAgent(f, 'ops/watch', (a) => a.state === 'starting' || a.state === 'running');
+      assert.equal((await f.ctl('start', 'agent', 'ops/watch', '--no-wait')).code, 0);
+      const watch = await waitForAgent(f, 'ops/watch', (a) => /waiting for a start slot$/.test(a.reason) || a.state !== 'starting');
       assert.equal(watch.state, 'starting', 'ops/watch waits for the slot acme/slow holds');
       assert.match(watch.reason, /waiting for a start slot$/);
       const stopped = await f.ctl('stop', 'agent', 'ops/watch');
@@ -32,7 +40,7 @@ test('a stop of one agent completes while another agent holds the only start slo
       const after = (await status(f)).find((a) => a.address === 'ops/watch');
       assert.equal(after.state, 'stopped');
       assert.equal(after.pid, null, 'no spawn after the stop was accepted');
-      assert.equal(existsSync(join(agentHome(f.stateDir, 'ops/watch'), 'fake-pids.json')), false, 'its gateway never ran');
+      assert.deepEqual(await readFakePids(agentHome(f.stateDir, 'ops/watch')), firstRun, 'no gateway of ops/watch ran after the stop');
     } finally {
       await rm(gate, { force: true });
     }

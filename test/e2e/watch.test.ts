@@ -64,10 +64,14 @@ test('/metrics on loopback: parsed with a Prometheus text-format parser', { time
     process.kill(victim, 'SIGKILL');
     await waitForAgent(f, 'acme/b', (a) => a.state === 'running' && a.restarts === 1);
     seen.push(...(await fakePids(f.stateDir, 'acme/b')));
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    const m = parsePrometheus(await res.text());
+    // tree RSS and CPU come from fleetd's shared /proc scan, at most 1 s old: acme/b's new pid is in the next one
+    const m = await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const parsed = parsePrometheus(await res.text());
+      return ['acme/a', 'acme/b'].every((agent) => sampleValue(parsed, 'fleetd_agent_memory_rss_bytes', { agent }) !== undefined) ? parsed : undefined;
+    }, { timeoutMs: 5000, what: 'a scrape with both agents\' tree RSS' });
     for (const agent of ['acme/a', 'acme/b']) {
       assert.equal(sampleValue(m, 'fleetd_agent_state', { agent, state: 'running' }), 1, agent);
       assert.equal(sampleValue(m, 'fleetd_agent_up', { agent }), 1);

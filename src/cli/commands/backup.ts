@@ -9,7 +9,7 @@ import { link, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { verifyArchive } from '../../backup/verify.js';
+import type { VerifiedArchive } from '../../backup/verify.js';
 import { FleetError } from '../../errors.js';
 import { callRaw, download } from '../../protocol/client.js';
 import { requireAddress } from '../address.js';
@@ -109,10 +109,11 @@ function describeDatabases(databases: ReadonlyArray<{ method: string }>): string
 }
 
 /** Writes the download to a private temp file beside `file`, verifies the whole archive, then links it into place. */
-async function writeVerified(res: NodeJS.ReadableStream, file: string): Promise<Awaited<ReturnType<typeof verifyArchive>>> {
+async function writeVerified(res: NodeJS.ReadableStream, file: string): Promise<VerifiedArchive> {
   const tmp = join(dirname(file), `.${basename(file)}.partial-${randomBytes(4).toString('hex')}`);
   try {
     await pipeline(res, createWriteStream(tmp, { mode: 0o600, flags: 'wx', flush: true }));
+    const { verifyArchive } = await import('../../backup/verify.js'); // tar: loaded only by backup, not by every fleetctl run
     const verified = await verifyArchive(tmp).catch((err: unknown) => {
       throw new FleetError('INTERNAL', `the archive fleetd sent is incomplete or damaged (${(err as Error).message}); nothing was kept`, { cause: err });
     });

@@ -2,7 +2,6 @@
 // bytes (the token is inside: only fleetctl's 0600 file ever holds them).
 import { ensureSupervisorDir } from '../../provision/home.js';
 import { agentFacts } from '../agent-facts.js';
-import { backupAgent } from '../agent-backup.js';
 import { parseFlag } from '../query.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
@@ -12,6 +11,8 @@ export const backupHandler = (ctx: DaemonContext): Handler<'backup'> => async ({
   const facts = agentFacts(ctx.fleet, params.fleet!, params.agent!);
   const include = { logs: parseFlag('logs', query.get('logs')), cache: parseFlag('cache', query.get('cache')) };
   await ensureSupervisorDir(ctx.fleet.manifest.stateDir, params.fleet!, facts.effective.paths);
+  // loaded on first use: the archive code (tar) stays out of an idle fleetd's memory
+  const { backupAgent } = await import('../agent-backup.js');
   const backup = await backupAgent(ctx.fleet, facts, include, Date.now);
   signal.addEventListener('abort', () => void backup.discard(), { once: true });
   const { manifest } = backup;

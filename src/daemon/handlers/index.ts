@@ -28,6 +28,7 @@ import { eventsHandler } from './events.js';
 import { upgradeHandler } from './upgrade.js';
 import { upgradeStatusHandler } from './upgrade-status.js';
 import { agentDoctorHandler, doctorHandler } from './doctor.js';
+import { startAllHandler, startFleetHandler, stopAllHandler, stopFleetHandler } from './bulk.js';
 
 /** Builds every route's handler around one daemon context. */
 export function createHandlers(ctx: DaemonContext): HandlerMap {
@@ -62,5 +63,9 @@ export function createHandlers(ctx: DaemonContext): HandlerMap {
     upgradeStatus: upgradeStatusHandler(ctx),
     doctor: doctorHandler(ctx),
     agentDoctor: agentDoctorHandler(ctx),
+    stopFleet: stopFleetHandler(ctx),
+    startFleet: startFleetHandler(ctx),
+    stopAll: stopAllHandler(ctx),
+    startAll: startAllHandler(ctx),
   };
 }

@@ -1,0 +1,232 @@
+// Building blocks of the overhead benchmark (bench/overhead.mjs): a tiny child that answers
+// /healthz (busybox httpd serving a static file), a fleetd run on N of them, its CPU and
+// memory read from /proc, and calls on its control socket with nothing but node:http (so
+// the same script can drive a fleetd of another checkout, e.g. main before a change).
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Clock ticks per second of /proc/<pid>/stat utime/stime. */
+export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** The busybox binary (apt-get install busybox); throws naming the fix when missing. */
+export function busybox() {
+  for (const path of ['/usr/bin/busybox', '/bin/busybox', '/usr/local/bin/busybox']) {
+    try {
+      execFileSync(path, ['true']);
+      return path;
+    } catch {
+      // next
+    }
+  }
+  throw new Error('busybox not found: run bench/setup-peers.sh (or apt-get install busybox)');
+}
+
+/** A temp folder with the child's document root (`healthz`, `readyz` answer 200 "ok"). */
+export function makeWorkDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetd-overhead-'));
+  const www = join(dir, 'www');
+  mkdirSync(www);
+  writeFileSync(join(www, 'healthz'), '{"ok":true,"status":"live"}\n');
+  writeFileSync(join(www, 'readyz'), '{"ready":true,"failing":[]}\n');
+  return { dir, www };
+}
+
+/** argv of one child: fleetd appends `--port P`, which the shell passes on as $2. */
+export function childCommand(www) {
+  return ['/bin/sh', '-c', `exec ${busybox()} httpd -f -p 127.0.0.1:"$2" -h ${www}`, 'busybox-httpd'];
+}
+
+/** A manifest of N children in one fleet, as the issue ran them (10 s probes, 64 boots at once, minimal restart delay). */
+export function overheadManifest(n, { www, portBase, intervalMs }) {
+  const agents = Object.fromEntries(Array.from({ length: n }, (_, i) => [`c${String(i + 1).padStart(3, '0')}`, {}]));
+  return {
+    version: 1,
+    stateDir: './state',
+    socket: './fleetd.sock',
+    startConcurrency: 64,
+    ports: { base: portBase, blockSize: 100, max: 32700 },
+    gateway: { command: childCommand(www), stopTimeoutMs: 5000 },
+    restart: { initialDelayMs: 0, factor: 1, maxDelayMs: 0, resetAfterMs: 60000, noRestartExitCodes: [78] },
+    health: { intervalMs, timeoutMs: 2000, failureThreshold: 3, startupTimeoutMs: 30000 },
+    logs: { maxBytes: 1048576, maxFiles: 2 },
+    fleets: { bench: { agents } },
+  };
+}
+
+/** utime+stime of `pid` in seconds, or null when it is gone. */
+export function cpuSeconds(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK; // fields 14, 15
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS of `pid` in bytes (0 when gone). */
+export function rssOf(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids of living processes whose command line contains `marker` (the run's document root). */
+export function childrenWith(marker) {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (!readFileSync(`/proc/${name}/cmdline`, 'latin1').includes(marker)) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
+      out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** One request on the control socket: resolves with { status, body, ms }. */
+export function socketCall(socket, method, path, body) {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        }
+        resolve({ status: res.statusCode, body: json, ms: performance.now() - t0 });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The agents of `status`, or undefined while fleetd does not answer. */
+export async function agentsOf(socket) {
+  try {
+    const r = await socketCall(socket, 'GET', '/v1/agents');
+    return r.status === 200 ? r.body.agents : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls `check` every `everyMs` until it returns a value; throws after `timeoutMs`. */
+export async function pollUntil(check, { everyMs = 20, timeoutMs = 600_000, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Starts `<root>/bin/fleetd.js start` on a manifest in `dir` (NODE_OPTIONS as given; none when empty); its log goes to dir/fleetd.log. */
+export function startFleetd(root, dir, manifest, nodeOptions = '') {
+  const manifestPath = join(dir, 'fleets.json5');
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+  const log = join(dir, 'fleetd.log');
+  const out = [];
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
+  const child = spawn(process.execPath, [...(process.env.FLEETD_NODE_OPTIONS ? process.env.FLEETD_NODE_OPTIONS.split(' ') : []), join(root, 'bin', 'fleetd.js'), 'start', '--manifest', manifestPath], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => out.push(d));
+  child.stderr.on('data', (d) => out.push(d));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, socket: join(dir, 'fleetd.sock'), exited, saveLog: () => writeFileSync(log, Buffer.concat(out)) };
+}
+
+/** Median of numbers (null for none). */
+export function median(xs) {
+  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Removes a work dir. */
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** fleetd of the checkout `root` as a benchmark target (same interface as bench/peers.mjs). */
+export function fleetdDriver(root, dir, n, { www, portBase, intervalMs, nodeOptions = '' }) {
+  let f = null;
+  let bulk = null;
+  const fleetctl = (...args) =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      execFile(process.execPath, [join(root, 'bin', 'fleetctl.js'), '--socket', f.socket, '--json', ...args], { maxBuffer: 64 << 20 }, (err, stdout) => {
+        if (err && err.code !== 1) return reject(err);
+        resolve({ ms: performance.now() - t0, stdout });
+      });
+    });
+  // A fleetd without the bulk routes (main before issue 14) gets one request per agent, all at once.
+  const hasBulk = async () => (bulk ??= (await socketCall(f.socket, 'GET', '/v1/stop')).status === 405);
+  const perAgent = async (verb, body) => {
+    const agents = (await agentsOf(f.socket)) ?? [];
+    return Promise.all(agents.map((a) => socketCall(f.socket, 'POST', `/v1/agents/${a.fleet}/${a.agent}/${verb}`, body)));
+  };
+  return {
+    name: 'fleetd',
+    async start() {
+      f = startFleetd(root, dir, overheadManifest(n, { www, portBase, intervalMs }), nodeOptions);
+    },
+    daemonPid: () => f?.child.pid ?? null,
+    async agents() {
+      return ((await agentsOf(f.socket)) ?? []).map((a) => ({ name: a.agent, pid: a.pid, running: a.state === 'running' }));
+    },
+    statusCommand: async () => (await fleetctl('status')).ms,
+    statusRaw: async () => (await socketCall(f.socket, 'GET', '/v1/agents')).ms,
+    stopHow: async () => ((await hasBulk()) ? '`fleetctl stop --all`' : `${n} parallel \`stop agent\` requests`),
+    stopAll: async () => ((await hasBulk()) ? fleetctl('stop', '--all') : perAgent('stop', {})),
+    startAll: async () => ((await hasBulk()) ? fleetctl('start', '--all') : perAgent('start', { wait: false })),
+    async shutdown() {
+      f.child.kill('SIGTERM');
+      await f.exited;
+    },
+    async cleanup() {
+      if (f && f.child.exitCode === null) {
+        f.child.kill('SIGTERM');
+        await Promise.race([f.exited, sleep(60_000)]);
+        if (f.child.exitCode === null) f.child.kill('SIGKILL');
+      }
+      f?.saveLog();
+    },
+  };
+}
+
+/** NODE_OPTIONS of the shipped systemd unit (systemd/fleetd.service of `root`), '' when it sets none. */
+export function unitNodeOptions(root) {
+  try {
+    const m = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(root, 'systemd', 'fleetd.service'), 'utf8'));
+    return m ? m[1].replace(/^"|"$/g, '').trim() : '';
+  } catch {
+    return '';
+  }
+}

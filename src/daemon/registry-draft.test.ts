@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FleetError } from '../errors.js';
+import type { RegistryEntry, RegistryFile } from '../plan/types.js';
+import { applyRegistryMutation } from './registry-draft.js';
+
+function entry(fleet: string, agent: string, block: number, over: Partial<RegistryEntry> = {}): RegistryEntry {
+  return { fleet, agent, source: 'manifest', block, port: 20000 + block * 100, token: block.toString(16).padStart(64, '0'), desired: 'running', createdAt: '2026-01-01T00:00:00.000Z', ...over };
+}
+
+/** A registry of `n` agents a0..a(n-1) in fleet f, deeply frozen: any edit in place throws. */
+function frozenRegistry(n: number): RegistryFile {
+  const agents: Record<string, RegistryEntry> = {};
+  for (let i = 0; i < n; i++) agents[`f/a${i}`] = Object.freeze(entry('f', `a${i}`, i));
+  return Object.freeze({ version: 1 as const, agents: Object.freeze(agents) });
+}
+
+function refused(pattern: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof FleetError, String(err));
+    assert.equal(err.code, 'INTERNAL');
+    assert.match(err.message, pattern);
+    return true;
+  };
+}
+
+test('a change edits copies of the entries it touches; the memory copy and untouched entries stay as they were', () => {
+  const mem = frozenRegistry(3);
+  const next = applyRegistryMutation(mem, (r) => {
+    r.agents['f/a1']!.desired = 'stopped';
+    r.agents['f/a2']!.process = { pid: 42, pgid: 42, startTime: '7', spawnedAt: '2026-01-01T00:00:01.000Z' };
+  });
+  assert.equal(mem.agents['f/a1']!.desired, 'running');
+  assert.equal(mem.agents['f/a2']!.process, undefined);
+  assert.equal(next.agents['f/a1']!.desired, 'stopped');
+  assert.equal(next.agents['f/a2']!.process?.pid, 42);
+  assert.equal(next.agents['f/a0'], mem.agents['f/a0'], 'an untouched entry is shared, not copied');
+  assert.notEqual(next.agents, mem.agents);
+  assert.deepEqual(Object.keys(next.agents), ['f/a0', 'f/a1', 'f/a2']);
+});
+
+test('adding, deleting, iterating and reading-only all work through the draft', () => {
+  const mem = frozenRegistry(2);
+  const next = applyRegistryMutation(mem, (r) => {
+    r.agents['f/new'] = entry('f', 'new', 7);
+    delete r.agents['f/a0'];
+    for (const e of Object.values(r.agents)) e.appliedHash = `h-${e.agent}`;
+    assert.equal(Object.hasOwn(r.agents, 'f/a0'), false);
+    assert.equal(Object.hasOwn(r.agents, 'constructor'), false);
+  });
+  assert.deepEqual(Object.keys(next.agents).sort(), ['f/a1', 'f/new']);
+  assert.equal(next.agents['f/a1']!.appliedHash, 'h-a1');
+  assert.equal(next.agents['f/new']!.appliedHash, 'h-new');
+  assert.equal(applyRegistryMutation(mem, (r) => void r.agents['f/a0']).agents['f/a0']!.block, 0, 'a read alone changes nothing');
+});
+
+test('an invalid entry, a block held twice, a key that does not name its entry, a hooks token equal to the token: refused, nothing changed', () => {
+  const mem = frozenRegistry(2);
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a0']!.port = 0)), refused(/agents\["f\/a0"\]\.port/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a1']!.block = 0)), refused(/block 0 is also held by f\/a0/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/x'] = entry('f', 'y', 9))), refused(/key must be "f\/y"/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a0']!.hooksToken = r.agents['f/a0']!.token)), refused(/must differ from the gateway token/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void ((r.agents['f/a0'] as unknown as Record<string, unknown>).extra = 1)), refused(/Unrecognized key/));
+  assert.equal(mem.agents['f/a1']!.block, 1);
+});
+
+test('a mutation that replaces the agents object or adds top-level keys gets the whole schema', () => {
+  const mem = frozenRegistry(1);
+  const replaced = applyRegistryMutation(mem, (r) => void (r.agents = { 'f/b': entry('f', 'b', 3) }));
+  assert.deepEqual(Object.keys(replaced.agents), ['f/b']);
+  assert.throws(() => applyRegistryMutation(mem, (r) => void ((r as unknown as Record<string, unknown>).extra = true)), refused(/Unrecognized key/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents = { 'f/b': entry('f', 'b', 3, { token: 'short' }) })), refused(/token/));
+});

@@ -1,0 +1,70 @@
+// One change to the in-memory registry, in time proportional to the entries it touches.
+// The store used to deep-copy the whole registry and validate every entry with zod on
+// every change: ~0.7 ms per change at 200 agents, and a start of all agents makes three
+// changes per agent (the operator's wish, the applied hash, the process record).
+//
+// Now the mutation edits a draft whose `agents` is a shallow copy behind a Proxy: the first
+// read of an entry hands out a deep copy of it (so the memory copy is never edited in
+// place), and every entry read, written or deleted is noted. Only those entries are
+// validated, plus the O(agents) rules between entries (registryRuleIssues). A mutation
+// that replaces `agents` or other top-level keys gets the full schema. A change that fails
+// validation throws INTERNAL and changes nothing, as before.
+import { FleetError } from '../errors.js';
+import { registryEntrySchema, registryRuleIssues, registryV1Schema, type RegistryEntry, type RegistryFile } from '../plan/registry-schema.js';
+import { formatPath, renderZodIssues } from '../util/zod-path.js';
+
+/** A mutation of the registry (edits `draft` in place; synchronous). */
+export type RegistryMutation = (draft: RegistryFile) => void;
+
+/** `mem` with `mutate` applied, validated; `mem` itself is left as it was. INTERNAL when the result is invalid. */
+export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: RegistryMutation): RegistryFile {
+  const agents: Record<string, RegistryEntry> = { ...mem.agents };
+  const touched = new Set<string>();
+  const proxy = new Proxy(agents, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && !touched.has(key) && Object.hasOwn(target, key)) {
+        touched.add(key);
+        target[key] = structuredClone(target[key]!);
+      }
+      return Reflect.get(target, key, receiver);
+    },
+    set(target, key, value) {
+      if (typeof key === 'string') touched.add(key);
+      return Reflect.set(target, key, value);
+    },
+    defineProperty(target, key, descriptor) {
+      if (typeof key === 'string') touched.add(key);
+      return Reflect.defineProperty(target, key, descriptor);
+    },
+    deleteProperty(target, key) {
+      if (typeof key === 'string') touched.add(key);
+      return Reflect.deleteProperty(target, key);
+    },
+  });
+  const draft = { ...mem, agents: proxy } as RegistryFile;
+  mutate(draft);
+  const keys = Object.keys(draft);
+  if (draft.agents !== proxy || draft.version !== 1 || keys.length !== 2) return validateWhole({ ...draft, agents: draft.agents === proxy ? agents : draft.agents });
+  const problems: string[] = [];
+  for (const key of touched) {
+    if (!Object.hasOwn(agents, key)) continue;
+    const checked = registryEntrySchema.safeParse(agents[key]);
+    if (checked.success) agents[key] = checked.data;
+    else problems.push(renderZodIssues(checked.error, formatPath(['agents', key])));
+  }
+  if (problems.length === 0) problems.push(...registryRuleIssues(agents).map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+  if (problems.length > 0) throw refused(problems.join('; '));
+  return { version: 1, agents };
+}
+
+/** The full schema, for mutations that replace more than entries. */
+function validateWhole(candidate: unknown): RegistryFile {
+  const checked = registryV1Schema.safeParse(candidate);
+  if (!checked.success) throw refused(renderZodIssues(checked.error), checked.error);
+  return checked.data;
+}
+
+/** The error of a refused change. */
+function refused(problems: string, cause?: unknown): FleetError {
+  return new FleetError('INTERNAL', `refusing an invalid registry change: ${problems}`, cause === undefined ? {} : { cause });
+}

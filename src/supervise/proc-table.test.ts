@@ -1,0 +1,95 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { ProcStat } from './proc.js';
+import { descendantsOf, groupMembers, readStat, trackTree, treeRssBytes } from './proc.js';
+import { createProcTable, treeRssOf } from './proc-table.js';
+import { waitFor } from '../util/wait-for.js';
+import { PidTracker } from '../../test/support/testkit.js';
+
+function proc(pid: number, ppid: number, pgid: number, over: Partial<ProcStat> = {}): ProcStat {
+  return { pid, comm: 'x', state: 'S', ppid, pgid, sid: pgid, startTime: String(pid * 10), cpuTicks: 0, rssPages: 10, ...over };
+}
+
+describe('proc table', () => {
+  test('a scan is reused by callers whose moment is not after it started; an older moment never forces a scan', () => {
+    let clock = 100;
+    let lists = 0;
+    const table = createProcTable({ now: () => clock, list: () => (lists++, [proc(1, 0, 1)]) });
+    const first = table.snapshot();
+    assert.equal(table.snapshot(100), first, 'same moment: shared');
+    assert.equal(table.snapshot(50), first, 'older moment: shared');
+    clock = 101;
+    assert.notEqual(table.snapshot(), first, 'a moment after the scan started: a new scan');
+    assert.equal(lists, 2);
+    assert.deepEqual(table.scans(), { tables: 2, environments: 0, environReads: 0 });
+  });
+
+  test('environment indexes are shared like scans; each environment is read once per process, "no marker" only once it is a second old', () => {
+    let clock = 0;
+    let uptime = 1000; // seconds since boot; start times are in 1/100 s
+    let list = [proc(5, 1, 5, { startTime: '10000' }), proc(6, 1, 6, { startTime: '99990' })]; // 900 s old, 0.1 s old
+    const env = new Map<number, string | undefined>([[5, '/a'], [6, undefined]]);
+    const reads: number[] = [];
+    const table = createProcTable({ now: () => clock, list: () => list, uptime: () => uptime, readEnv: (pid) => (reads.push(pid), env.get(pid)) });
+    const got = table.marked('OPENCLAW_CONFIG_PATH', '/a', 0);
+    got.push({ pid: 9, startTime: '9' });
+    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/a', 0), [{ pid: 5, startTime: '10000' }], 'callers get copies; same moment: same index');
+    assert.deepEqual(reads, [5, 6]);
+    clock = 5;
+    env.set(6, '/a'); // pid 6 was a fork of fleetd that has exec'ed the gateway since: same pid and start time
+    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/a', 5).map((r) => r.pid), [5, 6], 'a young process without the marker is read again');
+    assert.deepEqual(reads, [5, 6, 6], 'the old one is not read again');
+    clock = 10;
+    uptime = 2000;
+    list = [...list, proc(7, 1, 7, { startTime: '10' })];
+    env.set(7, undefined);
+    table.marked('OPENCLAW_CONFIG_PATH', '/a', 10);
+    clock = 11;
+    table.marked('OPENCLAW_CONFIG_PATH', '/a', 11);
+    assert.deepEqual(reads, [5, 6, 6, 7], 'an old process without the marker is read once');
+    list = [proc(5, 1, 5, { startTime: '12345' })]; // pid 5 reused by another process; 6 and 7 gone
+    env.set(5, undefined);
+    clock = 12;
+    assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', '/a', 12), [], 'a reused pid is read afresh');
+    assert.deepEqual(table.scans(), { tables: 5, environments: 5, environReads: 5 });
+  });
+
+  test('tree queries on one snapshot: descendants across groups, living group members, tree RSS from the stat rss field', () => {
+    const list = [proc(10, 1, 10), proc(11, 10, 10), proc(12, 11, 12, { sid: 12 }), proc(13, 10, 10, { state: 'Z' }), proc(14, 1, 10), proc(20, 1, 20)];
+    const table = createProcTable({ list: () => list });
+    const snap = table.snapshot();
+    assert.deepEqual(descendantsOf(10, snap).map((p) => p.pid).sort(), [11, 12]);
+    assert.deepEqual(groupMembers(10, snap).map((p) => p.pid).sort(), [10, 11, 14]);
+    assert.equal(treeRssBytes(10, snap, 4096), 3 * 10 * 4096);
+    const known = new Map([[99, '990'], [14, '140']]);
+    trackTree(10, known, snap);
+    assert.deepEqual([...known.keys()].sort(), [11, 12, 14], 'dead entries dropped, descendants added');
+    assert.deepEqual([...treeRssOf(table, [10, 20, 77], 4096, 1000)], [[10, 122880], [20, 40960]], 'a pid newer than the scan is left out');
+    assert.equal(table.scans().tables, 1, 'status reuses a recent scan, even for a pid it does not know yet');
+  });
+
+  test('real /proc: one environment pass finds a child by its marker; RSS of a real tree is non-zero', async () => {
+    const tracker = new PidTracker();
+    const marker = `/tmp/proc-table-test-${process.pid}-${Date.now()}`;
+    const child = spawn('/bin/sh', ['-c', 'sleep 30 & exec sleep 30'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OPENCLAW_CONFIG_PATH: marker }, stdio: 'ignore' });
+    tracker.add(child.pid);
+    try {
+      const found = await waitFor(() => {
+        const refs = createProcTable().marked('OPENCLAW_CONFIG_PATH', marker);
+        return refs.length >= 2 ? refs : undefined;
+      }, { timeoutMs: 5000, what: 'both marked processes' });
+      tracker.add(...found.map((r) => r.pid));
+      assert.ok(found.some((r) => r.pid === child.pid && r.startTime === readStat(child.pid)?.startTime));
+      const table = createProcTable();
+      assert.ok(treeRssOf(table, [child.pid!], 4096, 0).get(child.pid!)! > 0);
+      assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', `${marker}-other`), []);
+    } finally {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      tracker.killAll();
+      await waitFor(() => tracker.alive().length === 0, { timeoutMs: 5000, what: "test processes gone" });
+    }
+  });
+});

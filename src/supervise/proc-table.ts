@@ -1,0 +1,116 @@
+// One read of the whole /proc serves every agent. A scan is indexed once (proc.ts
+// ProcSnapshot) and shared by every caller that can use it, so the work of a probe, an
+// exit, a stop or a status call no longer grows with fleet size times process-table size
+// (it was one /proc walk per probe of each agent and per 25 ms poll of each stop, and one
+// read of every process's environment per stop and per exit).
+//
+// Freshness is the caller's to state: `snapshot(notBefore)` returns the cached scan when it
+// STARTED at or after `notBefore` (monotonic ms), else scans again. A stop that just sent
+// SIGSTOP asks for a scan taken after that moment; a probe that only keeps its list of
+// descendants current accepts one a few seconds old; 200 stops polling together share one
+// scan per poll. Scans are synchronous: no caller ever sees a half-built table.
+import { indexProcesses, listProcesses, readEnvVar, treeRssBytes, uptimeSeconds, type ProcRef, type ProcSnapshot, type ProcStat } from './proc.js';
+
+/** Shared, coalescing access to /proc for every runner of one fleetd. */
+export interface ProcTable {
+  /** A snapshot whose scan started at or after `notBefore` (monotonic ms of `now()`; default now: a new scan). */
+  snapshot(notBefore?: number): ProcSnapshot;
+  /** Processes whose environment holds exactly `name=value`, from a scan started at or after `notBefore` (environments read once per process, see environmentIndex). */
+  marked(name: string, value: string, notBefore?: number): ProcRef[];
+  /** The table's clock (monotonic ms): callers take their `notBefore` from it. */
+  now(): number;
+  /** Work done so far (process tables, environment indexes, /proc/<pid>/environ reads), for tests and benchmarks. */
+  scans(): { tables: number; environments: number; environReads: number };
+}
+
+/** Dependencies of createProcTable (real defaults). */
+export interface ProcTableDeps {
+  now?: () => number;
+  /** Reads every process of /proc. */
+  list?: () => ProcStat[];
+  /** The value of `name` in a process's initial environment (undefined: unset or unreadable). */
+  readEnv?: (pid: number, name: string) => string | undefined;
+  /** Seconds since boot, the clock of start times (100 ticks per second). */
+  uptime?: () => number;
+}
+
+/** Creates the shared table (one per fleetd; tests make their own). */
+export function createProcTable(deps: ProcTableDeps = {}): ProcTable {
+  const now = deps.now ?? (() => performance.now());
+  const list = deps.list ?? listProcesses;
+  const readEnv = deps.readEnv ?? readEnvVar;
+  const uptime = deps.uptime ?? uptimeSeconds;
+  let cached: ProcSnapshot | null = null;
+  const envIndexes = new Map<string, { takenAt: number; index: Map<string, ProcRef[]> }>();
+  const envSeen = new Map<string, Map<number, SeenEnv>>();
+  const counts = { tables: 0, environments: 0, environReads: 0 };
+  const snapshot = (notBefore = now()): ProcSnapshot => {
+    if (cached && cached.takenAt >= notBefore) return cached;
+    const takenAt = now();
+    counts.tables += 1;
+    const procs = list();
+    cached = indexProcesses(procs, takenAt, now());
+    return cached;
+  };
+  return {
+    now,
+    snapshot,
+    marked(name, value, notBefore = now()) {
+      let entry = envIndexes.get(name);
+      if (!entry || entry.takenAt < notBefore) {
+        const snap = snapshot(notBefore);
+        let seen = envSeen.get(name);
+        if (!seen) envSeen.set(name, (seen = new Map()));
+        counts.environments += 1;
+        const read = (pid: number) => {
+          counts.environReads += 1;
+          return readEnv(pid, name);
+        };
+        entry = { takenAt: snap.takenAt, index: environmentIndex(snap, seen, read, uptime()) };
+        envIndexes.set(name, entry);
+      }
+      return (entry.index.get(value) ?? []).map((ref) => ({ ...ref }));
+    },
+    scans: () => ({ ...counts }),
+  };
+}
+
+/** What one process's environment said about one variable, and whether that can be kept. */
+interface SeenEnv {
+  startTime: string;
+  value: string | undefined;
+}
+
+// /proc/<pid>/environ is the heaviest read of /proc (the kernel copies it out of the
+// process's memory); it was read for every process of the host on every stop and exit.
+// A process's initial environment does not change, so each one is read once per process
+// (pid + start time) and remembered while it lives. One exception: between fork and exec a
+// child of fleetd is a copy of fleetd itself, without the agent's marker, and exec keeps
+// its pid and start time; so "no marker" is only remembered for a process at least a
+// second old (a fork-exec takes milliseconds). A marker once seen is kept.
+/** Value of the variable -> living processes carrying it, from `snap`; environments read only for processes not seen before. */
+export function environmentIndex(snap: ProcSnapshot, seen: Map<number, SeenEnv>, read: (pid: number) => string | undefined, uptimeSec: number): Map<string, ProcRef[]> {
+  const index = new Map<string, ProcRef[]>();
+  for (const p of snap.list) {
+    if (p.state === 'Z' || p.pid === process.pid) continue;
+    let known = seen.get(p.pid);
+    if (!known || known.startTime !== p.startTime || (known.value === undefined && !(uptimeSec - Number(p.startTime) / 100 >= 1))) {
+      known = { startTime: p.startTime, value: read(p.pid) };
+      seen.set(p.pid, known);
+    }
+    if (known.value === undefined) continue;
+    const refs = index.get(known.value);
+    if (refs) refs.push({ pid: p.pid, startTime: p.startTime });
+    else index.set(known.value, [{ pid: p.pid, startTime: p.startTime }]);
+  }
+  for (const pid of seen.keys()) if (!snap.byPid.has(pid)) seen.delete(pid);
+  return index;
+}
+
+// A process younger than the scan (spawned in the last second) has no RSS worth showing
+// yet; rescanning for it made every status call during a start of many agents walk /proc.
+/** RSS of each pid's whole tree (bytes), from one snapshot at most `maxAgeMs` old; pids not in it yet are left out. */
+export function treeRssOf(procs: ProcTable, pids: readonly number[], pageSize: number, maxAgeMs: number): Map<number, number> {
+  const snap = procs.snapshot(procs.now() - maxAgeMs);
+  return new Map(pids.filter((pid) => snap.byPid.has(pid)).map((pid) => [pid, treeRssBytes(pid, snap, pageSize)]));
+}
