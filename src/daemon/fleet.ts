@@ -10,6 +10,11 @@
 // blocks stay unique under any interleaving. A reload or a rolling restart in progress
 // holds no agent: a stop or start of any agent goes through at once. The bulk stop/start
 // of many agents (bulk-ops.ts) and a rollout's stop-snapshot-start take the section too.
+//
+// Above 300 lines on purpose: this file is the one door to the agents, and the membership
+// section is its invariant; every command here is a few lines that take the section (or
+// not) and call agents. Views, bulk operations, rolling restarts, live restore and plan
+// building already live in their own modules.
 import { FleetError } from '../errors.js';
 import { toAddress, type AgentAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
