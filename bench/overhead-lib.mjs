@@ -78,6 +78,34 @@ export function rssOf(pid) {
   }
 }
 
+/** PSS of `pid` in bytes (/proc/<pid>/smaps_rollup: its share of pages shared with others), 0 when gone. */
+export function pssOf(pid) {
+  try {
+    const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Living children of `ppid` whose command line contains one of `markers`. */
+export function childrenOf(ppid, markers) {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (rest[0] === 'Z' || Number(rest[1]) !== ppid) continue;
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1');
+      if (markers.some((m) => cmdline.includes(m))) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** Pids of living processes whose command line contains `marker` (the run's document root). */
 export function childrenWith(marker) {
   const out = [];
@@ -198,6 +226,9 @@ export function fleetdDriver(root, dir, n, { www, portBase, intervalMs, nodeOpti
       f = startFleetd(root, dir, overheadManifest(n, { www, portBase, intervalMs }), nodeOptions);
     },
     daemonPid: () => f?.child.pid ?? null,
+    // the per-agent shims (fleetd since issue 10's merge): part of what fleetd costs per agent; none on an older fleetd
+    // (a shim names itself `fleetd-shim FLEET/AGENT` once it runs)
+    helperPids: () => (f ? childrenOf(f.child.pid, ['fleetd-shim ', join('shim', 'main.js')]) : []),
     async agents() {
       return ((await agentsOf(f.socket)) ?? []).map((a) => ({ name: a.agent, pid: a.pid, running: a.state === 'running' }));
     },

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busybox, childrenWith, cpuSeconds, fleetdDriver, makeWorkDir, median, pollUntil, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
+import { busybox, childrenWith, cpuSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
 import { pm2Driver, supervisordDriver } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -81,14 +81,22 @@ async function trial(name, n) {
     row.rssRunning = rssOf(pid);
     log(`${tag}: all running after ${sec(row.startMs)} s, daemon RSS ${mib(row.rssRunning)} MiB`);
 
-    // Idle: a settle period, then the daemon's CPU over the window.
+    // Idle: a settle period, then the daemon's CPU over the window (and its helpers': fleetd's per-agent shims).
     await sleep(Math.min(10_000, idleMs / 4));
+    const helpers = d.helperPids ? d.helperPids() : [];
+    const helperCpu = () => helpers.reduce((sum, p) => sum + (cpuSeconds(p) ?? 0), 0);
     const c0 = cpuSeconds(pid);
+    const h0 = helperCpu();
     const w0 = performance.now();
     await sleep(idleMs);
-    row.idleCpu = ((cpuSeconds(pid) - c0) / ((performance.now() - w0) / 1000)) * 100;
+    const windowSec = (performance.now() - w0) / 1000;
+    row.idleCpu = ((cpuSeconds(pid) - c0) / windowSec) * 100;
     row.rssIdle = rssOf(pid);
     log(`${tag}: idle CPU ${row.idleCpu.toFixed(2)} %, RSS after idle ${mib(row.rssIdle)} MiB`);
+    if (helpers.length > 0) {
+      row.helpers = { count: helpers.length, cpu: ((helperCpu() - h0) / windowSec) * 100, pss: helpers.reduce((sum, p) => sum + pssOf(p), 0), rss: helpers.reduce((sum, p) => sum + rssOf(p), 0) };
+      log(`${tag}: ${helpers.length} shims: idle CPU ${row.helpers.cpu.toFixed(2)} % in all, PSS ${mib(row.helpers.pss)} MiB (RSS ${mib(row.helpers.rss)} MiB) in all`);
+    }
 
     // status latency: the tool's own status command (and fleetd's bare socket request).
     const cli = [];
@@ -185,6 +193,7 @@ for (const n of sizes) {
       ...Object.fromEntries(['startMs', 'rssRunning', 'rssIdle', 'idleCpu', 'statusCli', 'statusRaw', 'killMs', 'stopMs', 'stopCmdMs', 'restartMs', 'shutdownMs', 'soakCpu'].map((k) => [k, pick(k)])),
       stopHow: runs[0].stopHow,
       soak: runs[0].soak,
+      helpers: runs[0].helpers,
     });
   }
 }
@@ -218,6 +227,7 @@ add('`status` latency (CLI; fleetd: / bare socket request)', (r) => `${r.statusC
 add('shutdown (SIGTERM) until no child left', (r) => `${sec(r.shutdownMs)} s`);
 add(`fleetd: RSS through the soak, every minute`, (r) => (r.soak ? `${r.soak.map(mib).join(' → ')} MiB` : null));
 add('fleetd: CPU during the soak', (r) => (r.soakCpu === null ? null : `${r.soakCpu.toFixed(2)} %`));
+add('fleetd: its per-agent shims, idle CPU / PSS (RSS) in all', (r) => (r.helpers ? `${r.helpers.count} shims: ${r.helpers.cpu.toFixed(2)} % / ${mib(r.helpers.pss)} MiB (${mib(r.helpers.rss)} MiB)` : null));
 const report = lines.join('\n') + '\n';
 process.stdout.write(report);
 writeFileSync(values.out, report);

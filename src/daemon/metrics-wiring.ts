@@ -2,9 +2,8 @@
 // (state, restarts, uptime, exits, health, tree RSS, OpenClaw and Node versions), /proc
 // (tree CPU) and the rollout; the probe wrapper that times health probes.
 import type { Server } from 'node:http';
-import { createMetrics, type AgentSample } from '../metrics/collect.js';
+import type { AgentSample } from '../metrics/collect.js';
 import { parseListen } from '../metrics/listen.js';
-import { startMetricsServer } from '../metrics/server.js';
 import type { ProbeFn } from '../supervise/probe.js';
 import { indexProcesses, listProcesses, treeCpuSeconds, type ProcSnapshot } from '../supervise/proc.js';
 import type { UpgradeController } from '../upgrade/controller.js';
@@ -50,6 +49,8 @@ export async function sampleAgents(fleet: Fleet, snapshot: () => ProcSnapshot = 
 export async function startFleetMetrics(o: { fleet: Fleet; upgrades: UpgradeController; listen: string; logger: Logger; events: EventBus; snapshot?: () => ProcSnapshot }): Promise<{ server: Server; observeProbe: (address: string, seconds: number, live: boolean) => void }> {
   const address = parseListen(o.listen);
   if (typeof address === 'string') throw new Error(`internal: metrics.listen passed validation but ${address}`);
+  // loaded only when metrics are on: prom-client adds ~12 MB to fleetd's RSS
+  const [{ createMetrics }, { startMetricsServer }] = await Promise.all([import('../metrics/collect.js'), import('../metrics/server.js')]);
   const metrics = createMetrics(async () => ({ agents: await sampleAgents(o.fleet, o.snapshot), rollout: o.upgrades.status().rollout }), { version: VERSION });
   o.events.subscribe((e) => metrics.eventPublished(e.type));
   const server = await startMetricsServer(address, () => metrics.text(), metrics.registry.contentType, o.logger);

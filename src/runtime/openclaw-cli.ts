@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { execa, ExecaError } from 'execa';
 import { FleetError } from '../errors.js';
 import type { Runtime } from './types.js';
 
@@ -36,6 +35,8 @@ export type CliRunner = (call: CliCall) => Promise<CliResult>;
 
 /** The real CliRunner: `<runtime node> <entry> ...args` through execa, stdin closed. */
 export const runOpenclaw: CliRunner = async (call) => {
+  // loaded on first use (capability probes, handoffs, preflights): not kept in an idle fleetd's memory
+  const { execa, ExecaError } = await import('execa');
   try {
     const result = await execa(call.runtime.node, [call.runtime.entry, ...call.args], {
       cwd: call.cwd,

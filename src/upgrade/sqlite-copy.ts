@@ -6,7 +6,6 @@
 // while a gateway may still be writing. The result is one consolidated file (mode 0600)
 // with no -wal/-shm/-journal sidecar, which is what `openclaw database preflight` needs.
 import { chmod, rm } from 'node:fs/promises';
-import { execa } from 'execa';
 import { FleetError } from '../errors.js';
 
 // argv: [source, target]. Prints {"pages":N}. Pages per step must be a positive int32:
@@ -35,6 +34,7 @@ export interface SqliteCopyOptions {
 
 /** Copies `source` to `target` consistently; RUNTIME_FAILED naming the database otherwise (no partial target is left). */
 export async function copySqlite(o: SqliteCopyOptions): Promise<{ pages: number }> {
+  const { execa } = await import('execa'); // loaded on first use (snapshots only)
   const result = await execa(o.node, ['--input-type=module', '-e', BACKUP_SCRIPT, o.source, o.target], {
     env: { PATH: '/usr/bin:/bin', NODE_NO_WARNINGS: '1' },
     extendEnv: false,
