@@ -66,7 +66,8 @@ describe('proc table', () => {
     const known = new Map([[99, '990'], [14, '140']]);
     trackTree(10, known, snap);
     assert.deepEqual([...known.keys()].sort(), [11, 12, 14], 'dead entries dropped, descendants added');
-    assert.deepEqual([...treeRssOf(table, [10, 20, 77], 4096, 1000)], [[10, 122880], [20, 40960]], 'a pid newer than the scan is left out');
+    assert.deepEqual([...treeRssOf(table, [10, 20, 4_194_000], 4096, 1000)], [[10, 122880], [20, 40960]], 'a pid not in the scan is read alone; gone, it is left out');
+    assert.ok(treeRssOf(table, [process.pid], 4096, 1000).get(process.pid)! > 0, 'a live pid newer than the scan has its own RSS');
     assert.equal(table.scans().tables, 1, 'status reuses a recent scan, even for a pid it does not know yet');
   });
 

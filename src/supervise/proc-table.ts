@@ -9,7 +9,7 @@
 // SIGSTOP asks for a scan taken after that moment; a probe that only keeps its list of
 // descendants current accepts one a few seconds old; 200 stops polling together share one
 // scan per poll. Scans are synchronous: no caller ever sees a half-built table.
-import { indexProcesses, listProcesses, readEnvVar, treeRssBytes, uptimeSeconds, type ProcRef, type ProcSnapshot, type ProcStat } from './proc.js';
+import { indexProcesses, listProcesses, readEnvVar, rssBytes, treeRssBytes, uptimeSeconds, type ProcRef, type ProcSnapshot, type ProcStat } from './proc.js';
 
 /** Shared, coalescing access to /proc for every runner of one fleetd. */
 export interface ProcTable {
@@ -107,10 +107,13 @@ export function environmentIndex(snap: ProcSnapshot, seen: Map<number, SeenEnv>,
   return index;
 }
 
-// A process younger than the scan (spawned in the last second) has no RSS worth showing
-// yet; rescanning for it made every status call during a start of many agents walk /proc.
-/** RSS of each pid's whole tree (bytes), from one snapshot at most `maxAgeMs` old; pids not in it yet are left out. */
+// Rescanning /proc for a process younger than the scan made every status call during a
+// start of many agents walk /proc: such a process is read alone instead.
+/** RSS of each pid's whole tree (bytes), from one snapshot at most `maxAgeMs` old; a pid younger than it: its own RSS; gone pids are left out. */
 export function treeRssOf(procs: ProcTable, pids: readonly number[], pageSize: number, maxAgeMs: number): Map<number, number> {
   const snap = procs.snapshot(procs.now() - maxAgeMs);
-  return new Map(pids.filter((pid) => snap.byPid.has(pid)).map((pid) => [pid, treeRssBytes(pid, snap, pageSize)]));
+  // A gateway younger than the scan gets its own RSS from one file (its children count from
+  // the next scan): status never shows a running gateway without memory, and never walks
+  // all of /proc for it.
+  return new Map(pids.map((pid) => [pid, snap.byPid.has(pid) ? treeRssBytes(pid, snap, pageSize) : rssBytes(pid)] as const).filter(([, bytes]) => bytes > 0));
 }

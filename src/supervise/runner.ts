@@ -58,6 +58,8 @@ class GatewayRunner implements Runner {
   private reason = 'not started yet';
   private since: number;
   private current: Run | null = null;
+  /** The previous run's holder cleaning up (its shim exiting, its files going): the next spawn waits for it. */
+  private closing: Promise<void> = Promise.resolve();
   private restarts = 0;
   private history: RestartHistory = EMPTY_HISTORY;
   private lastExit: ExitInfo | null = null;
@@ -300,6 +302,8 @@ class GatewayRunner implements Runner {
 
   /** Spawns the gateway of the current spec; the state is already `starting`. */
   private async spawnRun(why: string): Promise<void> {
+    // A shim of the previous run still on its way out would hold the run dir (CONFLICT).
+    await this.closing;
     const spec = this.spec;
     const now = this.deps.clock.now();
     // Output arrives through `io`; until the run's log exists (the spawn may be async) it waits here.
@@ -569,7 +573,7 @@ class GatewayRunner implements Runner {
     if (this.current === run) this.current = null;
     this.health = { live: null, ready: null };
     if (run.record) this.emit('process', null);
-    void run.proc.close?.().catch((err: unknown) => this.log.warn({ err }, 'could not clean up after the gateway\'s shim'));
+    this.closing = (run.proc.close?.() ?? Promise.resolve()).catch((err: unknown) => this.log.warn({ err }, 'could not clean up after the gateway\'s shim'));
   }
 
   private clearRunTimer(run: Run, which: 'probeTimer' | 'startupTimer'): void {

@@ -97,17 +97,36 @@ export function processPortBase(): number {
   for (let i = 0; i < bases.length; i++) {
     const base = bases[(start + i) % bases.length]!;
     const claim = join(root, String(base));
+    const owner = () => {
+      try {
+        return Number(readFileSync(join(claim, 'pid'), 'utf8').trim());
+      } catch {
+        return undefined; // no pid file yet: its owner is writing it right now
+      }
+    };
     try {
       mkdirSync(claim);
     } catch {
-      let owner: number;
+      const was = owner();
+      if (was === undefined || (was > 0 && isAlive(was))) continue;
+      // A dead owner's claim: taken over by one process only (the one that makes the
+      // takeover folder), which checks the owner again once it holds it.
+      const takeover = `${claim}.takeover`;
       try {
-        owner = Number(readFileSync(join(claim, 'pid'), 'utf8').trim());
+        mkdirSync(takeover);
       } catch {
-        continue; // no pid file yet: its owner is writing it right now
+        continue;
       }
-      if (owner > 0 && isAlive(owner)) continue;
-      // a dead owner's claim: take it over
+      try {
+        const now = owner();
+        if (now === undefined || (now > 0 && isAlive(now))) continue;
+        writeFileSync(join(claim, 'pid'), String(process.pid));
+      } finally {
+        rmSync(takeover, { recursive: true, force: true });
+      }
+      reservedBase = base;
+      process.once('exit', () => rmSync(claim, { recursive: true, force: true }));
+      return base;
     }
     writeFileSync(join(claim, 'pid'), String(process.pid));
     reservedBase = base;
