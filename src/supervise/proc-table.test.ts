@@ -66,8 +66,8 @@ describe('proc table', () => {
     const known = new Map([[99, '990'], [14, '140']]);
     trackTree(10, known, snap);
     assert.deepEqual([...known.keys()].sort(), [11, 12, 14], 'dead entries dropped, descendants added');
-    assert.deepEqual([...treeRssOf(table, [10, 20, 4_194_000], 4096, 1000)], [[10, 122880], [20, 40960]], 'a pid not in the scan is read alone; gone, it is left out');
-    assert.ok(treeRssOf(table, [process.pid], 4096, 1000).get(process.pid)! > 0, 'a live pid newer than the scan has its own RSS');
+    const own = (pid: number) => (pid === 77 ? 0 : pid === 20 ? 8192 : 10 * 4096);
+    assert.deepEqual([...treeRssOf(table, [10, 20, 77], 4096, 1000, own)], [[10, 122880], [20, 8192]], 'the pid itself read now, its descendants from the scan; a gone pid left out');
     assert.equal(table.scans().tables, 1, 'status reuses a recent scan, even for a pid it does not know yet');
   });
 

@@ -108,12 +108,20 @@ export function environmentIndex(snap: ProcSnapshot, seen: Map<number, SeenEnv>,
 }
 
 // Rescanning /proc for a process younger than the scan made every status call during a
-// start of many agents walk /proc: such a process is read alone instead.
-/** RSS of each pid's whole tree (bytes), from one snapshot at most `maxAgeMs` old; a pid younger than it: its own RSS; gone pids are left out. */
-export function treeRssOf(procs: ProcTable, pids: readonly number[], pageSize: number, maxAgeMs: number): Map<number, number> {
+// start of many agents walk /proc: only the gateway itself is read afresh.
+/** RSS of each pid's whole tree (bytes): the pid itself read now, its descendants from one snapshot at most `maxAgeMs` old; gone pids are left out. */
+export function treeRssOf(procs: ProcTable, pids: readonly number[], pageSize: number, maxAgeMs: number, ownRss: (pid: number) => number = rssBytes): Map<number, number> {
   const snap = procs.snapshot(procs.now() - maxAgeMs);
-  // A gateway younger than the scan gets its own RSS from one file (its children count from
-  // the next scan): status never shows a running gateway without memory, and never walks
-  // all of /proc for it.
-  return new Map(pids.map((pid) => [pid, snap.byPid.has(pid) ? treeRssBytes(pid, snap, pageSize) : rssBytes(pid)] as const).filter(([, bytes]) => bytes > 0));
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    // The gateway itself is read now (one small file): the shared scan may have caught it
+    // before its exec (the launch chain's /bin/sh), or not at all yet. Its descendants come
+    // from the scan.
+    const own = ownRss(pid);
+    if (own === 0) continue;
+    const root = snap.byPid.get(pid);
+    const below = root ? treeRssBytes(pid, snap, pageSize) - (root.state !== 'Z' ? root.rssPages * pageSize : 0) : 0;
+    out.set(pid, own + below);
+  }
+  return out;
 }

@@ -27,7 +27,9 @@ test('fleetd brings the manifest agents up on stable ports, and SIGTERM leaves n
       assert.ok(info.stdin === null || info.stdin === '/dev/null', `stdin closed, found ${info.stdin}`);
       assert.equal(a.health.live, true);
       assert.ok(a.pid > 0 && alive(a.pid));
-      assert.ok(a.rssBytes > 0, 'rss of the process tree is reported');
+      // tree RSS comes from fleetd's shared /proc scan (at most 1 s old): a gateway younger than it counts from the next one
+      const rss = await waitFor(async () => ((await status(f)).find((x) => x.address === a.address)?.rssBytes ?? 0) || undefined, { timeoutMs: 5000, what: `${a.address}'s tree RSS in status` });
+      assert.ok(rss > 0, 'rss of the process tree is reported');
       seen.push(...(await fakePids(f.stateDir, a.address)));
     }
     // permissions of what fleetd made
