@@ -15,7 +15,8 @@ function child(body: string, options: Record<string, unknown> = {}) {
   const proc = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': 'exit' may come before the last of the child's output has been read
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
   return { proc, stderr: () => stderr, exited };
 }
 
