@@ -1,9 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { request } from 'node:http';
+import { FleetError } from '../errors.js';
+import { callRaw } from '../protocol/client.js';
 import { routes, type RouteName } from '../protocol/schemas.js';
 import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
@@ -153,6 +157,80 @@ describe('control server: secrets in answers (issue 9 item 6)', () => {
         assert.equal(JSON.parse(health.body).reason, 'gateway said: bad token <redacted>');
         const token = await get(s.socket, '/v1/agents/acme/a/token');
         assert.equal(JSON.parse(token.body).token, TOKEN);
+      } finally {
+        await s.close();
+      }
+    }));
+});
+
+describe('control server: uploads it refuses', () => {
+  /** A server whose restore handler answers at once, reading none of the upload. */
+  async function refusing(dir: string, answer: 'error' | 'cut') {
+    const handlers = Object.fromEntries(
+      (Object.keys(routes) as RouteName[]).map((name) => [
+        name,
+        async (request: { upload?: import('node:http').IncomingMessage }) => {
+          if (answer === 'cut') request.upload?.socket.destroy();
+          // answer while the client is in the middle of sending: the first bytes have arrived, the rest are on their way
+          else if (request.upload) await once(request.upload, 'readable');
+          throw new FleetError('CONFLICT', 'acme/a is running; a restore replaces its home, so stop it first');
+        },
+      ]),
+    ) as unknown as HandlerMap;
+    const server = createControlServer(handlers, createLogger({ destination: new PassThrough(), pretty: false }));
+    const socket = join(dir, 's.sock');
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    return { socket, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
+  }
+  /** 8 MiB in 64 KiB chunks: more than a socket buffer holds, so the client is still sending when the answer comes. */
+  const archive = () => Readable.from((function* () { for (let i = 0; i < 128; i++) yield Buffer.alloc(64 * 1024, i); })());
+  /** Runs a command to its end; its exit code and output. */
+  const execFileText = (cmd: string, args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  test('the client (fleetctl\'s, in its own process) always reads the refusal: never EPIPE, never a hang, however far the upload got', () =>
+    withTempDir(async (dir) => {
+      const s = await refusing(dir, 'error');
+      try {
+        const client = new URL('../protocol/client.js', import.meta.url).href;
+        const source = `import { Readable } from 'node:stream';
+import { callRaw } from ${JSON.stringify(client)};
+const archive = () => Readable.from((function* () { for (let i = 0; i < 128; i++) yield Buffer.alloc(64 * 1024, i); })());
+for (let i = 0; i < 30; i++) {
+  const err = await callRaw(${JSON.stringify(s.socket)}, 'restore', { params: { fleet: 'acme', agent: 'a' }, query: { newToken: '0', start: '1' }, upload: archive() }).then(() => undefined, (e) => e);
+  console.log(JSON.stringify({ code: err?.code, message: err?.message }));
+}`;
+        const r = await execFileText(process.execPath, ['--input-type=module', '-e', source]);
+        assert.equal(r.code, 0, `the client process ended with ${r.code} (13: it waited for an answer that never came): ${r.stderr}`);
+        const answers = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { code?: string; message?: string });
+        assert.equal(answers.length, 30);
+        for (const [i, a] of answers.entries()) {
+          assert.equal(a.code, 'CONFLICT', `attempt ${i}: ${a.message}`);
+          assert.match(a.message ?? '', /stop it first/);
+        }
+      } finally {
+        await s.close();
+      }
+    }));
+
+  test('a connection cut without an answer is an error naming the route, not a hang', () =>
+    withTempDir(async (dir) => {
+      const s = await refusing(dir, 'cut');
+      try {
+        const err = await callRaw(s.socket, 'restore', { params: { fleet: 'acme', agent: 'a' }, query: { newToken: '0', start: '1' }, upload: archive() }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof FleetError, String(err));
+        assert.equal(err.code, 'DAEMON_UNREACHABLE');
+        assert.match(err.message, /closed the connection before it answered restore/);
       } finally {
         await s.close();
       }

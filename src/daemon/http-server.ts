@@ -132,9 +132,9 @@ function checkKeys(value: unknown): void {
 }
 
 /** Sends one JSON document, every string in it redacted with `secrets`. */
-function sendJson(res: ServerResponse, status: number, body: unknown, secrets: SecretMatcher = NO_SECRETS): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, secrets: SecretMatcher = NO_SECRETS, close = true): void {
   const text = stringifyRedacted(body, secrets);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
   res.end(text);
 }
 
@@ -142,7 +142,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, secrets: S
 const NO_SECRETS = compileSecrets([]);
 
 /** Sends the error body for any thrown value. */
-function sendError(res: ServerResponse, err: unknown, log: Logger, secrets: SecretMatcher): void {
+function sendError(res: ServerResponse, err: unknown, log: Logger, secrets: SecretMatcher, close = true): void {
   const fleetError = toFleetError(err);
   const override = (fleetError.details as { status?: number } | undefined)?.status;
   const status = override ?? HTTP_STATUS[fleetError.code];
@@ -152,7 +152,7 @@ function sendError(res: ServerResponse, err: unknown, log: Logger, secrets: Secr
     res.end(stringifyRedacted({ error: { code: fleetError.code, message: fleetError.message } }, secrets) + '\n');
     return;
   }
-  sendJson(res, status, { error: { code: fleetError.code, message: fleetError.message, ...(details === undefined ? {} : { details }) } }, secrets);
+  sendJson(res, status, { error: { code: fleetError.code, message: fleetError.message, ...(details === undefined ? {} : { details }) } }, secrets, close);
 }
 
 /** Streams NDJSON until the iterable ends or the client leaves; each line redacted. */
@@ -210,14 +210,26 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Handl
       sendJson(res, 200, result, secrets);
     }
   } catch (err) {
-    // drain an unread body so the socket can close cleanly; an upload may be large: cut it instead, after the answer
-    if (req.readableEnded === false) {
-      if ((req.headers['content-type'] ?? '').startsWith('application/gzip')) res.once('finish', () => req.destroy());
-      else req.resume();
+    // Read and discard an unread body so the client's writes never fail before it has read
+    // the answer (cutting a refused upload at once made the client see EPIPE instead of
+    // the error). An upload may be large: the client ends it when it gets the answer, and
+    // the connection is cut UPLOAD_LINGER_MS after the answer anyway (a lingering close;
+    // no `connection: close`, which would end the socket, and its reading, at once).
+    const linger = req.readableEnded === false && (req.headers['content-type'] ?? '').startsWith('application/gzip');
+    if (req.readableEnded === false) req.resume();
+    if (linger) {
+      res.once('finish', () => {
+        const cut = setTimeout(() => req.destroy(), UPLOAD_LINGER_MS);
+        cut.unref();
+        req.once('end', () => clearTimeout(cut));
+      });
     }
-    sendError(res, err, log, matcher());
+    sendError(res, err, log, matcher(), !linger);
   }
 }
+
+/** How long a refused upload is still read (and discarded) after the answer, so the client can read that answer, ms. */
+const UPLOAD_LINGER_MS = 5000;
 
 /** The raw answer to a request the HTTP parser refused (or a client too slow to finish one). */
 function clientErrorAnswer(err: NodeJS.ErrnoException): string {

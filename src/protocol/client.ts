@@ -41,19 +41,29 @@ export function send<K extends RouteName>(socket: string, name: K, options: Call
   const upload = options.upload;
   return new Promise((resolve, reject) => {
     const headers = upload ? { 'content-type': 'application/gzip' } : payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    let answered = false;
+    let cut: NodeJS.ErrnoException | undefined;
     const req = httpRequest(
       { socketPath: socket, method: route.method, path: routePath(name, options.params, options.query), headers, signal: options.signal },
       (res) => {
-        // fleetd may answer (an error) before it read the whole upload: stop sending
-        if (upload && !req.writableEnded) (upload as NodeJS.ReadableStream & { unpipe(dest?: unknown): void }).unpipe(req);
+        answered = true;
+        // fleetd may answer (an error) before it read the whole upload: stop sending, end the body
+        if (upload && !req.writableEnded) {
+          (upload as NodeJS.ReadableStream & { unpipe(dest?: unknown): void }).unpipe(req);
+          req.end();
+        }
         resolve(res);
       },
     );
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.name === 'AbortError') reject(err);
+      else if (upload && req.headersSent && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) cut = err; // fleetd cut an upload: its answer may still follow (see 'close')
       else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET', 'ENOTDIR', 'EISDIR'].includes(err.code ?? '') && !req.reusedSocket) reject(unreachable(socket, err));
-      else if (upload && (err as NodeJS.ErrnoException).code === 'EPIPE') return; // fleetd cut an upload it refused: its answer follows
       else reject(err);
+    });
+    // A connection that ends without an answer must not leave the caller waiting forever.
+    req.on('close', () => {
+      if (!answered) reject(new FleetError('DAEMON_UNREACHABLE', `fleetd closed the connection before it answered ${name}${cut ? ` (${cut.code} while the upload was sent)` : ''}; see its log (journalctl -u fleetd)`, { cause: cut }));
     });
     if (upload) {
       upload.on('error', (err) => req.destroy(err));
