@@ -56,7 +56,7 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
     logger,
     store,
     installRuntime: () => runtime.promise,
-    treeRss: () => new Map(),
+    treeUsage: () => new Map(),
     now: () => Date.now(),
     parentEnv: { PATH: '/usr/bin:/bin' },
     isPortFree: async () => true,

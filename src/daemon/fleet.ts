@@ -42,7 +42,7 @@ import type { InstallRuntime } from './runtime-cache.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
-import { agentViews } from './views.js';
+import { agentViews, type ViewsContext } from './views.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
 
@@ -52,8 +52,8 @@ export interface FleetDeps {
   store: RegistryStore;
   installRuntime: InstallRuntime;
   createRunner: AgentDeps['createRunner'];
-  /** RSS of each pid's whole process tree, from one read of /proc. */
-  treeRss: (pids: readonly number[]) => Map<number, number>;
+  /** Usage (RSS, CPU) of each pid's whole process tree, from one read of /proc (ViewsContext.treeUsage). */
+  treeUsage: ViewsContext['treeUsage'];
   now: () => number;
   isPortFree?: PortProbe;
   /** fleetd's environment with a cleaned PATH (plan/gateway-env.ts cleanGatewayPath). */
@@ -285,7 +285,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   /** Status of every agent (or of one): one /proc snapshot serves them all (daemon/views.ts). */
   function views(address?: string): AgentView[] {
     const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address);
-    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeRss: deps.treeRss, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
+    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeUsage: deps.treeUsage, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
   }
 
   /** The view of one agent. */

@@ -1,11 +1,10 @@
 // Connects the metrics module to this fleetd: the scrape snapshot from the fleet's views
-// (state, restarts, uptime, exits, health, tree RSS, OpenClaw and Node versions), /proc
-// (tree CPU) and the rollout; the probe wrapper that times health probes.
+// (state, restarts, uptime, exits, health, tree RSS and CPU, OpenClaw and Node versions)
+// and the rollout; the probe wrapper that times health probes.
 import type { Server } from 'node:http';
 import type { AgentSample } from '../metrics/collect.js';
 import { parseListen } from '../metrics/listen.js';
 import type { ProbeFn } from '../supervise/probe.js';
-import { indexProcesses, listProcesses, treeCpuSeconds, type ProcSnapshot } from '../supervise/proc.js';
 import type { UpgradeController } from '../upgrade/controller.js';
 import { VERSION } from '../version.js';
 import type { EventBus } from './events.js';
@@ -22,11 +21,9 @@ export function timedProbe(address: string, probe: ProbeFn, observe: (address: s
   };
 }
 
-/** Builds one scrape's agents from the fleet (one /proc snapshot for all: `snapshot`, default a fresh scan). */
-export async function sampleAgents(fleet: Fleet, snapshot: () => ProcSnapshot = () => indexProcesses(listProcesses())): Promise<AgentSample[]> {
-  const views = fleet.views();
-  const table = snapshot();
-  return views.map((v) => {
+/** Builds one scrape's agents from the fleet's views (the same figures as `fleetctl status`). */
+export function sampleAgents(fleet: Fleet): AgentSample[] {
+  return fleet.views().map((v) => {
     return {
       address: v.address,
       fleet: v.fleet,
@@ -40,18 +37,18 @@ export async function sampleAgents(fleet: Fleet, snapshot: () => ProcSnapshot = 
       live: v.health.live,
       ready: v.health.ready,
       rssBytes: v.rssBytes,
-      cpuSeconds: v.pid ? treeCpuSeconds(v.pid, table) : null,
+      cpuSeconds: v.cpuSeconds ?? null,
     };
   });
 }
 
-/** Starts the metrics endpoint of this fleetd; `observeProbe` goes to the runners' timed probes; `snapshot`: the /proc scan a scrape reads (fleetd's shared table). */
-export async function startFleetMetrics(o: { fleet: Fleet; upgrades: UpgradeController; listen: string; logger: Logger; events: EventBus; snapshot?: () => ProcSnapshot }): Promise<{ server: Server; observeProbe: (address: string, seconds: number, live: boolean) => void }> {
+/** Starts the metrics endpoint of this fleetd; `observeProbe` goes to the runners' timed probes. */
+export async function startFleetMetrics(o: { fleet: Fleet; upgrades: UpgradeController; listen: string; logger: Logger; events: EventBus }): Promise<{ server: Server; observeProbe: (address: string, seconds: number, live: boolean) => void }> {
   const address = parseListen(o.listen);
   if (typeof address === 'string') throw new Error(`internal: metrics.listen passed validation but ${address}`);
   // loaded only when metrics are on: prom-client adds ~12 MB to fleetd's RSS
   const [{ createMetrics }, { startMetricsServer }] = await Promise.all([import('../metrics/collect.js'), import('../metrics/server.js')]);
-  const metrics = createMetrics(async () => ({ agents: await sampleAgents(o.fleet, o.snapshot), rollout: o.upgrades.status().rollout }), { version: VERSION });
+  const metrics = createMetrics(async () => ({ agents: sampleAgents(o.fleet), rollout: o.upgrades.status().rollout }), { version: VERSION });
   o.events.subscribe((e) => metrics.eventPublished(e.type));
   const server = await startMetricsServer(address, () => metrics.text(), metrics.registry.contentType, o.logger);
   return { server, observeProbe: metrics.probeObserved };

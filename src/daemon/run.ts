@@ -13,7 +13,7 @@ import { loadManifest, type ManifestOverrides } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { cleanGatewayPath } from '../plan/gateway-env.js';
 import { pageSizeBytes } from '../supervise/proc.js';
-import { createProcTable, treeRssOf } from '../supervise/proc-table.js';
+import { createProcTable, treeUsageOf } from '../supervise/proc-table.js';
 import { sharedProcDeps } from '../supervise/shared-proc-deps.js';
 import { createRunner } from '../supervise/runner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
@@ -155,7 +155,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
       observeRunner(runner, events);
       return runner;
     },
-    treeRss: (pids) => treeRssOf(procs, pids, pageSize, STATUS_RSS_MAX_AGE_MS),
+    treeUsage: (pids) => treeUsageOf(procs, pids, pageSize, STATUS_RSS_MAX_AGE_MS),
     now: () => Date.now(),
     parentEnv: { ...process.env, PATH: cleanGatewayPath(process.env.PATH, PACKAGE_ROOT) },
     isolation,
@@ -241,7 +241,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     await upgrades.restoreCaught();
     if (stopping) return;
     if (manifest.metrics) {
-      const m = await startFleetMetrics({ fleet, upgrades, listen: manifest.metrics.listen, logger: log, events, snapshot: () => procs.snapshot(procs.now() - STATUS_RSS_MAX_AGE_MS) });
+      const m = await startFleetMetrics({ fleet, upgrades, listen: manifest.metrics.listen, logger: log, events });
       metricsServer = m.server;
       observeProbe = m.observeProbe;
       log.info({ listen: manifest.metrics.listen }, 'metrics served at /metrics');

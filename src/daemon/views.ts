@@ -2,6 +2,7 @@
 // status), its declaration, its registry entry and /proc. No second copy of any state.
 import type { AgentView } from '../protocol/schemas.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
+import type { TreeUsage } from '../supervise/proc-table.js';
 import type { RunnerStatus } from '../supervise/types.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
 import type { AgentIsolationSpec } from '../isolation/agent-spec.js';
@@ -16,7 +17,8 @@ export interface ViewInput {
   entry: Readonly<RegistryEntry> | undefined;
   home: string;
   status: RunnerStatus;
-  rssBytes: number | null;
+  /** What its process tree uses now (null: no process). */
+  usage: TreeUsage | null;
   now: number;
 }
 
@@ -50,7 +52,8 @@ export function toAgentView(input: ViewInput): AgentView {
     restarts: status.restarts,
     lastExit: status.lastExit,
     health: status.health,
-    rssBytes: input.rssBytes,
+    rssBytes: input.usage?.rssBytes ?? null,
+    cpuSeconds: input.usage?.cpuSeconds ?? null,
     nextStartAt: status.nextStartAt,
     runtime: describeLaunch(desired),
   };
@@ -61,8 +64,8 @@ export interface ViewsContext {
   stateDir: string;
   /** epoch ms. */
   now: number;
-  /** RSS of each pid's whole process tree, from one read of /proc. */
-  treeRss: (pids: readonly number[]) => Map<number, number>;
+  /** Usage (RSS, CPU) of each pid's whole process tree: supervise/proc-table.ts treeUsageOf. */
+  treeUsage: (pids: readonly number[]) => Map<number, TreeUsage>;
   isolation?: IsolationHost;
 }
 
@@ -70,12 +73,12 @@ export interface ViewsContext {
 export function agentViews(chosen: readonly Agent[], ctx: ViewsContext): AgentView[] {
   const statuses = [...chosen].sort((a, b) => (a.address < b.address ? -1 : 1)).map((agent) => ({ agent, status: agent.status() }));
   const pids = statuses.flatMap(({ status }) => (status.pid ? [status.pid] : []));
-  const rss = pids.length > 0 ? ctx.treeRss(pids) : new Map<number, number>();
+  const usages = pids.length > 0 ? ctx.treeUsage(pids) : new Map<number, TreeUsage>();
   return statuses.map(({ agent, status }) => {
-    const rssBytes = status.pid ? (rss.get(status.pid) ?? null) : null;
+    const usage = status.pid ? (usages.get(status.pid) ?? null) : null;
     return {
-      ...toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, rssBytes, now: ctx.now }),
-      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, rssBytes) } : {}),
+      ...toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, usage, now: ctx.now }),
+      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null) } : {}),
       ...versionsOf(agent),
     };
   });

@@ -43,6 +43,8 @@ describe('fleetd metrics', () => {
     assert.equal(sampleValue(f, 'fleetd_agent_memory_rss_bytes', { agent: 'acme/a' }), 850_000_000);
     assert.equal(f.get('fleetd_agent_restarts_total')?.type, 'COUNTER');
     assert.equal(sampleValue(f, 'fleetd_agent_restarts_total', { agent: 'acme/a' }), 3);
+    assert.equal(sampleValue(f, 'fleetd_agent_restarts_total', { agent: 'acme/b' }), 0, 'a total of 0 is a sample, not an absent series');
+    assert.equal(sampleValue(f, 'fleetd_agent_cpu_seconds_total', { agent: 'acme/b' }), undefined, 'no process: absent');
     assert.equal(sampleValue(f, 'fleetd_agent_cpu_seconds_total', { agent: 'acme/a' }), 9.25);
     assert.equal(sampleValue(f, 'fleetd_agent_info', { agent: 'acme/a', openclaw: '2026.9.6', node: '26.12.1' }), 1);
     assert.equal(f.get('fleetd_agent_probe_duration_seconds')?.type, 'HISTOGRAM');

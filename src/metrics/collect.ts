@@ -73,7 +73,8 @@ export function createMetrics(snapshot: () => MetricsSnapshot | Promise<MetricsS
       registers: [registry],
       collect() {
         this.reset(); // totals kept by the runners and /proc: set to their current values
-        for (const [labels, value] of fill(current)) if (value > 0) this.inc(labels, value);
+        // a total of 0 is a sample too: a counter that appears only once it moves hides its agent
+        for (const [labels, value] of fill(current)) if (value >= 0) this.inc(labels, value);
       },
     });
   const per = (s: MetricsSnapshot, value: (a: AgentSample) => number | null) =>

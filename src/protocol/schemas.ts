@@ -65,7 +65,10 @@ export const agentViewSchema = z.object({
     .object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number() })
     .nullable(),
   health: z.object({ live: z.boolean().nullable(), ready: z.boolean().nullable(), failing: z.array(z.string()).optional(), startup: z.string().optional() }),
+  /** Resident memory of its gateway's whole process tree, bytes (null: no process). */
   rssBytes: z.number().nullable(),
+  /** CPU time of that tree, seconds (user + system, reaped children included; null: no process). Optional: older fleetds omit it. */
+  cpuSeconds: z.number().nullable().optional(),
   nextStartAt: z.number().nullable(),
   runtime: z.string(),
   /** Its cgroup, user, limits and memory against its limit (absent before its first launch). */

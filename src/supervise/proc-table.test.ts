@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { ProcStat } from './proc.js';
-import { descendantsOf, groupMembers, readStat, trackTree, treeRssBytes } from './proc.js';
-import { createProcTable, treeRssOf } from './proc-table.js';
+import { descendantsOf, groupMembers, readStat, trackTree } from './proc.js';
+import { createProcTable, treeUsageOf } from './proc-table.js';
 import { waitFor } from '../util/wait-for.js';
 import { PidTracker } from '../../test/support/testkit.js';
 
@@ -56,18 +56,22 @@ describe('proc table', () => {
     assert.deepEqual(table.scans(), { tables: 5, environments: 5, environReads: 5 });
   });
 
-  test('tree queries on one snapshot: descendants across groups, living group members, tree RSS from the stat rss field', () => {
-    const list = [proc(10, 1, 10), proc(11, 10, 10), proc(12, 11, 12, { sid: 12 }), proc(13, 10, 10, { state: 'Z' }), proc(14, 1, 10), proc(20, 1, 20)];
+  test('tree queries on one snapshot: descendants across groups, living group members, tree RSS and CPU (the pid read now, descendants from the scan)', () => {
+    const list = [proc(10, 1, 10), proc(11, 10, 10, { cpuTicks: 7 }), proc(12, 11, 12, { sid: 12, cpuTicks: 7 }), proc(13, 10, 10, { state: 'Z', cpuTicks: 1000 }), proc(14, 1, 10), proc(20, 1, 20)];
     const table = createProcTable({ list: () => list });
     const snap = table.snapshot();
     assert.deepEqual(descendantsOf(10, snap).map((p) => p.pid).sort(), [11, 12]);
     assert.deepEqual(groupMembers(10, snap).map((p) => p.pid).sort(), [10, 11, 14]);
-    assert.equal(treeRssBytes(10, snap, 4096), 3 * 10 * 4096);
     const known = new Map([[99, '990'], [14, '140']]);
     trackTree(10, known, snap);
     assert.deepEqual([...known.keys()].sort(), [11, 12, 14], 'dead entries dropped, descendants added');
-    const own = (pid: number) => (pid === 77 ? 0 : pid === 20 ? 8192 : 10 * 4096);
-    assert.deepEqual([...treeRssOf(table, [10, 20, 77], 4096, 1000, own)], [[10, 122880], [20, 8192]], 'the pid itself read now, its descendants from the scan; a gone pid left out');
+    // read now: 10 has grown since the scan (30 pages, 50 ticks), 20 is young, 77 is gone, 78 a zombie
+    const own = (pid: number) => (pid === 10 ? proc(10, 1, 10, { rssPages: 30, cpuTicks: 50 }) : pid === 20 ? proc(20, 1, 20, { rssPages: 2, cpuTicks: 0 }) : pid === 78 ? proc(78, 1, 78, { state: 'Z' }) : undefined);
+    assert.deepEqual(
+      [...treeUsageOf(table, [10, 20, 77, 78], 4096, 1000, own)],
+      [[10, { rssBytes: (30 + 10 + 10) * 4096, cpuSeconds: (50 + 2 * 7) / 100 }], [20, { rssBytes: 8192, cpuSeconds: 0 }]],
+      'the pid itself read now, its living descendants (11, 12; not the zombie 13) from the scan; a gone pid and a zombie left out',
+    );
     assert.equal(table.scans().tables, 1, 'status reuses a recent scan, even for a pid it does not know yet');
   });
 
@@ -84,7 +88,8 @@ describe('proc table', () => {
       tracker.add(...found.map((r) => r.pid));
       assert.ok(found.some((r) => r.pid === child.pid && r.startTime === readStat(child.pid)?.startTime));
       const table = createProcTable();
-      assert.ok(treeRssOf(table, [child.pid!], 4096, 0).get(child.pid!)! > 0);
+      const usage = treeUsageOf(table, [child.pid!], 4096, 0).get(child.pid!);
+      assert.ok(usage && usage.rssBytes > 0 && usage.cpuSeconds >= 0);
       assert.deepEqual(table.marked('OPENCLAW_CONFIG_PATH', `${marker}-other`), []);
     } finally {
       child.kill('SIGKILL');

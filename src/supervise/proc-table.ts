@@ -9,7 +9,7 @@
 // SIGSTOP asks for a scan taken after that moment; a probe that only keeps its list of
 // descendants current accepts one a few seconds old; 200 stops polling together share one
 // scan per poll. Scans are synchronous: no caller ever sees a half-built table.
-import { indexProcesses, listProcesses, readEnvVar, rssBytes, treeRssBytes, uptimeSeconds, type ProcRef, type ProcSnapshot, type ProcStat } from './proc.js';
+import { CLOCK_TICKS_PER_SECOND, descendantsOf, indexProcesses, listProcesses, readEnvVar, readStat, uptimeSeconds, type ProcRef, type ProcSnapshot, type ProcStat } from './proc.js';
 
 /** Shared, coalescing access to /proc for every runner of one fleetd. */
 export interface ProcTable {
@@ -109,19 +109,32 @@ export function environmentIndex(snap: ProcSnapshot, seen: Map<number, SeenEnv>,
 
 // Rescanning /proc for a process younger than the scan made every status call during a
 // start of many agents walk /proc: only the gateway itself is read afresh.
-/** RSS of each pid's whole tree (bytes): the pid itself read now, its descendants from one snapshot at most `maxAgeMs` old; gone pids are left out. */
-export function treeRssOf(procs: ProcTable, pids: readonly number[], pageSize: number, maxAgeMs: number, ownRss: (pid: number) => number = rssBytes): Map<number, number> {
+/** What a gateway's process tree uses: resident memory (bytes) and CPU time (seconds, user + system, reaped children included). */
+export interface TreeUsage {
+  rssBytes: number;
+  cpuSeconds: number;
+}
+
+/**
+ * Usage of each pid's whole tree: the pid itself read now (one /proc/<pid>/stat: the shared
+ * scan may have caught it before its exec, as the launch chain's /bin/sh, or not at all yet),
+ * its descendants from one snapshot at most `maxAgeMs` old. Gone pids are left out.
+ * RSS and CPU come from the same read, so status and /metrics never disagree on which
+ * process they describe.
+ */
+export function treeUsageOf(procs: ProcTable, pids: readonly number[], pageSize: number, maxAgeMs: number, ownStat: (pid: number) => ProcStat | undefined = readStat): Map<number, TreeUsage> {
   const snap = procs.snapshot(procs.now() - maxAgeMs);
-  const out = new Map<number, number>();
+  const out = new Map<number, TreeUsage>();
   for (const pid of pids) {
-    // The gateway itself is read now (one small file): the shared scan may have caught it
-    // before its exec (the launch chain's /bin/sh), or not at all yet. Its descendants come
-    // from the scan.
-    const own = ownRss(pid);
-    if (own === 0) continue;
-    const root = snap.byPid.get(pid);
-    const below = root ? treeRssBytes(pid, snap, pageSize) - (root.state !== 'Z' ? root.rssPages * pageSize : 0) : 0;
-    out.set(pid, own + below);
+    const own = ownStat(pid);
+    if (!own || own.state === 'Z') continue;
+    let pages = own.rssPages;
+    let ticks = own.cpuTicks;
+    for (const p of descendantsOf(pid, snap)) {
+      pages += p.rssPages;
+      ticks += p.cpuTicks;
+    }
+    out.set(pid, { rssBytes: pages * pageSize, cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND });
   }
   return out;
 }

@@ -200,27 +200,8 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** Resident memory of `pid` and all its descendants, bytes (what one gateway costs); from the snapshot's rss fields, no further reads. */
-export function treeRssBytes(pid: number, table?: readonly ProcStat[] | ProcSnapshot, pageSize = pageSizeBytes()): number {
-  const snap = snapshotOf(table);
-  const root = snap.byPid.get(pid);
-  let pages = root && root.state !== 'Z' ? root.rssPages : 0;
-  for (const p of descendantsOf(pid, snap)) pages += p.rssPages;
-  return pages * pageSize;
-}
-
 /** Clock ticks per second of /proc times (USER_HZ: 100 on every Linux architecture fleetd supports). */
 export const CLOCK_TICKS_PER_SECOND = 100;
-
-/** CPU seconds (user + system, reaped children included) of `pid` and all its living descendants; O(size of the tree) on a snapshot. */
-export function treeCpuSeconds(pid: number, table?: readonly ProcStat[] | ProcSnapshot): number {
-  const snap = snapshotOf(table);
-  const root = snap.byPid.get(pid);
-  if (!root) return 0;
-  let ticks = root.cpuTicks;
-  for (const p of descendantsOf(pid, snap)) ticks += p.cpuTicks;
-  return ticks / CLOCK_TICKS_PER_SECOND;
-}
 
 // A gateway's children may be re-parented to init when it dies, where a descendant walk no
 // longer finds them: the runner remembers every (pid, start time) it saw under its gateway.
