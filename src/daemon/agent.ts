@@ -47,7 +47,7 @@ export interface AgentDeps {
   logger: Logger;
   now: () => number;
   /** Builds the runner (tests pass fakes); it gets the agent's prepare and start-pool slot. */
-  createRunner: (spec: LaunchSpec, deps: Pick<RunnerDeps, 'prepare' | 'bootSlot' | 'logger'>) => Runner;
+  createRunner: (spec: LaunchSpec, deps: Pick<RunnerDeps, 'prepare' | 'bootSlot' | 'logger' | 'recalled'>) => Runner;
   /** True once fleetd is shutting down: nothing may launch any more. */
   isShuttingDown: () => boolean;
   /** The host's cgroups and KSM, detected once (isolation/agent-isolation.ts); absent: no isolation at all (tests). */
@@ -103,20 +103,27 @@ export class Agent {
     this.desired = desired;
     this.deps = deps;
     this.log = deps.logger.child({ agent: desired.address });
-    this.appliedHash = deps.store.entry(desired.address)?.appliedHash;
+    const known = deps.store.entry(desired.address);
+    this.appliedHash = known?.appliedHash;
     this.runner = deps.createRunner(this.previewSpec(), {
       logger: deps.logger,
       prepare: (signal, report) => this.prepare(signal, report),
       bootSlot: (signal) => deps.pool.acquire(signal),
+      // a restart of fleetd keeps what the previous one knew (a running agent's count also comes with its process record)
+      recalled: { restarts: known?.process?.restarts ?? known?.restarts ?? 0, lastExit: known?.lastExit ?? null },
     });
     this.runner.on('process', (process) => {
       if (!process) this.hotApplied = undefined;
       const hot = process && this.hotApplied?.pid === process.pid && this.hotApplied.startTime === process.startTime ? this.hotApplied.hash : undefined;
+      const { restarts, lastExit } = this.runner.status();
       deps.store.record((r) => {
         const entry = ownEntry(r.agents, this.address);
         if (!entry) return;
         if (process) entry.process = hot ? { ...process, appliedHash: hot } : process;
         else delete entry.process;
+        // in the same write: a spawn or an exit is when these change
+        entry.restarts = restarts;
+        if (lastExit) entry.lastExit = { ...lastExit };
       });
     });
   }

@@ -3,7 +3,7 @@
 import type { AgentView } from '../protocol/schemas.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { TreeUsage } from '../supervise/proc-table.js';
-import type { RunnerStatus } from '../supervise/types.js';
+import { NOT_STARTED_REASON, type RunnerStatus } from '../supervise/types.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
 import type { AgentIsolationSpec } from '../isolation/agent-spec.js';
 import type { AgentCgroup } from '../isolation/cgroup-agent.js';
@@ -30,8 +30,8 @@ export function describeLaunch(desired: DesiredAgent): string {
 /** One line of `fleetctl status`. */
 export function toAgentView(input: ViewInput): AgentView {
   const { desired, entry, status } = input;
-  // Before its first launch a runner says "not started yet"; say why it is not.
-  const idle = status.state === 'stopped' && status.lastExit === null && status.restarts === 0 && status.reason === 'not started yet';
+  // Before its first launch a runner says "not started yet" (whatever it recalled of a previous fleetd); say why it is not.
+  const idle = status.state === 'stopped' && status.reason === NOT_STARTED_REASON;
   const reason = !desired.enabled && status.state === 'stopped' ? 'disabled in the manifest' : idle && entry?.desired === 'stopped' ? 'stopped by the operator' : status.reason;
   return {
     address: desired.address,

@@ -99,7 +99,7 @@ export function createMetrics(snapshot: () => MetricsSnapshot | Promise<MetricsS
   simple('agent_uptime_seconds', 'Seconds since the gateway became healthy; absent while not running', (a) => a.uptimeSeconds);
   simple('agent_last_exit_code', 'Exit code of the last gateway process (128+N for signal N); absent before the first exit', (a) => (a.lastExit ? exitCodeValue(a.lastExit) : null));
   simple('agent_memory_rss_bytes', 'Resident memory of the gateway\'s whole process tree', (a) => a.rssBytes);
-  counter('agent_restarts_total', 'Restarts of the agent since fleetd started (crash, hang, operator)', (s) => per(s, (a) => a.restarts));
+  counter('agent_restarts_total', 'Restarts of the agent (crash, hang, operator), kept across restarts of fleetd', (s) => per(s, (a) => a.restarts));
   counter('agent_cpu_seconds_total', 'CPU time (user+system) of the gateway\'s process tree, including reaped children', (s) => per(s, (a) => a.cpuSeconds));
   const probes = new Histogram({
     name: `${p}agent_probe_duration_seconds`,

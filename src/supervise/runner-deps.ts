@@ -7,7 +7,7 @@ import { createListenerCheck, type ListenerCheck } from './listener-owner.js';
 import { countLeftovers, processesWithEnv, trackTree } from './proc.js';
 import { spawnGateway, type SpawnFn } from './spawn-gateway.js';
 import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
-import type { LaunchSpec } from './types.js';
+import type { ExitInfo, LaunchSpec } from './types.js';
 
 /** The pino methods the runner uses (a pino Logger fits). */
 export interface RunnerLogger {
@@ -56,6 +56,8 @@ export interface RunnerDeps {
   /** [0, 1) for restart jitter. */
   random(): number;
   logger: RunnerLogger;
+  /** What a previous fleetd last knew of this agent (registry: restart count, last exit); the runner starts from it instead of from nothing. */
+  recalled?: { restarts: number; lastExit: ExitInfo | null };
 }
 
 // The default logger is only built when none is given (each pino destination holds a stream).

@@ -28,7 +28,7 @@ import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle
 import type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import { cgroupLeftovers, exitOf, knownRefs, markerOf, oomCause, rememberMarked, stopRunTree } from './run-stop.js';
-import type { AgentState, ExitInfo, HealthInfo, LaunchSpec, RunnerStatus } from './types.js';
+import { NOT_STARTED_REASON, type AgentState, type ExitInfo, type HealthInfo, type LaunchSpec, type RunnerStatus } from './types.js';
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
 export type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
@@ -55,7 +55,7 @@ class GatewayRunner implements Runner {
   private readonly deps: RunnerDeps;
   private readonly log: RunnerLogger;
   private state: AgentState = 'stopped';
-  private reason = 'not started yet';
+  private reason = NOT_STARTED_REASON;
   private since: number;
   private current: Run | null = null;
   /** The previous run's holder cleaning up (its shim exiting, its files going): the next spawn waits for it. */
@@ -81,6 +81,10 @@ class GatewayRunner implements Runner {
     this.log = deps.logger.child({ agent: spec.address });
     this.events = new RunnerEventHub(this.log);
     this.since = deps.clock.now();
+    if (deps.recalled) {
+      this.restarts = deps.recalled.restarts;
+      this.lastExit = deps.recalled.lastExit ? { ...deps.recalled.lastExit } : null;
+    }
   }
 
   start(reason = 'started'): Promise<void> {

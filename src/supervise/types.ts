@@ -55,6 +55,9 @@ export interface HealthInfo {
   startup?: string;
 }
 
+/** The reason of a runner that has not launched anything yet (status turns it into why: stopped by the operator, disabled). */
+export const NOT_STARTED_REASON = 'not started yet';
+
 /** Snapshot of one runner, as `fleetctl status` shows it. */
 export interface RunnerStatus {
   address: AgentAddress;
@@ -69,8 +72,9 @@ export interface RunnerStatus {
   spawnedAt: number | null;
   /** epoch ms when the current process became `running` (healthy for counts from here). */
   runningSince: number | null;
-  /** Restarts since the runner was created (crash, hang, operator). */
+  /** Restarts of the agent (crash, hang, operator), counted on from what a previous fleetd recalled (RunnerDeps.recalled). */
   restarts: number;
+  /** The last exit of its gateway, this fleetd's or a previous one's. */
   lastExit: ExitInfo | null;
   health: HealthInfo;
   /** epoch ms of the next start attempt while in backoff. */

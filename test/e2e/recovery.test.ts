@@ -153,28 +153,41 @@ test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its s
   }
 });
 
-test('fleetctl daemon restart leaves every gateway running and the next fleetd adopts them; daemon stop stops them all', async () => {
+test('fleetctl daemon restart leaves every gateway running and the next fleetd adopts them, restart counts and last exits included; daemon stop stops them all', async () => {
   const dir = await tempDir();
   const f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
   const seen: number[] = [];
   try {
+    // each agent has a history: alpha was killed and came back; beta was killed, came back, then the operator stopped it
+    for (const address of ADDRESSES) {
+      const [pid] = await fakePids(f.stateDir, address);
+      seen.push(pid!);
+      process.kill(pid!, 'SIGKILL');
+      await waitForAgent(f, address, (a) => a.state === 'running' && a.restarts === 1);
+      seen.push(...(await fakePids(f.stateDir, address)));
+    }
+    assert.equal((await f.ctl('stop', 'agent', 'acme/beta')).code, 0);
     const before = new Map((await status(f)).map((a) => [a.address, a]));
-    for (const address of ADDRESSES) seen.push(...(await fakePids(f.stateDir, address)));
+    assert.equal(before.get('acme/alpha')!.lastExit.signal, 'SIGKILL');
     const restarted = await f.ctl('daemon', 'restart');
     assert.equal(restarted.code, 0, restarted.stderr);
     assert.equal(restarted.json.leaving, 'restart');
-    assert.equal(restarted.json.gateways, 2);
+    assert.equal(restarted.json.gateways, 1);
     assert.equal(await f.exited, 0, 'the old fleetd exited 0');
-    assert.equal(f.output().match(/"msg":"left running for the next fleetd to adopt"/g)?.length, 2, 'one line per gateway left running');
+    assert.equal(f.output().match(/"msg":"left running for the next fleetd to adopt"/g)?.length, 1, 'one line per gateway left running');
     // the successor (same command line) takes the lock and the socket, and adopts
     const health = await waitFor(async () => {
       const r = await f.ctl('status');
-      return r.code === 0 && r.json.daemon.pid !== f.child.pid && r.json.agents.every((a: { state: string }) => a.state === 'running') ? r.json : undefined;
-    }, { timeoutMs: 30_000, what: 'the next fleetd to answer with both agents running' });
+      return r.code === 0 && r.json.daemon.pid !== f.child.pid && r.json.agents.find((a: { address: string }) => a.address === 'acme/alpha')?.state === 'running' ? r.json : undefined;
+    }, { timeoutMs: 30_000, what: 'the next fleetd to answer with alpha running' });
     for (const a of health.agents) {
-      assert.equal(a.pid, before.get(a.address)!.pid, `${a.address}: same gateway`);
-      assert.equal(a.restarts, before.get(a.address)!.restarts, `${a.address}: no restart`);
+      const was = before.get(a.address)!;
+      assert.equal(a.state, was.state, a.address);
+      assert.equal(a.pid, was.pid, `${a.address}: same gateway (or none)`);
+      assert.equal(a.restarts, 1, `${a.address}: its restart count is kept, running or stopped`);
+      assert.deepEqual(a.lastExit, was.lastExit, `${a.address}: its last exit is kept`);
     }
+    assert.equal(health.agents.find((a: { address: string }) => a.address === 'acme/beta').reason, 'stopped by the operator');
     const successor = health.daemon.pid as number;
     const stopped = await f.ctl('daemon', 'stop');
     assert.equal(stopped.code, 0, stopped.stderr);
