@@ -24,6 +24,7 @@ import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
 import { unreloadableChange } from '../plan/reload-guard.js';
 import type { DesiredAgent, PlanAction, RecordedProcess, RegistryEntry, RegistryFile } from '../plan/types.js';
 import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
+import type { AgentState } from '../supervise/types.js';
 import type { EnvValue } from '../secrets/refs.js';
 import { launchRuntimeKey } from '../runtime/runtime-key.js';
 import { effectiveAgent } from '../provision/effective.js';
@@ -305,6 +306,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     addresses: (): AgentAddress[] => [...agents.keys()].sort(),
     views,
     view,
+    /** Every agent's state, unsorted: its runner's alone (no /proc, no cgroup read; the systemd status line). */
+    states: (): AgentState[] => [...agents.values()].map((a) => a.status().state),
     reconcile,
 
     /** Reads the registry (start-up); ports follow the manifest's `ports` if base/blockSize changed while fleetd was down. */

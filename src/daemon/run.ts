@@ -30,7 +30,7 @@ import { call } from '../protocol/client.js';
 import { observeRunner } from './agent-events.js';
 import { createEventBus } from './events.js';
 import { createSdNotifier } from './sd-notify.js';
-import { fleetStatusLine } from './status-line.js';
+import { fleetStatusUpdates } from './status-updates.js';
 import { startFleetMetrics, timedProbe } from './metrics-wiring.js';
 import { RESTART_EXIT_CODE, systemdIsRestarting, underSystemd } from './systemd-job.js';
 import { FleetError, toFleetError } from '../errors.js';
@@ -201,9 +201,12 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   const server = createControlServer(createHandlers(ctx), log, { secrets: () => secrets() });
   let bound: BoundSocket | undefined;
   let metricsServer: Server | undefined;
-  const statusLine = () => fleetStatusLine(fleet.views(), upgrades.status().rollout);
+  // systemd's one-line summary: from the agents' states alone (never fleet.views(): /proc and
+  // cgroup reads of every agent), at most once a second, and only under systemd
+  const statusUpdates = fleetStatusUpdates({ sd, states: () => fleet.states(), rollout: () => upgrades.status().rollout });
+  const statusLine = statusUpdates.line;
   events.subscribe((e) => {
-    if (e.type === 'agent.state' || e.type === 'rollout.step') void sd.status(statusLine());
+    if (e.type === 'agent.state' || e.type === 'rollout.step') statusUpdates.changed();
   });
   events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
 
@@ -269,6 +272,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     stopping ??= (async () => {
       const leave = signal === 'SIGUSR2' || signal === 'restart request' || (signal === 'SIGTERM' && (await systemdIsRestarting()));
       events.publish({ type: 'daemon', event: 'stopping', pid: process.pid, version: VERSION });
+      statusUpdates.close();
       void sd.stopping();
       sd.close();
       upgrades.halt(); // a rollout in progress resumes at the next start (see plan/rollout.ts)
@@ -331,6 +335,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
     metricsServer?.close();
+    statusUpdates.close();
     sd.close();
     upgrades.halt();
     await fleet.shutdown();
