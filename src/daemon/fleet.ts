@@ -44,6 +44,7 @@ import type { IsolationHost } from '../isolation/agent-isolation.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
 import { agentViews } from './views.js';
+import { createUsageCache } from '../isolation/usage-cache.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
 
@@ -283,10 +284,13 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return membership.run(() => reconcileHeld(target, options));
   }
 
+  // cgroup readings shared by status calls and scrapes within a second (isolation/usage-cache.ts)
+  const usageCache = createUsageCache();
+
   /** Status of every agent (or of one): one /proc snapshot serves them all (daemon/views.ts). */
   function views(address?: string): AgentView[] {
     const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address);
-    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeRss: deps.treeRss, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
+    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeRss: deps.treeRss, usageCache, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
   }
 
   /** The view of one agent. */
