@@ -52,11 +52,12 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
   const quiet = new Writable({ write: (_c, _e, cb) => cb() });
   const logger = createLogger({ destination: quiet, pretty: false });
   const store = createRegistryStore(openRegistry(manifest.stateDir));
+  const reads = { treeUsage: 0 };
   const fleet = createFleet(manifest, {
     logger,
     store,
     installRuntime: () => runtime.promise,
-    treeUsage: () => new Map(),
+    treeUsage: () => (reads.treeUsage++, new Map()),
     now: () => Date.now(),
     parentEnv: { PATH: '/usr/bin:/bin' },
     isPortFree: async () => true,
@@ -99,10 +100,27 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
     hold,
     state,
     store,
+    /** How often the fleet read /proc for its views. */
+    reads,
   };
 }
 
 describe('fleet: launches, stops and the single state', () => {
+  test("states() are the views' states, read without /proc (the systemd status line reads them per change)", () =>
+    withTempDir(async (dir) => {
+      const { manifest, fleet, runtime, state, reads } = setup(dir, { a: {}, b: {} });
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      runtime.resolve(fakeRuntime);
+      await waitFor(() => state('acme/a').state === 'running' && state('acme/b').state === 'running', { timeoutMs: 5000, what: 'both running' });
+      await fleet.stop('acme/b');
+      const before = reads.treeUsage;
+      assert.deepEqual([...fleet.states()].sort(), ['running', 'stopped']);
+      assert.equal(reads.treeUsage, before, 'states() read /proc');
+      assert.deepEqual(fleet.views().map((v) => v.state).sort(), ['running', 'stopped']);
+      await fleet.shutdown();
+    }));
+
   test('an agent stopped while it waits for its runtime is never spawned; the other one is', () =>
     withTempDir(async (dir) => {
       const { manifest, fleet, runtime, spawned, state } = setup(dir, { a: {}, b: {} });

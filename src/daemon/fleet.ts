@@ -24,6 +24,7 @@ import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
 import { unreloadableChange } from '../plan/reload-guard.js';
 import type { DesiredAgent, PlanAction, RecordedProcess, RegistryEntry, RegistryFile } from '../plan/types.js';
 import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
+import type { AgentState } from '../supervise/types.js';
 import type { EnvValue } from '../secrets/refs.js';
 import { launchRuntimeKey } from '../runtime/runtime-key.js';
 import { effectiveAgent } from '../provision/effective.js';
@@ -43,6 +44,7 @@ import type { IsolationHost } from '../isolation/agent-isolation.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
 import { agentViews, type ViewsContext } from './views.js';
+import { createUsageCache } from '../isolation/usage-cache.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
 
@@ -282,10 +284,13 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return membership.run(() => reconcileHeld(target, options));
   }
 
+  // cgroup readings shared by status calls and scrapes within a second (isolation/usage-cache.ts)
+  const usageCache = createUsageCache();
+
   /** Status of every agent (or of one): one /proc snapshot serves them all (daemon/views.ts). */
   function views(address?: string): AgentView[] {
     const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address);
-    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeUsage: deps.treeUsage, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
+    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeUsage: deps.treeUsage, usageCache, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
   }
 
   /** The view of one agent. */
@@ -305,6 +310,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     addresses: (): AgentAddress[] => [...agents.keys()].sort(),
     views,
     view,
+    /** Every agent's state, unsorted: its runner's alone (no /proc, no cgroup read; the systemd status line). */
+    states: (): AgentState[] => [...agents.values()].map((a) => a.status().state),
     reconcile,
 
     /** Reads the registry (start-up); ports follow the manifest's `ports` if base/blockSize changed while fleetd was down. */

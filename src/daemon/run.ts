@@ -16,6 +16,7 @@ import { pageSizeBytes } from '../supervise/proc.js';
 import { createProcTable, treeUsageOf } from '../supervise/proc-table.js';
 import { sharedProcDeps } from '../supervise/shared-proc-deps.js';
 import { createRunner } from '../supervise/runner.js';
+import { createListenerCheck, createListenTable } from '../supervise/listener-owner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { restoreLeftovers, sharedRestoreDeps } from './live-restore.js';
 import { anyAgentMerges, cgroupConfigFor, outsideItsCgroup, removeAgentCgroups, sweepAgentCgroups } from './isolation-boot.js';
@@ -30,7 +31,7 @@ import { call } from '../protocol/client.js';
 import { observeRunner } from './agent-events.js';
 import { createEventBus } from './events.js';
 import { createSdNotifier } from './sd-notify.js';
-import { fleetStatusLine } from './status-line.js';
+import { fleetStatusUpdates } from './status-updates.js';
 import { startFleetMetrics, timedProbe } from './metrics-wiring.js';
 import { RESTART_EXIT_CODE, systemdIsRestarting, underSystemd } from './systemd-job.js';
 import { FleetError, toFleetError } from '../errors.js';
@@ -142,6 +143,8 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   // One /proc table for every runner, status call and start-up sweep (supervise/proc-table.ts).
   const procs = createProcTable();
   const pageSize = pageSizeBytes();
+  // One read of /proc/net/tcp{,6} serves every runner's listener checks for 50 ms (listener-owner.ts).
+  const listenTable = createListenTable();
   const procDeps = sharedProcDeps(procs, { trackMaxAgeMs: () => (fleetRef?.manifest ?? manifest).health.intervalMs / 2 });
   const fleet = createFleet(manifest, {
     logger: log,
@@ -151,7 +154,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // its states, exits and restarts become events, its probes metrics; its /proc reads
     // go through the one shared table
     createRunner: (spec, runnerDeps) => {
-      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
+      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, listenerCheck: createListenerCheck({ listeners: listenTable }), spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
       observeRunner(runner, events);
       return runner;
     },
@@ -201,9 +204,12 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   const server = createControlServer(createHandlers(ctx), log, { secrets: () => secrets() });
   let bound: BoundSocket | undefined;
   let metricsServer: Server | undefined;
-  const statusLine = () => fleetStatusLine(fleet.views(), upgrades.status().rollout);
+  // systemd's one-line summary: from the agents' states alone (never fleet.views(): /proc and
+  // cgroup reads of every agent), at most once a second, and only under systemd
+  const statusUpdates = fleetStatusUpdates({ sd, states: () => fleet.states(), rollout: () => upgrades.status().rollout });
+  const statusLine = statusUpdates.line;
   events.subscribe((e) => {
-    if (e.type === 'agent.state' || e.type === 'rollout.step') void sd.status(statusLine());
+    if (e.type === 'agent.state' || e.type === 'rollout.step') statusUpdates.changed();
   });
   events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
 
@@ -269,6 +275,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     stopping ??= (async () => {
       const leave = signal === 'SIGUSR2' || signal === 'restart request' || (signal === 'SIGTERM' && (await systemdIsRestarting()));
       events.publish({ type: 'daemon', event: 'stopping', pid: process.pid, version: VERSION });
+      statusUpdates.close();
       void sd.stopping();
       sd.close();
       upgrades.halt(); // a rollout in progress resumes at the next start (see plan/rollout.ts)
@@ -331,6 +338,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   } catch (err) {
     log.error({ err: toFleetError(err).message }, 'fleetd could not start');
     metricsServer?.close();
+    statusUpdates.close();
     sd.close();
     upgrades.halt();
     await fleet.shutdown();

@@ -7,6 +7,8 @@ import { NOT_STARTED_REASON, type RunnerStatus } from '../supervise/types.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
 import type { AgentIsolationSpec } from '../isolation/agent-spec.js';
 import type { AgentCgroup } from '../isolation/cgroup-agent.js';
+import type { CgroupUsage } from '../isolation/cgroup-types.js';
+import type { UsageCache } from '../isolation/usage-cache.js';
 import { agentIsolationView } from '../isolation/isolation-status.js';
 import { agentPaths } from '../provision/home.js';
 import type { Agent } from './agent.js';
@@ -67,6 +69,8 @@ export interface ViewsContext {
   /** Usage (RSS, CPU) of each pid's whole process tree: supervise/proc-table.ts treeUsageOf. */
   treeUsage: (pids: readonly number[]) => Map<number, TreeUsage>;
   isolation?: IsolationHost;
+  /** Recent cgroup readings per agent (isolation/usage-cache.ts); absent: read every time. */
+  usageCache?: UsageCache;
 }
 
 /** Status of `chosen`, sorted by address: one /proc snapshot serves them all. */
@@ -78,7 +82,7 @@ export function agentViews(chosen: readonly Agent[], ctx: ViewsContext): AgentVi
     const usage = status.pid ? (usages.get(status.pid) ?? null) : null;
     return {
       ...toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, usage, now: ctx.now }),
-      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null) } : {}),
+      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null, usageReader(ctx.usageCache, agent.address, status)) } : {}),
       ...versionsOf(agent),
     };
   });
@@ -91,10 +95,17 @@ function versionsOf(agent: Agent): { openclaw: string | null; node: string | nul
   return launch.kind === 'openclaw' ? { openclaw: launch.version, node: launch.node ?? null } : { openclaw: null, node: null };
 }
 
+/** Reads an agent's cgroup through the cache: a reading serves while the agent keeps its state, pid and since. */
+function usageReader(cache: UsageCache | undefined, address: string, status: RunnerStatus): ((cgroup: AgentCgroup) => CgroupUsage) | undefined {
+  if (!cache) return undefined;
+  const state = `${status.state} ${status.since} ${status.pid}`;
+  return (cgroup) => cache.usage(address, state, () => cgroup.usage());
+}
+
 /** The isolation view of an agent (memory from its cgroup when there is one, else its tree's RSS); never throws. */
-function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null): AgentView['isolation'] {
+function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null, readUsage?: (cgroup: AgentCgroup) => CgroupUsage): AgentView['isolation'] {
   try {
-    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes });
+    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes, readUsage });
   } catch {
     return agentIsolationView({ spec: iso.spec, treeRssBytes });
   }

@@ -121,16 +121,17 @@ export class V1AgentCgroup implements AgentCgroup {
     const quota = read('cpu', 'cpu.cfs_quota_us');
     const period = Number(read('cpu', 'cpu.cfs_period_us') ?? CPU_PERIOD_US);
     const quotaUs = quota === undefined ? undefined : Number(quota.trim());
+    const memory = {
+      current: parseLimitValue(read('memory', 'memory.usage_in_bytes')) ?? null,
+      limit: parseLimitValue(read('memory', 'memory.limit_in_bytes')) ?? null,
+      peak: parseLimitValue(read('memory', 'memory.max_usage_in_bytes')) ?? null,
+    };
     return {
-      memory: {
-        current: parseLimitValue(read('memory', 'memory.usage_in_bytes')) ?? null,
-        limit: parseLimitValue(read('memory', 'memory.limit_in_bytes')) ?? null,
-        peak: parseLimitValue(read('memory', 'memory.max_usage_in_bytes')) ?? null,
-      },
+      memory,
       cpuUsageUsec: typeof usageNs === 'number' ? Math.floor(usageNs / 1000) : null,
       cpuLimit: quotaUs !== undefined && quotaUs > 0 && period > 0 ? quotaUs / period : null,
       pids: { current: parseLimitValue(read('pids', 'pids.current')) ?? null, limit: parseLimitValue(read('pids', 'pids.max')) ?? null },
-      oom: this.oomCounters(),
+      oom: this.oomCountersWith(memory), // the peak and limit just read, not read twice
     };
   }
 
@@ -145,6 +146,11 @@ export class V1AgentCgroup implements AgentCgroup {
   }
 
   oomCounters(): OomCounters {
+    return this.oomCountersWith();
+  }
+
+  /** oomCounters, with the memory peak and limit when the caller has just read them. */
+  private oomCountersWith(memory?: { peak: number | null; limit: number | null }): OomCounters {
     const dir = this.dirOf('memory');
     if (dir === undefined) return { oomKills: 0, limitHits: 0, peakAtLimit: false };
     const num = (file: string) => parseLimitValue(readCgroupFile(join(dir, file)));
@@ -153,7 +159,8 @@ export class V1AgentCgroup implements AgentCgroup {
     const near = (peak: number | null | undefined, limit: number | null | undefined) =>
       typeof peak === 'number' && typeof limit === 'number' && peak >= limit - PEAK_SLACK_BYTES;
     const peakAtLimit =
-      near(num('memory.max_usage_in_bytes'), num('memory.limit_in_bytes')) || near(num('memory.memsw.max_usage_in_bytes'), num('memory.memsw.limit_in_bytes'));
+      near(memory ? memory.peak : num('memory.max_usage_in_bytes'), memory ? memory.limit : num('memory.limit_in_bytes')) ||
+      near(num('memory.memsw.max_usage_in_bytes'), num('memory.memsw.limit_in_bytes'));
     return { oomKills: control.oom_kill ?? 0, limitHits: failcnt, peakAtLimit };
   }
 }

@@ -3,6 +3,7 @@
 // --json`, the status table and the start-up log).
 import type { AgentIsolationView, IsolationHostView } from '../protocol/isolation.js';
 import type { AgentCgroup } from './cgroup-agent.js';
+import type { CgroupUsage } from './cgroup-types.js';
 import { describeCgroupHost, type CgroupHost } from './cgroup-detect.js';
 import type { AgentIsolationSpec } from './agent-spec.js';
 import type { KsmSupport } from './ksm.js';
@@ -38,12 +39,14 @@ export interface AgentIsolationInput {
   ksm?: KsmSupport | undefined;
   /** RSS of the gateway's process tree (the fallback's figure), bytes. */
   treeRssBytes?: number | null | undefined;
+  /** Reads the cgroup's usage (default cgroup.usage(); fleetd answers from a usage-cache.ts reading). */
+  readUsage?: ((cgroup: AgentCgroup) => CgroupUsage) | undefined;
 }
 
 /** One agent's view (reads the cgroup's files: cheap, no /proc walk). */
 export function agentIsolationView(input: AgentIsolationInput): AgentIsolationView {
   const { spec, cgroup } = input;
-  const usage = cgroup?.usage();
+  const usage = cgroup ? (input.readUsage ? input.readUsage(cgroup) : cgroup.usage()) : undefined;
   const limitBytes = usage?.memory.limit ?? spec.limits.memoryBytes ?? null;
   const current = usage ? usage.memory.current : (input.treeRssBytes ?? null);
   const source = usage && usage.memory.current !== null ? 'cgroup' : input.treeRssBytes != null ? 'tree-rss' : 'none';

@@ -7,7 +7,7 @@ import getPort from 'get-port';
 import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
 import { describeListener } from '../plan/start-verdict.js';
-import { createListenerCheck, decodeProcAddress, holderOf, listenersOnPort, parseListeners } from './listener-owner.js';
+import { createListenerCheck, createListenTable, decodeProcAddress, holderOf, listenersOnPort, parseListenTable, parseListeners } from './listener-owner.js';
 import { isAlive } from './proc.js';
 import { FAKE_GATEWAY, makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake } from '../../test/support/testkit.js';
 
@@ -44,6 +44,35 @@ describe('parsing /proc/net/tcp{,6}', () => {
     );
     assert.deepEqual(parseListeners('header only\n', 20000), []);
   });
+
+  test('the whole table by port in one pass; connections are not listeners', () => {
+    const table = parseListenTable(TCP);
+    assert.deepEqual([...table.keys()].sort(), [20000, 20001]);
+    assert.deepEqual(table.get(20000)!.map((s) => s.inode), [111, 112]);
+    assert.deepEqual(parseListenTable(TCP6, table).get(20000)!.map((s) => s.inode), [111, 112, 121, 122, 123]);
+  });
+
+  test('one read of the tables answers every port within its window; the next read after it sees changes', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'net'), { recursive: true });
+      await writeFile(join(dir, 'net', 'tcp'), TCP);
+      let t = 0;
+      const listeners = createListenTable({ procRoot: dir, maxAgeMs: 50, now: () => t });
+      assert.deepEqual(listeners(20000).map((s) => s.inode), [111, 112]);
+      // the listener on 20001 closes and the one on 20000 moves: a read within the window does not see it
+      await writeFile(join(dir, 'net', 'tcp'), TCP.replace(/\n.*:4E21 .*\n/, '\n').replace(' 111 ', ' 211 '));
+      t = 49;
+      assert.deepEqual(listeners(20001).map((s) => s.inode), [114], 'the shared read was reused (no second read)');
+      assert.deepEqual(listeners(20000).map((s) => s.inode), [111, 112]);
+      t = 50;
+      assert.deepEqual(listeners(20000).map((s) => s.inode), [211, 112], 'read again once the window is over');
+      assert.deepEqual(listeners(20001), []);
+      // a check on the shared table answers as one reading the files itself
+      await mkdir(join(dir, '4242', 'fd'), { recursive: true });
+      await symlink('socket:[211]', join(dir, '4242', 'fd', '4'));
+      await symlink('socket:[112]', join(dir, '4242', 'fd', '5'));
+      assert.equal(createListenerCheck({ procRoot: dir, listeners })(20000, [4242]).owner, 'agent');
+    }));
 
   test('addresses decode as people write them', () => {
     assert.equal(decodeProcAddress('0100007F'), '127.0.0.1');

@@ -40,9 +40,11 @@ export interface ListenerDeps {
 
 const DEFAULTS: ListenerDeps = { procRoot: '/proc' };
 
-/** Dependencies of createListenerCheck: /proc, and the wide scan that names a foreign holder (holderOf). */
+/** Dependencies of createListenerCheck: /proc, the LISTEN sockets of a port, and the wide scan that names a foreign holder (holderOf). */
 export interface ListenerCheckDeps extends ListenerDeps {
   nameHolder: (inode: number) => { pid: number; command: string } | undefined;
+  /** The LISTEN sockets on a port (default: both tables read per call; fleetd shares one read: createListenTable). */
+  listeners: (port: number) => ListenSocket[];
 }
 
 /** TCP state LISTEN in /proc/net/tcp. */
@@ -83,30 +85,46 @@ export function decodeProcAddress(hex: string): string {
 
 /** The LISTEN sockets on `port` in the text of /proc/net/tcp or tcp6. */
 export function parseListeners(text: string, port: number): ListenSocket[] {
-  const out: ListenSocket[] = [];
+  return parseListenTable(text).get(port) ?? [];
+}
+
+/** Every LISTEN socket in the text of /proc/net/tcp or tcp6, by port (one pass over the table). */
+export function parseListenTable(text: string, into: Map<number, ListenSocket[]> = new Map()): Map<number, ListenSocket[]> {
   for (const line of text.split('\n').slice(1)) {
+    // most rows are connections (TIME_WAIT after each probe): " 0A " is the state column alone
+    // (every other column is decimal or carries a colon), so they are passed over unsplit
+    if (!line.includes(` ${TCP_LISTEN} `)) continue;
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || f[3] !== TCP_LISTEN) continue;
     const [addressHex, portHex] = f[1]!.split(':');
-    if (!addressHex || !portHex || parseInt(portHex, 16) !== port) continue;
+    if (!addressHex || !portHex) continue;
+    const port = parseInt(portHex, 16);
     const inode = Number(f[9]);
     if (!Number.isInteger(inode) || inode <= 0) continue;
-    out.push({ inode, address: decodeProcAddress(addressHex), port, uid: Number(f[7]) });
+    const socket = { inode, address: decodeProcAddress(addressHex), port, uid: Number(f[7]) };
+    const list = into.get(port);
+    if (list) list.push(socket);
+    else into.set(port, [socket]);
   }
-  return out;
+  return into;
 }
 
-/** Every LISTEN socket on `port`, IPv4 and IPv6. */
+/** Every LISTEN socket on `port`, IPv4 and IPv6 (reads both tables now). */
 export function listenersOnPort(port: number, deps: ListenerDeps = DEFAULTS): ListenSocket[] {
-  const out: ListenSocket[] = [];
-  for (const table of ['tcp', 'tcp6']) {
+  return readListenTable(deps).get(port) ?? [];
+}
+
+/** Both tables (/proc/net/tcp and tcp6), parsed into LISTEN sockets by port. */
+export function readListenTable(deps: ListenerDeps = DEFAULTS): Map<number, ListenSocket[]> {
+  const table = new Map<number, ListenSocket[]>();
+  for (const file of ['tcp', 'tcp6']) {
     try {
-      out.push(...parseListeners(readFileSync(join(deps.procRoot, 'net', table), 'utf8'), port));
+      parseListenTable(readFileSync(join(deps.procRoot, 'net', file), 'utf8'), table);
     } catch {
       // no IPv6 on this host, or no /proc: nothing listed there
     }
   }
-  return out;
+  return table;
 }
 
 /** Socket inodes a process holds open (empty when it is gone or not ours to read). */
@@ -163,9 +181,10 @@ export type ListenerCheck = (port: number, agentPids: Iterable<number>) => Liste
 export function createListenerCheck(options: Partial<ListenerCheckDeps> = {}): ListenerCheck {
   const deps: ListenerDeps = { procRoot: options.procRoot ?? DEFAULTS.procRoot };
   const nameHolder = options.nameHolder ?? ((inode: number) => holderOf(inode, deps));
+  const listeners = options.listeners ?? ((port: number) => listenersOnPort(port, deps));
   const named = new Map<number, { pid: number; command: string } | null>();
   return (port, agentPids) => {
-    const sockets = listenersOnPort(port, deps);
+    const sockets = listeners(port);
     if (sockets.length === 0) return { owner: 'none' };
     for (const inode of named.keys()) if (!sockets.some((s) => s.inode === inode)) named.delete(inode);
     const ours = new Map<number, number>(); // inode -> agent pid
@@ -180,5 +199,37 @@ export function createListenerCheck(options: Partial<ListenerCheckDeps> = {}): L
     if (!named.has(socket.inode)) named.set(socket.inode, nameHolder(socket.inode) ?? null);
     const holder = named.get(socket.inode);
     return holder ? { owner: 'stranger', pid: holder.pid, command: holder.command, socket } : { owner: 'unknown', socket };
+  };
+}
+
+/** Options of createListenTable. */
+export interface ListenTableOptions extends Partial<ListenerDeps> {
+  /** How old a read may be answered from (ms; default LISTEN_TABLE_MAX_AGE_MS). */
+  maxAgeMs?: number;
+  /** Monotonic clock, ms. */
+  now?: () => number;
+}
+
+/** How long one read of /proc/net/tcp{,6} answers every listener check (ms). */
+export const LISTEN_TABLE_MAX_AGE_MS = 50;
+
+// With hundreds of agents the tables hold thousands of rows (each probe leaves TIME_WAIT
+// sockets), and the kernel renders them anew on every read: one read (and one parse, indexed
+// by port) serves every check of the next 50 ms, which a port's listener outlives anyway
+// (a start is judged over several probes).
+/** The LISTEN sockets of a port from one read of both tables shared for `maxAgeMs` (createListenerCheck's `listeners`). */
+export function createListenTable(options: ListenTableOptions = {}): (port: number) => ListenSocket[] {
+  const deps: ListenerDeps = { procRoot: options.procRoot ?? DEFAULTS.procRoot };
+  const maxAgeMs = options.maxAgeMs ?? LISTEN_TABLE_MAX_AGE_MS;
+  const now = options.now ?? (() => performance.now());
+  let table: Map<number, ListenSocket[]> | undefined;
+  let readAt = 0;
+  return (port) => {
+    const t = now();
+    if (table === undefined || t - readAt >= maxAgeMs || t < readAt) {
+      table = readListenTable(deps);
+      readAt = t;
+    }
+    return [...(table.get(port) ?? [])];
   };
 }

@@ -50,10 +50,10 @@ describe('probe', () => {
     }
   });
 
-  test('nothing listening: not live, with the connection error', async () => {
+  test('nothing listening: not live, refused, with the connection error', async () => {
     const port = await getPort({ host: '127.0.0.1' });
     const result = await probeGateway(port, 1000);
-    assert.deepEqual(result, { live: false, ready: null, error: 'ECONNREFUSED', startup: { state: 'no-answer', detail: '/startupz: ECONNREFUSED' } });
+    assert.deepEqual(result, { live: false, ready: null, error: 'ECONNREFUSED', refused: true, startup: { state: 'no-answer', detail: '/startupz: ECONNREFUSED' } });
   });
 
   test('the HTTP client is injectable; a 500 is not live', async () => {

@@ -35,6 +35,8 @@ export interface ProbeResult {
   failing?: string[];
   /** Why the health probe failed, for logs and reasons ("timeout after 2000 ms", "ECONNREFUSED"). */
   error?: string;
+  /** /healthz was refused (ECONNREFUSED: nothing listens on 127.0.0.1 at the port). */
+  refused?: true;
   /** /startupz (absent from results of probes that do not ask it). */
   startup?: StartupAnswer;
 }
@@ -59,6 +61,7 @@ export function createProbe(get: HttpGet = httpGet, host = '127.0.0.1'): ProbeFn
     ]).finally(() => clearTimeout(timer));
     const result: ProbeResult = { live: health.answer?.status === 200, ready: null, startup: parseStartup(startup) };
     if (!result.live) result.error = health.error ?? `/healthz answered ${health.answer?.status}`;
+    if (health.refused) result.refused = true;
     if (ready.answer && (ready.answer.status === 200 || ready.answer.status === 503)) {
       result.ready = ready.answer.status === 200;
       if (!result.ready) result.failing = parseFailing(ready.answer.body);
@@ -91,13 +94,13 @@ export function parseStartup(reply: { answer?: HttpAnswer; error?: string }): St
 export const probeGateway: ProbeFn = createProbe();
 
 /** One GET until `signal` aborts (after `timeoutMs`); never rejects. */
-async function fetchBounded(get: HttpGet, url: string, signal: AbortSignal, timeoutMs: number): Promise<{ answer?: HttpAnswer; error?: string }> {
+async function fetchBounded(get: HttpGet, url: string, signal: AbortSignal, timeoutMs: number): Promise<{ answer?: HttpAnswer; error?: string; refused?: boolean }> {
   try {
     return { answer: await get(url, { signal }) };
   } catch (err) {
     if (signal.aborted) return { error: `no answer within ${timeoutMs} ms` };
     const code = (err as NodeJS.ErrnoException).code;
-    return { error: code ?? (err instanceof Error ? err.message : String(err)) };
+    return { error: code ?? (err instanceof Error ? err.message : String(err)), refused: code === 'ECONNREFUSED' };
   }
 }
 

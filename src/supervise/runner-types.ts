@@ -1,5 +1,6 @@
 // The runner's public contract (what fleetd calls) and the record of one spawned gateway
 // process it keeps; the state machine itself is in runner.ts.
+import type { ListenerOwner } from './listener-owner.js';
 import type { AgentAddress } from '../manifest/ids.js';
 import type { RecordedProcess } from '../plan/types.js';
 import type { LogSink, LogStream, OutputStream } from './log-sink.js';
@@ -130,5 +131,7 @@ export interface Run {
   oomBaseline: OomCounters | null;
   /** Probes made while starting (their delays grow: runner.ts startingProbeDelayMs). */
   startProbes: number;
+  /** The last listener check of this run while starting and when (clock ms): a refused probe reuses it for a while. */
+  listener: { owner: ListenerOwner; at: number } | null;
 }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
 import type { LogSink } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
-import { createRunner, startingProbeDelayMs, type RunnerDeps } from './runner.js';
+import { createRunner, LISTENER_REFUSED_RECHECK_MS, STARTING_PROBE_MS, startingProbeDelayMs, type RunnerDeps } from './runner.js';
 import { FleetError } from '../errors.js';
 import { memoryLogger } from '../../test/support/testkit.js';
 import type { AgentState, LaunchSpec } from './types.js';
@@ -124,6 +124,28 @@ describe('runner state machine (fake deps)', () => {
     assert.equal(h.procs.length, 6);
     await runner.stop();
     assert.deepEqual(h.logger.errors(), []);
+  });
+
+  test('refused probes while starting check the listener at most every LISTENER_REFUSED_RECHECK_MS; an answer checks it at once', async () => {
+    const h = harness();
+    const checks: number[] = [];
+    let probes = 0;
+    let listening = false;
+    h.deps.probe = async (): Promise<ProbeResult> => (probes++, listening ? { live: true, ready: true } : { live: false, ready: null, error: 'ECONNREFUSED', refused: true });
+    h.deps.listenerCheck = (_port, pids) => (checks.push(h.now()), listening ? { owner: 'agent', pid: [...pids][0] ?? 0, sockets: [] } : { owner: 'none' });
+    const runner = createRunner(spec, h.deps);
+    runner.start();
+    await h.advance(3000);
+    assert.equal(runner.status().state, 'starting');
+    assert.match(runner.status().reason, /nothing listens on port 20000 yet/);
+    assert.ok(probes > checks.length + 3, `${probes} probes, ${checks.length} listener checks`);
+    for (let i = 1; i < checks.length; i++) assert.ok(checks[i]! - checks[i - 1]! >= LISTENER_REFUSED_RECHECK_MS, `checks at ${checks.map((c) => c - checks[0]!).join(', ')} ms`);
+    listening = true;
+    const before = checks.length;
+    await h.advance(STARTING_PROBE_MS);
+    assert.equal(checks.length, before + 1, 'the probe that answered checked the listener');
+    assert.equal(runner.status().state, 'running');
+    await runner.stop();
   });
 
   test('every launch waits for a start slot, holds it while starting, and a stop meanwhile is neither blocked nor followed by a spawn', async () => {

@@ -24,6 +24,7 @@ import { judgeStart } from '../plan/start-verdict.js';
 import { createOutputTail, type OutputTail } from './output-tail.js';
 import type { LogSink, OutputStream } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
+import type { ListenerOwner } from './listener-owner.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
 import type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
@@ -32,6 +33,9 @@ import { NOT_STARTED_REASON, type AgentState, type ExitInfo, type HealthInfo, ty
 
 export { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle };
 export type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
+
+/** After a refused probe, the listener is checked again at most this often (ms; see listenerOf). */
+export const LISTENER_REFUSED_RECHECK_MS = 500;
 
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
 export const STARTING_PROBE_MS = 500;
@@ -388,6 +392,7 @@ class GatewayRunner implements Runner {
       detached: false,
       oomBaseline: readOomBaseline(spec),
       startProbes: 0,
+      listener: null,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -438,8 +443,7 @@ class GatewayRunner implements Runner {
     this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
     const now = this.deps.clock.now();
     if (this.state === 'starting') {
-      const members = cgroup ? safePids(cgroup) : [run.proc.pid, ...run.known.keys()];
-      const verdict = judgeStart({ probe: result, listener: this.deps.listenerCheck(run.spec.port, members), port: run.spec.port });
+      const verdict = judgeStart({ probe: result, listener: this.listenerOf(run, result, now), port: run.spec.port });
       if (verdict.state === 'started') {
         this.clearRunTimer(run, 'startupTimer');
         run.runningSince = now;
@@ -468,6 +472,21 @@ class GatewayRunner implements Runner {
       }
     }
     this.scheduleProbe(run, this.state === 'starting' ? startingProbeDelayMs(run.startProbes++, health.intervalMs) : health.intervalMs);
+  }
+
+  // A refused probe says nothing listens on 127.0.0.1 at the port: while a gateway boots that
+  // is most probes (20, 40, 80 ... ms apart), and each check reads the kernel's TCP tables and
+  // the agent's fds. Then the last check, up to LISTENER_REFUSED_RECHECK_MS old, still says
+  // what matters (a stranger on another address is named a little later, never missed).
+  /** Who holds the run's port: checked now, or after a refused probe the last check while it is recent. */
+  private listenerOf(run: Run, result: ProbeResult, now: number): ListenerOwner {
+    const last = run.listener;
+    if (result.refused && last && now - last.at >= 0 && now - last.at < LISTENER_REFUSED_RECHECK_MS) return last.owner;
+    const cgroup = run.spec.isolation?.cgroup;
+    const members = cgroup ? safePids(cgroup) : [run.proc.pid!, ...run.known.keys()];
+    const owner = this.deps.listenerCheck(run.spec.port, members);
+    run.listener = { owner, at: now };
+    return owner;
   }
 
   /** The process ended on its own (crash, exit 78, spawn error): clean up, then backoff or failed. */
