@@ -4,7 +4,7 @@
 // same port with the same token. SIGTERM must leave nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, readFile, stat, utimes } from 'node:fs/promises';
+import { lstat, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentHome,
@@ -112,6 +112,37 @@ test('live restore: a gateway whose config changed while fleetd was away is stop
     assert.equal(after.get('acme/alpha')!.pid, before.get('acme/alpha')!.pid, 'alpha adopted');
     assert.notEqual(after.get('acme/beta')!.pid, before.get('acme/beta')!.pid, 'beta started anew');
     seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('live restore: a gateway whose process record never reached the registry (fleetd killed before its batched write) is adopted by its shim\'s record, not stopped', async () => {
+  const dir = await tempDir();
+  const manifest = twoAgents();
+  let f = await startFleetd(dir, manifest, { waitRunning: 2 });
+  const seen: number[] = [];
+  try {
+    const before = new Map((await status(f)).map((a) => [a.address, a]));
+    for (const address of ADDRESSES) seen.push(...(await fakePids(f.stateDir, address)));
+    f.child.kill('SIGKILL');
+    await f.exited;
+    // the registry as a fleetd killed before writing beta's spawn leaves it
+    const registryPath = join(f.stateDir, 'registry.json');
+    const registry = JSON.parse(await readFile(registryPath, 'utf8'));
+    assert.ok(registry.agents['acme/beta'].process, 'recorded before the edit');
+    delete registry.agents['acme/beta'].process;
+    await writeFile(registryPath, JSON.stringify(registry, null, 2), { mode: 0o600 });
+    f = await startFleetd(dir, manifest, { waitRunning: 2 });
+    const after = new Map((await status(f)).map((a) => [a.address, a]));
+    for (const address of ADDRESSES) {
+      assert.equal(after.get(address)!.pid, before.get(address)!.pid, `${address}: adopted, same pid`);
+      assert.equal(after.get(address)!.restarts, 0, `${address}: no restart`);
+    }
+    assert.match(f.output(), /the registry has no record of this gateway \(fleetd ended before writing it\); judging it by its shim's record/);
+    assert.doesNotMatch(f.output(), /stopped leftover gateway processes/);
   } finally {
     await stopFleetd(f);
     await waitAllDead(seen);
