@@ -58,7 +58,7 @@ function shimMemory() {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() !== 'fleetd-shim') continue;
+      if (!readFileSync(`/proc/${name}/cmdline`, 'utf8').startsWith('fleetd-shim ')) continue; // a shim names itself `fleetd-shim FLEET/AGENT` (process.title)
       const text = readFileSync(`/proc/${name}/smaps_rollup`, 'utf8');
       const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0) * 1024;
       per.push({ pss: kb('Pss'), uss: kb('Private_Clean') + kb('Private_Dirty') });
@@ -78,7 +78,7 @@ for (const n of sizes) {
   const socket = f.socket;
   const row = { n, load: loadavg()[0].toFixed(2) };
   try {
-    const before = await pollUntil(() => runningPids(socket, n), { everyMs: 100, what: `${n} running` });
+    const before = await pollUntil(() => (f.alive(), runningPids(socket, n)), { everyMs: 100, what: `${n} running` });
     row.fleetdRss = rssOf(f.child.pid);
     row.shims = shimMemory();
     log(`N=${n}: all running; ${row.shims.count} shims, PSS ${mib(row.shims.pss)} MiB each`);
@@ -89,7 +89,7 @@ for (const n of sizes) {
     await f.exited;
     f.saveLog();
     f = startFleetd(root, dir, manifest, nodeOptions);
-    const after = await pollUntil(() => runningPids(socket, n), { everyMs: 20, what: `${n} adopted after SIGKILL` });
+    const after = await pollUntil(() => (f.alive(), runningPids(socket, n)), { everyMs: 20, what: `${n} adopted after SIGKILL` });
     row.crashMs = performance.now() - t0;
     row.crashSame = [...before].filter(([a, pid]) => after.get(a) === pid).length;
     row.fleetdRssAfter = rssOf(f.child.pid);

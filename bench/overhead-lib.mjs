@@ -48,7 +48,8 @@ export function overheadManifest(n, { www, portBase, intervalMs }) {
     stateDir: './state',
     socket: './fleetd.sock',
     startConcurrency: 64,
-    ports: { base: portBase, blockSize: 100, max: 32700 },
+    // room for every block above any base (the adopt bench uses 40000)
+    ports: { base: portBase, blockSize: 100, max: Math.min(65535, Math.max(32700, portBase + (n + 1) * 100)) },
     gateway: { command: childCommand(www), stopTimeoutMs: 5000 },
     restart: { initialDelayMs: 0, factor: 1, maxDelayMs: 0, resetAfterMs: 60000, noRestartExitCodes: [78] },
     health: { intervalMs, timeoutMs: 2000, failureThreshold: 3, startupTimeoutMs: 30000 },
@@ -186,7 +187,11 @@ export function startFleetd(root, dir, manifest, nodeOptions = '') {
   child.stdout.on('data', (d) => out.push(d));
   child.stderr.on('data', (d) => out.push(d));
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, socket: join(dir, 'fleetd.sock'), exited, saveLog: () => writeFileSync(log, Buffer.concat(out)) };
+  /** Throws (with fleetd's last output) once this fleetd has exited: a poll for its state must not wait out its timeout. */
+  const alive = () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`fleetd exited (${child.exitCode ?? child.signalCode}): ${Buffer.concat(out).toString('utf8').trim().split('\n').slice(-3).join(' | ')}`);
+  };
+  return { child, socket: join(dir, 'fleetd.sock'), exited, alive, saveLog: () => writeFileSync(log, Buffer.concat(out)) };
 }
 
 /** Median of numbers (null for none). */
