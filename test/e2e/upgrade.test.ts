@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../../src/util/wait-for.js';
 import { installFakeRuntime } from '../support/fake-runtime.js';
-import { agentHome, cleanup, fakeInfo, fakeManifest, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForRunning, writeManifest, type Fleetd } from './harness.js';
+import { agentHome, cleanup, ctlText, fakeInfo, fakeManifest, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForRunning, writeManifest, type Fleetd } from './harness.js';
 
 /** The fake manifest, on managed (fake) runtimes pinned to `version`. */
 function manifest(dir: string, version: string, agents: string[], upgrade: Record<string, unknown>): Record<string, unknown> {
@@ -177,6 +177,33 @@ test('a reload that changes the pin is a rollout; fleetd killed mid-rollout rest
       assert.deepEqual(await stateSchema(f, a.address), { schema: 2, writer: '2.0.0' });
     }
     seen.push(...(await gatewayPids(f, agents)));
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('fleetctl upgrade of agents that run a fixed gateway.command: refused as not upgradable (dry run too), nothing changed', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const seen: number[] = [];
+  const agents = ['acme/a', 'acme/b'];
+  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { a: {}, b: {} } } }), { waitRunning: 2 });
+  try {
+    const before = await status(f);
+    seen.push(...(await gatewayPids(f, agents)));
+    const dry = await ctlText(f, 'upgrade', 'acme', '--to', '2.0.0', '--dry-run');
+    assert.equal(dry.code, 1, dry.stdout);
+    assert.doesNotMatch(dry.stdout, /nothing to do/);
+    assert.match(dry.stderr, /not upgradable: acme\/a, acme\/b run a fixed gateway\.command, not an OpenClaw version/);
+    assert.match(dry.stderr, /set fleets\.acme\.gateway\.openclaw: "2\.0\.0" in .*fleets\.json5 and run fleetctl reload/);
+    for (const target of ['acme', 'acme/b']) {
+      const up = await f.ctl('upgrade', target, '--to', '2.0.0');
+      assert.equal(up.code, 1, up.stdout);
+      assert.equal(lines(up.stdout).at(-1).error.code, 'REFUSED');
+    }
+    assert.deepEqual((await f.ctl('upgrade', 'status')).json.overrides, []);
+    assert.deepEqual((await status(f)).map((a) => [a.address, a.pid, a.runtime]), before.map((a) => [a.address, a.pid, a.runtime]));
   } finally {
     await stopFleetd(f);
     await waitAllDead(seen);
