@@ -329,7 +329,7 @@ export function resolveLaunch(manifest: LaunchInput, fleetId: string, agentId: s
   const fleet = ownEntry(manifest.fleets, fleetId);
   const agent = ownEntry(fleet?.agents, agentId);
   if (!fleet || !agent) {
-    throw new FleetError('NOT_FOUND', `no agent "${fleetId}/${agentId}" in the manifest; run "fleetctl list" to see the agents it defines`);
+    throw new FleetError('NOT_FOUND', `no agent "${fleetId}/${agentId}" in the manifest; \`fleetctl status\` lists the agents`);
   }
   const version = agent.gateway?.openclaw ?? fleet.gateway?.openclaw ?? manifest.gateway.openclaw;
   const node = agent.gateway?.node ?? fleet.gateway?.node ?? manifest.gateway.node;
