@@ -375,3 +375,46 @@ test('fleetd validate: ok with counts on the example manifest; exit 1 with every
     await cleanup(dir);
   }
 });
+
+test('logs of a file that does not exist yet: said on stderr (exit 0), --json says exists: false; -f says it waits, then follows the file once it appears', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { alpha: {}, off: { enabled: false } } } }), { waitRunning: 1 });
+  const seen = await fakePids(f.stateDir, 'acme/alpha');
+  try {
+    // the fake gateway never writes OpenClaw's own log
+    const none = await human(f, 'logs', 'acme/alpha', '--openclaw');
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /^fleetctl: acme\/alpha: OpenClaw's own log \S+openclaw\.log does not exist yet \(OpenClaw creates it when the gateway first logs; its captured output: fleetctl logs acme\/alpha\)\n$/);
+    const doc = await f.ctl('logs', 'acme/alpha', '--openclaw');
+    assert.equal(doc.code, 0, doc.stderr);
+    assert.equal(doc.json.exists, false);
+    assert.deepEqual(doc.json.lines, []);
+    // an agent never started has no captured output either
+    const off = await human(f, 'logs', 'acme/off');
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stderr, /acme\/off: no gateway output captured yet: \S+gateway\.log does not exist/);
+    // a log that exists: no note
+    assert.equal((await f.ctl('logs', 'acme/alpha')).json.exists, true);
+    assert.equal((await human(f, 'logs', 'acme/alpha')).stderr, '');
+
+    const follow = spawnCtl(f, 'logs', 'acme/alpha', '--openclaw', '-f');
+    try {
+      await waitFor(() => follow.stderr().includes('does not exist yet'), { timeoutMs: 10_000, what: 'the note of the follow' });
+      assert.match(follow.stderr(), /; waiting for it \(Ctrl-C to stop\)\n$/);
+      await mkdir(join(agentHome(f.stateDir, 'acme/alpha'), 'logs'), { recursive: true });
+      await writeFile(doc.json.file, '{"msg":"first record"}\n');
+      await waitFor(() => follow.stdout().includes('first record'), { timeoutMs: 10_000, what: 'the first record in the follow' });
+      follow.child.kill('SIGINT');
+      assert.equal(await follow.exited, 0, follow.stderr());
+    } finally {
+      follow.child.kill('SIGKILL');
+    }
+    const now = await human(f, 'logs', 'acme/alpha', '--openclaw');
+    assert.deepEqual([now.code, now.stdout, now.stderr], [0, '{"msg":"first record"}\n', '']);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
