@@ -10,6 +10,7 @@ import { parseAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
 import { commandAgentsSwitched, filePinAt, planLaunches, type CurrentLaunch } from '../plan/launch-overlay.js';
 import { isActive, planRollout, recoverRollout, rolloutProgress } from '../plan/rollout.js';
+import { unknownTarget } from '../plan/unknown-address.js';
 import type { RegistryFile } from '../plan/types.js';
 import type { Hold, PinOverride, RolloutRecord, UpgradeState } from '../protocol/rollout.js';
 import { runRollout, type RolloutDeps, type RolloutProgress } from './executor.js';
@@ -213,7 +214,7 @@ export function createUpgradeController(o: ControllerOptions) {
         const fleet = address ? address.fleet : req.target;
         const known = [...port.currentLaunches().keys()];
         const inScope = (a: string) => (address ? a === req.target : a.startsWith(`${fleet}/`));
-        if (!known.some(inScope)) throw new FleetError('NOT_FOUND', `no ${address ? 'agent' : 'fleet'} ${req.target}; \`fleetctl status\` lists the agents`);
+        if (!known.some(inScope)) throw unknownTarget(req.target, known);
         if (isActive(state.rollout)) throw new FleetError('CONFLICT', `rollout ${state.rollout!.id} is in progress (${describeProgress(state.rollout!)}); wait for it (fleetctl upgrade status)`);
         const base = filePinAt(file, req.target) ?? { openclaw: null, node: null };
         const override: PinOverride = { scope: req.target, openclaw: req.to, ...(req.node ? { node: req.node } : {}), base, createdAt: now() };

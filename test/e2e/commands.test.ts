@@ -74,10 +74,11 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
     const unknownFleet = await f.ctl('status', 'nope');
     assert.equal(unknownFleet.code, 1);
     assert.equal(unknownFleet.json.error.code, 'NOT_FOUND');
-    assert.match(unknownFleet.json.error.message, /no agent matches nope; known fleets: acme, globex/);
+    assert.match(unknownFleet.json.error.message, /^no fleet nope; fleets: acme, globex /);
     const unknownAgent = await f.ctl('status', 'acme/nope');
     assert.equal(unknownAgent.code, 1);
     assert.equal(unknownAgent.json.error.code, 'NOT_FOUND');
+    assert.match(unknownAgent.json.error.message, /^no agent acme\/nope; agents of acme: alpha, beta /);
 
     const table = await human(f, 'status');
     assert.equal(table.code, 0, table.stderr);
@@ -116,6 +117,28 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
     assert.deepEqual(h.stdout.trimEnd().split('\n'), fileLines.slice(-5));
     assert.equal((await f.ctl('logs', 'acme/nope')).code, 1, 'unknown agent');
     assert.equal((await f.ctl('logs', 'acme/alpha', '-n', 'x')).code, 2, 'bad -n is a usage error');
+  });
+
+  test('an unknown agent or fleet, whatever the command: the agents of its fleet, or the fleets', async () => {
+    const agentOfAcme = /^no agent acme\/nobody; agents of acme: alpha, beta \(`fleetctl status` lists every agent\)$/;
+    const fleetless = /^no agent zeta\/x; no fleet zeta either; fleets: acme, globex \(`fleetctl status` lists every agent\)$/;
+    const cases: Array<[string[], RegExp]> = [
+      [['token', 'acme/nobody'], agentOfAcme],
+      [['logs', 'acme/nobody'], agentOfAcme],
+      [['logs', 'acme/nobody', '--openclaw'], agentOfAcme],
+      [['config', 'show', 'acme/nobody'], agentOfAcme],
+      [['restart', 'agent', 'acme/nobody'], agentOfAcme],
+      [['stop', 'agent', 'zeta/x'], fleetless],
+      [['remove', 'agent', 'zeta/x'], fleetless],
+      [['upgrade', 'acme/nobody', '--to', '2.0.0', '--dry-run'], agentOfAcme],
+      [['stop', 'fleet', 'zeta'], /^no fleet zeta; fleets: acme, globex \(/],
+      [['restart', 'fleet', 'zeta'], /^no fleet zeta; fleets: acme, globex \(/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await human(f, ...args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr.trimEnd().replace(/^fleetctl: /, ''), message, args.join(' '));
+    }
   });
 
   test('logs -f streams a line written after the follow started; SIGINT ends it with exit 0', async () => {
