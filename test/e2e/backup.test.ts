@@ -164,4 +164,20 @@ describe('backup and restore (fake gateway)', () => {
     assert.equal((await f.ctl('start', 'agent', 'acme/cli')).code, 0);
     await track('acme/cli');
   });
+
+  test('paths named on the command line: a missing archive, a folder, a device, a backup into a missing folder; each said as it is, before anything is downloaded', async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [['restore', 'acme/keep', 'nofile'], 1, /^fleetctl: \S+\/nofile does not exist; give the archive written by fleetctl backup/],
+      [['restore', 'acme/keep', '.'], 2, /^fleetctl: \S+ is a folder, not a file; give the archive written by fleetctl backup/],
+      [['restore', 'acme/keep', '/dev/null'], 2, /^fleetctl: \/dev\/null is a character device, not a regular file; give the archive/],
+      [['backup', 'acme/keep', '-o', 'no-such-folder/k.tar.gz'], 1, /^fleetctl: the folder \S+\/no-such-folder does not exist; create it, or choose another -o/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await human(f, dir, ...args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.doesNotMatch(r.stderr, /is not a file|ENOENT/);
+    }
+    assert.equal(existsSync(join(dir, 'no-such-folder')), false);
+  });
 });
