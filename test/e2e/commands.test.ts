@@ -375,6 +375,7 @@ test('fleetd validate: ok with counts on the example manifest; exit 1 with every
   const ok = await run(process.execPath, [FLEETD, 'validate', '--manifest', example]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, `ok: ${fleets} fleets, ${agents} agents\n`);
+  assert.equal(ok.stderr, '', 'the example pins its OpenClaw: no warning');
 
   const dir = await tempDir();
   try {
@@ -390,6 +391,14 @@ test('fleetd validate: ok with counts on the example manifest; exit 1 with every
     assert.match(bad.stderr, /bogus: unknown key "bogus"/);
     assert.match(bad.stderr, /fleets\.Acme: id must match/);
     assert.match(bad.stderr, /1BAD/);
+
+    // valid, but the agents would run whatever `openclaw` fleetd's PATH holds: said, naming them
+    const unpinned = join(dir, 'unpinned.json5');
+    await writeFile(unpinned, '{ version: 1, fleets: { acme: { agents: { korax: {}, pinned: { gateway: { openclaw: "2026.9.6" } } } } } }');
+    const warned = await run(process.execPath, [FLEETD, 'validate', '--manifest', unpinned]);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.equal(warned.stdout, 'ok: 1 fleets, 2 agents\n');
+    assert.match(warned.stderr, /^warning: \S+unpinned\.json5: fleets\.acme: agent korax names no gateway .* runs `openclaw gateway run` from its PATH/);
 
     const missing = await run(process.execPath, [FLEETD, 'validate', '--manifest', join(dir, 'none.json5')]);
     assert.equal(missing.code, 1);
