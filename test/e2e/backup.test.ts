@@ -137,7 +137,8 @@ describe('backup and restore (fake gateway)', () => {
   test('an archive of another agent needs --new-token; a hostile archive is refused and nothing is written', async () => {
     const other = await f.ctl('restore', 'acme/copy', join(dir, 'cli.tar.gz'));
     assert.equal(other.code, 1);
-    assert.match(other.stderr, /a backup of acme\/cli, not acme\/copy; restoring it onto another agent needs --new-token/);
+    assert.match(other.json.error.message, /a backup of acme\/cli, not acme\/copy; restoring it onto another agent needs --new-token/);
+    assert.equal(other.stderr, '', '--json: nothing on stderr');
     assert.equal((await f.ctl('status')).json.agents.some((a: any) => a.address === 'acme/copy'), false);
 
     // a valid-looking archive with one symlink entry among good ones

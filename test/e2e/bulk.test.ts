@@ -136,7 +136,10 @@ describe('stop/start of a fleet and of every agent', () => {
       assert.equal(result.failed.length, 1);
       assert.equal(result.failed[0].address, 'acme/b');
       assert.match(result.failed[0].reason, /^failed: .*code 78/);
-      assert.match(r.stderr, /1 agent\(s\) failed to start, first acme\/b/);
+      assert.equal(r.stderr, '', '--json: the result says it, nothing on stderr');
+      const text = await human(f, 'start', 'fleet', 'acme');
+      assert.equal(text.code, 1);
+      assert.match(text.stderr, /1 agent\(s\) failed to start, first acme\/b/);
       await waitForRunning(f, 3);
       remember(await treePids(f, () => true));
     } finally {

@@ -81,7 +81,7 @@ test('fleetctl upgrade: dry run, gated batches of maxParallel, and a failing tar
     // 3.0.0 migrates the state, then never becomes ready: rolled back, old state restored
     const bad = await f.ctl('upgrade', 'acme/b', '--to', '3.0.0');
     assert.equal(bad.code, 1, 'a failed rollout exits 1');
-    assert.match(bad.stderr, /not ready within the deadline/);
+    assert.equal(bad.stderr, '', '--json: the result says it, nothing on stderr');
     const failed = lines(bad.stdout).at(-1).result.rollout;
     assert.equal(failed.state, 'failed');
     assert.deepEqual([failed.failure.address, failed.failure.phase, failed.failure.rolledBack], ['acme/b', 'verifying', true]);
@@ -112,7 +112,8 @@ test('fleetctl upgrade: dry run, gated batches of maxParallel, and a failing tar
     assert.deepEqual(await stateSchema(f, 'acme/c'), { schema: 1, writer: '1.0.0' });
     const none = await f.ctl('upgrade', 'acme/a', '--to', '3.0.0', '--restore');
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /no snapshot of acme\/a with the state 3\.0\.0 left/);
+    assert.match(lines(none.stdout).at(-1).error.message, /no snapshot of acme\/a with the state 3\.0\.0 left/);
+    assert.equal(none.stderr, '', '--json: the error is the last NDJSON line, nothing on stderr');
     const log = await f.ctl('events', '-n', '500');
     assert.ok(lines(log.stdout).some((e) => e.type === 'rollout.step' && e.address === 'acme/b' && e.phase === 'rolled-back'));
     seen.push(...(await gatewayPids(f, agents)));
@@ -153,7 +154,7 @@ test('a reload that changes the pin is a rollout; fleetd killed mid-rollout rest
     await writeManifest(dir, manifest(dir, '1.0.0', ['a', 'b'], settings));
     const fight = await f.ctl('reload');
     assert.equal(fight.code, 1);
-    assert.match(fight.stderr, /rollout \S+ is moving acme\/a \(rollout: 2\.0\.0, manifest: 1\.0\.0\), acme\/b .*wait for it to finish/);
+    assert.match(fight.json.error.message, /rollout \S+ is moving acme\/a \(rollout: 2\.0\.0, manifest: 1\.0\.0\), acme\/b .*wait for it to finish/);
     await writeManifest(dir, manifest(dir, '2.0.0', ['a', 'b'], settings));
     seen.push(...(await gatewayPids(f, agents)));
     f.child.kill('SIGKILL');
