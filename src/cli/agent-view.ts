@@ -34,9 +34,11 @@ export function formatReason(agent: AgentView, now: number): string {
 
 /**
  * Memory of the agent against its limit: `412MiB/1.5G` (from its cgroup when it has one,
- * else the RSS of its process tree), `412MiB` without a limit, `-` when unknown.
+ * else the RSS of its process tree), `412MiB` without a limit, `-` when unknown or when no
+ * gateway process runs (a stopped agent's cgroup still charges its last run's residue).
  */
 export function formatMemory(agent: AgentView): string {
+  if (agent.pid === null) return '-';
   const memory = agent.isolation?.memory;
   const current = memory?.source === 'cgroup' && memory.currentBytes !== null ? memory.currentBytes : agent.rssBytes;
   const limit = agent.isolation?.limits.memory;

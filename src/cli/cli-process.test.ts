@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
@@ -31,14 +31,46 @@ describe('no daemon', () => {
     assert.match(r.stderr, /fleetd start --manifest/);
   });
 
-  test('--json: the error document on stdout, the message on stderr', async () => {
+  test('--json: the error document on stdout, nothing on stderr; without --json the message on stderr only', async () => {
     const socket = join(dir, 'none.sock');
     const r = await runFleetctl(['token', 'acme/korax', '--socket', socket, '--json']);
     assert.equal(r.exitCode, 3);
     const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
     assert.equal(doc.error.code, 'DAEMON_UNREACHABLE');
     assert.match(doc.error.message, /none\.sock/);
-    assert.match(r.stderr, /not reachable/);
+    assert.equal(r.stderr, '');
+    const text = await runFleetctl(['token', 'acme/korax', '--socket', socket]);
+    assert.deepEqual([text.exitCode, text.stdout], [3, '']);
+    assert.match(text.stderr, /^fleetctl: fleetd is not reachable/);
+  });
+
+  test('--json, every command: an error is one JSON document on stdout and stderr stays empty (usage errors too)', async () => {
+    const socket = join(dir, 'none.sock');
+    const archive = join(dir, 'a.tar.gz');
+    await writeFile(archive, 'x');
+    const unreachable = [
+      ['status'], ['status', 'acme'], ['add', 'agent', 'acme/new'], ['remove', 'agent', 'acme/k'],
+      ['start', 'agent', 'acme/k'], ['start', 'fleet', 'acme'], ['start', '--all'],
+      ['stop', 'agent', 'acme/k'], ['stop', 'fleet', 'acme'], ['stop', '--all'],
+      ['restart', 'agent', 'acme/k'], ['restart', 'fleet', 'acme'],
+      ['logs', 'acme/k'], ['logs', 'acme/k', '-f'], ['logs', 'acme/k', '--openclaw'],
+      ['reload'], ['reload', '--dry-run'], ['token', 'acme/k'], ['token', 'acme/k', '--hooks'], ['federation'],
+      ['runtime', 'list'], ['runtime', 'install', '2026.9.6'], ['runtime', 'remove', '2026.9.6'], ['runtime', 'prune'],
+      ['config', 'show', 'acme/k'], ['config', 'diff', 'acme/k'], ['backup', 'acme/k', '-o', join(dir, 'b.tar.gz')], ['restore', 'acme/k', archive],
+      ['upgrade', 'acme', '--to', '2026.9.6'], ['upgrade', 'status'], ['events'], ['events', '-f'],
+      ['daemon', 'restart'], ['daemon', 'stop'],
+    ];
+    const usage = [['stop'], ['restart'], ['logs'], ['upgrade', 'acme'], ['bogus'], ['status', 'a/b/c'], ['restore', 'acme/k', join(dir, 'missing.tar.gz')]];
+    for (const [args, code, errorCode] of [...unreachable.map((a) => [a, 3, 'DAEMON_UNREACHABLE'] as const), ...usage.map((a) => [a, -1, ''] as const)]) {
+      const r = await runFleetctl([...args, '--json', '--socket', socket]);
+      const what = args.join(' ');
+      assert.equal(r.stderr, '', `${what}: stderr`);
+      assert.ok(r.exitCode === code || (code === -1 && r.exitCode >= 1 && r.exitCode <= 2), `${what}: exit ${r.exitCode}`);
+      const last = r.stdout.trimEnd().split('\n').at(-1)!;
+      const doc = JSON.parse(r.stdout.trimStart().startsWith('{\n') ? r.stdout : last) as { error: { code: string; message: string } };
+      assert.ok(doc.error.message.length > 0, what);
+      if (errorCode) assert.equal(doc.error.code, errorCode, what);
+    }
   });
 
   test('default socket is ./fleetd-state/fleetd.sock under the cwd', { skip: existsSync(SYSTEM_SOCKET) && 'a system fleetd socket exists here' }, async () => {
@@ -115,7 +147,7 @@ describe('against a fixture server', () => {
     const r = await runFleetctl(['status', 'acme/nobody', '--socket', s.socket]);
     assert.equal(r.exitCode, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /no agent matches acme\/nobody; known fleets: acme, beta/);
+    assert.match(r.stderr, /no agent acme\/nobody; agents of acme: alpha, korax \(`fleetctl status` lists every agent\)/);
   });
 
   test('an error body: exit 1, message on stderr, error JSON with --json', async () => {
@@ -189,8 +221,10 @@ describe('against a fixture server', () => {
     }
     const bad = await runFleetctl(['token', 'acme_x/y', '--socket', s.socket, '--json']);
     assert.equal(bad.exitCode, 2);
-    assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'USAGE');
-    assert.match(bad.stderr, /1-40 characters/);
+    const badDoc = JSON.parse(bad.stdout) as { error: { code: string; message: string } };
+    assert.equal(badDoc.error.code, 'USAGE');
+    assert.match(badDoc.error.message, /1-40 characters/);
+    assert.equal(bad.stderr, '', '--json: nothing on stderr');
     assert.deepEqual(s.requests, []);
   });
 
@@ -268,6 +302,8 @@ describe('against a fixture server', () => {
   test('logs -f: prints streamed lines until Ctrl-C, then exit 0', async () => {
     let clientGone = false;
     const s = await serve({
+      // asked first, only to say when the file is not there yet
+      'GET /v1/agents/acme/korax/logs?lines=0': { json: { address: 'acme/korax', file: '/tmp/gateway.log', lines: [], exists: true } },
       'GET /v1/agents/acme/korax/logs?follow=1&lines=50': (req, res) => {
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
         // the second object arrives split across two chunks
@@ -315,7 +351,9 @@ describe('against a fixture server', () => {
     });
     const r = await runFleetctl(['runtime', 'install', '2026.9.7', '--socket', s.socket, '--json']);
     assert.equal(r.exitCode, 1);
-    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'RUNTIME_FAILED');
-    assert.match(r.stderr, /E404/);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.equal(doc.error.code, 'RUNTIME_FAILED');
+    assert.match(doc.error.message, /E404/);
+    assert.equal(r.stderr, '', '--json: nothing on stderr');
   });
 });

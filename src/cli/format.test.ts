@@ -77,6 +77,8 @@ describe('agent view', () => {
     assert.equal(formatMemory(agentView('acme/k', { isolation: iso('cgroup', 300 * 1024 * 1024, null) })), '300MiB');
     assert.equal(formatMemory(agentView('acme/k', { isolation: iso('tree-rss', null, '1G') })), '512MiB/1G', 'no cgroup: the tree RSS');
     assert.equal(formatMemory(agentView('acme/k', { rssBytes: null })), '-');
+    // stopped: no process, whatever its cgroup still charges (page cache of its last run)
+    assert.equal(formatMemory(agentView('acme/k', { state: 'stopped', pid: null, rssBytes: null, isolation: iso('cgroup', 40 * 1024, '1G') })), '-');
   });
   test('one-line summary', () => {
     assert.equal(describeAgent(agentView('acme/k', { reason: 'started' })), 'acme/k: running, pid 4242, port 18800, ready; started');

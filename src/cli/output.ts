@@ -1,5 +1,6 @@
 // The two shapes of fleetctl output: one JSON document for --json, lines for people;
-// and the error report, which goes to stderr always and also to stdout as JSON with --json.
+// and the error report: `fleetctl: message` on stderr, or with --json the JSON error
+// document on stdout and nothing on stderr (the rule is in run.ts).
 import { FleetError, toFleetError, type ErrorCode } from '../errors.js';
 import type { CliIo } from './context.js';
 
@@ -23,10 +24,10 @@ export function errorDocument(code: ErrorCode, message: string, details?: unknow
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-/** Reports a failure: `fleetctl: message` on stderr, plus the JSON error on stdout with --json. */
+/** Reports a failure: `fleetctl: message` on stderr, or with --json the JSON error document on stdout only. */
 export function reportError(io: CliIo, err: unknown, json: boolean, alreadyShown = false): FleetError {
   const error = toFleetError(err);
-  if (!alreadyShown) note(io, `fleetctl: ${error.message}`);
   if (json) printJson(io, errorDocument(error.code, error.message, error.details));
+  else if (!alreadyShown) note(io, `fleetctl: ${error.message}`);
   return error;
 }

@@ -42,8 +42,9 @@ Examples:
 Socket: --socket, else $${SOCKET_ENV}, else ${SYSTEM_SOCKET} when it exists,
 else ./${LOCAL_SOCKET} (where \`fleetd start --manifest FILE\` puts it by default).
 
-Output: results on stdout, diagnostics on stderr; --json prints fleetd's answer as one
-JSON document (errors as {"error":{"code","message"}}).
+Output: results on stdout, errors and diagnostics on stderr. --json: only JSON, only on
+stdout (fleetd's answer as one document, NDJSON for progress; an error as
+{"error":{"code","message"}}), nothing on stderr; the exit code says whether it failed.
 Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 fleetd not reachable.`;
 
 /** The fleetctl program, wired to `run` (its io, environment and exit code). */

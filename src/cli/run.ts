@@ -16,11 +16,19 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }
 
-/** Parses `argv` (without node and script), runs the command, reports any error; returns the exit code. */
-export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+/**
+ * Parses `argv` (without node and script), runs the command, reports any error; returns the exit code.
+ * The --json rule, for every command: fleetctl writes only JSON, only on stdout (the answer,
+ * its NDJSON progress, or the error document `{"error":{code,message}}`), and nothing on
+ * stderr; the exit code says whether it failed. Without --json, results go to stdout and
+ * errors and diagnostics to stderr. (exec/openclaw pass the command's own stderr through.)
+ */
+export async function runCli(argv: readonly string[], given: CliDeps): Promise<number> {
   const split = splitPassthrough(argv);
-  const run: CliRun = { deps, exitCode: 0, ...(split.command ? { passthrough: split.command } : {}) };
   const json = wantsJson(split.argv);
+  // one place enforces the rule: no command, nor commander itself, can reach stderr with --json
+  const deps: CliDeps = json ? { ...given, io: { out: (text) => given.io.out(text), err: () => {} } } : given;
+  const run: CliRun = { deps, exitCode: 0, ...(split.command ? { passthrough: split.command } : {}) };
   try {
     await buildProgram(run).parseAsync(split.argv, { from: 'user' });
     return run.exitCode;

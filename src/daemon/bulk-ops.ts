@@ -26,6 +26,8 @@ export interface BulkStep {
   address: string;
   step: 'stopped' | 'started' | 'starting' | 'skipped' | 'failed';
   reason: string;
+  /** Already stopped (a stop) or running (a start) before this command: it changed nothing. */
+  already?: boolean;
 }
 
 /** The whole operation. */
@@ -33,7 +35,10 @@ export interface BulkResult {
   action: 'stop' | 'start';
   /** `fleet acme`, or `all`. */
   scope: string;
+  /** Agents this command stopped or started. */
   done: string[];
+  /** Agents that already were in the state asked for (not in `done`). */
+  already: string[];
   skipped: Array<{ address: string; reason: string }>;
   failed: Array<{ address: string; reason: string }>;
   steps: BulkStep[];
@@ -72,11 +77,12 @@ function scopeOf(fleet: string | undefined): string {
 
 /** Collects steps into the result and passes each on. */
 function recorder(action: BulkResult['action'], scope: string, onProgress: (step: BulkStep) => void) {
-  const result: BulkResult = { action, scope, done: [], skipped: [], failed: [], steps: [] };
+  const result: BulkResult = { action, scope, done: [], already: [], skipped: [], failed: [], steps: [] };
   const report = (step: BulkStep) => {
     result.steps.push(step);
     if (step.step === 'skipped') result.skipped.push({ address: step.address, reason: step.reason });
     else if (step.step === 'failed') result.failed.push({ address: step.address, reason: step.reason });
+    else if (step.already) result.already.push(step.address);
     else result.done.push(step.address);
     onProgress(step);
   };
@@ -93,8 +99,8 @@ export async function stopAgents(scope: string, members: readonly Agent[], optio
       try {
         const status = await agent.stop({ reason: `stopped by the operator (${scope})`, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
         if (status.state !== 'stopped') return report({ address: agent.address, step: 'failed', reason: `${status.state}: ${status.reason}` });
-        const was = before.pid !== null ? `pid ${before.pid} stopped` : before.state === 'stopped' ? 'was already stopped' : `was ${before.state}, nothing running`;
-        report({ address: agent.address, step: 'stopped', reason: was });
+        if (before.pid === null && before.state === 'stopped') return report({ address: agent.address, step: 'stopped', reason: 'was already stopped', already: true });
+        report({ address: agent.address, step: 'stopped', reason: before.pid !== null ? `pid ${before.pid} stopped` : `was ${before.state}, nothing running` });
       } catch (err) {
         report({ address: agent.address, step: 'failed', reason: toFleetError(err).message });
       }
@@ -138,7 +144,7 @@ export async function startAgents(
   await Promise.all(
     begun.map(async ({ agent, wasRunning }) => {
       const status = options.wait ? await agent.settled() : agent.status();
-      if (status.state === 'running') return report({ address: agent.address, step: 'started', reason: `${wasRunning ? 'already running' : 'running'} as pid ${status.pid}` });
+      if (status.state === 'running') return report({ address: agent.address, step: 'started', reason: `${wasRunning ? 'already running' : 'running'} as pid ${status.pid}`, ...(wasRunning ? { already: true } : {}) });
       if (!options.wait && status.state === 'starting') return report({ address: agent.address, step: 'starting', reason: status.reason });
       report({ address: agent.address, step: 'failed', reason: `${status.state}: ${status.reason}` });
     }),

@@ -45,6 +45,7 @@ import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
 import { agentViews, type ViewsContext } from './views.js';
 import { createUsageCache } from '../isolation/usage-cache.js';
+import { unknownTarget } from '../plan/unknown-address.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
 
@@ -119,17 +120,17 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     ...(deps.isolation ? { isolation: deps.isolation } : {}),
   };
 
-  /** The agent at `address`; NOT_FOUND names the command that lists agents. */
+  /** The agent at `address`; NOT_FOUND lists the agents of its fleet (or the fleets). */
   function agentOf(address: string): Agent {
     const agent = agents.get(address as AgentAddress);
-    if (!agent) throw new FleetError('NOT_FOUND', `no agent ${address}; \`fleetctl status\` lists the agents`);
+    if (!agent) throw unknownTarget(address, agents.keys());
     return agent;
   }
 
   /** The agents of `fleet` (every agent when undefined), sorted by address; NOT_FOUND for a fleet with none. */
   function membersOf(fleet: string | undefined): Agent[] {
     const members = [...agents.values()].filter((a) => fleet === undefined || a.desired.fleet === fleet).sort((a, b) => (a.address < b.address ? -1 : 1));
-    if (fleet !== undefined && members.length === 0) throw new FleetError('NOT_FOUND', `no fleet ${fleet}; \`fleetctl status\` lists the agents`);
+    if (fleet !== undefined && members.length === 0) throw unknownTarget(fleet, agents.keys());
     return members;
   }
 
@@ -389,7 +390,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         if (!entry || !agent) {
           // A home kept by an earlier remove (without --purge) can still be purged.
           const leftover = options.purge ? await checkPurgeTarget(manifest.stateDir, fleet, agentId) : undefined;
-          if (!leftover) throw new FleetError('NOT_FOUND', `no agent ${address}${options.purge ? ' and no home of it' : ''}; \`fleetctl status\` lists the agents`);
+          if (!leftover) throw unknownTarget(address, agents.keys(), options.purge ? ' and no home of it' : '');
           await purgeHome(manifest.stateDir, fleet, agentId);
           log.info({ agent: address }, 'leftover home purged');
           return { address, purged: true, home, freedPort: null };

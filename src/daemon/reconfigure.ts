@@ -78,7 +78,7 @@ export async function reconfigureAgent(job: ReconfigureJob, deps: ReconfigureDep
   });
   job.signal.addEventListener('abort', stopWatch, { once: true });
   const notApplied = async (why: string): Promise<ReconfigureOutcome> => {
-    const reason = `${job.reason}; not applied in place: ${why}`;
+    const reason = `${job.reason}; not applied in place, so fleetd restarts the agent on the new file: ${why}`;
     job.log.warn({ pid: handle.pid, why }, 'reconfigure not applied in place; restarting the agent');
     return (await handle.settle({ applied: false, reason })) ? outcome('restarted', reason, handle.pid) : outcome('skipped', 'stopped, exited or changed again meanwhile', handle.pid);
   };

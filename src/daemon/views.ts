@@ -82,7 +82,7 @@ export function agentViews(chosen: readonly Agent[], ctx: ViewsContext): AgentVi
     const usage = status.pid ? (usages.get(status.pid) ?? null) : null;
     return {
       ...toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, usage, now: ctx.now }),
-      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null, usageReader(ctx.usageCache, agent.address, status)) } : {}),
+      ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null, status.pid !== null, usageReader(ctx.usageCache, agent.address, status)) } : {}),
       ...versionsOf(agent),
     };
   });
@@ -103,10 +103,10 @@ function usageReader(cache: UsageCache | undefined, address: string, status: Run
 }
 
 /** The isolation view of an agent (memory from its cgroup when there is one, else its tree's RSS); never throws. */
-function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null, readUsage?: (cgroup: AgentCgroup) => CgroupUsage): AgentView['isolation'] {
+function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null, running: boolean, readUsage?: (cgroup: AgentCgroup) => CgroupUsage): AgentView['isolation'] {
   try {
-    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes, readUsage });
+    return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes, running, readUsage });
   } catch {
-    return agentIsolationView({ spec: iso.spec, treeRssBytes });
+    return agentIsolationView({ spec: iso.spec, treeRssBytes, running });
   }
 }

@@ -80,7 +80,7 @@ describe('status', () => {
     assert.equal(memoryText(null, 1), 'unknown');
   });
   test('fallback view: tree RSS, limits from the manifest, merge words', () => {
-    const view = agentIsolationView({ spec: { limits: {}, merge: true, user: { name: 'acme-gw', setAt: 'x' } }, ksm: IDLE_KSM, treeRssBytes: 800 * 1024 * 1024 });
+    const view = agentIsolationView({ spec: { limits: {}, merge: true, user: { name: 'acme-gw', setAt: 'x' } }, ksm: IDLE_KSM, treeRssBytes: 800 * 1024 * 1024, running: true });
     assert.deepEqual(view, {
       cgroup: null,
       user: 'acme-gw',
@@ -114,7 +114,7 @@ describe('a fake gateway under real cgroup v1 limits', { skip: cgroupSkipReason(
       const child = spawnArgv(argv, env, fake.home);
       tracker.add(child.pid);
       await waitFor(() => fetch(`http://127.0.0.1:${fake.port}/healthz`).then((r) => r.ok, () => false), { timeoutMs: 10_000, what: 'fake gateway healthy' });
-      const view = agentIsolationView({ spec, cgroup: iso.cgroup });
+      const view = agentIsolationView({ spec, cgroup: iso.cgroup, running: true });
       assert.equal(view.memory.source, 'cgroup');
       assert.equal(view.memory.limitBytes, 256 * 1024 * 1024);
       assert.ok((view.memory.currentBytes ?? 0) > 0 && (view.memory.currentBytes ?? 0) < 256 * 1024 * 1024, view.memory.text);

@@ -14,8 +14,9 @@ export function isolationHostView(host: CgroupHost, ksm?: KsmSupport): Isolation
   return { mode: host.kind === 'none' ? 'none' : host.kind === 'v2' ? 'cgroup-v2' : 'cgroup-v1', description: describeCgroupHost(host), ksm: ksm ? `KSM ${ksm.words}` : null };
 }
 
-/** Short memory text: "412M / 1.5G (27 %)", "412M, no limit", "unknown". */
-export function memoryText(current: number | null, limit: number | null): string {
+/** Short memory text: "412M / 1.5G (27 %)", "412M, no limit", "unknown", "not running". */
+export function memoryText(current: number | null, limit: number | null, running = true): string {
+  if (!running) return 'not running';
   if (current === null) return 'unknown';
   const cur = shortSize(current);
   if (limit === null) return `${cur}, no limit`;
@@ -41,6 +42,13 @@ export interface AgentIsolationInput {
   treeRssBytes?: number | null | undefined;
   /** Reads the cgroup's usage (default cgroup.usage(); fleetd answers from a usage-cache.ts reading). */
   readUsage?: ((cgroup: AgentCgroup) => CgroupUsage) | undefined;
+  /**
+   * A gateway process runs (the agent has a pid). Without one the cgroup still charges what
+   * its last run left (page cache, kernel memory: a few KiB to MiB), which is no agent's
+   * memory: current memory is then null ("not running"), while peak, CPU and OOM kills,
+   * which are history, stay.
+   */
+  running: boolean;
 }
 
 /** One agent's view (reads the cgroup's files: cheap, no /proc walk). */
@@ -48,19 +56,19 @@ export function agentIsolationView(input: AgentIsolationInput): AgentIsolationVi
   const { spec, cgroup } = input;
   const usage = cgroup ? (input.readUsage ? input.readUsage(cgroup) : cgroup.usage()) : undefined;
   const limitBytes = usage?.memory.limit ?? spec.limits.memoryBytes ?? null;
-  const current = usage ? usage.memory.current : (input.treeRssBytes ?? null);
-  const source = usage && usage.memory.current !== null ? 'cgroup' : input.treeRssBytes != null ? 'tree-rss' : 'none';
+  const current = !input.running ? null : usage ? usage.memory.current : (input.treeRssBytes ?? null);
+  const source = !input.running ? 'none' : usage && usage.memory.current !== null ? 'cgroup' : input.treeRssBytes != null ? 'tree-rss' : 'none';
   const merge = !spec.merge ? 'off' : input.ksm ? (input.ksm.usable ? `KSM ${input.ksm.words}` : `requested, but KSM is ${input.ksm.words}`) : 'requested';
   return {
     cgroup: cgroup?.dirs[0] ?? null,
     user: spec.user?.name ?? null,
     limits: { memory: spec.limits.memoryText ?? null, cpu: spec.limits.cpu ?? null, pids: spec.limits.pids ?? null },
     memory: {
-      currentBytes: source === 'cgroup' ? (usage?.memory.current ?? null) : current,
+      currentBytes: current,
       limitBytes,
       peakBytes: usage?.memory.peak ?? null,
       source,
-      text: memoryText(current, limitBytes),
+      text: memoryText(current, limitBytes, input.running),
     },
     cpuSeconds: usage?.cpuUsageUsec != null ? Math.round(usage.cpuUsageUsec / 1000) / 1000 : null,
     pids: { current: usage?.pids.current ?? null, limit: usage?.pids.limit ?? spec.limits.pids ?? null },

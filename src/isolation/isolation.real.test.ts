@@ -111,7 +111,7 @@ test('a real gateway under a memory limit, as its own user, with KSM, in its own
     assert.ok(limit >= 768 * 2 ** 20 && limit < 900 * 2 ** 20, `heap_size_limit ${limit}`);
     assert.deepEqual(readEnviron(child.pid!), launch.env, 'exactly the env fleetd built: no wrapper left anything');
     if (ksm.usable) assert.equal(readKsmStat(child.pid!)?.mergeAny, true, 'same-page merging is on for the gateway');
-    const view = agentIsolationView({ spec, cgroup: cg, ksm });
+    const view = agentIsolationView({ spec, cgroup: cg, ksm, running: true });
     assert.equal(view.memory.source, 'cgroup');
     assert.equal(view.memory.limitBytes, 1.5 * 1024 ** 3);
     assert.ok((view.memory.currentBytes ?? 0) > 50 * 1024 * 1024, view.memory.text);

@@ -14,7 +14,7 @@ import { checkRules } from './rules.js';
 import { manifestSchema, type Manifest, type ManifestInput } from './schema.js';
 
 /** What runs for an agent; defined next to the launch rule, re-exported for callers that only load. */
-export { resolveLaunch, DEFAULT_GATEWAY_COMMAND } from './rules.js';
+export { resolveLaunch, DEFAULT_GATEWAY_COMMAND, unpinnedGatewayWarnings } from './rules.js';
 
 /** CLI flags that win over the manifest (`--state-dir`, `--socket`); relative ones resolve against the cwd. */
 export interface ManifestOverrides {
@@ -140,8 +140,18 @@ export function parseManifest(text: string, file: string, overrides: ManifestOve
   return { ...bare, knowledge, manifestPath, ...paths };
 }
 
-/** Reads the manifest file and validates it (knowledge folders checked on disk, made canonical); MANIFEST_NOT_FOUND when it cannot be read. */
-export async function loadManifest(path: string, overrides: ManifestOverrides = {}): Promise<Manifest> {
+/** The next step of a MANIFEST_NOT_FOUND for the fleetd command line (`fleetd start`, `fleetd validate`). */
+export const MISSING_MANIFEST_STEP = 'create it (start from fleets.example.json5) or pass --manifest <path>';
+
+/** The next step of a MANIFEST_NOT_FOUND inside a running fleetd (reload, SIGHUP, doctor): its path is fixed at start. */
+export const MISSING_RELOAD_STEP = 'put it back there: a running fleetd re-reads the file it was started with (`fleetd start --manifest FILE` chose it), and keeps the manifest it loaded last until then';
+
+/**
+ * Reads the manifest file and validates it (knowledge folders checked on disk, made canonical).
+ * MANIFEST_NOT_FOUND when it cannot be read, its message ending with `whenMissing`: the next
+ * step, which depends on who reads (the command line can pass another file, a reload cannot).
+ */
+export async function loadManifest(path: string, overrides: ManifestOverrides = {}, whenMissing = MISSING_MANIFEST_STEP): Promise<Manifest> {
   const absolute = resolve(path);
   let text: string;
   try {
@@ -158,7 +168,7 @@ export async function loadManifest(path: string, overrides: ManifestOverrides = 
             : String((err as Error).message);
     throw new FleetError(
       'MANIFEST_NOT_FOUND',
-      `cannot read the manifest ${absolute}: ${why}; create it (start from fleets.example.json5) or pass --manifest <path>`,
+      `cannot read the manifest ${absolute}: ${why}; ${whenMissing}`,
       { cause: err, details: { path: absolute } },
     );
   }

@@ -12,6 +12,7 @@ import {
   checkRules,
   effectiveBrowserEnabled,
   resolveLaunch,
+  unpinnedGatewayWarnings,
 } from './rules.js';
 
 const F = '/srv/fleet/m.json5';
@@ -261,6 +262,14 @@ describe('resolveLaunch precedence', () => {
   for (const [name, m, expected] of rows) {
     test(name, () => assert.deepEqual(resolveLaunch(m, 'f', 'a'), expected));
   }
+
+  test('the default command from PATH is valid but warned about, naming the agents it reaches; any choice silences it', () => {
+    assert.deepEqual(unpinnedGatewayWarnings(manifest({})), [
+      'fleets.f: agents a, other name no gateway (neither gateway.command nor a gateway.openclaw pin applies), so fleetd runs `openclaw gateway run` from its PATH, whatever OpenClaw version that is (or none); pin gateway.openclaw (top level, fleets.f.gateway or the agent\'s) or set gateway.command',
+    ]);
+    assert.match(unpinnedGatewayWarnings(manifest({}, undefined, '2026.9.4'))[0]!, /^fleets\.f: agent other names no gateway/);
+    for (const m of [manifest({ command: ['gw'] }), manifest({ openclaw: '2026.9.6' }), manifest({}, '2026.9.5')]) assert.deepEqual(unpinnedGatewayWarnings(m), []);
+  });
 
   test('gateway.node resolves agent > fleet > top, separately from the OpenClaw pin', () => {
     const m = parseManifest(

@@ -64,8 +64,32 @@ export const MANAGED_CONFIG_KEYS = [
 /** The browser reaches base+110 (control base+2, relay base+3..10, CDP base+11..110): blocks need 120 ports. */
 export const BROWSER_MIN_BLOCK_SIZE = 120;
 
-/** What runs when the manifest names neither gateway.command nor gateway.openclaw. */
+/**
+ * What runs when neither gateway.command nor a gateway.openclaw pin applies to an agent:
+ * whatever `openclaw` fleetd's PATH finds. Valid, but nobody chose that version:
+ * unpinnedGatewayWarnings says so at `fleetd validate` and `fleetd start`.
+ */
 export const DEFAULT_GATEWAY_COMMAND: readonly string[] = ['openclaw', 'gateway', 'run'];
+
+/**
+ * One warning per fleet whose agents run DEFAULT_GATEWAY_COMMAND from PATH (no
+ * gateway.command, no gateway.openclaw at top level, on the fleet or on the agent), naming
+ * them and the keys that choose a gateway on purpose; [] when every agent has one.
+ */
+export function unpinnedGatewayWarnings(manifest: LaunchInput): string[] {
+  if (manifest.gateway.command !== undefined || manifest.gateway.openclaw !== undefined) return [];
+  const out: string[] = [];
+  for (const [fleetId, fleet] of Object.entries(manifest.fleets)) {
+    if (fleet.gateway?.openclaw !== undefined) continue;
+    const bare = Object.entries(fleet.agents).filter(([, agent]) => agent.gateway?.openclaw === undefined).map(([id]) => id);
+    if (bare.length === 0) continue;
+    const list = bare.length > 5 ? `${bare.slice(0, 5).join(', ')} and ${bare.length - 5} more` : bare.join(', ');
+    out.push(
+      `fleets.${fleetId}: ${bare.length > 1 ? `agents ${list} name` : `agent ${list} names`} no gateway (neither gateway.command nor a gateway.openclaw pin applies), so fleetd runs \`${DEFAULT_GATEWAY_COMMAND.join(' ')}\` from its PATH, whatever OpenClaw version that is (or none); pin gateway.openclaw (top level, fleets.${fleetId}.gateway or the agent's) or set gateway.command`,
+    );
+  }
+  return out;
+}
 
 // Schema defaults, used when a rule's input was left out of the manifest.
 const DEFAULTS = manifestSchema.parse({ version: 1 });
@@ -329,7 +353,7 @@ export function resolveLaunch(manifest: LaunchInput, fleetId: string, agentId: s
   const fleet = ownEntry(manifest.fleets, fleetId);
   const agent = ownEntry(fleet?.agents, agentId);
   if (!fleet || !agent) {
-    throw new FleetError('NOT_FOUND', `no agent "${fleetId}/${agentId}" in the manifest; run "fleetctl list" to see the agents it defines`);
+    throw new FleetError('NOT_FOUND', `no agent "${fleetId}/${agentId}" in the manifest; \`fleetctl status\` lists the agents`);
   }
   const version = agent.gateway?.openclaw ?? fleet.gateway?.openclaw ?? manifest.gateway.openclaw;
   const node = agent.gateway?.node ?? fleet.gateway?.node ?? manifest.gateway.node;

@@ -105,6 +105,21 @@ export function keyOf(launch: GatewayLaunch): string | null {
   return launch.kind === 'openclaw' ? launchRuntimeKey(launch) : null;
 }
 
+/**
+ * Agents of `current` in scope that run a fixed `gateway.command` and that `planned` would
+ * put on a managed OpenClaw version instead: `fleetctl upgrade` moves agents between
+ * OpenClaw versions only, so these are not upgradable (sorted addresses).
+ */
+export function commandAgentsSwitched(planned: Manifest, current: ReadonlyMap<string, CurrentLaunch>, inScope: (address: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const [address, cur] of current) {
+    const parsed = parseAddress(address);
+    if (!parsed || !inScope(address) || cur.launch.kind !== 'command') continue;
+    if (launchOf(planned, parsed.fleet, parsed.agent).kind === 'openclaw') out.push(address);
+  }
+  return out.sort();
+}
+
 /** Decides every agent's launch (rules at the top of the file). */
 export function planLaunches(input: OverlayInput): OverlayResult {
   const { file, rollout } = input;

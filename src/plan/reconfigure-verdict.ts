@@ -79,7 +79,9 @@ export function observeSignal(ev: Evidence, signal: ReloadSignal, now: number): 
       if (ev.restartBegan) ev.backStarted ??= { at: now, uptimeMs: null };
       break;
     case 'rejected':
-      ev.notApplied ??= `the gateway rejected the new openclaw.json (${signal.detail}) and keeps running the previous one`;
+      // OpenClaw keeps its previous config for now, but fleetd restarts it (reconfigure.ts), and a
+      // start validates the same file: it exits 78 and the agent is failed until the manifest is fixed
+      ev.notApplied ??= `the gateway rejected the new openclaw.json (${signal.detail}), which it will refuse at start too (exit 78: failed until the manifest is fixed)`;
       break;
     case 'disabled':
       ev.notApplied ??= 'the gateway does not apply edits itself (gateway.reload.mode=off in its openclaw.json)';

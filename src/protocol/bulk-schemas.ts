@@ -11,6 +11,8 @@ export const bulkStepSchema = z.object({
   /** stopped / started (running) / starting (--no-wait: its launch began) / skipped (with why) / failed (with why). */
   step: z.enum(['stopped', 'started', 'starting', 'skipped', 'failed']),
   reason: z.string(),
+  /** True when the agent already was stopped (a stop) or running (a start): this command changed nothing for it. */
+  already: z.boolean().optional(),
 });
 
 /** The outcome of a bulk stop or start. */
@@ -18,8 +20,10 @@ export const bulkResultSchema = z.object({
   action: z.enum(['stop', 'start']),
   /** `fleet acme`, or `all` (every agent of this fleetd). */
   scope: z.string(),
-  /** Agents stopped, or started (running; with --no-wait: starting). */
+  /** Agents this command stopped, or started (running; with --no-wait: starting). */
   done: z.array(z.string()),
+  /** Agents that already were stopped (a stop) or running (a start): not in `done`. */
+  already: z.array(z.string()).default([]),
   skipped: z.array(z.object({ address: z.string(), reason: z.string() })),
   failed: z.array(z.object({ address: z.string(), reason: z.string() })),
   /** Every agent's step, in the order they ended. */

@@ -26,7 +26,7 @@ export const agentIsolationViewSchema = z.object({
     limitBytes: z.number().nullable(),
     peakBytes: z.number().nullable(),
     source: z.enum(['cgroup', 'tree-rss', 'none']),
-    /** "412M / 1.5G (27 %)", "412M, no limit", "unknown". */
+    /** "412M / 1.5G (27 %)", "412M, no limit", "unknown", "not running" (no gateway process: currentBytes null, whatever the cgroup still charges). */
     text: z.string(),
   }),
   cpuSeconds: z.number().nullable(),

@@ -79,8 +79,9 @@ export const operateRoutes = {
     method: 'GET',
     path: '/v1/agents/:fleet/:agent/openclaw-logs',
     body: z.undefined(),
-    // with ?follow=1 the answer is NDJSON: one `{ line }` object per line, until the client goes away
-    response: z.object({ address: z.string(), file: z.string(), lines: z.array(z.string()) }),
+    // with ?follow=1 the answer is NDJSON: one `{ line }` object per line, until the client goes away.
+    // `exists`: false when the file is not there (yet): OpenClaw creates it when it first logs
+    response: z.object({ address: z.string(), file: z.string(), lines: z.array(z.string()), exists: z.boolean().optional() }),
   },
   backup: {
     method: 'GET',

@@ -259,8 +259,9 @@ export const routes = {
     method: 'GET',
     path: '/v1/agents/:fleet/:agent/logs',
     body: z.undefined(),
-    // with ?follow=1 the answer is NDJSON: one `{ line }` object per line, until the client goes away
-    response: z.object({ address: z.string(), file: z.string(), lines: z.array(z.string()) }),
+    // with ?follow=1 the answer is NDJSON: one `{ line }` object per line, until the client goes away.
+    // `exists`: false when the file is not there (yet): the empty `lines` are then no empty log
+    response: z.object({ address: z.string(), file: z.string(), lines: z.array(z.string()), exists: z.boolean().optional() }),
   },
   reload: {
     method: 'POST',

@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { FleetError } from '../errors.js';
 import { parseAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
-import { filePinAt, planLaunches, type CurrentLaunch } from '../plan/launch-overlay.js';
+import { commandAgentsSwitched, filePinAt, planLaunches, type CurrentLaunch } from '../plan/launch-overlay.js';
 import { isActive, planRollout, recoverRollout, rolloutProgress } from '../plan/rollout.js';
+import { unknownTarget } from '../plan/unknown-address.js';
 import type { RegistryFile } from '../plan/types.js';
 import type { Hold, PinOverride, RolloutRecord, UpgradeState } from '../protocol/rollout.js';
 import { runRollout, type RolloutDeps, type RolloutProgress } from './executor.js';
@@ -213,7 +214,7 @@ export function createUpgradeController(o: ControllerOptions) {
         const fleet = address ? address.fleet : req.target;
         const known = [...port.currentLaunches().keys()];
         const inScope = (a: string) => (address ? a === req.target : a.startsWith(`${fleet}/`));
-        if (!known.some(inScope)) throw new FleetError('NOT_FOUND', `no ${address ? 'agent' : 'fleet'} ${req.target}; \`fleetctl status\` lists the agents`);
+        if (!known.some(inScope)) throw unknownTarget(req.target, known);
         if (isActive(state.rollout)) throw new FleetError('CONFLICT', `rollout ${state.rollout!.id} is in progress (${describeProgress(state.rollout!)}); wait for it (fleetctl upgrade status)`);
         const base = filePinAt(file, req.target) ?? { openclaw: null, node: null };
         const override: PinOverride = { scope: req.target, openclaw: req.to, ...(req.node ? { node: req.node } : {}), base, createdAt: now() };
@@ -221,6 +222,8 @@ export function createUpgradeController(o: ControllerOptions) {
         // an explicit upgrade retries the agents of its scope that a failed rollout holds back
         const holds = state.held.filter((h) => !inScope(h.address));
         const result = planLaunches({ file, registry: port.registry(), overrides, rollout: state.rollout, holds, current: port.currentLaunches() });
+        const fixed = commandAgentsSwitched(result.manifest, port.currentLaunches(), inScope);
+        if (fixed.length > 0) throw new FleetError('REFUSED', notUpgradableText(file, req, fixed));
         const candidates = result.candidates.filter((c) => inScope(c.address));
         if (req.restore) {
           for (const c of candidates) {
@@ -275,6 +278,14 @@ export type UpgradeController = ReturnType<typeof createUpgradeController>;
 export function describeProgress(record: RolloutRecord): string {
   const p = rolloutProgress(record);
   return `${p.done}/${p.total} agents done${p.inFlight ? `, ${p.inFlight} in progress` : ''}`;
+}
+
+/** Why agents running a fixed gateway.command are refused, and how to move them onto OpenClaw on purpose. */
+function notUpgradableText(file: Manifest, req: UpgradeRequest, agents: readonly string[]): string {
+  const address = parseAddress(req.target);
+  const path = address ? `fleets.${address.fleet}.agents.${address.agent}.gateway.openclaw` : `fleets.${req.target}.gateway.openclaw`;
+  const list = agents.length > 5 ? `${agents.slice(0, 5).join(', ')} and ${agents.length - 5} more` : agents.join(', ');
+  return `not upgradable: ${list} run${agents.length === 1 ? 's' : ''} a fixed gateway.command, not an OpenClaw version (fleetctl upgrade moves agents between OpenClaw versions). To run OpenClaw ${req.to} instead, set ${path}: "${req.to}" in ${file.manifestPath} and run fleetctl reload (a restart, not a gated rollout). Nothing was changed`;
 }
 
 /** How to make a `fleetctl upgrade` pin permanent in the manifest. */

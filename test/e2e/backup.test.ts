@@ -137,7 +137,8 @@ describe('backup and restore (fake gateway)', () => {
   test('an archive of another agent needs --new-token; a hostile archive is refused and nothing is written', async () => {
     const other = await f.ctl('restore', 'acme/copy', join(dir, 'cli.tar.gz'));
     assert.equal(other.code, 1);
-    assert.match(other.stderr, /a backup of acme\/cli, not acme\/copy; restoring it onto another agent needs --new-token/);
+    assert.match(other.json.error.message, /a backup of acme\/cli, not acme\/copy; restoring it onto another agent needs --new-token/);
+    assert.equal(other.stderr, '', '--json: nothing on stderr');
     assert.equal((await f.ctl('status')).json.agents.some((a: any) => a.address === 'acme/copy'), false);
 
     // a valid-looking archive with one symlink entry among good ones
@@ -163,5 +164,21 @@ describe('backup and restore (fake gateway)', () => {
     assert.deepEqual((await readdir(join(f.stateDir, 'agents', 'acme', 'cli'))).filter((n) => !n.startsWith('gateway.log') && !n.startsWith('shim.')).sort(), ['config.applied.json'], 'no upload or extraction left behind');
     assert.equal((await f.ctl('start', 'agent', 'acme/cli')).code, 0);
     await track('acme/cli');
+  });
+
+  test('paths named on the command line: a missing archive, a folder, a device, a backup into a missing folder; each said as it is, before anything is downloaded', async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [['restore', 'acme/keep', 'nofile'], 1, /^fleetctl: \S+\/nofile does not exist; give the archive written by fleetctl backup/],
+      [['restore', 'acme/keep', '.'], 2, /^fleetctl: \S+ is a folder, not a file; give the archive written by fleetctl backup/],
+      [['restore', 'acme/keep', '/dev/null'], 2, /^fleetctl: \/dev\/null is a character device, not a regular file; give the archive/],
+      [['backup', 'acme/keep', '-o', 'no-such-folder/k.tar.gz'], 1, /^fleetctl: the folder \S+\/no-such-folder does not exist; create it, or choose another -o/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await human(f, dir, ...args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.doesNotMatch(r.stderr, /is not a file|ENOENT/);
+    }
+    assert.equal(existsSync(join(dir, 'no-such-folder')), false);
   });
 });

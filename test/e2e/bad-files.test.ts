@@ -64,3 +64,25 @@ test('a damaged openclaw.json is never overwritten: the agent fails naming file:
     await cleanup(dir);
   }
 });
+
+test('a manifest gone at reload: MANIFEST_NOT_FOUND whose next step fits a running fleetd (no --manifest, which fleetctl lacks); nothing changed', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { alpha: {} } } }), { waitRunning: 1 });
+  const seen = await fakePids(f.stateDir, 'acme/alpha');
+  try {
+    await unlink(f.manifestPath);
+    for (const args of [['reload'], ['reload', '--dry-run']]) {
+      const r = await f.ctl(...args);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.json.error.code, 'MANIFEST_NOT_FOUND');
+      assert.match(r.json.error.message, /cannot read the manifest .*fleets\.json5: no such file; put it back there: a running fleetd re-reads the file it was started with/);
+      assert.doesNotMatch(r.json.error.message, /pass --manifest/);
+    }
+    const [alpha] = await waitForRunning(f, 1);
+    assert.equal(alpha.pid, seen[0], 'the agent kept running');
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});

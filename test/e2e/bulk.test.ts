@@ -108,8 +108,14 @@ describe('stop/start of a fleet and of every agent', () => {
     assert.equal(r.code, 0, r.stderr);
     const result = lines(r.stdout).at(-1).result;
     assert.equal(result.scope, 'all');
-    assert.deepEqual(result.done.sort(), ['acme/a', 'acme/b', 'acme/c', 'beta/off', 'beta/x']);
-    assert.equal(result.steps.find((s: any) => s.address === 'beta/off').reason, 'was already stopped');
+    // beta/off (disabled) was never running: already stopped, not stopped by this command
+    assert.deepEqual(result.done.sort(), ['acme/a', 'acme/b', 'acme/c', 'beta/x']);
+    assert.deepEqual(result.already, ['beta/off']);
+    assert.deepEqual(result.steps.find((s: any) => s.address === 'beta/off'), { address: 'beta/off', step: 'stopped', reason: 'was already stopped', already: true });
+    const again = await run(process.execPath, [FLEETCTL, '--socket', f.socket, 'stop', '--all']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.stdout.trimEnd().split('\n').sort(), ['already stopped acme/a', 'already stopped acme/b', 'already stopped acme/c', 'already stopped beta/off', 'already stopped beta/x']);
+    assert.equal(again.stderr, 'stop all: 0 stopped, 5 already stopped, 0 failed\n');
     assert.deepEqual(all.filter(alive), []);
     assert.ok((await status(f)).every((a) => a.state === 'stopped' && a.pid === null));
 
@@ -130,7 +136,10 @@ describe('stop/start of a fleet and of every agent', () => {
       assert.equal(result.failed.length, 1);
       assert.equal(result.failed[0].address, 'acme/b');
       assert.match(result.failed[0].reason, /^failed: .*code 78/);
-      assert.match(r.stderr, /1 agent\(s\) failed to start, first acme\/b/);
+      assert.equal(r.stderr, '', '--json: the result says it, nothing on stderr');
+      const text = await human(f, 'start', 'fleet', 'acme');
+      assert.equal(text.code, 1);
+      assert.match(text.stderr, /1 agent\(s\) failed to start, first acme\/b/);
       await waitForRunning(f, 3);
       remember(await treePids(f, () => true));
     } finally {
@@ -146,6 +155,8 @@ describe('stop/start of a fleet and of every agent', () => {
     const result = lines(r.stdout).at(-1).result;
     const byAddress = Object.fromEntries(result.steps.map((s: any) => [s.address, s.step]));
     assert.equal(byAddress['beta/x'], 'started', 'already running');
+    assert.deepEqual(result.already, ['beta/x']);
+    assert.ok(!result.done.includes('beta/x'), 'not counted as started by this command');
     for (const a of ['acme/a', 'acme/b', 'acme/c']) assert.ok(['starting', 'started'].includes(byAddress[a]), `${a}: ${byAddress[a]}`);
     await waitForRunning(f, 4);
     remember(await treePids(f, () => true));

@@ -74,10 +74,11 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
     const unknownFleet = await f.ctl('status', 'nope');
     assert.equal(unknownFleet.code, 1);
     assert.equal(unknownFleet.json.error.code, 'NOT_FOUND');
-    assert.match(unknownFleet.json.error.message, /no agent matches nope; known fleets: acme, globex/);
+    assert.match(unknownFleet.json.error.message, /^no fleet nope; fleets: acme, globex /);
     const unknownAgent = await f.ctl('status', 'acme/nope');
     assert.equal(unknownAgent.code, 1);
     assert.equal(unknownAgent.json.error.code, 'NOT_FOUND');
+    assert.match(unknownAgent.json.error.message, /^no agent acme\/nope; agents of acme: alpha, beta /);
 
     const table = await human(f, 'status');
     assert.equal(table.code, 0, table.stderr);
@@ -116,6 +117,28 @@ describe('read-only commands against one fleetd (acme/alpha, acme/beta, globex/o
     assert.deepEqual(h.stdout.trimEnd().split('\n'), fileLines.slice(-5));
     assert.equal((await f.ctl('logs', 'acme/nope')).code, 1, 'unknown agent');
     assert.equal((await f.ctl('logs', 'acme/alpha', '-n', 'x')).code, 2, 'bad -n is a usage error');
+  });
+
+  test('an unknown agent or fleet, whatever the command: the agents of its fleet, or the fleets', async () => {
+    const agentOfAcme = /^no agent acme\/nobody; agents of acme: alpha, beta \(`fleetctl status` lists every agent\)$/;
+    const fleetless = /^no agent zeta\/x; no fleet zeta either; fleets: acme, globex \(`fleetctl status` lists every agent\)$/;
+    const cases: Array<[string[], RegExp]> = [
+      [['token', 'acme/nobody'], agentOfAcme],
+      [['logs', 'acme/nobody'], agentOfAcme],
+      [['logs', 'acme/nobody', '--openclaw'], agentOfAcme],
+      [['config', 'show', 'acme/nobody'], agentOfAcme],
+      [['restart', 'agent', 'acme/nobody'], agentOfAcme],
+      [['stop', 'agent', 'zeta/x'], fleetless],
+      [['remove', 'agent', 'zeta/x'], fleetless],
+      [['upgrade', 'acme/nobody', '--to', '2.0.0', '--dry-run'], agentOfAcme],
+      [['stop', 'fleet', 'zeta'], /^no fleet zeta; fleets: acme, globex \(/],
+      [['restart', 'fleet', 'zeta'], /^no fleet zeta; fleets: acme, globex \(/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await human(f, ...args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr.trimEnd().replace(/^fleetctl: /, ''), message, args.join(' '));
+    }
   });
 
   test('logs -f streams a line written after the follow started; SIGINT ends it with exit 0', async () => {
@@ -300,7 +323,7 @@ test('restart fleet: one agent at a time, each new gateway after the previous on
     assert.deepEqual(broken.json.restarted, ['acme/alpha']);
     assert.equal(broken.json.failed.address, 'acme/beta');
     assert.match(broken.json.failed.reason, /^failed: exited with code 78/);
-    assert.match(broken.stderr, /acme\/beta did not come back/);
+    assert.equal(broken.stderr, '', '--json: the result says it, nothing on stderr');
     const after2 = new Map((await status(f)).map((a) => [a.address, a]));
     assert.notEqual(after2.get('acme/alpha').pid, after1.get('acme/alpha').pid, 'alpha was restarted');
     assert.equal(after2.get('acme/alpha').state, 'running');
@@ -352,6 +375,7 @@ test('fleetd validate: ok with counts on the example manifest; exit 1 with every
   const ok = await run(process.execPath, [FLEETD, 'validate', '--manifest', example]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, `ok: ${fleets} fleets, ${agents} agents\n`);
+  assert.equal(ok.stderr, '', 'the example pins its OpenClaw: no warning');
 
   const dir = await tempDir();
   try {
@@ -368,10 +392,61 @@ test('fleetd validate: ok with counts on the example manifest; exit 1 with every
     assert.match(bad.stderr, /fleets\.Acme: id must match/);
     assert.match(bad.stderr, /1BAD/);
 
+    // valid, but the agents would run whatever `openclaw` fleetd's PATH holds: said, naming them
+    const unpinned = join(dir, 'unpinned.json5');
+    await writeFile(unpinned, '{ version: 1, fleets: { acme: { agents: { korax: {}, pinned: { gateway: { openclaw: "2026.9.6" } } } } } }');
+    const warned = await run(process.execPath, [FLEETD, 'validate', '--manifest', unpinned]);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.equal(warned.stdout, 'ok: 1 fleets, 2 agents\n');
+    assert.match(warned.stderr, /^warning: \S+unpinned\.json5: fleets\.acme: agent korax names no gateway .* runs `openclaw gateway run` from its PATH/);
+
     const missing = await run(process.execPath, [FLEETD, 'validate', '--manifest', join(dir, 'none.json5')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /none\.json5/);
   } finally {
+    await cleanup(dir);
+  }
+});
+
+test('logs of a file that does not exist yet: said on stderr (exit 0), --json says exists: false; -f says it waits, then follows the file once it appears', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { alpha: {}, off: { enabled: false } } } }), { waitRunning: 1 });
+  const seen = await fakePids(f.stateDir, 'acme/alpha');
+  try {
+    // the fake gateway never writes OpenClaw's own log
+    const none = await human(f, 'logs', 'acme/alpha', '--openclaw');
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /^fleetctl: acme\/alpha: OpenClaw's own log \S+openclaw\.log does not exist yet \(OpenClaw creates it when the gateway first logs; its captured output: fleetctl logs acme\/alpha\)\n$/);
+    const doc = await f.ctl('logs', 'acme/alpha', '--openclaw');
+    assert.equal(doc.code, 0, doc.stderr);
+    assert.equal(doc.json.exists, false);
+    assert.deepEqual(doc.json.lines, []);
+    // an agent never started has no captured output either
+    const off = await human(f, 'logs', 'acme/off');
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stderr, /acme\/off: no gateway output captured yet: \S+gateway\.log does not exist/);
+    // a log that exists: no note
+    assert.equal((await f.ctl('logs', 'acme/alpha')).json.exists, true);
+    assert.equal((await human(f, 'logs', 'acme/alpha')).stderr, '');
+
+    const follow = spawnCtl(f, 'logs', 'acme/alpha', '--openclaw', '-f');
+    try {
+      await waitFor(() => follow.stderr().includes('does not exist yet'), { timeoutMs: 10_000, what: 'the note of the follow' });
+      assert.match(follow.stderr(), /; waiting for it \(Ctrl-C to stop\)\n$/);
+      await mkdir(join(agentHome(f.stateDir, 'acme/alpha'), 'logs'), { recursive: true });
+      await writeFile(doc.json.file, '{"msg":"first record"}\n');
+      await waitFor(() => follow.stdout().includes('first record'), { timeoutMs: 10_000, what: 'the first record in the follow' });
+      follow.child.kill('SIGINT');
+      assert.equal(await follow.exited, 0, follow.stderr());
+    } finally {
+      follow.child.kill('SIGKILL');
+    }
+    const now = await human(f, 'logs', 'acme/alpha', '--openclaw');
+    assert.deepEqual([now.code, now.stdout, now.stderr], [0, '{"msg":"first record"}\n', '']);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
     await cleanup(dir);
   }
 });

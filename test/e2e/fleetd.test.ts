@@ -102,7 +102,7 @@ test('add agent persists across a fleetd restart with the same port and token; r
     assert.equal(again.json.error.code, 'CONFLICT');
     const managed = await f.ctl('add', 'agent', 'acme/delta', '--set', 'gateway.port=1234');
     assert.equal(managed.code, 1);
-    assert.match(managed.stderr, /gateway\.port: managed by fleetd/);
+    assert.match(managed.json.error.message, /gateway\.port: managed by fleetd/);
 
     const refused = await f.ctl('remove', 'agent', 'acme/alpha');
     assert.equal(refused.code, 1);
@@ -159,7 +159,8 @@ test('reload restarts only the agent whose config changed; an invalid manifest c
     const invalid = await f.ctl('reload');
     assert.equal(invalid.code, 1);
     assert.equal(invalid.json.error.code, 'MANIFEST_INVALID');
-    assert.match(invalid.stderr, /fleets\.acme\.agents\.Alpha: id must match/);
+    assert.match(invalid.json.error.message, /fleets\.acme\.agents\.Alpha: id must match/);
+    assert.equal(invalid.stderr, '');
     assert.deepEqual(Object.fromEntries((await status(f)).map((a) => [a.address, a.pid])), before);
 
     const changed = structuredClone(manifest) as any;

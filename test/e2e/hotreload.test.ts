@@ -121,7 +121,7 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
     assert.equal(await pending.exited, 0, pending.stderr());
     const answer = JSON.parse(pending.stdout());
     assert.equal(answer.reconfigured[0].result, 'restarted');
-    assert.match(answer.reconfigured[0].reason, /not applied in place: the gateway did not confirm within 4 s: it did not react to the new file/);
+    assert.match(answer.reconfigured[0].reason, /not applied in place, so fleetd restarts the agent on the new file: the gateway did not confirm within 4 s: it did not react to the new file/);
     const lazy = await waitForAgent(f, 'acme/lazy', (a) => a.state === 'running' && a.pid !== pid);
     assert.equal(lazy.restarts, 1);
     await pidOf('acme/lazy');
@@ -155,7 +155,8 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
     const r = await reload((m) => (m.fleets.acme.agents.other.config = { fakeFail: true }));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.reconfigured[0].result, 'restarted');
-    assert.match(r.json.reconfigured[0].reason, /the gateway rejected the new openclaw\.json \(Unrecognized key: "fakeFail"\)/);
+    assert.match(r.json.reconfigured[0].reason, /fleetd restarts the agent on the new file: the gateway rejected the new openclaw\.json \(Unrecognized key: "fakeFail"\), which it will refuse at start too/);
+    assert.doesNotMatch(r.json.reconfigured[0].reason, /keeps running/, 'the message says what fleetd does: it restarts the agent');
     const failed = await waitForAgent(f, 'acme/other', (a) => a.state === 'failed');
     assert.equal(failed.lastExit.code, 78);
     assert.notEqual(failed.pid, pid);

@@ -165,3 +165,24 @@ test('two tenants: each home belongs to its own user, 0700, and neither can read
     for (const u of users) execFileSync('userdel', [u], { stdio: 'ignore' });
   }
 });
+
+test('a stopped agent has no memory: MEMORY "-" and isolation.memory "not running", whatever its cgroup still charges', { skip: !root && 'needs root' }, async () => {
+  const manifest = fakeManifest({ acme: { agents: { a: { limits: { memory: '256M' } }, b: {} } } });
+  await withFleetd(manifest, { waitRunning: 2 }, async (f, seen) => {
+    for (const a of ['acme/a', 'acme/b']) seen.push(...(await fakePids(f.stateDir, a)));
+    const running = (await status(f)).find((a) => a.address === 'acme/a');
+    assert.ok(running.isolation.memory.currentBytes > 0, running.isolation.memory.text);
+    assert.equal((await f.ctl('stop', 'agent', 'acme/a')).code, 0);
+    const view = (await status(f)).find((a) => a.address === 'acme/a');
+    assert.equal(view.state, 'stopped');
+    assert.equal(view.isolation.memory.currentBytes, null);
+    assert.equal(view.isolation.memory.source, 'none');
+    assert.equal(view.isolation.memory.text, 'not running');
+    const table = await run(process.execPath, [FLEETCTL, '--socket', f.socket, 'status']);
+    const [header, ...rows] = table.stdout.trimEnd().split('\n');
+    const column = header!.split(/ +/).indexOf('MEMORY');
+    const memory = Object.fromEntries(rows.map((r) => [r.split(/ +/)[0], r.split(/ +/)[column]]));
+    assert.equal(memory['acme/a'], '-', table.stdout);
+    assert.match(memory['acme/b']!, /^[\d.]+[KMG]iB$/, 'a running agent still shows its memory');
+  });
+});

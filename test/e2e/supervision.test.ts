@@ -192,7 +192,8 @@ test('exit 78 is not restarted: failed with the config error; restart agent trie
     const again = await f.ctl('restart', 'agent', 'acme/alpha');
     assert.equal(again.code, 1);
     assert.equal(again.json.error.code, 'AGENT_FAILED');
-    assert.match(again.stderr, /did not come back: failed/);
+    assert.match(again.json.error.message, /did not come back: failed/);
+    assert.equal(again.stderr, '');
     const retried = (await status(f)).find((a) => a.address === 'acme/alpha');
     assert.equal(retried.state, 'failed');
     assert.equal(retried.restarts, 1);

@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../../src/util/wait-for.js';
 import { installFakeRuntime } from '../support/fake-runtime.js';
-import { agentHome, cleanup, fakeInfo, fakeManifest, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForRunning, writeManifest, type Fleetd } from './harness.js';
+import { agentHome, cleanup, ctlText, fakeInfo, fakeManifest, startFleetd, status, stopFleetd, tempDir, waitAllDead, waitForRunning, writeManifest, type Fleetd } from './harness.js';
 
 /** The fake manifest, on managed (fake) runtimes pinned to `version`. */
 function manifest(dir: string, version: string, agents: string[], upgrade: Record<string, unknown>): Record<string, unknown> {
@@ -81,7 +81,7 @@ test('fleetctl upgrade: dry run, gated batches of maxParallel, and a failing tar
     // 3.0.0 migrates the state, then never becomes ready: rolled back, old state restored
     const bad = await f.ctl('upgrade', 'acme/b', '--to', '3.0.0');
     assert.equal(bad.code, 1, 'a failed rollout exits 1');
-    assert.match(bad.stderr, /not ready within the deadline/);
+    assert.equal(bad.stderr, '', '--json: the result says it, nothing on stderr');
     const failed = lines(bad.stdout).at(-1).result.rollout;
     assert.equal(failed.state, 'failed');
     assert.deepEqual([failed.failure.address, failed.failure.phase, failed.failure.rolledBack], ['acme/b', 'verifying', true]);
@@ -112,7 +112,8 @@ test('fleetctl upgrade: dry run, gated batches of maxParallel, and a failing tar
     assert.deepEqual(await stateSchema(f, 'acme/c'), { schema: 1, writer: '1.0.0' });
     const none = await f.ctl('upgrade', 'acme/a', '--to', '3.0.0', '--restore');
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /no snapshot of acme\/a with the state 3\.0\.0 left/);
+    assert.match(lines(none.stdout).at(-1).error.message, /no snapshot of acme\/a with the state 3\.0\.0 left/);
+    assert.equal(none.stderr, '', '--json: the error is the last NDJSON line, nothing on stderr');
     const log = await f.ctl('events', '-n', '500');
     assert.ok(lines(log.stdout).some((e) => e.type === 'rollout.step' && e.address === 'acme/b' && e.phase === 'rolled-back'));
     seen.push(...(await gatewayPids(f, agents)));
@@ -153,7 +154,7 @@ test('a reload that changes the pin is a rollout; fleetd killed mid-rollout rest
     await writeManifest(dir, manifest(dir, '1.0.0', ['a', 'b'], settings));
     const fight = await f.ctl('reload');
     assert.equal(fight.code, 1);
-    assert.match(fight.stderr, /rollout \S+ is moving acme\/a \(rollout: 2\.0\.0, manifest: 1\.0\.0\), acme\/b .*wait for it to finish/);
+    assert.match(fight.json.error.message, /rollout \S+ is moving acme\/a \(rollout: 2\.0\.0, manifest: 1\.0\.0\), acme\/b .*wait for it to finish/);
     await writeManifest(dir, manifest(dir, '2.0.0', ['a', 'b'], settings));
     seen.push(...(await gatewayPids(f, agents)));
     f.child.kill('SIGKILL');
@@ -177,6 +178,33 @@ test('a reload that changes the pin is a rollout; fleetd killed mid-rollout rest
       assert.deepEqual(await stateSchema(f, a.address), { schema: 2, writer: '2.0.0' });
     }
     seen.push(...(await gatewayPids(f, agents)));
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('fleetctl upgrade of agents that run a fixed gateway.command: refused as not upgradable (dry run too), nothing changed', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const seen: number[] = [];
+  const agents = ['acme/a', 'acme/b'];
+  const f = await startFleetd(dir, fakeManifest({ acme: { agents: { a: {}, b: {} } } }), { waitRunning: 2 });
+  try {
+    const before = await status(f);
+    seen.push(...(await gatewayPids(f, agents)));
+    const dry = await ctlText(f, 'upgrade', 'acme', '--to', '2.0.0', '--dry-run');
+    assert.equal(dry.code, 1, dry.stdout);
+    assert.doesNotMatch(dry.stdout, /nothing to do/);
+    assert.match(dry.stderr, /not upgradable: acme\/a, acme\/b run a fixed gateway\.command, not an OpenClaw version/);
+    assert.match(dry.stderr, /set fleets\.acme\.gateway\.openclaw: "2\.0\.0" in .*fleets\.json5 and run fleetctl reload/);
+    for (const target of ['acme', 'acme/b']) {
+      const up = await f.ctl('upgrade', target, '--to', '2.0.0');
+      assert.equal(up.code, 1, up.stdout);
+      assert.equal(lines(up.stdout).at(-1).error.code, 'REFUSED');
+    }
+    assert.deepEqual((await f.ctl('upgrade', 'status')).json.overrides, []);
+    assert.deepEqual((await status(f)).map((a) => [a.address, a.pid, a.runtime]), before.map((a) => [a.address, a.pid, a.runtime]));
   } finally {
     await stopFleetd(f);
     await waitAllDead(seen);

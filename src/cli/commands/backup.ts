@@ -5,7 +5,7 @@
 // (an existing FILE is never overwritten) with mode 0600: it holds the agent's token.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, stat, unlink } from 'node:fs/promises';
+import { link, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
@@ -15,6 +15,7 @@ import { callRaw, download } from '../../protocol/client.js';
 import { requireAddress } from '../address.js';
 import { globalsOf, type CliRun } from '../context.js';
 import { formatBytes } from '../format.js';
+import { checkFileToCreate, checkFileToRead } from '../operator-paths.js';
 import { note, printJson, printLines } from '../output.js';
 
 /** Default archive name: `<fleet>-<agent>-<UTC time>.fleetd-backup.tar.gz`. */
@@ -45,7 +46,7 @@ export function registerBackup(program: Command, run: CliRun): void {
         return;
       }
       const file = resolve(run.deps.cwd, target);
-      if (await stat(file).catch(() => undefined)) throw new FleetError('CONFLICT', `${file} already exists; fleetctl never overwrites an archive: choose another -o`);
+      await checkFileToCreate(file, 'choose another -o');
       const res = await download(socket, 'backup', { params, query });
       const verified = await writeVerified(res, file);
       const { manifest } = verified;
@@ -82,8 +83,7 @@ export function registerBackup(program: Command, run: CliRun): void {
       if (fileText === '-') upload = process.stdin;
       else {
         const file = resolve(run.deps.cwd, fileText);
-        const st = await stat(file).catch(() => undefined);
-        if (!st?.isFile()) throw new FleetError('NOT_FOUND', `${file} is not a file; give the archive written by fleetctl backup`);
+        await checkFileToRead(file, 'give the archive written by fleetctl backup (a .tar.gz file)');
         upload = createReadStream(file);
       }
       const query = { newToken: opts.newToken ? '1' : '0', start: opts.start ? '1' : '0' };

@@ -21,7 +21,7 @@ export async function runBulk(run: CliRun, globals: Globals, route: BulkRoute, p
     if ('error' in data) throw decodeWireError(data);
     if (globals.json) run.deps.io.out(`${JSON.stringify(raw)}\n`);
     if ('result' in data) result = data.result;
-    else if (!globals.json) printLines(run.deps.io, [`${data.progress.step} ${data.progress.address}: ${data.progress.reason}`]);
+    else if (!globals.json) printLines(run.deps.io, [stepLine(data.progress)]);
   }
   if (!result) throw new FleetError('INTERNAL', `fleetd ended the ${route} answer without a result; see fleetd's log`);
   if (!globals.json) note(run.deps.io, summary(result));
@@ -32,10 +32,18 @@ export async function runBulk(run: CliRun, globals: Globals, route: BulkRoute, p
   }
 }
 
-/** `stop all: 12 stopped, 0 failed` / `start fleet acme: 3 started, 1 skipped, 0 failed`. */
+/** `stopped acme/a: pid 12 stopped`; `already stopped acme/b`, `already running acme/c: pid 14` (agents the command did not have to touch). */
+function stepLine(step: ResponseBody<BulkRoute>['steps'][number]): string {
+  if (!step.already) return `${step.step} ${step.address}: ${step.reason}`;
+  const rest = step.reason.replace(/^(was )?already (stopped|running)( as )?/, '');
+  return `already ${step.step === 'stopped' ? 'stopped' : 'running'} ${step.address}${rest ? `: ${rest}` : ''}`;
+}
+
+/** `stop all: 12 stopped, 2 already stopped, 0 failed` / `start fleet acme: 3 started, 1 skipped, 0 failed`. */
 function summary(result: ResponseBody<BulkRoute>): string {
   if (result.steps.length === 0) return `${result.action} ${result.scope}: no agents`;
   const verb = result.action === 'stop' ? 'stopped' : result.steps.some((s) => s.step === 'starting') ? 'starting' : 'started';
+  const already = result.already.length > 0 ? `, ${result.already.length} already ${result.action === 'stop' ? 'stopped' : 'running'}` : '';
   const skipped = result.skipped.length > 0 ? `, ${result.skipped.length} skipped` : '';
-  return `${result.action} ${result.scope}: ${result.done.length} ${verb}${skipped}, ${result.failed.length} failed`;
+  return `${result.action} ${result.scope}: ${result.done.length} ${verb}${already}${skipped}, ${result.failed.length} failed`;
 }

@@ -1,12 +1,13 @@
-// `fleetctl logs FLEET/AGENT [-n N] [-f]`: the last lines of an agent's log, or a live
-// follow (NDJSON `{ line }` objects) until Ctrl-C, which ends the run with exit 0.
+// `fleetctl logs FLEET/AGENT [-n N] [-f] [--openclaw]`: the last lines of an agent's log, or a
+// live follow (NDJSON `{ line }` objects) until Ctrl-C, which ends the run with exit 0. A log
+// file that does not exist yet is said on stderr (exit 0: nothing failed, there is no log yet).
 import type { Command } from 'commander';
 import { FleetError } from '../../errors.js';
 import { callRaw, stream } from '../../protocol/client.js';
 import { errorBodySchema, logLineSchema } from '../../protocol/schemas.js';
 import { requireAddress } from '../address.js';
 import { globalsOf, type CliRun } from '../context.js';
-import { printJson, printLines } from '../output.js';
+import { note, printJson, printLines } from '../output.js';
 import { decodeWireError } from '../../protocol/wire-error.js';
 import { intOption } from './group.js';
 
@@ -26,14 +27,25 @@ export function registerLogs(program: Command, run: CliRun): void {
       const params = requireAddress(addressText);
       const { socket, json } = globalsOf(cmd, run.deps);
       const route = opts.openclaw ? 'openclawLogs' : 'logs';
+      // a follow asks first (no lines) only to say that the file is not there yet
+      const { data, raw } = await callRaw(socket, route, { params, query: { lines: String(opts.follow ? 0 : opts.lines) } });
+      if (data.exists === false) note(run.deps.io, missingLogNote(data.address, data.file, route, opts.follow === true));
       if (!opts.follow) {
-        const { data, raw } = await callRaw(socket, route, { params, query: { lines: String(opts.lines) } });
         if (json) printJson(run.deps.io, raw);
         else printLines(run.deps.io, data.lines);
         return;
       }
       await follow(run, socket, route, params, opts.lines, json);
     });
+}
+
+/** Why `logs` prints nothing: the file is not there yet (an empty file needs no words); with -f, that it waits for it. */
+export function missingLogNote(address: string, file: string, route: 'logs' | 'openclawLogs', following: boolean): string {
+  const what =
+    route === 'openclawLogs'
+      ? `${address}: OpenClaw's own log ${file} does not exist yet (OpenClaw creates it when the gateway first logs; its captured output: fleetctl logs ${address})`
+      : `${address}: no gateway output captured yet: ${file} does not exist (it is written from the agent's first start; fleetctl status says why it has not run)`;
+  return `fleetctl: ${what}${following ? '; waiting for it (Ctrl-C to stop)' : ''}`;
 }
 
 /** Streams the log until fleetd ends it or Ctrl-C aborts the request; --json prints the NDJSON objects as they come. */

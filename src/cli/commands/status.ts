@@ -1,6 +1,6 @@
 // `fleetctl status [FLEET[/AGENT]]`: one line per agent, sorted by address, filtered here.
 import type { Command } from 'commander';
-import { FleetError } from '../../errors.js';
+import { unknownTarget } from '../../plan/unknown-address.js';
 import { callRaw } from '../../protocol/client.js';
 import { formatDurationCompact } from '../../util/duration.js';
 import type { AgentView, ResponseBody } from '../../protocol/schemas.js';
@@ -27,10 +27,7 @@ export function registerStatus(program: Command, run: CliRun): void {
       const { socket, json } = globalsOf(cmd, run.deps);
       const { data, raw } = await callRaw(socket, 'status');
       const agents = data.agents.filter((a) => matches(a, filter));
-      if (filter && agents.length === 0) {
-        const fleets = [...new Set(data.agents.map((a) => a.fleet))].sort();
-        throw new FleetError('NOT_FOUND', `no agent matches ${filterText}; known fleets: ${fleets.join(', ') || '(none)'} (see fleetctl status)`);
-      }
+      if (filter && agents.length === 0) throw unknownTarget(filter.agent ? `${filter.fleet}/${filter.agent}` : filter.fleet, data.agents.map((a) => a.address));
       if (json) {
         const doc = raw as { agents: { fleet?: unknown; agent?: unknown }[] };
         printJson(run.deps.io, filter ? { ...doc, agents: doc.agents.filter((a) => matches(a, filter)) } : doc);

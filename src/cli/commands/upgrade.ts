@@ -58,10 +58,8 @@ edited; the command prints the manifest line that makes it permanent.`,
         } else if ('result' in e) {
           result = e.result;
         } else if (json) {
-          // the error line is already on stdout: say it on stderr too, exit with its code
-          const error = errorFromEvent(e);
-          note(run.deps.io, `fleetctl: ${error.message}`);
-          run.exitCode = EXIT_CODES[error.code];
+          // the error line is already on stdout (NDJSON: its last line), and --json writes nothing on stderr
+          run.exitCode = EXIT_CODES[errorFromEvent(e).code];
           return;
         } else throw errorFromEvent(e);
       }

@@ -15,9 +15,10 @@ export const logsHandler = (ctx: DaemonContext): Handler<'logs'> => async ({ par
   const lines = parseLines(query.get('lines'));
   const following = parseFollow(query.get('follow'));
   // Follow from where the tail was taken, so nothing written in between is lost.
-  const startAt = following ? ((await stat(file).catch(() => undefined))?.size ?? 0) : 0;
+  const size = (await stat(file).catch(() => undefined))?.size;
+  const startAt = following ? (size ?? 0) : 0;
   const last = lines === 0 ? [] : await tailLines(file, lines);
-  if (!following) return { address, file, lines: last };
+  if (!following) return { address, file, lines: last, exists: size !== undefined };
   async function* stream() {
     for (const line of last) yield { line };
     yield* followLines(file, signal, startAt);

@@ -32,9 +32,10 @@ export const openclawLogsHandler = (ctx: DaemonContext): Handler<'openclawLogs'>
   const file = facts.effective.paths.openclawLog;
   const secrets = await redactionSetOf(facts, parentEnv);
   // Follow from where the tail was taken, so nothing written in between is lost.
-  const startAt = following ? ((await stat(file).catch(() => undefined))?.size ?? 0) : 0;
+  const size = (await stat(file).catch(() => undefined))?.size;
+  const startAt = following ? (size ?? 0) : 0;
   const last = (lines === 0 ? [] : await tailLines(file, lines, { maxBytes: MAX_TAIL_BYTES, rotatedPath: openclawRotatedPath })).map((line) => redactText(line, secrets));
-  if (!following) return { address: facts.address, file, lines: last };
+  if (!following) return { address: facts.address, file, lines: last, exists: size !== undefined };
   const redactor = createRedactor(secrets);
   async function* stream() {
     for (const line of last) yield { line };
