@@ -74,6 +74,28 @@ describe('parsing /proc/net/tcp{,6}', () => {
       assert.equal(createListenerCheck({ procRoot: dir, listeners })(20000, [4242]).owner, 'agent');
     }));
 
+  test('a check told that something answered on the port never judges "none" from a read made before the bind', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'net'), { recursive: true });
+      // port 20001 (4E21) not bound yet when the shared table is read
+      await writeFile(join(dir, 'net', 'tcp'), TCP.replace(/\n.*:4E21 .*\n/, '\n'));
+      let t = 0;
+      let reads = 0;
+      const counted = createListenTable({ procRoot: dir, maxAgeMs: 50, now: () => t });
+      const listeners = (port: number, fresh?: boolean) => (reads++, counted(port, fresh));
+      const check = createListenerCheck({ procRoot: dir, listeners });
+      assert.equal(check(20001, [4242]).owner, 'none');
+      await writeFile(join(dir, 'net', 'tcp'), TCP); // the gateway binds; its probe gets an answer
+      await mkdir(join(dir, '4242', 'fd'), { recursive: true });
+      await symlink('socket:[114]', join(dir, '4242', 'fd', '4'));
+      t = 10;
+      assert.equal(check(20001, [4242]).owner, 'none', 'without knowing of an answer: the shared read (still within its window)');
+      assert.equal(check(20001, [4242], { answered: true }).owner, 'agent', 'an answer on the port: read again, the listener is seen');
+      reads = 0;
+      assert.equal(check(20001, [4242], { answered: true }).owner, 'agent');
+      assert.equal(reads, 1, 'a read that shows the listener is reused, answer or not');
+    }));
+
   test('addresses decode as people write them', () => {
     assert.equal(decodeProcAddress('0100007F'), '127.0.0.1');
     assert.equal(decodeProcAddress('00000000000000000000000001000000'), '::1');

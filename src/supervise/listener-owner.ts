@@ -43,8 +43,8 @@ const DEFAULTS: ListenerDeps = { procRoot: '/proc' };
 /** Dependencies of createListenerCheck: /proc, the LISTEN sockets of a port, and the wide scan that names a foreign holder (holderOf). */
 export interface ListenerCheckDeps extends ListenerDeps {
   nameHolder: (inode: number) => { pid: number; command: string } | undefined;
-  /** The LISTEN sockets on a port (default: both tables read per call; fleetd shares one read: createListenTable). */
-  listeners: (port: number) => ListenSocket[];
+  /** The LISTEN sockets on a port (default: both tables read per call; fleetd shares one read: createListenTable). `fresh`: not from a read made before this call. */
+  listeners: (port: number, fresh?: boolean) => ListenSocket[];
 }
 
 /** TCP state LISTEN in /proc/net/tcp. */
@@ -175,7 +175,13 @@ export function holderOf(inode: number, deps: ListenerDeps = DEFAULTS): { pid: n
 }
 
 /** One check of the listener on `port` against the agent's pids (see the file comment). */
-export type ListenerCheck = (port: number, agentPids: Iterable<number>) => ListenerOwner;
+export type ListenerCheck = (port: number, agentPids: Iterable<number>, options?: ListenerCheckOptions) => ListenerOwner;
+
+/** What the caller already knows of the port. */
+export interface ListenerCheckOptions {
+  /** Something answered on the port just now (a probe got an HTTP answer): a shared table read from before that cannot say "none"; it is read again. */
+  answered?: boolean;
+}
 
 /** A listener check that names a foreign holder once per socket and remembers it while that socket lives. */
 export function createListenerCheck(options: Partial<ListenerCheckDeps> = {}): ListenerCheck {
@@ -183,8 +189,9 @@ export function createListenerCheck(options: Partial<ListenerCheckDeps> = {}): L
   const nameHolder = options.nameHolder ?? ((inode: number) => holderOf(inode, deps));
   const listeners = options.listeners ?? ((port: number) => listenersOnPort(port, deps));
   const named = new Map<number, { pid: number; command: string } | null>();
-  return (port, agentPids) => {
-    const sockets = listeners(port);
+  return (port, agentPids, options = {}) => {
+    let sockets = listeners(port);
+    if (sockets.length === 0 && options.answered) sockets = listeners(port, true);
     if (sockets.length === 0) return { owner: 'none' };
     for (const inode of named.keys()) if (!sockets.some((s) => s.inode === inode)) named.delete(inode);
     const ours = new Map<number, number>(); // inode -> agent pid
@@ -216,17 +223,18 @@ export const LISTEN_TABLE_MAX_AGE_MS = 50;
 // With hundreds of agents the tables hold thousands of rows (each probe leaves TIME_WAIT
 // sockets), and the kernel renders them anew on every read: one read (and one parse, indexed
 // by port) serves every check of the next 50 ms, which a port's listener outlives anyway
-// (a start is judged over several probes).
+// (a start is judged over several probes). A check that knows something just answered on the
+// port asks for a fresh read instead of a table that may predate the bind.
 /** The LISTEN sockets of a port from one read of both tables shared for `maxAgeMs` (createListenerCheck's `listeners`). */
-export function createListenTable(options: ListenTableOptions = {}): (port: number) => ListenSocket[] {
+export function createListenTable(options: ListenTableOptions = {}): ListenerCheckDeps['listeners'] {
   const deps: ListenerDeps = { procRoot: options.procRoot ?? DEFAULTS.procRoot };
   const maxAgeMs = options.maxAgeMs ?? LISTEN_TABLE_MAX_AGE_MS;
   const now = options.now ?? (() => performance.now());
   let table: Map<number, ListenSocket[]> | undefined;
   let readAt = 0;
-  return (port) => {
+  return (port, fresh = false) => {
     const t = now();
-    if (table === undefined || t - readAt >= maxAgeMs || t < readAt) {
+    if (fresh || table === undefined || t - readAt >= maxAgeMs || t < readAt) {
       table = readListenTable(deps);
       readAt = t;
     }

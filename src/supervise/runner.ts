@@ -484,7 +484,8 @@ class GatewayRunner implements Runner {
     if (result.refused && last && now - last.at >= 0 && now - last.at < LISTENER_REFUSED_RECHECK_MS) return last.owner;
     const cgroup = run.spec.isolation?.cgroup;
     const members = cgroup ? safePids(cgroup) : [run.proc.pid!, ...run.known.keys()];
-    const owner = this.deps.listenerCheck(run.spec.port, members);
+    // a probe that got an HTTP answer proves a listener: the check must not judge from a table read before the bind
+    const owner = this.deps.listenerCheck(run.spec.port, members, { answered: result.live || (result.startup !== undefined && result.startup.state !== 'no-answer') });
     run.listener = { owner, at: now };
     return owner;
   }
