@@ -94,16 +94,23 @@ test('live restore: after a SIGKILL of fleetd, the next fleetd adopts every gate
   }
 });
 
+/** Both agents running under a fleetd that is then SIGKILLed: that fleetd, status before the kill, and every gateway pid (to wait for at the end). */
+async function twoAgentsThenCrash(dir: string, seen: number[]) {
+  const f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
+  const before = new Map((await status(f)).map((a) => [a.address, a]));
+  for (const address of ADDRESSES) seen.push(...(await fakePids(f.stateDir, address)));
+  f.child.kill('SIGKILL');
+  await f.exited;
+  return { f, before };
+}
+
 test('live restore: a gateway whose config changed while fleetd was away is stopped and started again, and the log says why', async () => {
   const dir = await tempDir();
-  const manifest = twoAgents();
-  let f = await startFleetd(dir, manifest, { waitRunning: 2 });
   const seen: number[] = [];
+  const crashed = await twoAgentsThenCrash(dir, seen);
+  let f = crashed.f;
+  const before = crashed.before;
   try {
-    const before = new Map((await status(f)).map((a) => [a.address, a]));
-    for (const address of ADDRESSES) seen.push(...(await fakePids(f.stateDir, address)));
-    f.child.kill('SIGKILL');
-    await f.exited;
     const changed = twoAgents() as { fleets: { acme: { agents: Record<string, unknown> } } };
     changed.fleets.acme.agents['beta'] = { config: { logging: { level: 'debug' } } };
     f = await startFleetd(dir, changed, { waitRunning: 2 });
@@ -121,21 +128,18 @@ test('live restore: a gateway whose config changed while fleetd was away is stop
 
 test('live restore: a gateway whose process record never reached the registry (fleetd killed before its batched write) is adopted by its shim\'s record, not stopped', async () => {
   const dir = await tempDir();
-  const manifest = twoAgents();
-  let f = await startFleetd(dir, manifest, { waitRunning: 2 });
   const seen: number[] = [];
+  const crashed = await twoAgentsThenCrash(dir, seen);
+  let f = crashed.f;
+  const before = crashed.before;
   try {
-    const before = new Map((await status(f)).map((a) => [a.address, a]));
-    for (const address of ADDRESSES) seen.push(...(await fakePids(f.stateDir, address)));
-    f.child.kill('SIGKILL');
-    await f.exited;
     // the registry as a fleetd killed before writing beta's spawn leaves it
     const registryPath = join(f.stateDir, 'registry.json');
     const registry = JSON.parse(await readFile(registryPath, 'utf8'));
     assert.ok(registry.agents['acme/beta'].process, 'recorded before the edit');
     delete registry.agents['acme/beta'].process;
     await writeFile(registryPath, JSON.stringify(registry, null, 2), { mode: 0o600 });
-    f = await startFleetd(dir, manifest, { waitRunning: 2 });
+    f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
     const after = new Map((await status(f)).map((a) => [a.address, a]));
     for (const address of ADDRESSES) {
       assert.equal(after.get(address)!.pid, before.get(address)!.pid, `${address}: adopted, same pid`);
