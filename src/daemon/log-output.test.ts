@@ -56,12 +56,16 @@ const timer = setInterval(() => {
 }, 5);`,
       { maxPendingBytes: 32 * 1024, retryMs: 5 },
     );
-    c.proc.stdout.pause(); // nobody reads: the pipe fills, then our queue, then lines are dropped
+    // The listener is attached before anything arrives, then paused: nobody reads, the pipe
+    // fills, then our queue, then lines are dropped. (Attached later, lines were lost to the
+    // test itself: when the child drained into the pipe and exited first, Node's child_process
+    // resumed the stream on exit with no listener, and the lines read then went nowhere.)
+    let text = '';
+    c.proc.stdout.on('data', (d) => (text += d));
+    c.proc.stdout.pause();
     await waitFor(() => c.stderr().includes('written'), { timeoutMs: 20_000, what: 'the writer to finish without blocking' });
     const droppedWhileFull = Number(/written dropped=(\d+)/.exec(c.stderr())![1]);
     assert.ok(droppedWhileFull > 0, 'some lines were dropped while nobody read');
-    let text = '';
-    c.proc.stdout.on('data', (d) => (text += d));
     c.proc.stdout.resume(); // the reader is back: the queue drains
     assert.equal(await c.exited, 0, c.stderr());
     const dropped = Number(/done dropped=(\d+)/.exec(c.stderr())![1]);
