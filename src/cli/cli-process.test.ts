@@ -210,6 +210,10 @@ describe('against a fixture server', () => {
       ['add', 'agent', 'acme/new', '--set', 'model=claude'],
       ['add', 'agent', 'acme/new', '--set', 'a=1', '--set', 'a.b=2'],
       ['stop', 'agent', 'acme/korax', '--timeout', 'soon'],
+      // fleetd must not be restarted or stopped by a command whose own wait is nonsense
+      ['daemon', 'restart', '--timeout', 'abc'],
+      ['daemon', 'restart', '--timeout', '-5'],
+      ['daemon', 'stop', '--timeout', '1.5x'],
       ['runtime', 'install', 'latest'],
       ['logs'],
       ['frobnicate'],

@@ -7,7 +7,8 @@ import { FleetError } from '../../errors.js';
 import { waitFor } from '../../util/wait-for.js';
 import { globalsOf, type CliRun } from '../context.js';
 import { note, printJson, printLines } from '../output.js';
-import { groupCommand } from './group.js';
+import { groupCommand, intOption } from './group.js';
+import { MAX_TIMEOUT_MS } from './stop.js';
 
 /** True while `pid` exists (signal 0). */
 function alive(pid: number): boolean {
@@ -30,7 +31,7 @@ export function registerDaemon(program: Command, run: CliRun): void {
           ? 'restart fleetd, leaving every gateway running: the next fleetd adopts them (same pids, no restart). Under systemd: `systemctl restart fleetd` does the same'
           : 'stop every gateway, then fleetd (like SIGTERM or `systemctl stop fleetd`)',
       )
-      .option('--timeout <MS>', 'how long to wait for fleetd to exit', (v) => Number(v), 120_000)
+      .option('--timeout <MS>', 'how long to wait for fleetd to exit, in milliseconds', intOption(0, MAX_TIMEOUT_MS), 120_000)
       .action(async (opts: { timeout: number }, cmd: Command) => {
         const { socket, json } = globalsOf(cmd, run.deps);
         const { data, raw } = await callRaw(socket, how === 'restart' ? 'daemonRestart' : 'daemonStop');
