@@ -264,8 +264,13 @@ export class Agent {
     });
   }
 
-  /** Live restore of a gateway that ended while fleetd was away: its exit goes through the restart policy (and a restart follows when it says so). */
-  async adoptExited(exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined): Promise<void> {
+  /**
+   * Live restore of a gateway that ended while fleetd was away: when the agent is `wanted`
+   * running, its exit goes through the restart policy (and a restart follows when it says
+   * so); otherwise (stopped by the operator, disabled) its exit is only recorded.
+   */
+  async adoptExited(exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined, wanted: boolean): Promise<void> {
+    if (!wanted) return this.runner.recallExit(exit, { spawnedAt: Date.parse(record.spawnedAt), restarts: record.restarts ?? 0 });
     const m = this.deps.manifest();
     const spec = { ...this.previewSpec(), logs: m.logs, stopTimeoutMs: m.gateway.stopTimeoutMs, health: m.health, restart: m.restart };
     await this.runner.adoptExit(exit, {

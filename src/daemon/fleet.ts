@@ -510,10 +510,10 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       return adopt(desired).adoptRunning(proc, record, why);
     },
 
-    /** Live restore of a gateway that ended while fleetd was away (see Agent.adoptExited). */
-    async adoptExited(address: string, exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined, target: Manifest = manifest): Promise<void> {
+    /** Live restore of a gateway that ended while fleetd was away (see Agent.adoptExited; `wanted`: the agent is wanted running, so the restart policy applies). */
+    async adoptExited(address: string, exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined, wanted: boolean, target: Manifest = manifest): Promise<void> {
       const desired = desiredAgents(target, store.current()).find((d) => d.address === address);
-      if (desired) await adopt(desired).adoptExited(exit, record, output);
+      if (desired) await adopt(desired).adoptExited(exit, record, output, wanted);
     },
 
     /** Lets every gateway run on for the next fleetd to adopt (fleetd restarts); the registry keeps their records. */

@@ -135,9 +135,12 @@ async function restoreOne(fleet: Fleet, manifest: Manifest, address: string, rec
   switch (attached.reason) {
     case 'exited': {
       const exit = attached.exit;
-      log.warn({ pid: record.pid, code: exit.code, signal: exit.signal }, `${attached.message} while fleetd was away`);
+      // An agent not wanted running (the operator stopped it, perhaps just before fleetd died):
+      // its exit is recorded, nothing restarts, and the log does not call it a crash.
+      if (wanted === undefined) log.info({ pid: record.pid, code: exit.code, signal: exit.signal }, `${attached.message}; not restarted: the agent is not wanted running (stopped, disabled or removed)`);
+      else log.warn({ pid: record.pid, code: exit.code, signal: exit.signal }, `${attached.message} while fleetd was away`);
       const output = [exit.tail.stderr, exit.tail.stdout].join('\n').trim().split('\n').filter(Boolean).slice(-1)[0];
-      if (wanted !== undefined) await fleet.adoptExited(address, { code: exit.code, signal: exit.signal, at: exit.at, ...(exit.error ? { error: exit.error } : {}) }, record, output, manifest);
+      await fleet.adoptExited(address, { code: exit.code, signal: exit.signal, at: exit.at, ...(exit.error ? { error: exit.error } : {}) }, record, output, wanted !== undefined, manifest);
       await attached.handle.close().catch(() => undefined);
       return 'exited';
     }

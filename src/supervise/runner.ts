@@ -180,6 +180,15 @@ class GatewayRunner implements Runner {
     });
   }
 
+  recallExit(exit: GatewayExit & { at: number }, facts: { spawnedAt: number; restarts: number }): Promise<void> {
+    return this.enqueue(() => {
+      if (this.state !== 'stopped' || this.current) return;
+      this.restarts = facts.restarts;
+      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt };
+      this.emit('process', null); // the registry forgets the process and keeps its exit
+    });
+  }
+
   detach(): Promise<void> {
     this.cancelLaunch();
     return this.enqueue(async () => {

@@ -3,6 +3,7 @@
 // must take all of that over at once and end up with exactly one gateway per agent, on the
 // same port with the same token. SIGTERM must leave nothing behind.
 import { test } from 'node:test';
+import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { lstat, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -147,6 +148,42 @@ test('live restore: a gateway whose process record never reached the registry (f
     }
     assert.match(f.output(), /the registry has no record of this gateway \(fleetd ended before writing it\); judging it by its shim's record/);
     assert.doesNotMatch(f.output(), /stopped leftover gateway processes/);
+  } finally {
+    await stopFleetd(f);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
+test('live restore: a stopped agent whose gateway ended while fleetd was away keeps that exit, and is not started', async () => {
+  const dir = await tempDir();
+  const seen: number[] = [];
+  const crashed = await twoAgentsThenCrash(dir, seen);
+  let f = crashed.f;
+  try {
+    // as when `stop agent` was acknowledged and fleetd died before its last registry write and
+    // before closing the shim's run: the wish is 'stopped', the process record still there
+    process.kill(crashed.before.get('acme/beta')!.pid!, 'SIGTERM');
+    const exitFile = join(f.stateDir, 'agents', 'acme', 'beta', 'exit.json');
+    await waitFor(() => existsSync(exitFile), { timeoutMs: 10_000, what: "beta's shim to record the exit" });
+    const recorded = JSON.parse(await readFile(exitFile, 'utf8'));
+    const registryPath = join(f.stateDir, 'registry.json');
+    const registry = JSON.parse(await readFile(registryPath, 'utf8'));
+    registry.agents['acme/beta'].desired = 'stopped';
+    assert.ok(registry.agents['acme/beta'].process);
+    await writeFile(registryPath, JSON.stringify(registry, null, 2), { mode: 0o600 });
+    f = await startFleetd(dir, twoAgents(), { waitRunning: 1 });
+    const beta = await waitForAgent(f, 'acme/beta', (a) => a.state === 'stopped' && a.lastExit !== null);
+    assert.deepEqual([beta.lastExit.code, beta.lastExit.signal, beta.lastExit.at], [recorded.code, recorded.signal, recorded.at], 'the exit the shim recorded');
+    assert.equal(beta.pid, null);
+    assert.equal(beta.reason, 'stopped by the operator');
+    assert.match(f.output(), /not restarted: the agent is not wanted running/);
+    assert.doesNotMatch(f.output(), /acme\/beta[^\n]*while fleetd was away/);
+    const entry = await waitFor(async () => {
+      const e = JSON.parse(await readFile(registryPath, 'utf8')).agents['acme/beta'];
+      return e.process ? undefined : e;
+    }, { timeoutMs: 10_000, what: 'the registry to forget the process' });
+    assert.equal(entry.lastExit.at, recorded.at, 'and to keep its exit');
   } finally {
     await stopFleetd(f);
     await waitAllDead(seen);

@@ -20,7 +20,7 @@ function matches(agent: { fleet?: unknown; agent?: unknown }, filter: StatusFilt
 export function registerStatus(program: Command, run: CliRun): void {
   program
     .command('status')
-    .description('show every agent: state, pid, port, uptime, restarts, last exit, health, RSS, reason')
+    .description('show every agent: state, pid, port, uptime, restarts, last exit, health, memory (cgroup, else process tree RSS; against its limit), OpenClaw and Node versions, reason')
     .argument('[FLEET[/AGENT]]', 'only this fleet, or only this agent')
     .action(async (filterText: string | undefined, _opts: unknown, cmd: Command) => {
       const filter = filterText === undefined ? undefined : parseFilter(filterText);
