@@ -30,6 +30,11 @@ describe('event bus', () => {
     assert.deepEqual((await collect(bus.read({ limit: 1 }))).map((e) => e.seq), [5]);
     assert.deepEqual((await collect(bus.read({ since: 5 }))).map((e) => e.seq), []);
     assert.deepEqual((await collect(bus.read({ since: 999 }))).map((e) => e.seq), [3, 4, 5], 'a cursor ahead of this numbering (fleetd restarted) reads everything');
+    // a later fleetd numbers from its start time: every cursor of an earlier one is below its base
+    const later = createEventBus({ seqBase: 5_000_000 });
+    for (let i = 1; i <= 4; i++) later.publish(reload(i));
+    assert.deepEqual((await collect(later.read({ since: 3 }))).map((e) => e.seq), [5_000_001, 5_000_002, 5_000_003, 5_000_004], 'a cursor of an earlier fleetd (below the base) reads everything, never skips the first new events');
+    assert.deepEqual((await collect(later.read({ since: 5_000_002 }))).map((e) => e.seq), [5_000_003, 5_000_004]);
   });
 
   test('follow: backlog, then live events in order, until abort; close() ends every follower', async () => {

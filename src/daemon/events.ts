@@ -15,11 +15,17 @@ export const MAX_PENDING_EVENTS = 5000;
 export interface EventBusOptions {
   capacity?: number;
   now?: () => number;
+  /**
+   * The numbering starts after this (default 0: 1, 2, ...). fleetd passes its start time in
+   * microseconds (epoch ms x 1000), so a later fleetd numbers above every earlier one and a
+   * cursor from before a restart is recognised as older (see ReadOptions.since).
+   */
+  seqBase?: number;
 }
 
 /** Options of one read. */
 export interface ReadOptions {
-  /** Only events with a larger seq (a cursor from a previous read). A cursor ahead of this fleetd (it restarted) reads everything buffered. */
+  /** Only events with a larger seq (a cursor from a previous read). A cursor from another numbering (below this bus's base: an earlier fleetd; or ahead of it) reads everything buffered. */
   since?: number;
   /** At most the last N of the backlog. */
   limit?: number;
@@ -35,7 +41,8 @@ export function createEventBus(options: EventBusOptions = {}) {
   const ring: FleetEvent[] = [];
   const listeners = new Set<(event: FleetEvent) => void>();
   const followers = new Map<{ end(): void }, Promise<void>>();
-  let seq = 0;
+  const base = options.seqBase ?? 0;
+  let seq = base;
   let closed = false;
 
   /** Calls `listener` for every new event; returns the unsubscribe function. */
@@ -46,7 +53,7 @@ export function createEventBus(options: EventBusOptions = {}) {
 
   /** The buffered events after `since` (all when the cursor is from a newer numbering), last `limit` of them. */
   function backlog(since: number | undefined, limit: number | undefined): FleetEvent[] {
-    const after = since === undefined || since > seq ? ring : ring.filter((e) => e.seq > since);
+    const after = since === undefined || since > seq || since < base ? ring : ring.filter((e) => e.seq > since);
     return limit === undefined ? [...after] : after.slice(Math.max(0, after.length - limit));
   }
 
@@ -75,7 +82,7 @@ export function createEventBus(options: EventBusOptions = {}) {
       await Promise.race([Promise.all(done), new Promise((resolve) => (timer = setTimeout(resolve, waitMs).unref()))]);
       clearTimeout(timer);
     },
-    /** Seq of the newest event (0: none yet). */
+    /** Seq of the newest event (the base, 0 by default, while none yet). */
     get lastSeq(): number {
       return seq;
     },

@@ -128,7 +128,8 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   const isolation = setupIsolationHost(cgroupConfig, anyAgentMerges(manifest));
   log.info({ isolation: isolation.view.description, moved: isolation.moved.length ? isolation.moved : undefined, ksm: isolation.ksm?.words }, `isolation: ${isolation.view.description}`);
   const store = createRegistryStore(openRegistry(manifest.stateDir));
-  const events = createEventBus();
+  // numbered from this fleetd's start time in µs: a cursor from before a restart is older than all of this fleetd's events
+  const events = createEventBus({ seqBase: Date.now() * 1000 });
   let serving = false;
   const sd = createSdNotifier({
     logger: log,
