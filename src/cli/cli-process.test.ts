@@ -44,7 +44,7 @@ describe('no daemon', () => {
     assert.match(text.stderr, /^fleetctl: fleetd is not reachable/);
   });
 
-  test('--json, every command: an error is one JSON document on stdout and stderr stays empty (usage errors too)', async () => {
+  test('--json, every command: an error is one JSON document, on one line, on stdout and stderr stays empty (usage errors too)', async () => {
     const socket = join(dir, 'none.sock');
     const archive = join(dir, 'a.tar.gz');
     await writeFile(archive, 'x');
@@ -66,8 +66,9 @@ describe('no daemon', () => {
       const what = args.join(' ');
       assert.equal(r.stderr, '', `${what}: stderr`);
       assert.ok(r.exitCode === code || (code === -1 && r.exitCode >= 1 && r.exitCode <= 2), `${what}: exit ${r.exitCode}`);
-      const last = r.stdout.trimEnd().split('\n').at(-1)!;
-      const doc = JSON.parse(r.stdout.trimStart().startsWith('{\n') ? r.stdout : last) as { error: { code: string; message: string } };
+      // one line: a reader of an NDJSON stream (stop --all, events -f ...) parses it like any record
+      assert.equal(r.stdout.trimEnd().split('\n').length, 1, `${what}: the error is one line: ${r.stdout}`);
+      const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
       assert.ok(doc.error.message.length > 0, what);
       if (errorCode) assert.equal(doc.error.code, errorCode, what);
     }

@@ -9,6 +9,11 @@ export function printJson(io: CliIo, value: unknown): void {
   io.out(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Prints one value as one line of JSON (an NDJSON record). */
+export function printJsonLine(io: CliIo, value: unknown): void {
+  io.out(`${JSON.stringify(value)}\n`);
+}
+
 /** Prints lines on stdout. */
 export function printLines(io: CliIo, lines: readonly string[]): void {
   if (lines.length) io.out(`${lines.join('\n')}\n`);
@@ -27,7 +32,8 @@ export function errorDocument(code: ErrorCode, message: string, details?: unknow
 /** Reports a failure: `fleetctl: message` on stderr, or with --json the JSON error document on stdout only. */
 export function reportError(io: CliIo, err: unknown, json: boolean, alreadyShown = false): FleetError {
   const error = toFleetError(err);
-  if (json) printJson(io, errorDocument(error.code, error.message, error.details));
+  // one line: parseable by readers of a JSON document and of an NDJSON stream alike
+  if (json) printJsonLine(io, errorDocument(error.code, error.message, error.details));
   else if (!alreadyShown) note(io, `fleetctl: ${error.message}`);
   return error;
 }

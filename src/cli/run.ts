@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { EXIT_CODES, FleetError } from '../errors.js';
 import type { CliDeps, CliRun } from './context.js';
-import { errorDocument, printJson, reportError } from './output.js';
+import { errorDocument, printJsonLine, reportError } from './output.js';
 import { splitPassthrough } from './exec/passthrough.js';
 import { buildProgram } from './program.js';
 
@@ -37,7 +37,7 @@ export async function runCli(argv: readonly string[], given: CliDeps): Promise<n
       if (COMMANDER_SUCCESS.has(err.code) || (err.code === 'commander.help' && err.exitCode === 0)) return 0;
       // commander has already written its message (or the help, for a missing subcommand) to stderr
       const message = err.code === 'commander.help' ? 'missing command; see fleetctl --help' : err.message.replace(/^error: /, '');
-      if (json) printJson(deps.io, errorDocument('USAGE', message));
+      if (json) printJsonLine(deps.io, errorDocument('USAGE', message));
       return EXIT_CODES.USAGE;
     }
     const error = reportError(deps.io, err, json);

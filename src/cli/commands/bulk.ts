@@ -6,7 +6,7 @@ import { stream } from '../../protocol/client.js';
 import { bulkEventSchema, type ResponseBody } from '../../protocol/schemas.js';
 import { decodeWireError } from '../../protocol/wire-error.js';
 import type { CliRun, Globals } from '../context.js';
-import { note, printLines } from '../output.js';
+import { note, printJsonLine, printLines } from '../output.js';
 
 /** The four bulk routes. */
 export type BulkRoute = 'stopFleet' | 'startFleet' | 'stopAll' | 'startAll';
@@ -19,7 +19,7 @@ export async function runBulk(run: CliRun, globals: Globals, route: BulkRoute, p
     if (!event.success) throw new FleetError('INTERNAL', `fleetd sent an unexpected progress line: ${JSON.stringify(raw).slice(0, 200)}`);
     const data = event.data;
     if ('error' in data) throw decodeWireError(data);
-    if (globals.json) run.deps.io.out(`${JSON.stringify(raw)}\n`);
+    if (globals.json) printJsonLine(run.deps.io, raw);
     if ('result' in data) result = data.result;
     else if (!globals.json) printLines(run.deps.io, [stepLine(data.progress)]);
   }

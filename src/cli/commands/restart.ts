@@ -7,7 +7,7 @@ import { rollingEventSchema, type ResponseBody } from '../../protocol/schemas.js
 import { decodeWireError } from '../../protocol/wire-error.js';
 import { requireAddress, requireFleet } from '../address.js';
 import { globalsOf, type CliRun } from '../context.js';
-import { note, printLines } from '../output.js';
+import { note, printJsonLine, printLines } from '../output.js';
 import { groupCommand, intOption } from './group.js';
 import { reportAgent } from './report-agent.js';
 import { MAX_TIMEOUT_MS } from './stop.js';
@@ -45,7 +45,7 @@ export function registerRestart(program: Command, run: CliRun): void {
         if (!event.success) throw new FleetError('INTERNAL', `fleetd sent an unexpected rolling-restart event: ${JSON.stringify(raw).slice(0, 200)}`);
         const data = event.data;
         if ('error' in data) throw decodeWireError(data);
-        if (json) run.deps.io.out(`${JSON.stringify(raw)}\n`);
+        if (json) printJsonLine(run.deps.io, raw);
         if ('result' in data) result = data.result;
         else if (!json) printLines(run.deps.io, [progressLine(data.progress)]);
       }

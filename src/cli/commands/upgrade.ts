@@ -13,7 +13,7 @@ import { parseFilter } from '../address.js';
 import { globalsOf, type CliRun } from '../context.js';
 import {renderTable} from '../format.js';
 import { formatDurationCompact as formatDuration } from '../../util/duration.js';
-import { note, printJson, printLines } from '../output.js';
+import { note, printJson, printJsonLine, printLines } from '../output.js';
 import { decodeWireError as errorFromEvent } from '../../protocol/wire-error.js';
 
 /** Registers `upgrade`. */
@@ -49,7 +49,7 @@ edited; the command prints the manifest line that makes it permanent.`,
       const body = { target, to: opts.to, dryRun: opts.dryRun === true, restore: opts.restore === true, ...(opts.node ? { node: opts.node } : {}) };
       let result: ResponseBody<'upgrade'> | undefined;
       for await (const raw of stream(socket, 'upgrade', { body })) {
-        if (json) run.deps.io.out(`${JSON.stringify(raw)}\n`);
+        if (json) printJsonLine(run.deps.io, raw);
         const event = upgradeEventSchema.safeParse(raw);
         if (!event.success) throw new FleetError('INTERNAL', `fleetd sent an unexpected upgrade event: ${JSON.stringify(raw).slice(0, 200)}`);
         const e = event.data;
