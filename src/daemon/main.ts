@@ -14,7 +14,7 @@ const signals = catchSignalsEarly();
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
 
-const [{ Command, CommanderError }, { EXIT_CODES, toFleetError }, { loadManifest, unpinnedGatewayWarnings }, { summarizeManifest }, { VERSION }] = await Promise.all([
+const [{ Command, CommanderError }, { EXIT_CODES, toFleetError }, { loadManifest, manifestWarnings }, { summarizeManifest }, { VERSION }] = await Promise.all([
   import('commander'),
   import('../errors.js'),
   import('../manifest/load.js'),
@@ -92,7 +92,7 @@ program
       const manifest = await loadManifest(opts.manifest);
       const summary = summarizeManifest(manifest);
       process.stdout.write(`ok: ${summary.fleets} fleets, ${summary.agents} agents\n`);
-      for (const warning of unpinnedGatewayWarnings(manifest)) process.stderr.write(`warning: ${manifest.manifestPath}: ${warning}\n`);
+      for (const warning of manifestWarnings(manifest)) process.stderr.write(`warning: ${manifest.manifestPath}: ${warning}\n`);
       process.exit(0);
     } catch (err) {
       fail(err);

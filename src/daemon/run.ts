@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadManifest, MISSING_RELOAD_STEP, unpinnedGatewayWarnings, type ManifestOverrides } from '../manifest/load.js';
+import { loadManifest, manifestWarnings, MISSING_RELOAD_STEP, type ManifestOverrides } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { cleanGatewayPath } from '../plan/gateway-env.js';
 import { pageSizeBytes } from '../supervise/proc.js';
@@ -121,7 +121,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     return 0;
   }
   log.info({ version: VERSION, manifest: manifest.manifestPath, stateDir: manifest.stateDir, socket: manifest.socket }, 'fleetd starting');
-  for (const warning of unpinnedGatewayWarnings(manifest)) log.warn({ manifest: manifest.manifestPath }, warning);
+  for (const warning of manifestWarnings(manifest)) log.warn({ manifest: manifest.manifestPath }, warning);
 
   // How agents are isolated on this host: detected once, said once (and in status).
   const cgroupConfig = cgroupConfigFor(manifest, underSystemd());

@@ -14,7 +14,7 @@ import { checkRules } from './rules.js';
 import { manifestSchema, type Manifest, type ManifestInput } from './schema.js';
 
 /** What runs for an agent; defined next to the launch rule, re-exported for callers that only load. */
-export { resolveLaunch, DEFAULT_GATEWAY_COMMAND, unpinnedGatewayWarnings } from './rules.js';
+export { resolveLaunch, DEFAULT_GATEWAY_COMMAND, manifestWarnings } from './rules.js';
 
 /** CLI flags that win over the manifest (`--state-dir`, `--socket`); relative ones resolve against the cwd. */
 export interface ManifestOverrides {

@@ -13,6 +13,7 @@ import {
   effectiveBrowserEnabled,
   resolveLaunch,
   unpinnedGatewayWarnings,
+  portRangeWarnings,
 } from './rules.js';
 
 const F = '/srv/fleet/m.json5';
@@ -270,6 +271,15 @@ describe('resolveLaunch precedence', () => {
     assert.match(unpinnedGatewayWarnings(manifest({}, undefined, '2026.9.4'))[0]!, /^fleets\.f: agent other names no gateway/);
     for (const m of [manifest({ command: ['gw'] }), manifest({ openclaw: '2026.9.6' }), manifest({}, '2026.9.5')]) assert.deepEqual(unpinnedGatewayWarnings(m), []);
   });
+  test('port blocks that reach the ephemeral range are warned about, with the port they reach', () => {
+    const fleets = (n: number) => ({ f: { agents: Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, {}])) } }) as never;
+    assert.deepEqual(portRangeWarnings({ ports: { base: 20000, blockSize: 100, max: 65000 }, fleets: fleets(127) }), [], '20000..32699: below');
+    const [warning] = portRangeWarnings({ ports: { base: 20000, blockSize: 100, max: 65000 }, fleets: fleets(128) });
+    assert.match(warning!, /^ports: the blocks of 128 agents \(ports.base 20000, blockSize 100\) reach port 32799, inside Linux's default ephemeral range/);
+    assert.equal(portRangeWarnings({ ports: { base: 40000, blockSize: 100, max: 65000 }, fleets: fleets(1) }).length, 1);
+    assert.deepEqual(portRangeWarnings({ ports: { base: 40000, blockSize: 100, max: 65000 }, fleets: fleets(0) }), [], 'no agent, no port');
+  });
+
 
   test('gateway.node resolves agent > fleet > top, separately from the OpenClaw pin', () => {
     const m = parseManifest(

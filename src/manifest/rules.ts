@@ -91,6 +91,28 @@ export function unpinnedGatewayWarnings(manifest: LaunchInput): string[] {
   return out;
 }
 
+/** First port of Linux's default ephemeral range (net.ipv4.ip_local_port_range 32768-60999). */
+export const EPHEMERAL_PORT_FIRST = 32768;
+
+/**
+ * A warning when the port blocks of the manifest's agents reach Linux's default ephemeral
+ * range, where any program's outgoing connection may take an agent's port while its gateway
+ * is down (the README says to stay below it); [] otherwise. Counts the declared agents.
+ */
+export function portRangeWarnings(manifest: Pick<ManifestInput, 'ports' | 'fleets'>): string[] {
+  const agents = Object.values(manifest.fleets).reduce((n, fleet) => n + Object.keys(fleet.agents).length, 0);
+  const top = manifest.ports.base + agents * manifest.ports.blockSize - 1;
+  if (agents === 0 || top < EPHEMERAL_PORT_FIRST) return [];
+  return [
+    `ports: the blocks of ${agents} agent${agents === 1 ? '' : 's'} (ports.base ${manifest.ports.base}, blockSize ${manifest.ports.blockSize}) reach port ${top}, inside Linux's default ephemeral range (${EPHEMERAL_PORT_FIRST}-60999, net.ipv4.ip_local_port_range): an outgoing connection of any program may take an agent's port while its gateway is down; lower ports.base or ports.blockSize, or move the ephemeral range`,
+  ];
+}
+
+/** Every warning about a valid manifest (fleetd validate prints them, fleetd start logs them). */
+export function manifestWarnings(manifest: Pick<ManifestInput, 'gateway' | 'fleets' | 'ports'>): string[] {
+  return [...unpinnedGatewayWarnings(manifest), ...portRangeWarnings(manifest)];
+}
+
 // Schema defaults, used when a rule's input was left out of the manifest.
 const DEFAULTS = manifestSchema.parse({ version: 1 });
 
