@@ -18,7 +18,7 @@ export function observeRunner(runner: ObservableRunner, bus: Pick<EventBus, 'pub
   runner.on('state', (status) => {
     const address = status.address;
     if (status.lastExit && status.lastExit.at !== last?.lastExit?.at) {
-      bus.publish({ type: 'agent.exit', address, pid: lastPid, code: status.lastExit.code, signal: status.lastExit.signal, runtimeMs: status.lastExit.runtimeMs });
+      bus.publish({ type: 'agent.exit', address, pid: status.lastExit.pid ?? lastPid, code: status.lastExit.code, signal: status.lastExit.signal, runtimeMs: status.lastExit.runtimeMs });
     }
     // stopped -> running is adoption alone (plan/agent-states.ts): the count it brings is the
     // previous fleetd's, not a restart now (agent.adopted reports it)

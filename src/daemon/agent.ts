@@ -270,7 +270,7 @@ export class Agent {
    * so); otherwise (stopped by the operator, disabled) its exit is only recorded.
    */
   async adoptExited(exit: GatewayExit & { at: number }, record: RecordedProcess, output: string | undefined, wanted: boolean): Promise<void> {
-    if (!wanted) return this.runner.recallExit(exit, { spawnedAt: Date.parse(record.spawnedAt), restarts: record.restarts ?? 0 });
+    if (!wanted) return this.runner.recallExit(exit, { spawnedAt: Date.parse(record.spawnedAt), restarts: record.restarts ?? 0, pid: record.pid });
     const m = this.deps.manifest();
     const spec = { ...this.previewSpec(), logs: m.logs, stopTimeoutMs: m.gateway.stopTimeoutMs, health: m.health, restart: m.restart };
     await this.runner.adoptExit(exit, {
@@ -278,6 +278,7 @@ export class Agent {
       spawnedAt: Date.parse(record.spawnedAt),
       runningSince: record.runningSince ? Date.parse(record.runningSince) : null,
       restarts: record.restarts ?? 0,
+      pid: record.pid,
       why: 'ended while fleetd was away',
       ...(output ? { output } : {}),
     });

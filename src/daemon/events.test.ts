@@ -108,6 +108,16 @@ describe('observeRunner', () => {
     });
   });
 
+  test('an exit replayed from a previous fleetd names the pid its shim recorded (the runner never had it)', async () => {
+    const bus = createEventBus();
+    const listeners: Array<(s: RunnerStatus) => void> = [];
+    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started yet', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 2, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
+    observeRunner({ status: () => base, on: (_e, l) => listeners.push(l) }, bus);
+    listeners.forEach((l) => l({ ...base, state: 'starting', reason: 'the gateway ended killed by SIGKILL', lastExit: { code: null, signal: 'SIGKILL', at: 5, runtimeMs: 3000, pid: 4242 } }));
+    const exits = (await collect(bus.read())).filter((e) => e.type === 'agent.exit');
+    assert.deepEqual(exits.map((e) => (e.type === 'agent.exit' ? e.pid : undefined)), [4242]);
+  });
+
   test('an adoption (stopped -> running with the previous fleetd\'s count) is no restart', async () => {
     const bus = createEventBus();
     const listeners: Array<(s: RunnerStatus) => void> = [];

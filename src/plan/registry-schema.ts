@@ -52,7 +52,7 @@ export const registryEntrySchema = z.strictObject({
   /** Present while fleetd believes a gateway of this agent may be alive. */
   process: recordedProcessSchema.optional(),
   /** The last exit of its gateway (`at` epoch ms, `runtimeMs` how long it ran), kept so a restart of fleetd does not forget it. Optional: older registries have none. */
-  lastExit: z.strictObject({ code: z.int().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number() }).optional(),
+  lastExit: z.strictObject({ code: z.int().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number(), pid: z.int().nullable().optional() }).optional(),
   /** Its restart count when a gateway last started or ended, kept across restarts of fleetd (a stopped agent has no `process` to carry it). */
   restarts: z.int().min(0).optional(),
   /** Hash of the effective openclaw.json + env last applied (detects config/env changes). */

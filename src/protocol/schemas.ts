@@ -62,7 +62,7 @@ export const agentViewSchema = z.object({
   healthyForMs: z.number().nullable().default(null),
   restarts: z.number(),
   lastExit: z
-    .object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number() })
+    .object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number(), pid: z.number().nullable().optional() })
     .nullable(),
   health: z.object({ live: z.boolean().nullable(), ready: z.boolean().nullable(), failing: z.array(z.string()).optional(), startup: z.string().optional() }),
   /** Resident memory of its gateway's whole process tree, bytes (null: no process). */

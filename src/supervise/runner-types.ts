@@ -61,9 +61,9 @@ export interface Runner {
    */
   adopt(proc: GatewayProcess, facts: AdoptFacts): Promise<boolean>;
   /** Live restore of a gateway that ended while fleetd was away: its exact exit goes through the restart policy. */
-  adoptExit(exit: GatewayExit & { at: number }, facts: Omit<AdoptFacts, 'runningSince'> & { runningSince: number | null; output?: string }): Promise<void>;
+  adoptExit(exit: GatewayExit & { at: number }, facts: Omit<AdoptFacts, 'runningSince'> & { runningSince: number | null; output?: string; pid?: number }): Promise<void>;
   /** Live restore of a gateway that ended while fleetd was away, of an agent not wanted running (stopped, disabled): its exit and count are recorded (status, registry), nothing starts. No-op unless the runner is stopped with nothing launched. */
-  recallExit(exit: GatewayExit & { at: number }, facts: { spawnedAt: number; restarts: number }): Promise<void>;
+  recallExit(exit: GatewayExit & { at: number }, facts: { spawnedAt: number; restarts: number; pid?: number }): Promise<void>;
   /** Lets go of the gateway without stopping it (a restart of fleetd): no exit is handled, the next fleetd adopts it. */
   detach(): Promise<void>;
   /**

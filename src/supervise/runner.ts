@@ -165,12 +165,12 @@ class GatewayRunner implements Runner {
     });
   }
 
-  adoptExit(exit: GatewayExit & { at: number }, facts: Omit<AdoptFacts, 'runningSince'> & { runningSince: number | null; output?: string }): Promise<void> {
+  adoptExit(exit: GatewayExit & { at: number }, facts: Omit<AdoptFacts, 'runningSince'> & { runningSince: number | null; output?: string; pid?: number }): Promise<void> {
     return this.enqueue(() => {
       if (this.state !== 'stopped' || this.current) return;
       this.restarts = facts.restarts;
       this.spec = facts.spec;
-      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt };
+      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt, pid: facts.pid ?? null };
       const base = { runtimeMs: exit.at - facts.spawnedAt, runningSince: facts.runningSince };
       const ending: GatewayEnding = exit.error
         ? { ...base, kind: 'spawn-error', message: exit.error }
@@ -180,11 +180,11 @@ class GatewayRunner implements Runner {
     });
   }
 
-  recallExit(exit: GatewayExit & { at: number }, facts: { spawnedAt: number; restarts: number }): Promise<void> {
+  recallExit(exit: GatewayExit & { at: number }, facts: { spawnedAt: number; restarts: number; pid?: number }): Promise<void> {
     return this.enqueue(() => {
       if (this.state !== 'stopped' || this.current) return;
       this.restarts = facts.restarts;
-      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt };
+      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt, pid: facts.pid ?? null };
       this.emit('process', null); // the registry forgets the process and keeps its exit
     });
   }
@@ -599,7 +599,7 @@ class GatewayRunner implements Runner {
     run.streams.stderr.end();
     const at = run.exitAt ?? this.deps.clock.now();
     const runtimeMs = at - run.spawnedAt;
-    this.lastExit = { code: exit.code, signal: exit.signal, at, runtimeMs };
+    this.lastExit = { code: exit.code, signal: exit.signal, at, runtimeMs, pid: run.proc.pid };
     const how = exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
     if (!run.proc.log || exit.error) run.sink.note(`pid ${run.proc.pid ?? '-'} ${how} after ${formatDuration(runtimeMs)}`);
     run.sink.close();

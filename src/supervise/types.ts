@@ -43,6 +43,8 @@ export interface ExitInfo {
   at: number;
   /** How long it ran, ms. */
   runtimeMs: number;
+  /** The gateway process that ended (absent in records older than this field). */
+  pid?: number | null;
 }
 
 /** Liveness and readiness as last probed. null = not probed yet / not running. */
