@@ -24,6 +24,7 @@ import {
   fakeControl,
   fakePids,
   waitForAgent,
+  type Fleetd,
 } from './harness.js';
 import { waitFor } from '../../src/util/wait-for.js';
 
@@ -105,42 +106,57 @@ async function twoAgentsThenCrash(dir: string, seen: number[]) {
   return { f, before };
 }
 
-test('live restore: a gateway whose config changed while fleetd was away is stopped and started again, and the log says why', async () => {
+/** What a test after a crash gets: the dead fleetd's state dir, status before the kill, pids to wait for, and `next` to start the next fleetd (stopped afterwards). */
+interface AfterCrash {
+  stateDir: string;
+  before: Map<string, any>;
+  seen: number[];
+  next: (manifest?: unknown, waitRunning?: number) => Promise<Fleetd>;
+}
+
+/** Runs `body` once both agents ran under a fleetd that was then SIGKILLed; whatever fleetd it started is stopped, every gateway waited for, the folder removed. */
+async function afterCrash(body: (c: AfterCrash) => Promise<void>): Promise<void> {
   const dir = await tempDir();
   const seen: number[] = [];
   const crashed = await twoAgentsThenCrash(dir, seen);
   let f = crashed.f;
-  const before = crashed.before;
   try {
-    const changed = twoAgents() as { fleets: { acme: { agents: Record<string, unknown> } } };
-    changed.fleets.acme.agents['beta'] = { config: { logging: { level: 'debug' } } };
-    f = await startFleetd(dir, changed, { waitRunning: 2 });
-    assert.match(f.output(), /its launch changed while fleetd was away/);
-    const after = new Map((await status(f)).map((a) => [a.address, a]));
-    assert.equal(after.get('acme/alpha')!.pid, before.get('acme/alpha')!.pid, 'alpha adopted');
-    assert.notEqual(after.get('acme/beta')!.pid, before.get('acme/beta')!.pid, 'beta started anew');
-    seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
+    await body({ stateDir: f.stateDir, before: crashed.before, seen, next: async (manifest = twoAgents(), waitRunning = 2) => (f = await startFleetd(dir, manifest, { waitRunning })) });
   } finally {
     await stopFleetd(f);
     await waitAllDead(seen);
     await cleanup(dir);
   }
-});
+}
 
-test('live restore: a gateway whose process record never reached the registry (fleetd killed before its batched write) is adopted by its shim\'s record, not stopped', async () => {
-  const dir = await tempDir();
-  const seen: number[] = [];
-  const crashed = await twoAgentsThenCrash(dir, seen);
-  let f = crashed.f;
-  const before = crashed.before;
-  try {
+/** Rewrites registry.json while no fleetd runs, as a write the dead one never made would have left it. */
+async function editRegistry(stateDir: string, edit: (agents: Record<string, any>) => void): Promise<void> {
+  const path = join(stateDir, 'registry.json');
+  const registry = JSON.parse(await readFile(path, 'utf8'));
+  edit(registry.agents);
+  await writeFile(path, JSON.stringify(registry, null, 2), { mode: 0o600 });
+}
+
+test('live restore: a gateway whose config changed while fleetd was away is stopped and started again, and the log says why', () =>
+  afterCrash(async ({ before, seen, next }) => {
+    const changed = twoAgents() as { fleets: { acme: { agents: Record<string, unknown> } } };
+    changed.fleets.acme.agents['beta'] = { config: { logging: { level: 'debug' } } };
+    const f = await next(changed);
+    assert.match(f.output(), /its launch changed while fleetd was away/);
+    const after = new Map((await status(f)).map((a) => [a.address, a]));
+    assert.equal(after.get('acme/alpha')!.pid, before.get('acme/alpha')!.pid, 'alpha adopted');
+    assert.notEqual(after.get('acme/beta')!.pid, before.get('acme/beta')!.pid, 'beta started anew');
+    seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
+  }));
+
+test('live restore: a gateway whose process record never reached the registry (fleetd killed before its batched write) is adopted by its shim\'s record, not stopped', () =>
+  afterCrash(async ({ stateDir, before, next }) => {
     // the registry as a fleetd killed before writing beta's spawn leaves it
-    const registryPath = join(f.stateDir, 'registry.json');
-    const registry = JSON.parse(await readFile(registryPath, 'utf8'));
-    assert.ok(registry.agents['acme/beta'].process, 'recorded before the edit');
-    delete registry.agents['acme/beta'].process;
-    await writeFile(registryPath, JSON.stringify(registry, null, 2), { mode: 0o600 });
-    f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
+    await editRegistry(stateDir, (agents) => {
+      assert.ok(agents['acme/beta'].process, 'recorded before the edit');
+      delete agents['acme/beta'].process;
+    });
+    const f = await next();
     const after = new Map((await status(f)).map((a) => [a.address, a]));
     for (const address of ADDRESSES) {
       assert.equal(after.get(address)!.pid, before.get(address)!.pid, `${address}: adopted, same pid`);
@@ -148,31 +164,22 @@ test('live restore: a gateway whose process record never reached the registry (f
     }
     assert.match(f.output(), /the registry has no record of this gateway \(fleetd ended before writing it\); judging it by its shim's record/);
     assert.doesNotMatch(f.output(), /stopped leftover gateway processes/);
-  } finally {
-    await stopFleetd(f);
-    await waitAllDead(seen);
-    await cleanup(dir);
-  }
-});
+  }));
 
-test('live restore: a stopped agent whose gateway ended while fleetd was away keeps that exit, and is not started', async () => {
-  const dir = await tempDir();
-  const seen: number[] = [];
-  const crashed = await twoAgentsThenCrash(dir, seen);
-  let f = crashed.f;
-  try {
+test('live restore: a stopped agent whose gateway ended while fleetd was away keeps that exit, and is not started', () =>
+  afterCrash(async ({ stateDir, before, next }) => {
     // as when `stop agent` was acknowledged and fleetd died before its last registry write and
     // before closing the shim's run: the wish is 'stopped', the process record still there
-    process.kill(crashed.before.get('acme/beta')!.pid!, 'SIGTERM');
-    const exitFile = join(f.stateDir, 'agents', 'acme', 'beta', 'exit.json');
+    process.kill(before.get('acme/beta')!.pid!, 'SIGTERM');
+    const exitFile = join(stateDir, 'agents', 'acme', 'beta', 'exit.json');
     await waitFor(() => existsSync(exitFile), { timeoutMs: 10_000, what: "beta's shim to record the exit" });
     const recorded = JSON.parse(await readFile(exitFile, 'utf8'));
-    const registryPath = join(f.stateDir, 'registry.json');
-    const registry = JSON.parse(await readFile(registryPath, 'utf8'));
-    registry.agents['acme/beta'].desired = 'stopped';
-    assert.ok(registry.agents['acme/beta'].process);
-    await writeFile(registryPath, JSON.stringify(registry, null, 2), { mode: 0o600 });
-    f = await startFleetd(dir, twoAgents(), { waitRunning: 1 });
+    await editRegistry(stateDir, (agents) => {
+      assert.ok(agents['acme/beta'].process);
+      agents['acme/beta'].desired = 'stopped';
+    });
+    const registryPath = join(stateDir, 'registry.json');
+    const f = await next(twoAgents(), 1);
     const beta = await waitForAgent(f, 'acme/beta', (a) => a.state === 'stopped' && a.lastExit !== null);
     assert.deepEqual([beta.lastExit.code, beta.lastExit.signal, beta.lastExit.at], [recorded.code, recorded.signal, recorded.at], 'the exit the shim recorded');
     assert.equal(beta.pid, null);
@@ -184,12 +191,7 @@ test('live restore: a stopped agent whose gateway ended while fleetd was away ke
       return e.process ? undefined : e;
     }, { timeoutMs: 10_000, what: 'the registry to forget the process' });
     assert.equal(entry.lastExit.at, recorded.at, 'and to keep its exit');
-  } finally {
-    await stopFleetd(f);
-    await waitAllDead(seen);
-    await cleanup(dir);
-  }
-});
+  }));
 
 test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its socket and releases its lock', async () => {
   const dir = await tempDir();
