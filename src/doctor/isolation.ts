@@ -19,6 +19,7 @@ import { missingUserCapabilities, parseCapEff, USER_CAPABILITIES } from '../isol
 import { findSetpriv, lookupUser, type TenantUser } from '../isolation/user-lookup.js';
 import type { UserChoice } from '../isolation/users.js';
 import { check, FLEETD_SCOPE } from './check.js';
+import { nameList } from '../util/name-list.js';
 
 /** What the probes look at (real values from the fleet; tests pass their own). */
 export interface IsolationEnv {
@@ -40,10 +41,6 @@ export interface IsolationProbe {
   run(env: IsolationEnv, specs: ReadonlyMap<string, AgentIsolationSpec>): DoctorCheck[];
 }
 
-/** "acme/a, acme/b" (at most 5, then "and N more"). */
-function listOf(addresses: readonly string[]): string {
-  return addresses.length <= 5 ? addresses.join(', ') : `${addresses.slice(0, 5).join(', ')} and ${addresses.length - 5} more`;
-}
 
 /** Controllers a limit needs (cgroup v2 names; v1 mounts the same names). */
 function neededControllers(spec: AgentIsolationSpec): string[] {
@@ -63,7 +60,7 @@ export const cgroupProbe: IsolationProbe = {
     const fix = 'run fleetd with the shipped systemd unit (Delegate=yes) or as root, or set cgroup.root to a cgroup fleetd may write; then restart fleetd';
     if (cgroups.kind === 'none') {
       if (limited.length === 0) return [check('info', this.id, FLEETD_SCOPE, title, `${mode}; stops and leftovers go by the process tree, and no agent can have limits`, fix)];
-      return [check('fail', this.id, FLEETD_SCOPE, title, `${mode}, but ${limited.length} agent(s) have limits, which cannot start without a cgroup: ${listOf(limited.map(([a, s]) => `${a} (${describeLimits(s.limits)})`))}`, fix)];
+      return [check('fail', this.id, FLEETD_SCOPE, title, `${mode}, but ${limited.length} agent(s) have limits, which cannot start without a cgroup: ${nameList(limited.map(([a, s]) => `${a} (${describeLimits(s.limits)})`))}`, fix)];
     }
     const have = cgroups.kind === 'v2' ? cgroups.controllers : cgroups.hierarchies.flatMap((h) => h.controllers as readonly string[]);
     const lacking = limited.flatMap(([address, spec]) => {
@@ -72,7 +69,7 @@ export const cgroupProbe: IsolationProbe = {
     });
     if (lacking.length > 0) {
       const next = cgroups.kind === 'v2' ? 'delegate the controllers to fleetd (systemd Delegate=yes, or +memory +cpu +pids in the parent\'s cgroup.subtree_control), then restart fleetd' : 'mount the missing cgroup v1 controllers, then restart fleetd';
-      return [check('fail', this.id, FLEETD_SCOPE, title, `${mode}; limits of ${listOf(lacking)} cannot be applied`, next)];
+      return [check('fail', this.id, FLEETD_SCOPE, title, `${mode}; limits of ${nameList(lacking)} cannot be applied`, next)];
     }
     return [check('ok', this.id, FLEETD_SCOPE, title, `${mode}; ${limited.length} agent(s) with limits`)];
   },
@@ -86,10 +83,10 @@ export const ksmProbe: IsolationProbe = {
     if (merging.length === 0) return [];
     const ksm = env.host?.ksm;
     const title = 'same-page merging';
-    if (ksm?.usable && ksm.running) return [check('ok', this.id, FLEETD_SCOPE, title, `KSM ${ksm.words}, for ${listOf(merging)}`)];
-    if (ksm?.usable) return [check('warn', this.id, FLEETD_SCOPE, title, `memory.merge is asked for ${listOf(merging)}, but KSM ${ksm.words}`, 'echo 1 > /sys/kernel/mm/ksm/run (as root)')];
-    if (!ksm) return [check('warn', this.id, FLEETD_SCOPE, title, `memory.merge is asked for ${listOf(merging)}, but fleetd looks for KSM only at start-up when an agent asks for it, and none did then: their gateways run without it`, 'restart fleetd (systemctl restart fleetd: its gateways are adopted, not stopped)')];
-    return [check('warn', this.id, FLEETD_SCOPE, title, `memory.merge is asked for ${listOf(merging)}, but KSM is ${ksm.words}: their gateways run without it`, 'fix what the line above names, then restart fleetd')];
+    if (ksm?.usable && ksm.running) return [check('ok', this.id, FLEETD_SCOPE, title, `KSM ${ksm.words}, for ${nameList(merging)}`)];
+    if (ksm?.usable) return [check('warn', this.id, FLEETD_SCOPE, title, `memory.merge is asked for ${nameList(merging)}, but KSM ${ksm.words}`, 'echo 1 > /sys/kernel/mm/ksm/run (as root)')];
+    if (!ksm) return [check('warn', this.id, FLEETD_SCOPE, title, `memory.merge is asked for ${nameList(merging)}, but fleetd looks for KSM only at start-up when an agent asks for it, and none did then: their gateways run without it`, 'restart fleetd (systemctl restart fleetd: its gateways are adopted, not stopped)')];
+    return [check('warn', this.id, FLEETD_SCOPE, title, `memory.merge is asked for ${nameList(merging)}, but KSM is ${ksm.words}: their gateways run without it`, 'fix what the line above names, then restart fleetd')];
   },
 };
 
@@ -113,7 +110,7 @@ export const usersProbe: IsolationProbe = {
     if (missing.length > 0) {
       const agents = [...byUser.values()].flatMap((u) => u.agents);
       checks.push(
-        check('fail', this.id, FLEETD_SCOPE, title, `${listOf(agents)} should run as their own users, but fleetd (uid ${env.uid}) lacks ${missing.join(', ')}`, `run fleetd as root, or grant AmbientCapabilities=${Object.keys(USER_CAPABILITIES).join(' ')} in its unit`),
+        check('fail', this.id, FLEETD_SCOPE, title, `${nameList(agents)} should run as their own users, but fleetd (uid ${env.uid}) lacks ${missing.join(', ')}`, `run fleetd as root, or grant AmbientCapabilities=${Object.keys(USER_CAPABILITIES).join(' ')} in its unit`),
       );
     }
     try {
@@ -124,9 +121,9 @@ export const usersProbe: IsolationProbe = {
     for (const [name, { choice, agents }] of byUser) {
       try {
         const user = env.lookupUser(choice);
-        if (checks.length === 0) checks.push(check('ok', this.id, FLEETD_SCOPE, `user ${name}`, `uid ${user.uid}, gid ${user.gid}: ${listOf(agents)}`));
+        if (checks.length === 0) checks.push(check('ok', this.id, FLEETD_SCOPE, `user ${name}`, `uid ${user.uid}, gid ${user.gid}: ${nameList(agents)}`));
       } catch (err) {
-        checks.push(check('fail', this.id, FLEETD_SCOPE, `user ${name}`, `${toFleetError(err).message} (used by ${listOf(agents)})`, `create the user, or change ${choice.setAt} in the manifest and run \`fleetctl reload\``));
+        checks.push(check('fail', this.id, FLEETD_SCOPE, `user ${name}`, `${toFleetError(err).message} (used by ${nameList(agents)})`, `create the user, or change ${choice.setAt} in the manifest and run \`fleetctl reload\``));
       }
     }
     return checks;

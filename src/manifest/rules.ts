@@ -9,6 +9,7 @@ import { parseListen } from '../metrics/listen.js';
 import { checkIsolationRules } from './isolation-rules.js';
 import type { PathSegment, Problem } from './render-issues.js';
 import { manifestSchema, type GatewayLaunch, type ManifestInput } from './schema.js';
+import { nameList } from '../util/name-list.js';
 
 /** Env names fleetd sets for each agent itself; a manifest may not set them. */
 export const RESERVED_ENV = [
@@ -83,7 +84,7 @@ export function unpinnedGatewayWarnings(manifest: LaunchInput): string[] {
     if (fleet.gateway?.openclaw !== undefined) continue;
     const bare = Object.entries(fleet.agents).filter(([, agent]) => agent.gateway?.openclaw === undefined).map(([id]) => id);
     if (bare.length === 0) continue;
-    const list = bare.length > 5 ? `${bare.slice(0, 5).join(', ')} and ${bare.length - 5} more` : bare.join(', ');
+    const list = nameList(bare);
     out.push(
       `fleets.${fleetId}: ${bare.length > 1 ? `agents ${list} name` : `agent ${list} names`} no gateway (neither gateway.command nor a gateway.openclaw pin applies), so fleetd runs \`${DEFAULT_GATEWAY_COMMAND.join(' ')}\` from its PATH, whatever OpenClaw version that is (or none); pin gateway.openclaw (top level, fleets.${fleetId}.gateway or the agent's) or set gateway.command`,
     );

@@ -1,15 +1,10 @@
 // The NOT_FOUND answer for an address or fleet fleetd does not know, made helpful: the
 // agents of that fleet when the fleet exists, else the fleets there are (pure).
 import { FleetError } from '../errors.js';
+import { nameList } from '../util/name-list.js';
 
 /** Most names one message lists; the rest are counted. */
 const MAX_NAMES = 8;
-
-/** "a, b, c" or "a, b, ... and 12 more"; "(none)" for no names. */
-function brief(names: readonly string[]): string {
-  if (names.length === 0) return '(none)';
-  return names.length > MAX_NAMES ? `${names.slice(0, MAX_NAMES).join(', ')} and ${names.length - MAX_NAMES} more` : names.join(', ');
-}
 
 /** The fleets of `known` (addresses `fleet/agent`), sorted, each once. */
 function fleetsOf(known: Iterable<string>): string[] {
@@ -30,7 +25,7 @@ export function unknownTarget(target: string, known: Iterable<string>, also = ''
   const what = slash < 0 ? `no fleet ${fleet}` : `no agent ${target}`;
   const help =
     slash >= 0 && members.length > 0
-      ? `agents of ${fleet}: ${brief(members)}`
-      : `${slash >= 0 ? `no fleet ${fleet} either; ` : ''}fleets: ${brief(fleetsOf(all))}`;
+      ? `agents of ${fleet}: ${nameList(members, MAX_NAMES)}`
+      : `${slash >= 0 ? `no fleet ${fleet} either; ` : ''}fleets: ${nameList(fleetsOf(all), MAX_NAMES)}`;
   return new FleetError('NOT_FOUND', `${what}${also}; ${help} (\`fleetctl status\` lists every agent)`, { details: { target } });
 }

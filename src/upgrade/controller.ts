@@ -11,6 +11,7 @@ import type { Manifest } from '../manifest/schema.js';
 import { commandAgentsSwitched, filePinAt, planLaunches, type CurrentLaunch } from '../plan/launch-overlay.js';
 import { isActive, planRollout, recoverRollout, rolloutProgress } from '../plan/rollout.js';
 import { unknownTarget } from '../plan/unknown-address.js';
+import { nameList } from '../util/name-list.js';
 import type { RegistryFile } from '../plan/types.js';
 import type { Hold, PinOverride, RolloutRecord, UpgradeState } from '../protocol/rollout.js';
 import { runRollout, type RolloutDeps, type RolloutProgress } from './executor.js';
@@ -284,8 +285,7 @@ export function describeProgress(record: RolloutRecord): string {
 function notUpgradableText(file: Manifest, req: UpgradeRequest, agents: readonly string[]): string {
   const address = parseAddress(req.target);
   const path = address ? `fleets.${address.fleet}.agents.${address.agent}.gateway.openclaw` : `fleets.${req.target}.gateway.openclaw`;
-  const list = agents.length > 5 ? `${agents.slice(0, 5).join(', ')} and ${agents.length - 5} more` : agents.join(', ');
-  return `not upgradable: ${list} run${agents.length === 1 ? 's' : ''} a fixed gateway.command, not an OpenClaw version (fleetctl upgrade moves agents between OpenClaw versions). To run OpenClaw ${req.to} instead, set ${path}: "${req.to}" in ${file.manifestPath} and run fleetctl reload (a restart, not a gated rollout). Nothing was changed`;
+  return `not upgradable: ${nameList(agents)} run${agents.length === 1 ? 's' : ''} a fixed gateway.command, not an OpenClaw version (fleetctl upgrade moves agents between OpenClaw versions). To run OpenClaw ${req.to} instead, set ${path}: "${req.to}" in ${file.manifestPath} and run fleetctl reload (a restart, not a gated rollout). Nothing was changed`;
 }
 
 /** How to make a `fleetctl upgrade` pin permanent in the manifest. */
