@@ -32,11 +32,10 @@ export async function runBulk(run: CliRun, globals: Globals, route: BulkRoute, p
   }
 }
 
-/** `stopped acme/a: pid 12 stopped`; `already stopped acme/b`, `already running acme/c: pid 14` (agents the command did not have to touch). */
+/** `stopped acme/a: pid 12 stopped`; `already stopped acme/b`, `already running acme/c` (agents the command did not have to touch; their reason is in --json). */
 function stepLine(step: ResponseBody<BulkRoute>['steps'][number]): string {
-  if (!step.already) return `${step.step} ${step.address}: ${step.reason}`;
-  const rest = step.reason.replace(/^(was )?already (stopped|running)( as )?/, '');
-  return `already ${step.step === 'stopped' ? 'stopped' : 'running'} ${step.address}${rest ? `: ${rest}` : ''}`;
+  if (step.already) return `already ${step.step === 'stopped' ? 'stopped' : 'running'} ${step.address}`;
+  return `${step.step} ${step.address}: ${step.reason}`;
 }
 
 /** `stop all: 12 stopped, 2 already stopped, 0 failed` / `start fleet acme: 3 started, 1 skipped, 0 failed`. */
