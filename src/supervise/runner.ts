@@ -37,6 +37,11 @@ export type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Runner, Runn
 /** After a refused probe, the listener is checked again at most this often (ms; see listenerOf). */
 export const LISTENER_REFUSED_RECHECK_MS = 500;
 
+/** The last exit of a gateway that ended while fleetd was away (its shim recorded it), as status shows it. */
+function recalledExit(exit: GatewayExit & { at: number }, facts: { spawnedAt: number; pid?: number }): ExitInfo {
+  return { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt, pid: facts.pid ?? null };
+}
+
 /** Probe interval while starting, at most (a 10 s health interval should not delay `running` by 10 s). */
 export const STARTING_PROBE_MS = 500;
 
@@ -170,7 +175,7 @@ class GatewayRunner implements Runner {
       if (this.state !== 'stopped' || this.current) return;
       this.restarts = facts.restarts;
       this.spec = facts.spec;
-      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt, pid: facts.pid ?? null };
+      this.lastExit = recalledExit(exit, facts);
       const base = { runtimeMs: exit.at - facts.spawnedAt, runningSince: facts.runningSince };
       const ending: GatewayEnding = exit.error
         ? { ...base, kind: 'spawn-error', message: exit.error }
@@ -184,7 +189,7 @@ class GatewayRunner implements Runner {
     return this.enqueue(() => {
       if (this.state !== 'stopped' || this.current) return;
       this.restarts = facts.restarts;
-      this.lastExit = { code: exit.code, signal: exit.signal, at: exit.at, runtimeMs: exit.at - facts.spawnedAt, pid: facts.pid ?? null };
+      this.lastExit = recalledExit(exit, facts);
       this.emit('process', null); // the registry forgets the process and keeps its exit
     });
   }
