@@ -195,7 +195,7 @@ test('item 7a: a SIGTERM at any moment of start-up leaves no gateway running and
       else assert.equal(code, 0, `${name}: exit ${code} ${signal}\n${out}`);
       if (name.startsWith('during module')) assert.equal(lockedBefore, false, 'the signal came before the state dir was locked');
       for (const address of ADDRESSES) {
-        assert.deepEqual(processesOfHome(agentHome(join(dir, 'state'), address)), [], `${name}: nothing of ${address} runs`);
+        assert.deepEqual(processesOfHome(agentHome(join(dir, 'state'), address)), [], `${name}: nothing of ${address} runs\n${out}`);
       }
       assert.equal(existsSync(join(dir, 'state', 'fleetd.lock')), false, `${name}: lock released`);
       assert.equal(existsSync(join(dir, 'state', 'fleetd.pid')), false, `${name}: pid file removed`);
