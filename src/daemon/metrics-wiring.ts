@@ -13,9 +13,9 @@ import type { Logger } from './logger.js';
 
 /** Wraps a probe so each call's duration and result are reported (seconds). */
 export function timedProbe(address: string, probe: ProbeFn, observe: (address: string, seconds: number, live: boolean) => void): ProbeFn {
-  return async (port, timeoutMs) => {
+  return async (port, timeoutMs, phase) => {
     const started = process.hrtime.bigint();
-    const result = await probe(port, timeoutMs);
+    const result = await probe(port, timeoutMs, phase);
     observe(address, Number(process.hrtime.bigint() - started) / 1e9, result.live);
     return result;
   };

@@ -72,6 +72,43 @@ describe('probe', () => {
     assert.deepEqual(urls.sort(), ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/readyz', 'http://127.0.0.1:1234/startupz']);
   });
 
+  test('steady round: a ready gateway is asked /healthz and /readyz only (ready implies started, not draining)', async () => {
+    const urls: string[] = [];
+    const probe = createProbe(async (url) => {
+      urls.push(url);
+      return { status: 200, body: url.endsWith('/readyz') ? '{"ready":true,"failing":[]}' : '{"ok":true}' };
+    });
+    assert.deepEqual(await probe(1234, 100, 'steady'), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
+    assert.deepEqual(urls.sort(), ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/readyz']);
+  });
+
+  test('steady round: a gateway that is not ready is asked /startupz too, to say why (draining, starting, absent)', async () => {
+    for (const [readyStatus, startupStatus, startupBody, expected] of [
+      [503, 503, '{"status":"draining"}', { state: 'draining', detail: '/startupz: draining' }],
+      [503, 200, '{"status":"started"}', { state: 'started', detail: '/startupz: started' }],
+      [404, 404, 'Not Found', { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' }],
+    ] as const) {
+      const urls: string[] = [];
+      const probe = createProbe(async (url) => {
+        urls.push(url);
+        if (url.endsWith('/startupz')) return { status: startupStatus, body: startupBody };
+        if (url.endsWith('/readyz')) return { status: readyStatus, body: '{"ready":false,"failing":["channel:telegram"]}' };
+        return { status: 200, body: '{"ok":true}' };
+      });
+      const result = await probe(1234, 100, 'steady');
+      assert.equal(result.live, true);
+      assert.deepEqual(result.startup, expected);
+      assert.equal(result.ready, readyStatus === 503 ? false : null);
+      assert.equal(urls.length, 3, urls.join(' '));
+    }
+  });
+
+  test('steady round of a gateway that does not answer: not live, refused, and /startupz says so', async () => {
+    const port = await getPort({ host: '127.0.0.1' });
+    const result = await probeGateway(port, 1000, 'steady');
+    assert.deepEqual(result, { live: false, ready: null, error: 'ECONNREFUSED', refused: true, startup: { state: 'no-answer', detail: '/startupz: ECONNREFUSED' } });
+  });
+
   test('/startupz as OpenClaw documents it: 503 starting (with pendingReason) or draining, 200 started', async () => {
     const answers: Array<[number, string, StartupAnswer]> = [
       [503, '{"ok":false,"status":"starting","pendingReason":"plugins"}', { state: 'starting', detail: '/startupz: starting (plugins)' }],

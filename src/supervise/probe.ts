@@ -41,32 +41,46 @@ export interface ProbeResult {
   startup?: StartupAnswer;
 }
 
-/** Probe function the runner depends on. */
-export type ProbeFn = (port: number, timeoutMs: number) => Promise<ProbeResult>;
+/**
+ * Which round: `start` asks /healthz, /startupz and /readyz at once (the start verdict needs
+ * all three); `steady` (a running gateway) asks /healthz and /readyz, and /startupz only when
+ * /readyz is not 200 (OpenClaw's 200 from /readyz means startup is complete and the gateway
+ * is not draining: docs/gateway/health.md), so a ready gateway costs two connections, not three.
+ */
+export type ProbePhase = 'start' | 'steady';
+
+/** Probe function the runner depends on (`phase` defaults to `start`). */
+export type ProbeFn = (port: number, timeoutMs: number, phase?: ProbePhase) => Promise<ProbeResult>;
+
+/** What a 200 from /readyz says of startup (docs/gateway/health.md: ready implies started and not draining). */
+const STARTED_BY_READY: StartupAnswer = { state: 'started', detail: '/readyz: ready (startup complete, not draining)' };
 
 /** Default HttpGet: a fresh connection per request, on node:net (supervise/http-get.ts). */
 export const httpGet: HttpGet = rawHttpGet;
 
-/** Builds a ProbeFn that GETs /healthz, /startupz and /readyz in parallel with one timeout. */
+/** Builds a ProbeFn: GETs /healthz, /readyz and (see ProbePhase) /startupz, all bounded by one timeout. */
 export function createProbe(get: HttpGet = httpGet, host = '127.0.0.1'): ProbeFn {
-  return async (port, timeoutMs) => {
+  return async (port, timeoutMs, phase = 'start') => {
     const base = `http://${host}:${port}`;
-    // one timer bounds the three requests
+    // one timer bounds every request of the round
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
-    const [health, startup, ready] = await Promise.all([
-      fetchBounded(get, `${base}/healthz`, controller.signal, timeoutMs),
-      fetchBounded(get, `${base}/startupz`, controller.signal, timeoutMs),
-      fetchBounded(get, `${base}/readyz`, controller.signal, timeoutMs),
-    ]).finally(() => clearTimeout(timer));
-    const result: ProbeResult = { live: health.answer?.status === 200, ready: null, startup: parseStartup(startup) };
-    if (!result.live) result.error = health.error ?? `/healthz answered ${health.answer?.status}`;
-    if (health.refused) result.refused = true;
-    if (ready.answer && (ready.answer.status === 200 || ready.answer.status === 503)) {
-      result.ready = ready.answer.status === 200;
-      if (!result.ready) result.failing = parseFailing(ready.answer.body);
+    const ask = (path: string) => fetchBounded(get, `${base}${path}`, controller.signal, timeoutMs);
+    try {
+      const startupAsked = phase === 'start' ? ask('/startupz') : null;
+      const [health, ready] = await Promise.all([ask('/healthz'), ask('/readyz')]);
+      const startup = startupAsked ? parseStartup(await startupAsked) : ready.answer?.status === 200 ? STARTED_BY_READY : parseStartup(await ask('/startupz'));
+      const result: ProbeResult = { live: health.answer?.status === 200, ready: null, startup };
+      if (!result.live) result.error = health.error ?? `/healthz answered ${health.answer?.status}`;
+      if (health.refused) result.refused = true;
+      if (ready.answer && (ready.answer.status === 200 || ready.answer.status === 503)) {
+        result.ready = ready.answer.status === 200;
+        if (!result.ready) result.failing = parseFailing(ready.answer.body);
+      }
+      return result;
+    } finally {
+      clearTimeout(timer);
     }
-    return result;
   };
 }
 
