@@ -23,7 +23,11 @@ export interface SecretMatcher {
   readonly lengths: readonly number[];
   /** Every window of each length that occurs inside a secret. */
   readonly windows: ReadonlyMap<number, ReadonlySet<string>>;
-  /** Every proper prefix of a window: text ending in one may still turn into a piece. */
+  /**
+   * Every proper prefix of a window: text ending in one may still turn into a piece. Built on
+   * first use: only streaming redaction needs it, and for fleetd's own log (every agent's
+   * secrets, whole lines only) it would be ~7 strings per window, ~5 MB of heap at 200 agents.
+   */
   readonly prefixes: ReadonlySet<string>;
   /** Characters that occur in some secret (a window containing any other character cannot match). */
   readonly chars: ReadonlySet<string>;
@@ -42,7 +46,6 @@ export interface Redactor {
 /** Compiles `secrets` (duplicates, empty and too-short ones dropped) for redactText/createRedactor. */
 export function compileSecrets(secrets: readonly string[]): SecretMatcher {
   const windows = new Map<number, Set<string>>();
-  const prefixes = new Set<string>();
   const chars = new Set<string>();
   for (const secret of new Set(secrets)) {
     if (typeof secret !== 'string' || secret.length < MIN_SECRET) continue;
@@ -52,12 +55,24 @@ export function compileSecrets(secrets: readonly string[]): SecretMatcher {
     for (let i = 0; i + length <= secret.length; i++) {
       const window = secret.slice(i, i + length);
       set.add(window);
-      for (let p = 1; p < length; p++) prefixes.add(window.slice(0, p));
     }
     for (const ch of secret) chars.add(ch);
   }
   const lengths = [...windows.keys()].sort((a, b) => b - a);
-  return { lengths, windows, prefixes, chars, maxLength: lengths[0] ?? 0 };
+  let prefixes: Set<string> | null = null;
+  return {
+    lengths,
+    windows,
+    get prefixes() {
+      if (prefixes === null) {
+        prefixes = new Set();
+        for (const set of windows.values()) for (const window of set) for (let p = 1; p < window.length; p++) prefixes.add(window.slice(0, p));
+      }
+      return prefixes;
+    },
+    chars,
+    maxLength: lengths[0] ?? 0,
+  };
 }
 
 /** Accepts secrets or an already compiled matcher. */
