@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/cli/main.js';
+// dist/fleetctl.js: dist/cli/main.js and what it imports in one file (scripts/build.mjs).
+import '../dist/fleetctl.js';
