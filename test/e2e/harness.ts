@@ -182,15 +182,23 @@ export async function startFleetd(dir: string, manifest: unknown, options: Start
   const fleetd: Fleetd = { dir, manifestPath, socket, stateDir: join(dir, 'state'), child, output: () => out, ctl, exited };
   let gone = false;
   void exited.then(() => (gone = true));
-  await waitFor(
-    async () => {
-      if (gone) throw new Error(`fleetd exited during start-up:\n${out}`);
-      const r = await ctl('status');
-      return r.code === 0;
-    },
-    { timeoutMs: 30_000, intervalMs: 100, what: 'fleetd socket' },
-  );
-  if (options.waitRunning) await waitForRunning(fleetd, options.waitRunning);
+  try {
+    await waitFor(
+      async () => {
+        if (gone) throw new Error(`fleetd exited during start-up:\n${out}`);
+        const r = await ctl('status');
+        return r.code === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'fleetd socket' },
+    );
+    if (options.waitRunning) await waitForRunning(fleetd, options.waitRunning);
+  } catch (err) {
+    // The caller never gets this fleetd, so nobody else would stop it: a fleetd left running
+    // holds this test file's process open (its pipes) and hangs the whole run. Stop it as a
+    // test's after hook would (SIGTERM: its gateways go too; SIGKILL after a bound).
+    await stopFleetd(fleetd, 15_000);
+    throw err;
+  }
   return fleetd;
 }
 
