@@ -2,13 +2,14 @@
 // Builds the shipped code (tsconfig.build.json) without ever leaving dist/ missing or half
 // written: tsc compiles into a fresh temp folder beside it, then each file is moved into
 // dist/ with one rename (atomic on the same filesystem), and files no longer built are
-// removed last. A fleetd or fleetctl started from this checkout during a build loads the
+// removed last (the native shim, src/shim/native/, is compiled into the same staging folder). A fleetd or fleetctl started from this checkout during a build loads the
 // old modules or the new ones, never a missing one. A failed compile changes nothing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildNativeShim } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -33,6 +34,8 @@ const staging = mkdtempSync(join(root, '.dist-build-'));
 try {
   const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', staging], { stdio: 'inherit' });
   if (run.status !== 0) process.exit(run.status ?? 1);
+  // The native shim is built into the same staging folder: it replaces the old one atomically too.
+  buildNativeShim(join(staging, 'shim', 'fleetd-shim'));
   const built = files(staging);
   for (const file of built) {
     mkdirSync(dirname(join(dist, file)), { recursive: true });
