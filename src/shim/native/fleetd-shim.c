@@ -62,7 +62,6 @@
 // output-tail.ts
 #define MAX_LINE 4096
 #define READ_CHUNK 65536
-#define MAX_JSON_DEPTH 4096
 #define MAX_SAFE_INT 9007199254740991.0
 
 // ---- small utilities ------------------------------------------------------------------
@@ -532,17 +531,27 @@ typedef struct jv {
   size_t count, cap;
 } jv;
 
+// Iterative: JSON.parse takes any depth (a 4 MiB spec can nest millions of levels), so
+// neither parsing nor freeing may recurse.
 static void jv_free(jv *v) {
   if (!v) return;
-  for (size_t i = 0; i < v->count; i++) {
-    jv_free(v->items[i]);
-    if (v->keys) free(v->keys[i]);
+  jv **work = xrealloc(NULL, 16 * sizeof *work);
+  size_t n = 0, cap = 16;
+  work[n++] = v;
+  while (n > 0) {
+    jv *x = work[--n];
+    for (size_t i = 0; i < x->count; i++) {
+      if (n == cap) work = xrealloc(work, (cap *= 2) * sizeof *work);
+      work[n++] = x->items[i];
+      if (x->keys) free(x->keys[i]);
+    }
+    free(x->items);
+    free(x->keys);
+    free(x->klens);
+    free(x->s);
+    free(x);
   }
-  free(v->items);
-  free(v->keys);
-  free(v->klens);
-  free(v->s);
-  free(v);
+  free(work);
 }
 
 typedef struct {
@@ -621,7 +630,6 @@ static bool jp_string(jparser *p, buf_t *out) {
     }
   }
 }
-static jv *jp_value(jparser *p);
 static void jv_push(jv *v, char *key, size_t klen, jv *item) {
   if (v->t == J_OBJ) {
     // JSON.parse: a repeated key keeps its first place and takes the last value
@@ -648,62 +656,10 @@ static void jv_push(jv *v, char *key, size_t klen, jv *item) {
   }
   v->items[v->count++] = item;
 }
-static jv *jp_value(jparser *p) {
-  jp_ws(p);
-  if (p->p >= p->end) return NULL;
+/** A scalar at p (string, number, true, false, null); NULL when there is none. */
+static jv *jp_scalar(jparser *p) {
   jv *v = xcalloc(1, sizeof *v);
   char c = *p->p;
-  if (c == '{' || c == '[') {
-    if (++p->depth > MAX_JSON_DEPTH) goto fail;
-    v->t = c == '{' ? J_OBJ : J_ARR;
-    p->p++;
-    jp_ws(p);
-    char close = c == '{' ? '}' : ']';
-    if (p->p < p->end && *p->p == close) {
-      p->p++;
-      p->depth--;
-      return v;
-    }
-    for (;;) {
-      char *key = NULL;
-      size_t klen = 0;
-      if (v->t == J_OBJ) {
-        jp_ws(p);
-        if (p->p >= p->end || *p->p != '"') goto fail;
-        buf_t k = {0};
-        if (!jp_string(p, &k)) {
-          b_free(&k);
-          goto fail;
-        }
-        key = b_cstr(&k);
-        klen = k.len;
-        jp_ws(p);
-        if (p->p >= p->end || *p->p != ':') {
-          free(key);
-          goto fail;
-        }
-        p->p++;
-      }
-      jv *item = jp_value(p);
-      if (!item) {
-        free(key);
-        goto fail;
-      }
-      jv_push(v, key, klen, item);
-      jp_ws(p);
-      if (p->p >= p->end) goto fail;
-      if (*p->p == ',') {
-        p->p++;
-        continue;
-      }
-      if (*p->p == close) {
-        p->p++;
-        p->depth--;
-        return v;
-      }
-      goto fail;
-    }
-  }
   if (c == '"') {
     buf_t s = {0};
     if (!jp_string(p, &s)) {
@@ -763,17 +719,100 @@ fail:
   jv_free(v);
   return NULL;
 }
-/** JSON.parse of valid UTF-8 text; NULL when it is not one JSON document. */
-static jv *json_parse(const char *s, size_t n) {
-  jparser p = {s, s + n, 0};
-  jv *v = jp_value(&p);
-  if (!v) return NULL;
-  jp_ws(&p);
-  if (p.p != p.end) {
-    jv_free(v);
+/** An object key and its colon; NULL when there is none. */
+static char *jp_key(jparser *p, size_t *klen) {
+  jp_ws(p);
+  if (p->p >= p->end || *p->p != '"') return NULL;
+  buf_t k = {0};
+  if (!jp_string(p, &k)) {
+    b_free(&k);
     return NULL;
   }
-  return v;
+  jp_ws(p);
+  if (p->p >= p->end || *p->p != ':') {
+    b_free(&k);
+    return NULL;
+  }
+  p->p++;
+  *klen = k.len;
+  return b_cstr(&k);
+}
+/** JSON.parse of valid UTF-8 text, to any depth (an explicit stack); NULL when it is not one JSON document. */
+static jv *json_parse(const char *s, size_t n) {
+  jparser p = {s, s + n, 0};
+  jv **stack = NULL;
+  char **keys = NULL;
+  size_t *klens = NULL;
+  size_t depth = 0, cap = 0;
+  jv *v = NULL;
+  for (;;) {
+    // a value is expected here
+    jp_ws(&p);
+    if (p.p >= p.end) goto fail;
+    char c = *p.p;
+    if (c == '{' || c == '[') {
+      jv *container = xcalloc(1, sizeof *container);
+      container->t = c == '{' ? J_OBJ : J_ARR;
+      p.p++;
+      jp_ws(&p);
+      if (p.p < p.end && *p.p == (c == '{' ? '}' : ']')) {
+        p.p++;
+        v = container;
+      } else {
+        if (depth == cap) {
+          cap = cap ? cap * 2 : 16;
+          stack = xrealloc(stack, cap * sizeof *stack);
+          keys = xrealloc(keys, cap * sizeof *keys);
+          klens = xrealloc(klens, cap * sizeof *klens);
+        }
+        stack[depth] = container;
+        keys[depth] = NULL;
+        depth++;
+        if (container->t == J_OBJ && !(keys[depth - 1] = jp_key(&p, &klens[depth - 1]))) goto fail;
+        continue;
+      }
+    } else {
+      v = jp_scalar(&p);
+      if (!v) goto fail;
+    }
+    // v is complete: hand it to its container, closing containers as they end
+    for (;;) {
+      if (depth == 0) {
+        jp_ws(&p);
+        if (p.p != p.end) goto fail;
+        free(stack);
+        free(keys);
+        free(klens);
+        return v;
+      }
+      jv *parent = stack[depth - 1];
+      jv_push(parent, keys[depth - 1], klens[depth - 1], v);
+      keys[depth - 1] = NULL;
+      v = NULL;
+      jp_ws(&p);
+      if (p.p >= p.end) goto fail;
+      if (*p.p == ',') {
+        p.p++;
+        if (parent->t == J_OBJ && !(keys[depth - 1] = jp_key(&p, &klens[depth - 1]))) goto fail;
+        break;
+      }
+      if (*p.p != (parent->t == J_OBJ ? '}' : ']')) goto fail;
+      p.p++;
+      v = parent;
+      depth--;
+    }
+  }
+fail:
+  jv_free(v);
+  // a container is put into its parent only once complete: each open one is freed on its own
+  for (size_t i = depth; i > 0; i--) {
+    free(keys[i - 1]);
+    jv_free(stack[i - 1]);
+  }
+  free(stack);
+  free(keys);
+  free(klens);
+  return NULL;
 }
 /** Any bytes -> valid UTF-8, invalid sequences as U+FFFD (Buffer#toString('utf8')). */
 static void utf8_sanitize(const char *s, size_t n, buf_t *out) {
@@ -856,17 +895,28 @@ static const char *received(const jv *v) {
   }
 }
 #define P(name, parent) path_t name##_path = {(parent), #name, sizeof #name - 1, 0}
+// zod 4 runs length checks on whatever has a length, even after the type check failed:
+// `argv: ""` is refused twice, the second time as a string ("expected string to have >=1
+// characters"), `name: []` as an array. The words follow the value's own type.
+/** min/max length checks of a string (UTF-16 units) or an array (items); max < 0: none. */
+static bool chk_length(issues_t *is, const path_t *path, const jv *v, long min, long max) {
+  if (!v || (v->t != J_STR && v->t != J_ARR)) return true;
+  bool str = v->t == J_STR;
+  long len = str ? (long)utf8_u16_len(v->s, v->slen) : (long)v->count;
+  const char *type = str ? "string" : "array", *unit = str ? "characters" : "items";
+  bool ok = true;
+  if (len < min) issue(is, path, "Too small: expected %s to have >=%ld %s", type, min, unit), ok = false;
+  if (max >= 0 && len > max) issue(is, path, "Too big: expected %s to have <=%ld %s", type, max, unit), ok = false;
+  return ok;
+}
 /** z.string().min(min).max(max) (max < 0: none); lengths in UTF-16 units. */
 static bool chk_string(issues_t *is, const path_t *path, const jv *v, long min, long max) {
   if (!v || v->t != J_STR) {
     issue(is, path, "Invalid input: expected string, received %s", received(v));
+    chk_length(is, path, v, min, max);
     return false;
   }
-  size_t len = utf8_u16_len(v->s, v->slen);
-  bool ok = true;
-  if ((long)len < min) issue(is, path, "Too small: expected string to have >=%ld characters", min), ok = false;
-  if (max >= 0 && (long)len > max) issue(is, path, "Too big: expected string to have <=%ld characters", max), ok = false;
-  return ok;
+  return chk_length(is, path, v, min, max);
 }
 /** The refine of an absolute path (protocol.ts absolutePath). */
 static bool chk_abs_path(issues_t *is, const path_t *path, const jv *v) {
@@ -888,15 +938,10 @@ static bool chk_int(issues_t *is, const path_t *path, const jv *v, bool has_min,
     issue(is, path, "Invalid input: expected int, received number");
     return false;
   }
-  if (v->n > MAX_SAFE_INT) {
-    issue(is, path, "Too big: expected int to be <=9007199254740991");
-    return false;
-  }
-  if (v->n < -MAX_SAFE_INT) {
-    issue(is, path, "Too small: expected int to be >=-9007199254740991");
-    return false;
-  }
+  // an unsafe integer is one issue, and the bounds are still checked (as zod does)
   bool ok = true;
+  if (v->n > MAX_SAFE_INT) issue(is, path, "Too big: expected int to be <=9007199254740991"), ok = false;
+  if (v->n < -MAX_SAFE_INT) issue(is, path, "Too small: expected int to be >=-9007199254740991"), ok = false;
   if (has_min && v->n < min) issue(is, path, "Too small: expected number to be >=%.0f", min), ok = false;
   if (has_max && v->n > max) issue(is, path, "Too big: expected number to be <=%.0f", max), ok = false;
   return ok;
@@ -973,6 +1018,7 @@ static bool check_spec(const jv *root, spec_t *spec, issues_t *is) {
   const jv *argv = jv_get(root, "argv");
   if (!argv || argv->t != J_ARR) {
     issue(is, &argv_path, "Invalid input: expected array, received %s", received(argv));
+    chk_length(is, &argv_path, argv, 1, -1);
   } else {
     for (size_t i = 0; i < argv->count; i++) {
       path_t item = {&argv_path, NULL, 0, i};
