@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
@@ -172,6 +172,57 @@ function suite(impl: ShimImpl): void {
         for (const [where, text] of Object.entries({ log, exitJson, stdout: seen.stdout, stderr: seen.stderr })) assert.equal(leak(text), undefined, `no piece of the secret in ${where}`);
         assert.ok(seen.stdout.startsWith('whole <redacted> end\n'));
         for (let k = 1; k < SECRET.length; k++) assert.ok(seen.stdout.includes(`line${k} <redacted> end\n`), `cut at ${k}: ${JSON.stringify(seen.stdout.split('\n')[k])}`);
+        await handle.close();
+      }));
+  });
+
+  describe(`${impl.name} shim: the gateway's process`, { skip: impl.skip }, () => {
+    test('the gateway starts with default signal dispositions and nothing blocked, whatever the shim ignores', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        const handle = await launch(shimSpecFor(agent, { argv: ['/bin/cat', '/proc/self/status'], env: { PATH: '/usr/bin:/bin' } }));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        const outcome = await handle.exited;
+        assert.ok(outcome.kind === 'exited' && outcome.code === 0, JSON.stringify(outcome));
+        const exit = JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { tail: { stdout: string } };
+        assert.match(exit.tail.stdout, /^SigIgn:\s+0+$/m, 'no signal ignored (a shell gateway would otherwise ignore SIGTERM)');
+        assert.match(exit.tail.stdout, /^SigBlk:\s+0+$/m, 'no signal blocked');
+        await handle.close();
+      }));
+
+    test('a client told of the exit finds exit.json written, even one attaching while the shim records it', async () => {
+      // A gateway that exits at once: launchShim's attach races the shim's recording of the
+      // exit. The Node shim used to answer such an attach with hello + exit before its
+      // exit.json was written (38 of 51 launches here).
+      for (let i = 0; i < 20; i++) {
+        await withShimAgent({}, async ({ agent, runDir, tracker }) => {
+          const handle = await launch(shimSpecFor(agent, { argv: ['/bin/true'], env: { PATH: '/usr/bin:/bin' } }));
+          tracker.add(handle.shim.pid, handle.gateway?.pid);
+          const outcome = await handle.exited;
+          assert.ok(outcome.kind === 'exited' && outcome.code === 0, JSON.stringify(outcome));
+          assert.ok(existsSync(join(runDir, 'exit.json')), `launch ${i}: told of the exit (from the ${outcome.from}) before exit.json was written`);
+          await handle.close();
+        });
+      }
+    });
+
+    test('the exit is recorded and the shim leaves while a child of the gateway still holds its pipes', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        // the gateway leaves a child (own session, our stdout and stderr) that outlives it by a minute
+        const argv = ['/bin/sh', '-c', 'setsid sleep 60 & echo child $!; exit 7'];
+        const handle = await launch(shimSpecFor(agent, { argv, env: { PATH: '/usr/bin:/bin' } }));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        let out = handle.tail.stdout;
+        handle.on('output', (stream, text) => {
+          if (stream === 'stdout') out += text;
+        });
+        const child = Number(await waitFor(() => /child (\d+)/.exec(out)?.[1], { timeoutMs: 5000, what: 'the child pid' }));
+        tracker.add(child);
+        const outcome = await handle.exited;
+        assert.ok(outcome.kind === 'exited' && outcome.code === 7, JSON.stringify(outcome));
+        await waitFor(() => !isAlive(handle.shim.pid), { timeoutMs: 10_000, what: 'the shim to leave' });
+        assert.ok(isAlive(child), 'the child still holds the pipes: the shim did not wait for it');
+        assert.equal((JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { code: number }).code, 7);
+        process.kill(child, 'SIGKILL');
         await handle.close();
       }));
   });
