@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive } from '../supervise/proc.js';
@@ -204,6 +204,19 @@ function suite(impl: ShimImpl): void {
         });
       }
     });
+
+    test('a shim started with SIGCHLD ignored still sees its gateway end (the kernel would reap it unseen)', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        await mkdir(runDir, { recursive: true, mode: 0o700 });
+        const spec = shimSpecFor(agent, { argv: ['/bin/sh', '-c', 'exit 5'], env: { PATH: '/usr/bin:/bin' } });
+        // perl sets SIGCHLD to SIG_IGN and execs the shim, which inherits that (dash's trap would not)
+        const child = spawn('perl', ['-e', '$SIG{CHLD} = "IGNORE"; exec @ARGV or exit 127', impl.command[0], ...impl.command[1]], { stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: '/usr/bin:/bin' } });
+        tracker.add(child.pid);
+        child.stdin.end(JSON.stringify(spec));
+        const exit = await waitFor(() => readFile(join(runDir, 'exit.json'), 'utf8').then((t) => JSON.parse(t) as { code: number }, () => undefined), { timeoutMs: 10_000, what: 'exit.json' });
+        assert.equal(exit.code, 5);
+        await waitFor(() => !isAlive(child.pid!), { timeoutMs: 5000, what: 'the shim to leave' });
+      }));
 
     test('the exit is recorded and the shim leaves while a child of the gateway still holds its pipes', () =>
       withShimAgent({}, async ({ agent, runDir, tracker }) => {

@@ -2863,6 +2863,8 @@ int main(int argc, char **argv) {
   memset(&ign, 0, sizeof ign);
   ign.sa_handler = SIG_IGN;
   for (size_t i = 0; i < sizeof IGNORED_SIGNALS / sizeof IGNORED_SIGNALS[0]; i++) sigaction(IGNORED_SIGNALS[i], &ign, NULL);
+  // The gateway's exit status comes through SIGCHLD: a parent that left it ignored would have the kernel reap it unseen.
+  signal(SIGCHLD, SIG_DFL);
 
   S.self_pid = getpid();
   S.sock_dir_fd = -1;
