@@ -144,7 +144,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   // Which output holder each gateway gets: the native binary the build made, else the Node shim (said once).
   const shim = describeShim();
   if (shim.kind === 'native') log.info({ shim: shim.path }, `per-agent shim: native (${shim.path})`);
-  else log.warn({ shim: shim.path }, `per-agent shim: the Node shim (${shim.path}); the native one was not built (no C compiler at build time?): each shim costs ~100 ms of CPU and ~50 MB more`);
+  else log.warn({ shim: shim.path }, `per-agent shim: the Node shim (${shim.path}); the native one was not built (no C compiler at build time?): each shim costs ~100 ms of CPU and ~12 MB of private memory more`);
   let fleetRef: { manifest: Manifest } | undefined;
   const installRuntime = createRuntimeCache(() => fleetRef?.manifest ?? manifest, log);
   // One /proc table for every runner, status call and start-up sweep (supervise/proc-table.ts).
