@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 // Cost of the per-agent shim (src/shim/), the process that holds a gateway's output so the
 // gateway survives fleetd's restarts. Run after the build: `npm run build && node bench/shim.mjs`.
-// For each set of Node flags (--variants) and N shims at once (--n, default 1,4,8), each
-// holding a quiet "gateway" (a shell loop printing one line a second), it measures:
+// For the native shim (`native`: dist/shim/fleetd-shim) and each set of Node flags of the
+// Node shim (--variants), and N shims at once (--n, default 1,4,8), each holding a quiet
+// "gateway" (a shell loop printing one line a second), it measures:
+//   - boot: the shim run by hand 50 times in a row under one /usr/bin/time (its CPU counts
+//     in 10 ms steps: one run alone of the native shim reads 0), once with nothing on stdin
+//     (it refuses and exits) and once launching a gateway that exits at once (/bin/true: the
+//     whole life of a shim): CPU (user + system) per run, and the peak RSS of the runs;
 //   - start-up: launchShim() until the handle is attached (ms, mean over N), and the CPU
 //     the shim used to get there (utime+stime from /proc/<pid>/stat);
 //   - memory after --settle-ms: RSS, PSS and USS (private clean + dirty) per shim, from
@@ -10,18 +15,24 @@
 //   - idle CPU over --cpu-ms after that (the first seconds go to V8 shrinking its heap);
 //   - a flood: one gateway writing --flood-mib MiB as fast as it can through the shim with
 //     nobody attached: throughput, shim CPU per MiB, the shim's peak RSS.
-// Prints a markdown report and writes it to bench/shim-results.md (--out). Asserts nothing.
+// Prints a markdown report and appends it, dated, to bench/shim-results.md (--out; older
+// figures are kept). Asserts nothing.
 // Light (no OpenClaw): still, do not run it during a heavy test run on a shared machine.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launchShim, SHIM_NODE_FLAGS } from '../dist/supervise/shim-client.js';
+import { launchShim, NATIVE_SHIM_PATH, SHIM_NODE_FLAGS } from '../dist/supervise/shim-client.js';
 
+/** The native shim: not a set of Node flags. */
+const NATIVE = 'native';
+/** The boot table's yardstick: the shell loop running /bin/true. */
+const BASELINE = 'for comparison: /bin/true';
 const VARIANTS = {
+  [NATIVE]: [],
   none: [],
   'semi-space 1': ['--max-semi-space-size=1'],
   'old-space 32': ['--max-old-space-size=32'],
@@ -35,7 +46,7 @@ const VARIANTS = {
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '1,4,8' },
-    variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
+    variants: { type: 'string', default: `${NATIVE},shipped (SHIM_NODE_FLAGS)` },
     'settle-ms': { type: 'string', default: '10000' },
     'cpu-ms': { type: 'string', default: '20000' },
     'flood-mib': { type: 'string', default: '256' },
@@ -67,6 +78,35 @@ function cpuMs(pid) {
   return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS;
 }
 
+/** Client deps that launch the shim of `variant`. */
+const depsOf = (variant) => (variant === NATIVE ? { native: NATIVE_SHIM_PATH } : { native: null, nodeFlags: VARIANTS[variant] });
+
+/** The command that runs the shim of `variant` by hand. */
+const commandOf = (variant) => (variant === BASELINE ? ['/bin/true'] : variant === NATIVE ? [NATIVE_SHIM_PATH] : [process.execPath, ...VARIANTS[variant], fileURLToPath(new URL('../dist/shim/main.js', import.meta.url))]);
+
+/** Boot cost of the shim of `variant`: `runs` runs in a row under one /usr/bin/time (CPU per run, peak RSS of the runs), with nothing on stdin and for a whole life with /bin/true as gateway. */
+function measureBoot(variant, runs = 50) {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetd-bench-shim-'));
+  // One run dir for all: each run clears what the run before it left (no live shim holds it).
+  const batch = (input) => {
+    const file = join(dir, 'stdin');
+    writeFileSync(file, input);
+    const loop = 'i=0; while [ $i -lt $N ]; do "$@" < "$F" > /dev/null; i=$((i+1)); done';
+    const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '/bin/sh', '-c', loop, 'sh', ...commandOf(variant)], { env: { F: file, N: String(runs) }, encoding: 'utf8' });
+    const [user, system, maxKb] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
+    return { cpuMs: ((user + system) * 1000) / runs, rss: maxKb * 1024 };
+  };
+  try {
+    const empty = batch('');
+    const spec = specFor(dir, 0, ['/bin/true']);
+    mkdirSync(spec.runDir, { mode: 0o700 });
+    const life = batch(JSON.stringify(spec));
+    return { emptyCpuMs: empty.cpuMs, emptyRss: empty.rss, lifeCpuMs: life.cpuMs, lifeRss: life.rss };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A spec whose gateway is `argv`, in a fresh run dir below `dir`. */
 function specFor(dir, i, argv) {
   const runDir = join(dir, `agent-${i}`);
@@ -93,7 +133,7 @@ async function finish(handles) {
 }
 
 /** N quiet shims with `flags`: start-up, memory, idle CPU. */
-async function measureIdle(flags, n) {
+async function measureIdle(variant, n) {
   const dir = mkdtempSync(join(tmpdir(), 'fleetd-bench-shim-'));
   const handles = [];
   const startMs = [];
@@ -101,7 +141,7 @@ async function measureIdle(flags, n) {
   try {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      const h = await launchShim(specFor(dir, i, ['/bin/sh', '-c', 'while :; do echo tick; sleep 1; done']), { nodeFlags: flags });
+      const h = await launchShim(specFor(dir, i, ['/bin/sh', '-c', 'while :; do echo tick; sleep 1; done']), depsOf(variant));
       startMs.push(performance.now() - t0);
       startCpu.push(cpuMs(h.shim.pid));
       handles.push(h);
@@ -127,13 +167,13 @@ async function measureIdle(flags, n) {
 }
 
 /** One shim, nobody attached, a gateway writing floodMiB MiB: throughput, CPU per MiB, peak RSS. */
-async function measureFlood(flags) {
+async function measureFlood(variant) {
   const dir = mkdtempSync(join(tmpdir(), 'fleetd-bench-shim-'));
   const progress = join(dir, 'progress.json');
   const go = join(dir, 'go');
   const handles = [];
   try {
-    const h = await launchShim(specFor(dir, 0, [process.execPath, FLOOD, String(floodMiB * 1024 * 1024), progress, '--wait', go]), { nodeFlags: flags });
+    const h = await launchShim(specFor(dir, 0, [process.execPath, FLOOD, String(floodMiB * 1024 * 1024), progress, '--wait', go]), depsOf(variant));
     handles.push(h);
     await h.detach();
     const cpu0 = cpuMs(h.shim.pid);
@@ -198,26 +238,37 @@ const moduleRows = [
 ].map(([name, modules]) => ({ name, ...moduleCost(modules) }));
 const idleRows = [];
 const floodRows = [];
+const bootRows = [];
 for (const name of variants) {
   const flags = VARIANTS[name];
   if (!flags) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`);
+  log(`${name}: boot ...`);
+  bootRows.push({ name, ...measureBoot(name) });
   for (const n of sizes) {
     log(`${name}: ${n} shim(s) ...`);
-    idleRows.push({ name, flags, n, ...(await measureIdle(flags, n)) });
+    idleRows.push({ name, flags, n, ...(await measureIdle(name, n)) });
   }
   log(`${name}: flood of ${floodMiB} MiB ...`);
-  floodRows.push({ name, ...(await measureFlood(flags)) });
+  floodRows.push({ name, ...(await measureFlood(name)) });
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
-  '# Per-agent shim: memory, start-up and CPU',
+  `# Per-agent shim: memory, start-up and CPU (${started.toISOString().slice(0, 10)})`,
   '',
   `- date: ${started.toISOString()}; load average at the end: ${loadavg()[0].toFixed(2)}`,
   `- machine: ${availableParallelism()} CPUs (${cpu.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}; shims on Node ${process.version}`,
   `- each shim holds a quiet gateway (a shell loop printing a line a second); memory read ${settleMs / 1000} s after the last start, from /proc/<pid>/smaps_rollup; idle CPU over the ${cpuWindowMs / 1000} s after that (clock ticks of ${1000 / TICKS} ms)`,
   '- start-up and flood figures depend on the load of this shared machine (see load average): compare rows of one report',
   '- USS = private clean + private dirty (what one more shim costs); PSS also charges each shim its share of pages shared by all N (node binary, libraries)',
+  '',
+  '- `native` is the C shim (dist/shim/fleetd-shim); every other row is the Node shim (dist/shim/main.js) with those Node flags',
+  '',
+  '## Boot (run by hand 50 times in a row under one /usr/bin/time: CPU per run, the shell loop included; peak RSS of the runs)',
+  '',
+  '| shim | CPU, nothing on stdin, ms | peak RSS, nothing on stdin, MB | CPU, whole life with /bin/true, ms | peak RSS, whole life, MB |',
+  '| --- | --- | --- | --- | --- |',
+  ...[...bootRows, { name: BASELINE, ...measureBoot(BASELINE) }].map((r) => `| ${r.name} | ${r.emptyCpuMs.toFixed(1)} | ${mb(r.emptyRss)} | ${r.lifeCpuMs.toFixed(1)} | ${mb(r.lifeRss)} |`),
   '',
   '## Per shim (MB, ms: means over the N shims)',
   '',
@@ -240,5 +291,7 @@ const lines = [
 ];
 const report = lines.join('\n');
 process.stdout.write(report);
-writeFileSync(values.out, report);
-log(`written to ${values.out}`);
+// Appended one heading level down: the file keeps every earlier run's figures.
+const section = report.replace(/^(#+) /gm, '#$1 ');
+appendFileSync(values.out, `\n${section}`);
+log(`appended to ${values.out}`);

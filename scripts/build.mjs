@@ -2,8 +2,9 @@
 // Builds the shipped code (tsconfig.build.json) without ever leaving dist/ missing or half
 // written: tsc compiles into a fresh temp folder beside it, then each file is moved into
 // dist/ with one rename (atomic on the same filesystem), and files no longer built are
-// removed last. A fleetd or fleetctl started from this checkout during a build loads the
-// old modules or the new ones, never a missing one. A failed compile changes nothing.
+// removed last (the native shim, src/shim/native/, is compiled into the same staging
+// folder). A fleetd or fleetctl started from this checkout during a build loads the old
+// modules or the new ones, never a missing one. A failed compile changes nothing.
 //
 // fleetctl runs from one bundled file, dist/fleetctl.js (bin/fleetctl.js imports it), made
 // by esbuild from the compiled dist/cli/main.js: a CLI that loads ~70 modules of its own and
@@ -14,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, st
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildNativeShim } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -55,6 +57,8 @@ try {
   const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', staging], { stdio: 'inherit' });
   if (run.status !== 0) process.exit(run.status ?? 1);
   await bundleFleetctl(staging);
+  // The native shim is built into the same staging folder: it replaces the old one atomically too.
+  buildNativeShim(join(staging, 'shim', 'fleetd-shim'));
   const built = files(staging);
   for (const file of built) {
     mkdirSync(dirname(join(dist, file)), { recursive: true });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkDisk, checkRuntimes, checkVersions } from './host-checks.js';
+import { checkDisk, checkRuntimes, checkShim, checkVersions } from './host-checks.js';
 
 const systemNode = { version: process.versions.node, path: process.execPath };
 
@@ -65,4 +65,13 @@ test('versions: Node against fleetd\'s engines', () => {
   const old = checkVersions('18.0.0');
   assert.equal(old.level, 'fail');
   assert.match(old.detail, /on Node 18\.0\.0 \(fleetd supports Node >=20\)/);
+});
+
+test('shim: the native one is ok, the Node fallback needs attention and says how to get the native one', () => {
+  const native = checkShim({ kind: 'native', path: '/opt/fleetd/dist/shim/fleetd-shim' });
+  assert.equal(native.level, 'ok');
+  assert.equal(native.detail, 'native (/opt/fleetd/dist/shim/fleetd-shim)');
+  const node = checkShim({ kind: 'node', path: '/opt/fleetd/dist/shim/main.js' });
+  assert.equal(node.level, 'warn');
+  assert.match(node.next ?? '', /C compiler .*npm run build/);
 });

@@ -11,6 +11,7 @@ import type { SystemNode } from '../runtime/types.js';
 import { NODE_ENGINES, VERSION } from '../version.js';
 import { formatBytes } from '../cli/format.js';
 import { check, FLEETD_SCOPE } from './check.js';
+import { describeShim } from '../supervise/shim-client.js';
 
 /** Free space below this (bytes, or fraction) fails: a gateway's databases and logs may not fit. */
 export const DISK_FAIL = { bytes: 1024 ** 3, fraction: 0.05 };
@@ -53,6 +54,19 @@ export function checkVersions(nodeVersion = process.versions.node): DoctorCheck 
     'fleetd and Node',
     `fleetd ${VERSION} on Node ${nodeVersion} (fleetd supports Node ${NODE_ENGINES})`,
     ok ? null : `run fleetd on a Node within ${NODE_ENGINES}`,
+  );
+}
+
+/** Which per-agent shim fleetd launches: the native one (ok), or the Node one when the build made no binary (warn: ~100 ms CPU and ~12 MB more per agent). */
+export function checkShim(shim: { kind: 'native' | 'node'; path: string } = describeShim()): DoctorCheck {
+  const native = shim.kind === 'native';
+  return check(
+    native ? 'ok' : 'warn',
+    'shim',
+    FLEETD_SCOPE,
+    'per-agent shim',
+    native ? `native (${shim.path})` : `the Node shim (${shim.path}): no native shim was built`,
+    native ? null : 'install a C compiler (cc; node-gyp needs one too) and run `npm run build` again, then restart fleetd; running gateways keep their Node shims until they restart',
   );
 }
 

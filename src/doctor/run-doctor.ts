@@ -30,7 +30,7 @@ import type { Fleet } from '../daemon/fleet.js';
 import { checkPort, checkState } from './agent-checks.js';
 import { check, FLEETD_SCOPE, needsAttention } from './check.js';
 import { agentPathRules, checkPaths, fleetdPathRules } from './file-modes.js';
-import { checkDisk, checkRuntimes, checkVersions } from './host-checks.js';
+import { checkDisk, checkRuntimes, checkShim, checkVersions } from './host-checks.js';
 import { checkIsolation, isolationEnv } from './isolation.js';
 import { checkLockFiles, lockDirOf, lockHashOf, openPaths } from './lock-files.js';
 import { checkOpenclawDoctor, OPENCLAW_DOCTOR_ARGS, runCommand, type OpenclawResult, type OpenclawRun } from './openclaw-doctor.js';
@@ -133,7 +133,7 @@ async function installationChecks(env: DoctorEnv, views: AgentView[], only: stri
   const uid = fleetdUser().uid;
   const systemNode = env.systemNode ?? { version: process.versions.node, path: process.execPath };
   const pinned = new Map([...env.fleet.runtimeUsage()].filter(([, users]) => only === undefined || users.includes(only)));
-  const checks: DoctorCheck[] = [checkVersions(), await checkManifest(env), checkRegistry(env.daemon())];
+  const checks: DoctorCheck[] = [checkVersions(), checkShim(), await checkManifest(env), checkRegistry(env.daemon())];
   checks.push(...(await checkDisk({ 'state dir': m.stateDir, runtimes: m.runtimesDir })));
   checks.push(...(await checkRuntimes(m.runtimesDir, pinned, systemNode, only !== undefined)));
   const agents = views.map((v) => ({ address: v.address, fleet: v.fleet, agent: v.agent }));

@@ -122,10 +122,10 @@ export async function runShim(spec: ShimSpec, io: ShimRunIo): Promise<ExitInfo |
   const ended: GatewayExit = await proc.exited;
   streams.stdout.end();
   streams.stderr.end();
-  exit = { code: ended.code, signal: ended.signal, at: await exitAt, ...(ended.error ? { error: ended.error } : {}) };
-  sink.note(`pid ${proc.pid ?? '-'} ${describeExit(exit)} after ${formatDuration(exit.at - spawnedAt)}`);
+  const info: ExitInfo = { code: ended.code, signal: ended.signal, at: await exitAt, ...(ended.error ? { error: ended.error } : {}) };
+  sink.note(`pid ${proc.pid ?? '-'} ${describeExit(info)} after ${formatDuration(info.at - spawnedAt)}`);
   const exitRecord: ExitRecord = {
-    ...exit,
+    ...info,
     protocol: SHIM_PROTOCOL,
     name: spec.name,
     gatewayPid: proc.pid,
@@ -140,6 +140,8 @@ export async function runShim(spec: ShimSpec, io: ShimRunIo): Promise<ExitInfo |
   } catch (err) {
     io.warn(`cannot write ${files.exit}: ${(err as Error).message}; only an attached fleetd learns how pid ${proc.pid ?? '-'} ended`);
   }
+  // Only now may a client that attaches learn the exit (hello + exit): exit.json is on disk.
+  exit = info;
   await server.sendExit(exit);
   await server.close();
   sink.close();

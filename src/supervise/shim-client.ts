@@ -5,7 +5,7 @@
 // way adoption needs it: pids with their /proc start times, from shim.json and again in
 // the shim's hello.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,14 @@ export const SHIM_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '-
 
 /** What the shim client touches; real defaults from resolveShimDeps. */
 export interface ShimClientDeps extends ShimHandleOptions {
-  /** Node binary running the shim (default: fleetd's own). */
+  /**
+   * The native shim binary (src/shim/native/, built into dist/shim/fleetd-shim), started
+   * directly; null: run the Node shim (`nodePath nodeFlags entry`). Both speak the one
+   * protocol (src/shim/protocol.ts), so either adopts the other's gateways. Default: the
+   * binary beside this module when the build made it, else null.
+   */
+  native: string | null;
+  /** Node binary running the Node shim (default: fleetd's own). */
   nodePath: string;
   /** The shim's entry module (default: dist/shim/main.js beside this file). */
   entry: string;
@@ -41,9 +48,30 @@ export interface ShimClientDeps extends ShimHandleOptions {
   helloTimeoutMs: number;
 }
 
+/** Where the build puts the native shim: beside the compiled shim modules. */
+export const NATIVE_SHIM_PATH = fileURLToPath(new URL('../shim/fleetd-shim', import.meta.url));
+
+/** `path` when it is an executable regular file, else null (a build without a C compiler makes none). */
+export function executableOrNull(path: string): string | null {
+  try {
+    if (!statSync(path).isFile()) return null;
+    accessSync(path, constants.X_OK);
+    return path;
+  } catch {
+    return null;
+  }
+}
+
+/** Which shim `deps` launch, for fleetd's start-up log and doctor: the binary's path, or the Node entry. */
+export function describeShim(deps: Partial<ShimClientDeps> = {}): { kind: 'native' | 'node'; path: string } {
+  const d = resolveShimDeps(deps);
+  return d.native !== null ? { kind: 'native', path: d.native } : { kind: 'node', path: d.entry };
+}
+
 /** `deps` completed with the real defaults. */
 export function resolveShimDeps(deps: Partial<ShimClientDeps> = {}): ShimClientDeps {
   return {
+    native: deps.native !== undefined ? deps.native : executableOrNull(NATIVE_SHIM_PATH),
     nodePath: process.execPath,
     entry: fileURLToPath(new URL('../shim/main.js', import.meta.url)),
     nodeFlags: SHIM_NODE_FLAGS,
@@ -129,7 +157,11 @@ export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDe
   let child: ReturnType<typeof spawn>;
   try {
     // Nothing of fleetd's environment (NODE_OPTIONS, secrets) reaches the shim; the gateway's env travels in the spec.
-    child = spawn(d.nodePath, [...d.nodeFlags, d.entry], { cwd: '/', env: {}, detached: true, stdio: ['pipe', 'pipe', errFd] });
+    // The native shim gets its process title as argv[0] (`fleetd-shim <fleet>/<agent>` in ps, as the Node shim sets it).
+    child =
+      d.native !== null
+        ? spawn(d.native, [], { argv0: `fleetd-shim ${spec.name}`, cwd: '/', env: {}, detached: true, stdio: ['pipe', 'pipe', errFd] })
+        : spawn(d.nodePath, [...d.nodeFlags, d.entry], { cwd: '/', env: {}, detached: true, stdio: ['pipe', 'pipe', errFd] });
   } finally {
     closeSync(errFd);
   }

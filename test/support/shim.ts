@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ShimRecord, ShimSpecInput } from '../../src/shim/protocol.js';
+import { executableOrNull, NATIVE_SHIM_PATH, type ShimClientDeps } from '../../src/supervise/shim-client.js';
 import { waitFor } from '../../src/util/wait-for.js';
 import { FIXTURES } from './paths.js';
 import { isAlive } from '../../src/supervise/proc.js';
@@ -13,6 +14,28 @@ import { makeFakeAgent, PidTracker, processesWithEnv, readFakePids, type FakeAge
 
 /** The flood fixture (writes N bytes as fast as its pipe takes them). */
 export const FLOOD = join(FIXTURES, 'flood.mjs');
+
+/** One implementation of the per-agent shim, for suites that run against each. */
+export interface ShimImpl {
+  name: 'native' | 'node';
+  /** Client deps that launch this implementation. */
+  deps: Partial<ShimClientDeps>;
+  /** The command that runs it by hand (spec on stdin): program and arguments. */
+  command: [string, string[]];
+  /** Set when it cannot run here (the native shim was not built: no C compiler). */
+  skip?: string;
+}
+
+/** The native shim (src/shim/native/, built beside the compiled client) and the Node shim (src/shim/main.ts). */
+export const SHIM_IMPLS: readonly ShimImpl[] = [
+  {
+    name: 'native',
+    deps: { native: NATIVE_SHIM_PATH },
+    command: [NATIVE_SHIM_PATH, []],
+    ...(executableOrNull(NATIVE_SHIM_PATH) ? {} : { skip: `no native shim at ${NATIVE_SHIM_PATH} (built without a C compiler)` }),
+  },
+  { name: 'node', deps: { native: null }, command: [process.execPath, [fileURLToPath(new URL('../../src/shim/main.js', import.meta.url))]] },
+];
 
 /** Compiled shim client, for code run in another process. */
 const CLIENT_MODULE = fileURLToPath(new URL('../../src/supervise/shim-client.js', import.meta.url));
@@ -45,17 +68,17 @@ export interface Launcher {
   record: ShimRecord;
 }
 
-/** Launches a shim for `spec` from a separate Node process; resolves with that process and the shim's record. */
-export async function launchFromAnotherProcess(spec: ShimSpecInput): Promise<Launcher> {
+/** Launches a shim for `spec` from a separate Node process (with client `deps`); resolves with that process and the shim's record. */
+export async function launchFromAnotherProcess(spec: ShimSpecInput, deps: Partial<ShimClientDeps> = {}): Promise<Launcher> {
   const code = `
     import { launchShim } from ${JSON.stringify(CLIENT_MODULE)};
     const spec = JSON.parse(process.argv[1]);
-    const handle = await launchShim(spec);
+    const handle = await launchShim(spec, JSON.parse(process.argv[2]));
     handle.on('output', () => {});
     process.stdout.write(JSON.stringify(handle.record) + '\\n');
     setInterval(() => {}, 1 << 30);
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code, JSON.stringify(spec), JSON.stringify(deps)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const line = await waitFor(() => (out.includes('\n') ? out.split('\n')[0] : undefined), { timeoutMs: 15_000, what: 'the launcher to print the shim record' });

@@ -1,0 +1,291 @@
+// What a shim written in C could get wrong that the Node one gets for free, run against
+// both implementations (the Node shim is the reference): invalid UTF-8 in the gateway's
+// output, a secret cut at every position between two reads while the other stream
+// interleaves, a launch spec that is truncated, mutated or random bytes, and adoption
+// across the two implementations (the same protocol, so one's shim is the other's).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitFor } from '../util/wait-for.js';
+import { isAlive } from '../supervise/proc.js';
+import { attachShim, launchShim } from '../supervise/shim-client.js';
+import { launchFromAnotherProcess, SHIM_IMPLS, shimSpecFor, withShimAgent, type ShimImpl } from '../../test/support/shim.js';
+import { readyLineSchema, type ShimSpecInput } from './protocol.js';
+
+const SECRET = 'sk-live-0123456789abcdefXYZ';
+
+/** Every run of 8 characters of `secret` (what redaction must keep out). */
+function pieces(secret: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 8 <= secret.length; i++) out.push(secret.slice(i, i + 8));
+  return out;
+}
+
+/** The first piece of `secret` found in `text`, or undefined. */
+function leak(text: string, secret = SECRET): string | undefined {
+  return pieces(secret).find((p) => text.includes(p));
+}
+
+/** A gateway (node -e) that writes `chunks` to stdout/stderr one write each, `pauseMs` apart, then exits 0. */
+function writerArgv(chunks: Array<{ fd: 1 | 2; hex: string }>, pauseMs: number): string[] {
+  const script = `
+    const fs = require('node:fs');
+    const chunks = JSON.parse(process.argv[1]);
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const c of chunks) { fs.writeSync(c.fd, Buffer.from(c.hex, 'hex')); Atomics.wait(pause, 0, 0, ${pauseMs}); }
+  `;
+  return [process.execPath, '-e', script, JSON.stringify(chunks)];
+}
+
+const hex = (b: Buffer | string) => (typeof b === 'string' ? Buffer.from(b, 'utf8') : b).toString('hex');
+
+/** Runs the shim `impl` by hand with `stdin`: its stdout, stderr, exit code and signal. */
+function runByHand(impl: ShimImpl, stdin: Buffer): Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(impl.command[0], impl.command[1], { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal }));
+    child.stdin.end(stdin);
+  });
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing fuzz case can be found again. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Launch specs that must all be refused: truncations, mutations of one field, random bytes. */
+function fuzzSpecs(seed: number): Buffer[] {
+  const random = prng(seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+  const valid = {
+    protocol: 1,
+    name: 'fuzz/agent',
+    argv: ['/bin/true', SECRET],
+    cwd: '/tmp',
+    env: { PATH: '/usr/bin:/bin', API_KEY: SECRET },
+    runDir: '/nonexistent-fleetd-fuzz/run',
+    log: { file: '/nonexistent-fleetd-fuzz/run/gateway.log', maxBytes: 1024, maxFiles: 2 },
+    secrets: [SECRET],
+    specHash: SECRET,
+    tail: { lines: 5, chars: 100 },
+  };
+  const text = JSON.stringify(valid);
+  const out: Buffer[] = [];
+  for (let i = 0; i < 25; i++) out.push(Buffer.from(text.slice(0, Math.floor(random() * text.length))));
+  const values = [null, 1.5, -1, 0, '', 'relative', [], {}, true, 'x'.repeat(300), 1e300, [SECRET, 7], { [SECRET]: 1 }, `/${SECRET}\u0000`, 2 ** 53];
+  const paths = ['protocol', 'name', 'argv', 'argv.0', 'cwd', 'env', 'env.API_KEY', 'runDir', 'log', 'log.file', 'log.maxBytes', 'log.maxFiles', 'secrets', 'secrets.0', 'specHash', 'tail', 'tail.lines', 'tail.chars'];
+  for (let i = 0; i < 30; i++) {
+    const spec = JSON.parse(text) as Record<string, unknown>;
+    const path = pick(paths).split('.');
+    let target = spec as Record<string, unknown>;
+    for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
+    const last = path[path.length - 1]!;
+    const action = random();
+    if (action < 0.15) delete target[last];
+    else if (action < 0.25) target[`unknown-${SECRET.slice(0, 3)}`] = SECRET;
+    else target[last] = pick(values);
+    out.push(Buffer.from(JSON.stringify(spec)));
+  }
+  for (let i = 0; i < 10; i++) {
+    const bytes = Buffer.alloc(1 + Math.floor(random() * 200));
+    for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
+    if (i % 2 === 0) bytes[0] = 0x7b; // '{'
+    out.push(bytes);
+  }
+  out.push(Buffer.from(`${'['.repeat(100_000)}`), Buffer.from(`{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`), Buffer.from(`"${SECRET}"`), Buffer.from(` \n${text}\n `.replace('"protocol":1', '"protocol":1.0')));
+  return out;
+}
+
+for (const impl of SHIM_IMPLS) suite(impl);
+
+/** The suites, with shims of `impl`. */
+function suite(impl: ShimImpl): void {
+  const launch = (spec: ShimSpecInput) => launchShim(spec, impl.deps);
+
+  describe(`${impl.name} shim: output bytes`, { skip: impl.skip }, () => {
+    test('invalid UTF-8, and characters cut between reads, reach the log, the tail and the client as Node decodes them (U+FFFD)', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        const parts = [
+          Buffer.from('A'),
+          Buffer.from([0xff]),
+          Buffer.from('B'),
+          Buffer.from([0xe2, 0x82]),
+          Buffer.from([0xac, 0x20]), // a euro sign cut in two reads
+          Buffer.from([0xf0, 0x9f]),
+          Buffer.from([0x98]),
+          Buffer.from([0x80, 0x20]), // an emoji cut in three
+          Buffer.from([0xc0, 0xaf, 0xed, 0xa0, 0x80, 0x20]), // overlong, surrogate
+          Buffer.from([0xe2, 0x82]),
+          Buffer.from('x'), // a sequence cut short by the next read
+          Buffer.from([0xf4, 0x90, 0x80, 0x80, 0x09, 0x01, 0x1b, 0x0a]), // above U+10FFFF; control characters
+          Buffer.from([0xe2]), // cut short by the end of the stream
+        ];
+        const expected = Buffer.concat(parts).toString('utf8');
+        const handle = await launch(shimSpecFor(agent, { argv: writerArgv(parts.map((p) => ({ fd: 1, hex: hex(p) })), 20) }));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        let seen = handle.tail.stdout;
+        handle.on('output', (stream, text) => {
+          if (stream === 'stdout') seen += text;
+        });
+        const outcome = await handle.exited;
+        assert.ok(outcome.kind === 'exited' && outcome.code === 0, JSON.stringify(outcome));
+        const log = await readFile(join(runDir, 'gateway.log'), 'utf8');
+        assert.ok(log.includes(`\n${expected}\n[fleetd `), `the log holds the output as Node decodes it: ${JSON.stringify(log)}`);
+        assert.equal(seen, expected, 'the client got the same text');
+        const exit = JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { tail: { stdout: string } };
+        assert.equal(exit.tail.stdout, expected, 'exit.json keeps the same tail');
+        await handle.close();
+      }));
+
+    test('a secret cut at every position between two reads, with the other stream in between, never reaches the log, the tail or the client', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        const chunks: Array<{ fd: 1 | 2; hex: string }> = [{ fd: 1, hex: hex(`whole ${SECRET} end\n`) }];
+        for (let k = 1; k < SECRET.length; k++) {
+          chunks.push({ fd: 1, hex: hex(`line${k} ${SECRET.slice(0, k)}`) });
+          chunks.push({ fd: 2, hex: hex(`noise ${k} ${SECRET.slice(k)}\n`) });
+          chunks.push({ fd: 1, hex: hex(`${SECRET.slice(k)} end\n`) });
+        }
+        const spec = shimSpecFor(agent, { argv: writerArgv(chunks, 2), secrets: [agent.token, SECRET] });
+        const handle = await launch(spec);
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        const seen = { stdout: handle.tail.stdout, stderr: handle.tail.stderr };
+        handle.on('output', (stream, text) => (seen[stream] += text));
+        const outcome = await handle.exited;
+        assert.ok(outcome.kind === 'exited' && outcome.code === 0);
+        const log = await readFile(join(runDir, 'gateway.log'), 'utf8');
+        const exitJson = await readFile(join(runDir, 'exit.json'), 'utf8');
+        for (const [where, text] of Object.entries({ log, exitJson, stdout: seen.stdout, stderr: seen.stderr })) assert.equal(leak(text), undefined, `no piece of the secret in ${where}`);
+        assert.ok(seen.stdout.startsWith('whole <redacted> end\n'));
+        for (let k = 1; k < SECRET.length; k++) assert.ok(seen.stdout.includes(`line${k} <redacted> end\n`), `cut at ${k}: ${JSON.stringify(seen.stdout.split('\n')[k])}`);
+        await handle.close();
+      }));
+  });
+
+  describe(`${impl.name} shim: the gateway's process`, { skip: impl.skip }, () => {
+    test('the gateway starts with default signal dispositions and nothing blocked, whatever the shim ignores', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        const handle = await launch(shimSpecFor(agent, { argv: ['/bin/cat', '/proc/self/status'], env: { PATH: '/usr/bin:/bin' } }));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        const outcome = await handle.exited;
+        assert.ok(outcome.kind === 'exited' && outcome.code === 0, JSON.stringify(outcome));
+        const exit = JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { tail: { stdout: string } };
+        assert.match(exit.tail.stdout, /^SigIgn:\s+0+$/m, 'no signal ignored (a shell gateway would otherwise ignore SIGTERM)');
+        assert.match(exit.tail.stdout, /^SigBlk:\s+0+$/m, 'no signal blocked');
+        await handle.close();
+      }));
+
+    test('a client told of the exit finds exit.json written, even one attaching while the shim records it', async () => {
+      // A gateway that exits at once: launchShim's attach races the shim's recording of the
+      // exit. The Node shim used to answer such an attach with hello + exit before its
+      // exit.json was written (38 of 51 launches here).
+      for (let i = 0; i < 20; i++) {
+        await withShimAgent({}, async ({ agent, runDir, tracker }) => {
+          const handle = await launch(shimSpecFor(agent, { argv: ['/bin/true'], env: { PATH: '/usr/bin:/bin' } }));
+          tracker.add(handle.shim.pid, handle.gateway?.pid);
+          const outcome = await handle.exited;
+          assert.ok(outcome.kind === 'exited' && outcome.code === 0, JSON.stringify(outcome));
+          assert.ok(existsSync(join(runDir, 'exit.json')), `launch ${i}: told of the exit (from the ${outcome.from}) before exit.json was written`);
+          await handle.close();
+        });
+      }
+    });
+
+    test('a shim started with SIGCHLD ignored still sees its gateway end (the kernel would reap it unseen)', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        await mkdir(runDir, { recursive: true, mode: 0o700 });
+        const spec = shimSpecFor(agent, { argv: ['/bin/sh', '-c', 'exit 5'], env: { PATH: '/usr/bin:/bin' } });
+        // perl sets SIGCHLD to SIG_IGN and execs the shim, which inherits that (dash's trap would not)
+        const child = spawn('perl', ['-e', '$SIG{CHLD} = "IGNORE"; exec @ARGV or exit 127', impl.command[0], ...impl.command[1]], { stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: '/usr/bin:/bin' } });
+        tracker.add(child.pid);
+        child.stdin.end(JSON.stringify(spec));
+        const exit = await waitFor(() => readFile(join(runDir, 'exit.json'), 'utf8').then((t) => JSON.parse(t) as { code: number }, () => undefined), { timeoutMs: 10_000, what: 'exit.json' });
+        assert.equal(exit.code, 5);
+        await waitFor(() => !isAlive(child.pid!), { timeoutMs: 5000, what: 'the shim to leave' });
+      }));
+
+    test('the exit is recorded and the shim leaves while a child of the gateway still holds its pipes', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        // the gateway leaves a child (own session, our stdout and stderr) that outlives it by a minute
+        const argv = ['/bin/sh', '-c', 'setsid sleep 60 & echo child $!; exit 7'];
+        const handle = await launch(shimSpecFor(agent, { argv, env: { PATH: '/usr/bin:/bin' } }));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        let out = handle.tail.stdout;
+        handle.on('output', (stream, text) => {
+          if (stream === 'stdout') out += text;
+        });
+        const child = Number(await waitFor(() => /child (\d+)/.exec(out)?.[1], { timeoutMs: 5000, what: 'the child pid' }));
+        tracker.add(child);
+        const outcome = await handle.exited;
+        assert.ok(outcome.kind === 'exited' && outcome.code === 7, JSON.stringify(outcome));
+        await waitFor(() => !isAlive(handle.shim.pid), { timeoutMs: 10_000, what: 'the shim to leave' });
+        assert.ok(isAlive(child), 'the child still holds the pipes: the shim did not wait for it');
+        assert.equal((JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { code: number }).code, 7);
+        process.kill(child, 'SIGKILL');
+        await handle.close();
+      }));
+  });
+
+  describe(`${impl.name} shim: launch spec fuzz`, { skip: impl.skip }, () => {
+    test('truncated, mutated and random specs are refused on the ready line (never a crash, never a value shown)', async () => {
+      const inputs = fuzzSpecs(14);
+      const reference = SHIM_IMPLS.find((i) => i.name === 'node')!;
+      for (const [n, input] of inputs.entries()) {
+        const out = await runByHand(impl, input);
+        const what = `input ${n} (${input.length} bytes)`;
+        assert.equal(out.signal, null, `${what}: no crash`);
+        assert.equal(out.code, 1, `${what}: exit 1 (${out.stdout}${out.stderr})`);
+        const lines = out.stdout.split('\n');
+        assert.equal(lines.length, 2, `${what}: one line on stdout`);
+        const ready = readyLineSchema.parse(JSON.parse(lines[0]!));
+        assert.equal(ready.type, 'failed');
+        assert.equal(leak(out.stdout + out.stderr), undefined, `${what}: no value shown: ${out.stdout}`);
+        // the Node shim is the reference: the native one refuses with the same words
+        if (impl.name === 'native' && n % 3 === 0) assert.equal(out.stdout, (await runByHand(reference, input)).stdout, `${what}: as the Node shim says it`);
+      }
+    });
+  });
+
+  const other = SHIM_IMPLS.find((i) => i.name !== impl.name)!;
+  describe(`${impl.name} shim: adoption across implementations`, { skip: impl.skip ?? other.skip }, () => {
+    test(`a ${impl.name} shim left by its fleetd is adopted by a client that launches ${other.name} shims, and ${other.name} takes the run dir over after the exit`, () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        const launcher = await launchFromAnotherProcess(shimSpecFor(agent), impl.deps);
+        tracker.add(launcher.child.pid, launcher.record.shimPid, launcher.record.gatewayPid);
+        launcher.child.kill('SIGKILL');
+        await waitFor(() => !isAlive(launcher.child.pid!), { timeoutMs: 5000, what: 'launcher gone' });
+        const adopted = await attachShim(runDir, { takeover: true, expect: { gatewayPid: launcher.record.gatewayPid!, specHash: 'test-hash-1' } }, other.deps);
+        assert.ok(adopted.ok, adopted.ok ? '' : adopted.message);
+        assert.equal(adopted.handle.shim.pid, launcher.record.shimPid);
+        await adopted.handle.note('adopted across implementations');
+        process.kill(launcher.record.gatewayPid!, 'SIGKILL');
+        const ended = await adopted.handle.exited;
+        assert.ok(ended.kind === 'exited' && ended.signal === 'SIGKILL');
+        await adopted.handle.close();
+
+        const next = await launchShim(shimSpecFor(agent), other.deps);
+        tracker.add(next.shim.pid, next.gateway?.pid);
+        assert.notEqual(next.shim.pid, launcher.record.shimPid);
+        assert.match(readFileSync(`/proc/${next.shim.pid}/cmdline`, 'utf8'), /^fleetd-shim test\/agent/);
+        const log = await readFile(join(runDir, 'gateway.log'), 'utf8');
+        assert.match(log, /adopted across implementations/);
+        process.kill(next.gateway!.pid, 'SIGTERM');
+        assert.equal((await next.exited).kind, 'exited');
+        await next.close();
+      }));
+  });
+}
