@@ -179,7 +179,9 @@ export function startFleetd(root, dir, manifest, nodeOptions = '') {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
-  const child = spawn(process.execPath, [...(process.env.FLEETD_NODE_OPTIONS ? process.env.FLEETD_NODE_OPTIONS.split(' ') : []), join(root, 'bin', 'fleetd.js'), 'start', '--manifest', manifestPath], {
+  const bin = join(root, 'bin', 'fleetd.js');
+  const flags = [...shebangFlags(bin), ...(process.env.FLEETD_NODE_OPTIONS ? process.env.FLEETD_NODE_OPTIONS.split(' ') : [])];
+  const child = spawn(process.execPath, [...flags, bin, 'start', '--manifest', manifestPath], {
     cwd: dir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -192,6 +194,13 @@ export function startFleetd(root, dir, manifest, nodeOptions = '') {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`fleetd exited (${child.exitCode ?? child.signalCode}): ${Buffer.concat(out).toString('utf8').trim().split('\n').slice(-3).join(' | ')}`);
   };
   return { child, socket: join(dir, 'fleetd.sock'), exited, alive, saveLog: () => writeFileSync(log, Buffer.concat(out)) };
+}
+
+/** Node flags of a `#!/usr/bin/env -S node FLAGS` first line (what the shipped `fleetd` runs with), [] for a plain one. */
+export function shebangFlags(file) {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env -S node\s+(.*)$/.exec(first);
+  return m ? m[1].trim().split(/\s+/) : [];
 }
 
 /** Median of numbers (null for none). */
