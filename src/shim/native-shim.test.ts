@@ -14,6 +14,7 @@ import { isAlive } from '../supervise/proc.js';
 import { attachShim, launchShim } from '../supervise/shim-client.js';
 import { launchFromAnotherProcess, SHIM_IMPLS, shimSpecFor, withShimAgent, type ShimImpl } from '../../test/support/shim.js';
 import { readyLineSchema, type ShimSpecInput } from './protocol.js';
+import { prng } from '../../test/support/prng.js';
 
 const SECRET = 'sk-live-0123456789abcdefXYZ';
 
@@ -54,18 +55,6 @@ function runByHand(impl: ShimImpl, stdin: Buffer): Promise<{ stdout: string; std
     child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal }));
     child.stdin.end(stdin);
   });
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing fuzz case can be found again. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Launch specs that must all be refused: truncations, mutations of one field, random bytes. */

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cachedMatcher, compileSecrets, createRedactor, MIN_PIECE, REDACTED, redactText, stringifyRedacted } from './redact.js';
+import { prng } from '../../test/support/prng.js';
 
 const TOKEN = '0123456789abcdef0123456789abcdeffedcba9876543210fedcba9876543210';
 const HOOKS = 'Zq8v_Kp2-Lm4Ns6Tx0Yb3Wc5';
@@ -9,18 +10,6 @@ const HOOKS = 'Zq8v_Kp2-Lm4Ns6Tx0Yb3Wc5';
 function stream(parts: string[], secrets: string[] = [TOKEN]): string {
   const r = createRedactor(secrets);
   return parts.map((p) => r.push(p)).join('') + r.end();
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Cuts `text` into chunks at random places (empty chunks included). */

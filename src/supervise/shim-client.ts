@@ -5,7 +5,7 @@
 // way adoption needs it: pids with their /proc start times, from shim.json and again in
 // the shim's hello.
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { ensureRunDir, liveShimIn } from '../shim/run-dir.js';
 import { createLineSplitter } from '../util/line-splitter.js';
 import { connectUnixSocket } from '../util/unix-socket.js';
 import { isSameProcess } from './proc.js';
+import { isExecutableFile } from './spawn-gateway.js';
 import { createExitedHandle, createLiveHandle, type ShimHandle, type ShimHandleOptions } from './shim-handle.js';
 
 export type { ShimHandle, ShimOutcome, ShimTail } from './shim-handle.js';
@@ -53,13 +54,7 @@ export const NATIVE_SHIM_PATH = fileURLToPath(new URL('../shim/fleetd-shim', imp
 
 /** `path` when it is an executable regular file, else null (a build without a C compiler makes none). */
 export function executableOrNull(path: string): string | null {
-  try {
-    if (!statSync(path).isFile()) return null;
-    accessSync(path, constants.X_OK);
-    return path;
-  } catch {
-    return null;
-  }
+  return isExecutableFile(path) ? path : null;
 }
 
 /** Which shim `deps` launch, for fleetd's start-up log and doctor: the binary's path, or the Node entry. */

@@ -79,7 +79,7 @@ export function resolveCommand(command: string, pathEnv: string | undefined, cwd
 }
 
 /** True for a regular file we may execute. */
-function isExecutableFile(path: string): boolean {
+export function isExecutableFile(path: string): boolean {
   try {
     if (!statSync(path).isFile()) return false;
     accessSync(path, constants.X_OK);
