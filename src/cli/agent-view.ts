@@ -11,8 +11,9 @@ export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'HEAL
 export function formatHealth(health: AgentView['health']): string {
   if (health.live === false) return 'down';
   if (health.ready === true) return 'ready';
-  if (health.live === true) return 'live';
+  // /readyz answered 503: serving, but not admitting traffic (the REASON names the failing checks)
   if (health.ready === false) return 'unready';
+  if (health.live === true) return 'live';
   return '-';
 }
 

@@ -120,7 +120,7 @@ describe('against a fixture server', () => {
     assert.match(lines[0]!, /^ADDRESS +STATE +PID +PORT +UPTIME +HEALTHY +RESTARTS +EXIT +HEALTH +MEMORY +OPENCLAW +NODE +REASON$/);
     assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ['acme/alpha', 'acme/korax', 'beta/zed']);
     assert.match(lines[2]!, /^acme\/korax +backoff +- +18900 +- +- +3 +1 +- +- +2026\.9\.6 +24\.21\.0 +exited with code 1$/);
-    assert.match(lines[1]!, /starting .* live .*waiting for readiness; readiness failing: discord$/);
+    assert.match(lines[1]!, /starting .* unready .*waiting for readiness; readiness failing: discord$/);
   });
 
   test('status warns on stderr when registry.json lags behind or fleetd dropped log lines', async () => {

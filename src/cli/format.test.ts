@@ -46,7 +46,10 @@ describe('renderTable', () => {
 describe('agent view', () => {
   test('health words', () => {
     assert.equal(formatHealth({ live: true, ready: true }), 'ready');
-    assert.equal(formatHealth({ live: true, ready: false }), 'live');
+    // live, and /readyz said 503: unready (its failing checks are in the reason)
+    assert.equal(formatHealth({ live: true, ready: false }), 'unready');
+    // live, no usable /readyz answer (not an OpenClaw, or it did not answer in time)
+    assert.equal(formatHealth({ live: true, ready: null }), 'live');
     assert.equal(formatHealth({ live: false, ready: false }), 'down');
     assert.equal(formatHealth({ live: null, ready: null }), '-');
   });
