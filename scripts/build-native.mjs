@@ -13,19 +13,21 @@ const sources = join(root, 'src', 'shim', 'native');
 
 /** Builds the shim into `out` (written beside it, then renamed); returns false when no compiler is there. Throws when the compile fails. */
 export function buildNativeShim(out) {
-  const cc = process.env.CC || 'cc';
-  const probe = spawnSync(cc, ['--version'], { stdio: 'ignore' });
+  // CC is a list of words, as make takes it ("ccache gcc", "gcc -m64"): the first runs, the rest are its first arguments.
+  const [cc, ...ccArgs] = (process.env.CC || 'cc').trim().split(/\s+/);
+  const probe = spawnSync(cc, [...ccArgs, '--version'], { stdio: 'ignore' });
   if (probe.error || probe.status !== 0) {
-    console.warn(`build: no C compiler (${cc}): the native shim is not built; fleetd will run the Node shim (dist/shim/main.js)`);
+    const why = probe.error?.code === 'ENOENT' ? `no C compiler: ${cc} not found` : `the C compiler does not run: \`${[cc, ...ccArgs].join(' ')} --version\` ${probe.error ? `failed (${probe.error.code ?? probe.error.message})` : `exited ${probe.status ?? probe.signal}`}`;
+    console.warn(`build: ${why}; the native shim is not built and fleetd will run the Node shim (dist/shim/main.js)`);
     return false;
   }
   const files = readdirSync(sources).filter((f) => f.endsWith('.c')).map((f) => join(sources, f));
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  const run = spawnSync(cc, ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, ...files, '-lm'], { stdio: 'inherit' });
+  const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, ...files, '-lm'], { stdio: 'inherit' });
   if (run.status !== 0) {
     rmSync(tmp, { force: true });
-    throw new Error(`build: compiling the native shim failed (${cc} exited ${run.status ?? run.signal})`);
+    throw new Error(`build: compiling the native shim failed (${[cc, ...ccArgs].join(' ')} exited ${run.status ?? run.signal})`);
   }
   renameSync(tmp, out);
   return true;
