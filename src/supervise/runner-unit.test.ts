@@ -126,6 +126,19 @@ describe('runner state machine (fake deps)', () => {
     assert.deepEqual(h.logger.errors(), []);
   });
 
+  test('a gateway that ended while fleetd was away: the reason says how, in one sentence, and the restart policy applies', async () => {
+    const h = harness();
+    const runner = createRunner(spec, h.deps);
+    const reasons: string[] = [];
+    runner.on('state', (s) => void reasons.push(`${s.state}: ${s.reason}`));
+    const at = h.now() - 1000;
+    await runner.adoptExit({ code: 3, signal: null, at }, { spec, spawnedAt: at - 150_000, runningSince: at - 149_000, restarts: 2, why: 'test', pid: 4242 });
+    await h.advance(0);
+    assert.ok(reasons.includes('starting: the gateway exited with code 3 after 2.5 min: while fleetd was away'), reasons.join(' | '));
+    assert.equal(runner.status().lastExit?.code, 3);
+    await runner.stop();
+  });
+
   test('probes ask the start round while starting and the steady round once running', async () => {
     const h = harness();
     const phases: string[] = [];

@@ -180,7 +180,7 @@ class GatewayRunner implements Runner {
       const ending: GatewayEnding = exit.error
         ? { ...base, kind: 'spawn-error', message: exit.error }
         : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, ...(facts.output ? { output: facts.output } : {}), cause: 'while fleetd was away' };
-      this.transition('starting', `the gateway ended ${describeEnding(ending)}`);
+      this.transition('starting', `the gateway ${describeEnding(ending)}`);
       this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
     });
   }

@@ -18,7 +18,7 @@ export function formatEvent(e: FleetEvent): string {
     case 'agent.state':
       return `${head} ${e.address}: ${e.from ?? '-'} -> ${e.to} (${e.reason})`;
     case 'agent.exit':
-      return `${head} ${e.address}: pid ${e.pid ?? '-'} ${e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`} after ${formatDuration(e.runtimeMs)}`;
+      return `${head} ${e.address}: pid ${e.pid ?? '-'} ${e.signal ? `killed by ${e.signal}` : e.code !== null ? `exited with code ${e.code}` : 'ended without an exit status (it could not start, or its shim was lost)'} after ${formatDuration(e.runtimeMs)}`;
     case 'agent.restart':
       return `${head} ${e.address}: restart ${e.restarts} (${e.reason})`;
     case 'agent.reconfigured':
