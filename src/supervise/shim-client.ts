@@ -122,6 +122,10 @@ export async function attachShim(runDir: string, options: AttachOptions = {}, de
   const mismatch = compare(record, options.expect);
   if (mismatch) return { ok: false, reason: 'mismatch', message: mismatch, record };
   if (!isSameProcess({ pid: record.shimPid, startTime: record.shimStartTime })) {
+    // A shim writes exit.json before it exits: it may have done both since the read above,
+    // and once it is gone what its run dir holds is final.
+    const late = await exitedFailure(runDir, record, d);
+    if (late) return late;
     const gatewayAlive = record.gatewayPid !== null && record.gatewayStartTime !== null && isSameProcess({ pid: record.gatewayPid, startTime: record.gatewayStartTime });
     return { ok: false, reason: 'shim-dead', record, gatewayAlive, message: `shim pid ${record.shimPid} of ${record.name} is gone and recorded no exit; gateway pid ${record.gatewayPid ?? '-'} is ${gatewayAlive ? 'alive' : 'gone'}` };
   }
