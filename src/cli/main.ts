@@ -14,6 +14,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const code = await runCli(process.argv.slice(2), defaultDeps());
-await Promise.all([drained(process.stdout), drained(process.stderr)]);
-process.exit(code);
+// no top-level await: dist/fleetctl.cjs, the bundle bin/fleetctl.js runs, is CommonJS (cli/code-cache.ts says why)
+void (async () => {
+  const code = await runCli(process.argv.slice(2), defaultDeps());
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+})();
