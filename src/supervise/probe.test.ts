@@ -72,17 +72,17 @@ describe('probe', () => {
     assert.deepEqual(urls.sort(), ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/readyz', 'http://127.0.0.1:1234/startupz']);
   });
 
-  test('steady round: a ready gateway is asked /healthz and /readyz only (ready implies started, not draining)', async () => {
+  test('steady round: a ready gateway is asked /readyz only (ready implies live, started, not draining)', async () => {
     const urls: string[] = [];
     const probe = createProbe(async (url) => {
       urls.push(url);
       return { status: 200, body: url.endsWith('/readyz') ? '{"ready":true,"failing":[]}' : '{"ok":true}' };
     });
     assert.deepEqual(await probe(1234, 100, 'steady'), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
-    assert.deepEqual(urls.sort(), ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/readyz']);
+    assert.deepEqual(urls, ['http://127.0.0.1:1234/readyz']);
   });
 
-  test('steady round: a gateway that is not ready is asked /startupz too, to say why (draining, starting, absent)', async () => {
+  test('steady round: a gateway that is not ready is asked /healthz and /startupz after /readyz, to say why (draining, starting, absent)', async () => {
     for (const [readyStatus, startupStatus, startupBody, expected] of [
       [503, 503, '{"status":"draining"}', { state: 'draining', detail: '/startupz: draining' }],
       [503, 200, '{"status":"started"}', { state: 'started', detail: '/startupz: started' }],
@@ -99,8 +99,29 @@ describe('probe', () => {
       assert.equal(result.live, true);
       assert.deepEqual(result.startup, expected);
       assert.equal(result.ready, readyStatus === 503 ? false : null);
-      assert.equal(urls.length, 3, urls.join(' '));
+      assert.deepEqual([urls[0], urls.slice(1).sort()], ['http://127.0.0.1:1234/readyz', ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/startupz']]);
     }
+  });
+
+  test('steady round: /readyz answering 200 while /healthz would not is judged by /readyz (it answered: live)', async () => {
+    const probe = createProbe(async (url) => (url.endsWith('/readyz') ? { status: 200, body: '{"ready":true,"failing":[]}' } : { status: 500, body: 'no' }));
+    assert.deepEqual(await probe(1234, 100, 'steady'), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
+    // the start round asks all three and reports what each said
+    const start = await probe(1234, 100, 'start');
+    assert.equal(start.live, false);
+    assert.equal(start.error, '/healthz answered 500');
+  });
+
+  test('steady round of a gateway that stops answering after /readyz: the one timeout bounds the round, not live', async () => {
+    const probe = createProbe(
+      (url, init) =>
+        new Promise((resolve, reject) => {
+          if (url.endsWith('/readyz')) return resolve({ status: 503, body: '{"ready":false,"failing":["db"]}' });
+          init.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        }),
+    );
+    const result = await probe(1234, 50, 'steady');
+    assert.deepEqual(result, { live: false, ready: false, failing: ['db'], error: 'no answer within 50 ms', startup: { state: 'no-answer', detail: '/startupz: no answer within 50 ms' } });
   });
 
   test('steady round of a gateway that does not answer: not live, refused, and /startupz says so', async () => {

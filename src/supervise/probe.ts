@@ -43,17 +43,28 @@ export interface ProbeResult {
 
 /**
  * Which round: `start` asks /healthz, /startupz and /readyz at once (the start verdict needs
- * all three); `steady` (a running gateway) asks /healthz and /readyz, and /startupz only when
- * /readyz is not 200 (OpenClaw's 200 from /readyz means startup is complete and the gateway
- * is not draining: docs/gateway/health.md), so a ready gateway costs two connections, not three.
+ * all three); `steady` (a running gateway) asks /readyz alone, and /healthz and /startupz
+ * (at once) only when /readyz is not 200: OpenClaw's 200 from /readyz comes from a gateway
+ * that answers, whose startup is complete and that is not draining (docs/gateway/health.md),
+ * so a ready gateway costs one connection per interval, not three. A gateway without
+ * /readyz (404) costs three, sequenced: /readyz, then the other two.
  */
 export type ProbePhase = 'start' | 'steady';
 
 /** Probe function the runner depends on (`phase` defaults to `start`). */
 export type ProbeFn = (port: number, timeoutMs: number, phase?: ProbePhase) => Promise<ProbeResult>;
 
-/** What a 200 from /readyz says of startup (docs/gateway/health.md: ready implies started and not draining). */
-const STARTED_BY_READY: StartupAnswer = { state: 'started', detail: '/readyz: ready (startup complete, not draining)' };
+/** What a 200 from /readyz says (docs/gateway/health.md): the gateway answers (live), is ready, and ready implies started and not draining. */
+function readyRound(): ProbeResult {
+  return { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } };
+}
+
+/** One request's outcome (fetchBounded). */
+interface Reply {
+  answer?: HttpAnswer;
+  error?: string;
+  refused?: boolean;
+}
 
 /** Default HttpGet: a fresh connection per request, on node:net (supervise/http-get.ts). */
 export const httpGet: HttpGet = rawHttpGet;
@@ -67,25 +78,34 @@ export function createProbe(get: HttpGet = httpGet, host = '127.0.0.1'): ProbeFn
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const ask = (path: string) => fetchBounded(get, `${base}${path}`, controller.signal, timeoutMs);
     try {
-      const startupAsked = phase === 'start' ? ask('/startupz') : null;
-      const [health, ready] = await Promise.all([ask('/healthz'), ask('/readyz')]);
-      const startup = startupAsked ? parseStartup(await startupAsked) : ready.answer?.status === 200 ? STARTED_BY_READY : parseStartup(await ask('/startupz'));
-      const result: ProbeResult = { live: health.answer?.status === 200, ready: null, startup };
-      if (!result.live) result.error = health.error ?? `/healthz answered ${health.answer?.status}`;
-      if (health.refused) result.refused = true;
-      if (ready.answer && (ready.answer.status === 200 || ready.answer.status === 503)) {
-        result.ready = ready.answer.status === 200;
-        if (!result.ready) result.failing = parseFailing(ready.answer.body);
+      if (phase === 'steady') {
+        const ready = await ask('/readyz');
+        if (ready.answer?.status === 200) return readyRound();
+        const [health, startup] = await Promise.all([ask('/healthz'), ask('/startupz')]);
+        return judgeRound(health, ready, parseStartup(startup));
       }
-      return result;
+      const [health, ready, startup] = await Promise.all([ask('/healthz'), ask('/readyz'), ask('/startupz')]);
+      return judgeRound(health, ready, parseStartup(startup));
     } finally {
       clearTimeout(timer);
     }
   };
 }
 
+/** One probe round's result from its answers to /healthz, /readyz and /startupz. */
+function judgeRound(health: Reply, ready: Reply, startup: StartupAnswer): ProbeResult {
+  const result: ProbeResult = { live: health.answer?.status === 200, ready: null, startup };
+  if (!result.live) result.error = health.error ?? `/healthz answered ${health.answer?.status}`;
+  if (health.refused) result.refused = true;
+  if (ready.answer && (ready.answer.status === 200 || ready.answer.status === 503)) {
+    result.ready = ready.answer.status === 200;
+    if (!result.ready) result.failing = parseFailing(ready.answer.body);
+  }
+  return result;
+}
+
 /** Reads a /startupz answer: 200 "started"; 503 "starting" or "draining" (with OpenClaw's pendingReason); 404 absent. */
-export function parseStartup(reply: { answer?: HttpAnswer; error?: string }): StartupAnswer {
+export function parseStartup(reply: Reply): StartupAnswer {
   if (!reply.answer) return { state: 'no-answer', detail: `/startupz: ${reply.error ?? 'no answer'}` };
   const { status, body } = reply.answer;
   if (status === 404) return { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' };
@@ -108,7 +128,7 @@ export function parseStartup(reply: { answer?: HttpAnswer; error?: string }): St
 export const probeGateway: ProbeFn = createProbe();
 
 /** One GET until `signal` aborts (after `timeoutMs`); never rejects. */
-async function fetchBounded(get: HttpGet, url: string, signal: AbortSignal, timeoutMs: number): Promise<{ answer?: HttpAnswer; error?: string; refused?: boolean }> {
+async function fetchBounded(get: HttpGet, url: string, signal: AbortSignal, timeoutMs: number): Promise<Reply> {
   try {
     return { answer: await get(url, { signal }) };
   } catch (err) {
