@@ -146,10 +146,27 @@ export const shimStatsSchema = z.object({
 /** Answer to `status`. */
 export type ShimStats = z.infer<typeof shimStatsSchema>;
 
+/**
+ * What a shim can do beyond protocol 1's first form, named in its `hello` (a shim that names
+ * none is of that first form: the client does without). `watch`: the `watch` and `unwatch`
+ * requests and the `watch-miss` message.
+ */
+export const SHIM_FEATURES = ['watch'] as const;
+
+/** Longest path a `watch` asks, characters. */
+export const MAX_WATCH_PATH = 256;
+
 /** Everything a shim sends on its socket, one JSON object per line. */
 export const shimMessageSchema = z.discriminatedUnion('type', [
-  /** Answer to `attach`: the identity to check, and the recent output to seed a tail. */
-  z.object({ type: z.literal('hello'), protocol: z.number().int(), record: shimRecordSchema, tail: tailText }),
+  /** Answer to `attach`: the identity to check, the recent output to seed a tail, and what this shim can do (SHIM_FEATURES; unknown names are ignored). */
+  z.object({ type: z.literal('hello'), protocol: z.number().int(), record: shimRecordSchema, tail: tailText, features: z.array(z.string()).default([]) }),
+  /**
+   * A check of the current `watch` that was not a 200: `status` the HTTP status it answered
+   * (null: no answer), `error` for people ("answered 503", "connection refused", "no answer
+   * within 2000 ms", "the connection closed without an answer", "malformed answer"). `at`:
+   * epoch ms the check started. The watch has ended: the client judges from here.
+   */
+  z.object({ type: z.literal('watch-miss'), at: z.number(), status: z.number().int().nullable(), error: z.string() }),
   /** Output of the gateway, already redacted; the texts of one stream, joined, are that stream (lines may be cut anywhere). */
   z.object({ type: z.literal('output'), stream: streamName, text: z.string() }),
   /** `bytes` of output were not sent to this client because it read too slowly; gateway.log has them. */
@@ -173,6 +190,25 @@ export const clientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('status'), id: requestId }),
   /** Writes `[fleetd <time>] text` into gateway.log (redacted like the output). */
   z.object({ type: z.literal('note'), id: requestId, text: z.string().max(4096) }),
+  /**
+   * Watch the gateway's readiness for the client (answered `ok`; feature `watch`): every
+   * `intervalMs`, starting `intervalMs` after this request, one `GET <path> HTTP/1.1` on a
+   * fresh TCP connection to 127.0.0.1:`port` (`Connection: close`), read to its end (at most
+   * 64 KiB kept), bounded by `timeoutMs`; never two checks at once (a check still running when
+   * the next is due delays it). While each answers 200 the shim says nothing; the first that
+   * does not is sent as `watch-miss` and ends the watch. A new `watch` replaces the current one;
+   * `unwatch`, a detach, a takeover, a closed connection and the gateway's exit end it.
+   */
+  z.object({
+    type: z.literal('watch'),
+    id: requestId,
+    port: z.number().int().min(1).max(65535),
+    path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold printable ASCII without spaces').max(MAX_WATCH_PATH),
+    intervalMs: z.number().int().min(100).max(86_400_000),
+    timeoutMs: z.number().int().min(10).max(86_400_000),
+  }),
+  /** Ends the current watch, if any (answered `ok`). */
+  z.object({ type: z.literal('unwatch'), id: requestId }),
 ]);
 /** A request from the client. */
 export type ClientRequest = z.infer<typeof clientRequestSchema>;

@@ -107,7 +107,7 @@ export async function startShimServer(path: string, source: ShimServerSource, op
     if (conn.timer) clearTimeout(conn.timer);
     conn.timer = null;
     // One synchronous step: no output can fall between the tail in hello and the first output message.
-    send(conn, { type: 'hello', protocol: SHIM_PROTOCOL, record: source.record(), tail: source.tail(limits.helloTailChars) });
+    send(conn, { type: 'hello', protocol: SHIM_PROTOCOL, record: source.record(), tail: source.tail(limits.helloTailChars), features: [] });
     const exit = source.exit();
     if (exit) {
       send(conn, { type: 'exit', ...exit });

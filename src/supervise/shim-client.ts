@@ -142,7 +142,7 @@ export async function attachShim(runDir: string, options: AttachOptions = {}, de
     socket.destroy();
     return { ok: false, reason: 'mismatch', record, message: `the shim on ${runDirFiles(runDir).socket} is not the one shim.json names (${contradiction ?? `shim pid ${hello.record.shimPid}`})` };
   }
-  return { ok: true, handle: createLiveHandle(runDir, socket, { record: hello.record, tail: hello.tail }, rest, d) };
+  return { ok: true, handle: createLiveHandle(runDir, socket, { record: hello.record, tail: hello.tail, features: hello.features }, rest, d) };
 }
 
 /** Launches a shim for `spec` (detached, own session, spec on its stdin) and attaches to it; FleetError CONFLICT when a live shim holds the run dir. */

@@ -28,12 +28,32 @@ export type ShimOutcome =
   /** detach() was called. */
   | { kind: 'detached'; at: number };
 
+/** A check of a shim's watch that was not a 200 (protocol.ts `watch-miss`); the watch has ended. */
+export interface WatchMiss {
+  /** epoch ms the check started */
+  at: number;
+  /** HTTP status it answered; null: no answer */
+  status: number | null;
+  /** For people: "answered 503", "connection refused", "no answer within 2000 ms"... */
+  error: string;
+}
+
+/** What a shim is asked to watch (protocol.ts `watch`): GET `path` on 127.0.0.1:`port` every `intervalMs`, each bounded by `timeoutMs`. */
+export interface WatchOptions {
+  port: number;
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
 /** Events of a handle. */
 export interface ShimHandleEvents {
   /** Redacted gateway output (chunks: a line may be cut between two events). */
   output: (stream: OutputStream, text: string) => void;
   /** Output the shim did not send because this client read too slowly (gateway.log has it). */
   skipped: (bytes: number) => void;
+  /** The shim's watch saw an answer that is not 200 (and ended). */
+  'watch-miss': (miss: WatchMiss) => void;
 }
 
 /** An attached (or already finished) shim. */
@@ -56,6 +76,12 @@ export interface ShimHandle {
   status(): Promise<ShimStats>;
   /** Writes `[fleetd <time>] text` into gateway.log, redacted. */
   note(text: string): Promise<void>;
+  /** True when the shim can `watch` (it named the feature in hello; shims of an older fleetd cannot). */
+  readonly canWatch: boolean;
+  /** Asks the shim to watch the gateway's readiness (replacing a current watch); a miss comes as the `watch-miss` event. FleetError CONFLICT without the feature or once the connection is gone, TIMEOUT without an answer. */
+  watch(options: WatchOptions): Promise<void>;
+  /** Ends the shim's watch, if any; the same errors as watch. */
+  unwatch(): Promise<void>;
   /** Lets go for a fleetd restart: shim and gateway run on, the next fleetd attaches; `exited` settles `detached`. */
   detach(): Promise<void>;
   /** Ends the run after `exited` settled: waits for the shim to go (SIGKILL after closeWaitMs) and removes shim.json, exit.json and the socket; FleetError CONFLICT before. */
@@ -81,8 +107,9 @@ const LOST_SHIM_WAIT_MS = 1000;
 type Listeners = { [E in keyof ShimHandleEvents]: Set<ShimHandleEvents[E]> };
 
 /** A handle over a live connection that already got its `hello`; `buffered` holds messages read with it. */
-export function createLiveHandle(runDir: string, socket: Socket, hello: { record: ShimRecord; tail: ShimTail }, buffered: Buffer, options: ShimHandleOptions): ShimHandle {
-  const listeners: Listeners = { output: new Set(), skipped: new Set() };
+export function createLiveHandle(runDir: string, socket: Socket, hello: { record: ShimRecord; tail: ShimTail; features: readonly string[] }, buffered: Buffer, options: ShimHandleOptions): ShimHandle {
+  const listeners: Listeners = { output: new Set(), skipped: new Set(), 'watch-miss': new Set() };
+  const canWatch = hello.features.includes('watch');
   const pending = new Map<number, { resolve: (m: ShimMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let nextId = 1;
   let leaving: 'detach' | 'close' | null = null;
@@ -108,6 +135,8 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
         return emit('output', message.stream, message.text);
       case 'skipped':
         return emit('skipped', message.bytes);
+      case 'watch-miss':
+        return emit('watch-miss', { at: message.at, status: message.status, error: message.error });
       case 'exit': {
         const { type: _type, ...exit } = message;
         return settle({ ...exit, kind: 'exited', from: 'socket' });
@@ -205,6 +234,15 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
     async note(text) {
       await request({ type: 'note', text: text.slice(0, 4096) }, 'ok');
     },
+    canWatch,
+    async watch(watchOptions) {
+      if (!canWatch) throw new FleetError('CONFLICT', `shim ${record.shimPid} cannot watch (a shim of an older fleetd)`);
+      await request({ type: 'watch', ...watchOptions }, 'ok');
+    },
+    async unwatch() {
+      if (!canWatch) throw new FleetError('CONFLICT', `shim ${record.shimPid} cannot watch (a shim of an older fleetd)`);
+      await request({ type: 'unwatch' }, 'ok');
+    },
     async detach() {
       if (outcome || leaving) return;
       leaving = 'detach';
@@ -238,6 +276,9 @@ export function createExitedHandle(runDir: string, record: ShimRecord, exit: Exi
     fetchTail: gone,
     status: gone,
     note: gone,
+    canWatch: false,
+    watch: gone,
+    unwatch: gone,
     detach: async () => undefined,
     close: () => finishRunDir(runDir, record, options.closeWaitMs),
   };
