@@ -135,5 +135,14 @@ export interface Run {
   startProbes: number;
   /** The last listener check of this run while starting and when (clock ms): a refused probe reuses it for a while. */
   listener: { owner: ListenerOwner; at: number } | null;
+  /**
+   * Who checks the readiness of this running gateway (runner.ts watchReadiness): `fleetd`
+   * (its own probe rounds), `asking` its holder to watch, `holder` (the shim checks /readyz
+   * every interval; fleetd hears only of a miss), `fleetd-only` (the holder would not: fleetd
+   * probes for the rest of the run).
+   */
+  watch: 'fleetd' | 'asking' | 'holder' | 'fleetd-only';
+  /** The interval and timeout the holder was asked to watch with (a reload that changes them asks again). */
+  watched: { intervalMs: number; timeoutMs: number } | null;
 }
 

@@ -3,6 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
+import type { WatchMiss, WatchOptions } from './shim-handle.js';
 import type { LogSink } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
 import { createRunner, LISTENER_REFUSED_RECHECK_MS, STARTING_PROBE_MS, startingProbeDelayMs, type RunnerDeps } from './runner.js';
@@ -470,5 +471,144 @@ describe('runner state machine (fake deps)', () => {
     assert.equal(startingProbeDelayMs(0, 50), 20);
     assert.equal(startingProbeDelayMs(3, 50), 50, 'a short health interval caps it');
     await runner.stop();
+  });
+  describe("readiness watched by the gateway's holder (its shim)", () => {
+    /** A harness whose processes' holder can watch: every watch asked, and a way to report a miss. */
+    function watching(options: { refuse?: boolean } = {}) {
+      const h = harness();
+      const asked: Array<{ pid: number | null; options: WatchOptions }> = [];
+      const misses = new Map<number | null, (miss: WatchMiss) => void>();
+      let unwatched = 0;
+      const spawn = h.deps.spawn!;
+      h.deps.spawn = async (launch, io) => {
+        const proc = await spawn(launch, io);
+        proc.readiness = {
+          watch: async (watchOptions, onMiss) => {
+            asked.push({ pid: proc.pid, options: watchOptions });
+            if (options.refuse) throw new FleetError('CONFLICT', 'this shim cannot watch');
+            misses.set(proc.pid, onMiss);
+          },
+          unwatch: async () => {
+            unwatched += 1;
+            misses.delete(proc.pid);
+          },
+        };
+        return proc;
+      };
+      let probes = 0;
+      let ready = true;
+      let live = true;
+      h.deps.probe = async () => {
+        probes += 1;
+        return { live, ready: live ? ready : null };
+      };
+      const tracked: number[] = [];
+      h.deps.trackTree = (pid) => void tracked.push(pid);
+      return {
+        h,
+        asked,
+        miss: (pid: number | null, miss: WatchMiss = { at: h.now(), status: 503, error: 'answered 503' }) => misses.get(pid)?.(miss),
+        probes: () => probes,
+        unwatched: () => unwatched,
+        tracked,
+        setReady: (v: boolean) => (ready = v),
+        setLive: (v: boolean) => (live = v),
+      };
+    }
+
+    test('a running, ready gateway is handed over: fleetd stops probing; a miss brings its rounds back at once; ready again, handed over again', async () => {
+      const w = watching();
+      const runner = createRunner(spec, w.h.deps);
+      await runner.start();
+      await w.h.advance(0);
+      assert.equal(runner.status().state, 'running');
+      // the start verdict, then one steady round that finds it ready
+      await w.h.advance(spec.health.intervalMs);
+      const pid = w.h.procs[0]!.pid;
+      assert.deepEqual(w.asked, [{ pid, options: { port: spec.port, path: '/readyz', intervalMs: spec.health.intervalMs, timeoutMs: spec.health.timeoutMs } }]);
+      const before = w.probes();
+      await w.h.advance(spec.health.intervalMs * 10);
+      assert.equal(w.probes(), before, 'no probe of fleetd while the shim watches');
+
+      w.setReady(false);
+      w.miss(pid);
+      await w.h.advance(0);
+      assert.equal(w.probes(), before + 1, 'a miss: fleetd probes at once');
+      assert.equal(runner.status().health.ready, false);
+      await w.h.advance(spec.health.intervalMs);
+      assert.equal(w.probes(), before + 2, 'not ready: fleetd keeps probing every interval');
+      assert.equal(w.asked.length, 1, 'a gateway that is not ready is not handed over');
+      w.setReady(true);
+      await w.h.advance(spec.health.intervalMs);
+      assert.equal(w.asked.length, 2, 'ready again: handed over again');
+      const after = w.probes();
+      await w.h.advance(spec.health.intervalMs * 5);
+      assert.equal(w.probes(), after);
+      // a miss that comes late, for a watch already ended, changes nothing
+      await runner.stop();
+      w.miss(pid);
+      await w.h.advance(spec.health.intervalMs);
+      assert.equal(w.probes(), after);
+      assert.deepEqual(w.h.logger.errors(), []);
+    });
+
+    test('a hang seen by the shim is judged by fleetd: failureThreshold rounds of its own, then a restart', async () => {
+      const w = watching();
+      const runner = createRunner(spec, w.h.deps);
+      await runner.start();
+      await w.h.advance(spec.health.intervalMs);
+      assert.equal(w.asked.length, 1);
+      w.setLive(false);
+      w.miss(w.h.procs[0]!.pid, { at: w.h.now(), status: null, error: `no answer within ${spec.health.timeoutMs} ms` });
+      await w.h.advance(0);
+      assert.equal(runner.status().state, 'running', 'one failed round is not a hang');
+      await w.h.advance(spec.health.intervalMs * (spec.health.failureThreshold - 2));
+      assert.equal(w.h.procs.length, 1, 'two failed rounds are not a hang yet');
+      await w.h.advance(spec.health.intervalMs + spec.restart.initialDelayMs);
+      assert.equal(w.h.procs.length, 2, 'restarted after failureThreshold failed rounds');
+      await runner.stop();
+    });
+
+    test('a holder that will not watch (an older shim): asked once, then fleetd probes every interval for the rest of the run', async () => {
+      const w = watching({ refuse: true });
+      const runner = createRunner(spec, w.h.deps);
+      await runner.start();
+      await w.h.advance(spec.health.intervalMs);
+      const before = w.probes();
+      await w.h.advance(spec.health.intervalMs * 5);
+      assert.equal(w.probes(), before + 5);
+      assert.equal(w.asked.length, 1);
+      assert.ok(w.h.logger.lines.some((l) => l.level === 'warn' && /does not watch its readiness/.test(l.msg ?? '')));
+      await runner.stop();
+    });
+
+    test('a reload that changes the health timings: fleetd probes again and hands over with the new ones', async () => {
+      const w = watching();
+      const runner = createRunner(spec, w.h.deps);
+      await runner.start();
+      await w.h.advance(spec.health.intervalMs);
+      assert.equal(w.asked.length, 1);
+      runner.updateSpec({ ...spec, restart: { ...spec.restart, initialDelayMs: 5 } });
+      await w.h.advance(0);
+      assert.equal(w.asked.length, 1, 'other changes leave the watch alone');
+      const faster = { ...spec, health: { ...spec.health, intervalMs: 500 } };
+      runner.updateSpec(faster);
+      await w.h.advance(0);
+      assert.equal(w.unwatched(), 1);
+      assert.deepEqual(w.asked.at(-1)?.options, { port: spec.port, path: '/readyz', intervalMs: 500, timeoutMs: spec.health.timeoutMs });
+      await runner.stop();
+    });
+
+    test('while the shim watches a gateway without cgroup, its descendants are still tracked every interval', async () => {
+      const w = watching();
+      const runner = createRunner(spec, w.h.deps);
+      await runner.start();
+      await w.h.advance(spec.health.intervalMs);
+      const pid = w.h.procs[0]!.pid!;
+      const before = w.tracked.length;
+      await w.h.advance(spec.health.intervalMs * 4);
+      assert.deepEqual(w.tracked.slice(before), [pid, pid, pid, pid]);
+      await runner.stop();
+    });
   });
 });

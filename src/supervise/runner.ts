@@ -28,6 +28,7 @@ import type { ListenerOwner } from './listener-owner.js';
 import { resolveRunnerDeps, type RunnerDeps, type RunnerLogger, type TimerHandle } from './runner-deps.js';
 import type { AdoptFacts, ReconfigureHandle, ReconfigureSettlement, Run, Runner, RunnerEvents, StatePredicate, StopCallOptions } from './runner-types.js';
 import type { GatewayExit, GatewayProcess } from './spawn-gateway.js';
+import type { WatchMiss } from './shim-handle.js';
 import { cgroupLeftovers, exitOf, knownRefs, markerOf, oomCause, rememberMarked, stopRunTree } from './run-stop.js';
 import { NOT_STARTED_REASON, type AgentState, type ExitInfo, type HealthInfo, type LaunchSpec, type RunnerStatus } from './types.js';
 
@@ -210,6 +211,12 @@ class GatewayRunner implements Runner {
 
   updateSpec(spec: LaunchSpec): void {
     this.spec = spec;
+    // a shim watching with the old timings: fleetd probes now, and asks again once ready
+    const run = this.current;
+    if (run && run.watched && (run.watch === 'holder' || run.watch === 'asking') && (run.watched.intervalMs !== spec.health.intervalMs || run.watched.timeoutMs !== spec.health.timeoutMs)) {
+      this.endWatch(run);
+      if (this.isLive(run)) this.scheduleProbe(run, 0);
+    }
   }
 
   status(): RunnerStatus {
@@ -407,6 +414,8 @@ class GatewayRunner implements Runner {
       oomBaseline: readOomBaseline(spec),
       startProbes: 0,
       listener: null,
+      watch: 'fleetd',
+      watched: null,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -485,7 +494,69 @@ class GatewayRunner implements Runner {
         }
       }
     }
+    if (this.state === 'running' && result.live && result.ready === true && run.watch === 'fleetd' && run.proc.readiness) return this.watchReadiness(run);
     this.scheduleProbe(run, this.state === 'starting' ? startingProbeDelayMs(run.startProbes++, health.intervalMs) : health.intervalMs);
+  }
+
+  // A ready gateway's steady round is one GET of /readyz (probe.ts). Its shim can make that
+  // same request in C every interval and say nothing while it answers 200 (protocol.ts
+  // `watch`): fleetd then has no timer and no socket for that agent until the shim reports a
+  // miss, and takes over with its own rounds from there (the same judgement as always:
+  // liveness failures, failureThreshold, hang); once ready again, it asks the shim again. A
+  // shim that will not (an older fleetd's) is probed by fleetd for the rest of the run.
+  /** Hands the readiness checks of a running, ready gateway to its holder (see above). */
+  private watchReadiness(run: Run): void {
+    const readiness = run.proc.readiness!;
+    const { intervalMs, timeoutMs } = this.spec.health;
+    run.watch = 'asking';
+    run.watched = { intervalMs, timeoutMs };
+    readiness.watch({ port: run.spec.port, path: '/readyz', intervalMs, timeoutMs }, (miss) => this.onWatchMiss(run, miss)).then(
+      () => {
+        if (run.watch !== 'asking' || !this.isLive(run)) return;
+        run.watch = 'holder';
+        this.scheduleTrack(run);
+      },
+      (err: unknown) => {
+        if (run.watch !== 'asking') return;
+        run.watch = 'fleetd-only';
+        run.watched = null;
+        this.log.warn({ err, pid: run.proc.pid }, "the gateway's shim does not watch its readiness: fleetd probes it");
+        if (this.isLive(run) && run.probeTimer === null) this.scheduleProbe(run, this.spec.health.intervalMs);
+      },
+    );
+  }
+
+  /** The holder saw /readyz answer other than 200 (its watch has ended): fleetd probes at once. */
+  private onWatchMiss(run: Run, miss: WatchMiss): void {
+    if (run.watch !== 'holder' && run.watch !== 'asking') return;
+    run.watch = 'fleetd';
+    run.watched = null;
+    if (!this.isLive(run)) return;
+    this.clearRunTimer(run, 'probeTimer');
+    this.log.info({ pid: run.proc.pid, status: miss.status, error: miss.error }, 'the shim saw /readyz fail: fleetd probes the gateway');
+    this.scheduleProbe(run, 0);
+  }
+
+  /** Ends the holder's watch of `run` (fleetd probes from here). */
+  private endWatch(run: Run): void {
+    if (run.watch !== 'holder' && run.watch !== 'asking') return;
+    run.watch = 'fleetd';
+    run.watched = null;
+    this.clearRunTimer(run, 'probeTimer');
+    void run.proc.readiness?.unwatch().catch((err: unknown) => this.log.warn({ err }, "could not end the shim's watch"));
+  }
+
+  // Without a cgroup, a probe round also refreshes the gateway's known descendants (so a stop
+  // finds them after re-parenting); while the shim watches, this timer keeps that going.
+  /** While the holder watches a run without a cgroup: its descendants are tracked every interval. */
+  private scheduleTrack(run: Run): void {
+    if (run.spec.isolation?.cgroup) return;
+    run.probeTimer = this.deps.setTimer(() => {
+      run.probeTimer = null;
+      if (run.watch !== 'holder' || !this.isLive(run) || run.proc.pid === null) return;
+      this.deps.trackTree(run.proc.pid, run.known);
+      this.scheduleTrack(run);
+    }, this.spec.health.intervalMs);
   }
 
   // A refused probe says nothing listens on 127.0.0.1 at the port: while a gateway boots that

@@ -34,7 +34,7 @@ export function createShimSpawn(deps: Partial<ShimClientDeps> = {}): SpawnFn {
   };
 }
 
-/** The GatewayProcess view of a shim handle: exit from the shim (exact code and signal), output by subscription, notes into its log. */
+/** The GatewayProcess view of a shim handle: exit from the shim (exact code and signal), output by subscription, notes into its log, readiness watched by the shim when it can. */
 export function processOfShim(handle: ShimHandle): GatewayProcess {
   const exited: Promise<GatewayExit> = handle.exited.then((outcome) => {
     switch (outcome.kind) {
@@ -48,12 +48,40 @@ export function processOfShim(handle: ShimHandle): GatewayProcess {
         return { code: null, signal: null, detached: true };
     }
   });
+  // one listener for the current watch's miss at most
+  let offMiss: (() => void) | null = null;
+  const stopListening = () => {
+    offMiss?.();
+    offMiss = null;
+  };
+  const readiness: GatewayProcess['readiness'] = {
+    async watch(options, onMiss) {
+      stopListening();
+      const off = handle.on('watch-miss', (miss) => {
+        if (offMiss !== off) return;
+        stopListening();
+        onMiss(miss);
+      });
+      offMiss = off;
+      try {
+        await handle.watch(options);
+      } catch (err) {
+        if (offMiss === off) stopListening();
+        throw err;
+      }
+    },
+    async unwatch() {
+      stopListening();
+      await handle.unwatch();
+    },
+  };
   return {
     pid: handle.gateway?.pid ?? null,
     startTime: handle.gateway?.startTime ?? null,
     exitSeen: exited.then(() => undefined),
     exited,
     log: { note: (text) => void handle.note(text).catch(() => undefined), tail: handle.tail, subscribe: (listener) => handle.on('output', listener) },
+    ...(handle.canWatch ? { readiness } : {}),
     detach: () => handle.detach(),
     close: () => handle.close(),
   };

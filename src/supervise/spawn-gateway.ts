@@ -10,6 +10,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { readStat } from './proc.js';
 import type { LaunchSpec } from './types.js';
+import type { WatchMiss, WatchOptions } from './shim-handle.js';
 
 /** How a spawned gateway ended. */
 export interface GatewayExit {
@@ -45,6 +46,16 @@ export interface GatewayProcess {
     tail?: { stdout: string; stderr: string };
     /** Live output (already redacted) for the runner's tail; returns the unsubscribe. */
     subscribe?(listener: (stream: 'stdout' | 'stderr', text: string) => void): () => void;
+  };
+  /**
+   * Set when the process's holder can watch its readiness for the runner (a native shim:
+   * protocol.ts `watch`): `watch` resolves once the holder watches, rejects when it will not;
+   * `onMiss` hears the first check that was not a 200, and the watch has then ended. A new
+   * watch replaces the current one; `unwatch` ends it.
+   */
+  readiness?: {
+    watch(options: WatchOptions, onMiss: (miss: WatchMiss) => void): Promise<void>;
+    unwatch(): Promise<void>;
   };
   /** Lets go of a gateway that must outlive fleetd (live restore): it keeps running and is adopted by the next fleetd. */
   detach?(): Promise<void>;
