@@ -387,13 +387,13 @@ static size_t u16_utf8_len(const uint16_t *u, size_t n) {
   }
   return total;
 }
-/** Length in UTF-16 units of valid UTF-8 text (JavaScript's string length). */
-static size_t utf8_u16_len(const char *s, size_t n) {
+/** Length in code points of valid UTF-8 text (zod's length of a string: a surrogate pair is one). */
+static size_t utf8_cp_len(const char *s, size_t n) {
   size_t len = 0;
   for (size_t i = 0; i < n; i++) {
     uint8_t c = (uint8_t)s[i];
     if ((c & 0xC0) == 0x80) continue;
-    len += c >= 0xF0 ? 2 : 1;
+    len++;
   }
   return len;
 }
@@ -898,18 +898,18 @@ static const char *received(const jv *v) {
 // zod 4 runs length checks on whatever has a length, even after the type check failed:
 // `argv: ""` is refused twice, the second time as a string ("expected string to have >=1
 // characters"), `name: []` as an array. The words follow the value's own type.
-/** min/max length checks of a string (UTF-16 units) or an array (items); max < 0: none. */
+/** min/max length checks of a string (code points, as zod 4.6 counts them: a JSON string's lone surrogate is U+FFFD here, one either way) or an array (items); max < 0: none. */
 static bool chk_length(issues_t *is, const path_t *path, const jv *v, long min, long max) {
   if (!v || (v->t != J_STR && v->t != J_ARR)) return true;
   bool str = v->t == J_STR;
-  long len = str ? (long)utf8_u16_len(v->s, v->slen) : (long)v->count;
+  long len = str ? (long)utf8_cp_len(v->s, v->slen) : (long)v->count;
   const char *type = str ? "string" : "array", *unit = str ? "characters" : "items";
   bool ok = true;
   if (len < min) issue(is, path, "Too small: expected %s to have >=%ld %s", type, min, unit), ok = false;
   if (max >= 0 && len > max) issue(is, path, "Too big: expected %s to have <=%ld %s", type, max, unit), ok = false;
   return ok;
 }
-/** z.string().min(min).max(max) (max < 0: none); lengths in UTF-16 units. */
+/** z.string().min(min).max(max) (max < 0: none); lengths in code points. */
 static bool chk_string(issues_t *is, const path_t *path, const jv *v, long min, long max) {
   if (!v || v->t != J_STR) {
     issue(is, path, "Invalid input: expected string, received %s", received(v));
@@ -932,6 +932,10 @@ static bool chk_abs_path(issues_t *is, const path_t *path, const jv *v) {
 static bool chk_int(issues_t *is, const path_t *path, const jv *v, bool has_min, double min, bool has_max, double max) {
   if (!v || v->t != J_NUM) {
     issue(is, path, "Invalid input: expected number, received %s", received(v));
+    return false;
+  }
+  if (!isfinite(v->n)) { // 1e400 parses as Infinity, which z.number() refuses as such
+    issue(is, path, "Invalid input: expected number, received %s", v->n > 0 ? "Infinity" : "-Infinity");
     return false;
   }
   if (v->n != floor(v->n)) {
