@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
 import { isAlive } from '../supervise/proc.js';
 import { attachShim, launchShim } from '../supervise/shim-client.js';
-import { launchFromAnotherProcess, SHIM_IMPLS, shimSpecFor, withShimAgent, type ShimImpl } from '../../test/support/shim.js';
-import { readyLineSchema, type ShimSpecInput } from './protocol.js';
+import { launchFromAnotherProcess, rawClient, SHIM_IMPLS, shimSpecFor, withShimAgent, type ShimImpl } from '../../test/support/shim.js';
+import { clientRequestSchema, describeIssues, readyLineSchema, type ShimSpecInput } from './protocol.js';
 import { prng } from '../../test/support/prng.js';
 
 const SECRET = 'sk-live-0123456789abcdefXYZ';
@@ -229,6 +229,38 @@ function suite(impl: ShimImpl): void {
         assert.equal((JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { code: number }).code, 7);
         process.kill(child, 'SIGKILL');
         await handle.close();
+      }));
+  });
+
+  describe(`${impl.name} shim: requests checked as zod checks them`, { skip: impl.skip }, () => {
+    test('a string is measured in code points (a surrogate pair is one), and a number beyond a double is Infinity', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        const handle = await launch(shimSpecFor(agent));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        await handle.detach();
+        const client = await rawClient(join(runDir, 'shim.sock'));
+        client.send({ type: 'attach', id: 1, protocol: 1 });
+        await client.next((m) => m.type === 'hello');
+        const lines = [
+          JSON.stringify({ type: 'note', id: 2, text: '\u{1F600}'.repeat(4096) }), // 8192 UTF-16 units, 4096 code points: accepted
+          JSON.stringify({ type: 'note', id: 3, text: '\u{1F600}'.repeat(4097) }),
+          JSON.stringify({ type: 'note', id: 4, text: 'é'.repeat(4097) }),
+          '{"type":"tail","id":5,"chars":1e400}',
+          '{"type":"status","id":-1e400}',
+        ];
+        for (const line of lines) {
+          const json = JSON.parse(line) as { id: number };
+          const parsed = clientRequestSchema.safeParse(json);
+          const id = Number.isInteger(json.id) && json.id >= 0 ? json.id : null;
+          const expected = parsed.success ? { type: 'ok', id } : { type: 'error', id, code: 'bad-message', message: describeIssues(parsed.error) };
+          const from = client.messages.length;
+          client.send(`${line}\n`);
+          const answer = await client.next((m) => m.type === 'ok' || m.type === 'error', from);
+          assert.deepEqual(answer, expected, line.slice(0, 60));
+        }
+        client.socket.destroy();
+        process.kill(handle.gateway!.pid, 'SIGKILL');
+        await waitFor(() => !isAlive(handle.shim.pid), { timeoutMs: 5000, what: 'the shim to leave' });
       }));
   });
 

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,6 +48,9 @@
 #define MAX_MESSAGE_BYTES (1024 * 1024)
 #define MAX_SPEC_BYTES (4 * 1024 * 1024)
 #define MAX_TAIL_CHARS (MAX_MESSAGE_BYTES / 4)
+#define MAX_WATCH_PATH 256
+// http-get.ts MAX_BODY_BYTES: the most of a watched answer kept (the rest is read and dropped)
+#define WATCH_KEEP_BYTES 65536
 // server.ts DEFAULT_SERVER_OPTIONS
 #define MAX_PENDING_BYTES (1024 * 1024)
 #define ATTACH_TIMEOUT_MS 10000
@@ -184,6 +188,7 @@ static const char *errno_name(int e) {
     E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG) E(ENOEXEC) E(EBADF) E(ECHILD) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT) E(EBUSY) E(EEXIST) E(EXDEV) E(ENODEV)
     E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE) E(EMFILE) E(ETXTBSY) E(EFBIG) E(ENOSPC) E(ESPIPE) E(EROFS) E(EMLINK) E(EPIPE) E(ENAMETOOLONG) E(ENOTEMPTY) E(ELOOP) E(EDQUOT)
     E(EADDRINUSE) E(ECONNREFUSED) E(ECONNRESET) E(ENOTSOCK) E(EOPNOTSUPP) E(ESTALE) E(ENOTCONN)
+    E(EADDRNOTAVAIL) E(ECONNABORTED) E(ETIMEDOUT) E(ENETUNREACH) E(EHOSTUNREACH) E(ENOBUFS)
 #undef E
   }
   static char other[24];
@@ -387,13 +392,13 @@ static size_t u16_utf8_len(const uint16_t *u, size_t n) {
   }
   return total;
 }
-/** Length in UTF-16 units of valid UTF-8 text (JavaScript's string length). */
-static size_t utf8_u16_len(const char *s, size_t n) {
+/** Length in code points of valid UTF-8 text (zod's length of a string: a surrogate pair is one). */
+static size_t utf8_cp_len(const char *s, size_t n) {
   size_t len = 0;
   for (size_t i = 0; i < n; i++) {
     uint8_t c = (uint8_t)s[i];
     if ((c & 0xC0) == 0x80) continue;
-    len += c >= 0xF0 ? 2 : 1;
+    len++;
   }
   return len;
 }
@@ -898,18 +903,18 @@ static const char *received(const jv *v) {
 // zod 4 runs length checks on whatever has a length, even after the type check failed:
 // `argv: ""` is refused twice, the second time as a string ("expected string to have >=1
 // characters"), `name: []` as an array. The words follow the value's own type.
-/** min/max length checks of a string (UTF-16 units) or an array (items); max < 0: none. */
+/** min/max length checks of a string (code points, as zod 4.6 counts them: a JSON string's lone surrogate is U+FFFD here, one either way) or an array (items); max < 0: none. */
 static bool chk_length(issues_t *is, const path_t *path, const jv *v, long min, long max) {
   if (!v || (v->t != J_STR && v->t != J_ARR)) return true;
   bool str = v->t == J_STR;
-  long len = str ? (long)utf8_u16_len(v->s, v->slen) : (long)v->count;
+  long len = str ? (long)utf8_cp_len(v->s, v->slen) : (long)v->count;
   const char *type = str ? "string" : "array", *unit = str ? "characters" : "items";
   bool ok = true;
   if (len < min) issue(is, path, "Too small: expected %s to have >=%ld %s", type, min, unit), ok = false;
   if (max >= 0 && len > max) issue(is, path, "Too big: expected %s to have <=%ld %s", type, max, unit), ok = false;
   return ok;
 }
-/** z.string().min(min).max(max) (max < 0: none); lengths in UTF-16 units. */
+/** z.string().min(min).max(max) (max < 0: none); lengths in code points. */
 static bool chk_string(issues_t *is, const path_t *path, const jv *v, long min, long max) {
   if (!v || v->t != J_STR) {
     issue(is, path, "Invalid input: expected string, received %s", received(v));
@@ -932,6 +937,10 @@ static bool chk_abs_path(issues_t *is, const path_t *path, const jv *v) {
 static bool chk_int(issues_t *is, const path_t *path, const jv *v, bool has_min, double min, bool has_max, double max) {
   if (!v || v->t != J_NUM) {
     issue(is, path, "Invalid input: expected number, received %s", received(v));
+    return false;
+  }
+  if (!isfinite(v->n)) { // 1e400 parses as Infinity, which z.number() refuses as such
+    issue(is, path, "Invalid input: expected number, received %s", v->n > 0 ? "Infinity" : "-Infinity");
     return false;
   }
   if (v->n != floor(v->n)) {
@@ -1759,9 +1768,11 @@ static const char *const STREAM_NAMES[2] = {"stdout", "stderr"};
 
 // ---- socket connections (src/shim/server.ts) -----------------------------------------
 static void conn_flush(conn_t *c);
+static void watch_forget(const conn_t *c);
 /** socket.destroy(): the connection is gone at once ('close' drops it from the server). */
 static void conn_destroy(conn_t *c) {
   c->dead = true;
+  watch_forget(c); // before the sweep frees it: a new connection may get its address
   if (S.owner == c) S.owner = NULL;
 }
 /** Frees destroyed connections (only here, so no pointer held during one turn of the loop dangles). */
@@ -1894,6 +1905,7 @@ static void do_attach(conn_t *c, double id, double protocol, bool takeover) {
     conn_t *old = S.owner;
     conn_fail(old, false, 0, "replaced", "another client attached with takeover", true);
     old->attached = false;
+    watch_forget(old);
   }
   S.owner = c;
   c->attached = true;
@@ -1911,6 +1923,8 @@ static void do_attach(conn_t *c, double id, double protocol, bool takeover) {
   tail_json(&w, "stdout", 0, (size_t)S.spec.tail_chars);
   tail_json(&w, "stderr", 1, (size_t)S.spec.tail_chars);
   jw_close(&w);
+  jw_key(&w, "features");
+  b_puts(&m, "[\"watch\"]");
   jw_close(&w);
   b_putc(&m, '\n');
   conn_send(c, &m);
@@ -1948,6 +1962,213 @@ static void send_status(conn_t *c, double id) {
   conn_send(c, &m);
   b_free(&m);
 }
+// ---- the watch (protocol.ts `watch`): the gateway's readiness, checked here ------------
+// fleetd used to make this request itself, in Node, for every ready agent every interval
+// (~0.2 ms of CPU each); here it is a socket, one write, a read or two and a close inside
+// the poll loop, and nothing is said while the answer is 200. One check at a time: the
+// next is due intervalMs after the previous one started, and a check still running when it
+// is due delays it. A check is bounded by timeoutMs (folded into the poll timeout) and by
+// WATCH_KEEP_BYTES kept; the answer is judged as http-get.ts parseAnswer judges it.
+enum { W_IDLE, W_CONNECTING, W_WRITING, W_READING };
+static struct {
+  bool active;
+  conn_t *owner; /* the attached client that asked; the watch ends when it stops being that */
+  int port;
+  int64_t interval_ms, timeout_ms;
+  int64_t next_at; /* mono ms the next check is due */
+  /* the running check (fd -1: none) */
+  int fd;
+  int phase;
+  unsigned gen; /* counts checks: a poll result is for the check it was polled for */
+  int64_t started_at; /* epoch ms, for watch-miss `at` */
+  int64_t deadline;   /* mono ms */
+  char request[MAX_WATCH_PATH + 128];
+  size_t request_len, request_sent;
+  size_t kept;
+} W = {.fd = -1};
+static char watch_answer[WATCH_KEEP_BYTES];
+
+/** Drops the running check, if any (silently). */
+static void watch_drop_check(void) {
+  if (W.fd >= 0) close(W.fd);
+  W.fd = -1;
+  W.phase = W_IDLE;
+}
+/** Ends the watch, dropping a running check. */
+static void watch_stop(void) {
+  watch_drop_check();
+  W.active = false;
+  W.owner = NULL;
+}
+/** The client `c` is gone or no longer attached: a watch it asked for ends. */
+static void watch_forget(const conn_t *c) {
+  if (W.active && W.owner == c) watch_stop();
+}
+/** The check failed: ends the watch and tells the client that asked (status < 0: null). */
+static void watch_miss(int status, const char *error) {
+  conn_t *c = W.owner;
+  int64_t at = W.started_at;
+  watch_stop();
+  if (!c || c != S.owner || c->dead || c->ending || !c->attached) return;
+  buf_t m = {0};
+  jw_t w = {&m, false, 0, {false}};
+  jw_open(&w);
+  jw_str(&w, "type", "watch-miss");
+  jw_num(&w, "at", (double)at);
+  if (status >= 0) jw_num(&w, "status", status);
+  else jw_null(&w, "status");
+  jw_str(&w, "error", error);
+  jw_close(&w);
+  b_putc(&m, '\n');
+  conn_send(c, &m);
+  b_free(&m);
+}
+static void watch_fail(int err) { watch_miss(-1, err == ECONNREFUSED ? "connection refused" : errno_name(err)); }
+/** Starts watching for `c` (replacing any watch): GET `path` on 127.0.0.1:`port`, first intervalMs from now. */
+static void watch_start(conn_t *c, int port, const char *path, int64_t interval_ms, int64_t timeout_ms) {
+  watch_stop();
+  if (S.gw_exited) return; // nothing left to watch: the exit message follows
+  W.active = true;
+  W.owner = c;
+  W.port = port;
+  W.interval_ms = interval_ms;
+  W.timeout_ms = timeout_ms;
+  W.next_at = mono_ms() + interval_ms;
+  int n = snprintf(W.request, sizeof W.request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: application/json\r\nConnection: close\r\n\r\n", path, port);
+  W.request_len = n < 0 ? 0 : (size_t)n >= sizeof W.request ? sizeof W.request - 1 : (size_t)n; // path <= MAX_WATCH_PATH: always fits
+}
+/** Sends what is left of the request; then the answer is read. */
+static void watch_write(void) {
+  while (W.request_sent < W.request_len) {
+    ssize_t w = send(W.fd, W.request + W.request_sent, W.request_len - W.request_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      W.phase = W_WRITING;
+      return;
+    }
+    if (w < 0) {
+      watch_fail(errno);
+      return;
+    }
+    W.request_sent += (size_t)w;
+  }
+  W.phase = W_READING;
+}
+/** Starts a check now (mono ms `now`). */
+static void watch_begin(int64_t now) {
+  W.gen++;
+  W.started_at = now_ms();
+  W.deadline = now + W.timeout_ms;
+  W.next_at = now + W.interval_ms;
+  W.request_sent = 0;
+  W.kept = 0;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    watch_fail(errno);
+    return;
+  }
+  W.fd = fd;
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)W.port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+    watch_write();
+    return;
+  }
+  if (errno == EINPROGRESS || errno == EINTR) { // EINTR: the connect goes on in the background
+    W.phase = W_CONNECTING;
+    return;
+  }
+  watch_fail(errno);
+}
+/** The whole answer is in (EOF): 200 is silence, anything else a miss (http-get.ts parseAnswer). */
+static void watch_judge(void) {
+  if (W.kept == 0) {
+    watch_miss(-1, "the connection closed without an answer");
+    return;
+  }
+  const char *a = watch_answer;
+  // /^HTTP\/1\.[01] (\d{3})/ on the status line, and the header block must end
+  bool ok = W.kept >= 12 && memmem(a, W.kept, "\r\n\r\n", 4) && memcmp(a, "HTTP/1.", 7) == 0 && (a[7] == '0' || a[7] == '1') && a[8] == ' ';
+  for (int i = 9; ok && i < 12; i++) ok = a[i] >= '0' && a[i] <= '9';
+  if (!ok) {
+    watch_miss(-1, "malformed answer");
+    return;
+  }
+  int status = (a[9] - '0') * 100 + (a[10] - '0') * 10 + (a[11] - '0');
+  if (status == 200) {
+    watch_drop_check(); // silence; the next check is due at next_at
+    return;
+  }
+  char error[32];
+  snprintf(error, sizeof error, "answered %d", status);
+  watch_miss(status, error);
+}
+/** One read of the answer: the first WATCH_KEEP_BYTES are kept, the rest dropped. */
+static void watch_read(void) {
+  static char dropped[16384];
+  char *into = W.kept < WATCH_KEEP_BYTES ? watch_answer + W.kept : dropped;
+  size_t room = W.kept < WATCH_KEEP_BYTES ? WATCH_KEEP_BYTES - W.kept : sizeof dropped;
+  ssize_t n = recv(W.fd, into, room, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n < 0) {
+    watch_fail(errno);
+    return;
+  }
+  if (n == 0) {
+    watch_judge();
+    return;
+  }
+  if (into != dropped) W.kept += (size_t)n;
+}
+/** The running check's socket is ready (`revents` of the poll). */
+static void watch_ready(short revents) {
+  if (W.phase == W_CONNECTING) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(W.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err) {
+      watch_fail(err);
+      return;
+    }
+    if (!(revents & (POLLOUT | POLLERR | POLLHUP))) return;
+    watch_write();
+  } else if (W.phase == W_WRITING) {
+    watch_write();
+  } else if (W.phase == W_READING) {
+    watch_read();
+  }
+}
+/** Timers of the watch at mono ms `now`: the timeout of a running check, the start of a due one. */
+static void watch_tick(int64_t now) {
+  if (!W.active) return;
+  if (!W.owner || W.owner != S.owner || W.owner->dead || W.owner->ending || !W.owner->attached) {
+    watch_stop();
+    return;
+  }
+  if (W.fd >= 0 && now >= W.deadline) {
+    char error[64];
+    snprintf(error, sizeof error, "no answer within %lld ms", (long long)W.timeout_ms);
+    watch_miss(-1, error);
+    return;
+  }
+  if (W.fd < 0 && now >= W.next_at) watch_begin(now);
+}
+/** When the loop must wake for the watch (mono ms), or -1. */
+static int64_t watch_wake(void) {
+  if (!W.active) return -1;
+  return W.fd >= 0 ? W.deadline : W.next_at;
+}
+/** The path of a watch: /^\/[\x21-\x7e]*$/ (bytes: anything else fails as its UTF-16 units would). */
+static bool watch_path_ok(const jv *v) {
+  if (v->slen == 0 || v->s[0] != '/') return false;
+  for (size_t i = 1; i < v->slen; i++)
+    if ((unsigned char)v->s[i] < 0x21 || (unsigned char)v->s[i] > 0x7e) return false;
+  return true;
+}
+
 /** Whitespace as String#trim removes it. */
 static bool js_space(uint32_t cp) {
   return cp == 9 || cp == 10 || cp == 11 || cp == 12 || cp == 13 || cp == 32 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
@@ -1982,8 +2203,10 @@ static void handle_line(conn_t *c, const char *raw, size_t n) {
   if (json->t != J_OBJ) {
     issue(&is, NULL, "Invalid input: expected object, received %s", received(json));
   } else if (!type || type->t != J_STR ||
-             !((strcmp(type->s, "attach") == 0 || strcmp(type->s, "tail") == 0 || strcmp(type->s, "status") == 0 || strcmp(type->s, "note") == 0) && strlen(type->s) == type->slen)) {
-    issue(&is, &type_path, "Invalid discriminator value. Expected 'attach' | 'tail' | 'status' | 'note'");
+             !((strcmp(type->s, "attach") == 0 || strcmp(type->s, "tail") == 0 || strcmp(type->s, "status") == 0 || strcmp(type->s, "note") == 0 || strcmp(type->s, "watch") == 0 ||
+                strcmp(type->s, "unwatch") == 0) &&
+               strlen(type->s) == type->slen)) {
+    issue(&is, &type_path, "Invalid discriminator value. Expected 'attach' | 'tail' | 'status' | 'note' | 'watch' | 'unwatch'");
   } else {
     kind = type->s;
     chk_int(&is, &id_path, idv, true, 0, false, 0);
@@ -2000,6 +2223,22 @@ static void handle_line(conn_t *c, const char *raw, size_t n) {
     } else if (strcmp(kind, "note") == 0) {
       P(text, NULL);
       chk_string(&is, &text_path, jv_get(json, "text"), 0, 4096);
+    } else if (strcmp(kind, "watch") == 0) {
+      P(port, NULL);
+      P(path, NULL);
+      P(intervalMs, NULL);
+      P(timeoutMs, NULL);
+      chk_int(&is, &port_path, jv_get(json, "port"), true, 1, true, 65535);
+      const jv *pv = jv_get(json, "path");
+      if (pv && pv->t == J_STR) {
+        // zod runs the checks in the schema's order: regex, then max
+        if (!watch_path_ok(pv)) issue(&is, &path_path, "must start with / and hold printable ASCII without spaces");
+        chk_length(&is, &path_path, pv, 0, MAX_WATCH_PATH);
+      } else {
+        chk_string(&is, &path_path, pv, 0, MAX_WATCH_PATH);
+      }
+      chk_int(&is, &intervalMs_path, jv_get(json, "intervalMs"), true, 100, true, 86400000);
+      chk_int(&is, &timeoutMs_path, jv_get(json, "timeoutMs"), true, 10, true, 86400000);
     }
   }
   if (is.count > 0) {
@@ -2032,6 +2271,19 @@ static void handle_line(conn_t *c, const char *raw, size_t n) {
     b_free(&m);
   } else if (strcmp(kind, "status") == 0) {
     send_status(c, id);
+  } else if (strcmp(kind, "watch") == 0 || strcmp(kind, "unwatch") == 0) {
+    if (strcmp(kind, "watch") == 0) {
+      const jv *pv = jv_get(json, "path");
+      watch_start(c, (int)jv_get(json, "port")->n, pv->s, (int64_t)jv_get(json, "intervalMs")->n, (int64_t)jv_get(json, "timeoutMs")->n);
+    } else {
+      watch_stop();
+    }
+    buf_t m = {0};
+    b_puts(&m, "{\"type\":\"ok\",\"id\":");
+    json_num(&m, id);
+    b_puts(&m, "}\n");
+    conn_send(c, &m);
+    b_free(&m);
   } else {
     const jv *t = jv_get(json, "text");
     u16_t u16 = {0};
@@ -2576,6 +2828,7 @@ static void reap(void) {
       S.gw_status = status;
       S.exit_seen_at = now_ms();
       S.drain_deadline = mono_ms() + DRAIN_GRACE_MS;
+      watch_stop(); // the watch ends with the gateway, before the exit message (no miss for a gateway known gone)
     }
   }
 }
@@ -2749,20 +3002,25 @@ static int run(void) {
     }
     sweep_conns();
     if (finished && (S.nconns == 0 || now >= exit_deadline)) break;
+    watch_tick(now);
     int64_t wake = -1;
     if (S.gw_exited && !finished) wake = S.drain_deadline;
     if (finished) wake = exit_deadline;
+    int64_t watch_at = watch_wake();
+    if (watch_at >= 0 && (wake < 0 || watch_at < wake)) wake = watch_at;
     for (int i = 0; i < S.nconns; i++)
       if (!S.conns[i]->attached && S.conns[i]->attach_deadline && (wake < 0 || S.conns[i]->attach_deadline < wake)) wake = S.conns[i]->attach_deadline;
     int timeout = wake < 0 ? -1 : (int)(wake > now ? wake - now : 0);
 
-    struct pollfd fds[4 + MAX_CONNECTIONS];
+    struct pollfd fds[5 + MAX_CONNECTIONS];
     conn_t *polled[MAX_CONNECTIONS];
     int nfds = 0;
     fds[nfds++] = (struct pollfd){sfd, POLLIN, 0};
     fds[nfds++] = (struct pollfd){S.listen_fd, POLLIN, 0};
     fds[nfds++] = (struct pollfd){S.pipes[0], POLLIN, 0};
     fds[nfds++] = (struct pollfd){S.pipes[1], POLLIN, 0};
+    unsigned watch_gen = W.gen;
+    fds[nfds++] = (struct pollfd){W.fd, (short)(W.phase == W_READING ? POLLIN : POLLOUT), 0};
     int nc = S.nconns;
     for (int i = 0; i < nc; i++) {
       polled[i] = S.conns[i];
@@ -2782,15 +3040,18 @@ static int run(void) {
     }
     for (int s = 0; s < 2; s++)
       if (fds[2 + s].revents && S.pipes[s] >= 0) pipe_readable(s);
+    // the check polled, if it still runs (the gateway's exit stops it; no socket is made before the next tick)
+    if (fds[4].revents && W.fd >= 0 && W.fd == fds[4].fd && W.gen == watch_gen) watch_ready(fds[4].revents);
     for (int i = 0; i < nc; i++) {
       conn_t *c = polled[i];
-      short re = fds[4 + i].revents;
+      short re = fds[5 + i].revents;
       if (!c->dead && (re & POLLOUT)) conn_flush(c);
       if (!c->dead && (re & (POLLIN | POLLHUP | POLLERR))) conn_readable(c);
     }
     if (fds[1].revents) accept_connections();
   }
   // close(): every connection, the socket file
+  watch_stop();
   for (int i = 0; i < S.nconns; i++) conn_destroy(S.conns[i]);
   sweep_conns();
   close(S.listen_fd);
