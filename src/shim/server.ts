@@ -138,6 +138,12 @@ export async function startShimServer(path: string, source: ShimServerSource, op
       case 'note':
         source.note(request.text);
         return send(conn, { type: 'ok', id: request.id });
+      case 'watch':
+      case 'unwatch':
+        // the native shim's feature (protocol.ts SHIM_FEATURES); this hello names none
+        return fail(conn, request.id, 'bad-message', `this shim cannot ${request.type}: its hello names no features (fleetd probes the gateway itself)`);
+      default:
+        return request satisfies never;
     }
   };
 

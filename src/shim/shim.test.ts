@@ -95,6 +95,13 @@ function suite(impl: ShimImpl): void {
         b.send('"id":6}\n'); // a message cut across two writes
         const status = await b.next((m) => m.id === 6);
         assert.equal(status.type, 'status');
+        // the watch is the native shim's feature, named in hello; the Node shim refuses it by name
+        assert.deepEqual(hello.features, impl.name === 'native' ? ['watch'] : []);
+        b.send({ type: 'watch', id: 7, port: agent.port, path: '/readyz', intervalMs: 60_000, timeoutMs: 1000 });
+        b.send({ type: 'unwatch', id: 8 });
+        const [watched, unwatched] = [await b.next((m) => m.id === 7), await b.next((m) => m.id === 8)];
+        if (impl.name === 'native') assert.deepEqual([watched.type, unwatched.type], ['ok', 'ok']);
+        else for (const refused of [watched, unwatched]) assert.deepEqual([refused.code, refused.message], ['bad-message', `this shim cannot ${refused.id === 7 ? 'watch' : 'unwatch'}: its hello names no features (fleetd probes the gateway itself)`]);
 
         const c = await rawClient(sock);
         c.send({ type: 'attach', id: 1, protocol: 1 });
