@@ -103,7 +103,7 @@ export function createMetrics(snapshot: () => MetricsSnapshot | Promise<MetricsS
   counter('agent_cpu_seconds_total', 'CPU time (user+system) of the gateway\'s process tree, including reaped children', (s) => per(s, (a) => a.cpuSeconds));
   const probes = new Histogram({
     name: `${p}agent_probe_duration_seconds`,
-    help: 'Duration of health probe rounds (every request of a round: /readyz alone for a ready gateway)',
+    help: 'Duration of the health probe rounds fleetd makes (a ready gateway watched by its native shim has none until a check fails)',
     labelNames: ['agent', 'fleet', 'result'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
