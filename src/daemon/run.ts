@@ -16,7 +16,7 @@ import { pageSizeBytes } from '../supervise/proc.js';
 import { createProcTable, treeUsageOf } from '../supervise/proc-table.js';
 import { sharedProcDeps } from '../supervise/shared-proc-deps.js';
 import { createRunner } from '../supervise/runner.js';
-import { createListenerCheck, createListenTable } from '../supervise/listener-owner.js';
+import { createListenTable, createSharedListenerCheck } from '../supervise/listener-owner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { describeShim } from '../supervise/shim-client.js';
 import { restoreLeftovers, sharedRestoreDeps } from './live-restore.js';
@@ -150,7 +150,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   // One /proc table for every runner, status call and start-up sweep (supervise/proc-table.ts).
   const procs = createProcTable();
   const pageSize = pageSizeBytes();
-  // One read of /proc/net/tcp{,6} serves every runner's listener checks for 50 ms (listener-owner.ts).
+  // One read of /proc/net/tcp{,6} serves every runner's listener checks for 50 ms, and one fresh read every start verdict waiting for one (listener-owner.ts).
   const listenTable = createListenTable();
   const procDeps = sharedProcDeps(procs, { trackMaxAgeMs: () => (fleetRef?.manifest ?? manifest).health.intervalMs / 2 });
   const fleet = createFleet(manifest, {
@@ -161,7 +161,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // its states, exits and restarts become events, its probes metrics; its /proc reads
     // go through the one shared table
     createRunner: (spec, runnerDeps) => {
-      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, listenerCheck: createListenerCheck({ listeners: listenTable }), spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
+      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, listenerCheck: createSharedListenerCheck(listenTable), spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
       observeRunner(runner, events);
       return runner;
     },

@@ -7,7 +7,7 @@ import getPort from 'get-port';
 import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
 import { describeListener } from '../plan/start-verdict.js';
-import { createListenerCheck, createListenTable, decodeProcAddress, holderOf, listenersOnPort, parseListenTable, parseListeners } from './listener-owner.js';
+import { createListenerCheck, createListenTable, createSharedListenerCheck, decodeProcAddress, holderOf, listenersOnPort, parseListenTable, parseListeners } from './listener-owner.js';
 import { isAlive } from './proc.js';
 import { FAKE_GATEWAY, makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake } from '../../test/support/testkit.js';
 
@@ -94,6 +94,40 @@ describe('parsing /proc/net/tcp{,6}', () => {
       reads = 0;
       assert.equal(check(20001, [4242], { answered: true }).owner, 'agent');
       assert.equal(reads, 1, 'a read that shows the listener is reused, answer or not');
+    }));
+
+  test('checks told of an answer at once share one fresh read; a check arriving while it is under way waits for the next', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'net'), { recursive: true });
+      // ports 20000 and 20001 not bound yet when the shared table is read
+      await writeFile(join(dir, 'net', 'tcp'), TCP.split('\n')[0] + '\n');
+      let reads = 0;
+      let during: (() => void) | undefined;
+      const table = createListenTable({ procRoot: dir, maxAgeMs: 60_000, onRead: () => (reads++, during?.()) });
+      const check = createSharedListenerCheck(table, { procRoot: dir });
+      assert.equal((await check(20000, [4242])).owner, 'none');
+      assert.equal(reads, 1);
+      // three gateways bind; their probes get answers in one turn of the event loop
+      await writeFile(join(dir, 'net', 'tcp'), TCP);
+      await mkdir(join(dir, '4242', 'fd'), { recursive: true });
+      await symlink('socket:[111]', join(dir, '4242', 'fd', '4'));
+      await symlink('socket:[112]', join(dir, '4242', 'fd', '5'));
+      await symlink('socket:[114]', join(dir, '4242', 'fd', '6'));
+      const owners = await Promise.all([check(20000, [4242], { answered: true }), check(20001, [4242], { answered: true }), check(20000, [4242], { answered: true })]);
+      assert.deepEqual(owners.map((o) => o.owner), ['agent', 'agent', 'agent']);
+      assert.equal(reads, 2, 'one fresh read for the three');
+      assert.equal((await check(20001, [4242])).owner, 'agent', 'the fresh read became the shared table');
+      assert.equal(reads, 2);
+      // an answer handled while a read is under way: that read may have begun before the answer
+      let late: Promise<unknown> | undefined;
+      during = () => {
+        during = undefined;
+        late = table.refresh();
+      };
+      await table.refresh();
+      assert.equal(reads, 3);
+      await late;
+      assert.equal(reads, 4, 'the late caller got a read of its own, begun after it asked');
     }));
 
   test('addresses decode as people write them', () => {

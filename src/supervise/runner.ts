@@ -457,7 +457,9 @@ class GatewayRunner implements Runner {
     this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
     const now = this.deps.clock.now();
     if (this.state === 'starting') {
-      const verdict = judgeStart({ probe: result, listener: this.listenerOf(run, result, now), port: run.spec.port });
+      const listener = await this.listenerOf(run, result, now);
+      if (!this.isLive(run) || this.state !== 'starting') return;
+      const verdict = judgeStart({ probe: result, listener, port: run.spec.port });
       if (verdict.state === 'started') {
         this.clearRunTimer(run, 'startupTimer');
         run.runningSince = now;
@@ -493,13 +495,13 @@ class GatewayRunner implements Runner {
   // the agent's fds. Then the last check, up to LISTENER_REFUSED_RECHECK_MS old, still says
   // what matters (a stranger on another address is named a little later, never missed).
   /** Who holds the run's port: checked now, or after a refused probe the last check while it is recent. */
-  private listenerOf(run: Run, result: ProbeResult, now: number): ListenerOwner {
+  private async listenerOf(run: Run, result: ProbeResult, now: number): Promise<ListenerOwner> {
     const last = run.listener;
     if (result.refused && last && now - last.at >= 0 && now - last.at < LISTENER_REFUSED_RECHECK_MS) return last.owner;
     const cgroup = run.spec.isolation?.cgroup;
     const members = cgroup ? safePids(cgroup) : [run.proc.pid!, ...run.known.keys()];
     // a probe that got an HTTP answer proves a listener: the check must not judge from a table read before the bind
-    const owner = this.deps.listenerCheck(run.spec.port, members, { answered: result.live || (result.startup !== undefined && result.startup.state !== 'no-answer') });
+    const owner = await this.deps.listenerCheck(run.spec.port, members, { answered: result.live || (result.startup !== undefined && result.startup.state !== 'no-answer') });
     run.listener = { owner, at: now };
     return owner;
   }
