@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect, createServer } from 'node:net';
+import { once } from 'node:events';
 import getPort from 'get-port';
 import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
 import { describeListener } from '../plan/start-verdict.js';
-import { createListenerCheck, createListenTable, createSharedListenerCheck, decodeProcAddress, holderOf, listenersOnPort, parseListenTable, parseListeners } from './listener-owner.js';
+import { createListenerCheck, createListenTable, createSharedListenerCheck, decodeProcAddress, holderOf, listenersOnPort, parseListenTable, parseListeners, readListenRows, readListenTable } from './listener-owner.js';
 import { isAlive } from './proc.js';
 import { FAKE_GATEWAY, makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake } from '../../test/support/testkit.js';
 
@@ -129,6 +131,42 @@ describe('parsing /proc/net/tcp{,6}', () => {
       await late;
       assert.equal(reads, 4, 'the late caller got a read of its own, begun after it asked');
     }));
+
+  test('a table is read up to its last listener (the kernel lists them first); in another order, to its end', () =>
+    withTempDir(async (dir) => {
+      const [header, listen1, listen2, connection, listen3] = TCP.split('\n');
+      const file = join(dir, 'tcp');
+      // thousands of connections after the listeners, as on a busy host: never read
+      await writeFile(file, [header, listen1, listen2, listen3, ...Array(5000).fill(connection), ''].join('\n'));
+      assert.equal(readListenRows(file), [header, listen1, listen2, listen3, ''].join('\n'));
+      // a listener after a connection: this kernel does not list them first; all is read
+      const shuffled = [header, listen1, connection, listen2, listen3, ...Array(5000).fill(connection), ''].join('\n');
+      await writeFile(file, shuffled);
+      assert.equal(readListenRows(file), shuffled);
+      assert.deepEqual(parseListenTable(readListenRows(file)).get(20001)!.map((s) => s.inode), [114]);
+      // listeners only, or nothing but the header
+      await writeFile(file, [header, listen1, ''].join('\n'));
+      assert.equal(readListenRows(file), [header, listen1, ''].join('\n'));
+      await writeFile(file, header + '\n');
+      assert.equal(readListenRows(file), header + '\n');
+    }));
+
+  test('on this kernel the LISTEN rows come first: a read up to them finds a new listener, and no connection', async () => {
+    const server = createServer((socket) => socket.end());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const client = connect(port, '127.0.0.1');
+    try {
+      await once(client, 'connect'); // an ESTABLISHED row (two) in the table
+      const rows = readListenRows('/proc/net/tcp').split('\n').slice(1).filter((line) => line.trim() !== '');
+      assert.ok(rows.every((line) => line.trim().split(/\s+/)[3] === '0A'), 'only LISTEN rows were read');
+      assert.equal(readListenTable().get(port)?.length, 1);
+    } finally {
+      client.destroy();
+      server.close();
+    }
+  });
 
   test('addresses decode as people write them', () => {
     assert.equal(decodeProcAddress('0100007F'), '127.0.0.1');

@@ -8,7 +8,7 @@
 // the agent's own pids only (cheap: a few hundred readlinks per probe of ONE agent). Only a
 // listener that is not the agent's is looked for in every process's fds, once, to name it
 // (createListenerCheck remembers the answer for as long as that socket lives).
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One LISTEN socket from /proc/net/tcp{,6}. */
@@ -114,17 +114,60 @@ export function listenersOnPort(port: number, deps: ListenerDeps = DEFAULTS): Li
   return readListenTable(deps).get(port) ?? [];
 }
 
-/** Both tables (/proc/net/tcp and tcp6), parsed into LISTEN sockets by port. */
+/** Both tables (/proc/net/tcp and tcp6), parsed into LISTEN sockets by port (each read up to its last LISTEN row: readListenRows). */
 export function readListenTable(deps: ListenerDeps = DEFAULTS): Map<number, ListenSocket[]> {
   const table = new Map<number, ListenSocket[]>();
   for (const file of ['tcp', 'tcp6']) {
     try {
-      parseListenTable(readFileSync(join(deps.procRoot, 'net', file), 'utf8'), table);
+      parseListenTable(readListenRows(join(deps.procRoot, 'net', file)), table);
     } catch {
       // no IPv6 on this host, or no /proc: nothing listed there
     }
   }
   return table;
+}
+
+/** True for a row of /proc/net/tcp{,6} in state LISTEN. */
+function isListenRow(line: string): boolean {
+  return line.trim().split(/\s+/, 4)[3] === TCP_LISTEN;
+}
+
+// The kernel renders /proc/net/tcp{,6} anew on every read, one page per read(2) call, and a
+// host's table is mostly connections (thousands of TIME_WAIT rows from probes, its own and
+// other programs'): ~640 KB, 158 reads and ~20 ms for a whole table on the benchmark host.
+// The kernel lists the listening hash first and every other state after it (tcp_seq_start
+// in net/ipv4/tcp_ipv4.c: TCP_SEQ_STATE_LISTENING, then TCP_SEQ_STATE_ESTABLISHED, which
+// holds all the rest, IPv6 alike), so the LISTEN rows end at the first row that is not one:
+// the read stops there and the kernel never renders the connections. Should a LISTEN row
+// ever follow another state in what was read (another kernel's order), the file is read to
+// its end, as before.
+/** The header and the LISTEN rows of one table file (complete lines; whole file when its order is not listeners-first). Throws when unreadable. */
+export function readListenRows(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(65536);
+    let text = '';
+    let scanned = 0; // text[0, scanned) is complete lines already looked at
+    let header = true;
+    let cut = -1; // where the first row that is not LISTEN starts
+    let whole = false; // a LISTEN row came after another state: read to the end
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) return text;
+      text += buffer.toString('latin1', 0, n);
+      if (whole) continue;
+      for (let end = text.indexOf('\n', scanned); end >= 0 && !whole; end = text.indexOf('\n', scanned)) {
+        const line = text.slice(scanned, end);
+        if (header) header = false;
+        else if (cut < 0 && line.trim() !== '' && !isListenRow(line)) cut = scanned;
+        else if (cut >= 0 && isListenRow(line)) whole = true;
+        scanned = end + 1;
+      }
+      if (cut >= 0 && !whole) return text.slice(0, cut);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Socket inodes a process holds open (empty when it is gone or not ours to read). */
@@ -266,7 +309,8 @@ export interface ListenTable {
 }
 
 // With hundreds of agents the tables hold thousands of rows (each probe leaves TIME_WAIT
-// sockets), and the kernel renders them anew on every read: one read (and one parse, indexed by port) serves every check of the next
+// sockets), and the kernel renders them anew on every read (readListenRows reads up to the
+// last listener): one read (and one parse, indexed by port) serves every check of the next
 // 50 ms, which a port's listener outlives anyway (a start is judged over several probes).
 // fleetd's runners read it through refresh() alone (createSharedListenerCheck): one read
 // for every check waiting at that moment.
