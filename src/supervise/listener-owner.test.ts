@@ -151,6 +151,19 @@ describe('parsing /proc/net/tcp{,6}', () => {
       assert.equal(readListenRows(file), header + '\n');
     }));
 
+  test('tcp6 is not read while sockstat6 counts no IPv6 TCP socket; read when it counts one or cannot be read', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'net'), { recursive: true });
+      await writeFile(join(dir, 'net', 'tcp'), TCP);
+      await writeFile(join(dir, 'net', 'tcp6'), TCP6);
+      const v6 = () => readListenTable({ procRoot: dir }).get(20000)!.filter((s) => s.address.includes(':')).length;
+      assert.equal(v6(), 3, 'no sockstat6: read');
+      await writeFile(join(dir, 'net', 'sockstat6'), 'TCP6: inuse 0\nUDP6: inuse 2\n');
+      assert.equal(v6(), 0, 'none in use: not read (the file here is stale on purpose)');
+      await writeFile(join(dir, 'net', 'sockstat6'), 'TCP6: inuse 3\nUDP6: inuse 0\n');
+      assert.equal(v6(), 3);
+    }));
+
   test('on this kernel the LISTEN rows come first: a read up to them finds a new listener, and no connection', async () => {
     const server = createServer((socket) => socket.end());
     server.listen(0, '127.0.0.1');
