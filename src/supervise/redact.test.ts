@@ -152,6 +152,29 @@ describe('stringifyRedacted', () => {
   });
 });
 
+describe('what redaction allocates', () => {
+  test('a text with no piece of a secret is scanned without slicing windows out of it', () => {
+    const secrets = Array.from({ length: 400 }, (_, i) => `${TOKEN.slice(i % 40, (i % 40) + 20)}${HOOKS}${i}`);
+    const matcher = compileSecrets(secrets);
+    const text = Array.from({ length: 200 }, (_, i) => `agent c${i} started after 35 ms: pid ${4000 + i} listens on port ${10000 + i}; home /tmp/state/fleets/bench/c${i}`).join('\n');
+    const slice = String.prototype.slice;
+    let slices = 0;
+    String.prototype.slice = function (this: string, ...args: Parameters<typeof slice>) {
+      slices++;
+      return slice.apply(this, args);
+    };
+    let out: string;
+    try {
+      out = redactText(text, matcher);
+    } finally {
+      String.prototype.slice = slice;
+    }
+    assert.equal(out, text);
+    assert.equal(slices, 0, 'no window string made (one per position was)');
+    assert.equal(redactText(`x ${secrets[7]!.slice(3, 14)} y`, matcher), `x ${REDACTED} y`, 'a piece is still caught');
+  });
+});
+
 describe('cachedMatcher', () => {
   test('follows a changing secret list, compiling only when it changes', () => {
     let list = [TOKEN];
@@ -190,6 +213,8 @@ describe('cachedMatcher', () => {
       assert.deepEqual([...live.windows.keys()].sort(), [...fresh.windows.keys()].sort(), why);
       for (const [length, set] of fresh.windows) assert.deepEqual([...live.windows.get(length)!].sort(), [...set].sort(), why);
       assert.deepEqual([...live.chars].sort(), [...fresh.chars].sort(), why);
+      assert.deepEqual([...live.hashes.keys()].sort(), [...fresh.hashes.keys()].sort(), why);
+      for (const [length, set] of fresh.hashes) assert.deepEqual([...live.hashes.get(length)!].sort(), [...set].sort(), why);
       assert.equal(live.maxLength, fresh.maxLength, why);
       assert.deepEqual([...live.prefixes].sort(), [...fresh.prefixes].sort(), why);
     };

@@ -29,6 +29,8 @@ export interface SecretMatcher {
    * secrets, whole lines only) it would be ~7 strings per window, ~5 MB of heap at 200 agents.
    */
   readonly prefixes: ReadonlySet<string>;
+  /** windowHash of every window, by window length: a text window is sliced out and looked up only when its hash is here. */
+  readonly hashes: ReadonlyMap<number, ReadonlySet<number>>;
   /** Characters that occur in some secret (a window containing any other character cannot match). */
   readonly chars: ReadonlySet<string>;
   /** Longest window length (0 when there is nothing to redact). */
@@ -59,10 +61,13 @@ export function compileSecrets(secrets: readonly string[]): SecretMatcher {
     for (const ch of secret) chars.add(ch);
   }
   const lengths = [...windows.keys()].sort((a, b) => b - a);
+  const hashes = new Map<number, Set<number>>();
+  for (const [length, set] of windows) hashes.set(length, new Set([...set].map((window) => windowHash(window, 0, length))));
   let prefixes: Set<string> | null = null;
   return {
     lengths,
     windows,
+    hashes,
     get prefixes() {
       if (prefixes === null) {
         prefixes = new Set();
@@ -80,10 +85,22 @@ function asMatcher(secrets: readonly string[] | SecretMatcher): SecretMatcher {
   return Array.isArray(secrets) ? compileSecrets(secrets as readonly string[]) : (secrets as SecretMatcher);
 }
 
-/** Marks every character of `s` covered by a window that occurs inside a secret. */
-function markPieces(s: string, m: SecretMatcher, marks: Uint8Array): void {
+/** A 32-bit hash of s[start, start + length) (no string is made). */
+export function windowHash(s: string, start: number, length: number): number {
+  let h = 0;
+  for (let k = start; k < start + length; k++) h = (Math.imul(h, 31) + s.charCodeAt(k)) | 0;
+  return h;
+}
+
+// Most windows of ordinary text consist of characters tokens have too (letters, digits), so
+// the character test passes over few; slicing each window out to look it up made a string
+// per position: ~13,600 of them (~425 KB) for one status answer at N = 200, garbage for the
+// young generation on every poll. A window is sliced only when its hash is a window's hash.
+/** Marks every character of `s` covered by a window that occurs inside a secret, in `marks` (made at the first mark when not given; undefined when none). */
+function markPieces(s: string, m: SecretMatcher, marks?: Uint8Array): Uint8Array | undefined {
   for (const length of m.lengths) {
     const set = m.windows.get(length)!;
+    const hashes = m.hashes.get(length)!;
     let i = 0;
     while (i + length <= s.length) {
       // A window ending in a character no secret has cannot match, nor can any window
@@ -92,10 +109,11 @@ function markPieces(s: string, m: SecretMatcher, marks: Uint8Array): void {
         i += length;
         continue;
       }
-      if (set.has(s.slice(i, i + length))) marks.fill(1, i, i + length);
+      if (hashes.has(windowHash(s, i, length)) && set.has(s.slice(i, i + length))) (marks ??= new Uint8Array(s.length)).fill(1, i, i + length);
       i++;
     }
   }
+  return marks;
 }
 
 /** Start of the tail of `s` that a later chunk could still turn into a piece (s.length when none). */
@@ -131,9 +149,8 @@ function render(s: string, marks: Uint8Array, end: number, inRun: boolean): stri
 export function redactText(text: string, secrets: readonly string[] | SecretMatcher): string {
   const m = asMatcher(secrets);
   if (m.maxLength === 0 || text.length === 0) return text;
-  const marks = new Uint8Array(text.length);
-  markPieces(text, m, marks);
-  return marks.includes(1) ? render(text, marks, text.length, false) : text;
+  const marks = markPieces(text, m);
+  return marks ? render(text, marks, text.length, false) : text;
 }
 
 // A piece may be cut anywhere between two chunks. Characters that no later chunk can pull
@@ -186,8 +203,11 @@ export function stringifyRedacted(value: unknown, secrets: readonly string[] | S
 class LiveMatcher implements SecretMatcher {
   lengths: number[] = [];
   readonly windows = new Map<number, Set<string>>();
+  readonly hashes = new Map<number, Set<number>>();
   readonly chars = new Set<string>();
   maxLength = 0;
+  /** How many windows (of one length) have each hash. */
+  private readonly hashRefs = new Map<number, Map<number, number>>();
   /** How many held secrets have each window (by window length) and each character. */
   private readonly windowRefs = new Map<number, Map<string, number>>();
   private readonly charRefs = new Map<string, number>();
@@ -225,20 +245,35 @@ class LiveMatcher implements SecretMatcher {
     const length = Math.min(MIN_PIECE, secret.length);
     let refs = this.windowRefs.get(length);
     let set = this.windows.get(length);
-    if (!refs || !set) {
+    let hashRefs = this.hashRefs.get(length);
+    let hashes = this.hashes.get(length);
+    if (!refs || !set || !hashRefs || !hashes) {
       this.windowRefs.set(length, (refs = new Map()));
       this.windows.set(length, (set = new Set()));
+      this.hashRefs.set(length, (hashRefs = new Map()));
+      this.hashes.set(length, (hashes = new Set()));
     }
     for (const window of new Set(windowsOf(secret, length))) {
       const n = (refs.get(window) ?? 0) + delta;
       if (n > 0) refs.set(window, n);
       else refs.delete(window);
-      if (n === 1 && delta === 1) set.add(window);
-      if (n === 0) set.delete(window);
+      if ((n === 1 && delta === 1) || n === 0) {
+        // the window comes or goes: so does one count of its hash
+        if (n === 1) set.add(window);
+        else set.delete(window);
+        const hash = windowHash(window, 0, length);
+        const h = (hashRefs.get(hash) ?? 0) + delta;
+        if (h > 0) hashRefs.set(hash, h);
+        else hashRefs.delete(hash);
+        if (h === 1 && delta === 1) hashes.add(hash);
+        if (h === 0) hashes.delete(hash);
+      }
     }
     if (set.size === 0) {
       this.windows.delete(length);
       this.windowRefs.delete(length);
+      this.hashes.delete(length);
+      this.hashRefs.delete(length);
     }
     for (const ch of new Set(secret)) {
       const n = (this.charRefs.get(ch) ?? 0) + delta;
