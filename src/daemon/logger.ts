@@ -38,18 +38,14 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
   /** Where lines go; default openLogOutput(destination). Its dropped() is status's `logDropped`. */
   output?: LogOutput;
-  /** The secrets to scrub from every line (read per line; recompiled only when the list changes). */
+  /** The secrets to scrub from every line (read per line; the matcher follows the secrets added and removed: a source returning the same array until it changes costs nothing per line). */
   secrets?: () => readonly string[];
 }
 
-/** Raw and JSON-escaped forms of each secret (a log line is JSON: a `"` or `\\` in a secret is escaped there). */
-function withJsonForms(secrets: readonly string[]): readonly string[] {
-  const out = new Set<string>();
-  for (const s of secrets) {
-    out.add(s);
-    out.add(JSON.stringify(s).slice(1, -1));
-  }
-  return [...out];
+/** Raw and JSON-escaped forms of a secret (a log line is JSON: a `"` or `\\` in a secret is escaped there). */
+function withJsonForm(secret: string): readonly string[] {
+  const escaped = JSON.stringify(secret).slice(1, -1);
+  return escaped === secret ? [secret] : [secret, escaped];
 }
 
 /** Creates fleetd's root logger; children carry `{ agent }`. */
@@ -57,7 +53,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.destination ?? process.stdout;
   const output = options.output ?? openLogOutput(stream);
   const pretty = options.pretty ?? Boolean((stream as NodeJS.WriteStream).isTTY);
-  const matcher = options.secrets ? cachedMatcher(options.secrets, withJsonForms) : undefined;
+  const matcher = options.secrets ? cachedMatcher(options.secrets, withJsonForm) : undefined;
   const scrub = matcher ? (line: string) => redactText(line, matcher()) : (line: string) => line;
   const destination: DestinationStream = pretty
     ? { write: (line: string) => output.write(formatPretty(scrub(line))) }

@@ -16,7 +16,7 @@ import { pageSizeBytes } from '../supervise/proc.js';
 import { createProcTable, treeUsageOf } from '../supervise/proc-table.js';
 import { sharedProcDeps } from '../supervise/shared-proc-deps.js';
 import { createRunner } from '../supervise/runner.js';
-import { createListenerCheck, createListenTable } from '../supervise/listener-owner.js';
+import { createListenTable, createSharedListenerCheck } from '../supervise/listener-owner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { describeShim } from '../supervise/shim-client.js';
 import { restoreLeftovers, sharedRestoreDeps } from './live-restore.js';
@@ -150,7 +150,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   // One /proc table for every runner, status call and start-up sweep (supervise/proc-table.ts).
   const procs = createProcTable();
   const pageSize = pageSizeBytes();
-  // One read of /proc/net/tcp{,6} serves every runner's listener checks for 50 ms (listener-owner.ts).
+  // One read of /proc/net/tcp{,6} serves every runner's listener checks for 50 ms, and one fresh read every start verdict waiting for one (listener-owner.ts).
   const listenTable = createListenTable();
   const procDeps = sharedProcDeps(procs, { trackMaxAgeMs: () => (fleetRef?.manifest ?? manifest).health.intervalMs / 2 });
   const fleet = createFleet(manifest, {
@@ -161,7 +161,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // its states, exits and restarts become events, its probes metrics; its /proc reads
     // go through the one shared table
     createRunner: (spec, runnerDeps) => {
-      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, listenerCheck: createListenerCheck({ listeners: listenTable }), spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
+      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, listenerCheck: createSharedListenerCheck(listenTable), spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
       observeRunner(runner, events);
       return runner;
     },
@@ -179,7 +179,14 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   });
   upgrades.subscribe((p) => events.publish({ type: 'rollout.step', rollout: p.rollout, address: p.address, phase: p.phase, message: p.message }));
   // Every token (gateway and hooks) is a secret no log line or answer may carry, not even in pieces.
-  secrets = () => Object.values(fleet.registry().agents).flatMap((entry) => (entry.hooksToken ? [entry.token, entry.hooksToken] : [entry.token]));
+  // The list is made again only when the registry's agents change (never edited in place), so
+  // a log line or an answer costs no walk of every agent.
+  let tokens: { of: unknown; list: readonly string[] } = { of: undefined, list: [] };
+  secrets = () => {
+    const agents = fleet.registry().agents;
+    if (tokens.of !== agents) tokens = { of: agents, list: Object.values(agents).flatMap((entry) => (entry.hooksToken ? [entry.token, entry.hooksToken] : [entry.token])) };
+    return tokens.list;
+  };
   const overrides = options.overrides ?? {};
   const startedAt = Date.now();
   const ctx: DaemonContext = {

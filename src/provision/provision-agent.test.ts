@@ -6,7 +6,7 @@ import { openRegistry } from '../daemon/registry.js';
 import { FleetError } from '../errors.js';
 import type { DesiredAgent } from '../plan/types.js';
 import { ensureEntry } from './ensure-entry.js';
-import { agentPaths } from './home.js';
+import { agentPaths, ensureHome, ensureSupervisorDir } from './home.js';
 import { provisionAgent } from './provision-agent.js';
 import { generateToken, isValidToken } from './token.js';
 import { withTempDir } from '../util/temp-dir.js';
@@ -194,3 +194,18 @@ test('an OpenClaw write to openclaw.json survives a re-provision; the last appli
     assert.equal(JSON.parse(await readFile(applied, 'utf8')).agents.defaults.heartbeat, undefined);
   });
 });
+
+test('folders already in place are checked without a turn of the event loop; one out of place is repaired', () =>
+  withTempDir(async (stateDir) => {
+    const paths = agentPaths(stateDir, 'f', 'a');
+    await ensureHome(stateDir, 'f', paths);
+    await ensureSupervisorDir(stateDir, 'f', paths);
+    let turned = false;
+    setImmediate(() => (turned = true));
+    await ensureHome(stateDir, 'f', paths);
+    await ensureSupervisorDir(stateDir, 'f', paths);
+    assert.equal(turned, false, 'a restart does not wait on the thread pool for a tree that is in place');
+    await chmod(paths.workspace, 0o755);
+    await ensureHome(stateDir, 'f', paths);
+    assert.equal(await mode(paths.workspace), 0o700);
+  }));

@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect, createServer } from 'node:net';
+import { once } from 'node:events';
 import getPort from 'get-port';
 import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
 import { describeListener } from '../plan/start-verdict.js';
-import { createListenerCheck, createListenTable, decodeProcAddress, holderOf, listenersOnPort, parseListenTable, parseListeners } from './listener-owner.js';
+import { createListenerCheck, createListenTable, createSharedListenerCheck, decodeProcAddress, holderOf, listenersOnPort, parseListenTable, parseListeners, readListenRows, readListenTable } from './listener-owner.js';
 import { isAlive } from './proc.js';
 import { FAKE_GATEWAY, makeFakeAgent, PidTracker, processesWithEnv, spawnDetachedFake } from '../../test/support/testkit.js';
 
@@ -95,6 +97,89 @@ describe('parsing /proc/net/tcp{,6}', () => {
       assert.equal(check(20001, [4242], { answered: true }).owner, 'agent');
       assert.equal(reads, 1, 'a read that shows the listener is reused, answer or not');
     }));
+
+  test('checks told of an answer at once share one fresh read; a check arriving while it is under way waits for the next', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'net'), { recursive: true });
+      // ports 20000 and 20001 not bound yet when the shared table is read
+      await writeFile(join(dir, 'net', 'tcp'), TCP.split('\n')[0] + '\n');
+      let reads = 0;
+      let during: (() => void) | undefined;
+      const table = createListenTable({ procRoot: dir, maxAgeMs: 60_000, onRead: () => (reads++, during?.()) });
+      const check = createSharedListenerCheck(table, { procRoot: dir });
+      assert.equal((await check(20000, [4242])).owner, 'none');
+      assert.equal(reads, 1);
+      // three gateways bind; their probes get answers in one turn of the event loop
+      await writeFile(join(dir, 'net', 'tcp'), TCP);
+      await mkdir(join(dir, '4242', 'fd'), { recursive: true });
+      await symlink('socket:[111]', join(dir, '4242', 'fd', '4'));
+      await symlink('socket:[112]', join(dir, '4242', 'fd', '5'));
+      await symlink('socket:[114]', join(dir, '4242', 'fd', '6'));
+      const owners = await Promise.all([check(20000, [4242], { answered: true }), check(20001, [4242], { answered: true }), check(20000, [4242], { answered: true })]);
+      assert.deepEqual(owners.map((o) => o.owner), ['agent', 'agent', 'agent']);
+      assert.equal(reads, 2, 'one fresh read for the three');
+      assert.equal((await check(20001, [4242])).owner, 'agent', 'the fresh read became the shared table');
+      assert.equal(reads, 2);
+      // an answer handled while a read is under way: that read may have begun before the answer
+      let late: Promise<unknown> | undefined;
+      during = () => {
+        during = undefined;
+        late = table.refresh();
+      };
+      await table.refresh();
+      assert.equal(reads, 3);
+      await late;
+      assert.equal(reads, 4, 'the late caller got a read of its own, begun after it asked');
+    }));
+
+  test('a table is read up to its last listener (the kernel lists them first); in another order, to its end', () =>
+    withTempDir(async (dir) => {
+      const [header, listen1, listen2, connection, listen3] = TCP.split('\n');
+      const file = join(dir, 'tcp');
+      // thousands of connections after the listeners, as on a busy host: never read
+      await writeFile(file, [header, listen1, listen2, listen3, ...Array(5000).fill(connection), ''].join('\n'));
+      assert.equal(readListenRows(file), [header, listen1, listen2, listen3, ''].join('\n'));
+      // a listener after a connection: this kernel does not list them first; all is read
+      const shuffled = [header, listen1, connection, listen2, listen3, ...Array(5000).fill(connection), ''].join('\n');
+      await writeFile(file, shuffled);
+      assert.equal(readListenRows(file), shuffled);
+      assert.deepEqual(parseListenTable(readListenRows(file)).get(20001)!.map((s) => s.inode), [114]);
+      // listeners only, or nothing but the header
+      await writeFile(file, [header, listen1, ''].join('\n'));
+      assert.equal(readListenRows(file), [header, listen1, ''].join('\n'));
+      await writeFile(file, header + '\n');
+      assert.equal(readListenRows(file), header + '\n');
+    }));
+
+  test('tcp6 is not read while sockstat6 counts no IPv6 TCP socket; read when it counts one or cannot be read', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'net'), { recursive: true });
+      await writeFile(join(dir, 'net', 'tcp'), TCP);
+      await writeFile(join(dir, 'net', 'tcp6'), TCP6);
+      const v6 = () => readListenTable({ procRoot: dir }).get(20000)!.filter((s) => s.address.includes(':')).length;
+      assert.equal(v6(), 3, 'no sockstat6: read');
+      await writeFile(join(dir, 'net', 'sockstat6'), 'TCP6: inuse 0\nUDP6: inuse 2\n');
+      assert.equal(v6(), 0, 'none in use: not read (the file here is stale on purpose)');
+      await writeFile(join(dir, 'net', 'sockstat6'), 'TCP6: inuse 3\nUDP6: inuse 0\n');
+      assert.equal(v6(), 3);
+    }));
+
+  test('on this kernel the LISTEN rows come first: a read up to them finds a new listener, and no connection', async () => {
+    const server = createServer((socket) => socket.end());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const client = connect(port, '127.0.0.1');
+    try {
+      await once(client, 'connect'); // an ESTABLISHED row (two) in the table
+      const rows = readListenRows('/proc/net/tcp').split('\n').slice(1).filter((line) => line.trim() !== '');
+      assert.ok(rows.every((line) => line.trim().split(/\s+/)[3] === '0A'), 'only LISTEN rows were read');
+      assert.equal(readListenTable().get(port)?.length, 1);
+    } finally {
+      client.destroy();
+      server.close();
+    }
+  });
 
   test('addresses decode as people write them', () => {
     assert.equal(decodeProcAddress('0100007F'), '127.0.0.1');

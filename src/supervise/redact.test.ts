@@ -152,6 +152,29 @@ describe('stringifyRedacted', () => {
   });
 });
 
+describe('what redaction allocates', () => {
+  test('a text with no piece of a secret is scanned without slicing windows out of it', () => {
+    const secrets = Array.from({ length: 400 }, (_, i) => `${TOKEN.slice(i % 40, (i % 40) + 20)}${HOOKS}${i}`);
+    const matcher = compileSecrets(secrets);
+    const text = Array.from({ length: 200 }, (_, i) => `agent c${i} started after 35 ms: pid ${4000 + i} listens on port ${10000 + i}; home /tmp/state/fleets/bench/c${i}`).join('\n');
+    const slice = String.prototype.slice;
+    let slices = 0;
+    String.prototype.slice = function (this: string, ...args: Parameters<typeof slice>) {
+      slices++;
+      return slice.apply(this, args);
+    };
+    let out: string;
+    try {
+      out = redactText(text, matcher);
+    } finally {
+      String.prototype.slice = slice;
+    }
+    assert.equal(out, text);
+    assert.equal(slices, 0, 'no window string made (one per position was)');
+    assert.equal(redactText(`x ${secrets[7]!.slice(3, 14)} y`, matcher), `x ${REDACTED} y`, 'a piece is still caught');
+  });
+});
+
 describe('cachedMatcher', () => {
   test('follows a changing secret list, compiling only when it changes', () => {
     let list = [TOKEN];
@@ -161,5 +184,49 @@ describe('cachedMatcher', () => {
     assert.equal(redactText(`a ${HOOKS}`, matcher()), `a ${HOOKS}`);
     list = [TOKEN, HOOKS];
     assert.equal(redactText(`a ${HOOKS}`, matcher()), `a ${REDACTED}`, 'a new agent\'s secret is caught at once');
+  });
+
+  test('secrets added one by one are each expanded once, not the whole list again per addition', () => {
+    const secrets = Array.from({ length: 200 }, (_, i) => `tok-${String(i).padStart(3, '0')}-${TOKEN.slice(0, 30)}`);
+    const expanded: string[] = [];
+    let list: string[] = [];
+    const matcher = cachedMatcher(
+      () => list,
+      (secret) => (expanded.push(secret), [secret, secret.toUpperCase()]),
+    );
+    for (const secret of secrets) {
+      list = [...list, secret];
+      assert.equal(redactText(`x ${secret.toUpperCase()} y`, matcher()), `x ${REDACTED} y`);
+    }
+    assert.deepEqual(expanded, secrets, 'each secret expanded once, when it came');
+  });
+
+  test('the matcher follows additions and removals exactly as one compiled from the current list', () => {
+    const shared = TOKEN.slice(0, 20);
+    const pool = [TOKEN, HOOKS, `${shared}-other-agent`, 'short', 'abc', `${HOOKS}"\\`, TOKEN];
+    let list: string[] = [];
+    const matcher = cachedMatcher(() => list);
+    const same = (why: string) => {
+      const live = matcher();
+      const fresh = compileSecrets(list);
+      assert.deepEqual(live.lengths, fresh.lengths, why);
+      assert.deepEqual([...live.windows.keys()].sort(), [...fresh.windows.keys()].sort(), why);
+      for (const [length, set] of fresh.windows) assert.deepEqual([...live.windows.get(length)!].sort(), [...set].sort(), why);
+      assert.deepEqual([...live.chars].sort(), [...fresh.chars].sort(), why);
+      assert.deepEqual([...live.hashes.keys()].sort(), [...fresh.hashes.keys()].sort(), why);
+      for (const [length, set] of fresh.hashes) assert.deepEqual([...live.hashes.get(length)!].sort(), [...set].sort(), why);
+      assert.equal(live.maxLength, fresh.maxLength, why);
+      assert.deepEqual([...live.prefixes].sort(), [...fresh.prefixes].sort(), why);
+    };
+    // a fixed walk through adds and removes (pieces shared between secrets, duplicates, short ones)
+    const steps = [[0], [0, 1], [0, 1, 2], [1, 2], [2], [2, 3, 4], [2, 5, 6], [5, 6], [6], [], [1, 1, 0], [0]];
+    for (const step of steps) {
+      list = step.map((i) => pool[i]!);
+      same(`list ${JSON.stringify(step)}`);
+    }
+    // TOKEN's windows are gone once it left the list; the piece it shared stays while another holds it
+    list = [`${shared}-other-agent`];
+    assert.equal(redactText(`a ${TOKEN.slice(25)} b`, matcher()), `a ${TOKEN.slice(25)} b`);
+    assert.equal(redactText(`a ${shared} b`, matcher()), `a ${REDACTED} b`);
   });
 });

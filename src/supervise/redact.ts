@@ -29,6 +29,8 @@ export interface SecretMatcher {
    * secrets, whole lines only) it would be ~7 strings per window, ~5 MB of heap at 200 agents.
    */
   readonly prefixes: ReadonlySet<string>;
+  /** windowHash of every window, by window length: a text window is sliced out and looked up only when its hash is here. */
+  readonly hashes: ReadonlyMap<number, ReadonlySet<number>>;
   /** Characters that occur in some secret (a window containing any other character cannot match). */
   readonly chars: ReadonlySet<string>;
   /** Longest window length (0 when there is nothing to redact). */
@@ -59,10 +61,13 @@ export function compileSecrets(secrets: readonly string[]): SecretMatcher {
     for (const ch of secret) chars.add(ch);
   }
   const lengths = [...windows.keys()].sort((a, b) => b - a);
+  const hashes = new Map<number, Set<number>>();
+  for (const [length, set] of windows) hashes.set(length, new Set([...set].map((window) => windowHash(window, 0, length))));
   let prefixes: Set<string> | null = null;
   return {
     lengths,
     windows,
+    hashes,
     get prefixes() {
       if (prefixes === null) {
         prefixes = new Set();
@@ -80,10 +85,22 @@ function asMatcher(secrets: readonly string[] | SecretMatcher): SecretMatcher {
   return Array.isArray(secrets) ? compileSecrets(secrets as readonly string[]) : (secrets as SecretMatcher);
 }
 
-/** Marks every character of `s` covered by a window that occurs inside a secret. */
-function markPieces(s: string, m: SecretMatcher, marks: Uint8Array): void {
+/** A 32-bit hash of s[start, start + length) (no string is made). */
+export function windowHash(s: string, start: number, length: number): number {
+  let h = 0;
+  for (let k = start; k < start + length; k++) h = (Math.imul(h, 31) + s.charCodeAt(k)) | 0;
+  return h;
+}
+
+// Most windows of ordinary text consist of characters tokens have too (letters, digits), so
+// the character test passes over few; slicing each window out to look it up made a string
+// per position: ~13,600 of them (~425 KB) for one status answer at N = 200, garbage for the
+// young generation on every poll. A window is sliced only when its hash is a window's hash.
+/** Marks every character of `s` covered by a window that occurs inside a secret, in `marks` (made at the first mark when not given; undefined when none). */
+function markPieces(s: string, m: SecretMatcher, marks?: Uint8Array): Uint8Array | undefined {
   for (const length of m.lengths) {
     const set = m.windows.get(length)!;
+    const hashes = m.hashes.get(length)!;
     let i = 0;
     while (i + length <= s.length) {
       // A window ending in a character no secret has cannot match, nor can any window
@@ -92,10 +109,11 @@ function markPieces(s: string, m: SecretMatcher, marks: Uint8Array): void {
         i += length;
         continue;
       }
-      if (set.has(s.slice(i, i + length))) marks.fill(1, i, i + length);
+      if (hashes.has(windowHash(s, i, length)) && set.has(s.slice(i, i + length))) (marks ??= new Uint8Array(s.length)).fill(1, i, i + length);
       i++;
     }
   }
+  return marks;
 }
 
 /** Start of the tail of `s` that a later chunk could still turn into a piece (s.length when none). */
@@ -131,9 +149,8 @@ function render(s: string, marks: Uint8Array, end: number, inRun: boolean): stri
 export function redactText(text: string, secrets: readonly string[] | SecretMatcher): string {
   const m = asMatcher(secrets);
   if (m.maxLength === 0 || text.length === 0) return text;
-  const marks = new Uint8Array(text.length);
-  markPieces(text, m, marks);
-  return marks.includes(1) ? render(text, marks, text.length, false) : text;
+  const marks = markPieces(text, m);
+  return marks ? render(text, marks, text.length, false) : text;
 }
 
 // A piece may be cut anywhere between two chunks. Characters that no later chunk can pull
@@ -177,17 +194,140 @@ export function stringifyRedacted(value: unknown, secrets: readonly string[] | S
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redactText(v, m) : v));
 }
 
-/** A matcher over a secret list that changes (agents come and go): compiled again only when the list does. */
-export function cachedMatcher(secrets: () => readonly string[], expand: (list: readonly string[]) => readonly string[] = (list) => list): () => SecretMatcher {
-  let key: string | undefined;
-  let matcher = compileSecrets([]);
-  return () => {
-    const list = secrets();
-    const next = list.join('\u0000');
-    if (next !== key) {
-      key = next;
-      matcher = compileSecrets(expand(list));
+// fleetd's own log and its answers redact with every agent's secrets, and agents are added
+// one by one (a first start provisions 200 tokens, logging as it goes): compiling the whole
+// list again for each new secret cost O(N^2) (202 compiles, 254 ms of a start all at N =
+// 200). The live matcher below adds and removes one secret's windows, counted per secret
+// that holds them, so a change costs what the changed secrets hold.
+/** A SecretMatcher kept up to date in place as secrets are added and removed (cachedMatcher's). */
+class LiveMatcher implements SecretMatcher {
+  lengths: number[] = [];
+  readonly windows = new Map<number, Set<string>>();
+  readonly hashes = new Map<number, Set<number>>();
+  readonly chars = new Set<string>();
+  maxLength = 0;
+  /** How many windows (of one length) have each hash. */
+  private readonly hashRefs = new Map<number, Map<number, number>>();
+  /** How many held secrets have each window (by window length) and each character. */
+  private readonly windowRefs = new Map<number, Map<string, number>>();
+  private readonly charRefs = new Map<string, number>();
+  /** Held secrets and how many times each was added (a secret is matched while its count is above 0). */
+  private readonly held = new Map<string, number>();
+  private prefixCache: Set<string> | null = null;
+
+  get prefixes(): ReadonlySet<string> {
+    if (this.prefixCache === null) {
+      this.prefixCache = new Set();
+      for (const set of this.windows.values()) for (const window of set) for (let p = 1; p < window.length; p++) this.prefixCache.add(window.slice(0, p));
     }
+    return this.prefixCache;
+  }
+
+  /** Adds one secret (too short or not a string: ignored, as compileSecrets does). */
+  add(secret: string): void {
+    if (typeof secret !== 'string' || secret.length < MIN_SECRET) return;
+    const count = this.held.get(secret) ?? 0;
+    this.held.set(secret, count + 1);
+    if (count === 0) this.count(secret, 1);
+  }
+
+  /** Removes one secret added before. */
+  remove(secret: string): void {
+    const count = this.held.get(secret);
+    if (count === undefined) return;
+    if (count > 1) return void this.held.set(secret, count - 1);
+    this.held.delete(secret);
+    this.count(secret, -1);
+  }
+
+  /** Counts the windows and characters of `secret` up or down by one. */
+  private count(secret: string, delta: 1 | -1): void {
+    const length = Math.min(MIN_PIECE, secret.length);
+    let refs = this.windowRefs.get(length);
+    let set = this.windows.get(length);
+    let hashRefs = this.hashRefs.get(length);
+    let hashes = this.hashes.get(length);
+    if (!refs || !set || !hashRefs || !hashes) {
+      this.windowRefs.set(length, (refs = new Map()));
+      this.windows.set(length, (set = new Set()));
+      this.hashRefs.set(length, (hashRefs = new Map()));
+      this.hashes.set(length, (hashes = new Set()));
+    }
+    for (const window of new Set(windowsOf(secret, length))) {
+      const n = (refs.get(window) ?? 0) + delta;
+      if (n > 0) refs.set(window, n);
+      else refs.delete(window);
+      if ((n === 1 && delta === 1) || n === 0) {
+        // the window comes or goes: so does one count of its hash
+        if (n === 1) set.add(window);
+        else set.delete(window);
+        const hash = windowHash(window, 0, length);
+        const h = (hashRefs.get(hash) ?? 0) + delta;
+        if (h > 0) hashRefs.set(hash, h);
+        else hashRefs.delete(hash);
+        if (h === 1 && delta === 1) hashes.add(hash);
+        if (h === 0) hashes.delete(hash);
+      }
+    }
+    if (set.size === 0) {
+      this.windows.delete(length);
+      this.windowRefs.delete(length);
+      this.hashes.delete(length);
+      this.hashRefs.delete(length);
+    }
+    for (const ch of new Set(secret)) {
+      const n = (this.charRefs.get(ch) ?? 0) + delta;
+      if (n > 0) this.charRefs.set(ch, n);
+      else this.charRefs.delete(ch);
+      if (n === 1 && delta === 1) this.chars.add(ch);
+      if (n === 0) this.chars.delete(ch);
+    }
+    this.lengths = [...this.windows.keys()].sort((a, b) => b - a);
+    this.maxLength = this.lengths[0] ?? 0;
+    this.prefixCache = null;
+  }
+}
+
+/** Every window of `length` characters of `secret`, in order. */
+function windowsOf(secret: string, length: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + length <= secret.length; i++) out.push(secret.slice(i, i + length));
+  return out;
+}
+
+/**
+ * A matcher over a secret list that changes (agents come and go): one matcher, updated in
+ * place with the secrets added and removed since the last call (see LiveMatcher), so a
+ * matcher held across calls sees later secrets too. `expand` gives the forms each secret is
+ * matched in (default: itself), asked once per secret while it stays in the list. The list
+ * is compared by identity first (a source that returns the same array until it changes
+ * costs nothing per call), then by content.
+ */
+export function cachedMatcher(secrets: () => readonly string[], expand: (secret: string) => readonly string[] = (secret) => [secret]): () => SecretMatcher {
+  const matcher = new LiveMatcher();
+  let list: readonly string[] = [];
+  let key = '';
+  /** The forms each secret of the list added (what to remove when it goes). */
+  let forms = new Map<string, readonly string[]>();
+  return () => {
+    const next = secrets();
+    if (next === list) return matcher;
+    list = next;
+    const nextKey = next.join('\u0000');
+    if (nextKey === key) return matcher;
+    key = nextKey;
+    const nextForms = new Map<string, readonly string[]>();
+    for (const secret of next) {
+      if (nextForms.has(secret)) continue;
+      let kept = forms.get(secret);
+      if (kept === undefined) {
+        kept = [...new Set(expand(secret))];
+        for (const form of kept) matcher.add(form);
+      }
+      nextForms.set(secret, kept);
+    }
+    for (const [secret, gone] of forms) if (!nextForms.has(secret)) for (const form of gone) matcher.remove(form);
+    forms = nextForms;
     return matcher;
   };
 }

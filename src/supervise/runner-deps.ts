@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import { openLogSink, type LogSink, type OutputStream } from './log-sink.js';
 import { probeGateway, type ProbeFn } from './probe.js';
-import { createListenerCheck, type ListenerCheck } from './listener-owner.js';
+import { createListenerCheck, type ListenerCheck, type SharedListenerCheck } from './listener-owner.js';
 import { countLeftovers, processesWithEnv, trackTree } from './proc.js';
 import { spawnGateway, type SpawnFn } from './spawn-gateway.js';
 import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
@@ -25,8 +25,8 @@ export interface RunnerDeps {
   spawn: SpawnFn;
   probe: ProbeFn;
   stopTree: (target: StopTarget, options: StopOptions) => Promise<StopReport>;
-  /** Which process holds a port: the agent's own (given its pids), a stranger (named), or none (supervise/listener-owner.ts). */
-  listenerCheck: ListenerCheck;
+  /** Which process holds a port: the agent's own (given its pids), a stranger (named), or none (supervise/listener-owner.ts); fleetd's shares its table reads among agents (async). */
+  listenerCheck: ListenerCheck | SharedListenerCheck;
   /** Remembers the living descendants of `pid` in `known` (pid -> start time). */
   trackTree: (pid: number, known: Map<number, string>) => void;
   /** Counts processes left of a tree whose root died (group members + remembered descendants). */

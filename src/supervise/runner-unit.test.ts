@@ -449,14 +449,14 @@ describe('runner state machine (fake deps)', () => {
     assert.equal(h.procs.length, 2);
   });
 
-  test('while starting, probes come after 20, 40, 80 ... ms up to 500 ms (and never slower than the health interval); then once per interval', async () => {
+  test('while starting, probes come after 5, 10, 20 ... ms up to 500 ms (and never slower than the health interval); then once per interval', async () => {
     const h = harness();
     const probedAt: number[] = [];
     let answers = 0;
     h.deps.probe = async () => {
       probedAt.push(h.now());
       answers += 1;
-      return { live: answers > 8, ready: null };
+      return { live: answers > 10, ready: null };
     };
     const runner = createRunner({ ...spec, health: { ...spec.health, intervalMs: 10_000 } }, h.deps);
     await runner.start();
@@ -464,12 +464,12 @@ describe('runner state machine (fake deps)', () => {
     const t0 = probedAt[0]!;
     await h.advance(3000);
     assert.equal(runner.status().state, 'running');
-    assert.deepEqual(probedAt.map((t) => t - t0), [0, 20, 60, 140, 300, 620, 1120, 1620, 2120]);
+    assert.deepEqual(probedAt.map((t) => t - t0), [0, 5, 15, 35, 75, 155, 315, 635, 1135, 1635, 2135]);
     await h.advance(10_000);
     assert.equal(probedAt.at(-1)! - probedAt.at(-2)!, 10_000);
-    assert.deepEqual([0, 1, 4, 5, 30].map((n) => startingProbeDelayMs(n, 10_000)), [20, 40, 320, 500, 500]);
-    assert.equal(startingProbeDelayMs(0, 50), 20);
-    assert.equal(startingProbeDelayMs(3, 50), 50, 'a short health interval caps it');
+    assert.deepEqual([0, 1, 4, 6, 7, 30].map((n) => startingProbeDelayMs(n, 10_000)), [5, 10, 80, 320, 500, 500]);
+    assert.equal(startingProbeDelayMs(0, 50), 5);
+    assert.equal(startingProbeDelayMs(4, 50), 50, 'a short health interval caps it');
     await runner.stop();
   });
   describe("readiness watched by the gateway's holder (its shim)", () => {

@@ -47,10 +47,13 @@ function recalledExit(exit: GatewayExit & { at: number }, facts: { spawnedAt: nu
 export const STARTING_PROBE_MS = 500;
 
 // A gateway that listens within milliseconds (or a restart of one that was just killed)
-// should not wait half a second for its next probe: a refused connection costs little.
-/** Delay before probe number `attempt` + 1 of a boot (0-based): 20, 40, 80 ... ms, up to STARTING_PROBE_MS and the health interval. */
+// should not wait half a second for its next probe: a refused connection costs little. The
+// first probe goes as the spawn returns and usually finds the port not bound yet (a busybox
+// child at N = 200 listened 1-8 ms after its spawn returned; the second probe, 20 ms later,
+// made the verdict): the second comes after 5 ms.
+/** Delay before probe number `attempt` + 1 of a boot (0-based): 5, 10, 20, 40 ... ms, up to STARTING_PROBE_MS and the health interval. */
 export function startingProbeDelayMs(attempt: number, intervalMs: number): number {
-  return Math.min(intervalMs, STARTING_PROBE_MS, 20 * 2 ** Math.min(attempt, 10));
+  return Math.min(intervalMs, STARTING_PROBE_MS, 5 * 2 ** Math.min(attempt, 10));
 }
 
 /** Creates the runner of one agent, in state `stopped`; `spec` serves until the first launch prepares its own. */
@@ -466,7 +469,9 @@ class GatewayRunner implements Runner {
     this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
     const now = this.deps.clock.now();
     if (this.state === 'starting') {
-      const verdict = judgeStart({ probe: result, listener: this.listenerOf(run, result, now), port: run.spec.port });
+      const listener = await this.listenerOf(run, result, now);
+      if (!this.isLive(run) || this.state !== 'starting') return;
+      const verdict = judgeStart({ probe: result, listener, port: run.spec.port });
       if (verdict.state === 'started') {
         this.clearRunTimer(run, 'startupTimer');
         run.runningSince = now;
@@ -564,13 +569,13 @@ class GatewayRunner implements Runner {
   // the agent's fds. Then the last check, up to LISTENER_REFUSED_RECHECK_MS old, still says
   // what matters (a stranger on another address is named a little later, never missed).
   /** Who holds the run's port: checked now, or after a refused probe the last check while it is recent. */
-  private listenerOf(run: Run, result: ProbeResult, now: number): ListenerOwner {
+  private async listenerOf(run: Run, result: ProbeResult, now: number): Promise<ListenerOwner> {
     const last = run.listener;
     if (result.refused && last && now - last.at >= 0 && now - last.at < LISTENER_REFUSED_RECHECK_MS) return last.owner;
     const cgroup = run.spec.isolation?.cgroup;
     const members = cgroup ? safePids(cgroup) : [run.proc.pid!, ...run.known.keys()];
     // a probe that got an HTTP answer proves a listener: the check must not judge from a table read before the bind
-    const owner = this.deps.listenerCheck(run.spec.port, members, { answered: result.live || (result.startup !== undefined && result.startup.state !== 'no-answer') });
+    const owner = await this.deps.listenerCheck(run.spec.port, members, { answered: result.live || (result.startup !== undefined && result.startup.state !== 'no-answer') });
     run.listener = { owner, at: now };
     return owner;
   }
