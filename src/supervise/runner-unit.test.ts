@@ -472,6 +472,28 @@ describe('runner state machine (fake deps)', () => {
     assert.equal(startingProbeDelayMs(4, 50), 50, 'a short health interval caps it');
     await runner.stop();
   });
+  test('while a start verdict waits for its listener check, status shows the previous round whole: health and reason change together', async () => {
+    const h = harness();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    h.deps.listenerCheck = async (_port, pids) => {
+      await held;
+      return { owner: 'agent', pid: [...pids][0] ?? 0, sockets: [] };
+    };
+    const runner = createRunner(spec, h.deps);
+    void runner.start();
+    await h.advance(0);
+    const waiting = runner.status();
+    assert.equal(waiting.state, 'starting');
+    assert.deepEqual(waiting.health, { live: false, ready: null }, 'the answered probe is not shown before its verdict');
+    release();
+    await h.advance(0);
+    const after = runner.status();
+    assert.equal(after.state, 'running');
+    assert.equal(after.health.live, true);
+    await runner.stop();
+  });
+
   describe("readiness watched by the gateway's holder (its shim)", () => {
     /** A harness whose processes' holder can watch: every watch asked, and a way to report a miss. */
     function watching(options: { refuse?: boolean } = {}) {

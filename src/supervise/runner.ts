@@ -466,11 +466,13 @@ class GatewayRunner implements Runner {
       result = { live: false, ready: null, error: err instanceof Error ? err.message : String(err) };
     }
     if (!this.isLive(run)) return;
-    this.health = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
+    const observed: HealthInfo = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
     const now = this.deps.clock.now();
     if (this.state === 'starting') {
       const listener = await this.listenerOf(run, result, now);
       if (!this.isLive(run) || this.state !== 'starting') return;
+      // the health and the reason of one round change together (status never shows one without the other)
+      this.health = observed;
       const verdict = judgeStart({ probe: result, listener, port: run.spec.port });
       if (verdict.state === 'started') {
         this.clearRunTimer(run, 'startupTimer');
@@ -486,6 +488,7 @@ class GatewayRunner implements Runner {
         this.setReason(`${run.why}; spawned pid ${run.proc.pid}, ${verdict.reason}`);
       }
     } else if (this.state === 'running' || this.state === 'reconfiguring') {
+      this.health = observed;
       if (result.live) {
         run.failures = 0;
       } else {
