@@ -165,14 +165,20 @@ function suite(impl: ShimImpl): void {
         const peak = await peakRssUntil(handle.shim.pid, () => floodDone(progress), 120_000);
         // Measured ~+5 MB; buffering the flood would add ~96 MB.
         assert.ok(peak - before < 40 * MiB, `shim RSS grew by ${((peak - before) / MiB).toFixed(1)} MiB while 96 MiB went through it`);
+        const attached = await attachShim(runDir);
+        assert.ok(attached.ok);
+        // the writer is done once its last write is in the pipe; the shim may still be reading it (a loaded host)
+        const stats = await waitFor(
+          async () => {
+            const now = await attached.handle.status();
+            return now.readBytes.stdout + now.readBytes.stderr >= total ? now : undefined;
+          },
+          { timeoutMs: 60_000, what: 'every byte read from the pipes' },
+        );
+        assert.equal(stats.log.droppedBytes, 0);
         const names = readdirSync(runDir).filter((n) => n.startsWith('gateway.log')).sort();
         assert.deepEqual(names, ['gateway.log', 'gateway.log.1']);
         for (const n of names) assert.ok(readFileSync(join(runDir, n)).length <= MiB);
-        const attached = await attachShim(runDir);
-        assert.ok(attached.ok);
-        const stats = await attached.handle.status();
-        assert.ok(stats.readBytes.stdout + stats.readBytes.stderr >= total, 'every byte was read from the pipes');
-        assert.equal(stats.log.droppedBytes, 0);
         process.kill(handle.gateway!.pid, 'SIGTERM');
         const outcome = await attached.handle.exited;
         assert.ok(outcome.kind === 'exited' && outcome.code === 0);
