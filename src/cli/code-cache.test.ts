@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO } from '../../test/support/paths.js';
+import { prng } from '../../test/support/prng.js';
 
 const LOADER = fileURLToPath(new URL('./code-cache.js', import.meta.url));
 
@@ -41,8 +42,9 @@ test('a cache made by one run is used by the next; a missing one is a plain comp
   const first = await run(LOADER, bundle, cache, { produceTo: cache });
   assert.deepEqual([first.out, first.use], ['bundle v1 b.cjs object\n', 'absent']);
   const made = await readFile(cache);
-  assert.equal(made.subarray(0, 4).toString(), 'FCC1');
+  assert.equal(made.subarray(0, 4).toString(), 'FCC2');
   assert.deepEqual(made.subarray(4, 36), createHash('sha256').update(bundle).update('\0').update(bundleText('v1')).digest());
+  assert.deepEqual(made.subarray(36, 68), createHash('sha256').update(made.subarray(68)).digest());
   assert.equal((await stat(cache)).mode & 0o777, 0o644);
   const second = await run(LOADER, bundle, cache);
   assert.deepEqual([second.out, second.use], ['bundle v1 b.cjs object\n', 'used']);
@@ -78,18 +80,29 @@ test('a cache is for one path: the build makes it for where the bundle will be; 
   assert.deepEqual([again.out, again.use], [`v1 at where (${join(moved, 'b.cjs')}:2:27)\n`, 'stale']);
 });
 
-test('a damaged cache (V8 data or header) is never an error: the bundle compiles and runs', async () => {
+test('a damaged cache is never an error and never runs other code: one changed byte anywhere in its V8 data, or a broken header', async () => {
+  // V8 does not checksum a code cache: a changed byte deep in it crashed fleetctl or printed other text
   const bundle = join(dir, 'b.cjs');
   const cache = join(dir, 'b.cjs.cache');
   await writeFile(bundle, bundleText('v1'));
   await run(LOADER, bundle, cache, { produceTo: cache });
   const made = await readFile(cache);
-  const damaged = Buffer.from(made);
-  for (let i = 36; i < damaged.length; i += 7) damaged[i] = (damaged[i]! + 1) & 0xff;
-  await writeFile(cache, damaged);
+  const random = prng(14);
+  const offsets = [68, 69, 100, made.length - 1, ...Array.from({ length: 12 }, () => 68 + Math.floor(random() * (made.length - 68)))];
+  for (const offset of offsets) {
+    const damaged = Buffer.from(made);
+    damaged[offset] = (damaged[offset]! + 1 + Math.floor(random() * 254)) & 0xff;
+    await writeFile(cache, damaged);
+    const r = await run(LOADER, bundle, cache);
+    assert.deepEqual([r.out, r.use, r.code], ['bundle v1 b.cjs object\n', 'damaged', 0], `byte ${offset} of ${made.length}`);
+  }
+  // a payload V8 itself refuses (its own header), with a matching digest: rejected, still runs
+  const payload = Buffer.from(made.subarray(68));
+  for (let i = 0; i < 16; i++) payload[i] = (payload[i]! + 1) & 0xff;
+  await writeFile(cache, Buffer.concat([made.subarray(0, 36), createHash('sha256').update(payload).digest(), payload]));
   const rejected = await run(LOADER, bundle, cache);
   assert.deepEqual([rejected.out, rejected.use], ['bundle v1 b.cjs object\n', 'rejected']);
-  for (const junk of [Buffer.alloc(0), Buffer.from('FCC1'), Buffer.from('not a cache at all, but long enough to hold a header ..........')]) {
+  for (const junk of [Buffer.alloc(0), Buffer.from('FCC2'), Buffer.concat([Buffer.from('FCC1'), made.subarray(4)]), Buffer.from('not a cache at all, but long enough to hold a header ...........................')]) {
     await writeFile(cache, junk);
     const r = await run(LOADER, bundle, cache);
     assert.deepEqual([r.out, r.use], ['bundle v1 b.cjs object\n', 'stale']);

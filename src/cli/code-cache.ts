@@ -5,12 +5,14 @@
 // starts from the build's bytecode (bench/cli-results.md). Node 20 has no compile cache for
 // ES modules (module.enableCompileCache is Node 22), hence CommonJS and node:vm.
 //
-// The cache is only ever a speed-up: a missing, unreadable, foreign or stale file means a
-// plain compile, never an error. Stale: made from another bundle (V8 itself checks only the
-// source length, and runs a cache made from other code of the same length), or for the same
-// bundle at another path (V8 keeps the file name the cache was made under and names it in
-// stack traces); both are in the SHA-256 the cache starts with. Another Node or other V8
-// flags: V8 rejects it. It lives beside the bundle,
+// The cache is only ever a speed-up: a missing, unreadable, foreign, stale or damaged file
+// means a plain compile, never an error. Stale: made from another bundle (V8 itself checks
+// only the source length, and runs a cache made from other code of the same length), or for
+// the same bundle at another path (V8 keeps the file name the cache was made under and names
+// it in stack traces); both are in the first SHA-256 of the header. Damaged: V8 does not
+// checksum a code cache (Node 20: --no-verify-snapshot-checksum), and a changed byte in its
+// payload crashes the process or runs other code; the header's second SHA-256 is of the
+// payload (0.4 ms for the 0.55 MB). Another Node or other V8 flags: V8 rejects it. It lives beside the bundle,
 // written by the build, with the bundle's owner and mode: whoever can change it can change
 // the code it caches.
 import { createHash } from 'node:crypto';
@@ -19,12 +21,12 @@ import { Module, createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
 
-/** First bytes of a cache file: format tag, then the SHA-256 (32 bytes) of the bundle's path and text (keyOf). */
-const MAGIC = Buffer.from('FCC1');
-const HEADER_BYTES = MAGIC.length + 32;
+/** First bytes of a cache file: format tag, the SHA-256 of the bundle's path and text (keyOf), the SHA-256 of the V8 data after the header. */
+const MAGIC = Buffer.from('FCC2');
+const HEADER_BYTES = MAGIC.length + 32 + 32;
 
-/** What runBundle did with the cache, for tests and `--debug`-style checks. */
-export type CacheUse = 'used' | 'absent' | 'stale' | 'rejected';
+/** What runBundle did with the cache (tests): used; absent (no readable file); stale (another bundle or path, or not a cache); damaged (its data changed); rejected (by V8: another Node, other flags). */
+export type CacheUse = 'used' | 'absent' | 'stale' | 'damaged' | 'rejected';
 
 /** Options of runBundle. */
 export interface RunBundleOptions {
@@ -37,6 +39,10 @@ export interface RunBundleOptions {
 /** What a cache is valid for: SHA-256 of the bundle's path, a NUL, and its text. */
 function keyOf(path: string, source: string): Buffer {
   return createHash('sha256').update(path).update('\0').update(source).digest();
+}
+
+function sha256(data: Buffer): Buffer {
+  return createHash('sha256').update(data).digest();
 }
 
 /**
@@ -53,8 +59,9 @@ export function runBundle(bundlePath: string, cachePath: string, options: RunBun
   let use: CacheUse = 'absent';
   try {
     const file = readFileSync(cachePath);
-    if (file.length > HEADER_BYTES && file.subarray(0, MAGIC.length).equals(MAGIC) && file.subarray(MAGIC.length, HEADER_BYTES).equals(digest)) cachedData = file.subarray(HEADER_BYTES);
-    else use = 'stale';
+    if (!(file.length > HEADER_BYTES && file.subarray(0, MAGIC.length).equals(MAGIC) && file.subarray(MAGIC.length, MAGIC.length + 32).equals(digest))) use = 'stale';
+    else if (!file.subarray(MAGIC.length + 32, HEADER_BYTES).equals(sha256(file.subarray(HEADER_BYTES)))) use = 'damaged';
+    else cachedData = file.subarray(HEADER_BYTES);
   } catch {
     // no cache (or unreadable): a plain compile
   }
@@ -64,7 +71,8 @@ export function runBundle(bundlePath: string, cachePath: string, options: RunBun
     const out = options.produceTo;
     process.once('exit', () => {
       const temp = `${out}.${process.pid}.tmp`;
-      writeFileSync(temp, Buffer.concat([MAGIC, digest, script.createCachedData()]), { mode: 0o644 });
+      const data = script.createCachedData();
+      writeFileSync(temp, Buffer.concat([MAGIC, digest, sha256(data), data]), { mode: 0o644 });
       renameSync(temp, out);
     });
   }
