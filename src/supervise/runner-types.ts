@@ -144,5 +144,7 @@ export interface Run {
   watch: 'fleetd' | 'asking' | 'holder' | 'fleetd-only';
   /** The interval and timeout the holder was asked to watch with (a reload that changes them asks again). */
   watched: { intervalMs: number; timeoutMs: number } | null;
+  /** Intervals passed while the holder watches (every failureThreshold-th, fleetd checks that the holder answers). */
+  watchTicks: number;
 }
 

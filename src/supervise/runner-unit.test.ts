@@ -496,11 +496,12 @@ describe('runner state machine (fake deps)', () => {
 
   describe("readiness watched by the gateway's holder (its shim)", () => {
     /** A harness whose processes' holder can watch: every watch asked, and a way to report a miss. */
-    function watching(options: { refuse?: boolean } = {}) {
+    function watching(options: { refuse?: boolean; stuck?: boolean } = {}) {
       const h = harness();
       const asked: Array<{ pid: number | null; options: WatchOptions }> = [];
       const misses = new Map<number | null, (miss: WatchMiss) => void>();
       let unwatched = 0;
+      const pings: number[] = [];
       const spawn = h.deps.spawn!;
       h.deps.spawn = async (launch, io) => {
         const proc = await spawn(launch, io);
@@ -513,6 +514,10 @@ describe('runner state machine (fake deps)', () => {
           unwatch: async () => {
             unwatched += 1;
             misses.delete(proc.pid);
+          },
+          ping: async (timeoutMs) => {
+            pings.push(timeoutMs);
+            if (options.stuck) throw new FleetError('TIMEOUT', `shim did not answer within ${timeoutMs} ms`);
           },
         };
         return proc;
@@ -532,6 +537,7 @@ describe('runner state machine (fake deps)', () => {
         miss: (pid: number | null, miss: WatchMiss = { at: h.now(), status: 503, error: 'answered 503' }) => misses.get(pid)?.(miss),
         probes: () => probes,
         unwatched: () => unwatched,
+        pings,
         tracked,
         setReady: (v: boolean) => (ready = v),
         setLive: (v: boolean) => (live = v),
@@ -589,6 +595,31 @@ describe('runner state machine (fake deps)', () => {
       await w.h.advance(spec.health.intervalMs + spec.restart.initialDelayMs);
       assert.equal(w.h.procs.length, 2, 'restarted after failureThreshold failed rounds');
       await runner.stop();
+    });
+
+    test('while watched, fleetd asks the holder to answer every failureThreshold intervals; a holder that does not (stopped, stuck) is a miss', async () => {
+      const healthy = watching();
+      const runner = createRunner(spec, healthy.h.deps);
+      await runner.start();
+      await healthy.h.advance(spec.health.intervalMs);
+      const before = healthy.probes();
+      await healthy.h.advance(spec.health.intervalMs * spec.health.failureThreshold * 3);
+      assert.deepEqual(healthy.pings, [spec.health.timeoutMs, spec.health.timeoutMs, spec.health.timeoutMs], 'one ping per failureThreshold intervals, bounded by the health timeout');
+      assert.equal(healthy.probes(), before, 'an answering holder: fleetd still probes nothing');
+      await runner.stop();
+
+      const stuck = watching({ stuck: true });
+      const other = createRunner(spec, stuck.h.deps);
+      await other.start();
+      await stuck.h.advance(spec.health.intervalMs);
+      assert.equal(stuck.asked.length, 1);
+      const quiet = stuck.probes();
+      await stuck.h.advance(spec.health.intervalMs * spec.health.failureThreshold);
+      assert.equal(stuck.pings.length, 1);
+      assert.ok(stuck.probes() > quiet, 'a holder that does not answer: fleetd probes the gateway itself');
+      assert.equal(stuck.unwatched(), 1, 'and ends the watch');
+      assert.ok(stuck.h.logger.lines.some((l) => l.level === 'warn' && /did not answer: fleetd probes the gateway/.test(l.msg ?? '')));
+      await other.stop();
     });
 
     test('a holder that will not watch (an older shim): asked once, then fleetd probes every interval for the rest of the run', async () => {

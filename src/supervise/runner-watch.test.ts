@@ -4,6 +4,8 @@
 // by fleetd's own rounds from there; ready again, the shim watches again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
 import { probeGateway, type ProbeFn } from './probe.js';
 import { createShimSpawn } from './shim-spawn.js';
@@ -51,6 +53,37 @@ test('a ready gateway under the native shim: the shim asks /readyz every interva
       const readyzAgain = (await served(agent.port))['GET /readyz'] ?? 0;
       await waitFor(async () => ((await served(agent.port))['GET /readyz'] ?? 0) >= readyzAgain + 5, { timeoutMs: 10_000, what: 'the shim watching again' });
       assert.ok(calls.length <= handedBack + 1, `fleetd probed ${calls.length - handedBack} more times after the gateway was ready again`);
+    },
+    { spawn: createShimSpawn(), probe },
+  );
+});
+
+test('a shim that stops answering while it watches (SIGSTOP): fleetd probes the gateway itself within about failureThreshold intervals', () => {
+  const calls: string[] = [];
+  const probe: ProbeFn = (port, timeoutMs, phase) => {
+    calls.push(phase ?? 'start');
+    return probeGateway(port, timeoutMs, phase);
+  };
+  const health = { intervalMs: 100, timeoutMs: 300, failureThreshold: 2, startupTimeoutMs: 20_000 };
+  return withFakeRunner(
+    { spec: { health } },
+    async ({ agent, runner, logger }) => {
+      runner.start();
+      await runner.waitForState('running', 15_000);
+      await waitFor(() => runner.status().health.ready === true, { timeoutMs: 5000, what: 'ready' });
+      const ours = calls.length;
+      const readyz = (await served(agent.port))['GET /readyz'] ?? 0;
+      await waitFor(async () => ((await served(agent.port))['GET /readyz'] ?? 0) >= readyz + 3, { timeoutMs: 10_000, what: 'the shim checking' });
+      assert.equal(calls.length, ours);
+      const { shimPid } = JSON.parse(await readFile(join(dirname(agent.spec.logFile), 'shim.json'), 'utf8')) as { shimPid: number };
+      process.kill(shimPid, 'SIGSTOP');
+      try {
+        await waitFor(() => calls.length >= ours + 2, { timeoutMs: 10_000, what: 'fleetd probing the gateway itself' });
+        assert.ok(logger.lines.some((l) => /the shim watching the gateway did not answer/.test(l.msg ?? '')));
+        assert.equal(runner.status().state, 'running');
+      } finally {
+        process.kill(shimPid, 'SIGCONT');
+      }
     },
     { spawn: createShimSpawn(), probe },
   );

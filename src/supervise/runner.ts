@@ -419,6 +419,7 @@ class GatewayRunner implements Runner {
       listener: null,
       watch: 'fleetd',
       watched: null,
+      watchTicks: 0,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -522,7 +523,8 @@ class GatewayRunner implements Runner {
       () => {
         if (run.watch !== 'asking' || !this.isLive(run)) return;
         run.watch = 'holder';
-        this.scheduleTrack(run);
+        run.watchTicks = 0;
+        this.scheduleWatchTick(run);
       },
       (err: unknown) => {
         if (run.watch !== 'asking') return;
@@ -554,16 +556,29 @@ class GatewayRunner implements Runner {
     void run.proc.readiness?.unwatch().catch((err: unknown) => this.log.warn({ err }, "could not end the shim's watch"));
   }
 
-  // Without a cgroup, a probe round also refreshes the gateway's known descendants (so a stop
-  // finds them after re-parenting); while the shim watches, this timer keeps that going.
-  /** While the holder watches a run without a cgroup: its descendants are tracked every interval. */
-  private scheduleTrack(run: Run): void {
-    if (run.spec.isolation?.cgroup) return;
+  // While the holder watches, fleetd still wakes once per interval for the agent: without a
+  // cgroup, a probe round also refreshed the gateway's known descendants (so a stop finds them
+  // after re-parenting), and that goes on; and every failureThreshold intervals it checks that
+  // the holder answers at all, within the health timeout. A shim that is stopped or stuck
+  // (a stalled disk under its log writes) makes no checks and sends no miss: without this a
+  // gateway hung meanwhile would never be noticed. No answer counts as a miss.
+  /** One interval of a watched run (see above). */
+  private scheduleWatchTick(run: Run): void {
     run.probeTimer = this.deps.setTimer(() => {
       run.probeTimer = null;
       if (run.watch !== 'holder' || !this.isLive(run) || run.proc.pid === null) return;
-      this.deps.trackTree(run.proc.pid, run.known);
-      this.scheduleTrack(run);
+      if (!run.spec.isolation?.cgroup) this.deps.trackTree(run.proc.pid, run.known);
+      run.watchTicks += 1;
+      const { failureThreshold, timeoutMs } = this.spec.health;
+      if (run.watchTicks % Math.max(1, failureThreshold) === 0) {
+        run.proc.readiness?.ping(timeoutMs).catch((err: unknown) => {
+          if (run.watch !== 'holder' || !this.isLive(run)) return;
+          this.log.warn({ err, pid: run.proc.pid }, 'the shim watching the gateway did not answer: fleetd probes the gateway');
+          this.endWatch(run);
+          this.scheduleProbe(run, 0);
+        });
+      }
+      this.scheduleWatchTick(run);
     }, this.spec.health.intervalMs);
   }
 

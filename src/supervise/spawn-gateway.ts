@@ -56,6 +56,8 @@ export interface GatewayProcess {
   readiness?: {
     watch(options: WatchOptions, onMiss: (miss: WatchMiss) => void): Promise<void>;
     unwatch(): Promise<void>;
+    /** Resolves when the holder answers within `timeoutMs` (ms): its loop, and so its watch, runs; rejects otherwise. */
+    ping(timeoutMs: number): Promise<void>;
   };
   /** Lets go of a gateway that must outlive fleetd (live restore): it keeps running and is adopted by the next fleetd. */
   detach?(): Promise<void>;
