@@ -34,6 +34,10 @@ export function reportError(io: CliIo, err: unknown, json: boolean, alreadyShown
   const error = toFleetError(err);
   // one line: parseable by readers of a JSON document and of an NDJSON stream alike
   if (json) printJsonLine(io, errorDocument(error.code, error.message, error.details));
-  else if (!alreadyShown) note(io, `fleetctl: ${error.message}`);
+  else if (!alreadyShown) {
+    note(io, `fleetctl: ${error.message}`);
+    // not a FleetError: nothing classified it, so it is a bug in fleetctl; where it came from helps its report
+    if (!(err instanceof FleetError) && err instanceof Error && err.stack) note(io, `(a bug, not an error fleetd or its CLI classified: please report it with this trace)\n${err.stack}`);
+  }
   return error;
 }
