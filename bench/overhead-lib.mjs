@@ -69,6 +69,28 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * Time `pid` spent on a CPU, seconds, from the scheduler (/proc/<pid>/task/<tid>/schedstat,
+ * nanoseconds, summed over its threads); null when it is gone. For processes that run in
+ * short bursts (a shim's readiness check: ~0.3 ms every 10 s) utime+stime stays at 0: this
+ * kernel charges them by ticks, and a burst between two ticks is not seen.
+ */
+export function runSeconds(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 /** VmRSS of `pid` in bytes (0 when gone). */
 export function rssOf(pid) {
   try {

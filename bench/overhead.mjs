@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busybox, childrenWith, cpuSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
+import { busybox, childrenWith, cpuSeconds, runSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
 import { pm2Driver, supervisordDriver } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -84,7 +84,7 @@ async function trial(name, n) {
     // Idle: a settle period, then the daemon's CPU over the window (and its helpers': fleetd's per-agent shims).
     await sleep(Math.min(10_000, idleMs / 4));
     const helpers = d.helperPids ? d.helperPids() : [];
-    const helperCpu = () => helpers.reduce((sum, p) => sum + (cpuSeconds(p) ?? 0), 0);
+    const helperCpu = () => helpers.reduce((sum, p) => sum + (runSeconds(p) ?? 0), 0);
     const c0 = cpuSeconds(pid);
     const h0 = helperCpu();
     const w0 = performance.now();
@@ -227,7 +227,7 @@ add('`status` latency (CLI; fleetd: / bare socket request)', (r) => `${r.statusC
 add('shutdown (SIGTERM) until no child left', (r) => `${sec(r.shutdownMs)} s`);
 add(`fleetd: RSS through the soak, every minute`, (r) => (r.soak ? `${r.soak.map(mib).join(' → ')} MiB` : null));
 add('fleetd: CPU during the soak', (r) => (r.soakCpu === null ? null : `${r.soakCpu.toFixed(2)} %`));
-add('fleetd: its per-agent shims, idle CPU / PSS (RSS) in all', (r) => (r.helpers ? `${r.helpers.count} shims: ${r.helpers.cpu.toFixed(2)} % / ${mib(r.helpers.pss)} MiB (${mib(r.helpers.rss)} MiB)` : null));
+add('fleetd: its per-agent shims, idle CPU (scheduler run time) / PSS (RSS) in all', (r) => (r.helpers ? `${r.helpers.count} shims: ${r.helpers.cpu.toFixed(2)} % / ${mib(r.helpers.pss)} MiB (${mib(r.helpers.rss)} MiB)` : null));
 const report = lines.join('\n') + '\n';
 process.stdout.write(report);
 writeFileSync(values.out, report);
