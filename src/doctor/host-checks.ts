@@ -57,7 +57,7 @@ export function checkVersions(nodeVersion = process.versions.node): DoctorCheck 
   );
 }
 
-/** Which per-agent shim fleetd launches: the native one (ok), or the Node one when the build made no binary (warn: ~100 ms CPU and ~12 MB more per agent). */
+/** Which per-agent shim fleetd launches: the native one (ok), or the Node one when the build made no binary (warn: ~100 ms CPU and ~12 MB more per agent, and fleetd probes every ready gateway itself). */
 export function checkShim(shim: { kind: 'native' | 'node'; path: string } = describeShim()): DoctorCheck {
   const native = shim.kind === 'native';
   return check(
@@ -65,7 +65,7 @@ export function checkShim(shim: { kind: 'native' | 'node'; path: string } = desc
     'shim',
     FLEETD_SCOPE,
     'per-agent shim',
-    native ? `native (${shim.path})` : `the Node shim (${shim.path}): no native shim was built`,
+    native ? `native (${shim.path})` : `the Node shim (${shim.path}): no native shim was built (each agent costs ~12 MB more, and fleetd probes every ready gateway itself: only the native shim watches readiness)`,
     native ? null : 'install a C compiler (cc; node-gyp needs one too) and run `npm run build` again, then restart fleetd; running gateways keep their Node shims until they restart',
   );
 }
