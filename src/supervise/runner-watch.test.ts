@@ -12,6 +12,16 @@ import { createShimSpawn } from './shim-spawn.js';
 import { executableOrNull, NATIVE_SHIM_PATH } from './shim-client.js';
 import { postFake, withFakeRunner } from '../../test/support/testkit.js';
 
+/** fleetd's real probe, counting its rounds (their phases, in order). */
+function countingProbe(): { calls: string[]; probe: ProbeFn } {
+  const calls: string[] = [];
+  const probe: ProbeFn = (port, timeoutMs, phase) => {
+    calls.push(phase ?? 'start');
+    return probeGateway(port, timeoutMs, phase);
+  };
+  return { calls, probe };
+}
+
 /** Requests the fake gateway on `port` has served per route. */
 async function served(port: number): Promise<Record<string, number>> {
   const res = await fetch(`http://127.0.0.1:${port}/__fake/requests`);
@@ -20,11 +30,7 @@ async function served(port: number): Promise<Record<string, number>> {
 
 test('a ready gateway under the native shim: the shim asks /readyz every interval, fleetd asks nothing; a miss brings fleetd back', () => {
   assert.ok(executableOrNull(NATIVE_SHIM_PATH), `the native shim is built (${NATIVE_SHIM_PATH})`);
-  const calls: string[] = [];
-  const probe: ProbeFn = (port, timeoutMs, phase) => {
-    calls.push(phase ?? 'start');
-    return probeGateway(port, timeoutMs, phase);
-  };
+  const { calls, probe } = countingProbe();
   const health = { intervalMs: 100, timeoutMs: 1000, failureThreshold: 3, startupTimeoutMs: 20_000 };
   return withFakeRunner(
     { spec: { health } },
@@ -59,11 +65,7 @@ test('a ready gateway under the native shim: the shim asks /readyz every interva
 });
 
 test('a shim that stops answering while it watches (SIGSTOP): fleetd probes the gateway itself within about failureThreshold intervals', () => {
-  const calls: string[] = [];
-  const probe: ProbeFn = (port, timeoutMs, phase) => {
-    calls.push(phase ?? 'start');
-    return probeGateway(port, timeoutMs, phase);
-  };
+  const { calls, probe } = countingProbe();
   const health = { intervalMs: 100, timeoutMs: 300, failureThreshold: 2, startupTimeoutMs: 20_000 };
   return withFakeRunner(
     { spec: { health } },

@@ -2169,6 +2169,15 @@ static bool watch_path_ok(const jv *v) {
   return true;
 }
 
+/** {"type":"ok","id":<id>}: the answer to a request that has nothing else to say. */
+static void send_ok(conn_t *c, double id) {
+  buf_t m = {0};
+  b_puts(&m, "{\"type\":\"ok\",\"id\":");
+  json_num(&m, id);
+  b_puts(&m, "}\n");
+  conn_send(c, &m);
+  b_free(&m);
+}
 /** Whitespace as String#trim removes it. */
 static bool js_space(uint32_t cp) {
   return cp == 9 || cp == 10 || cp == 11 || cp == 12 || cp == 13 || cp == 32 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
@@ -2278,24 +2287,14 @@ static void handle_line(conn_t *c, const char *raw, size_t n) {
     } else {
       watch_stop();
     }
-    buf_t m = {0};
-    b_puts(&m, "{\"type\":\"ok\",\"id\":");
-    json_num(&m, id);
-    b_puts(&m, "}\n");
-    conn_send(c, &m);
-    b_free(&m);
+    send_ok(c, id);
   } else {
     const jv *t = jv_get(json, "text");
     u16_t u16 = {0};
     utf8_to_u16(t->s, t->slen, &u16);
     sink_note_u16(&S.sink, u16.p, u16.len);
     u_free(&u16);
-    buf_t m = {0};
-    b_puts(&m, "{\"type\":\"ok\",\"id\":");
-    json_num(&m, id);
-    b_puts(&m, "}\n");
-    conn_send(c, &m);
-    b_free(&m);
+    send_ok(c, id);
   }
   jv_free(json);
 }
