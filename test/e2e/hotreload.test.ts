@@ -139,7 +139,11 @@ describe('hot reload: config-only changes applied by the running gateway', () =>
     assert.equal(await first.exited, 0, first.stderr());
     const firstOutcome = JSON.parse(first.stdout()).reconfigured[0];
     assert.equal(firstOutcome.result, 'skipped', firstOutcome.reason);
-    await writeFile(join(dir, 'apply-held'), ''); // now the gateway may react: it reads the file as it is
+    // the second reload writes once the first has let go; only then may the gateway react (it reads
+    // the file as it is: let go before that write, it applies the first text, and its "hot reload
+    // applied" line can reach fleetd after the second write and be taken as that write's proof)
+    await waitFor(async () => (await configOf('acme/held')).tools.profile === 'full', { timeoutMs: 10_000, what: 'the second reload written' });
+    await writeFile(join(dir, 'apply-held'), '');
     assert.equal(await second.exited, 0, second.stderr());
     const outcome = JSON.parse(second.stdout()).reconfigured[0];
     assert.equal(outcome.result, 'applied', outcome.reason);
