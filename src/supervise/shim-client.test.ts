@@ -193,6 +193,28 @@ function suite(impl: ShimImpl): void {
       }));
   });
 
+  describe(`${impl.name} shim: output before the first listener`, { skip: impl.skip }, () => {
+    test('output that arrives before anyone subscribes is held for the first output listener: hello tail + events = the whole output, once', () =>
+      withShimAgent({}, async ({ agent, tracker }) => {
+        // prints at once and exits: what fleetd sees of it is the exit reason's only clue (exit 78 of a bad config)
+        const words = Array.from({ length: 5 }, (_, i) => `line ${i}: gateway.mode is required`).join('\n');
+        const go = join(agent.dir, 'go');
+        const handle = await launch(shimSpecFor(agent, { argv: ['/bin/sh', '-c', `while [ ! -e '${go}' ]; do sleep 0.01; done; printf '%s\\n' "${words}" >&2; sleep 30`] }));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        await writeFile(go, ''); // it prints now: after hello, before anyone listens
+        // a status answer comes after every output message the shim sent before it
+        await waitFor(async () => ((await handle.status()).readBytes.stderr >= words.length + 1 ? true : undefined), { timeoutMs: 5000, what: 'the shim read it' });
+        let seen = '';
+        handle.on('output', (stream, text) => {
+          if (stream === 'stderr') seen += text;
+        });
+        assert.equal(handle.tail.stderr + seen, `${words}\n`);
+        process.kill(handle.gateway!.pid, 'SIGKILL');
+        await handle.exited;
+        await handle.close();
+      }));
+  });
+
   describe(`${impl.name} shim: launch failures`, { skip: impl.skip }, () => {
     test('a command that cannot start comes back as an exit with the reason, and the shim leaves', () =>
       withShimAgent({}, async ({ agent, tracker }) => {

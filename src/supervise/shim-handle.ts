@@ -68,6 +68,7 @@ export interface ShimHandle {
   readonly tail: ShimTail;
   /** Settles once; see ShimOutcome. */
   readonly exited: Promise<ShimOutcome>;
+  /** Subscribes; the first `output` listener also gets, at once, the output that came before it (the newest 64 K characters). */
   on<E extends keyof ShimHandleEvents>(event: E, listener: ShimHandleEvents[E]): () => void;
   /** True while the gateway pid lives with its recorded start time. */
   isGatewayAlive(): boolean;
@@ -101,6 +102,9 @@ export interface ShimHandleOptions {
 /** A request without its id (the handle numbers them). */
 type RequestBody = ClientRequestInput extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
 
+/** Output held for the first output listener at most (characters; the newest kept): ShimHandle.on. */
+const HELD_OUTPUT_CHARS = 65_536;
+
 /** How long a shim whose connection dropped without an exit may take to show up dead, ms. */
 const LOST_SHIM_WAIT_MS = 1000;
 
@@ -126,12 +130,24 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
   const record = hello.record;
   const gateway = record.gatewayPid === null || record.gatewayStartTime === null ? null : { pid: record.gatewayPid, startTime: record.gatewayStartTime };
 
+  // Output that arrives before anyone listens (the gateway printed right after hello, while the
+  // caller was still on its way to subscribe): held for the first output listener, the newest
+  // HELD_OUTPUT_CHARS characters of it, so a gateway's last words before a quick exit reach
+  // its tail (and the reason of its exit) instead of being dropped.
+  const held: Array<[OutputStream, string]> = [];
+  let heldChars = 0;
+  const holdOutput = (stream: OutputStream, text: string) => {
+    held.push([stream, text]);
+    heldChars += text.length;
+    while (heldChars > HELD_OUTPUT_CHARS && held.length > 1) heldChars -= held.shift()![1].length;
+  };
   const emit = <E extends keyof ShimHandleEvents>(event: E, ...args: Parameters<ShimHandleEvents[E]>) => {
     for (const listener of [...listeners[event]]) (listener as (...a: Parameters<ShimHandleEvents[E]>) => void)(...args);
   };
   const onMessage = (message: ShimMessage) => {
     switch (message.type) {
       case 'output':
+        if (listeners.output.size === 0) return holdOutput(message.stream, message.text);
         return emit('output', message.stream, message.text);
       case 'skipped':
         return emit('skipped', message.bytes);
@@ -219,6 +235,11 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
     exited,
     on(event, listener) {
       listeners[event].add(listener as never);
+      if (event === 'output' && held.length > 0) {
+        const early = held.splice(0);
+        heldChars = 0;
+        for (const [stream, text] of early) (listener as ShimHandleEvents['output'])(stream, text);
+      }
       return () => listeners[event].delete(listener as never);
     },
     isGatewayAlive: () => gateway !== null && isSameProcess(gateway),
