@@ -10,7 +10,8 @@ import { waitFor } from '../util/wait-for.js';
 import { probeGateway, type ProbeFn } from './probe.js';
 import { createShimSpawn } from './shim-spawn.js';
 import { executableOrNull, NATIVE_SHIM_PATH } from './shim-client.js';
-import { postFake, withFakeRunner } from '../../test/support/testkit.js';
+import { postFake, withFakeRunner, type FakeRunnerContext } from '../../test/support/testkit.js';
+import type { LaunchSpec } from './types.js';
 
 /** fleetd's real probe, counting its rounds (their phases, in order). */
 function countingProbe(): { calls: string[]; probe: ProbeFn } {
@@ -28,65 +29,59 @@ async function served(port: number): Promise<Record<string, number>> {
   return (await res.json()) as Record<string, number>;
 }
 
-test('a ready gateway under the native shim: the shim asks /readyz every interval, fleetd asks nothing; a miss brings fleetd back', () => {
+/** Waits until the shim has served `checks` more /readyz requests, and asserts fleetd's probe made none meanwhile. */
+async function shimChecks(port: number, calls: readonly string[], checks: number): Promise<void> {
+  const ours = calls.length;
+  const before = (await served(port))['GET /readyz'] ?? 0;
+  await waitFor(async () => ((await served(port))['GET /readyz'] ?? 0) >= before + checks, { timeoutMs: 10_000, what: `${checks} checks of the shim` });
+  assert.equal(calls.length, ours, 'fleetd probed nothing while its shim watched');
+}
+
+/** Runs `body` with a runner launching the fake gateway under the native shim with `health`, once running, ready and watched by its shim (`calls`: fleetd's probe rounds). */
+function withWatchedGateway(health: LaunchSpec['health'], body: (ctx: FakeRunnerContext & { calls: string[] }) => Promise<void>): Promise<void> {
   assert.ok(executableOrNull(NATIVE_SHIM_PATH), `the native shim is built (${NATIVE_SHIM_PATH})`);
   const { calls, probe } = countingProbe();
-  const health = { intervalMs: 100, timeoutMs: 1000, failureThreshold: 3, startupTimeoutMs: 20_000 };
   return withFakeRunner(
     { spec: { health } },
-    async ({ agent, runner, logger }) => {
-      runner.start();
-      await runner.waitForState('running', 15_000);
+    async (ctx) => {
+      ctx.runner.start();
+      await ctx.runner.waitForState('running', 15_000);
       // the round that found it started and ready handed it over (a steady round would too)
-      await waitFor(() => runner.status().health.ready === true, { timeoutMs: 5000, what: 'ready' });
-      const ours = calls.length;
-      const readyz = (await served(agent.port))['GET /readyz'] ?? 0;
-      await waitFor(async () => ((await served(agent.port))['GET /readyz'] ?? 0) >= readyz + 5, { timeoutMs: 10_000, what: 'five checks of the shim' });
-      assert.equal(calls.length, ours, 'fleetd probed nothing while its shim watched');
-      assert.equal(runner.status().health.ready, true);
-
-      await postFake(agent.port, '/__fake/ready?ok=0');
-      await waitFor(() => runner.status().health.ready === false, { timeoutMs: 5000, what: 'unready seen' });
-      assert.deepEqual(runner.status().health.failing, ['fake-channel']);
-      assert.equal(runner.status().state, 'running', 'not ready is not a hang');
-      assert.ok(logger.lines.some((l) => /the shim saw \/readyz fail/.test(l.msg ?? '')), 'the miss came from the shim');
-      const probing = calls.length;
-      await waitFor(() => calls.length >= probing + 3, { timeoutMs: 5000, what: 'fleetd probing the unready gateway' });
-
-      await postFake(agent.port, '/__fake/ready?ok=1');
-      await waitFor(() => runner.status().health.ready === true, { timeoutMs: 5000, what: 'ready again' });
-      const handedBack = calls.length;
-      const readyzAgain = (await served(agent.port))['GET /readyz'] ?? 0;
-      await waitFor(async () => ((await served(agent.port))['GET /readyz'] ?? 0) >= readyzAgain + 5, { timeoutMs: 10_000, what: 'the shim watching again' });
-      assert.ok(calls.length <= handedBack + 1, `fleetd probed ${calls.length - handedBack} more times after the gateway was ready again`);
+      await waitFor(() => ctx.runner.status().health.ready === true, { timeoutMs: 5000, what: 'ready' });
+      await shimChecks(ctx.agent.port, calls, 3);
+      await body({ ...ctx, calls });
     },
     { spawn: createShimSpawn(), probe },
   );
-});
+}
 
-test('a shim that stops answering while it watches (SIGSTOP): fleetd probes the gateway itself within about failureThreshold intervals', () => {
-  const { calls, probe } = countingProbe();
-  const health = { intervalMs: 100, timeoutMs: 300, failureThreshold: 2, startupTimeoutMs: 20_000 };
-  return withFakeRunner(
-    { spec: { health } },
-    async ({ agent, runner, logger }) => {
-      runner.start();
-      await runner.waitForState('running', 15_000);
-      await waitFor(() => runner.status().health.ready === true, { timeoutMs: 5000, what: 'ready' });
-      const ours = calls.length;
-      const readyz = (await served(agent.port))['GET /readyz'] ?? 0;
-      await waitFor(async () => ((await served(agent.port))['GET /readyz'] ?? 0) >= readyz + 3, { timeoutMs: 10_000, what: 'the shim checking' });
-      assert.equal(calls.length, ours);
-      const { shimPid } = JSON.parse(await readFile(join(dirname(agent.spec.logFile), 'shim.json'), 'utf8')) as { shimPid: number };
-      process.kill(shimPid, 'SIGSTOP');
-      try {
-        await waitFor(() => calls.length >= ours + 2, { timeoutMs: 10_000, what: 'fleetd probing the gateway itself' });
-        assert.ok(logger.lines.some((l) => /the shim watching the gateway did not answer/.test(l.msg ?? '')));
-        assert.equal(runner.status().state, 'running');
-      } finally {
-        process.kill(shimPid, 'SIGCONT');
-      }
-    },
-    { spawn: createShimSpawn(), probe },
-  );
-});
+test('a ready gateway under the native shim: the shim asks /readyz every interval, fleetd asks nothing; a miss brings fleetd back', () =>
+  withWatchedGateway({ intervalMs: 100, timeoutMs: 1000, failureThreshold: 3, startupTimeoutMs: 20_000 }, async ({ agent, runner, logger, calls }) => {
+    assert.equal(runner.status().health.ready, true);
+
+    await postFake(agent.port, '/__fake/ready?ok=0');
+    await waitFor(() => runner.status().health.ready === false, { timeoutMs: 5000, what: 'unready seen' });
+    assert.deepEqual(runner.status().health.failing, ['fake-channel']);
+    assert.equal(runner.status().state, 'running', 'not ready is not a hang');
+    assert.ok(logger.lines.some((l) => /the shim saw \/readyz fail/.test(l.msg ?? '')), 'the miss came from the shim');
+    const probing = calls.length;
+    await waitFor(() => calls.length >= probing + 3, { timeoutMs: 5000, what: 'fleetd probing the unready gateway' });
+
+    await postFake(agent.port, '/__fake/ready?ok=1');
+    await waitFor(() => runner.status().health.ready === true, { timeoutMs: 5000, what: 'ready again' });
+    await shimChecks(agent.port, calls, 5);
+  }));
+
+test('a shim that stops answering while it watches (SIGSTOP): fleetd probes the gateway itself within about failureThreshold intervals', () =>
+  withWatchedGateway({ intervalMs: 100, timeoutMs: 300, failureThreshold: 2, startupTimeoutMs: 20_000 }, async ({ agent, runner, logger, calls }) => {
+    const ours = calls.length;
+    const { shimPid } = JSON.parse(await readFile(join(dirname(agent.spec.logFile), 'shim.json'), 'utf8')) as { shimPid: number };
+    process.kill(shimPid, 'SIGSTOP');
+    try {
+      await waitFor(() => calls.length >= ours + 2, { timeoutMs: 10_000, what: 'fleetd probing the gateway itself' });
+      assert.ok(logger.lines.some((l) => /the shim watching the gateway did not answer/.test(l.msg ?? '')));
+      assert.equal(runner.status().state, 'running');
+    } finally {
+      process.kill(shimPid, 'SIGCONT');
+    }
+  }));

@@ -509,10 +509,11 @@ class GatewayRunner implements Runner {
 
   // A ready gateway's steady round is one GET of /readyz (probe.ts). Its shim can make that
   // same request in C every interval and say nothing while it answers 200 (protocol.ts
-  // `watch`): fleetd then has no timer and no socket for that agent until the shim reports a
-  // miss, and takes over with its own rounds from there (the same judgement as always:
-  // liveness failures, failureThreshold, hang); once ready again, it asks the shim again. A
-  // shim that will not (an older fleetd's) is probed by fleetd for the rest of the run.
+  // `watch`): fleetd then opens no socket to that gateway (its one timer for the agent is
+  // scheduleWatchTick's) until the shim reports a miss, and takes over with its own rounds
+  // from there (the same judgement as always: liveness failures, failureThreshold, hang);
+  // once ready again, it asks the shim again. A shim that will not (an older fleetd's) is
+  // probed by fleetd for the rest of the run.
   /** Hands the readiness checks of a running, ready gateway to its holder (see above). */
   private watchReadiness(run: Run): void {
     const readiness = run.proc.readiness!;

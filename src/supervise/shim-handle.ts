@@ -74,7 +74,8 @@ export interface ShimHandle {
   isGatewayAlive(): boolean;
   /** The recent output now; FleetError CONFLICT once the connection is gone, TIMEOUT without an answer. */
   fetchTail(chars?: number): Promise<ShimTail>;
-  status(): Promise<ShimStats>;
+  /** The shim's counters; `timeoutMs` (default: the handle's requestTimeoutMs) bounds the wait, FleetError TIMEOUT after it. */
+  status(timeoutMs?: number): Promise<ShimStats>;
   /** Writes `[fleetd <time>] text` into gateway.log, redacted. */
   note(text: string): Promise<void>;
   /** True when the shim can `watch` (it named the feature in hello; shims of an older fleetd cannot). */
@@ -205,14 +206,14 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
   });
   if (buffered.length > 0) splitter.push(buffered);
 
-  const request = (body: RequestBody, expect: ShimMessage['type']): Promise<ShimMessage> => {
+  const request = (body: RequestBody, expect: ShimMessage['type'], timeoutMs = options.requestTimeoutMs): Promise<ShimMessage> => {
     if (socket.destroyed || !socket.writable) return Promise.reject(new FleetError('CONFLICT', `the connection to shim ${record.shimPid} is closed`));
     const id = nextId++;
     return new Promise<ShimMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(id);
-        reject(new FleetError('TIMEOUT', `shim ${record.shimPid} did not answer ${body.type} within ${options.requestTimeoutMs} ms`));
-      }, options.requestTimeoutMs);
+        reject(new FleetError('TIMEOUT', `shim ${record.shimPid} did not answer ${body.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
       pending.set(id, {
         resolve: (message) => {
           if (message.type === 'error') reject(new FleetError('INTERNAL', `shim ${record.shimPid} refused ${body.type}: ${message.code}: ${message.message}`));
@@ -247,8 +248,8 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
       const m = await request({ type: 'tail', ...(chars === undefined ? {} : { chars }) }, 'tail');
       return m.type === 'tail' ? { stdout: m.stdout, stderr: m.stderr } : { stdout: '', stderr: '' };
     },
-    async status() {
-      const m = await request({ type: 'status' }, 'status');
+    async status(timeoutMs) {
+      const m = await request({ type: 'status' }, 'status', timeoutMs);
       if (m.type !== 'status') throw new FleetError('INTERNAL', 'unexpected answer');
       return m.stats;
     },

@@ -4,7 +4,6 @@
 // file turns a LaunchSpec into the shim's spec and a shim handle into the GatewayProcess the
 // runner knows, for a fresh launch and for the adoption of a gateway a previous fleetd left.
 import { dirname } from 'node:path';
-import { FleetError } from '../errors.js';
 import { launchShim, type ShimClientDeps, type ShimHandle } from './shim-client.js';
 import type { GatewayExit, GatewayProcess, SpawnFn } from './spawn-gateway.js';
 import type { LaunchSpec } from './types.js';
@@ -76,15 +75,7 @@ export function processOfShim(handle: ShimHandle): GatewayProcess {
       await handle.unwatch();
     },
     async ping(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new FleetError('TIMEOUT', `shim ${handle.shim.pid} did not answer within ${timeoutMs} ms`)), timeoutMs);
-      });
-      try {
-        await Promise.race([handle.status(), late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await handle.status(timeoutMs);
     },
   };
   return {
