@@ -19,18 +19,16 @@ export const MIN_SECRET = 4;
 
 /** A compiled set of secrets (compile once, use for many lines or streams). */
 export interface SecretMatcher {
-  /** Window lengths checked: MIN_PIECE, plus the length of each secret shorter than it (redacted whole). */
+  /** Window lengths checked: MIN_PIECE, plus the length of each secret shorter than it (redacted whole), longest first. */
   readonly lengths: readonly number[];
-  /** Every window of each length that occurs inside a secret. */
-  readonly windows: ReadonlyMap<number, ReadonlySet<string>>;
+  /** Whether s[start, start + length) is a window of that length inside a secret (length: one of `lengths`). */
+  has(s: string, start: number, length: number): boolean;
   /**
    * Every proper prefix of a window: text ending in one may still turn into a piece. Built on
    * first use: only streaming redaction needs it, and for fleetd's own log (every agent's
    * secrets, whole lines only) it would be ~7 strings per window, ~5 MB of heap at 200 agents.
    */
   readonly prefixes: ReadonlySet<string>;
-  /** windowHash of every window, by window length: a text window is sliced out and looked up only when its hash is here. */
-  readonly hashes: ReadonlyMap<number, ReadonlySet<number>>;
   /** Characters that occur in some secret (a window containing any other character cannot match). */
   readonly chars: ReadonlySet<string>;
   /** Longest window length (0 when there is nothing to redact). */
@@ -47,37 +45,9 @@ export interface Redactor {
 
 /** Compiles `secrets` (duplicates, empty and too-short ones dropped) for redactText/createRedactor. */
 export function compileSecrets(secrets: readonly string[]): SecretMatcher {
-  const windows = new Map<number, Set<string>>();
-  const chars = new Set<string>();
-  for (const secret of new Set(secrets)) {
-    if (typeof secret !== 'string' || secret.length < MIN_SECRET) continue;
-    const length = Math.min(MIN_PIECE, secret.length);
-    let set = windows.get(length);
-    if (!set) windows.set(length, (set = new Set()));
-    for (let i = 0; i + length <= secret.length; i++) {
-      const window = secret.slice(i, i + length);
-      set.add(window);
-    }
-    for (const ch of secret) chars.add(ch);
-  }
-  const lengths = [...windows.keys()].sort((a, b) => b - a);
-  const hashes = new Map<number, Set<number>>();
-  for (const [length, set] of windows) hashes.set(length, new Set([...set].map((window) => windowHash(window, 0, length))));
-  let prefixes: Set<string> | null = null;
-  return {
-    lengths,
-    windows,
-    hashes,
-    get prefixes() {
-      if (prefixes === null) {
-        prefixes = new Set();
-        for (const set of windows.values()) for (const window of set) for (let p = 1; p < window.length; p++) prefixes.add(window.slice(0, p));
-      }
-      return prefixes;
-    },
-    chars,
-    maxLength: lengths[0] ?? 0,
-  };
+  const matcher = new LiveMatcher();
+  for (const secret of new Set(secrets)) matcher.add(secret);
+  return matcher;
 }
 
 /** Accepts secrets or an already compiled matcher. */
@@ -85,22 +55,24 @@ function asMatcher(secrets: readonly string[] | SecretMatcher): SecretMatcher {
   return Array.isArray(secrets) ? compileSecrets(secrets as readonly string[]) : (secrets as SecretMatcher);
 }
 
-/** A 32-bit hash of s[start, start + length) (no string is made). */
+/**
+ * A 30-bit hash of s[start, start + length) (no string is made). 30 bits: a small integer to
+ * V8 (31-bit Smis), so a Map keyed by it holds no boxed number per window.
+ */
 export function windowHash(s: string, start: number, length: number): number {
   let h = 0;
   for (let k = start; k < start + length; k++) h = (Math.imul(h, 31) + s.charCodeAt(k)) | 0;
-  return h;
+  return h & 0x3fffffff;
 }
 
 // Most windows of ordinary text consist of characters tokens have too (letters, digits), so
 // the character test passes over few; slicing each window out to look it up made a string
 // per position: ~13,600 of them (~425 KB) for one status answer at N = 200, garbage for the
-// young generation on every poll. A window is sliced only when its hash is a window's hash.
+// young generation on every poll. A window is sliced only when its hash is a window's hash
+// (LiveMatcher.has).
 /** Marks every character of `s` covered by a window that occurs inside a secret, in `marks` (made at the first mark when not given; undefined when none). */
 function markPieces(s: string, m: SecretMatcher, marks?: Uint8Array): Uint8Array | undefined {
   for (const length of m.lengths) {
-    const set = m.windows.get(length)!;
-    const hashes = m.hashes.get(length)!;
     let i = 0;
     while (i + length <= s.length) {
       // A window ending in a character no secret has cannot match, nor can any window
@@ -109,7 +81,7 @@ function markPieces(s: string, m: SecretMatcher, marks?: Uint8Array): Uint8Array
         i += length;
         continue;
       }
-      if (hashes.has(windowHash(s, i, length)) && set.has(s.slice(i, i + length))) (marks ??= new Uint8Array(s.length)).fill(1, i, i + length);
+      if (m.has(s, i, length)) (marks ??= new Uint8Array(s.length)).fill(1, i, i + length);
       i++;
     }
   }
@@ -199,31 +171,57 @@ export function stringifyRedacted(value: unknown, secrets: readonly string[] | S
 // list again for each new secret cost O(N^2) (202 compiles, 254 ms of a start all at N =
 // 200). The live matcher below adds and removes one secret's windows, counted per secret
 // that holds them, so a change costs what the changed secrets hold.
-/** A SecretMatcher kept up to date in place as secrets are added and removed (cachedMatcher's). */
+//
+// It keeps no window as a string: only a count per window HASH, and the secrets. Each window
+// kept as a string in a Set, plus its count in a Map and its hash in a Set and a Map, cost
+// ~1.8 MB of heap per matcher at 200 agents (~16,000 windows: four hash tables of 320-450 KB
+// and ~16,000 strings), and fleetd holds two (its log, its answers): 3.6 MB of the ~12 MB
+// its heap grew from 0 to 200 agents. One Map of small integers is ~450 KB. A hash that
+// matches is confirmed against the secrets themselves (rare: only text that holds a piece
+// of a secret, or a 1-in-2^30 collision).
+/** A SecretMatcher kept up to date in place as secrets are added and removed (compileSecrets', cachedMatcher's). */
 class LiveMatcher implements SecretMatcher {
   lengths: number[] = [];
-  readonly windows = new Map<number, Set<string>>();
-  readonly hashes = new Map<number, Set<number>>();
   readonly chars = new Set<string>();
   maxLength = 0;
-  /** How many windows (of one length) have each hash. */
+  /** By window length: how many windows of the held secrets (of that length class) have each hash. */
   private readonly hashRefs = new Map<number, Map<number, number>>();
-  /** How many held secrets have each window (by window length) and each character. */
-  private readonly windowRefs = new Map<number, Map<string, number>>();
+  /** By window length: the held secrets whose windows have that length (min(MIN_PIECE, secret length)). */
+  private readonly secrets = new Map<number, Set<string>>();
   private readonly charRefs = new Map<string, number>();
   /** Held secrets and how many times each was added (a secret is matched while its count is above 0). */
   private readonly held = new Map<string, number>();
   private prefixCache: Set<string> | null = null;
+  /** The secret that confirmed the last match (the next window of a secret in text is most likely in it too). */
+  private lastHit = '';
+
+  has(s: string, start: number, length: number): boolean {
+    const refs = this.hashRefs.get(length);
+    if (refs === undefined || !refs.has(windowHash(s, start, length))) return false;
+    const window = s.slice(start, start + length);
+    if (this.lastHit.length >= length && this.lastHit.includes(window) && this.secrets.get(length)!.has(this.lastHit)) return true;
+    for (const secret of this.secrets.get(length)!) {
+      if (secret.includes(window)) {
+        this.lastHit = secret;
+        return true;
+      }
+    }
+    return false;
+  }
 
   get prefixes(): ReadonlySet<string> {
     if (this.prefixCache === null) {
       this.prefixCache = new Set();
-      for (const set of this.windows.values()) for (const window of set) for (let p = 1; p < window.length; p++) this.prefixCache.add(window.slice(0, p));
+      for (const [length, secrets] of this.secrets) {
+        for (const secret of secrets) {
+          for (let i = 0; i + length <= secret.length; i++) for (let p = 1; p < length; p++) this.prefixCache.add(secret.slice(i, i + p));
+        }
+      }
     }
     return this.prefixCache;
   }
 
-  /** Adds one secret (too short or not a string: ignored, as compileSecrets does). */
+  /** Adds one secret (too short or not a string: ignored). */
   add(secret: string): void {
     if (typeof secret !== 'string' || secret.length < MIN_SECRET) return;
     const count = this.held.get(secret) ?? 0;
@@ -243,37 +241,24 @@ class LiveMatcher implements SecretMatcher {
   /** Counts the windows and characters of `secret` up or down by one. */
   private count(secret: string, delta: 1 | -1): void {
     const length = Math.min(MIN_PIECE, secret.length);
-    let refs = this.windowRefs.get(length);
-    let set = this.windows.get(length);
-    let hashRefs = this.hashRefs.get(length);
-    let hashes = this.hashes.get(length);
-    if (!refs || !set || !hashRefs || !hashes) {
-      this.windowRefs.set(length, (refs = new Map()));
-      this.windows.set(length, (set = new Set()));
-      this.hashRefs.set(length, (hashRefs = new Map()));
-      this.hashes.set(length, (hashes = new Set()));
+    let refs = this.hashRefs.get(length);
+    let secrets = this.secrets.get(length);
+    if (!refs || !secrets) {
+      this.hashRefs.set(length, (refs = new Map()));
+      this.secrets.set(length, (secrets = new Set()));
     }
-    for (const window of new Set(windowsOf(secret, length))) {
-      const n = (refs.get(window) ?? 0) + delta;
-      if (n > 0) refs.set(window, n);
-      else refs.delete(window);
-      if ((n === 1 && delta === 1) || n === 0) {
-        // the window comes or goes: so does one count of its hash
-        if (n === 1) set.add(window);
-        else set.delete(window);
-        const hash = windowHash(window, 0, length);
-        const h = (hashRefs.get(hash) ?? 0) + delta;
-        if (h > 0) hashRefs.set(hash, h);
-        else hashRefs.delete(hash);
-        if (h === 1 && delta === 1) hashes.add(hash);
-        if (h === 0) hashes.delete(hash);
-      }
+    if (delta === 1) secrets.add(secret);
+    else secrets.delete(secret);
+    if (this.lastHit === secret) this.lastHit = '';
+    for (let i = 0; i + length <= secret.length; i++) {
+      const hash = windowHash(secret, i, length);
+      const n = (refs.get(hash) ?? 0) + delta;
+      if (n > 0) refs.set(hash, n);
+      else refs.delete(hash);
     }
-    if (set.size === 0) {
-      this.windows.delete(length);
-      this.windowRefs.delete(length);
-      this.hashes.delete(length);
+    if (secrets.size === 0) {
       this.hashRefs.delete(length);
+      this.secrets.delete(length);
     }
     for (const ch of new Set(secret)) {
       const n = (this.charRefs.get(ch) ?? 0) + delta;
@@ -282,17 +267,10 @@ class LiveMatcher implements SecretMatcher {
       if (n === 1 && delta === 1) this.chars.add(ch);
       if (n === 0) this.chars.delete(ch);
     }
-    this.lengths = [...this.windows.keys()].sort((a, b) => b - a);
+    this.lengths = [...this.hashRefs.keys()].sort((a, b) => b - a);
     this.maxLength = this.lengths[0] ?? 0;
     this.prefixCache = null;
   }
-}
-
-/** Every window of `length` characters of `secret`, in order. */
-function windowsOf(secret: string, length: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + length <= secret.length; i++) out.push(secret.slice(i, i + length));
-  return out;
 }
 
 /**
