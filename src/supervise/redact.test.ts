@@ -232,6 +232,31 @@ describe('cachedMatcher', () => {
     assert.deepEqual(expanded, secrets, 'each secret expanded once, when it came');
   });
 
+  test('300 secrets added, then most removed in another order: the matcher holds exactly the rest', () => {
+    const secrets = Array.from({ length: 300 }, (_, i) => `${String(i * 7919).padStart(6, '0')}-${TOKEN.slice(i % 20, (i % 20) + 24)}`);
+    let list: string[] = [];
+    const matcher = cachedMatcher(() => list);
+    for (const secret of secrets) {
+      list = [...list, secret];
+      matcher();
+    }
+    for (const secret of secrets) assert.equal(redactText(`<${secret}>`, matcher()), `<${REDACTED}>`);
+    // keep every seventh, remove the rest from the middle outwards
+    const kept = secrets.filter((_, i) => i % 7 === 0);
+    const order = [...secrets.keys()].sort((a, b) => Math.abs(a - 150) - Math.abs(b - 150));
+    for (const i of order) {
+      if (i % 7 === 0) continue;
+      list = list.filter((secret) => secret !== secrets[i]);
+      matcher();
+    }
+    for (const secret of kept) assert.equal(redactText(`<${secret}>`, matcher()), `<${REDACTED}>`, secret);
+    // what only removed secrets held is plain text again (their first 8 characters: digits and a dash, in no kept secret)
+    for (const [i, secret] of secrets.entries()) {
+      const head = secret.slice(0, 8);
+      if (i % 7 !== 0 && !kept.some((k) => k.includes(head))) assert.equal(redactText(`<${head}>`, matcher()), `<${head}>`, secret);
+    }
+  });
+
   test('the matcher follows additions and removals exactly as one compiled from the current list', () => {
     const shared = TOKEN.slice(0, 20);
     const pool = [TOKEN, HOOKS, `${shared}-other-agent`, 'short', 'abc', `${HOOKS}"\\`, TOKEN];

@@ -176,16 +176,99 @@ export function stringifyRedacted(value: unknown, secrets: readonly string[] | S
 // kept as a string in a Set, plus its count in a Map and its hash in a Set and a Map, cost
 // ~1.8 MB of heap per matcher at 200 agents (~16,000 windows: four hash tables of 320-450 KB
 // and ~16,000 strings), and fleetd holds two (its log, its answers): 3.6 MB of the ~12 MB
-// its heap grew from 0 to 200 agents. One Map of small integers is ~450 KB. A hash that
+// its heap grew from 0 to 200 agents. One table of hash counts (HashCounts) is ~260 KB. A hash that
 // matches is confirmed against the secrets themselves (rare: only text that holds a piece
 // of a secret, or a 1-in-2^30 collision).
+/**
+ * A multiset of 30-bit hashes: how many times each was added (open addressing with linear
+ * probing in two typed arrays, at most half full: 8 bytes a slot, ~16 per hash held, where a
+ * Map of small integers takes ~28 and doubles at a power of two: 16,400 windows, 200 agents'
+ * 48-character tokens, took a 32,768-entry Map, ~920 KB).
+ */
+class HashCounts {
+  /** hash + 1 in each used slot, 0 in a free one. */
+  private keys = new Int32Array(16);
+  private counts = new Uint32Array(16);
+  private shift = 28; // 32 - log2(slots)
+  private used = 0;
+
+  /** Home slot of `hash` (multiplicative: the high bits of hash * golden ratio). */
+  private home(hash: number): number {
+    return Math.imul(hash, 0x9e3779b1) >>> this.shift;
+  }
+
+  /** Slot holding `hash`, or -1. */
+  private find(hash: number): number {
+    const mask = this.keys.length - 1;
+    for (let i = this.home(hash); ; i = (i + 1) & mask) {
+      const key = this.keys[i]!;
+      if (key === hash + 1) return i;
+      if (key === 0) return -1;
+    }
+  }
+
+  /** Whether `hash` is held (added more often than removed). */
+  has(hash: number): boolean {
+    return this.find(hash) >= 0;
+  }
+
+  /** Counts `hash` up by one. */
+  add(hash: number): void {
+    const at = this.find(hash);
+    if (at >= 0) return void this.counts[at]!++;
+    if ((this.used + 1) * 2 > this.keys.length) this.resize(this.keys.length * 2);
+    const mask = this.keys.length - 1;
+    let i = this.home(hash);
+    while (this.keys[i] !== 0) i = (i + 1) & mask;
+    this.keys[i] = hash + 1;
+    this.counts[i] = 1;
+    this.used++;
+  }
+
+  /** Counts `hash` down by one (a hash not held: nothing happens). */
+  remove(hash: number): void {
+    let i = this.find(hash);
+    if (i < 0) return;
+    if (--this.counts[i]! > 0) return;
+    // Backward-shift deletion: move up every later entry of the run whose home is not in (i, j].
+    const mask = this.keys.length - 1;
+    this.keys[i] = 0;
+    for (let j = (i + 1) & mask; this.keys[j] !== 0; j = (j + 1) & mask) {
+      const home = this.home(this.keys[j]! - 1);
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (stays) continue;
+      this.keys[i] = this.keys[j]!;
+      this.counts[i] = this.counts[j]!;
+      this.keys[j] = 0;
+      i = j;
+    }
+    this.used--;
+    if (this.keys.length > 16 && this.used * 8 < this.keys.length) this.resize(this.keys.length / 2);
+  }
+
+  private resize(slots: number): void {
+    const { keys, counts } = this;
+    this.keys = new Int32Array(slots);
+    this.counts = new Uint32Array(slots);
+    this.shift = 32 - Math.log2(slots);
+    const mask = slots - 1;
+    for (let k = 0; k < keys.length; k++) {
+      if (keys[k] === 0) continue;
+      let i = this.home(keys[k]! - 1);
+      while (this.keys[i] !== 0) i = (i + 1) & mask;
+      this.keys[i] = keys[k]!;
+      this.counts[i] = counts[k]!;
+    }
+  }
+}
+
 /** A SecretMatcher kept up to date in place as secrets are added and removed (compileSecrets', cachedMatcher's). */
 class LiveMatcher implements SecretMatcher {
   lengths: number[] = [];
   readonly chars = new Set<string>();
   maxLength = 0;
   /** By window length: how many windows of the held secrets (of that length class) have each hash. */
-  private readonly hashRefs = new Map<number, Map<number, number>>();
+  private readonly hashRefs = new Map<number, HashCounts>();
   /** By window length: the held secrets whose windows have that length (min(MIN_PIECE, secret length)). */
   private readonly secrets = new Map<number, Set<string>>();
   private readonly charRefs = new Map<string, number>();
@@ -244,7 +327,7 @@ class LiveMatcher implements SecretMatcher {
     let refs = this.hashRefs.get(length);
     let secrets = this.secrets.get(length);
     if (!refs || !secrets) {
-      this.hashRefs.set(length, (refs = new Map()));
+      this.hashRefs.set(length, (refs = new HashCounts()));
       this.secrets.set(length, (secrets = new Set()));
     }
     if (delta === 1) secrets.add(secret);
@@ -252,9 +335,8 @@ class LiveMatcher implements SecretMatcher {
     if (this.lastHit === secret) this.lastHit = '';
     for (let i = 0; i + length <= secret.length; i++) {
       const hash = windowHash(secret, i, length);
-      const n = (refs.get(hash) ?? 0) + delta;
-      if (n > 0) refs.set(hash, n);
-      else refs.delete(hash);
+      if (delta === 1) refs.add(hash);
+      else refs.remove(hash);
     }
     if (secrets.size === 0) {
       this.hashRefs.delete(length);
