@@ -6,7 +6,7 @@
 // the shim's hello.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../errors.js';
@@ -130,7 +130,17 @@ export async function attachShim(runDir: string, options: AttachOptions = {}, de
     const gatewayAlive = record.gatewayPid !== null && record.gatewayStartTime !== null && isSameProcess({ pid: record.gatewayPid, startTime: record.gatewayStartTime });
     return { ok: false, reason: 'shim-dead', record, gatewayAlive, message: `shim pid ${record.shimPid} of ${record.name} is gone and recorded no exit; gateway pid ${record.gatewayPid ?? '-'} is ${gatewayAlive ? 'alive' : 'gone'}` };
   }
-  const greeting = await greet(runDirFiles(runDir).socket, options.takeover ?? false, d.helloTimeoutMs);
+  return greetRecorded(runDir, record, options.takeover ?? false, d);
+}
+
+// The last step of an attach, and all of it for the shim launchShim just started: its ready
+// line gave the record (the shim wrote the same to shim.json before printing it), and the
+// hello proves the same shim (pid and start time) answers; exit.json is read only when it
+// does not answer. (Re-reading shim.json and exit.json and the shim's /proc stat after each
+// launch cost fleetd's event loop three more file reads per start.)
+/** Connects to the shim `record` names, attaches, and checks that hello says the same record. */
+async function greetRecorded(runDir: string, record: ShimRecord, takeover: boolean, d: ShimClientDeps): Promise<AttachResult> {
+  const greeting = await greet(runDirFiles(runDir).socket, takeover, d.helloTimeoutMs);
   if (!greeting.ok) {
     // A shim closes its socket only after exit.json is written: a refusal may just mean the gateway ended meanwhile.
     const late = greeting.reason === 'closed' || greeting.reason === 'refused' ? await exitedFailure(runDir, record, d) : null;
@@ -164,7 +174,14 @@ export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDe
     const code = line.ready.code === 'busy' ? 'CONFLICT' : line.ready.code === 'run-dir' ? 'PROVISION_FAILED' : 'INTERNAL';
     throw new FleetError(code, `the shim for ${spec.name} refused to start: ${line.ready.message}`, { details: { shimCode: line.ready.code } });
   }
-  const attached = await attachShim(spec.runDir, { takeover: true }, d);
+  // shim.json must be on disk (the next fleetd adopts the gateway from it): checked beside the attach, not re-read
+  const [attached, recorded] = await Promise.all([greetRecorded(spec.runDir, line.ready.record, true, d), lstat(files.record).then(() => true, () => false)]);
+  if (attached.ok && !recorded) {
+    await attached.handle.detach();
+    throw new FleetError('INTERNAL', `launched the shim for ${spec.name} (pid ${line.ready.record.shimPid}) but it recorded nothing in ${files.record}: a next fleetd could not adopt its gateway (see ${files.stderr})`, {
+      details: { reason: 'no-shim', record: line.ready.record },
+    });
+  }
   if (attached.ok) return attached.handle;
   if (attached.reason === 'exited') return attached.handle; // the gateway ended at once (exit 78, bad command)
   throw new FleetError('INTERNAL', `launched the shim for ${spec.name} (pid ${line.ready.record.shimPid}, gateway pid ${line.ready.record.gatewayPid ?? '-'}) but cannot attach: ${attached.message}`, {
