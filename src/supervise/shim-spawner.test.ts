@@ -90,6 +90,20 @@ describe('shim spawner', { skip: native.skip }, () => {
       await second.close();
     }));
 
+  test('a spec larger than a pipe holds (a big environment) reaches the shim whole', () =>
+    withShimAgent({}, async ({ agent, tracker }) => {
+      // 5 x 60 KB (one string may not pass 128 KB in an execve)
+      const big = Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`FLEETD_TEST_BIG${i}`, String(i).repeat(60 * 1024)]));
+      const handle = await launchShim(shimSpecFor(agent, { env: { ...agent.spec.env, ...big } }), native.deps);
+      tracker.add(handle.shim.pid, handle.gateway?.pid);
+      assert.ok(handle.gateway, 'the gateway was spawned');
+      const environ = readFileSync(`/proc/${handle.gateway.pid}/environ`, 'latin1');
+      for (const [key, value] of Object.entries(big)) assert.ok(environ.includes(`${key}=${value}\0`), `the gateway got all of ${key}`);
+      process.kill(handle.gateway!.pid, 'SIGKILL');
+      assert.equal((await handle.exited).kind, 'exited');
+      await handle.close();
+    }));
+
   test('a stderr file that cannot be opened is a start error with its errno, not a hang', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fleetd-spawner-'));
     try {

@@ -178,8 +178,11 @@ static void spawn_shim(long id, const char *title, const char *err_path, const c
     answer(head, NULL, 0);
     return;
   }
-  // The shim reads its whole stdin before anything else: this write does not wait on it for long.
-  // A shim that died first gives EPIPE (SIGPIPE is ignored here); its end is reported below.
+  // The shim reads its whole stdin before anything else: this write does not wait on it for long,
+  // and a spec larger than a pipe's 64 KB gets a pipe that holds it (up to pipe-max-size), so a
+  // shim that never reads cannot hold the spawner here. A shim that died first gives EPIPE
+  // (SIGPIPE is ignored here); its end is reported below.
+  if (spec_len > 65536) fcntl(in[1], F_SETPIPE_SZ, (int)(spec_len < (1u << 30) ? spec_len : (1u << 30)));
   size_t off = 0;
   while (off < spec_len) {
     ssize_t w = write(in[1], spec + off, spec_len - off);
