@@ -263,8 +263,13 @@ export function fleetdDriver(root, dir, n, { www, portBase, intervalMs, nodeOpti
     },
     daemonPid: () => f?.child.pid ?? null,
     // the per-agent shims (fleetd since issue 10's merge): part of what fleetd costs per agent; none on an older fleetd
-    // (a shim names itself `fleetd-shim FLEET/AGENT` once it runs)
-    helperPids: () => (f ? childrenOf(f.child.pid, ['fleetd-shim ', join('shim', 'main.js')]) : []),
+    // (a shim names itself `fleetd-shim FLEET/AGENT` once it runs); native shims are children of fleetd's shim spawner
+    helperPids: () => {
+      if (!f) return [];
+      const markers = ['fleetd-shim ', join('shim', 'main.js')];
+      const parents = [f.child.pid, ...childrenOf(f.child.pid, ['fleetd-shim-spawner'])];
+      return parents.flatMap((pid) => childrenOf(pid, markers));
+    },
     async agents() {
       return ((await agentsOf(f.socket)) ?? []).map((a) => ({ name: a.agent, pid: a.pid, running: a.state === 'running' }));
     },

@@ -64,6 +64,18 @@ test('an invalid entry, a block held twice, a key that does not name its entry, 
   assert.equal(mem.agents['f/a1']!.block, 1);
 });
 
+test('the cross-entry rules look at the touched entries, and at all of them once an entry is new or changes its block', () => {
+  // a memory copy that breaks the block rule (it never does: it was checked when made) shows what is checked
+  const agents: Record<string, RegistryEntry> = { 'f/a0': entry('f', 'a0', 0), 'f/a1': entry('f', 'a1', 0), 'f/a2': entry('f', 'a2', 2) };
+  const mem: RegistryFile = { version: 1, agents };
+  const next = applyRegistryMutation(mem, (r) => void (r.agents['f/a2']!.desired = 'stopped'));
+  assert.equal(next.agents['f/a2']!.desired, 'stopped', 'a change that keeps every block does not scan the other entries');
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a2']!.block = 3)), refused(/block 0 is also held by f\/a0/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/new'] = entry('f', 'new', 5))), refused(/block 0 is also held by f\/a0/));
+  assert.throws(() => applyRegistryMutation(frozenRegistry(2), (r) => void (r.agents['f/new'] = entry('f', 'new', 1))), refused(/block 1 is also held by f\/a1/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a2']!.hooksToken = r.agents['f/a2']!.token)), refused(/must differ from the gateway token/));
+});
+
 test('a mutation that replaces the agents object or adds top-level keys gets the whole schema', () => {
   const mem = frozenRegistry(1);
   const replaced = applyRegistryMutation(mem, (r) => void (r.agents = { 'f/b': entry('f', 'b', 3) }));

@@ -141,6 +141,10 @@ export class V1AgentCgroup implements AgentCgroup {
       for (const file of ['memory.max_usage_in_bytes', 'memory.memsw.max_usage_in_bytes']) {
         if (existsSync(join(dir, file))) writeCgroupFile(join(dir, file), '0');
       }
+      // The peaks were just reset: no need to read them and the limits back (4 reads of the
+      // 11 file operations this made before every spawn); oomExitReason reads peakAtLimit
+      // from the counters after the exit only.
+      return { ...killsAndHits(dir), peakAtLimit: false };
     }
     return this.oomCounters();
   }
@@ -154,13 +158,18 @@ export class V1AgentCgroup implements AgentCgroup {
     const dir = this.dirOf('memory');
     if (dir === undefined) return { oomKills: 0, limitHits: 0, peakAtLimit: false };
     const num = (file: string) => parseLimitValue(readCgroupFile(join(dir, file)));
-    const control = parseKeyedCounters(readCgroupFile(join(dir, 'memory.oom_control')) ?? '');
-    const failcnt = (num('memory.failcnt') ?? 0) + (num('memory.memsw.failcnt') ?? 0);
     const near = (peak: number | null | undefined, limit: number | null | undefined) =>
       typeof peak === 'number' && typeof limit === 'number' && peak >= limit - PEAK_SLACK_BYTES;
     const peakAtLimit =
       near(memory ? memory.peak : num('memory.max_usage_in_bytes'), memory ? memory.limit : num('memory.limit_in_bytes')) ||
       near(num('memory.memsw.max_usage_in_bytes'), num('memory.memsw.limit_in_bytes'));
-    return { oomKills: control.oom_kill ?? 0, limitHits: failcnt, peakAtLimit };
+    return { ...killsAndHits(dir), peakAtLimit };
   }
+}
+
+/** The OOM kills (memory.oom_control) and limit hits (memory.failcnt + memory.memsw.failcnt) of the memory cgroup `dir`. */
+function killsAndHits(dir: string): { oomKills: number; limitHits: number } {
+  const num = (file: string) => parseLimitValue(readCgroupFile(join(dir, file)));
+  const control = parseKeyedCounters(readCgroupFile(join(dir, 'memory.oom_control')) ?? '');
+  return { oomKills: control.oom_kill ?? 0, limitHits: (num('memory.failcnt') ?? 0) + (num('memory.memsw.failcnt') ?? 0) };
 }

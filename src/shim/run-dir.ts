@@ -21,6 +21,8 @@ export async function runDirProblem(runDir: string): Promise<string | null> {
 
 /** Creates `runDir` (parents too, 0700) or repairs its mode; FleetError PROVISION_FAILED when it cannot be a private folder. */
 export async function ensureRunDir(runDir: string): Promise<void> {
+  // nearly always in place already (fleetd's provisioning made it): one lstat says so
+  if ((await runDirProblem(runDir)) === null) return;
   await mkdir(runDir, { recursive: true, mode: 0o700 });
   const info = await lstat(runDir);
   if (info.isDirectory() && !info.isSymbolicLink() && (info.mode & 0o077) !== 0) await chmod(runDir, 0o700);

@@ -6,7 +6,7 @@
 // the shim's hello.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../errors.js';
@@ -17,6 +17,7 @@ import { createLineSplitter } from '../util/line-splitter.js';
 import { connectUnixSocket } from '../util/unix-socket.js';
 import { isSameProcess } from './proc.js';
 import { isExecutableFile } from './spawn-gateway.js';
+import { launchViaSpawner } from './shim-spawner.js';
 import { createExitedHandle, createLiveHandle, type ShimHandle, type ShimHandleOptions } from './shim-handle.js';
 
 export type { ShimHandle, ShimOutcome, ShimTail } from './shim-handle.js';
@@ -129,7 +130,17 @@ export async function attachShim(runDir: string, options: AttachOptions = {}, de
     const gatewayAlive = record.gatewayPid !== null && record.gatewayStartTime !== null && isSameProcess({ pid: record.gatewayPid, startTime: record.gatewayStartTime });
     return { ok: false, reason: 'shim-dead', record, gatewayAlive, message: `shim pid ${record.shimPid} of ${record.name} is gone and recorded no exit; gateway pid ${record.gatewayPid ?? '-'} is ${gatewayAlive ? 'alive' : 'gone'}` };
   }
-  const greeting = await greet(runDirFiles(runDir).socket, options.takeover ?? false, d.helloTimeoutMs);
+  return greetRecorded(runDir, record, options.takeover ?? false, d);
+}
+
+// The last step of an attach, and all of it for the shim launchShim just started: its ready
+// line gave the record (the shim wrote the same to shim.json before printing it), and the
+// hello proves the same shim (pid and start time) answers; exit.json is read only when it
+// does not answer. (Re-reading shim.json and exit.json and the shim's /proc stat after each
+// launch cost fleetd's event loop three more file reads per start.)
+/** Connects to the shim `record` names, attaches, and checks that hello says the same record. */
+async function greetRecorded(runDir: string, record: ShimRecord, takeover: boolean, d: ShimClientDeps): Promise<AttachResult> {
+  const greeting = await greet(runDirFiles(runDir).socket, takeover, d.helloTimeoutMs);
   if (!greeting.ok) {
     // A shim closes its socket only after exit.json is written: a refusal may just mean the gateway ended meanwhile.
     const late = greeting.reason === 'closed' || greeting.reason === 'refused' ? await exitedFailure(runDir, record, d) : null;
@@ -152,25 +163,10 @@ export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDe
   const holder = await liveShimIn(spec.runDir);
   if (holder !== null) throw new FleetError('CONFLICT', `shim pid ${holder} already holds ${spec.runDir}; attach to it or stop its gateway first`);
   const files = runDirFiles(spec.runDir);
-  const errFd = openSync(files.stderr, 'w', 0o600);
-  let child: ReturnType<typeof spawn>;
-  try {
-    // Nothing of fleetd's environment (NODE_OPTIONS, secrets) reaches the shim; the gateway's env travels in the spec.
-    // The native shim gets its process title as argv[0] (`fleetd-shim <fleet>/<agent>` in ps, as the Node shim sets it).
-    child =
-      d.native !== null
-        ? spawn(d.native, [], { argv0: `fleetd-shim ${spec.name}`, cwd: '/', env: {}, detached: true, stdio: ['pipe', 'pipe', errFd] })
-        : spawn(d.nodePath, [...d.nodeFlags, d.entry], { cwd: '/', env: {}, detached: true, stdio: ['pipe', 'pipe', errFd] });
-  } finally {
-    closeSync(errFd);
-  }
-  child.stdin?.on('error', () => undefined); // EPIPE when the shim died before reading: the exit says more
-  child.stdin?.end(JSON.stringify(spec));
-  const line = await readyLine(child, d.readyTimeoutMs);
-  child.on('error', () => undefined);
-  child.unref();
+  // The native shim is forked by the spawner (shim-spawner.ts: no fork of fleetd's own large process); the Node shim by fleetd.
+  const launched = d.native !== null ? launchNative(d.native, spec, files.stderr) : launchNode(d, spec, files.stderr);
+  const line = await launched.ready(d.readyTimeoutMs);
   if (line.kind === 'no-line') {
-    if (child.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
     const stderr = (await readFile(files.stderr, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ');
     throw new FleetError(line.timeout ? 'TIMEOUT' : 'INTERNAL', `the shim for ${spec.name} ${line.why}${stderr ? `: ${stderr}` : ''}`);
   }
@@ -178,12 +174,67 @@ export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDe
     const code = line.ready.code === 'busy' ? 'CONFLICT' : line.ready.code === 'run-dir' ? 'PROVISION_FAILED' : 'INTERNAL';
     throw new FleetError(code, `the shim for ${spec.name} refused to start: ${line.ready.message}`, { details: { shimCode: line.ready.code } });
   }
-  const attached = await attachShim(spec.runDir, { takeover: true }, d);
+  // shim.json must be on disk (the next fleetd adopts the gateway from it): checked beside the attach, not re-read
+  const [attached, recorded] = await Promise.all([greetRecorded(spec.runDir, line.ready.record, true, d), lstat(files.record).then(() => true, () => false)]);
+  if (attached.ok && !recorded) {
+    await attached.handle.detach();
+    throw new FleetError('INTERNAL', `launched the shim for ${spec.name} (pid ${line.ready.record.shimPid}) but it recorded nothing in ${files.record}: a next fleetd could not adopt its gateway (see ${files.stderr})`, {
+      details: { reason: 'no-shim', record: line.ready.record },
+    });
+  }
   if (attached.ok) return attached.handle;
   if (attached.reason === 'exited') return attached.handle; // the gateway ended at once (exit 78, bad command)
   throw new FleetError('INTERNAL', `launched the shim for ${spec.name} (pid ${line.ready.record.shimPid}, gateway pid ${line.ready.record.gatewayPid ?? '-'}) but cannot attach: ${attached.message}`, {
     details: { reason: attached.reason, record: line.ready.record },
   });
+}
+
+/** A shim being started: its ready line within a time (the shim is killed when none came in time). */
+interface ShimLaunch {
+  ready(timeoutMs: number): Promise<ReadyResult>;
+}
+
+/** The native shim, started by the spawner with the title `fleetd-shim <name>` (what ps shows), nothing of fleetd's environment. */
+function launchNative(binary: string, spec: ShimSpecInput, stderrPath: string): ShimLaunch {
+  const launch = launchViaSpawner(binary, { title: `fleetd-shim ${spec.name}`, stderrPath, spec: JSON.stringify(spec) });
+  return {
+    ready: (timeoutMs) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          launch.kill();
+          resolve({ kind: 'no-line', why: `printed no ready line within ${timeoutMs} ms (killed)`, timeout: true });
+        }, timeoutMs);
+        void launch.first.then((first) => {
+          clearTimeout(timer);
+          if (first.kind === 'line') resolve(parseReadyLine(first.text));
+          else if (first.kind === 'gone') resolve({ kind: 'no-line', why: `exited (${first.signal ?? `code ${first.code}`}) before it was ready`, timeout: false });
+          else resolve({ kind: 'no-line', why: first.message, timeout: false });
+        });
+      }),
+  };
+}
+
+/** The Node shim (no C compiler at build time), spawned by fleetd itself: detached, own session, spec on its stdin. */
+function launchNode(d: ShimClientDeps, spec: ShimSpecInput, stderrPath: string): ShimLaunch {
+  const errFd = openSync(stderrPath, 'w', 0o600);
+  let child: ReturnType<typeof spawn>;
+  try {
+    // Nothing of fleetd's environment (NODE_OPTIONS, secrets) reaches the shim; the gateway's env travels in the spec.
+    child = spawn(d.nodePath, [...d.nodeFlags, d.entry], { cwd: '/', env: {}, detached: true, stdio: ['pipe', 'pipe', errFd] });
+  } finally {
+    closeSync(errFd);
+  }
+  child.stdin?.on('error', () => undefined); // EPIPE when the shim died before reading: the exit says more
+  child.stdin?.end(JSON.stringify(spec));
+  return {
+    async ready(timeoutMs) {
+      const line = await readyLine(child, timeoutMs);
+      child.on('error', () => undefined);
+      child.unref();
+      if (line.kind === 'no-line' && child.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
+      return line;
+    },
+  };
 }
 
 /** The exited failure when exit.json records the end of `record`'s gateway; an `invalid` failure when it contradicts it; else null. */
@@ -269,6 +320,19 @@ function greet(path: string, takeover: boolean, timeoutMs: number): Promise<Gree
 /** The shim's ready line, or why there is none (it exited first, or took too long). */
 type ReadyResult = { kind: 'line'; ready: ReturnType<typeof readyLineSchema.parse> } | { kind: 'no-line'; why: string; timeout: boolean };
 
+/** What the shim's first line says. */
+function parseReadyLine(text: string): ReadyResult {
+  if (text.length > 64 * 1024) return { kind: 'no-line', why: 'printed an overlong ready line', timeout: false };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { kind: 'no-line', why: 'printed something that is not its ready line', timeout: false };
+  }
+  const parsed = readyLineSchema.safeParse(json);
+  return parsed.success ? { kind: 'line', ready: parsed.data } : { kind: 'no-line', why: 'printed a malformed ready line', timeout: false };
+}
+
 /** Reads the first line of the shim's stdout. */
 function readyLine(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<ReadyResult> {
   return new Promise((resolve) => {
@@ -285,16 +349,7 @@ function readyLine(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<
     // 'close', not 'exit': a ready line printed just before exiting is read first.
     child.once('close', (code, signal) => finish({ kind: 'no-line', why: `exited (${signal ?? `code ${code}`}) before it was ready`, timeout: false }));
     const splitter = createLineSplitter(64 * 1024, {
-      line: (text) => {
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          return finish({ kind: 'no-line', why: 'printed something that is not its ready line', timeout: false });
-        }
-        const parsed = readyLineSchema.safeParse(json);
-        finish(parsed.success ? { kind: 'line', ready: parsed.data } : { kind: 'no-line', why: 'printed a malformed ready line', timeout: false });
-      },
+      line: (text) => finish(parseReadyLine(text)),
       tooLong: () => finish({ kind: 'no-line', why: 'printed an overlong ready line', timeout: false }),
     });
     child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk));

@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spawner.h"
+
 // ---- protocol.ts constants ------------------------------------------------------------
 #define SHIM_PROTOCOL 1
 #define MAX_MESSAGE_BYTES (1024 * 1024)
@@ -3118,6 +3120,8 @@ static void free_state(void) {
 }
 
 int main(int argc, char **argv) {
+  // fleetd's zygote for new shims (spawner.c); a shim itself is started with argv[0] alone
+  if (argc == 2 && strcmp(argv[1], "--spawner") == 0) return fleetd_spawner_main();
   // Signals are ignored from the very first instant (signals.ts); the gateway gets the defaults back.
   struct sigaction ign;
   memset(&ign, 0, sizeof ign);

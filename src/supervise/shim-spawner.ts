@@ -1,0 +1,151 @@
+// fleetd's side of the shim spawner (src/shim/native/spawner.c, which says why and speaks
+// the protocol): one small long-lived `fleetd-shim --spawner` per native shim binary forks
+// and execs the shims, so fleetd (a ~130 MiB process) is not forked once per shim. The
+// spawner is started on the first launch, ends when fleetd does (its stdin closes), and is
+// started again on the next launch when it died meanwhile.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { constants } from 'node:os';
+
+/** How a shim's launch went, up to its first line on stdout. */
+export type FirstLine =
+  /** It printed `text` (its first line, or what it printed before closing stdout). */
+  | { kind: 'line'; pid: number; text: string }
+  /** It ended before printing anything. */
+  | { kind: 'gone'; pid: number; code: number | null; signal: NodeJS.Signals | null }
+  /** It could not be started: the stderr file, a pipe, the fork or the exec failed, or the spawner itself did. */
+  | { kind: 'error'; message: string };
+
+/** One shim being launched by a spawner. */
+export interface SpawnerLaunch {
+  /** Settles once: the first line, its end, or why it could not start. Never rejects. */
+  readonly first: Promise<FirstLine>;
+  /** SIGKILL to the shim (a launch given up on), unless it has already ended. */
+  kill(): void;
+}
+
+/** What a shim launch needs: the process title (argv[0]), where its stderr goes, its spec (on its stdin). */
+export interface SpawnRequest {
+  title: string;
+  stderrPath: string;
+  spec: string;
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+/** A running spawner process and its pending launches. */
+class Spawner {
+  private readonly child: ChildProcess;
+  private nextId = 1;
+  private readonly pending = new Map<number, (line: FirstLine) => void>();
+  private buffered: Buffer = Buffer.alloc(0);
+  private ended: string | null = null;
+
+  constructor(binary: string, onEnd: () => void) {
+    // stderr inherited: a spawner's own complaints go to fleetd's log output
+    this.child = spawn(binary, ['--spawner'], { argv0: 'fleetd-shim-spawner', cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'inherit'] });
+    const end = (why: string) => {
+      if (this.ended !== null) return;
+      this.ended = why;
+      onEnd();
+      for (const settle of this.pending.values()) settle({ kind: 'error', message: why });
+      this.pending.clear();
+    };
+    this.child.on('error', (err) => end(`the shim spawner could not be started (${err.message})`));
+    // 'close', not 'exit': answers it wrote before exiting are read first
+    this.child.on('close', (code, signal) => end(`the shim spawner exited (${signal ?? `code ${code}`})`));
+    this.child.stdin!.on('error', () => undefined); // EPIPE once it died: its exit says more
+    this.child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
+    // an idle spawner must not keep fleetd (or a test) alive; a launch in flight does (holding())
+    this.child.unref();
+    (this.child.stdin as unknown as Socket).unref();
+    this.holding();
+  }
+
+  /** Keeps the event loop alive through stdout while a launch waits for its answer, and only then. */
+  private holding(): void {
+    const out = this.child.stdout as unknown as Socket;
+    if (this.pending.size > 0) out.ref();
+    else out.unref();
+  }
+
+  get alive(): boolean {
+    return this.ended === null;
+  }
+
+  launch(request: SpawnRequest): SpawnerLaunch {
+    const id = this.nextId++;
+    const first = new Promise<FirstLine>((resolve) => {
+      if (this.ended !== null) return resolve({ kind: 'error', message: this.ended });
+      this.pending.set(id, resolve);
+      this.holding();
+    });
+    if (this.ended === null) {
+      const title = Buffer.from(request.title);
+      const err = Buffer.from(request.stderrPath);
+      const spec = Buffer.from(request.spec);
+      this.child.stdin!.write(Buffer.concat([Buffer.from(`spawn ${id} ${title.length} ${err.length} ${spec.length}\n`), title, err, spec]));
+    }
+    return {
+      first,
+      kill: () => {
+        if (this.ended === null) this.child.stdin!.write(`kill ${id}\n`);
+      },
+    };
+  }
+
+  /** Parses answers: `ready ID PID LEN\n<LEN bytes>`, `gone ID PID CODE SIGNAL\n`, `error ID ERRNO\n`. */
+  private read(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    for (;;) {
+      const nl = this.buffered.indexOf(0x0a);
+      if (nl < 0) return;
+      const words = this.buffered.subarray(0, nl).toString('latin1').split(' ');
+      const id = Number(words[1]);
+      let settled: FirstLine;
+      let used = nl + 1;
+      if (words[0] === 'ready' && words.length === 4) {
+        const len = Number(words[3]);
+        if (this.buffered.length < used + len) return;
+        settled = { kind: 'line', pid: Number(words[2]), text: this.buffered.subarray(used, used + len).toString('utf8').replace(/\n$/, '') };
+        used += len;
+      } else if (words[0] === 'gone' && words.length === 5) {
+        const code = Number(words[3]);
+        const signal = Number(words[4]);
+        settled = { kind: 'gone', pid: Number(words[2]), code: code >= 0 ? code : null, signal: signal > 0 ? (SIGNAL_NAMES.get(signal) ?? null) : null };
+      } else if (words[0] === 'error' && words.length === 3) {
+        const errno = Number(words[2]);
+        const name = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+        settled = { kind: 'error', message: `the shim could not be started (${name})` };
+      } else {
+        this.child.kill('SIGKILL'); // a spawner that says something else is not ours to trust
+        return;
+      }
+      this.buffered = this.buffered.subarray(used);
+      const settle = this.pending.get(id);
+      this.pending.delete(id);
+      settle?.(settled);
+      this.holding();
+    }
+  }
+}
+
+const spawners = new Map<string, Spawner>();
+
+/**
+ * Launches a native shim through the spawner of `binary` (the fleetd-shim executable),
+ * starting that spawner first when none runs. The shim is started as fleetd started it
+ * itself before: `request.title` as argv[0], its own session, cwd /, no environment, the
+ * spec on its stdin, stderr truncated into `request.stderrPath` (0600).
+ */
+export function launchViaSpawner(binary: string, request: SpawnRequest): SpawnerLaunch {
+  let s = spawners.get(binary);
+  if (!s || !s.alive) {
+    const fresh: Spawner = new Spawner(binary, () => {
+      if (spawners.get(binary) === fresh) spawners.delete(binary);
+    });
+    spawners.set(binary, fresh);
+    s = fresh;
+  }
+  return s.launch(request);
+}
