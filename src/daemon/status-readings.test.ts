@@ -1,0 +1,66 @@
+// The status readings: shown only in the state they were taken in and while recent,
+// refreshed off the request path only while status is asked for, fresh on demand.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CgroupUsage } from '../isolation/cgroup-types.js';
+import type { AgentCgroup } from '../isolation/cgroup-agent.js';
+import { waitFor } from '../util/wait-for.js';
+import { createStatusReadings, type ReadingSubject } from './status-readings.js';
+
+/** A cgroup whose usage reads `n()` as memory.current (only usage() is read). */
+const cgroupOf = (n: () => number): AgentCgroup => ({ usage: (): CgroupUsage => ({ memory: { current: n(), limit: null, peak: null }, cpuUsageUsec: null, cpuLimit: null, pids: { current: 1, limit: null }, oom: { oomKills: 0, limitHits: 0, peakAtLimit: false } }) }) as unknown as AgentCgroup;
+
+function subjects() {
+  const agents = new Map<string, { key: string; pid: number | null; cgroupReads: number }>([
+    ['f/a', { key: 'running 1 10', pid: 10, cgroupReads: 0 }],
+    ['f/b', { key: 'running 1 20', pid: 20, cgroupReads: 0 }],
+  ]);
+  const list = (): ReadingSubject[] =>
+    [...agents].map(([address, a]) => ({ address, current: () => ({ key: a.key, pid: a.pid, cgroup: cgroupOf(() => ++a.cgroupReads) }) }));
+  return { agents, list };
+}
+
+test('a reading is shown only in the state it was taken in and while younger than showMs; a removed agent loses its reading', async () => {
+  let t = 0;
+  const { agents, list } = subjects();
+  const readings = createStatusReadings({ subjects: list, treeReader: async () => (pid) => ({ rssBytes: pid, cpuSeconds: 0 }), now: () => t, timings: { refreshMs: 1000, activeMs: 5000, showMs: 3000 } });
+  assert.equal(readings.shown('f/a', 'running 1 10'), undefined, 'nothing before the first refresh');
+  await readings.fresh();
+  assert.equal(readings.shown('f/a', 'running 1 10')?.tree?.rssBytes, 10);
+  assert.equal(readings.shown('f/a', 'running 1 10')?.cgroup?.memory.current, 1);
+  assert.equal(readings.shown('f/a', 'backoff 5 null'), undefined, 'a state change is never answered from before it');
+  assert.equal(readings.shown('f/a', 'running 5 11'), undefined, 'nor a new pid');
+  t = 2999;
+  assert.ok(readings.shown('f/b', 'running 1 20'));
+  t = 3000;
+  assert.equal(readings.shown('f/b', 'running 1 20'), undefined, 'too old');
+  agents.delete('f/b');
+  agents.get('f/a')!.key = 'stopped 3000 null';
+  agents.get('f/a')!.pid = null;
+  await readings.fresh();
+  assert.equal(readings.shown('f/b', 'running 1 20'), undefined);
+  const a = readings.shown('f/a', 'stopped 3000 null');
+  assert.equal(a?.tree, null, 'no process: no tree reading');
+  assert.equal(a?.cgroup?.memory.current, 2, 'its cgroup read again');
+  readings.close();
+});
+
+test('refreshes run only while status is asked for, then stop (no timer left); fresh() waits only after a quiet spell', async () => {
+  const { agents, list } = subjects();
+  let skew = 0; // a quiet spell without waiting for it
+  const readings = createStatusReadings({ subjects: list, treeReader: async () => () => null, now: () => performance.now() + skew, timings: { refreshMs: 5, activeMs: 100, showMs: 1000, slice: 1 } });
+  assert.equal(readings.refreshes(), 0, 'nothing read before anyone asks');
+  readings.asked();
+  await waitFor(() => readings.refreshes() >= 3 || undefined, { timeoutMs: 5000, what: 'refreshes while asked' });
+  await waitFor(() => readings.idle() || undefined, { timeoutMs: 5000, what: 'refreshes to stop once nobody asks' });
+  const after = readings.refreshes();
+  const reads = agents.get('f/a')!.cgroupReads;
+  assert.ok(reads >= 3);
+  // quiet: a fresh() reads once before it resolves
+  skew += 1000;
+  await readings.fresh();
+  assert.equal(readings.refreshes(), after + 1);
+  assert.equal(agents.get('f/a')!.cgroupReads, reads + 1);
+  readings.close();
+  assert.ok(readings.idle());
+});
