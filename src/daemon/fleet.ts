@@ -44,7 +44,7 @@ import type { IsolationHost } from '../isolation/agent-isolation.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
 import { agentViews, createViewMemo } from './views.js';
-import { createStatusReadings, stateKey, type StatusReadingsDeps } from './status-readings.js';
+import { createStatusReadings, stateKey, type ReadingSubject, type StatusReadingsDeps } from './status-readings.js';
 import { unknownTarget } from '../plan/unknown-address.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
@@ -289,15 +289,15 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
   // Each agent's usage (/proc tree, cgroup), refreshed off the request path while status is
   // asked for (status-readings.ts); views rebuilt only for agents that changed (views.ts).
+  const subjectOf = (agent: Agent): ReadingSubject => ({
+    address: agent.address,
+    current: () => {
+      const status = agent.status();
+      return { key: stateKey(status), pid: status.pid, cgroup: agent.isolation?.cgroup };
+    },
+  });
   const readings = createStatusReadings({
-    subjects: () =>
-      [...agents.values()].map((agent) => ({
-        address: agent.address,
-        current: () => {
-          const status = agent.status();
-          return { key: stateKey(status), pid: status.pid, cgroup: agent.isolation?.cgroup };
-        },
-      })),
+    subjects: () => [...agents.values()].map(subjectOf),
     treeReader: deps.treeReader,
     ...(deps.readingTimings ? { timings: deps.readingTimings } : {}),
   });
@@ -311,9 +311,11 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), readings, memo, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
   }
 
-  /** views(), once the readings are fresh (after a quiet spell: one refresh, read off fleetd's thread a slice per turn). */
+  /** views(), once the readings are fresh (after a quiet spell: one refresh, read a slice per turn) and agents whose state changed since are read (one slice at most). */
   async function statusViews(address?: string): Promise<AgentView[]> {
     await readings.fresh();
+    const one = address === undefined ? undefined : agents.get(address as AgentAddress);
+    await readings.fill((address === undefined ? [...agents.values()] : one ? [one] : []).map(subjectOf));
     return views(address);
   }
 

@@ -64,3 +64,19 @@ test('refreshes run only while status is asked for, then stop (no timer left); f
   readings.close();
   assert.ok(readings.idle());
 });
+
+test('fill() reads now the agents without a reading in their current state, one slice at most; the others wait for a refresh', async () => {
+  const { agents, list } = subjects();
+  agents.set('f/c', { key: 'running 1 30', pid: 30, cgroupReads: 0 });
+  const readings = createStatusReadings({ subjects: list, treeReader: async () => (pid) => ({ rssBytes: pid, cpuSeconds: 0 }), timings: { refreshMs: 60_000, activeMs: 1, showMs: 60_000, slice: 2 } });
+  await readings.fresh();
+  assert.equal(readings.shown('f/a', 'running 1 10')?.tree?.rssBytes, 10);
+  await readings.fill(list());
+  assert.deepEqual([...agents.values()].map((a) => a.cgroupReads), [1, 1, 1], 'nothing missing: nothing read');
+  for (const [address, a] of agents) Object.assign(a, { key: `starting 2 ${a.pid! + 1}`, pid: a.pid! + 1 }), void address;
+  await readings.fill(list());
+  assert.deepEqual([...agents.values()].map((a) => a.cgroupReads), [2, 2, 1], 'one slice (2) read now');
+  assert.equal(readings.shown('f/a', 'starting 2 11')?.tree?.rssBytes, 11, 'in its new state');
+  assert.equal(readings.shown('f/c', 'starting 2 31'), undefined, 'beyond the slice: none until the next refresh or fill');
+  readings.close();
+});

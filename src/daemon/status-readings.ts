@@ -13,10 +13,13 @@
 // The promise of the former usage cache holds: a reading is shown only for the state it
 // was taken in (the agent's state, since and pid: `stateKey`) and while it is younger than
 // SHOW_MS, so a start, exit or stop is never shown with the previous run's figures; an
-// agent whose state changed since its last reading shows null (RSS, CPU, cgroup usage:
-// "unknown") until the next refresh reads it (within REFRESH_MS while status is asked).
-// A caller that wants figures, not nulls (the status request after a quiet spell, a
-// metrics scrape) awaits `fresh()`: one refresh when none ran within REFRESH_MS.
+// agent whose state changed since its last reading has none to show. The status request
+// reads such agents itself (`fill`), at most one slice of them (8: ~0.2 ms each), so an
+// agent that just started, exited or stopped shows its figures at once while a start of
+// the whole fleet costs a request no more than one slice; the others show null (RSS, CPU,
+// cgroup memory "unknown") until the next refresh (within REFRESH_MS while status is
+// asked). A caller that wants figures, not nulls (the status request after a quiet spell,
+// a metrics scrape) awaits `fresh()`: one refresh when none ran within REFRESH_MS.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AgentCgroup } from '../isolation/cgroup-agent.js';
 import type { CgroupUsage } from '../isolation/cgroup-types.js';
@@ -76,6 +79,8 @@ export interface StatusReadings {
   asked(): void;
   /** asked(), and resolves once readings are fresh: at once while refreshes run, else after one refresh. */
   fresh(): Promise<void>;
+  /** Reads now those of `subjects` without a reading in their current state, at most `slice` of them; descendants from the last refresh's /proc scan. */
+  fill(subjects: Iterable<ReadingSubject>): Promise<void>;
   /** Refreshes done so far (tests). */
   refreshes(): number;
   /** True when no refresh runs or is scheduled (nobody asked for activeMs). */
@@ -103,27 +108,35 @@ export function createStatusReadings(deps: StatusReadingsDeps): StatusReadings {
   let count = 0;
   let closed = false;
 
+  /** The tree reader of the last refresh (its /proc scan), for fill(). */
+  let lastReader: ((pid: number) => TreeUsage | null) | null = null;
+
+  /** Reads one agent: the key, pid and cgroup of this moment, and its files, in one turn. */
+  function readOne(subject: ReadingSubject, readTree: (pid: number) => TreeUsage | null, current = subject.current()): void {
+    const { key, pid, cgroup } = current;
+    const tree = pid === null ? null : readTree(pid);
+    let usage: CgroupUsage | null = null;
+    if (cgroup) {
+      try {
+        usage = cgroup.usage();
+      } catch {
+        usage = null; // an unreadable cgroup shows "unknown", as before
+      }
+    }
+    readings.set(subject.address, { key, at: now(), tree, cgroup: usage });
+  }
+
   async function readAll(): Promise<void> {
     const from = now();
     const readTree = await deps.treeReader();
+    lastReader = readTree;
     const subjects = [...deps.subjects()];
     const seen = new Set<string>();
     for (let i = 0; i < subjects.length; i += t.slice) {
       if (i > 0) await nextTurn();
       for (const subject of subjects.slice(i, i + t.slice)) {
         seen.add(subject.address);
-        // the key, pid and cgroup of this moment, and the files read in the same turn
-        const { key, pid, cgroup } = subject.current();
-        const tree = pid === null ? null : readTree(pid);
-        let usage: CgroupUsage | null = null;
-        if (cgroup) {
-          try {
-            usage = cgroup.usage();
-          } catch {
-            usage = null; // an unreadable cgroup shows "unknown", as before
-          }
-        }
-        readings.set(subject.address, { key, at: now(), tree, cgroup: usage });
+        readOne(subject, readTree);
       }
     }
     for (const address of readings.keys()) if (!seen.has(address)) readings.delete(address); // removed agents
@@ -172,6 +185,18 @@ export function createStatusReadings(deps: StatusReadingsDeps): StatusReadings {
       this.asked();
       if (now() - doneFrom < t.refreshMs) return;
       await (running ?? refresh()).catch(() => undefined); // a failed refresh shows nulls, as an unreadable file did
+    },
+    async fill(subjects) {
+      const missing: Array<{ subject: ReadingSubject; current: ReturnType<ReadingSubject['current']> }> = [];
+      for (const subject of subjects) {
+        const current = subject.current();
+        if (this.shown(subject.address, current.key) === undefined) missing.push({ subject, current });
+        if (missing.length >= t.slice) break;
+      }
+      if (missing.length === 0) return;
+      const readTree = lastReader ?? (lastReader = await deps.treeReader());
+      // read in this turn: each agent's key again, in case it changed while the scan was read
+      for (const { subject } of missing) readOne(subject, readTree);
     },
     refreshes: () => count,
     idle: () => running === null && timer === null,
