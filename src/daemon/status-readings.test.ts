@@ -80,3 +80,26 @@ test('fill() reads now the agents without a reading in their current state, one 
   assert.equal(readings.shown('f/c', 'starting 2 31'), undefined, 'beyond the slice: none until the next refresh or fill');
   readings.close();
 });
+
+test('fresh() does not wait for a refresh under way while the last one is still shown (a request never waits out a slow refresh)', async () => {
+  let t = 0;
+  const { list } = subjects();
+  let release: (() => void) | undefined;
+  let calls = 0;
+  const readings = createStatusReadings({
+    subjects: list,
+    // the first scan answers at once, the second one only when released
+    treeReader: () => (++calls === 1 ? Promise.resolve(() => null) : new Promise((resolve) => (release = () => resolve(() => null)))),
+    now: () => t,
+    timings: { refreshMs: 1000, activeMs: 5000, showMs: 3000 },
+  });
+  await readings.fresh();
+  t = 1500; // past refreshMs: the next refresh (its timer) begins and hangs on its scan
+  await waitFor(() => calls === 2 || undefined, { timeoutMs: 5000, what: 'the next refresh to begin' });
+  await readings.fresh();
+  assert.equal(readings.refreshes(), 1, 'and fresh() did not wait for it');
+  assert.ok(readings.shown('f/a', 'running 1 10'), 'the last reading is still shown');
+  release!();
+  await waitFor(() => readings.refreshes() === 2 || undefined, { timeoutMs: 5000, what: 'the second refresh' });
+  readings.close();
+});
