@@ -143,6 +143,22 @@ describe('against a fixture server', () => {
     assert.deepEqual(doc.agents.map((a) => a.address), ['acme/korax', 'acme/alpha']);
   });
 
+  test('status --json prints the views unchecked (a newer fleetd\'s state this fleetctl does not know), still refuses a filter that matches nothing and an answer that is no object', async () => {
+    const body = statusBody();
+    const s = await serve({ 'GET /v1/agents': { json: { ...body, agents: body.agents.map((a) => ({ ...a, state: 'hibernating' })) } } });
+    const r = await runFleetctl(['--socket', s.socket, 'status', '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { agents: { state: string }[] }).agents.map((a) => a.state), body.agents.map(() => 'hibernating'));
+    const none = await runFleetctl(['--socket', s.socket, 'status', 'acme/nobody', '--json']);
+    assert.equal(none.exitCode, 1);
+    assert.match(none.stdout + none.stderr, /acme\/nobody/);
+    await s.close(); // same socket path: one fixture at a time
+    const bad = await serve({ 'GET /v1/agents': { json: [1, 2] } });
+    const r2 = await runFleetctl(['--socket', bad.socket, 'status', '--json']);
+    assert.notEqual(r2.exitCode, 0);
+    assert.match(r2.stdout + r2.stderr, /not a JSON object/);
+  });
+
   test('status with a filter that matches nothing: exit 1', async () => {
     const s = await serve({ 'GET /v1/agents': { json: statusBody() } });
     const r = await runFleetctl(['status', 'acme/nobody', '--socket', s.socket]);

@@ -39,6 +39,8 @@ interface Options {
   holdBoot?: Set<string>;
   /** gateway.reloadTimeoutMs of the manifest. */
   reloadTimeoutMs?: number;
+  /** Tree readings that name their pid, refreshed every 10 ms while asked (else null readings, default timings). */
+  readings?: boolean;
 }
 
 function setup(dir: string, agents: Record<string, unknown>, options: Options = {}) {
@@ -57,7 +59,9 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
     logger,
     store,
     installRuntime: () => runtime.promise,
-    treeUsage: () => (reads.treeUsage++, new Map()),
+    // a tree reading tells its pid: rssBytes = pid * 1000 (options.readings: figures at all)
+    treeReader: async () => (reads.treeUsage++, (pid: number) => (options.readings ? { rssBytes: pid * 1000, cpuSeconds: pid } : null)),
+    ...(options.readings ? { readingTimings: { refreshMs: 10, activeMs: 60_000, showMs: 60_000 } } : {}),
     now: () => Date.now(),
     parentEnv: { PATH: '/usr/bin:/bin' },
     isPortFree: async () => true,
@@ -102,6 +106,8 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
     store,
     /** How often the fleet read /proc for its views. */
     reads,
+    /** Ends a gateway as if it crashed (exit code 1). */
+    crash: (pid: number) => live.get(pid)?.({ code: 1, signal: null }),
   };
 }
 
@@ -119,6 +125,52 @@ describe('fleet: launches, stops and the single state', () => {
       assert.equal(reads.treeUsage, before, 'states() read /proc');
       assert.deepEqual(fleet.views().map((v) => v.state).sort(), ['running', 'stopped']);
       await fleet.shutdown();
+    }));
+
+  test("status never shows a reading of another state: after a crash, a respawn and a stop each agent shows its current pid's figures or null, and readings refresh", () =>
+    withTempDir(async (dir) => {
+      const { manifest, fleet, runtime, state, crash, reads } = setup(dir, { a: {}, b: {} }, { readings: true });
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      runtime.resolve(fakeRuntime);
+      await waitFor(() => state('acme/a').state === 'running' && state('acme/b').state === 'running', { timeoutMs: 5000, what: 'both running' });
+      try {
+        const first = state('acme/a').pid as number;
+        // a status after a quiet spell waits for one refresh: figures, not nulls
+        const fresh = await fleet.statusViews();
+        assert.deepEqual(fresh.map((v) => v.rssBytes), fresh.map((v) => v.pid! * 1000));
+        const before = reads.treeUsage;
+        await waitFor(() => reads.treeUsage > before + 2 || undefined, { timeoutMs: 5000, what: 'readings refreshed while status is asked for' });
+        /** Every agent shows its own pid's figures, or none (what did not is collected: waitFor retries on a throw). */
+        const wrong: string[] = [];
+        const check = () => {
+          for (const v of fleet.views()) {
+            if (v.rssBytes !== null && v.rssBytes !== (v.pid ?? 0) * 1000) wrong.push(`${v.address} (${v.state}, pid ${v.pid}) showed the reading of pid ${v.rssBytes / 1000}`);
+            if (v.pid === null && v.cpuSeconds !== null) wrong.push(`${v.address} (${v.state}) without a process showed CPU`);
+          }
+        };
+        crash(first);
+        // the exit is seen, then a new pid: at every moment, its own figures or null
+        const seenStates = new Set<string>();
+        await waitFor(
+          () => {
+            check();
+            const a = state('acme/a');
+            seenStates.add(`${a.state} ${a.pid === first ? 'old pid' : a.pid === null ? 'no pid' : 'new pid'}`);
+            return a.state === 'running' && a.pid !== first && a.rssBytes === a.pid! * 1000 ? a : undefined;
+          },
+          { timeoutMs: 10_000, intervalMs: 1, what: 'acme/a running again with its new pid read' },
+        );
+        assert.ok([...seenStates].some((s) => !s.endsWith('new pid') && !s.startsWith('running')), `the exit was seen before the respawn: ${[...seenStates].join(', ')}`);
+        await fleet.stop('acme/b');
+        const stopped = state('acme/b');
+        assert.equal(stopped.state, 'stopped');
+        assert.equal(stopped.rssBytes, null, 'a stopped agent shows no RSS (its last run is gone)');
+        check();
+        assert.deepEqual(wrong, []);
+      } finally {
+        await fleet.shutdown();
+      }
     }));
 
   test('an agent stopped while it waits for its runtime is never spawned; the other one is', () =>

@@ -43,8 +43,8 @@ import type { InstallRuntime } from './runtime-cache.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
-import { agentViews, type ViewsContext } from './views.js';
-import { createUsageCache } from '../isolation/usage-cache.js';
+import { agentViews, createViewMemo } from './views.js';
+import { createStatusReadings, stateKey, type ReadingSubject, type StatusReadingsDeps } from './status-readings.js';
 import { unknownTarget } from '../plan/unknown-address.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
 import { federationView } from '../federation/view.js';
@@ -55,8 +55,10 @@ export interface FleetDeps {
   store: RegistryStore;
   installRuntime: InstallRuntime;
   createRunner: AgentDeps['createRunner'];
-  /** Usage (RSS, CPU) of each pid's whole process tree, from one read of /proc (ViewsContext.treeUsage). */
-  treeUsage: ViewsContext['treeUsage'];
+  /** Starts one read of the gateways' process trees for the status readings (status-readings.ts StatusReadingsDeps.treeReader). */
+  treeReader: StatusReadingsDeps['treeReader'];
+  /** Timings of the status readings (tests shorten them). */
+  readingTimings?: StatusReadingsDeps['timings'];
   now: () => number;
   isPortFree?: PortProbe;
   /** fleetd's environment with a cleaned PATH (plan/gateway-env.ts cleanGatewayPath). */
@@ -285,13 +287,36 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     return membership.run(() => reconcileHeld(target, options));
   }
 
-  // cgroup readings shared by status calls and scrapes within a second (isolation/usage-cache.ts)
-  const usageCache = createUsageCache();
+  // Each agent's usage (/proc tree, cgroup), refreshed off the request path while status is
+  // asked for (status-readings.ts); views rebuilt only for agents that changed (views.ts).
+  const subjectOf = (agent: Agent): ReadingSubject => ({
+    address: agent.address,
+    current: () => {
+      const status = agent.status();
+      return { key: stateKey(status), pid: status.pid, cgroup: agent.isolation?.cgroup };
+    },
+  });
+  const readings = createStatusReadings({
+    subjects: () => [...agents.values()].map(subjectOf),
+    treeReader: deps.treeReader,
+    ...(deps.readingTimings ? { timings: deps.readingTimings } : {}),
+  });
+  const memo = createViewMemo();
 
-  /** Status of every agent (or of one): one /proc snapshot serves them all (daemon/views.ts). */
+  /** Status of every agent (or of one), from the readings there are (an agent without a recent one in its state: null figures). */
   function views(address?: string): AgentView[] {
-    const chosen = [...agents.values()].filter((a) => address === undefined || a.address === address);
-    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), treeUsage: deps.treeUsage, usageCache, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
+    const one = address === undefined ? undefined : agents.get(address as AgentAddress);
+    const chosen = address === undefined ? [...agents.values()] : one ? [one] : [];
+    readings.asked();
+    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), readings, memo, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
+  }
+
+  /** views(), once the readings are fresh (after a quiet spell: one refresh, read a slice per turn) and agents whose state changed since are read (one slice at most). */
+  async function statusViews(address?: string): Promise<AgentView[]> {
+    await readings.fresh();
+    const one = address === undefined ? undefined : agents.get(address as AgentAddress);
+    await readings.fill((address === undefined ? [...agents.values()] : one ? [one] : []).map(subjectOf));
+    return views(address);
   }
 
   /** The view of one agent. */
@@ -310,6 +335,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     /** The agents' addresses, sorted. */
     addresses: (): AgentAddress[] => [...agents.keys()].sort(),
     views,
+    statusViews,
     view,
     /** Every agent's state, unsorted: its runner's alone (no /proc, no cgroup read; the systemd status line). */
     states: (): AgentState[] => [...agents.values()].map((a) => a.status().state),
@@ -587,6 +613,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     /** Stops every gateway in parallel, each within its stop timeout; pending launches are cancelled; the registry is flushed. */
     async shutdown(): Promise<void> {
       shuttingDown = true;
+      readings.close();
       await Promise.allSettled([...agents.values()].map((agent) => agent.stopPlanned('fleetd is shutting down')));
       await store.flush().catch((err: unknown) => log.error({ err: (err as Error).message }, 'the registry could not be written at shutdown'));
     },

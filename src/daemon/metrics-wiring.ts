@@ -21,9 +21,9 @@ export function timedProbe(address: string, probe: ProbeFn, observe: (address: s
   };
 }
 
-/** Builds one scrape's agents from the fleet's views (the same figures as `fleetctl status`). */
-export function sampleAgents(fleet: Fleet): AgentSample[] {
-  return fleet.views().map((v) => {
+/** Builds one scrape's agents from the fleet's views (the same figures as `fleetctl status`, read fresh when no status call keeps them so). */
+export async function sampleAgents(fleet: Fleet): Promise<AgentSample[]> {
+  return (await fleet.statusViews()).map((v) => {
     return {
       address: v.address,
       fleet: v.fleet,
@@ -48,7 +48,7 @@ export async function startFleetMetrics(o: { fleet: Fleet; upgrades: UpgradeCont
   if (typeof address === 'string') throw new Error(`internal: metrics.listen passed validation but ${address}`);
   // loaded only when metrics are on: prom-client adds ~12 MB to fleetd's RSS
   const [{ createMetrics }, { startMetricsServer }] = await Promise.all([import('../metrics/collect.js'), import('../metrics/server.js')]);
-  const metrics = createMetrics(async () => ({ agents: sampleAgents(o.fleet), rollout: o.upgrades.status().rollout }), { version: VERSION });
+  const metrics = createMetrics(async () => ({ agents: await sampleAgents(o.fleet), rollout: o.upgrades.status().rollout }), { version: VERSION });
   o.events.subscribe((e) => metrics.eventPublished(e.type));
   const server = await startMetricsServer(address, () => metrics.text(), metrics.registry.contentType, o.logger);
   return { server, observeProbe: metrics.probeObserved };

@@ -40,8 +40,8 @@ export interface AgentIsolationInput {
   ksm?: KsmSupport | undefined;
   /** RSS of the gateway's process tree (the fallback's figure), bytes. */
   treeRssBytes?: number | null | undefined;
-  /** Reads the cgroup's usage (default cgroup.usage(); fleetd answers from a usage-cache.ts reading). */
-  readUsage?: ((cgroup: AgentCgroup) => CgroupUsage) | undefined;
+  /** The cgroup's usage as read before (fleetd: its status reading, daemon/status-readings.ts; null: not read yet, shown as unknown); undefined: cgroup.usage() now. */
+  usage?: CgroupUsage | null | undefined;
   /**
    * A gateway process runs (the agent has a pid). Without one the cgroup still charges what
    * its last run left (page cache, kernel memory: a few KiB to MiB), which is no agent's
@@ -54,7 +54,7 @@ export interface AgentIsolationInput {
 /** One agent's view (reads the cgroup's files: cheap, no /proc walk). */
 export function agentIsolationView(input: AgentIsolationInput): AgentIsolationView {
   const { spec, cgroup } = input;
-  const usage = cgroup ? (input.readUsage ? input.readUsage(cgroup) : cgroup.usage()) : undefined;
+  const usage = !cgroup ? undefined : input.usage === undefined ? cgroup.usage() : (input.usage ?? undefined);
   const limitBytes = usage?.memory.limit ?? spec.limits.memoryBytes ?? null;
   const current = !input.running ? null : usage ? usage.memory.current : (input.treeRssBytes ?? null);
   const source = !input.running ? 'none' : usage && usage.memory.current !== null ? 'cgroup' : input.treeRssBytes != null ? 'tree-rss' : 'none';

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { ProcStat } from './proc.js';
 import { descendantsOf, groupMembers, readStat, trackTree } from './proc.js';
-import { createProcTable, treeUsageOf } from './proc-table.js';
+import { createProcTable, SCAN_SLICE, treeUsageOf } from './proc-table.js';
 import { waitFor } from '../util/wait-for.js';
 import { PidTracker } from '../../test/support/testkit.js';
 
@@ -73,6 +73,27 @@ describe('proc table', () => {
       'the pid itself read now, its living descendants (11, 12; not the zombie 13) from the scan; a gone pid and a zombie left out',
     );
     assert.equal(table.scans().tables, 1, 'status reuses a recent scan, even for a pid it does not know yet');
+  });
+
+  test('a sliced scan reads SCAN_SLICE processes per turn, is shared by concurrent callers, and then serves snapshot(); real /proc: same processes as a whole walk', async () => {
+    const pids = Array.from({ length: SCAN_SLICE * 2 + 1 }, (_, i) => i + 1);
+    let clock = 100;
+    const readsPerTurn: number[] = [0];
+    let turns = 0;
+    const tick = setInterval(() => undefined, 1); // keeps the loop turning
+    const table = createProcTable({ now: () => clock, pids: () => pids, stat: (pid) => (readsPerTurn[turns]!++, proc(pid, 0, pid)) });
+    const countTurns = () => void setImmediate(() => (turns++, readsPerTurn.push(0), turns < 10 && countTurns()));
+    countTurns();
+    const [a, b] = await Promise.all([table.snapshotSliced(), table.snapshotSliced(100)]);
+    clearInterval(tick);
+    assert.equal(a, b, 'one scan for both');
+    assert.equal(a.list.length, pids.length);
+    assert.ok(Math.max(...readsPerTurn) <= SCAN_SLICE, `at most a slice per turn: ${readsPerTurn.join(' ')}`);
+    assert.equal(table.snapshot(100), a, 'it serves a later snapshot() of the same moment');
+    clock = 101;
+    assert.notEqual(await table.snapshotSliced(), a);
+    const real = await createProcTable().snapshotSliced();
+    assert.ok(real.byPid.has(process.pid) && real.list.length > 1);
   });
 
   test('real /proc: one environment pass finds a child by its marker; RSS of a real tree is non-zero', async () => {

@@ -8,13 +8,27 @@
 // STARTED at or after `notBefore` (monotonic ms), else scans again. A stop that just sent
 // SIGSTOP asks for a scan taken after that moment; a probe that only keeps its list of
 // descendants current accepts one a few seconds old; 200 stops polling together share one
-// scan per poll. Scans are synchronous: no caller ever sees a half-built table.
+// scan per poll. Scans are synchronous: no caller ever sees a half-built table. The one
+// exception is snapshotSliced, for readers that can wait (status readings, off the request
+// path): it reads /proc a slice of processes per turn of the event loop, so a walk of 1000
+// processes (~25 ms at 200 agents) never holds fleetd's thread for more than a slice.
+import { readdirSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CLOCK_TICKS_PER_SECOND, descendantsOf, indexProcesses, listProcesses, readEnvVar, readStat, uptimeSeconds, type ProcRef, type ProcSnapshot, type ProcStat } from './proc.js';
+
+/** Processes read per turn of the event loop by snapshotSliced (~20 us each). */
+export const SCAN_SLICE = 64;
 
 /** Shared, coalescing access to /proc for every runner of one fleetd. */
 export interface ProcTable {
   /** A snapshot whose scan started at or after `notBefore` (monotonic ms of `now()`; default now: a new scan). */
   snapshot(notBefore?: number): ProcSnapshot;
+  /**
+   * Like snapshot, read SCAN_SLICE processes per turn of the event loop (never a whole walk
+   * in one turn); concurrent calls share one scan. The snapshot it makes serves later
+   * snapshot() calls like any other (it started when its first slice was read).
+   */
+  snapshotSliced(notBefore?: number): Promise<ProcSnapshot>;
   /** Processes whose environment holds exactly `name=value`, from a scan started at or after `notBefore` (environments read once per process, see environmentIndex). */
   marked(name: string, value: string, notBefore?: number): ProcRef[];
   /** The table's clock (monotonic ms): callers take their `notBefore` from it. */
@@ -28,6 +42,10 @@ export interface ProcTableDeps {
   now?: () => number;
   /** Reads every process of /proc. */
   list?: () => ProcStat[];
+  /** The pids of /proc, for snapshotSliced (default: /proc's numeric entries; with `list` given and not this: list() in one turn). */
+  pids?: () => number[];
+  /** One process of /proc, for snapshotSliced (default readStat). */
+  stat?: (pid: number) => ProcStat | undefined;
   /** The value of `name` in a process's initial environment (undefined: unset or unreadable). */
   readEnv?: (pid: number, name: string) => string | undefined;
   /** Seconds since boot, the clock of start times (100 ticks per second). */
@@ -52,9 +70,43 @@ export function createProcTable(deps: ProcTableDeps = {}): ProcTable {
     cached = indexProcesses(procs, takenAt, now());
     return cached;
   };
+  // A sliced walk: deps.list (tests) is read whole; else /proc's pids, SCAN_SLICE per turn.
+  const sliced = deps.list && !deps.pids ? null : { pids: deps.pids ?? procPids, stat: deps.stat ?? readStat };
+  let slicing: { takenAt: number; done: Promise<ProcSnapshot> } | null = null;
+  const scanSliced = async (takenAt: number): Promise<ProcSnapshot> => {
+    counts.tables += 1;
+    let procs: ProcStat[];
+    if (!sliced) procs = list();
+    else {
+      procs = [];
+      const pids = sliced.pids();
+      for (let i = 0; i < pids.length; i += SCAN_SLICE) {
+        if (i > 0) await nextTurn();
+        for (const pid of pids.slice(i, i + SCAN_SLICE)) {
+          const stat = sliced.stat(pid);
+          if (stat) procs.push(stat);
+        }
+      }
+    }
+    const snap = indexProcesses(procs, takenAt, now());
+    if (!cached || cached.takenAt < takenAt) cached = snap;
+    return snap;
+  };
   return {
     now,
     snapshot,
+    snapshotSliced(notBefore = now()) {
+      if (cached && cached.takenAt >= notBefore) return Promise.resolve(cached);
+      if (slicing && slicing.takenAt >= notBefore) return slicing.done;
+      const takenAt = now();
+      const mine = { takenAt, done: scanSliced(takenAt) };
+      slicing = mine;
+      const clear = () => {
+        if (slicing === mine) slicing = null;
+      };
+      mine.done.then(clear, clear);
+      return mine.done;
+    },
     marked(name, value, notBefore = now()) {
       let entry = envIndexes.get(name);
       if (!entry || entry.takenAt < notBefore) {
@@ -126,15 +178,37 @@ export function treeUsageOf(procs: ProcTable, pids: readonly number[], pageSize:
   const snap = procs.snapshot(procs.now() - maxAgeMs);
   const out = new Map<number, TreeUsage>();
   for (const pid of pids) {
-    const own = ownStat(pid);
-    if (!own || own.state === 'Z') continue;
-    let pages = own.rssPages;
-    let ticks = own.cpuTicks;
-    for (const p of descendantsOf(pid, snap)) {
-      pages += p.rssPages;
-      ticks += p.cpuTicks;
-    }
-    out.set(pid, { rssBytes: pages * pageSize, cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND });
+    const usage = treeUsageIn(snap, pid, pageSize, ownStat);
+    if (usage) out.set(pid, usage);
+  }
+  return out;
+}
+
+/** Usage of one pid's tree (see treeUsageOf): the pid read now, its descendants from `snap`; null when it is gone or a zombie. */
+export function treeUsageIn(snap: ProcSnapshot, pid: number, pageSize: number, ownStat: (pid: number) => ProcStat | undefined = readStat): TreeUsage | null {
+  const own = ownStat(pid);
+  if (!own || own.state === 'Z') return null;
+  let pages = own.rssPages;
+  let ticks = own.cpuTicks;
+  for (const p of descendantsOf(pid, snap)) {
+    pages += p.rssPages;
+    ticks += p.cpuTicks;
+  }
+  return { rssBytes: pages * pageSize, cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND };
+}
+
+/** The pids of /proc's numeric entries ([] when /proc cannot be read). */
+function procPids(): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57) out.push(Number(name));
   }
   return out;
 }

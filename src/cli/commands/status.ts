@@ -1,7 +1,8 @@
 // `fleetctl status [FLEET[/AGENT]]`: one line per agent, sorted by address, filtered here.
 import type { Command } from 'commander';
 import { unknownTarget } from '../../plan/unknown-address.js';
-import { callRaw } from '../../protocol/client.js';
+import { callJson, callRaw } from '../../protocol/client.js';
+import { FleetError } from '../../errors.js';
 import { formatDurationCompact } from '../../util/duration.js';
 import type { AgentView, ResponseBody } from '../../protocol/schemas.js';
 import { parseFilter, type StatusFilter } from '../address.js';
@@ -25,14 +26,19 @@ export function registerStatus(program: Command, run: CliRun): void {
     .action(async (filterText: string | undefined, _opts: unknown, cmd: Command) => {
       const filter = filterText === undefined ? undefined : parseFilter(filterText);
       const { socket, json } = globalsOf(cmd, run.deps);
-      const { data, raw } = await callRaw(socket, 'status');
-      const agents = data.agents.filter((a) => matches(a, filter));
-      if (filter && agents.length === 0) throw unknownTarget(filter.agent ? `${filter.fleet}/${filter.agent}` : filter.fleet, data.agents.map((a) => a.address));
       if (json) {
-        const doc = raw as { agents: { fleet?: unknown; agent?: unknown }[] };
-        printJson(run.deps.io, filter ? { ...doc, agents: doc.agents.filter((a) => matches(a, filter)) } : doc);
+        // printed as fleetd sent it: no schema check of every view (see callJson)
+        const doc = await callJson(socket, 'status');
+        if (!Array.isArray(doc.agents)) throw new FleetError('INTERNAL', "fleetd's answer to status has no agents list");
+        const all = doc.agents as { fleet?: unknown; agent?: unknown; address?: unknown }[];
+        const chosen = all.filter((a) => matches(a, filter));
+        if (filter && chosen.length === 0) throw unknownTarget(filter.agent ? `${filter.fleet}/${filter.agent}` : filter.fleet, all.map((a) => String(a.address)));
+        printJson(run.deps.io, filter ? { ...doc, agents: chosen } : doc);
         return;
       }
+      const { data } = await callRaw(socket, 'status');
+      const agents = data.agents.filter((a) => matches(a, filter));
+      if (filter && agents.length === 0) throw unknownTarget(filter.agent ? `${filter.fleet}/${filter.agent}` : filter.fleet, data.agents.map((a) => a.address));
       if (agents.length === 0) {
         note(run.deps.io, `no agents (fleetd ${data.daemon.version}, manifest ${data.daemon.manifest})`);
         return;

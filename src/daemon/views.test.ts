@@ -1,0 +1,91 @@
+// Status views memoized per agent: rebuilt whenever anything they show changed (the runner's
+// status, nested fields too; the reading; the registry entry; the declaration; the last
+// launch's runtime), always equal to a view built anew; uptime follows the clock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
+import type { RunnerStatus } from '../supervise/types.js';
+import type { Agent } from './agent.js';
+import { agentViews, createViewMemo, sameData } from './views.js';
+import { createStatusReadings, stateKey, type StatusReading, type StatusReadings } from './status-readings.js';
+
+/** The parts of an Agent a view reads. */
+interface FakeAgent {
+  address: string;
+  desired: DesiredAgent;
+  entry: Readonly<RegistryEntry> | undefined;
+  isolation: Agent['isolation'];
+  runtimeVersions: Agent['runtimeVersions'];
+  current: RunnerStatus;
+  status(): RunnerStatus;
+}
+
+function fakeAgent(): FakeAgent {
+  const desired = { address: 'acme/a', fleet: 'acme', agent: 'a', source: 'manifest', enabled: true, config: {}, env: {}, launch: { kind: 'openclaw', version: '2026.9.6' } } as unknown as DesiredAgent;
+  const current: RunnerStatus = { address: 'acme/a', state: 'running', reason: 'healthy', since: 1000, pid: 42, port: 18000, spawnedAt: 900, runningSince: 1000, restarts: 0, lastExit: null, health: { live: true, ready: true, failing: [] } as unknown as RunnerStatus['health'], nextStartAt: null };
+  return {
+    address: 'acme/a',
+    desired,
+    entry: { desired: 'running', port: 18000 } as unknown as RegistryEntry,
+    isolation: undefined,
+    runtimeVersions: { openclaw: '2026.9.6', node: '24.0.0' },
+    current,
+    status() {
+      return structuredClone(this.current);
+    },
+  };
+}
+
+/** Readings whose one reading (if any) is `reading`, shown for its key. */
+function readingsOf(box: { reading: StatusReading | undefined }): StatusReadings {
+  const r = createStatusReadings({ subjects: () => [], treeReader: async () => () => null });
+  return { ...r, asked: () => undefined, shown: (_address, key) => (box.reading?.key === key ? box.reading : undefined) };
+}
+
+test('a memoized view equals one built anew after every kind of change, and is reused while nothing changed', () => {
+  const agent = fakeAgent();
+  const box: { reading: StatusReading | undefined } = { reading: undefined };
+  const readings = readingsOf(box);
+  const memo = createViewMemo();
+  let now = 5000;
+  const both = () => {
+    const ctx = { stateDir: '/state', now, readings };
+    const memoized = agentViews([agent as unknown as Agent], { ...ctx, memo })[0]!;
+    const fresh = agentViews([agent as unknown as Agent], ctx)[0]!;
+    assert.deepEqual(memoized, fresh);
+    return memoized;
+  };
+  const first = both();
+  assert.equal(first.uptimeMs, 4100);
+  now = 6000;
+  const again = both();
+  assert.equal(again.uptimeMs, 5100, 'uptime follows the clock');
+  assert.equal(again.health, first.health, 'nothing changed: the memoized view serves');
+  const changes: Array<[string, () => void, (v: ReturnType<typeof both>) => unknown, unknown]> = [
+    ['reason', () => (agent.current.reason = 'still healthy'), (v) => v.reason, 'still healthy'],
+    ['health (nested)', () => ((agent.current.health as { ready: boolean }).ready = false), (v) => v.health.ready, false],
+    ['health failing (array)', () => ((agent.current.health as unknown as { failing: string[] }).failing = ['x']), (v) => (v.health as unknown as { failing: string[] }).failing, ['x']],
+    ['restarts', () => (agent.current.restarts = 1), (v) => v.restarts, 1],
+    ['lastExit', () => (agent.current.lastExit = { code: 1, signal: null, at: 5500, runtimeMs: 10 } as RunnerStatus['lastExit']), (v) => v.lastExit?.code, 1],
+    ['state and pid', () => Object.assign(agent.current, { state: 'starting', since: 6000, pid: 43, spawnedAt: 6000, runningSince: null }), (v) => [v.state, v.pid, v.healthyForMs], ['starting', 43, null]],
+    ['a reading in this state', () => (box.reading = { key: stateKey(agent.current), at: 0, tree: { rssBytes: 4096, cpuSeconds: 1 }, cgroup: null }), (v) => v.rssBytes, 4096],
+    ['a newer reading', () => (box.reading = { key: stateKey(agent.current), at: 1, tree: { rssBytes: 8192, cpuSeconds: 2 }, cgroup: null }), (v) => v.rssBytes, 8192],
+    ['a new state (the reading is of the old one)', () => Object.assign(agent.current, { state: 'running', since: 6100, runningSince: 6100 }), (v) => [v.state, v.rssBytes], ['running', null]],
+    ['registry entry replaced', () => (agent.entry = { desired: 'stopped', port: 18000 } as unknown as RegistryEntry), (v) => v.desired, 'stopped'],
+    ['declaration replaced', () => (agent.desired = { ...agent.desired, enabled: false }), (v) => v.enabled, false],
+    ['runtime of the launch', () => (agent.runtimeVersions = { openclaw: '2026.10.1', node: '24.0.0' }), (v) => v.openclaw, '2026.10.1'],
+  ];
+  for (const [what, change, shown, expected] of changes) {
+    change();
+    assert.deepEqual(shown(both()), expected, what);
+  }
+});
+
+test('sameData: deep equality of plain data', () => {
+  assert.ok(sameData({ a: 1, b: [1, { c: null }] }, { a: 1, b: [1, { c: null }] }));
+  assert.ok(!sameData({ a: 1, b: [1, { c: null }] }, { a: 1, b: [1, { c: 0 }] }));
+  assert.ok(!sameData({ a: 1 }, { a: 1, b: undefined }));
+  assert.ok(!sameData({ a: 1, b: undefined }, { a: 1, c: undefined }));
+  assert.ok(!sameData([1], { 0: 1 }));
+  assert.ok(!sameData(null, {}));
+});
