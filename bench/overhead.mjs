@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busybox, childrenWith, cpuSeconds, runSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
+import { busybox, childrenWith, runSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
 import { pm2Driver, supervisordDriver } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -85,12 +85,13 @@ async function trial(name, n) {
     await sleep(Math.min(10_000, idleMs / 4));
     const helpers = d.helperPids ? d.helperPids() : [];
     const helperCpu = () => helpers.reduce((sum, p) => sum + (runSeconds(p) ?? 0), 0);
-    const c0 = cpuSeconds(pid);
+    // scheduler run time (schedstat), as for the shims: utime+stime is charged by ticks, and a daemon idling in short bursts is sampled, not measured
+    const c0 = runSeconds(pid);
     const h0 = helperCpu();
     const w0 = performance.now();
     await sleep(idleMs);
     const windowSec = (performance.now() - w0) / 1000;
-    row.idleCpu = ((cpuSeconds(pid) - c0) / windowSec) * 100;
+    row.idleCpu = ((runSeconds(pid) - c0) / windowSec) * 100;
     row.rssIdle = rssOf(pid);
     log(`${tag}: idle CPU ${row.idleCpu.toFixed(2)} %, RSS after idle ${mib(row.rssIdle)} MiB`);
     if (helpers.length > 0) {
@@ -148,14 +149,14 @@ async function trial(name, n) {
     // Soak (fleetd: it probes; the peers do nothing while idle): RSS every minute.
     if (name === 'fleetd' && soakMs > 0) {
       const samples = [rssOf(pid)];
-      const sc0 = cpuSeconds(pid);
+      const sc0 = runSeconds(pid);
       const sw0 = performance.now();
       const soakEnd = sw0 + soakMs;
       while (performance.now() < soakEnd) {
         await sleep(Math.min(60_000, soakEnd - performance.now()));
         samples.push(rssOf(pid));
       }
-      row.soakCpu = ((cpuSeconds(pid) - sc0) / ((performance.now() - sw0) / 1000)) * 100;
+      row.soakCpu = ((runSeconds(pid) - sc0) / ((performance.now() - sw0) / 1000)) * 100;
       row.soak = samples;
       log(`${tag}: soak ${sec(soakMs)} s: RSS ${samples.map(mib).join(' -> ')} MiB, CPU ${row.soakCpu.toFixed(2)} %`);
     }
@@ -217,7 +218,7 @@ lines.push('| row | ' + rows.map((r) => `${r.target}, N = ${r.n}`).join(' | ') +
 lines.push('| --- | ' + rows.map(() => '---').join(' | ') + ' |');
 const add = (label, f) => lines.push(`| ${label} | ${rows.map((r) => f(r) ?? '-').join(' | ')} |`);
 add('host load (1-min) before each trial', (r) => r.load);
-add('idle CPU of the daemon', (r) => `${r.idleCpu.toFixed(2)} %`);
+add('idle CPU of the daemon (scheduler run time)', (r) => `${r.idleCpu.toFixed(2)} %`);
 add('daemon RSS, all running / after idle', (r) => `${mib(r.rssRunning)} / ${mib(r.rssIdle)} MiB`);
 add('start all until status shows N running', (r) => `${sec(r.startMs)} s`);
 add('stop all (daemon stays) until no child left', (r) => `${sec(r.stopMs)} s (${r.stopHow}; returned after ${sec(r.stopCmdMs)} s)`);
@@ -226,7 +227,7 @@ add('kill -9 of a child until status shows it running', (r) => `${r.killMs.toFix
 add('`status` latency (CLI; fleetd: / bare socket request)', (r) => `${r.statusCli.toFixed(0)} ms${r.statusRaw === null ? '' : ` / ${r.statusRaw.toFixed(1)} ms`}`);
 add('shutdown (SIGTERM) until no child left', (r) => `${sec(r.shutdownMs)} s`);
 add(`fleetd: RSS through the soak, every minute`, (r) => (r.soak ? `${r.soak.map(mib).join(' → ')} MiB` : null));
-add('fleetd: CPU during the soak', (r) => (r.soakCpu === null ? null : `${r.soakCpu.toFixed(2)} %`));
+add('fleetd: CPU during the soak (scheduler run time)', (r) => (r.soakCpu === null ? null : `${r.soakCpu.toFixed(2)} %`));
 add('fleetd: its per-agent shims, idle CPU (scheduler run time) / PSS (RSS) in all', (r) => (r.helpers ? `${r.helpers.count} shims: ${r.helpers.cpu.toFixed(2)} % / ${mib(r.helpers.pss)} MiB (${mib(r.helpers.rss)} MiB)` : null));
 const report = lines.join('\n') + '\n';
 process.stdout.write(report);

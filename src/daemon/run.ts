@@ -19,6 +19,7 @@ import { createRunner } from '../supervise/runner.js';
 import { createListenTable, createSharedListenerCheck } from '../supervise/listener-owner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { describeShim } from '../supervise/shim-client.js';
+import { createWatchWheel } from '../supervise/watch-wheel.js';
 import { restoreLeftovers, sharedRestoreDeps } from './live-restore.js';
 import { anyAgentMerges, cgroupConfigFor, outsideItsCgroup, removeAgentCgroups, sweepAgentCgroups } from './isolation-boot.js';
 import { setupIsolationHost } from '../isolation/agent-isolation.js';
@@ -153,6 +154,8 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   // One read of /proc/net/tcp{,6} serves every runner's listener checks for 50 ms, and one fresh read every start verdict waiting for one (listener-owner.ts).
   const listenTable = createListenTable();
   const procDeps = sharedProcDeps(procs, { trackMaxAgeMs: () => (fleetRef?.manifest ?? manifest).health.intervalMs / 2 });
+  // One timer per period for every agent whose shim watches its readiness (supervise/watch-wheel.ts).
+  const watchWheel = createWatchWheel();
   const fleet = createFleet(manifest, {
     logger: log,
     store,
@@ -161,7 +164,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // its states, exits and restarts become events, its probes metrics; its /proc reads
     // go through the one shared table
     createRunner: (spec, runnerDeps) => {
-      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, listenerCheck: createSharedListenerCheck(listenTable), spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
+      const runner = createRunner(spec, { ...runnerDeps, ...procDeps, watchWheel, listenerCheck: createSharedListenerCheck(listenTable), spawn: shimSpawn, probe: timedProbe(spec.address, probeGateway, (...a) => observeProbe?.(...a)) });
       observeRunner(runner, events);
       return runner;
     },

@@ -8,6 +8,7 @@ import { countLeftovers, processesWithEnv, trackTree } from './proc.js';
 import { spawnGateway, type SpawnFn } from './spawn-gateway.js';
 import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
 import type { ExitInfo, LaunchSpec } from './types.js';
+import { createWatchWheel, type WatchWheel } from './watch-wheel.js';
 
 /** The pino methods the runner uses (a pino Logger fits). */
 export interface RunnerLogger {
@@ -53,6 +54,8 @@ export interface RunnerDeps {
   clock: { now(): number };
   setTimer(fn: () => void, ms: number): TimerHandle;
   clearTimer(handle: TimerHandle): void;
+  /** The timers shared by the watched agents (watch-wheel.ts): fleetd passes one to every runner; by default each runner gets its own on setTimer/clearTimer. */
+  watchWheel: WatchWheel;
   /** [0, 1) for restart jitter. */
   random(): number;
   logger: RunnerLogger;
@@ -63,7 +66,7 @@ export interface RunnerDeps {
 // The default logger is only built when none is given (each pino destination holds a stream).
 /** `deps` completed with the real dependencies. */
 export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
-  return {
+  const resolved: Omit<RunnerDeps, 'watchWheel'> & { watchWheel?: WatchWheel } = {
     spawn: spawnGateway,
     bootSlot: async () => () => {},
     findMarked: (spec) => {
@@ -84,4 +87,5 @@ export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
     ...deps,
     logger: deps.logger ?? pino({ name: 'fleetd' }, pino.destination(2)),
   };
+  return { ...resolved, watchWheel: resolved.watchWheel ?? createWatchWheel(resolved) };
 }

@@ -144,7 +144,9 @@ export interface Run {
   watch: 'fleetd' | 'asking' | 'holder' | 'fleetd-only';
   /** The interval and timeout the holder was asked to watch with (a reload that changes them asks again). */
   watched: { intervalMs: number; timeoutMs: number } | null;
-  /** Intervals passed while the holder watches (every failureThreshold-th, fleetd checks that the holder answers). */
+  /** Turns of the watch wheel passed while the holder watches (runner.ts startWatchTicks: which of them ping the holder). */
   watchTicks: number;
+  /** Leaves the watch wheel (runner.ts startWatchTicks); null while the run has no place on it. */
+  watchLeave: (() => void) | null;
 }
 

@@ -8,6 +8,8 @@ import type { LogSink } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
 import { createRunner, LISTENER_REFUSED_RECHECK_MS, STARTING_PROBE_MS, startingProbeDelayMs, type RunnerDeps } from './runner.js';
 import { FleetError } from '../errors.js';
+import { createWatchWheel } from './watch-wheel.js';
+import type { AgentCgroup } from '../isolation/cgroup-agent.js';
 import { memoryLogger } from '../../test/support/testkit.js';
 import type { AgentState, LaunchSpec } from './types.js';
 
@@ -91,6 +93,8 @@ function harness() {
     advance,
     setLive: (v: boolean) => (live = v),
     now: () => now,
+    /** Timers armed now. */
+    pending: () => timers.size,
   };
 }
 
@@ -502,6 +506,7 @@ describe('runner state machine (fake deps)', () => {
       const misses = new Map<number | null, (miss: WatchMiss) => void>();
       let unwatched = 0;
       const pings: number[] = [];
+      const pinged: Array<number | null> = [];
       const spawn = h.deps.spawn!;
       h.deps.spawn = async (launch, io) => {
         const proc = await spawn(launch, io);
@@ -517,6 +522,7 @@ describe('runner state machine (fake deps)', () => {
           },
           ping: async (timeoutMs) => {
             pings.push(timeoutMs);
+            pinged.push(proc.pid);
             if (options.stuck) throw new FleetError('TIMEOUT', `shim did not answer within ${timeoutMs} ms`);
           },
         };
@@ -538,6 +544,7 @@ describe('runner state machine (fake deps)', () => {
         probes: () => probes,
         unwatched: () => unwatched,
         pings,
+        pinged,
         tracked,
         setReady: (v: boolean) => (ready = v),
         setLive: (v: boolean) => (live = v),
@@ -661,6 +668,90 @@ describe('runner state machine (fake deps)', () => {
       const before = w.tracked.length;
       await w.h.advance(spec.health.intervalMs * 4);
       assert.deepEqual(w.tracked.slice(before), [pid, pid, pid, pid]);
+      await runner.stop();
+    });
+
+    test('watched agents share one timer per period (the watch wheel): each is pinged every failureThreshold intervals, their pings in one turn; a stop leaves no timer behind', async () => {
+      const w = watching();
+      const wheel = createWatchWheel({ setTimer: w.h.deps.setTimer!, clearTimer: w.h.deps.clearTimer! });
+      w.h.deps.watchWheel = wheel;
+      const first = createRunner(spec, w.h.deps);
+      const second = createRunner({ ...spec, address: 'f/b', port: 20100 }, w.h.deps);
+      await first.start();
+      await w.h.advance(spec.health.intervalMs / 2);
+      await second.start();
+      await w.h.advance(spec.health.intervalMs);
+      assert.equal(w.asked.length, 2, 'both handed over (by their start verdicts), half an interval apart');
+      assert.equal(wheel.armed(), 1, 'one timer for both');
+      assert.equal(w.h.pending(), 1, 'and no other');
+      const [a, b] = w.h.procs.map((p) => p.pid);
+      await w.h.advance(spec.health.intervalMs * spec.health.failureThreshold);
+      assert.deepEqual(w.pinged, [a, b], 'each pinged within failureThreshold intervals of its handover, in the same turn');
+      await w.h.advance(spec.health.intervalMs * spec.health.failureThreshold * 2);
+      assert.deepEqual(w.pinged, [a, b, a, b, a, b], 'then once per failureThreshold intervals each');
+      assert.equal(w.probes(), 2, 'their start verdicts only (which found them ready)');
+
+      await first.stop();
+      assert.equal(wheel.armed(), 1, 'the other still has its turns');
+      await w.h.advance(spec.health.intervalMs * spec.health.failureThreshold);
+      assert.deepEqual(w.pinged.slice(6), [b], 'a stopped agent is never pinged again');
+      await second.stop();
+      assert.equal(wheel.armed(), 0, 'no watched agent: no timer of the wheel');
+      assert.equal(w.h.pending(), 0, 'no timer at all');
+    });
+
+    test('a reload that changes only failureThreshold: the watch stays, its pings follow the new threshold from the reload on', async () => {
+      const w = watching();
+      const runner = createRunner(spec, w.h.deps);
+      await runner.start();
+      await w.h.advance(0);
+      assert.equal(w.asked.length, 1);
+      await w.h.advance(spec.health.intervalMs);
+      const fewer = { ...spec, health: { ...spec.health, failureThreshold: 2 } };
+      runner.updateSpec(fewer);
+      await w.h.advance(fewer.health.intervalMs * 2 * 3);
+      assert.equal(w.pings.length, 3, 'one ping per 2 intervals from the reload');
+      assert.equal(w.asked.length, 1, 'the shim watches on: its interval and timeout did not change');
+      assert.equal(w.unwatched(), 0);
+      await runner.stop();
+    });
+
+    test('with a cgroup (no descendants to track) a watched agent wakes fleetd only for its pings, every failureThreshold intervals; a stuck holder is still a miss', async () => {
+      const w = watching({ stuck: true });
+      const joined: number[] = [];
+      const wheel = createWatchWheel({ setTimer: w.h.deps.setTimer!, clearTimer: w.h.deps.clearTimer! });
+      w.h.deps.watchWheel = { join: (periodMs, fn) => (joined.push(periodMs), wheel.join(periodMs, fn)), armed: () => wheel.armed() };
+      let members: number[] = [];
+      // the members of a fake cgroup: the fake gateway, ended by a signal to them
+      const signal = async () => {
+        const reached = members;
+        members = [];
+        for (const p of w.h.procs) p.end({ code: null, signal: 'SIGTERM' });
+        return reached;
+      };
+      const none = () => ({ oomKills: 0, limitHits: 0 });
+      const cgroup = { name: 'f@a', pids: () => members, isEmpty: () => members.length === 0, signal, killAll: signal, oomBaseline: none, oomCounters: none } as unknown as AgentCgroup;
+      const spawn = w.h.deps.spawn!;
+      w.h.deps.spawn = async (launch, io) => {
+        const proc = await spawn(launch, io);
+        members = [proc.pid!];
+        return proc;
+      };
+      const runner = createRunner({ ...spec, isolation: { cgroup } }, w.h.deps);
+      await runner.start();
+      await w.h.advance(0);
+      assert.equal(w.asked.length, 1, 'the start verdict found it ready: handed over now');
+      assert.deepEqual(joined, [spec.health.intervalMs * spec.health.failureThreshold], 'one turn per failureThreshold intervals');
+      const quiet = w.probes();
+      w.setReady(false); // once fleetd probes again, it keeps probing (no new handover)
+      await w.h.advance(spec.health.intervalMs * spec.health.failureThreshold - 1);
+      assert.equal(w.pings.length, 0, 'no turn between two pings');
+      await w.h.advance(1);
+      assert.equal(w.pings.length, 1, 'pinged within failureThreshold intervals');
+      assert.deepEqual(w.tracked, [], 'nothing to track: the cgroup holds the agent');
+      assert.ok(w.probes() > quiet, 'a holder that does not answer: fleetd probes the gateway itself');
+      assert.equal(w.unwatched(), 1, 'and ends the watch');
+      assert.equal(wheel.armed(), 0, 'and leaves the wheel');
       await runner.stop();
     });
   });

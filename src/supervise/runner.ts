@@ -213,12 +213,17 @@ class GatewayRunner implements Runner {
   }
 
   updateSpec(spec: LaunchSpec): void {
+    const previous = this.spec;
     this.spec = spec;
     // a shim watching with the old timings: fleetd probes now, and asks again once ready
     const run = this.current;
     if (run && run.watched && (run.watch === 'holder' || run.watch === 'asking') && (run.watched.intervalMs !== spec.health.intervalMs || run.watched.timeoutMs !== spec.health.timeoutMs)) {
       this.endWatch(run);
       if (this.isLive(run)) this.scheduleProbe(run, 0);
+    } else if (run && run.watch === 'holder' && run.watchLeave && previous.health.failureThreshold !== spec.health.failureThreshold) {
+      // the pings' period follows failureThreshold (startWatchTicks): count from here
+      this.clearRunTimer(run, 'probeTimer');
+      this.startWatchTicks(run);
     }
   }
 
@@ -420,6 +425,7 @@ class GatewayRunner implements Runner {
       watch: 'fleetd',
       watched: null,
       watchTicks: 0,
+      watchLeave: null,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -524,8 +530,7 @@ class GatewayRunner implements Runner {
       () => {
         if (run.watch !== 'asking' || !this.isLive(run)) return;
         run.watch = 'holder';
-        run.watchTicks = 0;
-        this.scheduleWatchTick(run);
+        this.startWatchTicks(run);
       },
       (err: unknown) => {
         if (run.watch !== 'asking') return;
@@ -557,30 +562,45 @@ class GatewayRunner implements Runner {
     void run.proc.readiness?.unwatch().catch((err: unknown) => this.log.warn({ err }, "could not end the shim's watch"));
   }
 
-  // While the holder watches, fleetd still wakes once per interval for the agent: without a
-  // cgroup, a probe round also refreshed the gateway's known descendants (so a stop finds them
-  // after re-parenting), and that goes on; and every failureThreshold intervals it checks that
-  // the holder answers at all, within the health timeout. A shim that is stopped or stuck
-  // (a stalled disk under its log writes) makes no checks and sends no miss: without this a
-  // gateway hung meanwhile would never be noticed. No answer counts as a miss.
-  /** One interval of a watched run (see above). */
-  private scheduleWatchTick(run: Run): void {
-    run.probeTimer = this.deps.setTimer(() => {
-      run.probeTimer = null;
-      if (run.watch !== 'holder' || !this.isLive(run) || run.proc.pid === null) return;
-      if (!run.spec.isolation?.cgroup) this.deps.trackTree(run.proc.pid, run.known);
+  // While the holder watches, fleetd still has work for the agent: every failureThreshold
+  // intervals it checks that the holder answers at all, within the health timeout (a shim
+  // that is stopped or stuck, a stalled disk under its log writes, makes no checks and sends
+  // no miss: without this a gateway hung meanwhile would never be noticed; no answer counts
+  // as a miss); and without a cgroup, every interval, it refreshes the gateway's known
+  // descendants as a probe round did (so a stop finds them after re-parenting). With a
+  // cgroup its members are the agent: nothing to do between two pings, so the agent's turn
+  // comes every failureThreshold intervals only. The turns are the watch wheel's
+  // (watch-wheel.ts): one timer for every watched agent with the same period, their pings
+  // sent in one turn, instead of one wake-up of fleetd per agent per interval.
+  /** Puts a watched run on the wheel: its pings, and without a cgroup its descendant tracking (see above). */
+  private startWatchTicks(run: Run): void {
+    const { intervalMs, failureThreshold } = this.spec.health;
+    const pingEvery = Math.max(1, failureThreshold);
+    const tracks = !run.spec.isolation?.cgroup;
+    run.watchTicks = 0;
+    run.watchLeave = this.deps.watchWheel.join(tracks ? intervalMs : intervalMs * pingEvery, () => {
+      if (run.watch !== 'holder' || !this.isLive(run) || run.proc.pid === null) return this.leaveWatchWheel(run);
+      if (tracks) this.deps.trackTree(run.proc.pid, run.known);
       run.watchTicks += 1;
-      const { failureThreshold, timeoutMs } = this.spec.health;
-      if (run.watchTicks % Math.max(1, failureThreshold) === 0) {
-        run.proc.readiness?.ping(timeoutMs).catch((err: unknown) => {
-          if (run.watch !== 'holder' || !this.isLive(run)) return;
-          this.log.warn({ err, pid: run.proc.pid }, 'the shim watching the gateway did not answer: fleetd probes the gateway');
-          this.endWatch(run);
-          this.scheduleProbe(run, 0);
-        });
-      }
-      this.scheduleWatchTick(run);
-    }, this.spec.health.intervalMs);
+      if (!tracks || run.watchTicks % pingEvery === 0) this.pingHolder(run);
+    });
+  }
+
+  /** Asks the holder of a watched run to answer within the health timeout; no answer ends the watch and fleetd probes at once. */
+  private pingHolder(run: Run): void {
+    run.proc.readiness?.ping(this.spec.health.timeoutMs).catch((err: unknown) => {
+      if (run.watch !== 'holder' || !this.isLive(run)) return;
+      this.log.warn({ err, pid: run.proc.pid }, 'the shim watching the gateway did not answer: fleetd probes the gateway');
+      this.endWatch(run);
+      this.scheduleProbe(run, 0);
+    });
+  }
+
+  /** Takes `run` off the watch wheel (nothing when it is not on it). */
+  private leaveWatchWheel(run: Run): void {
+    const leave = run.watchLeave;
+    run.watchLeave = null;
+    leave?.();
   }
 
   // A refused probe says nothing listens on 127.0.0.1 at the port: while a gateway boots that
@@ -710,6 +730,7 @@ class GatewayRunner implements Runner {
   }
 
   private clearRunTimer(run: Run, which: 'probeTimer' | 'startupTimer'): void {
+    if (which === 'probeTimer') this.leaveWatchWheel(run); // the watch's turns stand in for probe rounds
     const handle = run[which];
     if (handle !== null) this.deps.clearTimer(handle);
     run[which] = null;
