@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Clock ticks per second of /proc/<pid>/stat utime/stime. */
-export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /** The busybox binary (apt-get install busybox); throws naming the fix when missing. */
 export function busybox() {
@@ -56,17 +54,6 @@ export function overheadManifest(n, { www, portBase, intervalMs }) {
     logs: { maxBytes: 1048576, maxFiles: 2 },
     fleets: { bench: { agents } },
   };
-}
-
-/** utime+stime of `pid` in seconds, or null when it is gone. */
-export function cpuSeconds(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK; // fields 14, 15
-  } catch {
-    return null;
-  }
 }
 
 /**
