@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-
 /** The busybox binary (apt-get install busybox); throws naming the fix when missing. */
 export function busybox() {
   for (const path of ['/usr/bin/busybox', '/bin/busybox', '/usr/local/bin/busybox']) {
