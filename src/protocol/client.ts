@@ -86,6 +86,21 @@ export async function readText(res: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * fleetd's answer to one call, parsed but not checked: fleetd's error answers (status >= 300)
+ * throw as FleetErrors (errorFromBody), text that is not JSON is INTERNAL.
+ */
+async function answerOf<K extends RouteName>(socket: string, name: K, options: CallOptions<K>): Promise<unknown> {
+  const res = await send(socket, name, options);
+  const text = await readText(res);
+  if ((res.statusCode ?? 500) >= 300) throw errorFromBody(res.statusCode ?? 500, text);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new FleetError('INTERNAL', `fleetd answered ${name} with invalid JSON`, { cause: err });
+  }
+}
+
 /** Calls a route and returns its validated JSON response. */
 export async function call<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<ResponseBody<K>> {
   return (await callRaw(socket, name, options)).data;
@@ -98,30 +113,14 @@ export async function call<K extends RouteName>(socket: string, name: K, options
  * JSON object; fleetd's errors throw as in `call`.
  */
 export async function callJson<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<Record<string, unknown>> {
-  const res = await send(socket, name, options);
-  const text = await readText(res);
-  if ((res.statusCode ?? 500) >= 300) throw errorFromBody(res.statusCode ?? 500, text);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new FleetError('INTERNAL', `fleetd answered ${name} with invalid JSON`, { cause: err });
-  }
+  const json = await answerOf(socket, name, options);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FleetError('INTERNAL', `fleetd's answer to ${name} is not a JSON object`);
   return json as Record<string, unknown>;
 }
 
 /** Like `call`, also returning the body exactly as fleetd sent it (fleetctl --json prints it verbatim). */
 export async function callRaw<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<{ data: ResponseBody<K>; raw: unknown }> {
-  const res = await send(socket, name, options);
-  const text = await readText(res);
-  if ((res.statusCode ?? 500) >= 300) throw errorFromBody(res.statusCode ?? 500, text);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new FleetError('INTERNAL', `fleetd answered ${name} with invalid JSON`, { cause: err });
-  }
+  const json = await answerOf(socket, name, options);
   const parsed = routes[name].response.safeParse(json);
   if (!parsed.success) throw new FleetError('INTERNAL', `fleetd's answer to ${name} does not match this fleetctl's protocol (version mismatch?)`, { cause: parsed.error });
   return { data: parsed.data as ResponseBody<K>, raw: json };
