@@ -29,6 +29,9 @@ export function observeRunner(runner: ObservableRunner, bus: Pick<EventBus, 'pub
     if (status.state !== last?.state || status.reason !== last.reason) {
       bus.publish({ type: 'agent.state', address, from: last?.state ?? null, to: status.state, reason: status.reason });
     }
+    // a new run begins: until it has a pid, an exit of it (a launch that failed) names none,
+    // not the previous run's
+    if (status.state === 'starting' && last?.state !== 'starting') lastPid = null;
     if (status.pid !== null) lastPid = status.pid;
     last = status;
   });

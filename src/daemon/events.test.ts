@@ -118,6 +118,21 @@ describe('observeRunner', () => {
     assert.deepEqual(exits.map((e) => (e.type === 'agent.exit' ? e.pid : undefined)), [4242]);
   });
 
+  test('a launch that failed before its gateway had a pid names no pid, not the previous run\'s', async () => {
+    const bus = createEventBus();
+    const listeners: Array<(s: RunnerStatus) => void> = [];
+    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 0, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
+    observeRunner({ status: () => base, on: (_e, l) => listeners.push(l) }, bus);
+    const emit = (s: Partial<RunnerStatus>) => listeners.forEach((l) => l({ ...base, ...s }));
+    emit({ state: 'starting', reason: 'spawned pid 10', pid: 10 });
+    emit({ state: 'running', reason: 'healthy', pid: 10 });
+    emit({ state: 'stopped', reason: 'stopped by the operator', pid: null, lastExit: { code: 0, signal: null, at: 5, runtimeMs: 3000 } });
+    emit({ state: 'starting', reason: 'waiting for a start slot', pid: null, lastExit: { code: 0, signal: null, at: 5, runtimeMs: 3000 } });
+    emit({ state: 'backoff', reason: 'could not start: ...', pid: null, lastExit: { code: null, signal: null, at: 9, runtimeMs: 15000, pid: null } });
+    const exits = (await collect(bus.read())).filter((e) => e.type === 'agent.exit');
+    assert.deepEqual(exits.map((e) => (e.type === 'agent.exit' ? e.pid : undefined)), [10, null]);
+  });
+
   test('an adoption (stopped -> running with the previous fleetd\'s count) is no restart', async () => {
     const bus = createEventBus();
     const listeners: Array<(s: RunnerStatus) => void> = [];
