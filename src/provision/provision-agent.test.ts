@@ -209,3 +209,21 @@ test('folders already in place are checked without a turn of the event loop; one
     await ensureHome(stateDir, 'f', paths);
     assert.equal(await mode(paths.workspace), 0o700);
   }));
+
+test('a restart of an agent whose home and openclaw.json are in place provisions it in one turn of the event loop, keeping what OpenClaw wrote', async () => {
+  // Every launch provisions (restarts after a crash included); each awaited read of the two
+  // config files was a turn of fleetd's event loop, which a busy daemon fills with other work.
+  await withTempDir(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const d = desired('acme/korax', { gateway: { bind: 'loopback' } });
+    const { entry, result: first } = await provision(stateDir, d);
+    const written = JSON.parse(await readFile(first.configPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(first.configPath, JSON.stringify({ ...written, wizard: { lastRunAt: 'by OpenClaw' } }), { mode: 0o600 });
+    let turned = false;
+    setImmediate(() => (turned = true));
+    const again = await provisionAgent({ stateDir, desired: d, entry, blockSize: ports.blockSize, parentEnv });
+    assert.equal(turned, false, 'provisioned without waiting for a turn of the event loop');
+    assert.equal(again.configWritten, false, 'nothing to merge: the file is left as OpenClaw wrote it');
+    assert.deepEqual((again.config as { wizard?: unknown }).wizard, { lastRunAt: 'by OpenClaw' });
+  });
+});

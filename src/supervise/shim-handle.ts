@@ -323,11 +323,18 @@ export async function outcomeFromFiles(runDir: string, record: ShimRecord, at: n
   return { kind: 'lost', at, reason: `${what}; gateway pid ${record.gatewayPid ?? '-'} is ${gatewayAlive ? 'still alive (stop it: its output has no holder)' : 'gone, exit status unknown'}`, gatewayAlive };
 }
 
+// A shim exits as soon as its last connection is gone, and close() has just dropped fleetd's:
+// at N = 200 it was still there at close()'s first look in 4 of 5 restarts and gone 1 ms
+// later, yet a 20 ms poll made each wait 20-25 ms, and a restart's spawn waits for this
+// (a live shim holds the run dir), so it often outlasted the launch's preparation.
+/** How finishRunDir polls for the shim's exit (ms): 1, 2, 4 ... then every 20. */
+export const SHIM_EXIT_POLL = { firstIntervalMs: 1, intervalMs: 20 } as const;
+
 /** Waits for the shim of `record` to exit (SIGKILL after `waitMs`), then removes the run files if they are still its own. */
 async function finishRunDir(runDir: string, record: ShimRecord, waitMs: number): Promise<void> {
   const shim = { pid: record.shimPid, startTime: record.shimStartTime };
   try {
-    await waitFor(() => !isSameProcess(shim), { timeoutMs: waitMs, intervalMs: 20, what: `shim pid ${shim.pid} to exit` });
+    await waitFor(() => !isSameProcess(shim), { timeoutMs: waitMs, ...SHIM_EXIT_POLL, what: `shim pid ${shim.pid} to exit` });
   } catch {
     // Its gateway has ended: the shim has nothing left to hold.
     if (isSameProcess(shim)) process.kill(shim.pid, 'SIGKILL');
