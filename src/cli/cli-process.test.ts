@@ -159,6 +159,24 @@ describe('against a fixture server', () => {
     assert.match(r2.stdout + r2.stderr, /not a JSON object/);
   });
 
+  test('status --json: an answer not shaped like a status answer is a protocol mismatch (INTERNAL), with or without a filter', async () => {
+    const body = statusBody();
+    const shapes: unknown[] = [{ agents: [null, 1] }, { ...body, agents: [null, 1] }, { ...body, agents: [{ ...body.agents[0], address: 7 }] }, { agents: body.agents }, { daemon: body.daemon }];
+    for (const json of shapes) {
+      const s = await serve({ 'GET /v1/agents': { json } });
+      for (const args of [['status', '--json'], ['status', 'acme', '--json']]) {
+        const r = await runFleetctl(['--socket', s.socket, ...args]);
+        const what = `${JSON.stringify(json).slice(0, 60)} ${args.join(' ')}`;
+        assert.equal(r.exitCode, 1, what);
+        const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+        assert.equal(doc.error.code, 'INTERNAL', what);
+        assert.match(doc.error.message, /does not match this fleetctl's protocol/, what);
+      }
+      await s.close();
+      server = undefined;
+    }
+  });
+
   test('status with a filter that matches nothing: exit 1', async () => {
     const s = await serve({ 'GET /v1/agents': { json: statusBody() } });
     const r = await runFleetctl(['status', 'acme/nobody', '--socket', s.socket]);

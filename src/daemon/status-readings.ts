@@ -15,10 +15,13 @@
 // SHOW_MS, so a start, exit or stop is never shown with the previous run's figures; an
 // agent whose state changed since its last reading has none to show. The status request
 // reads such agents itself (`fill`), at most one slice of them (8: ~0.2 ms each), so an
-// agent that just started, exited or stopped shows its figures at once while a start of
-// the whole fleet costs a request no more than one slice; the others show null (RSS, CPU,
-// cgroup memory "unknown") until the next refresh (within REFRESH_MS while status is
-// asked). A caller that wants figures, not nulls (the status request after a quiet spell,
+// agent that just started, exited or stopped shows its cgroup's figures at once while a
+// start of the whole fleet costs a request no more than one slice; the others show null
+// (RSS, CPU, cgroup memory "unknown") until the next refresh (within REFRESH_MS while
+// status is asked). Its tree comes from the last refresh's /proc scan: a scan from before
+// the run knows neither its gateway nor the gateway's children, and the tree reader then
+// says null (proc-table.ts treeUsageIn) rather than the gateway alone, until a refresh
+// whose scan saw it. A caller that wants figures, not nulls (the status request after a quiet spell,
 // a metrics scrape) awaits `fresh()`: one refresh when the last one is older than SHOW_MS.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AgentCgroup } from '../isolation/cgroup-agent.js';

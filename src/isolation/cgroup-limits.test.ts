@@ -120,6 +120,28 @@ describe('cgroup v2 limits and counters on plain files (no v2 controllers on thi
   });
 });
 
+describe('CPU of the run, not of the cgroup (files)', () => {
+  test('v2: usage() counts cpu.stat usage_usec from the last oomBaseline() (a run\'s start), not from the cgroup\'s creation', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'fleetd-v2cpu-'));
+    try {
+      const dir = join(base, 'acme@korax');
+      await mkdir(dir);
+      const stat = (usec: number) => writeFile(join(dir, 'cpu.stat'), `usage_usec ${usec}\nuser_usec ${usec}\nsystem_usec 0\n`);
+      await stat(1_424_000); // the previous runs
+      const cg = new V2AgentCgroup('acme@korax', dir, []);
+      assert.equal(cg.usage().cpuUsageUsec, 1_424_000, 'before any run of this fleetd: what the cgroup says');
+      cg.oomBaseline(); // a run starts
+      await stat(1_474_000);
+      assert.equal(cg.usage().cpuUsageUsec, 50_000, 'the run\'s own CPU');
+      assert.equal(new V2AgentCgroup('acme@korax', dir, []).usage().cpuUsageUsec, 50_000, 'whichever object reads the folder');
+      cg.oomBaseline(); // the next run
+      assert.equal(cg.usage().cpuUsageUsec, 0);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('oomExitReason', () => {
   const before = { oomKills: 3, limitHits: 10 };
   test('SIGKILL with oom_kill and the limit counter up: the memory reason', () => {
@@ -165,6 +187,31 @@ describe('real cgroup v1 limits', { skip: cgroupSkipReason('v1') }, () => {
       assert.equal(oomExitReason(before, after, { code, signal }, limits.memoryText), 'killed: memory limit 64M reached');
       assert.ok((cg.usage().memory.peak ?? 0) <= 64 * 1024 * 1024, 'usage never passed the limit');
       await waitFor(() => cg.isEmpty(), { timeoutMs: 3000 });
+      cg.remove();
+    } finally {
+      tracker.killAll();
+      await cgroups.cleanup();
+    }
+  });
+
+  test('CPU: a run starts at 0 (oomBaseline restarts cpuacct.usage), not at what the previous runs used', async () => {
+    const cgroups = makeTestCgroups('v1');
+    const tracker = new PidTracker();
+    try {
+      const cg = agentCgroup(cgroups.host, 'acme', 'busy');
+      assert.ok(cg);
+      cg.create();
+      cg.oomBaseline();
+      const env = { PATH: fixturePath() };
+      const burner = spawnArgv(buildLaunchChain({ argv: [process.execPath, '-e', 'for (;;) {}'], env, cgroupProcs: cg.procsFiles }), env);
+      tracker.add(burner.pid);
+      await waitFor(() => (cg.usage().cpuUsageUsec ?? 0) >= 100_000 || undefined, { timeoutMs: 20_000, what: 'the first run to use 0.1 s of CPU' });
+      burner.kill('SIGKILL');
+      await once(burner, 'exit');
+      await waitFor(() => cg.isEmpty(), { timeoutMs: 3000 });
+      assert.ok((cg.usage().cpuUsageUsec ?? 0) >= 100_000, 'a stopped agent keeps its last run\'s CPU');
+      cg.oomBaseline(); // the next run starts
+      assert.equal(cg.usage().cpuUsageUsec, 0, 'the new run does not carry the previous run\'s CPU');
       cg.remove();
     } finally {
       tracker.killAll();

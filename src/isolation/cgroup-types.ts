@@ -29,7 +29,7 @@ export interface OomCounters {
 /** Everything status shows about a cgroup. */
 export interface CgroupUsage {
   memory: CgroupMemory;
-  /** CPU time used by the cgroup since it was created, microseconds (null: not available). */
+  /** CPU time used in the cgroup by its current (or, stopped, its last) run, microseconds: since oomBaseline() at the run's start or adoption (null: not available). */
   cpuUsageUsec: number | null;
   /** CPU quota in cores, null = none. */
   cpuLimit: number | null;
@@ -62,7 +62,7 @@ export interface AgentCgroup {
   remove(): void;
   /** Memory, CPU, pids and OOM counters. */
   usage(): CgroupUsage;
-  /** OOM counters right before a spawn (v1: also restarts the peak gauge); compare with oomCounters() at exit. */
+  /** OOM counters at a run's start (its spawn or adoption); also starts the run's CPU figure of usage() and (v1) restarts the peak gauge. Compare with oomCounters() at exit. */
   oomBaseline(): OomCounters;
   /** OOM counters now (at the gateway's exit). */
   oomCounters(): OomCounters;

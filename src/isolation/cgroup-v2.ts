@@ -12,6 +12,13 @@ import { v2LimitWrites } from './cgroup-limits.js';
 import { parseCpuMax, parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';
 import type { AgentLimits } from './limits.js';
 
+// cpu.stat usage_usec counts from the cgroup's creation, across every run of the agent, and
+// v2 cannot reset it: the figure at the run's start (oomBaseline) is kept per cgroup folder
+// (whatever object reads it) and subtracted, so usage() reports the run's own CPU, as v1
+// (which resets its counter). fleetd keeps it in memory: a fleetd that adopts a run (live
+// restore) takes it at the adoption, the meaning v1 has too.
+const cpuBaselineUsec = new Map<string, number>();
+
 /** cgroup v2 implementation of AgentCgroup. */
 export class V2AgentCgroup implements AgentCgroup {
   readonly version = 2 as const;
@@ -86,18 +93,20 @@ export class V2AgentCgroup implements AgentCgroup {
 
   remove(): void {
     removeCgroupTree(this.dir);
+    cpuBaselineUsec.delete(this.dir);
   }
 
   usage(): CgroupUsage {
     const read = (file: string) => readCgroupFile(join(this.dir, file));
     const cpu = parseKeyedCounters(read('cpu.stat') ?? '');
+    const total = cpu.usage_usec;
     return {
       memory: {
         current: parseLimitValue(read('memory.current')) ?? null,
         limit: parseLimitValue(read('memory.max')) ?? null,
         peak: parseLimitValue(read('memory.peak')) ?? null,
       },
-      cpuUsageUsec: cpu.usage_usec ?? null,
+      cpuUsageUsec: total === undefined ? null : Math.max(0, total - (cpuBaselineUsec.get(this.dir) ?? 0)),
       cpuLimit: parseCpuMax(read('cpu.max')) ?? null,
       pids: { current: parseLimitValue(read('pids.current')) ?? null, limit: parseLimitValue(read('pids.max')) ?? null },
       oom: this.oomCounters(),
@@ -105,6 +114,9 @@ export class V2AgentCgroup implements AgentCgroup {
   }
 
   oomBaseline(): OomCounters {
+    const total = parseKeyedCounters(readCgroupFile(join(this.dir, 'cpu.stat')) ?? '').usage_usec;
+    if (total === undefined) cpuBaselineUsec.delete(this.dir);
+    else cpuBaselineUsec.set(this.dir, total);
     return this.oomCounters();
   }
 

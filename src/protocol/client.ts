@@ -101,6 +101,11 @@ async function answerOf<K extends RouteName>(socket: string, name: K, options: C
   }
 }
 
+/** INTERNAL: fleetd's answer to `name` is not of the shape this fleetctl's protocol says (another version's fleetd, or no fleetd). */
+export function protocolMismatch(name: RouteName, cause?: unknown): FleetError {
+  return new FleetError('INTERNAL', `fleetd's answer to ${name} does not match this fleetctl's protocol (version mismatch?)`, cause === undefined ? undefined : { cause });
+}
+
 /** Calls a route and returns its validated JSON response. */
 export async function call<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<ResponseBody<K>> {
   return (await callRaw(socket, name, options)).data;
@@ -122,7 +127,7 @@ export async function callJson<K extends RouteName>(socket: string, name: K, opt
 export async function callRaw<K extends RouteName>(socket: string, name: K, options: CallOptions<K> = {}): Promise<{ data: ResponseBody<K>; raw: unknown }> {
   const json = await answerOf(socket, name, options);
   const parsed = routes[name].response.safeParse(json);
-  if (!parsed.success) throw new FleetError('INTERNAL', `fleetd's answer to ${name} does not match this fleetctl's protocol (version mismatch?)`, { cause: parsed.error });
+  if (!parsed.success) throw protocolMismatch(name, parsed.error);
   return { data: parsed.data as ResponseBody<K>, raw: json };
 }
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { ProcStat } from './proc.js';
 import { descendantsOf, groupMembers, readStat, trackTree } from './proc.js';
-import { createProcTable, SCAN_SLICE, treeUsageOf } from './proc-table.js';
+import { createProcTable, SCAN_SLICE, treeUsageIn, treeUsageOf } from './proc-table.js';
 import { waitFor } from '../util/wait-for.js';
 import { PidTracker } from '../../test/support/testkit.js';
 
@@ -65,14 +65,18 @@ describe('proc table', () => {
     const known = new Map([[99, '990'], [14, '140']]);
     trackTree(10, known, snap);
     assert.deepEqual([...known.keys()].sort(), [11, 12, 14], 'dead entries dropped, descendants added');
-    // read now: 10 has grown since the scan (30 pages, 50 ticks), 20 is young, 77 is gone, 78 a zombie
-    const own = (pid: number) => (pid === 10 ? proc(10, 1, 10, { rssPages: 30, cpuTicks: 50 }) : pid === 20 ? proc(20, 1, 20, { rssPages: 2, cpuTicks: 0 }) : pid === 78 ? proc(78, 1, 78, { state: 'Z' }) : undefined);
+    // read now: 10 has grown since the scan (30 pages, 50 ticks), 20 is as scanned, 21 is younger than the scan, 77 is gone, 78 a zombie
+    const own = (pid: number) => (pid === 10 ? proc(10, 1, 10, { rssPages: 30, cpuTicks: 50 }) : pid === 20 ? proc(20, 1, 20, { rssPages: 2, cpuTicks: 0 }) : pid === 21 ? proc(21, 1, 21) : pid === 78 ? proc(78, 1, 78, { state: 'Z' }) : undefined);
     assert.deepEqual(
-      [...treeUsageOf(table, [10, 20, 77, 78], 4096, 1000, own)],
+      [...treeUsageOf(table, [10, 20, 21, 77, 78], 4096, 1000, own)],
       [[10, { rssBytes: (30 + 10 + 10) * 4096, cpuSeconds: (50 + 2 * 7) / 100 }], [20, { rssBytes: 8192, cpuSeconds: 0 }]],
       'the pid itself read now, its living descendants (11, 12; not the zombie 13) from the scan; a gone pid and a zombie left out',
     );
-    assert.equal(table.scans().tables, 1, 'status reuses a recent scan, even for a pid it does not know yet');
+    assert.equal(table.scans().tables, 1, 'status reuses a recent scan');
+    // a scan taken before a run began knows neither its gateway nor its children: no figure rather than the gateway alone
+    assert.equal(treeUsageIn(snap, 21, 4096, own), null, 'a pid younger than the scan: no tree figure');
+    const reused = (pid: number) => (pid === 20 ? proc(20, 1, 20, { startTime: '999', rssPages: 2 }) : undefined);
+    assert.equal(treeUsageIn(snap, 20, 4096, reused), null, 'a pid the scan knew as another process (reused): no tree figure either');
   });
 
   test('a sliced scan reads SCAN_SLICE processes per turn, is shared by concurrent callers, and then serves snapshot(); real /proc: same processes as a whole walk', async () => {

@@ -160,7 +160,10 @@ export function environmentIndex(snap: ProcSnapshot, seen: Map<number, SeenEnv>,
 }
 
 // Rescanning /proc for a process younger than the scan made every status call during a
-// start of many agents walk /proc: only the gateway itself is read afresh.
+// start of many agents walk /proc: only the gateway itself is read afresh. But a scan that
+// does not know the gateway (taken before its run began) does not know its children
+// either: its tree would be the gateway alone (45-48 MiB right after a restart against
+// 121-126 MiB a second later). Such a pid has no tree figure (null) until a scan that saw it.
 /** What a gateway's process tree uses: resident memory (bytes) and CPU time (seconds, user + system, reaped children included). */
 export interface TreeUsage {
   rssBytes: number;
@@ -169,8 +172,9 @@ export interface TreeUsage {
 
 /**
  * Usage of each pid's whole tree: the pid itself read now (one /proc/<pid>/stat: the shared
- * scan may have caught it before its exec, as the launch chain's /bin/sh, or not at all yet),
- * its descendants from one snapshot at most `maxAgeMs` old. Gone pids are left out.
+ * scan may have caught it before its exec, as the launch chain's /bin/sh), its descendants
+ * from one snapshot at most `maxAgeMs` old. Gone pids are left out, and so are pids the
+ * snapshot does not know (same pid and start time): it predates them, their tree is unknown.
  * RSS and CPU come from the same read, so status and /metrics never disagree on which
  * process they describe.
  */
@@ -184,10 +188,11 @@ export function treeUsageOf(procs: ProcTable, pids: readonly number[], pageSize:
   return out;
 }
 
-/** Usage of one pid's tree (see treeUsageOf): the pid read now, its descendants from `snap`; null when it is gone or a zombie. */
+/** Usage of one pid's tree (see treeUsageOf): the pid read now, its descendants from `snap`; null when it is gone, a zombie, or younger than the scan (not in `snap` with its start time). */
 export function treeUsageIn(snap: ProcSnapshot, pid: number, pageSize: number, ownStat: (pid: number) => ProcStat | undefined = readStat): TreeUsage | null {
   const own = ownStat(pid);
   if (!own || own.state === 'Z') return null;
+  if (snap.byPid.get(pid)?.startTime !== own.startTime) return null; // the scan predates this process: its descendants are unknown
   let pages = own.rssPages;
   let ticks = own.cpuTicks;
   for (const p of descendantsOf(pid, snap)) {
