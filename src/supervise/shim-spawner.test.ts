@@ -116,7 +116,7 @@ describe('shim spawner', { skip: native.skip }, () => {
   });
 
   test('a stopped spawner: the launch fails naming it, the spawner is killed with its queued request, the next launch starts a new one', () =>
-    withShimAgent({}, async ({ agent, tracker }) => {
+    withShimAgent({}, async ({ agent, runDir, tracker }) => {
       const spawner = await runningSpawner();
       tracker.add(spawner);
       process.kill(spawner, 'SIGSTOP');
@@ -132,7 +132,7 @@ describe('shim spawner', { skip: native.skip }, () => {
       const handle = await launchShim(shimSpecFor(agent), native.deps);
       tracker.add(handle.shim.pid, handle.gateway?.pid);
       assert.notEqual(readStat(handle.shim.pid)?.ppid, spawner);
-      assert.deepEqual(shimsOf(agent.spec.address), [handle.shim.pid], 'one shim of this agent: the abandoned launch never ran');
+      assert.deepEqual(shimsOf(agent.spec.address, runDir), [handle.shim.pid], 'one shim of this agent: the abandoned launch never ran');
       process.kill(handle.gateway!.pid, 'SIGKILL');
       await handle.exited;
       await handle.close();
@@ -199,9 +199,16 @@ async function runningSpawner(): Promise<number> {
   return mine[0]!.pid;
 }
 
-/** Live shims titled for `address`. */
-function shimsOf(address: string): number[] {
+/** Live shims titled for `address` writing their stderr into `runDir` (other test files run shims of the same name). */
+function shimsOf(address: string, runDir: string): number[] {
+  const errFile = (pid: number) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/2`);
+    } catch {
+      return '';
+    }
+  };
   return listProcesses()
-    .filter((p) => p.state !== 'Z' && cmdline(p.pid) === `fleetd-shim ${address}`)
+    .filter((p) => p.state !== 'Z' && cmdline(p.pid) === `fleetd-shim ${address}` && errFile(p.pid) === join(runDir, 'shim.err'))
     .map((p) => p.pid);
 }
