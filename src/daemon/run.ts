@@ -19,6 +19,7 @@ import { createRunner } from '../supervise/runner.js';
 import { createListenTable, createSharedListenerCheck } from '../supervise/listener-owner.js';
 import { createShimSpawn } from '../supervise/shim-spawn.js';
 import { describeShim } from '../supervise/shim-client.js';
+import { stopSpawners } from '../supervise/shim-spawner.js';
 import { createWatchWheel } from '../supervise/watch-wheel.js';
 import { restoreLeftovers, sharedRestoreDeps } from './live-restore.js';
 import { anyAgentMerges, cgroupConfigFor, outsideItsCgroup, removeAgentCgroups, sweepAgentCgroups } from './isolation-boot.js';
@@ -312,6 +313,8 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
         await fleet.shutdown(); // anything start-up made meanwhile
         removeAgentCgroups(isolation, manifest.cgroup?.root === undefined && !underSystemd(), log);
       }
+      // every launch is over: the shim spawner goes (a stopped one would not see its stdin close); the shims run on
+      stopSpawners();
       store.close();
       // `fleetctl events -f` readers get the last events and the end of their stream before the socket closes
       await events.close();
@@ -364,6 +367,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     upgrades.halt();
     await fleet.shutdown();
     removeAgentCgroups(isolation, manifest.cgroup?.root === undefined && !underSystemd(), log);
+    stopSpawners();
     store.close();
     // Only what this fleetd made is removed: a socket it never bound (another fleetd's) stays.
     await closeSocket(server, bound).catch(() => {});

@@ -299,7 +299,8 @@ class GatewayRunner implements Runner {
       }
       await this.enqueue(async () => {
         if (!live()) return release();
-        await this.spawnRun(why);
+        this.setReason(`${why}; launching`);
+        await this.spawnRun(why, abort.signal);
         this.releaseWhenBooted(release);
       });
     })().catch((err: unknown) => this.log.error({ err }, 'launch failed unexpectedly'));
@@ -338,7 +339,7 @@ class GatewayRunner implements Runner {
   }
 
   /** Spawns the gateway of the current spec; the state is already `starting`. */
-  private async spawnRun(why: string): Promise<void> {
+  private async spawnRun(why: string, signal?: AbortSignal): Promise<void> {
     // A shim of the previous run still on its way out would hold the run dir (CONFLICT).
     await this.closing;
     const spec = this.spec;
@@ -349,11 +350,15 @@ class GatewayRunner implements Runner {
     const io = {
       onStdout: (c: Buffer) => (deliver ? deliver('stdout', c) : early.push(['stdout', c])),
       onStderr: (c: Buffer) => (deliver ? deliver('stderr', c) : early.push(['stderr', c])),
+      ...(signal ? { signal } : {}),
     };
     let proc: GatewayProcess;
     try {
       proc = await this.deps.spawn(spec, io);
     } catch (err) {
+      // Cancelled (stop, restart): the spawn gave up and killed what it had started; the
+      // operation that cancelled it is queued next and settles the state.
+      if (signal?.aborted) return;
       // The holder of its output could not be started (shim): an ending like a failed spawn.
       const message = err instanceof Error ? err.message : String(err);
       proc = { pid: null, startTime: null, exitSeen: Promise.resolve(), exited: Promise.resolve({ code: null, signal: null, error: message }) };

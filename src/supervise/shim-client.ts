@@ -156,8 +156,13 @@ async function greetRecorded(runDir: string, record: ShimRecord, takeover: boole
   return { ok: true, handle: createLiveHandle(runDir, socket, { record: hello.record, tail: hello.tail, features: hello.features }, rest, d) };
 }
 
-/** Launches a shim for `spec` (detached, own session, spec on its stdin) and attaches to it; FleetError CONFLICT when a live shim holds the run dir. */
-export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDeps> = {}): Promise<ShimHandle> {
+/**
+ * Launches a shim for `spec` (detached, own session, spec on its stdin) and attaches to it.
+ * FleetError CONFLICT when a live shim holds the run dir; TIMEOUT when no ready line came within
+ * deps.readyTimeoutMs (the shim, or a spawner that had not started it, is killed); INTERNAL
+ * (details.reason 'cancelled') when `signal` aborts before the ready line (the same kills, at once).
+ */
+export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDeps> = {}, signal?: AbortSignal): Promise<ShimHandle> {
   const d = resolveShimDeps(deps);
   await ensureRunDir(spec.runDir);
   const holder = await liveShimIn(spec.runDir);
@@ -165,10 +170,10 @@ export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDe
   const files = runDirFiles(spec.runDir);
   // The native shim is forked by the spawner (shim-spawner.ts: no fork of fleetd's own large process); the Node shim by fleetd.
   const launched = d.native !== null ? launchNative(d.native, spec, files.stderr) : launchNode(d, spec, files.stderr);
-  const line = await launched.ready(d.readyTimeoutMs);
+  const line = await launched.ready(d.readyTimeoutMs, signal);
   if (line.kind === 'no-line') {
     const stderr = (await readFile(files.stderr, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ');
-    throw new FleetError(line.timeout ? 'TIMEOUT' : 'INTERNAL', `the shim for ${spec.name} ${line.why}${stderr ? `: ${stderr}` : ''}`);
+    throw new FleetError(line.timeout ? 'TIMEOUT' : 'INTERNAL', `the shim for ${spec.name} ${line.why}${stderr ? `: ${stderr}` : ''}`, line.cancelled ? { details: { reason: 'cancelled' } } : undefined);
   }
   if (line.ready.type === 'failed') {
     const code = line.ready.code === 'busy' ? 'CONFLICT' : line.ready.code === 'run-dir' ? 'PROVISION_FAILED' : 'INTERNAL';
@@ -189,26 +194,41 @@ export async function launchShim(spec: ShimSpecInput, deps: Partial<ShimClientDe
   });
 }
 
-/** A shim being started: its ready line within a time (the shim is killed when none came in time). */
+/** A shim being started: its ready line within a time, unless `signal` aborts first (the shim is killed when none came). */
 interface ShimLaunch {
-  ready(timeoutMs: number): Promise<ReadyResult>;
+  ready(timeoutMs: number, signal?: AbortSignal): Promise<ReadyResult>;
 }
 
 /** The native shim, started by the spawner with the title `fleetd-shim <name>` (what ps shows), nothing of fleetd's environment. */
 function launchNative(binary: string, spec: ShimSpecInput, stderrPath: string): ShimLaunch {
   const launch = launchViaSpawner(binary, { title: `fleetd-shim ${spec.name}`, stderrPath, spec: JSON.stringify(spec) });
   return {
-    ready: (timeoutMs) =>
+    ready: (timeoutMs, signal) =>
       new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          launch.kill();
-          resolve({ kind: 'no-line', why: `printed no ready line within ${timeoutMs} ms (killed)`, timeout: true });
-        }, timeoutMs);
-        void launch.first.then((first) => {
+        let done = false;
+        const finish = (result: ReadyResult) => {
+          if (done) return;
+          done = true;
           clearTimeout(timer);
-          if (first.kind === 'line') resolve(parseReadyLine(first.text));
-          else if (first.kind === 'gone') resolve({ kind: 'no-line', why: `exited (${first.signal ?? `code ${first.code}`}) before it was ready`, timeout: false });
-          else resolve({ kind: 'no-line', why: first.message, timeout: false });
+          signal?.removeEventListener('abort', cancel);
+          resolve(result);
+        };
+        const timer = setTimeout(() => {
+          if (done) return;
+          const what = launch.giveUp();
+          finish({ kind: 'no-line', why: `gave no ready line within ${timeoutMs} ms (${what})`, timeout: true });
+        }, timeoutMs);
+        const cancel = () => {
+          if (done) return;
+          const what = launch.giveUp();
+          finish({ kind: 'no-line', why: `was given up: the launch was cancelled (${what})`, timeout: false, cancelled: true });
+        };
+        if (signal?.aborted) cancel();
+        else signal?.addEventListener('abort', cancel, { once: true });
+        void launch.first.then((first) => {
+          if (first.kind === 'line') finish(parseReadyLine(first.text));
+          else if (first.kind === 'gone') finish({ kind: 'no-line', why: `exited (${first.signal ?? `code ${first.code}`}) before it was ready`, timeout: false });
+          else finish({ kind: 'no-line', why: `could not be started: ${first.message}`, timeout: false });
         });
       }),
   };
@@ -227,8 +247,8 @@ function launchNode(d: ShimClientDeps, spec: ShimSpecInput, stderrPath: string):
   child.stdin?.on('error', () => undefined); // EPIPE when the shim died before reading: the exit says more
   child.stdin?.end(JSON.stringify(spec));
   return {
-    async ready(timeoutMs) {
-      const line = await readyLine(child, timeoutMs);
+    async ready(timeoutMs, signal) {
+      const line = await readyLine(child, timeoutMs, signal);
       child.on('error', () => undefined);
       child.unref();
       if (line.kind === 'no-line' && child.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
@@ -318,7 +338,7 @@ function greet(path: string, takeover: boolean, timeoutMs: number): Promise<Gree
 }
 
 /** The shim's ready line, or why there is none (it exited first, or took too long). */
-type ReadyResult = { kind: 'line'; ready: ReturnType<typeof readyLineSchema.parse> } | { kind: 'no-line'; why: string; timeout: boolean };
+type ReadyResult = { kind: 'line'; ready: ReturnType<typeof readyLineSchema.parse> } | { kind: 'no-line'; why: string; timeout: boolean; cancelled?: boolean };
 
 /** What the shim's first line says. */
 function parseReadyLine(text: string): ReadyResult {
@@ -334,16 +354,20 @@ function parseReadyLine(text: string): ReadyResult {
 }
 
 /** Reads the first line of the shim's stdout. */
-function readyLine(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<ReadyResult> {
+function readyLine(child: ReturnType<typeof spawn>, timeoutMs: number, signal?: AbortSignal): Promise<ReadyResult> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (r: ReadyResult) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', cancel);
       child.stdout?.destroy();
       resolve(r);
     };
+    const cancel = () => finish({ kind: 'no-line', why: 'was given up: the launch was cancelled (killed)', timeout: false, cancelled: true });
+    if (signal?.aborted) queueMicrotask(cancel);
+    else signal?.addEventListener('abort', cancel, { once: true });
     const timer = setTimeout(() => finish({ kind: 'no-line', why: `printed no ready line within ${timeoutMs} ms (killed)`, timeout: true }), timeoutMs);
     child.once('error', (err) => finish({ kind: 'no-line', why: `could not be started (${err.message})`, timeout: false }));
     // 'close', not 'exit': a ready line printed just before exiting is read first.

@@ -15,7 +15,7 @@ export function runDirOf(spec: Pick<LaunchSpec, 'logFile'>): string {
 
 /** A SpawnFn that launches each gateway under its own shim. */
 export function createShimSpawn(deps: Partial<ShimClientDeps> = {}): SpawnFn {
-  return async (spec) => {
+  return async (spec, io) => {
     const handle = await launchShim(
       {
         protocol: 1,
@@ -29,6 +29,7 @@ export function createShimSpawn(deps: Partial<ShimClientDeps> = {}): SpawnFn {
         specHash: spec.launchHash ?? 'unhashed',
       },
       deps,
+      io.signal,
     );
     return processOfShim(handle);
   };

@@ -9,9 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
-import { isAlive, readStat } from './proc.js';
+import { FleetError } from '../errors.js';
+import { isAlive, listProcesses, readStat } from './proc.js';
 import { launchShim, NATIVE_SHIM_PATH } from './shim-client.js';
-import { launchViaSpawner } from './shim-spawner.js';
+import { launchViaSpawner, stopSpawners } from './shim-spawner.js';
 import { launchFromAnotherProcess, SHIM_IMPLS, shimSpecFor, withShimAgent } from '../../test/support/shim.js';
 
 const native = SHIM_IMPLS.find((i) => i.name === 'native')!;
@@ -108,9 +109,106 @@ describe('shim spawner', { skip: native.skip }, () => {
     const dir = await mkdtemp(join(tmpdir(), 'fleetd-spawner-'));
     try {
       const launch = launchViaSpawner(NATIVE_SHIM_PATH, { title: 'fleetd-shim test/none', stderrPath: join(dir, 'missing', 'shim.err'), spec: '{}' });
-      assert.deepEqual(await launch.first, { kind: 'error', message: 'the shim could not be started (ENOENT)' });
+      assert.deepEqual(await launch.first, { kind: 'error', message: 'its stderr file, a pipe, the fork or the exec failed (ENOENT)' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('a stopped spawner: the launch fails naming it, the spawner is killed with its queued request, the next launch starts a new one', () =>
+    withShimAgent({}, async ({ agent, runDir, tracker }) => {
+      const spawner = await runningSpawner();
+      tracker.add(spawner);
+      process.kill(spawner, 'SIGSTOP');
+      const failed = await launchShim(shimSpecFor(agent), { ...native.deps, readyTimeoutMs: 1000 }).then(
+        () => assert.fail('a launch through a stopped spawner succeeded'),
+        (err: unknown) => err,
+      );
+      assert.ok(failed instanceof FleetError && failed.code === 'TIMEOUT', String(failed));
+      assert.match(failed.message, new RegExp(`the shim spawner \\(pid ${spawner}\\) had not started it: killed the spawner`));
+      await waitFor(() => !isAlive(spawner), { timeoutMs: 5000, what: 'the stopped spawner killed' });
+
+      // its queued request died with it: no shim of the abandoned launch holds the run dir, a new spawner starts this one
+      const handle = await launchShim(shimSpecFor(agent), native.deps);
+      tracker.add(handle.shim.pid, handle.gateway?.pid);
+      assert.notEqual(readStat(handle.shim.pid)?.ppid, spawner);
+      assert.deepEqual(shimsOf(agent.spec.address, runDir), [handle.shim.pid], 'one shim of this agent: the abandoned launch never ran');
+      process.kill(handle.gateway!.pid, 'SIGKILL');
+      await handle.exited;
+      await handle.close();
+    }));
+
+  test('a launch waiting on a stuck spawner is given up as soon as it is cancelled', () =>
+    withShimAgent({}, async ({ agent, tracker }) => {
+      const spawner = await runningSpawner();
+      tracker.add(spawner);
+      process.kill(spawner, 'SIGSTOP');
+      const abort = new AbortController();
+      const launching = launchShim(shimSpecFor(agent), { ...native.deps, readyTimeoutMs: 3_600_000 }, abort.signal);
+      abort.abort();
+      const failed = await launching.then(
+        () => assert.fail('a cancelled launch succeeded'),
+        (err: unknown) => err,
+      );
+      assert.ok(failed instanceof FleetError && (failed.details as { reason?: string } | undefined)?.reason === 'cancelled', String(failed));
+      await waitFor(() => !isAlive(spawner), { timeoutMs: 5000, what: 'the stuck spawner killed' });
+    }));
+
+  test('a spawner that dies under a launch: the launch "could not be started", naming the spawner', () =>
+    withShimAgent({}, async ({ agent }) => {
+      // a "spawner" that exits at once (a binary that is no fleetd-shim)
+      const failed = await launchShim(shimSpecFor(agent), { ...native.deps, native: '/bin/false' }).then(
+        () => assert.fail('a launch through a dead spawner succeeded'),
+        (err: unknown) => err,
+      );
+      assert.ok(failed instanceof FleetError, String(failed));
+      assert.match(failed.message, new RegExp(`^the shim for ${agent.spec.address} could not be started: the shim spawner \\(pid \\d+\\) exited \\(code 1\\)$`));
+    }));
+
+  test('stopSpawners (fleetd shutdown) kills a stopped spawner', async () => {
+    const spawner = await runningSpawner();
+    process.kill(spawner, 'SIGSTOP');
+    stopSpawners();
+    await waitFor(() => !isAlive(spawner), { timeoutMs: 5000, what: 'the stopped spawner killed' });
+  });
+
+  test('a stopped spawner does not outlive its launcher', () =>
+    withShimAgent({}, async ({ agent, tracker }) => {
+      const launcher = await launchFromAnotherProcess(shimSpecFor(agent), native.deps);
+      const { record } = launcher;
+      tracker.add(launcher.child.pid, record.shimPid, record.gatewayPid);
+      const spawner = readStat(record.shimPid)!.ppid;
+      tracker.add(spawner);
+      process.kill(spawner, 'SIGSTOP');
+      launcher.child.kill('SIGKILL');
+      await waitFor(() => !isAlive(spawner), { timeoutMs: 5000, what: 'the stopped spawner gone with its launcher' });
+      process.kill(record.gatewayPid!, 'SIGKILL');
+    }));
 });
+
+/** The pid of this process's spawner, started (by a launch that fails at once) when none runs. */
+async function runningSpawner(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetd-spawner-'));
+  try {
+    await launchViaSpawner(NATIVE_SHIM_PATH, { title: 'fleetd-shim test/none', stderrPath: join(dir, 'missing', 'shim.err'), spec: '{}' }).first;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const mine = listProcesses().filter((p) => p.ppid === process.pid && cmdline(p.pid) === 'fleetd-shim-spawner --spawner' && p.state !== 'Z');
+  assert.equal(mine.length, 1, 'one spawner');
+  return mine[0]!.pid;
+}
+
+/** Live shims titled for `address` writing their stderr into `runDir` (other test files run shims of the same name). */
+function shimsOf(address: string, runDir: string): number[] {
+  const errFile = (pid: number) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/2`);
+    } catch {
+      return '';
+    }
+  };
+  return listProcesses()
+    .filter((p) => p.state !== 'Z' && cmdline(p.pid) === `fleetd-shim ${address}` && errFile(p.pid) === join(runDir, 'shim.err'))
+    .map((p) => p.pid);
+}

@@ -1,11 +1,19 @@
 // fleetd's side of the shim spawner (src/shim/native/spawner.c, which says why and speaks
-// the protocol): one small long-lived `fleetd-shim --spawner` per native shim binary forks
-// and execs the shims, so fleetd (a ~130 MiB process) is not forked once per shim. The
-// spawner is started on the first launch, ends when fleetd does (its stdin closes), and is
-// started again on the next launch when it died meanwhile.
+// the protocol): one small long-lived `fleetd-shim-spawner --spawner` (the fleetd-shim binary
+// with that argv[0]) per native shim binary forks and execs the shims, so fleetd (a ~130 MiB
+// process) is not forked once per shim. The spawner is started on the first launch, ends when
+// fleetd does (its stdin closes; stopSpawners at shutdown; the kernel's parent-death signal
+// when fleetd is killed), and is started again on the next launch when it died meanwhile.
+//
+// A launch given up on (no ready line in time, or cancelled) must never start later: when the
+// spawner has reported the shim's pid, fleetd SIGKILLs that shim itself (a stopped or stuck
+// spawner could not); when it has not, the request may still wait in the spawner's pipe, so
+// the spawner is SIGKILLed and its queued requests die with it (the next launch starts a new
+// one). A stopped spawner is thereby replaced at the first launch it does not answer.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
+import { isSameProcess, readStat, type ProcRef } from './proc.js';
 
 /** How a shim's launch went, up to its first line on stdout. */
 export type FirstLine =
@@ -13,15 +21,21 @@ export type FirstLine =
   | { kind: 'line'; pid: number; text: string }
   /** It ended before printing anything. */
   | { kind: 'gone'; pid: number; code: number | null; signal: NodeJS.Signals | null }
-  /** It could not be started: the stderr file, a pipe, the fork or the exec failed, or the spawner itself did. */
+  /** It could not be started: the stderr file, a pipe, the fork or the exec failed, or the spawner itself did (`message`: a phrase such as "the shim spawner (pid 9) exited (SIGKILL)"). */
   | { kind: 'error'; message: string };
 
 /** One shim being launched by a spawner. */
 export interface SpawnerLaunch {
   /** Settles once: the first line, its end, or why it could not start. Never rejects. */
   readonly first: Promise<FirstLine>;
-  /** SIGKILL to the shim (a launch given up on), unless it has already ended. */
-  kill(): void;
+  /**
+   * Gives the launch up (no ready line in time, or cancelled) so that its shim never runs on:
+   * SIGKILL to the shim by fleetd when the spawner reported its pid, else SIGKILL to the
+   * spawner (the request may still wait in its pipe). Returns what was done, a phrase for an
+   * error message ("killed shim pid 12", "the shim spawner (pid 9) had not started it: killed
+   * the spawner"). `first` settles afterwards as usual.
+   */
+  giveUp(): string;
 }
 
 /** What a shim launch needs: the process title (argv[0]), where its stderr goes, its spec (on its stdin). */
@@ -38,6 +52,10 @@ class Spawner {
   private readonly child: ChildProcess;
   private nextId = 1;
   private readonly pending = new Map<number, (line: FirstLine) => void>();
+  /** The shims the spawner reported (`forked`) of launches still pending. */
+  private readonly pids = new Map<number, ProcRef>();
+  /** Launches given up on before their pid was known: a pid reported later is killed at once. */
+  private readonly abandoned = new Set<number>();
   private buffered: Buffer = Buffer.alloc(0);
   private ended: string | null = null;
 
@@ -48,12 +66,16 @@ class Spawner {
       if (this.ended !== null) return;
       this.ended = why;
       onEnd();
+      // a launch that fails here must not leave its shim running on (a forked shim's ready line
+      // came through the spawner: it cannot arrive now)
+      for (const ref of this.pids.values()) killShim(ref);
+      this.pids.clear();
       for (const settle of this.pending.values()) settle({ kind: 'error', message: why });
       this.pending.clear();
     };
     this.child.on('error', (err) => end(`the shim spawner could not be started (${err.message})`));
     // 'close', not 'exit': answers it wrote before exiting are read first
-    this.child.on('close', (code, signal) => end(`the shim spawner exited (${signal ?? `code ${code}`})`));
+    this.child.on('close', (code, signal) => end(`the shim spawner (pid ${this.child.pid ?? '-'}) exited (${signal ?? `code ${code}`})`));
     this.child.stdin!.on('error', () => undefined); // EPIPE once it died: its exit says more
     this.child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
     // an idle spawner must not keep fleetd (or a test) alive; a launch in flight does (holding())
@@ -86,15 +108,33 @@ class Spawner {
       const spec = Buffer.from(request.spec);
       this.child.stdin!.write(Buffer.concat([Buffer.from(`spawn ${id} ${title.length} ${err.length} ${spec.length}\n`), title, err, spec]));
     }
-    return {
-      first,
-      kill: () => {
-        if (this.ended === null) this.child.stdin!.write(`kill ${id}\n`);
-      },
-    };
+    return { first, giveUp: () => this.giveUp(id) };
   }
 
-  /** Parses answers: `ready ID PID LEN\n<LEN bytes>`, `gone ID PID CODE SIGNAL\n`, `error ID ERRNO\n`. */
+  private giveUp(id: number): string {
+    const ref = this.pids.get(id);
+    if (ref !== undefined) {
+      killShim(ref);
+      // a stopped spawner would answer no later launch either (nor reap this shim)
+      const state = this.child.pid !== undefined ? readStat(this.child.pid)?.state : undefined;
+      if (state === 'T' || state === 't') {
+        this.kill();
+        return `killed shim pid ${ref.pid} and the stopped shim spawner (pid ${this.child.pid})`;
+      }
+      return `killed shim pid ${ref.pid}`;
+    }
+    if (this.ended !== null) return 'it was never started';
+    this.abandoned.add(id);
+    this.kill();
+    return `the shim spawner (pid ${this.child.pid ?? '-'}) had not started it: killed the spawner`;
+  }
+
+  /** SIGKILL to the spawner (works on a stopped one too); its shims run on, its queued requests die. */
+  kill(): void {
+    if (this.ended === null) this.child.kill('SIGKILL');
+  }
+
+  /** Parses answers: `forked ID PID\n`, `ready ID PID LEN\n<LEN bytes>`, `gone ID PID CODE SIGNAL\n`, `error ID ERRNO\n`. */
   private read(chunk: Buffer): void {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     for (;;) {
@@ -104,6 +144,15 @@ class Spawner {
       const id = Number(words[1]);
       let settled: FirstLine;
       let used = nl + 1;
+      if (words[0] === 'forked' && words.length === 3) {
+        const pid = Number(words[2]);
+        this.buffered = this.buffered.subarray(used);
+        // its start time now (it has exec'd and is not reaped before its answer): a kill later hits this shim only
+        const ref = { pid, startTime: readStat(pid)?.startTime ?? '' };
+        if (this.abandoned.delete(id)) killShim(ref);
+        else if (this.pending.has(id)) this.pids.set(id, ref);
+        continue;
+      }
       if (words[0] === 'ready' && words.length === 4) {
         const len = Number(words[3]);
         if (this.buffered.length < used + len) return;
@@ -116,7 +165,7 @@ class Spawner {
       } else if (words[0] === 'error' && words.length === 3) {
         const errno = Number(words[2]);
         const name = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
-        settled = { kind: 'error', message: `the shim could not be started (${name})` };
+        settled = { kind: 'error', message: `its stderr file, a pipe, the fork or the exec failed (${name})` };
       } else {
         this.child.kill('SIGKILL'); // a spawner that says something else is not ours to trust
         return;
@@ -124,9 +173,21 @@ class Spawner {
       this.buffered = this.buffered.subarray(used);
       const settle = this.pending.get(id);
       this.pending.delete(id);
+      this.pids.delete(id);
+      this.abandoned.delete(id);
       settle?.(settled);
       this.holding();
     }
+  }
+}
+
+/** SIGKILL to a shim a spawner forked, if `ref` still names it (pid and start time). */
+function killShim(ref: ProcRef): void {
+  if (!isSameProcess(ref)) return;
+  try {
+    process.kill(ref.pid, 'SIGKILL');
+  } catch {
+    // ended meanwhile
   }
 }
 
@@ -148,4 +209,10 @@ export function launchViaSpawner(binary: string, request: SpawnRequest): Spawner
     s = fresh;
   }
   return s.launch(request);
+}
+
+/** SIGKILLs every spawner (fleetd's shutdown: a stopped spawner would not see its stdin close); the shims run on. */
+export function stopSpawners(): void {
+  for (const s of spawners.values()) s.kill();
+  spawners.clear();
 }

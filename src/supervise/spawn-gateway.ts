@@ -69,6 +69,8 @@ export interface GatewayProcess {
 export interface SpawnIo {
   onStdout(chunk: Buffer): void;
   onStderr(chunk: Buffer): void;
+  /** Aborts when the launch is cancelled (stop, restart): a spawn that waits (a shim's ready line) gives up then and rejects. */
+  signal?: AbortSignal;
 }
 
 /** The spawn dependency of the runner. */

@@ -1,5 +1,6 @@
-// The shim spawner: fleetd's zygote for new native shims (`fleetd-shim --spawner`, started
-// once by fleetd; fleetd's side is src/supervise/shim-spawner.ts).
+// The shim spawner: fleetd's zygote for new native shims (this binary run as
+// `fleetd-shim-spawner --spawner`, what ps shows; started once by fleetd; fleetd's side is
+// src/supervise/shim-spawner.ts).
 //
 // Why: fleetd is a ~130 MiB Node process, and libuv starts a child with fork() then exec:
 // at N = 200 the 200 forks of fleetd cost ~730 ms of its main thread (page tables copied,
@@ -9,12 +10,15 @@
 // with argv[0] `fleetd-shim <fleet>/<agent>`, its own session, cwd /, an empty
 // environment, the launch spec on its stdin, its ready line on its stdout, its stderr on
 // shim.err. The spawner is the shims' parent: it reaps them (no zombies), and when fleetd
-// goes away (its stdin ends) it exits and the shims run on, re-parented like before.
+// goes away (its stdin ends, or fleetd died: PR_SET_PDEATHSIG SIGKILL, which also ends a
+// stopped spawner) it exits and the shims run on, re-parented like before. A spawner that
+// does not answer a launch in time is SIGKILLed by fleetd: its queued requests die with it.
 //
 // Protocol on the spawner's stdin and stdout (lengths in bytes, decimal):
 //   request "spawn <id> <titleLen> <errLen> <specLen>\n" title, stderr path, spec
 //           "kill <id>\n"    SIGKILL to the shim of request <id> unless it was reaped already
-//   answer  "ready <id> <pid> <len>\n" then the shim's first line on stdout (what it printed
+//   answer  "forked <id> <pid>\n" the shim of request <id> runs (exec done), its spec written next
+//           "ready <id> <pid> <len>\n" then the shim's first line on stdout (what it printed
 //           before closing stdout when there is no newline; at most READY_MAX bytes)
 //           "gone <id> <pid> <code> <signal>\n" the shim ended before printing anything
 //           (code -1 when killed, signal 0 when it exited)
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -178,6 +183,9 @@ static void spawn_shim(long id, const char *title, const char *err_path, const c
     answer(head, NULL, 0);
     return;
   }
+  // fleetd knows the shim's pid from here on: a launch it gives up on, it kills itself
+  snprintf(head, sizeof head, "forked %ld %d\n", id, (int)pid);
+  answer(head, NULL, 0);
   // The shim reads its whole stdin before anything else: this write does not wait on it for long,
   // and a spec larger than a pipe's 64 KB gets a pipe that holds it (up to pipe-max-size), so a
   // shim that never reads cannot hold the spawner here. A shim that died first gives EPIPE
@@ -271,6 +279,10 @@ bad: {
 }
 
 int fleetd_spawner_main(void) {
+  // fleetd gone (even killed, even while this process is stopped): SIGKILL, not an orphan
+  // spawner (not inherited by the shims: fork clears it)
+  pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent || parent == 1) return 1;
   signal(SIGPIPE, SIG_IGN);
   // fleetd ends us by closing our stdin; its signals to its process group are not for us
   signal(SIGINT, SIG_IGN);
