@@ -70,9 +70,9 @@ export function processOfShim(handle: ShimHandle): GatewayProcess {
         throw err;
       }
     },
-    async unwatch() {
+    async unwatch(timeoutMs) {
       stopListening();
-      await handle.unwatch();
+      await handle.unwatch(timeoutMs);
     },
     async ping(timeoutMs) {
       await handle.status(timeoutMs);

@@ -55,7 +55,8 @@ export interface GatewayProcess {
    */
   readiness?: {
     watch(options: WatchOptions, onMiss: (miss: WatchMiss) => void): Promise<void>;
-    unwatch(): Promise<void>;
+    /** `timeoutMs`: as ShimHandle.unwatch (null: wait for the holder's answer however late; it rejects only once the holder is unreachable). */
+    unwatch(timeoutMs?: number | null): Promise<void>;
     /** Resolves when the holder answers within `timeoutMs` (ms): its loop, and so its watch, runs; rejects otherwise. */
     ping(timeoutMs: number): Promise<void>;
   };
