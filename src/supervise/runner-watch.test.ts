@@ -106,7 +106,8 @@ async function oneSideChecks(port: number, calls: readonly string[], checks: num
 
 test('a shim stopped past the time fleetd waits for its answers: status says so, and once it answers again exactly one side checks (the shim, handed over again)', () =>
   withWatchedGateway(
-    { intervalMs: 100, timeoutMs: 300, failureThreshold: 2, startupTimeoutMs: 20_000 },
+    // a generous probe timeout: on a loaded host a slow probe must not count toward a hang here
+    { intervalMs: 100, timeoutMs: 1000, failureThreshold: 5, startupTimeoutMs: 20_000 },
     async ({ agent, runner, calls }) => {
       const ours = calls.length;
       const shimPid = await shimPidOf(agent);
@@ -125,3 +126,25 @@ test('a shim stopped past the time fleetd waits for its answers: status says so,
     },
     { requestTimeoutMs: 1000 },
   ));
+
+test('a gateway killed while its shim is stopped: the hang stop ends the shim, records the real SIGKILL, and the next start is not refused', () =>
+  withWatchedGateway({ intervalMs: 100, timeoutMs: 300, failureThreshold: 2, startupTimeoutMs: 20_000 }, async ({ agent, runner, logger }) => {
+    const shimPid = await shimPidOf(agent);
+    const gatewayPid = runner.status().pid!;
+    process.kill(shimPid, 'SIGSTOP');
+    try {
+      process.kill(gatewayPid, 'SIGKILL');
+      await waitFor(() => runner.status().state === 'backoff', { timeoutMs: 20_000, what: 'the hang stop' });
+      const status = runner.status();
+      assert.equal(status.lastExit?.signal, 'SIGKILL', 'the exit the kernel kept in the zombie');
+      assert.match(status.reason, new RegExp(`shim pid ${shimPid} did not answer: fleetd SIGKILLed it`));
+      await waitFor(() => runner.status().state === 'running' && runner.status().pid !== gatewayPid, { timeoutMs: 20_000, what: 'the restart running' });
+      assert.ok(!logger.lines.some((l) => /already holds/.test(l.msg ?? '')), 'no start refused by the stopped shim');
+    } finally {
+      try {
+        process.kill(shimPid, 'SIGCONT');
+      } catch {
+        // gone: what the fix does
+      }
+    }
+  }));

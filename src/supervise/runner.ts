@@ -117,7 +117,8 @@ class GatewayRunner implements Runner {
       const run = this.current;
       if (run) {
         this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by the operator'}`);
-        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt);
+        const exit = await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt);
+        if (exit.lost && this.state !== 'stopped') return this.transition('stopped', `${options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`}; ${exit.lost}`);
       }
       if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`);
     });
@@ -711,7 +712,8 @@ class GatewayRunner implements Runner {
     if (!this.isLive(run) || this.state !== 'running') return;
     this.transition('stopping', `no answer to ${failures} health probes in a row, hung; stopping pid ${run.proc.pid}`);
     const ending: GatewayEnding = { kind: 'unhealthy', failures, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: run.runningSince };
-    await this.stopRun(run, this.spec.stopTimeoutMs);
+    const exit = await this.stopRun(run, this.spec.stopTimeoutMs);
+    if (exit.lost) ending.cause = exit.lost;
     this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
   }
 
@@ -721,7 +723,8 @@ class GatewayRunner implements Runner {
     const timeoutMs = this.spec.health.startupTimeoutMs;
     this.transition('stopping', `no answer on /healthz within ${formatDuration(timeoutMs)}; stopping pid ${run.proc.pid}`);
     const ending: GatewayEnding = { kind: 'startup-timeout', timeoutMs, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: null };
-    await this.stopRun(run, this.spec.stopTimeoutMs);
+    const exit = await this.stopRun(run, this.spec.stopTimeoutMs);
+    if (exit.lost) ending.cause = exit.lost;
     this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
   }
 
@@ -755,13 +758,15 @@ class GatewayRunner implements Runner {
     });
   }
 
-  /** Stops the tree of `run` and waits for its exit event; then finishes it. `askedAt`: when the stop was asked for (default now). */
-  private async stopRun(run: Run, timeoutMs: number, askedAt?: number): Promise<void> {
+  /** Stops the tree of `run` and waits for its exit event; then finishes it and returns that exit (`lost` set when its holder had to be ended: run-stop.ts exitOf). `askedAt`: when the stop was asked for (default now). */
+  private async stopRun(run: Run, timeoutMs: number, askedAt?: number): Promise<GatewayExit> {
     run.stopping = true;
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
     await stopRunTree(run, this.deps, this.log, timeoutMs, askedAt);
-    this.finishRun(run, await exitOf(run, this.deps, this.log));
+    const exit = await exitOf(run, this.deps, this.log);
+    this.finishRun(run, exit);
+    return exit;
   }
 
   /** Records the exit, flushes and closes the log, tells the registry the process is gone. */

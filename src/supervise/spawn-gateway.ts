@@ -62,6 +62,13 @@ export interface GatewayProcess {
   };
   /** Lets go of a gateway that must outlive fleetd (live restore): it keeps running and is adopted by the next fleetd. */
   detach?(): Promise<void>;
+  /**
+   * The holder did not tell the exit of a stopped gateway (it is stopped or stuck): ends the
+   * holder (SIGKILL), so `exited` settles and close() can remove its files, and no holder of
+   * a dead gateway refuses the next launch. Returns what it did, for the reason; null when
+   * the holder was already gone.
+   */
+  killHolder?(): string | null;
   /** Ends the run after its exit was handled (removes the holder's files). */
   close?(): Promise<void>;
 }
