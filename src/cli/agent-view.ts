@@ -28,6 +28,7 @@ export function formatExit(lastExit: AgentView['lastExit']): string {
 export function formatReason(agent: AgentView, now: number): string {
   const parts = [agent.reason];
   if (agent.health.failing?.length) parts.push(`readiness failing: ${agent.health.failing.join(', ')}`);
+  if (agent.health.holder) parts.push(agent.health.holder);
   if (agent.state === 'backoff' && agent.nextStartAt !== null) parts.push(`next start in ${formatDuration(Math.max(0, agent.nextStartAt - now))}`);
   if (!agent.enabled && !agent.reason.includes('disabled')) parts.push('disabled in the manifest');
   return parts.filter(Boolean).join('; ');

@@ -35,8 +35,9 @@ export type GatewayEnding =
       /** What fleetd saw that explains the exit (a stranger on its port), said with every decision. */
       cause?: string;
     })
-  | (EndingBase & { kind: 'unhealthy'; failures: number })
-  | (EndingBase & { kind: 'startup-timeout'; timeoutMs: number })
+  /** `cause`: what else the stop found (a holder that had to be ended: run-stop.ts exitOf). */
+  | (EndingBase & { kind: 'unhealthy'; failures: number; cause?: string })
+  | (EndingBase & { kind: 'startup-timeout'; timeoutMs: number; cause?: string })
   | (EndingBase & { kind: 'spawn-error'; message: string })
   /** The launch failed before a spawn (runtime, home, config); `transient` as classified where it arose. */
   | (EndingBase & { kind: 'prepare-failed'; message: string; transient: boolean });
@@ -113,9 +114,9 @@ export function describeEnding(ending: GatewayEnding): string {
       return `exited ${after}${cause}`;
     }
     case 'unhealthy':
-      return `stopped after ${ending.failures} failed health probes in a row, hung ${after}`;
+      return `stopped after ${ending.failures} failed health probes in a row, hung ${after}${ending.cause ? `: ${ending.cause}` : ''}`;
     case 'startup-timeout':
-      return `no answer on /healthz within ${formatDuration(ending.timeoutMs)}; stopped`;
+      return `no answer on /healthz within ${formatDuration(ending.timeoutMs)}; stopped${ending.cause ? `: ${ending.cause}` : ''}`;
     case 'spawn-error':
       return `could not start: ${ending.message}`;
     case 'prepare-failed':

@@ -64,7 +64,7 @@ export const agentViewSchema = z.object({
   lastExit: z
     .object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number(), runtimeMs: z.number(), pid: z.number().nullable().optional() })
     .nullable(),
-  health: z.object({ live: z.boolean().nullable(), ready: z.boolean().nullable(), failing: z.array(z.string()).optional(), startup: z.string().optional() }),
+  health: z.object({ live: z.boolean().nullable(), ready: z.boolean().nullable(), failing: z.array(z.string()).optional(), startup: z.string().optional(), holder: z.string().optional() }),
   /** Resident memory of its gateway's whole process tree, bytes (null: no process). */
   rssBytes: z.number().nullable(),
   /** CPU time of that tree, seconds (user + system, reaped children included; null: no process). Optional: older fleetds omit it. */

@@ -3,6 +3,7 @@
 // Synchronous on purpose: a few hundred small reads, and no await between reading the
 // table and acting on it.
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 
 /** One line of /proc/<pid>/stat, the fields fleetd uses. */
 export interface ProcStat {
@@ -85,6 +86,28 @@ export function isAlive(pid: number): boolean {
   // Zombies answer kill(0) but are dead; PID 1 of a container may never reap them.
   const stat = readStat(pid);
   return stat !== undefined && stat.state !== 'Z';
+}
+
+/**
+ * How the zombie `ref` ended, from field 52 of its stat (its wait status, Linux 3.5+): while
+ * its parent does not reap it (a stopped shim) this is the only record of its exit. Null when
+ * `ref` is not a zombie with that start time, or the field cannot be read.
+ */
+export function zombieExit(ref: ProcRef): { code: number | null; signal: string | null } | null {
+  let text: string;
+  try {
+    text = readSmall(`/proc/${ref.pid}/stat`);
+  } catch {
+    return null;
+  }
+  const stat = parseStat(text);
+  if (!stat || stat.state !== 'Z' || stat.startTime !== ref.startTime) return null;
+  const status = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[49]);
+  if (!Number.isInteger(status) || status < 0) return null;
+  const signal = status & 0x7f;
+  if (signal === 0) return { code: (status >> 8) & 0xff, signal: null };
+  const name = Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0];
+  return { code: null, signal: name ?? `signal ${signal}` };
 }
 
 /** True when `ref` is alive and is still the same process (same start time). */

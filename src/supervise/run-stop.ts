@@ -6,7 +6,8 @@ import type { RunnerDeps, RunnerLogger } from './runner-deps.js';
 import type { Run } from './runner-types.js';
 import type { GatewayExit } from './spawn-gateway.js';
 import type { StopTarget } from './stop-tree.js';
-import { AGENT_MARKER_ENV } from './proc.js';
+import { AGENT_MARKER_ENV, zombieExit } from './proc.js';
+import { formatDuration } from '../util/duration.js';
 import { stopCgroup } from '../isolation/cgroup-stop.js';
 import { oomExitReason } from '../isolation/oom-reason.js';
 
@@ -84,15 +85,39 @@ export function oomCause(run: Run, exit: { code: number | null; signal: string |
   }
 }
 
-/** The exit of `run` (at once when already known); a null exit after EXIT_EVENT_WAIT_MS if the event never comes. */
+// A holder (shim) that is stopped or stuck tells no exit: the tree is down but the exit event
+// never comes, the holder still holds the run dir (the next launch would be refused: "shim
+// pid N already holds ...") and, being the gateway's parent, keeps it a zombie. So once the
+// wait is over, fleetd reads the exit status the kernel keeps in the zombie (the holder has
+// not reaped it), SIGKILLs the holder (init reaps the gateway), and waits for the handle to
+// settle so close() removes the holder's files.
+/** The exit of `run` (at once when already known); after EXIT_EVENT_WAIT_MS without it, its holder is ended (see above) and the exit says so in `lost`. */
 export function exitOf(run: Run, deps: Pick<RunnerDeps, 'setTimer' | 'clearTimer'>, log: RunnerLogger): Promise<GatewayExit> {
   if (run.exit) return Promise.resolve(run.exit);
   return new Promise((resolve) => {
+    let abandoning = false;
     const timer = deps.setTimer(() => {
-      log.warn({ pid: run.proc.pid }, 'no exit event after the process tree was stopped');
-      resolve({ code: null, signal: null });
+      const gateway = run.proc.pid !== null && run.proc.startTime ? { pid: run.proc.pid, startTime: run.proc.startTime } : null;
+      const zombie = gateway ? zombieExit(gateway) : null;
+      const killed = run.proc.killHolder?.() ?? null;
+      if (killed === null) {
+        log.warn({ pid: run.proc.pid }, 'no exit event after the process tree was stopped');
+        return resolve({ code: null, signal: null });
+      }
+      abandoning = true;
+      const how = zombie ? (zombie.signal ? `killed by ${zombie.signal}` : `exited with code ${zombie.code}`) : 'exit status unknown';
+      const lost = `${killed} (no exit told ${formatDuration(EXIT_EVENT_WAIT_MS)} after the stop); gateway pid ${run.proc.pid ?? '-'} ${how}`;
+      log.warn({ pid: run.proc.pid }, lost);
+      const exit: GatewayExit = { code: zombie?.code ?? null, signal: zombie?.signal ?? null, lost };
+      // the handle settles once the socket closes: bounded in case it does not
+      const settled = deps.setTimer(() => resolve(exit), EXIT_EVENT_WAIT_MS);
+      void run.proc.exited.then(() => {
+        deps.clearTimer(settled);
+        resolve(exit);
+      });
     }, EXIT_EVENT_WAIT_MS);
     void run.proc.exited.then((exit) => {
+      if (abandoning) return;
       deps.clearTimer(timer);
       resolve(exit);
     });

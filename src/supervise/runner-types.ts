@@ -138,10 +138,13 @@ export interface Run {
   /**
    * Who checks the readiness of this running gateway (runner.ts watchReadiness): `fleetd`
    * (its own probe rounds), `asking` its holder to watch, `holder` (the shim checks /readyz
-   * every interval; fleetd hears only of a miss), `fleetd-only` (the holder would not: fleetd
-   * probes for the rest of the run).
+   * every interval; fleetd hears only of a miss), `resync` (fleetd took the checks back and
+   * waits for the holder to confirm it watches nothing: runner.ts resyncHolder), `fleetd-only`
+   * (the holder would not, or cannot be reached: fleetd probes for the rest of the run).
    */
-  watch: 'fleetd' | 'asking' | 'holder' | 'fleetd-only';
+  watch: 'fleetd' | 'asking' | 'holder' | 'resync' | 'fleetd-only';
+  /** Clock ms since the holder has not answered a ping or a watch (status shows it); null while it answers. */
+  holderSilentSince: number | null;
   /** The interval and timeout the holder was asked to watch with (a reload that changes them asks again). */
   watched: { intervalMs: number; timeoutMs: number } | null;
   /** Turns of the watch wheel passed while the holder watches (runner.ts startWatchTicks: which of them ping the holder). */

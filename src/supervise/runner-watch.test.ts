@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { waitFor } from '../util/wait-for.js';
 import { probeGateway, type ProbeFn } from './probe.js';
 import { createShimSpawn } from './shim-spawn.js';
-import { executableOrNull, NATIVE_SHIM_PATH } from './shim-client.js';
+import { executableOrNull, NATIVE_SHIM_PATH, type ShimClientDeps } from './shim-client.js';
 import { postFake, withFakeRunner, type FakeRunnerContext } from '../../test/support/testkit.js';
 import type { LaunchSpec } from './types.js';
 
@@ -38,7 +38,7 @@ async function shimChecks(port: number, calls: readonly string[], checks: number
 }
 
 /** Runs `body` with a runner launching the fake gateway under the native shim with `health`, once running, ready and watched by its shim (`calls`: fleetd's probe rounds). */
-function withWatchedGateway(health: LaunchSpec['health'], body: (ctx: FakeRunnerContext & { calls: string[] }) => Promise<void>): Promise<void> {
+function withWatchedGateway(health: LaunchSpec['health'], body: (ctx: FakeRunnerContext & { calls: string[] }) => Promise<void>, shimDeps: Partial<ShimClientDeps> = {}): Promise<void> {
   assert.ok(executableOrNull(NATIVE_SHIM_PATH), `the native shim is built (${NATIVE_SHIM_PATH})`);
   const { calls, probe } = countingProbe();
   return withFakeRunner(
@@ -51,7 +51,7 @@ function withWatchedGateway(health: LaunchSpec['health'], body: (ctx: FakeRunner
       await shimChecks(ctx.agent.port, calls, 3);
       await body({ ...ctx, calls });
     },
-    { spawn: createShimSpawn(), probe },
+    { spawn: createShimSpawn(shimDeps), probe },
   );
 }
 
@@ -83,5 +83,68 @@ test('a shim that stops answering while it watches (SIGSTOP): fleetd probes the 
       assert.equal(runner.status().state, 'running');
     } finally {
       process.kill(shimPid, 'SIGCONT');
+    }
+  }));
+
+/** The shim's pid, from its record. */
+async function shimPidOf(agent: FakeRunnerContext['agent']): Promise<number> {
+  return (JSON.parse(await readFile(join(dirname(agent.spec.logFile), 'shim.json'), 'utf8')) as { shimPid: number }).shimPid;
+}
+
+/** Waits for a stretch of `checks` checks by the shim with no probe of fleetd's (a handover may take a round or two to settle). */
+async function oneSideChecks(port: number, calls: readonly string[], checks: number): Promise<void> {
+  let last: unknown = null;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      return await shimChecks(port, calls, checks);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+test('a shim stopped past the time fleetd waits for its answers: status says so, and once it answers again exactly one side checks (the shim, handed over again)', () =>
+  withWatchedGateway(
+    // a generous probe timeout: on a loaded host a slow probe must not count toward a hang here
+    { intervalMs: 100, timeoutMs: 1000, failureThreshold: 5, startupTimeoutMs: 20_000 },
+    async ({ agent, runner, calls }) => {
+      const ours = calls.length;
+      const shimPid = await shimPidOf(agent);
+      process.kill(shimPid, 'SIGSTOP');
+      try {
+        await waitFor(() => /its shim does not answer/.test(runner.status().health.holder ?? ''), { timeoutMs: 10_000, what: 'status naming the silent shim' });
+        // fleetd's own rounds, at least 100 ms apart, go on well past the 1 s its requests to the shim wait
+        await waitFor(() => calls.length >= ours + 25, { timeoutMs: 20_000, what: 'fleetd probing the gateway itself' });
+        assert.equal(runner.status().state, 'running');
+      } finally {
+        process.kill(shimPid, 'SIGCONT');
+      }
+      await waitFor(() => runner.status().health.holder === undefined, { timeoutMs: 10_000, what: 'the shim answering again' });
+      await oneSideChecks(agent.port, calls, 4);
+      assert.equal(runner.status().health.ready, true);
+    },
+    { requestTimeoutMs: 1000 },
+  ));
+
+test('a gateway killed while its shim is stopped: the hang stop ends the shim, records the real SIGKILL, and the next start is not refused', () =>
+  withWatchedGateway({ intervalMs: 100, timeoutMs: 300, failureThreshold: 2, startupTimeoutMs: 20_000 }, async ({ agent, runner, logger }) => {
+    const shimPid = await shimPidOf(agent);
+    const gatewayPid = runner.status().pid!;
+    process.kill(shimPid, 'SIGSTOP');
+    try {
+      process.kill(gatewayPid, 'SIGKILL');
+      await waitFor(() => runner.status().state === 'backoff', { timeoutMs: 20_000, what: 'the hang stop' });
+      const status = runner.status();
+      assert.equal(status.lastExit?.signal, 'SIGKILL', 'the exit the kernel kept in the zombie');
+      assert.match(status.reason, new RegExp(`shim pid ${shimPid} did not answer: fleetd SIGKILLed it`));
+      await waitFor(() => runner.status().state === 'running' && runner.status().pid !== gatewayPid, { timeoutMs: 20_000, what: 'the restart running' });
+      assert.ok(!logger.lines.some((l) => /already holds/.test(l.msg ?? '')), 'no start refused by the stopped shim');
+    } finally {
+      try {
+        process.kill(shimPid, 'SIGCONT');
+      } catch {
+        // gone: what the fix does
+      }
     }
   }));

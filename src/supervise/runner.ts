@@ -117,7 +117,8 @@ class GatewayRunner implements Runner {
       const run = this.current;
       if (run) {
         this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by the operator'}`);
-        await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt);
+        const exit = await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt);
+        if (exit.lost && this.state !== 'stopped') return this.transition('stopped', `${options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`}; ${exit.lost}`);
       }
       if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`);
     });
@@ -431,6 +432,7 @@ class GatewayRunner implements Runner {
       watched: null,
       watchTicks: 0,
       watchLeave: null,
+      holderSilentSince: null,
     };
     this.current = run;
     this.health = { live: false, ready: null };
@@ -478,8 +480,14 @@ class GatewayRunner implements Runner {
       result = { live: false, ready: null, error: err instanceof Error ? err.message : String(err) };
     }
     if (!this.isLive(run)) return;
-    const observed: HealthInfo = { live: result.live, ready: result.ready, ...(result.failing ? { failing: result.failing } : {}), ...(result.startup ? { startup: result.startup.state } : {}) };
     const now = this.deps.clock.now();
+    const observed: HealthInfo = {
+      live: result.live,
+      ready: result.ready,
+      ...(result.failing ? { failing: result.failing } : {}),
+      ...(result.startup ? { startup: result.startup.state } : {}),
+      ...(run.holderSilentSince !== null ? { holder: holderText(run, now) } : {}),
+    };
     if (this.state === 'starting') {
       const listener = await this.listenerOf(run, result, now);
       if (!this.isLive(run) || this.state !== 'starting') return;
@@ -539,10 +547,18 @@ class GatewayRunner implements Runner {
       },
       (err: unknown) => {
         if (run.watch !== 'asking') return;
-        run.watch = 'fleetd-only';
-        run.watched = null;
-        this.log.warn({ err, pid: run.proc.pid }, "the gateway's shim does not watch its readiness: fleetd probes it");
-        if (this.isLive(run) && run.probeTimer === null) this.scheduleProbe(run, this.spec.health.intervalMs);
+        const live = this.isLive(run);
+        if (err instanceof FleetError && err.code === 'TIMEOUT') {
+          // the shim is stopped or stuck: it may still take the watch when it resumes (see resyncHolder)
+          this.log.warn({ err, pid: run.proc.pid }, "the gateway's shim did not answer its watch: fleetd probes the gateway, and hands over once the shim answers");
+          this.holderSilent(run);
+          this.resyncHolder(run);
+        } else {
+          run.watch = 'fleetd-only';
+          run.watched = null;
+          this.log.warn({ err, pid: run.proc.pid }, "the gateway's shim does not watch its readiness: fleetd probes it");
+        }
+        if (live && run.probeTimer === null) this.scheduleProbe(run, this.spec.health.intervalMs);
       },
     );
   }
@@ -558,13 +574,52 @@ class GatewayRunner implements Runner {
     this.scheduleProbe(run, 0);
   }
 
-  /** Ends the holder's watch of `run` (fleetd probes from here). */
+  /** Ends the holder's watch of `run` (fleetd probes from here; it hands over again once the holder confirmed: resyncHolder). */
   private endWatch(run: Run): void {
     if (run.watch !== 'holder' && run.watch !== 'asking') return;
-    run.watch = 'fleetd';
-    run.watched = null;
     this.clearRunTimer(run, 'probeTimer');
-    void run.proc.readiness?.unwatch().catch((err: unknown) => this.log.warn({ err }, "could not end the shim's watch"));
+    this.resyncHolder(run);
+  }
+
+  // A shim handles its requests in order, however late: a stopped shim that is continued
+  // runs the `watch` fleetd gave up on, and would check the gateway beside fleetd's own rounds
+  // for the rest of the run. So whenever fleetd takes the checks back without knowing what
+  // the holder does (a ping or a watch not answered, new timings), it sends `unwatch`
+  // (idempotent) and waits for its answer without a time limit: that answer comes after
+  // every earlier request was handled, so from then on the holder watches nothing and fleetd
+  // may hand over again (its next ready round). Until then (`resync`) fleetd probes and asks
+  // the holder nothing more; a holder that cannot be reached any more leaves fleetd probing.
+  /** Takes the checks back from the holder of `run` and confirms it watches nothing (see above). */
+  private resyncHolder(run: Run): void {
+    run.watch = 'resync';
+    run.watched = null;
+    const readiness = run.proc.readiness;
+    if (!readiness) return;
+    readiness.unwatch(null).then(
+      () => {
+        if (run.watch !== 'resync') return;
+        run.watch = 'fleetd';
+        if (run.holderSilentSince !== null) {
+          this.log.info({ pid: run.proc.pid }, 'the shim answers again and watches nothing: fleetd hands over once the gateway is ready');
+          run.holderSilentSince = null;
+          if (this.current === run && this.health.holder !== undefined) {
+            const { holder: _holder, ...health } = this.health;
+            this.health = health;
+          }
+        }
+      },
+      (err: unknown) => {
+        if (run.watch !== 'resync') return;
+        run.watch = 'fleetd-only';
+        if (this.isLive(run)) this.log.warn({ err, pid: run.proc.pid }, "could not end the shim's watch: fleetd probes the gateway for the rest of its run");
+      },
+    );
+  }
+
+  /** Notes that the holder of `run` did not answer (status shows it in the health, until it answers). */
+  private holderSilent(run: Run): void {
+    run.holderSilentSince ??= this.deps.clock.now();
+    if (this.current === run) this.health = { ...this.health, holder: holderText(run, this.deps.clock.now()) };
   }
 
   // While the holder watches, fleetd still has work for the agent: every failureThreshold
@@ -596,6 +651,7 @@ class GatewayRunner implements Runner {
     run.proc.readiness?.ping(this.spec.health.timeoutMs).catch((err: unknown) => {
       if (run.watch !== 'holder' || !this.isLive(run)) return;
       this.log.warn({ err, pid: run.proc.pid }, 'the shim watching the gateway did not answer: fleetd probes the gateway');
+      this.holderSilent(run);
       this.endWatch(run);
       this.scheduleProbe(run, 0);
     });
@@ -661,7 +717,8 @@ class GatewayRunner implements Runner {
     if (!this.isLive(run) || this.state !== 'running') return;
     this.transition('stopping', `no answer to ${failures} health probes in a row, hung; stopping pid ${run.proc.pid}`);
     const ending: GatewayEnding = { kind: 'unhealthy', failures, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: run.runningSince };
-    await this.stopRun(run, this.spec.stopTimeoutMs);
+    const exit = await this.stopRun(run, this.spec.stopTimeoutMs);
+    if (exit.lost) ending.cause = exit.lost;
     this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
   }
 
@@ -671,7 +728,8 @@ class GatewayRunner implements Runner {
     const timeoutMs = this.spec.health.startupTimeoutMs;
     this.transition('stopping', `no answer on /healthz within ${formatDuration(timeoutMs)}; stopping pid ${run.proc.pid}`);
     const ending: GatewayEnding = { kind: 'startup-timeout', timeoutMs, runtimeMs: this.deps.clock.now() - run.spawnedAt, runningSince: null };
-    await this.stopRun(run, this.spec.stopTimeoutMs);
+    const exit = await this.stopRun(run, this.spec.stopTimeoutMs);
+    if (exit.lost) ending.cause = exit.lost;
     this.applyDecision(nextRestart(this.history, ending, this.spec.restart, this.deps.clock.now(), this.deps.random));
   }
 
@@ -705,13 +763,15 @@ class GatewayRunner implements Runner {
     });
   }
 
-  /** Stops the tree of `run` and waits for its exit event; then finishes it. `askedAt`: when the stop was asked for (default now). */
-  private async stopRun(run: Run, timeoutMs: number, askedAt?: number): Promise<void> {
+  /** Stops the tree of `run` and waits for its exit event; then finishes it and returns that exit (`lost` set when its holder had to be ended: run-stop.ts exitOf). `askedAt`: when the stop was asked for (default now). */
+  private async stopRun(run: Run, timeoutMs: number, askedAt?: number): Promise<GatewayExit> {
     run.stopping = true;
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
     await stopRunTree(run, this.deps, this.log, timeoutMs, askedAt);
-    this.finishRun(run, await exitOf(run, this.deps, this.log));
+    const exit = await exitOf(run, this.deps, this.log);
+    this.finishRun(run, exit);
+    return exit;
   }
 
   /** Records the exit, flushes and closes the log, tells the registry the process is gone. */
@@ -764,6 +824,11 @@ class GatewayRunner implements Runner {
     this.events.emit(event, value);
   }
 
+}
+
+/** What the health detail says of a holder that does not answer (since `run.holderSilentSince`). */
+function holderText(run: Run, now: number): string {
+  return `its shim does not answer (since ${formatDuration(Math.max(0, now - (run.holderSilentSince ?? now)))}): fleetd probes the gateway itself`;
 }
 
 /** The OOM counters of the spec's cgroup before a spawn; null without one (or when unreadable). */

@@ -82,8 +82,8 @@ export interface ShimHandle {
   readonly canWatch: boolean;
   /** Asks the shim to watch the gateway's readiness (replacing a current watch); a miss comes as the `watch-miss` event. FleetError CONFLICT without the feature or once the connection is gone, TIMEOUT without an answer. */
   watch(options: WatchOptions): Promise<void>;
-  /** Ends the shim's watch, if any; the same errors as watch. */
-  unwatch(): Promise<void>;
+  /** Ends the shim's watch, if any; the same errors as watch. `timeoutMs` (default: requestTimeoutMs) bounds the wait; null waits for the answer however late (a shim answers in order: its answer proves every request sent before was handled), rejecting only when the connection closes. */
+  unwatch(timeoutMs?: number | null): Promise<void>;
   /** Lets go for a fleetd restart: shim and gateway run on, the next fleetd attaches; `exited` settles `detached`. */
   detach(): Promise<void>;
   /** Ends the run after `exited` settled: waits for the shim to go (SIGKILL after closeWaitMs) and removes shim.json, exit.json and the socket; FleetError CONFLICT before. */
@@ -115,7 +115,7 @@ type Listeners = { [E in keyof ShimHandleEvents]: Set<ShimHandleEvents[E]> };
 export function createLiveHandle(runDir: string, socket: Socket, hello: { record: ShimRecord; tail: ShimTail; features: readonly string[] }, buffered: Buffer, options: ShimHandleOptions): ShimHandle {
   const listeners: Listeners = { output: new Set(), skipped: new Set(), 'watch-miss': new Set() };
   const canWatch = hello.features.includes('watch');
-  const pending = new Map<number, { resolve: (m: ShimMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<number, { resolve: (m: ShimMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined }>();
   let nextId = 1;
   let leaving: 'detach' | 'close' | null = null;
   let replaced = false;
@@ -206,14 +206,17 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
   });
   if (buffered.length > 0) splitter.push(buffered);
 
-  const request = (body: RequestBody, expect: ShimMessage['type'], timeoutMs = options.requestTimeoutMs): Promise<ShimMessage> => {
+  const request = (body: RequestBody, expect: ShimMessage['type'], timeoutMs: number | null = options.requestTimeoutMs): Promise<ShimMessage> => {
     if (socket.destroyed || !socket.writable) return Promise.reject(new FleetError('CONFLICT', `the connection to shim ${record.shimPid} is closed`));
     const id = nextId++;
     return new Promise<ShimMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new FleetError('TIMEOUT', `shim ${record.shimPid} did not answer ${body.type} within ${timeoutMs} ms`));
-      }, timeoutMs);
+      const timer =
+        timeoutMs === null
+          ? undefined
+          : setTimeout(() => {
+              pending.delete(id);
+              reject(new FleetError('TIMEOUT', `shim ${record.shimPid} did not answer ${body.type} within ${timeoutMs} ms`));
+            }, timeoutMs);
       pending.set(id, {
         resolve: (message) => {
           if (message.type === 'error') reject(new FleetError('INTERNAL', `shim ${record.shimPid} refused ${body.type}: ${message.code}: ${message.message}`));
@@ -261,9 +264,9 @@ export function createLiveHandle(runDir: string, socket: Socket, hello: { record
       if (!canWatch) throw new FleetError('CONFLICT', `shim ${record.shimPid} cannot watch (a shim of an older fleetd)`);
       await request({ type: 'watch', ...watchOptions }, 'ok');
     },
-    async unwatch() {
+    async unwatch(timeoutMs) {
       if (!canWatch) throw new FleetError('CONFLICT', `shim ${record.shimPid} cannot watch (a shim of an older fleetd)`);
-      await request({ type: 'unwatch' }, 'ok');
+      await request({ type: 'unwatch' }, 'ok', timeoutMs === undefined ? options.requestTimeoutMs : timeoutMs);
     },
     async detach() {
       if (outcome || leaving) return;

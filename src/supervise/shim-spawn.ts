@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { launchShim, type ShimClientDeps, type ShimHandle } from './shim-client.js';
 import type { GatewayExit, GatewayProcess, SpawnFn } from './spawn-gateway.js';
 import type { LaunchSpec } from './types.js';
+import { isSameProcess } from './proc.js';
 
 /** The run dir of a launch: fleetd's own folder for the agent (where gateway.log lives). */
 export function runDirOf(spec: Pick<LaunchSpec, 'logFile'>): string {
@@ -71,9 +72,9 @@ export function processOfShim(handle: ShimHandle): GatewayProcess {
         throw err;
       }
     },
-    async unwatch() {
+    async unwatch(timeoutMs) {
       stopListening();
-      await handle.unwatch();
+      await handle.unwatch(timeoutMs);
     },
     async ping(timeoutMs) {
       await handle.status(timeoutMs);
@@ -87,6 +88,15 @@ export function processOfShim(handle: ShimHandle): GatewayProcess {
     log: { note: (text) => void handle.note(text).catch(() => undefined), tail: handle.tail, subscribe: (listener) => handle.on('output', listener) },
     ...(handle.canWatch ? { readiness } : {}),
     detach: () => handle.detach(),
+    killHolder() {
+      if (!isSameProcess(handle.shim)) return null;
+      try {
+        process.kill(handle.shim.pid, 'SIGKILL');
+      } catch {
+        return null;
+      }
+      return `its shim pid ${handle.shim.pid} did not answer: fleetd SIGKILLed it`;
+    },
     close: () => handle.close(),
   };
 }

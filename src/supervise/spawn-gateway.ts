@@ -55,12 +55,20 @@ export interface GatewayProcess {
    */
   readiness?: {
     watch(options: WatchOptions, onMiss: (miss: WatchMiss) => void): Promise<void>;
-    unwatch(): Promise<void>;
+    /** `timeoutMs`: as ShimHandle.unwatch (null: wait for the holder's answer however late; it rejects only once the holder is unreachable). */
+    unwatch(timeoutMs?: number | null): Promise<void>;
     /** Resolves when the holder answers within `timeoutMs` (ms): its loop, and so its watch, runs; rejects otherwise. */
     ping(timeoutMs: number): Promise<void>;
   };
   /** Lets go of a gateway that must outlive fleetd (live restore): it keeps running and is adopted by the next fleetd. */
   detach?(): Promise<void>;
+  /**
+   * The holder did not tell the exit of a stopped gateway (it is stopped or stuck): ends the
+   * holder (SIGKILL), so `exited` settles and close() can remove its files, and no holder of
+   * a dead gateway refuses the next launch. Returns what it did, for the reason; null when
+   * the holder was already gone.
+   */
+  killHolder?(): string | null;
   /** Ends the run after its exit was handled (removes the holder's files). */
   close?(): Promise<void>;
 }

@@ -55,6 +55,8 @@ export interface HealthInfo {
   failing?: string[];
   /** What /startupz said last (started, starting, draining, absent, no-answer). */
   startup?: string;
+  /** Set while the gateway's holder (its shim) does not answer: "its shim does not answer (since 2.1 s): ..." */
+  holder?: string;
 }
 
 /** The reason of a runner that has not launched anything yet (status turns it into why: stopped by the operator, disabled). */
