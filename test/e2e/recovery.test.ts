@@ -252,8 +252,10 @@ test('fleetctl daemon restart leaves every gateway running and the next fleetd a
     // the successor (same command line) takes the lock and the socket, and adopts
     const health = await waitFor(async () => {
       const r = await f.ctl('status');
-      return r.code === 0 && r.json.daemon.pid !== f.child.pid && r.json.agents.find((a: { address: string }) => a.address === 'acme/alpha')?.state === 'running' ? r.json : undefined;
-    }, { timeoutMs: 30_000, what: 'the next fleetd to answer with alpha running' });
+      // both listed: the successor answers while it reconciles, and lists an agent it did not
+      // adopt (beta, stopped) only once its plan is applied (fleet.ts apply, after a registry write)
+      return r.code === 0 && r.json.daemon.pid !== f.child.pid && r.json.agents.length === ADDRESSES.length && r.json.agents.find((a: { address: string }) => a.address === 'acme/alpha')?.state === 'running' ? r.json : undefined;
+    }, { timeoutMs: 30_000, what: 'the next fleetd to answer with both agents, alpha running' });
     for (const a of health.agents) {
       const was = before.get(a.address)!;
       assert.equal(a.state, was.state, a.address);
