@@ -89,12 +89,17 @@ describe('event bus', () => {
 });
 
 describe('observeRunner', () => {
-  test('state changes with reasons, the exit, the restart', () => {
+  /** A bus with observeRunner attached to a runner stopped with `initial`; emit() sends it a state. */
+  const observed = (initial: Partial<RunnerStatus>) => {
     const bus = createEventBus();
     const listeners: Array<(s: RunnerStatus) => void> = [];
-    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 0, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
+    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 0, lastExit: null, health: { live: null, ready: null }, nextStartAt: null, ...initial };
     observeRunner({ status: () => base, on: (_e, l) => listeners.push(l) }, bus);
-    const emit = (s: Partial<RunnerStatus>) => listeners.forEach((l) => l({ ...base, ...s }));
+    return { bus, emit: (s: Partial<RunnerStatus>) => listeners.forEach((l) => l({ ...base, ...s })) };
+  };
+
+  test('state changes with reasons, the exit, the restart', () => {
+    const { bus, emit } = observed({});
     emit({ state: 'starting', reason: 'spawned pid 10', pid: 10 });
     emit({ state: 'running', reason: 'healthy', pid: 10 });
     emit({ state: 'backoff', reason: 'killed by SIGKILL; restart 1 in 1 s', pid: null, lastExit: { code: null, signal: 'SIGKILL', at: 5, runtimeMs: 3000 } });
@@ -109,21 +114,14 @@ describe('observeRunner', () => {
   });
 
   test('an exit replayed from a previous fleetd names the pid its shim recorded (the runner never had it)', async () => {
-    const bus = createEventBus();
-    const listeners: Array<(s: RunnerStatus) => void> = [];
-    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started yet', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 2, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
-    observeRunner({ status: () => base, on: (_e, l) => listeners.push(l) }, bus);
-    listeners.forEach((l) => l({ ...base, state: 'starting', reason: 'the gateway ended killed by SIGKILL', lastExit: { code: null, signal: 'SIGKILL', at: 5, runtimeMs: 3000, pid: 4242 } }));
+    const { bus, emit } = observed({ reason: 'not started yet', restarts: 2 });
+    emit({ state: 'starting', reason: 'the gateway ended killed by SIGKILL', lastExit: { code: null, signal: 'SIGKILL', at: 5, runtimeMs: 3000, pid: 4242 } });
     const exits = (await collect(bus.read())).filter((e) => e.type === 'agent.exit');
     assert.deepEqual(exits.map((e) => (e.type === 'agent.exit' ? e.pid : undefined)), [4242]);
   });
 
   test('a launch that failed before its gateway had a pid names no pid, not the previous run\'s', async () => {
-    const bus = createEventBus();
-    const listeners: Array<(s: RunnerStatus) => void> = [];
-    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 0, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
-    observeRunner({ status: () => base, on: (_e, l) => listeners.push(l) }, bus);
-    const emit = (s: Partial<RunnerStatus>) => listeners.forEach((l) => l({ ...base, ...s }));
+    const { bus, emit } = observed({});
     emit({ state: 'starting', reason: 'spawned pid 10', pid: 10 });
     emit({ state: 'running', reason: 'healthy', pid: 10 });
     emit({ state: 'stopped', reason: 'stopped by the operator', pid: null, lastExit: { code: 0, signal: null, at: 5, runtimeMs: 3000 } });
@@ -134,11 +132,7 @@ describe('observeRunner', () => {
   });
 
   test('an adoption (stopped -> running with the previous fleetd\'s count) is no restart', async () => {
-    const bus = createEventBus();
-    const listeners: Array<(s: RunnerStatus) => void> = [];
-    const base: RunnerStatus = { address: 'acme/a', state: 'stopped', reason: 'not started yet', since: 0, pid: null, port: 1, spawnedAt: null, runningSince: null, restarts: 0, lastExit: null, health: { live: null, ready: null }, nextStartAt: null };
-    observeRunner({ status: () => base, on: (_e, l) => listeners.push(l) }, bus);
-    const emit = (s: Partial<RunnerStatus>) => listeners.forEach((l) => l({ ...base, ...s }));
+    const { bus, emit } = observed({ reason: 'not started yet', restarts: 0 });
     emit({ state: 'running', reason: 'adopted from a previous fleetd', pid: 10, restarts: 4 });
     emit({ state: 'backoff', reason: 'exited', pid: null, restarts: 4, lastExit: { code: 1, signal: null, at: 5, runtimeMs: 3000 } });
     emit({ state: 'starting', reason: 'restart 5', pid: 11, restarts: 5, lastExit: { code: 1, signal: null, at: 5, runtimeMs: 3000 } });

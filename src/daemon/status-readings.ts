@@ -115,8 +115,8 @@ export function createStatusReadings(deps: StatusReadingsDeps): StatusReadings {
   let lastReader: ((pid: number) => TreeUsage | null) | null = null;
 
   /** Reads one agent: the key, pid and cgroup of this moment, and its files, in one turn. */
-  function readOne(subject: ReadingSubject, readTree: (pid: number) => TreeUsage | null, current = subject.current()): void {
-    const { key, pid, cgroup } = current;
+  function readOne(subject: ReadingSubject, readTree: (pid: number) => TreeUsage | null): void {
+    const { key, pid, cgroup } = subject.current();
     const tree = pid === null ? null : readTree(pid);
     let usage: CgroupUsage | null = null;
     if (cgroup) {
@@ -193,16 +193,15 @@ export function createStatusReadings(deps: StatusReadingsDeps): StatusReadings {
       await (running ?? refresh()).catch(() => undefined); // a failed refresh shows nulls, as an unreadable file did
     },
     async fill(subjects) {
-      const missing: Array<{ subject: ReadingSubject; current: ReturnType<ReadingSubject['current']> }> = [];
+      const missing: ReadingSubject[] = [];
       for (const subject of subjects) {
-        const current = subject.current();
-        if (this.shown(subject.address, current.key) === undefined) missing.push({ subject, current });
+        if (this.shown(subject.address, subject.current().key) === undefined) missing.push(subject);
         if (missing.length >= t.slice) break;
       }
       if (missing.length === 0) return;
       const readTree = lastReader ?? (lastReader = await deps.treeReader());
       // read in this turn: each agent's key again, in case it changed while the scan was read
-      for (const { subject } of missing) readOne(subject, readTree);
+      for (const subject of missing) readOne(subject, readTree);
     },
     refreshes: () => count,
     idle: () => running === null && timer === null,

@@ -3,7 +3,7 @@
 // Synchronous on purpose: a few hundred small reads, and no await between reading the
 // table and acting on it.
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { signalName } from '../util/signal-name.js';
 
 /** One line of /proc/<pid>/stat, the fields fleetd uses. */
 export interface ProcStat {
@@ -106,8 +106,7 @@ export function zombieExit(ref: ProcRef): { code: number | null; signal: string 
   if (!Number.isInteger(status) || status < 0) return null;
   const signal = status & 0x7f;
   if (signal === 0) return { code: (status >> 8) & 0xff, signal: null };
-  const name = Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0];
-  return { code: null, signal: name ?? `signal ${signal}` };
+  return { code: null, signal: signalName(signal) ?? `signal ${signal}` };
 }
 
 /** True when `ref` is alive and is still the same process (same start time). */

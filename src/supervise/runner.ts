@@ -115,12 +115,13 @@ class GatewayRunner implements Runner {
     return this.enqueue(async () => {
       this.cancelLaunch();
       const run = this.current;
+      let lost: string | undefined;
       if (run) {
         this.transition('stopping', `stopping pid ${run.proc.pid ?? '-'}: ${options.reason ?? 'requested by the operator'}`);
-        const exit = await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt);
-        if (exit.lost && this.state !== 'stopped') return this.transition('stopped', `${options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`}; ${exit.lost}`);
+        lost = (await this.stopRun(run, options.timeoutMs ?? this.spec.stopTimeoutMs, askedAt)).lost;
       }
-      if (this.state !== 'stopped') this.transition('stopped', options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`);
+      const why = options.reason === undefined ? 'stopped by the operator' : `stopped: ${options.reason}`;
+      if (this.state !== 'stopped') this.transition('stopped', lost ? `${why}; ${lost}` : why);
     });
   }
 

@@ -12,8 +12,9 @@
 // one). A stopped spawner is thereby replaced at the first launch it does not answer.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { isSameProcess, readStat, type ProcRef } from './proc.js';
+import { signalName } from '../util/signal-name.js';
 
 /** How a shim's launch went, up to its first line on stdout. */
 export type FirstLine =
@@ -44,8 +45,6 @@ export interface SpawnRequest {
   stderrPath: string;
   spec: string;
 }
-
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
 /** A running spawner process and its pending launches. */
 class Spawner {
@@ -161,10 +160,10 @@ class Spawner {
       } else if (words[0] === 'gone' && words.length === 5) {
         const code = Number(words[3]);
         const signal = Number(words[4]);
-        settled = { kind: 'gone', pid: Number(words[2]), code: code >= 0 ? code : null, signal: signal > 0 ? (SIGNAL_NAMES.get(signal) ?? null) : null };
+        settled = { kind: 'gone', pid: Number(words[2]), code: code >= 0 ? code : null, signal: signal > 0 ? signalName(signal) : null };
       } else if (words[0] === 'error' && words.length === 3) {
         const errno = Number(words[2]);
-        const name = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+        const name = Number.isInteger(errno) && errno > 0 ? getSystemErrorName(-errno) : `errno ${errno}`;
         settled = { kind: 'error', message: `its stderr file, a pipe, the fork or the exec failed (${name})` };
       } else {
         this.child.kill('SIGKILL'); // a spawner that says something else is not ours to trust
