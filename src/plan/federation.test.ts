@@ -100,4 +100,8 @@ test('federationSecrets: own hooks token and the callees\' ones, never a gateway
   assert.deepEqual(federationSecrets(reg, m, 'acme/korax').sort(), ['g'.repeat(64), 'k'.repeat(64), 'm'.repeat(64)]);
   assert.deepEqual(federationSecrets(reg, m, 'acme/medico'), ['m'.repeat(64)]);
   assert.deepEqual(federationSecrets(reg, m, 'acme/plain'), []);
+  // an agent the manifest does not declare (added with fleetctl) has its own token alone
+  reg.agents['acme/added'] = { ...reg.agents['acme/plain']!, agent: 'added', block: 9, port: 20900, hooksToken: 'a'.repeat(64) };
+  assert.deepEqual(federationSecrets(reg, m, 'acme/added'), ['a'.repeat(64)]);
+  assert.deepEqual(federationSecrets(reg, m, 'other/none'), []);
 });
