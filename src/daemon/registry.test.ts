@@ -58,6 +58,28 @@ test('a corrupt registry is REGISTRY_INVALID and is never overwritten', async ()
   });
 });
 
+test('after its own write, a file changed by someone else is validated again: a valid change is kept, an invalid one refused and left', async () => {
+  await withTempDir(async (dir) => {
+    const registry = openRegistry(dir);
+    await registry.update((reg) => void (reg.agents['acme/a'] = entry('acme', 'a', 0)));
+    // a no-op update writes nothing (same text)
+    const written = await readFile(registry.path, 'utf8');
+    const before = (await stat(registry.path)).mtimeMs;
+    await registry.update(() => undefined);
+    assert.equal(await readFile(registry.path, 'utf8'), written);
+    assert.equal((await stat(registry.path)).mtimeMs, before);
+    // another process adds an entry (in another layout): the next update keeps it
+    await writeFile(registry.path, JSON.stringify({ version: 1, agents: { 'acme/a': entry('acme', 'a', 0), 'acme/b': entry('acme', 'b', 1) } }), { mode: 0o600 });
+    await registry.update((reg) => void (reg.agents['acme/c'] = entry('acme', 'c', 2)));
+    assert.deepEqual(Object.keys((await registry.read()).agents).sort(), ['acme/a', 'acme/b', 'acme/c']);
+    // then it leaves the file with a bad token (valid JSON): refused, never overwritten
+    const bad = JSON.stringify({ version: 1, agents: { 'acme/a': entry('acme', 'a', 0, { token: 'short' }) } });
+    await writeFile(registry.path, bad, { mode: 0o600 });
+    await assert.rejects(registry.update((reg) => void (reg.agents['acme/d'] = entry('acme', 'd', 3))), isInvalid(/token/));
+    assert.equal(await readFile(registry.path, 'utf8'), bad);
+  });
+});
+
 test('a registry of the wrong shape names the offending field', async () => {
   await withTempDir(async (dir) => {
     const registry = openRegistry(dir);
