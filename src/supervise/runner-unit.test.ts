@@ -181,6 +181,34 @@ describe('runner state machine (fake deps)', () => {
     await runner.stop();
   });
 
+  test('while starting with a cgroup, its members are read only when a listener is on the port', async () => {
+    const h = harness();
+    let reads = 0;
+    let listening = false;
+    const none = () => ({ oomKills: 0, limitHits: 0 });
+    let ended = false;
+    const signal = async () => {
+      ended = true;
+      for (const p of h.procs) p.end({ code: null, signal: 'SIGTERM' });
+      return h.procs.map((p) => p.pid!);
+    };
+    const cgroup = { name: 'f@a', pids: () => (reads++, ended ? [] : h.procs.map((p) => p.pid!)), isEmpty: () => ended, signal, killAll: signal, oomBaseline: none, oomCounters: none } as unknown as AgentCgroup;
+    h.deps.probe = async (): Promise<ProbeResult> => (listening ? { live: true, ready: true } : { live: false, ready: null, error: 'ECONNREFUSED', refused: true });
+    // as the real check: no socket on the port, no members asked for
+    h.deps.listenerCheck = (_port, pids) => (listening ? { owner: 'agent', pid: [...pids][0] ?? 0, sockets: [] } : { owner: 'none' });
+    const runner = createRunner({ ...spec, isolation: { cgroup } }, h.deps);
+    runner.start();
+    await h.advance(3000);
+    assert.equal(runner.status().state, 'starting');
+    assert.equal(reads, 0, 'nothing listens: no cgroup read');
+    listening = true;
+    await h.advance(STARTING_PROBE_MS);
+    assert.equal(runner.status().state, 'running');
+    assert.equal(reads, 1, 'the listener found: its members read once');
+    await runner.stop();
+    assert.equal(runner.status().state, 'stopped');
+  });
+
   test('every launch waits for a start slot, holds it while starting, and a stop meanwhile is neither blocked nor followed by a spawn', async () => {
     const h = harness();
     const grants: Array<() => void> = [];
