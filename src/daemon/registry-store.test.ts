@@ -53,6 +53,28 @@ test('changes are visible at once and reach the disk in coalesced writes', async
   }
 });
 
+test('a change nobody waits for is written no sooner than the spacing after the last write began; a caller that waits is not held', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetd-store-'));
+  try {
+    const { registry, writes } = counting(openRegistry(dir));
+    const store = createRegistryStore(registry, { recordSpacingMs: 600_000 });
+    await store.load();
+    await store.update((r) => void (r.agents['acme/a0'] = entry('a0', 0)));
+    assert.equal(writes(), 1);
+    await new Promise((resolve) => setImmediate(resolve)); // the write is over (its clean-up ran)
+    for (let i = 1; i < 20; i++) store.record((r) => void (r.agents[`acme/a${i}`] = entry(`a${i}`, i)));
+    assert.equal(writes(), 1, 'records within the spacing wait for one later write');
+    assert.equal(Object.keys(store.current().agents).length, 20, 'in memory at once');
+    await store.flush(); // would wait out the 10 minutes if it were held too
+    assert.equal(writes(), 2);
+    const onDisk = JSON.parse(await readFile(join(dir, 'registry.json'), 'utf8'));
+    assert.equal(Object.keys(onDisk.agents).length, 20);
+    store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a write refused by a full disk is kept, reported as behind, and written once there is room', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to mount a tmpfs');
   const dir = await mkdtemp(join(tmpdir(), 'fleetd-full-'));
