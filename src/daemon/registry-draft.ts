@@ -16,8 +16,13 @@ import { formatPath, renderZodIssues } from '../util/zod-path.js';
 /** A mutation of the registry (edits `draft` in place; synchronous). */
 export type RegistryMutation = (draft: RegistryFile) => void;
 
-/** `mem` with `mutate` applied, validated; `mem` itself is left as it was. INTERNAL when the result is invalid. */
-export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: RegistryMutation): RegistryFile {
+/**
+ * `mem` with `mutate` applied, validated; `mem` itself is left as it was. INTERNAL when the
+ * result is invalid. `touched`, when given, hears the addresses of the entries the mutation
+ * read, wrote or deleted (a superset of those it changed), or null when it replaced more
+ * than entries (any entry may differ).
+ */
+export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: RegistryMutation, touched_?: (keys: ReadonlySet<string> | null) => void): RegistryFile {
   const agents: Record<string, RegistryEntry> = { ...mem.agents };
   const touched = new Set<string>();
   const proxy = new Proxy(agents, {
@@ -44,7 +49,11 @@ export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: Regis
   const draft = { ...mem, agents: proxy } as RegistryFile;
   mutate(draft);
   const keys = Object.keys(draft);
-  if (draft.agents !== proxy || draft.version !== 1 || keys.length !== 2) return validateWhole({ ...draft, agents: draft.agents === proxy ? agents : draft.agents });
+  if (draft.agents !== proxy || draft.version !== 1 || keys.length !== 2) {
+    const whole = validateWhole({ ...draft, agents: draft.agents === proxy ? agents : draft.agents });
+    touched_?.(null);
+    return whole;
+  }
   const problems: string[] = [];
   for (const key of touched) {
     if (!Object.hasOwn(agents, key)) continue;
@@ -54,6 +63,7 @@ export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: Regis
   }
   if (problems.length === 0) problems.push(...registryRuleIssues(ruleScope(mem.agents, agents, touched)).map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
   if (problems.length > 0) throw refused(problems.join('; '));
+  touched_?.(touched);
   return { version: 1, agents };
 }
 

@@ -75,6 +75,34 @@ test('a change nobody waits for is written no sooner than the spacing after the 
   }
 });
 
+test('secrets(): every token, the same array until a change touches a token', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetd-store-'));
+  try {
+    const store = createRegistryStore(openRegistry(dir));
+    await store.load();
+    store.record((r) => {
+      r.agents['acme/a0'] = entry('a0', 0);
+      r.agents['acme/a1'] = entry('a1', 1);
+    });
+    const first = store.secrets();
+    assert.deepEqual([...first].sort(), [entry('a0', 0).token, entry('a1', 1).token].sort());
+    store.record((r) => void (r.agents['acme/a0']!.process = { pid: 7, pgid: 7, startTime: '1', spawnedAt: '2026-12-01T00:00:00.000Z' }));
+    store.record((r) => void (r.agents['acme/a1']!.desired = 'stopped'));
+    assert.equal(store.secrets(), first, 'no token touched: the same list');
+    const hooks = 'c'.repeat(64);
+    store.record((r) => void (r.agents['acme/a1']!.hooksToken = hooks));
+    assert.deepEqual([...store.secrets()].sort(), [entry('a0', 0).token, entry('a1', 1).token, hooks].sort());
+    store.record((r) => void delete r.agents['acme/a0']);
+    assert.deepEqual([...store.secrets()].sort(), [entry('a1', 1).token, hooks].sort());
+    store.record((r) => void (r.agents = { 'acme/b': entry('b', 2) }));
+    assert.deepEqual(store.secrets(), [entry('b', 2).token], 'agents replaced whole');
+    await store.flush();
+    store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a write refused by a full disk is kept, reported as behind, and written once there is room', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to mount a tmpfs');
   const dir = await mkdtemp(join(tmpdir(), 'fleetd-full-'));

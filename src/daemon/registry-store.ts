@@ -67,6 +67,12 @@ export interface RegistryStore {
   record(mutate: RegistryMutation): void;
   /** Resolves once everything in memory is on disk; rejects with the last write error. */
   flush(): Promise<void>;
+  /**
+   * Every gateway and hooks token of the registry (secrets no log line or answer may carry):
+   * the same array until a token is added, changed or removed, so a reader comparing by
+   * identity does nothing per call.
+   */
+  secrets(): readonly string[];
   /** Whether registry.json lags behind memory, and why. */
   behind(): RegistryLag | null;
   /** Stops the retry timer (fleetd exits). */
@@ -92,9 +98,20 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
   let lastWriteAt = -Infinity;
   let closed = false;
 
+  // The token list was made again by its reader (run.ts) whenever the registry changed, a
+  // walk of every entry after each of the ~4 changes per agent of a start: O(N^2) per start
+  // of the fleet (~20 ms of fleetd's main thread at N = 200, plus the redaction matcher's
+  // comparison of the whole list each time). It is made again only when a change touched an
+  // entry's tokens.
+  /** The token list of `mem`, null until asked for after a change of tokens. */
+  let tokens: readonly string[] | null = null;
+
   /** Applies one mutation to a copy (of the entries it touches), validates it, and makes it the memory copy. */
   function apply(mutate: RegistryMutation): void {
-    mem = applyRegistryMutation(mem, mutate);
+    const before = mem.agents;
+    let touched: ReadonlySet<string> | null = null;
+    mem = applyRegistryMutation(mem, mutate, (keys) => (touched = keys));
+    if (tokens !== null && tokensMayDiffer(before, mem.agents, touched)) tokens = null;
     dirty = true;
   }
 
@@ -165,6 +182,7 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
   return {
     async load() {
       mem = await registry.read();
+      tokens = null;
       return mem;
     },
     current: () => mem,
@@ -182,6 +200,7 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
       kick();
     },
     flush: () => durable(),
+    secrets: () => (tokens ??= Object.values(mem.agents).flatMap((entry) => (entry.hooksToken ? [entry.token, entry.hooksToken] : [entry.token]))),
     behind: () => (lag ? { ...lag } : null),
     close() {
       closed = true;
@@ -191,4 +210,15 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
       spacingTimer = null;
     },
   };
+}
+
+/** Whether an entry's tokens may differ between `before` and `after`, given the entries touched (null: any). */
+function tokensMayDiffer(before: Readonly<Record<string, RegistryEntry>>, after: Readonly<Record<string, RegistryEntry>>, touched: ReadonlySet<string> | null): boolean {
+  if (touched === null) return true;
+  for (const key of touched) {
+    const was = Object.hasOwn(before, key) ? before[key] : undefined;
+    const is = Object.hasOwn(after, key) ? after[key] : undefined;
+    if (was?.token !== is?.token || was?.hooksToken !== is?.hooksToken) return true;
+  }
+  return false;
 }

@@ -187,14 +187,9 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   });
   upgrades.subscribe((p) => events.publish({ type: 'rollout.step', rollout: p.rollout, address: p.address, phase: p.phase, message: p.message }));
   // Every token (gateway and hooks) is a secret no log line or answer may carry, not even in pieces.
-  // The list is made again only when the registry's agents change (never edited in place), so
-  // a log line or an answer costs no walk of every agent.
-  let tokens: { of: unknown; list: readonly string[] } = { of: undefined, list: [] };
-  secrets = () => {
-    const agents = fleet.registry().agents;
-    if (tokens.of !== agents) tokens = { of: agents, list: Object.values(agents).flatMap((entry) => (entry.hooksToken ? [entry.token, entry.hooksToken] : [entry.token])) };
-    return tokens.list;
-  };
+  // The store makes the list again only when a change touches a token, so a log line or an
+  // answer costs no walk of every agent.
+  secrets = () => store.secrets();
   const overrides = options.overrides ?? {};
   const startedAt = Date.now();
   const ctx: DaemonContext = {
