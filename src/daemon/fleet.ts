@@ -43,7 +43,8 @@ import type { InstallRuntime } from './runtime-cache.js';
 import type { IsolationHost } from '../isolation/agent-isolation.js';
 import { createSerialQueue } from './serial-queue.js';
 import { createStartPool } from './start-pool.js';
-import { agentViews, createViewMemo } from './views.js';
+import { agentViews, agentViewsJson, createViewMemo } from './views.js';
+import type { SecretMatcher } from '../supervise/redact.js';
 import { createStatusReadings, stateKey, type ReadingSubject, type StatusReadingsDeps } from './status-readings.js';
 import { unknownTarget } from '../plan/unknown-address.js';
 import { alignHooksTokens, writeFederationFiles } from './federation.js';
@@ -308,15 +309,30 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     const one = address === undefined ? undefined : agents.get(address as AgentAddress);
     const chosen = address === undefined ? [...agents.values()] : one ? [one] : [];
     readings.asked();
-    return agentViews(chosen, { stateDir: manifest.stateDir, now: deps.now(), readings, memo, ...(deps.isolation ? { isolation: deps.isolation } : {}) });
+    return agentViews(chosen, viewsContext());
   }
 
-  /** views(), once the readings are fresh (after a quiet spell: one refresh, read a slice per turn) and agents whose state changed since are read (one slice at most). */
-  async function statusViews(address?: string): Promise<AgentView[]> {
+  function viewsContext() {
+    return { stateDir: manifest.stateDir, now: deps.now(), readings, memo, ...(deps.isolation ? { isolation: deps.isolation } : {}) };
+  }
+
+  /** Waits until the readings are fresh (after a quiet spell: one refresh, read a slice per turn) and agents whose state changed since are read (one slice at most). */
+  async function readyForStatus(address?: string): Promise<void> {
     await readings.fresh();
     const one = address === undefined ? undefined : agents.get(address as AgentAddress);
     await readings.fill((address === undefined ? [...agents.values()] : one ? [one] : []).map(subjectOf));
+  }
+
+  /** views(), once ready for status (readyForStatus). */
+  async function statusViews(address?: string): Promise<AgentView[]> {
+    await readyForStatus(address);
     return views(address);
+  }
+
+  /** Every agent's view as a JSON array, redacted with `secrets` (views.ts agentViewsJson): what views() gives, serialized; call after readyForStatus. */
+  function viewsJson(secrets: SecretMatcher): string {
+    readings.asked();
+    return agentViewsJson([...agents.values()], viewsContext(), secrets);
   }
 
   /** The view of one agent. */
@@ -336,6 +352,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     addresses: (): AgentAddress[] => [...agents.keys()].sort(),
     views,
     statusViews,
+    readyForStatus,
+    viewsJson,
     view,
     /** Every agent's state, unsorted: its runner's alone (no /proc, no cgroup read; the systemd status line). */
     states: (): AgentState[] => [...agents.values()].map((a) => a.status().state),

@@ -11,7 +11,8 @@ import { callRaw } from '../protocol/client.js';
 import { routes, type RouteName } from '../protocol/schemas.js';
 import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
-import { createControlServer, type ControlServerOptions, type HandlerMap } from './http-server.js';
+import { createControlServer, JsonText, type ControlServerOptions, type HandlerMap } from './http-server.js';
+import { stringifyRedacted } from '../supervise/redact.js';
 import { createLogger } from './logger.js';
 import { rawExchange } from '../../test/support/raw-socket.js';
 
@@ -20,13 +21,16 @@ const TOKEN = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'
 /** A server on a temp socket whose handlers only record that they ran. */
 async function serve(dir: string, options: ControlServerOptions = {}) {
   const calls: RouteName[] = [];
+  const said = `gateway said: bad token ${TOKEN.slice(5, 40)}`;
   const handlers = Object.fromEntries(
     (Object.keys(routes) as RouteName[]).map((name) => [
       name,
       async () => {
         calls.push(name);
         if (name === 'token') return { address: 'acme/a', token: TOKEN };
-        return { ok: true, pid: 1, version: 'x', reason: `gateway said: bad token ${TOKEN.slice(5, 40)}` };
+        // an answer that writes its own text (the status of every agent): redacted with the server's secrets
+        if (name === 'status') return new JsonText((secrets) => `{"agents":[${stringifyRedacted({ reason: said }, secrets)}]}`);
+        return { ok: true, pid: 1, version: 'x', reason: said };
       },
     ]),
   ) as unknown as HandlerMap;
@@ -155,6 +159,9 @@ describe('control server: secrets in answers (issue 9 item 6)', () => {
       try {
         const health = await get(s.socket, '/v1/health');
         assert.equal(JSON.parse(health.body).reason, 'gateway said: bad token <redacted>');
+        const status = await get(s.socket, '/v1/agents');
+        assert.equal(status.status, 200);
+        assert.deepEqual(JSON.parse(status.body), { agents: [{ reason: 'gateway said: bad token <redacted>' }] }, 'an answer that writes its own text gets the same secrets');
         const token = await get(s.socket, '/v1/agents/acme/a/token');
         assert.equal(JSON.parse(token.body).token, TOKEN);
       } finally {

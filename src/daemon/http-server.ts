@@ -35,6 +35,18 @@ export interface Streamed {
   stream: AsyncIterable<unknown>;
 }
 
+/**
+ * A handler's answer that writes its own JSON text (an answer assembled from parts serialized
+ * before: the status of every agent, views.ts). `write` gets the matcher every answer is
+ * redacted with and must redact every string of the text with it, as stringifyRedacted does;
+ * it is called once, as the answer is sent.
+ */
+export class JsonText<T = unknown> {
+  constructor(readonly write: (secrets: SecretMatcher) => string) {}
+  /** The shape of the document `write` gives (types only). */
+  declare readonly body?: T;
+}
+
 /** A handler's answer when it sends raw bytes (routes marked `download`, e.g. a backup archive). */
 export interface Downloaded {
   download: NodeJS.ReadableStream;
@@ -53,7 +65,7 @@ export interface HandlerRequest<K extends RouteName> {
 }
 
 /** One handler per route. */
-export type Handler<K extends RouteName> = (req: HandlerRequest<K>) => Promise<ResponseBody<K> | Streamed | Downloaded>;
+export type Handler<K extends RouteName> = (req: HandlerRequest<K>) => Promise<ResponseBody<K> | JsonText<ResponseBody<K>> | Streamed | Downloaded>;
 
 /** The typed map: every route must have its handler. */
 export type HandlerMap = { [K in RouteName]: Handler<K> };
@@ -133,7 +145,11 @@ function checkKeys(value: unknown): void {
 
 /** Sends one JSON document, every string in it redacted with `secrets`. */
 function sendJson(res: ServerResponse, status: number, body: unknown, secrets: SecretMatcher = NO_SECRETS, close = true): void {
-  const text = stringifyRedacted(body, secrets);
+  sendText(res, status, stringifyRedacted(body, secrets), close);
+}
+
+/** Sends one JSON document already serialized (and redacted). */
+function sendText(res: ServerResponse, status: number, text: string, close = true): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
   res.end(text);
 }
@@ -206,6 +222,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Handl
       await sendDownload(res, result as Downloaded, controller.signal, log);
     } else if (result && typeof result === 'object' && 'stream' in result && typeof (result as Streamed).stream?.[Symbol.asyncIterator] === 'function') {
       await sendStream(res, (result as Streamed).stream, controller.signal, secrets);
+    } else if (result instanceof JsonText) {
+      sendText(res, 200, result.write(secrets));
     } else {
       sendJson(res, 200, result, secrets);
     }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { RunnerStatus } from '../supervise/types.js';
 import type { Agent } from './agent.js';
-import { agentViews, createViewMemo, sameData } from './views.js';
+import { agentViews, agentViewsJson, createViewMemo, sameData } from './views.js';
+import { cachedMatcher, stringifyRedacted } from '../supervise/redact.js';
 import { createStatusReadings, stateKey, type StatusReading, type StatusReadings } from './status-readings.js';
 
 /** The parts of an Agent a view reads. */
@@ -79,6 +80,36 @@ test('a memoized view equals one built anew after every kind of change, and is r
     change();
     assert.deepEqual(shown(both()), expected, what);
   }
+});
+
+test('status as JSON: the views redacted as a whole answer was, each unchanged view\'s text kept until the view or the secrets change', () => {
+  const agent = fakeAgent();
+  const readings = readingsOf({ reading: undefined });
+  const memo = createViewMemo();
+  const leaked = 'abcdefghij0123456789';
+  let secrets: string[] = ['some-other-token-0000'];
+  const matcher = cachedMatcher(() => secrets);
+  agent.current.reason = `gateway said: bad token ${leaked}`;
+  let now = 5000;
+  const answer = () => {
+    const ctx = { stateDir: '/state', now, readings, memo };
+    const json = agentViewsJson([agent as unknown as Agent], ctx, matcher());
+    // what the server sent before: the views, serialized and redacted as one document
+    assert.deepEqual(JSON.parse(json), JSON.parse(stringifyRedacted(agentViews([agent as unknown as Agent], { stateDir: '/state', now, readings }), matcher())));
+    return JSON.parse(json)[0] as ReturnType<typeof agentViews>[number];
+  };
+  assert.equal(answer().reason, `gateway said: bad token ${leaked}`);
+  const kept = memo.get(agent as unknown as Agent)!.json;
+  assert.ok(kept, 'the text of the view is kept');
+  now = 6000;
+  assert.equal(answer().uptimeMs, 5100, 'uptime follows the clock');
+  assert.equal(memo.get(agent as unknown as Agent)!.json, kept, 'nothing changed: the kept text serves');
+  secrets = [...secrets, leaked];
+  assert.equal(answer().reason, 'gateway said: bad token <redacted>', 'a secret added since the text was kept is redacted');
+  secrets = ['some-other-token-0000'];
+  assert.equal(answer().reason, `gateway said: bad token ${leaked}`, 'a secret removed is shown again');
+  agent.current.reason = 'healthy';
+  assert.equal(answer().reason, 'healthy', 'a changed view gets a new text');
 });
 
 test('sameData: deep equality of plain data', () => {

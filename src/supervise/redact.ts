@@ -33,6 +33,8 @@ export interface SecretMatcher {
   readonly chars: ReadonlySet<string>;
   /** Longest window length (0 when there is nothing to redact). */
   readonly maxLength: number;
+  /** Changes whenever its secrets do: a text redacted with this matcher at one version is redacted the same while the version stays (views.ts keeps each agent's redacted status text by it). */
+  readonly version: number;
 }
 
 /** Streaming redaction of one text stream (one per stdout, per stderr). */
@@ -267,6 +269,7 @@ class LiveMatcher implements SecretMatcher {
   lengths: number[] = [];
   readonly chars = new Set<string>();
   maxLength = 0;
+  version = 0;
   /** By window length: how many windows of the held secrets (of that length class) have each hash. */
   private readonly hashRefs = new Map<number, HashCounts>();
   /** By window length: the held secrets whose windows have that length (min(MIN_PIECE, secret length)). */
@@ -352,6 +355,7 @@ class LiveMatcher implements SecretMatcher {
     this.lengths = [...this.hashRefs.keys()].sort((a, b) => b - a);
     this.maxLength = this.lengths[0] ?? 0;
     this.prefixCache = null;
+    this.version += 1;
   }
 }
 

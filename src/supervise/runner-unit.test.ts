@@ -131,6 +131,28 @@ describe('runner state machine (fake deps)', () => {
     assert.deepEqual(h.logger.errors(), []);
   });
 
+  test('a restart without delay (initialDelayMs 0) launches at once: no timer stands between the exit and the next spawn', async () => {
+    const h = harness();
+    const runner = createRunner({ ...spec, restart: { ...spec.restart, initialDelayMs: 0 } }, h.deps);
+    const states: AgentState[] = [];
+    runner.on('state', (s) => void states.push(s.state));
+    runner.start();
+    await h.advance(0);
+    assert.equal(runner.status().state, 'running');
+    states.length = 0;
+    h.procs.at(-1)?.end({ code: 1, signal: null });
+    // no fake time passes: only promise chains and I/O turns run, no timer fires
+    for (let i = 0; i < 5 && h.procs.length < 2; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(h.procs.length, 2, 'spawned again without a timer firing');
+    assert.deepEqual(states.slice(0, 2), ['backoff', 'starting'], 'still through backoff (0 ms), as the policy says');
+    assert.match(runner.status().reason, /^restart 1 after backoff/);
+    await h.advance(0);
+    assert.equal(runner.status().state, 'running');
+    assert.equal(runner.status().restarts, 1);
+    await runner.stop();
+    assert.deepEqual(h.logger.errors(), []);
+  });
+
   test('a gateway that ended while fleetd was away: the reason says how, in one sentence, and the restart policy applies', async () => {
     const h = harness();
     const runner = createRunner(spec, h.deps);
