@@ -53,22 +53,29 @@ test('changes are visible at once and reach the disk in coalesced writes', async
   }
 });
 
-test('a change nobody waits for is written no sooner than the spacing after the last write began; a caller that waits is not held', async () => {
+// A process record nobody waits for (a gateway's exit, a new pid) must still reach the disk
+// as soon as the write before it is over: a fleetd killed while such a record waited (a 100 ms
+// spacing, tried and reverted) left a dead gateway's pid in registry.json, and its successor
+// stopped the healthy new gateway instead of adopting it (an operator's 6 trials of 8).
+test('a record nobody waits for is written once the write before it is over, not after a timer', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'fleetd-store-'));
   try {
     const { registry, writes } = counting(openRegistry(dir));
-    const store = createRegistryStore(registry, { recordSpacingMs: 600_000 });
+    // timers that never fire: only the retry after a refused write may use one
+    const store = createRegistryStore(registry, { setTimer: () => ({}), clearTimer: () => {} });
     await store.load();
     await store.update((r) => void (r.agents['acme/a0'] = entry('a0', 0)));
-    assert.equal(writes(), 1);
-    await new Promise((resolve) => setImmediate(resolve)); // the write is over (its clean-up ran)
-    for (let i = 1; i < 20; i++) store.record((r) => void (r.agents[`acme/a${i}`] = entry(`a${i}`, i)));
-    assert.equal(writes(), 1, 'records within the spacing wait for one later write');
-    assert.equal(Object.keys(store.current().agents).length, 20, 'in memory at once');
-    await store.flush(); // would wait out the 10 minutes if it were held too
-    assert.equal(writes(), 2);
-    const onDisk = JSON.parse(await readFile(join(dir, 'registry.json'), 'utf8'));
-    assert.equal(Object.keys(onDisk.agents).length, 20);
+    store.record((r) => void (r.agents['acme/a0']!.process = { pid: 7, pgid: 7, startTime: '1', spawnedAt: '2026-12-01T00:00:00.000Z' }));
+    store.record((r) => void (r.agents['acme/a1'] = entry('a1', 1)));
+    const onDisk = await waitFor(
+      async () => {
+        const file = JSON.parse(await readFile(join(dir, 'registry.json'), 'utf8')) as { agents: Record<string, RegistryEntry> };
+        return file.agents['acme/a1'] && file.agents['acme/a0']?.process ? file : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the records on disk without any timer' },
+    );
+    assert.equal(onDisk.agents['acme/a0']?.process?.pid, 7);
+    assert.ok(writes() <= 3, `${writes()} writes`);
     store.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,8 +1,7 @@
 // The registry as the running fleetd holds it: one in-memory copy, authoritative while
 // fleetd holds the state-dir lock, written to registry.json behind the changes. Writes are
-// coalesced (changes that arrive while a write is under way, or within RECORD_SPACING_MS of
-// its start when nobody waits for them, go out together in the next one: one fsynced file
-// write per batch, not per agent event) and retried with backoff when
+// coalesced (changes that arrive while a write is under way go out together in the next
+// one: one fsynced file write per batch, not per agent event) and retried with backoff when
 // the disk refuses them (full, read-only, I/O error): the change is kept in memory, and
 // `behind()` says since when and why the file lags, for `fleetctl status`.
 //
@@ -34,20 +33,7 @@ export interface RegistryStoreDeps {
   clearTimer?: (handle: unknown) => void;
   /** Retry delays after a failed write: first, and cap (ms). */
   retryMs?: { first: number; max: number };
-  /** Least time between the starts of two writes nobody waits for (ms; default RECORD_SPACING_MS). */
-  recordSpacingMs?: number;
 }
-
-// Changes nobody waits for (process records, applied hashes) went out as soon as the write
-// before them ended: a start of 200 agents spread over a second or two became one write
-// (lock, read, whole-file stringify and validation, two fsyncs) after another, each O(N), and
-// the fsyncs slowed the homes' mkdirs and lstats on the same disk. Such a write now starts at
-// least this long after the previous one began, taking every change made meanwhile; a change
-// after a quiet spell is written at once, and a caller that waits (update, flush) never waits
-// for this spacing. A gateway spawned in that window and not yet on disk when fleetd dies is
-// still found by live restore (its run dir holds its shim's record).
-/** Least time between the starts of two writes that only carry changes nobody waits for (ms). */
-export const RECORD_SPACING_MS = 100;
 
 /** The daemon's registry. */
 export interface RegistryStore {
@@ -85,7 +71,6 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
   const setTimer = deps.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
   const clearTimer = deps.clearTimer ?? ((h: unknown) => clearTimeout(h as NodeJS.Timeout));
   const retry = deps.retryMs ?? { first: 1000, max: 30_000 };
-  const spacingMs = deps.recordSpacingMs ?? RECORD_SPACING_MS;
   let mem: RegistryFile = { version: 1, agents: {} };
   let dirty = false;
   let writing = false;
@@ -93,9 +78,6 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
   let lag: RegistryLag | null = null;
   let failures = 0;
   let retryTimer: unknown = null;
-  /** The spaced write of changes nobody waits for, while it is pending. */
-  let spacingTimer: unknown = null;
-  let lastWriteAt = -Infinity;
   let closed = false;
 
   // The token list was made again by its reader (run.ts) whenever the registry changed, a
@@ -118,17 +100,6 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
   /** Starts a write of the memory copy unless one is under way or a retry is pending. */
   function kick(): void {
     if (writing || retryTimer !== null || !dirty || closed) return;
-    const wait = waiters.length > 0 ? 0 : Math.min(spacingMs, lastWriteAt + spacingMs - now()); // min: a clock set back waits no longer
-    if (wait > 0) {
-      spacingTimer ??= setTimer(() => {
-        spacingTimer = null;
-        kick();
-      }, wait);
-      return;
-    }
-    if (spacingTimer !== null) clearTimer(spacingTimer);
-    spacingTimer = null;
-    lastWriteAt = now();
     writing = true;
     dirty = false;
     const batch = waiters;
@@ -206,8 +177,6 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
       closed = true;
       if (retryTimer !== null) clearTimer(retryTimer);
       retryTimer = null;
-      if (spacingTimer !== null) clearTimer(spacingTimer);
-      spacingTimer = null;
     },
   };
 }
