@@ -172,6 +172,22 @@ describe('shim spawner', { skip: native.skip }, () => {
     await waitFor(() => !isAlive(spawner), { timeoutMs: 5000, what: 'the stopped spawner killed' });
   });
 
+  test('a spawner fleetd killed takes no new launch, even before its exit is seen: the next launch starts a new one', async () => {
+    const spawner = await runningSpawner();
+    const dir = await mkdtemp(join(tmpdir(), 'fleetd-spawner-'));
+    try {
+      const request = { title: 'fleetd-shim test/none', stderrPath: join(dir, 'missing', 'shim.err'), spec: '{}' };
+      process.kill(spawner, 'SIGSTOP');
+      const stuck = launchViaSpawner(NATIVE_SHIM_PATH, request);
+      assert.match(stuck.giveUp(), /had not started it: killed the spawner/);
+      // same turn: the killed spawner's 'close' cannot have been seen yet
+      const next = await launchViaSpawner(NATIVE_SHIM_PATH, request).first;
+      assert.deepEqual(next, { kind: 'error', message: 'its stderr file, a pipe, the fork or the exec failed (ENOENT)' }, 'answered by a new spawner, not refused by the killed one');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a stopped spawner does not outlive its launcher', () =>
     withShimAgent({}, async ({ agent, tracker }) => {
       const launcher = await launchFromAnotherProcess(shimSpecFor(agent), native.deps);

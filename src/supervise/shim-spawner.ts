@@ -57,6 +57,8 @@ class Spawner {
   private readonly abandoned = new Set<number>();
   private buffered: Buffer = Buffer.alloc(0);
   private ended: string | null = null;
+  /** SIGKILL was sent: it takes no new launch even before its exit is seen (the next launch starts a new spawner). */
+  private killed = false;
 
   constructor(binary: string, onEnd: () => void) {
     // stderr inherited: a spawner's own complaints go to fleetd's log output
@@ -90,8 +92,9 @@ class Spawner {
     else out.unref();
   }
 
+  /** Whether it takes new launches: not once it ended, nor once fleetd has killed it (its 'close' may come later). */
   get alive(): boolean {
-    return this.ended === null;
+    return this.ended === null && !this.killed;
   }
 
   launch(request: SpawnRequest): SpawnerLaunch {
@@ -130,7 +133,9 @@ class Spawner {
 
   /** SIGKILL to the spawner (works on a stopped one too); its shims run on, its queued requests die. */
   kill(): void {
-    if (this.ended === null) this.child.kill('SIGKILL');
+    if (this.ended !== null) return;
+    this.killed = true;
+    this.child.kill('SIGKILL');
   }
 
   /** Parses answers: `forked ID PID\n`, `ready ID PID LEN\n<LEN bytes>`, `gone ID PID CODE SIGNAL\n`, `error ID ERRNO\n`. */
