@@ -18,11 +18,11 @@ export type RegistryMutation = (draft: RegistryFile) => void;
 
 /**
  * `mem` with `mutate` applied, validated; `mem` itself is left as it was. INTERNAL when the
- * result is invalid. `touched`, when given, hears the addresses of the entries the mutation
+ * result is invalid. `onTouched`, when given, hears the addresses of the entries the mutation
  * read, wrote or deleted (a superset of those it changed), or null when it replaced more
  * than entries (any entry may differ).
  */
-export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: RegistryMutation, touched_?: (keys: ReadonlySet<string> | null) => void): RegistryFile {
+export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: RegistryMutation, onTouched?: (keys: ReadonlySet<string> | null) => void): RegistryFile {
   const agents: Record<string, RegistryEntry> = { ...mem.agents };
   const touched = new Set<string>();
   const proxy = new Proxy(agents, {
@@ -51,7 +51,7 @@ export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: Regis
   const keys = Object.keys(draft);
   if (draft.agents !== proxy || draft.version !== 1 || keys.length !== 2) {
     const whole = validateWhole({ ...draft, agents: draft.agents === proxy ? agents : draft.agents });
-    touched_?.(null);
+    onTouched?.(null);
     return whole;
   }
   const problems: string[] = [];
@@ -63,7 +63,7 @@ export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: Regis
   }
   if (problems.length === 0) problems.push(...registryRuleIssues(ruleScope(mem.agents, agents, touched)).map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
   if (problems.length > 0) throw refused(problems.join('; '));
-  touched_?.(touched);
+  onTouched?.(touched);
   return { version: 1, agents };
 }
 

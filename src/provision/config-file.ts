@@ -32,11 +32,6 @@ export interface ConfigSnapshot {
 // a few KiB that are read in microseconds (the size is checked before the read).
 /** Reads openclaw.json; undefined when it does not exist; PROVISION_FAILED when it cannot be merged. */
 export async function readConfigFile(path: string): Promise<ConfigSnapshot | undefined> {
-  return readConfigFileNow(path);
-}
-
-/** readConfigFile's body, synchronous. */
-function readConfigFileNow(path: string): ConfigSnapshot | undefined {
   let link;
   try {
     link = lstatSync(path);

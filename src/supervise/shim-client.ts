@@ -204,27 +204,7 @@ function launchNative(binary: string, spec: ShimSpecInput, stderrPath: string): 
   const launch = launchViaSpawner(binary, { title: `fleetd-shim ${spec.name}`, stderrPath, spec: JSON.stringify(spec) });
   return {
     ready: (timeoutMs, signal) =>
-      new Promise((resolve) => {
-        let done = false;
-        const finish = (result: ReadyResult) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', cancel);
-          resolve(result);
-        };
-        const timer = setTimeout(() => {
-          if (done) return;
-          const what = launch.giveUp();
-          finish({ kind: 'no-line', why: `gave no ready line within ${timeoutMs} ms (${what})`, timeout: true });
-        }, timeoutMs);
-        const cancel = () => {
-          if (done) return;
-          const what = launch.giveUp();
-          finish({ kind: 'no-line', why: `was given up: the launch was cancelled (${what})`, timeout: false, cancelled: true });
-        };
-        if (signal?.aborted) cancel();
-        else signal?.addEventListener('abort', cancel, { once: true });
+      firstReadyResult(timeoutMs, signal, () => launch.giveUp(), (finish) => {
         void launch.first.then((first) => {
           if (first.kind === 'line') finish(parseReadyLine(first.text));
           else if (first.kind === 'gone') finish({ kind: 'no-line', why: `exited (${first.signal ?? `code ${first.code}`}) before it was ready`, timeout: false });
@@ -353,29 +333,50 @@ function parseReadyLine(text: string): ReadyResult {
   return parsed.success ? { kind: 'line', ready: parsed.data } : { kind: 'no-line', why: 'printed a malformed ready line', timeout: false };
 }
 
-/** Reads the first line of the shim's stdout. */
+/** Reads the first line of the shim's stdout (the caller kills the shim when none came). */
 function readyLine(child: ReturnType<typeof spawn>, timeoutMs: number, signal?: AbortSignal): Promise<ReadyResult> {
+  return firstReadyResult(
+    timeoutMs,
+    signal,
+    () => 'killed',
+    (finish) => {
+      child.once('error', (err) => finish({ kind: 'no-line', why: `could not be started (${err.message})`, timeout: false }));
+      // 'close', not 'exit': a ready line printed just before exiting is read first.
+      child.once('close', (code, signal) => finish({ kind: 'no-line', why: `exited (${signal ?? `code ${code}`}) before it was ready`, timeout: false }));
+      const splitter = createLineSplitter(64 * 1024, {
+        line: (text) => finish(parseReadyLine(text)),
+        tooLong: () => finish({ kind: 'no-line', why: 'printed an overlong ready line', timeout: false }),
+      });
+      child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk));
+    },
+    () => child.stdout?.destroy(),
+  );
+}
+
+/**
+ * The first of: what `listen` reports through `finish` (the shim's ready line or its end),
+ * `timeoutMs` passing, `signal` aborting. On a timeout or an abort, `giveUp` ends what was
+ * started and says what it did, for the reason; `settled` runs once, whichever came first.
+ */
+function firstReadyResult(timeoutMs: number, signal: AbortSignal | undefined, giveUp: () => string, listen: (finish: (result: ReadyResult) => void) => void, settled?: () => void): Promise<ReadyResult> {
   return new Promise((resolve) => {
     let done = false;
-    const finish = (r: ReadyResult) => {
+    const finish = (result: ReadyResult) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', cancel);
-      child.stdout?.destroy();
-      resolve(r);
+      settled?.();
+      resolve(result);
     };
-    const cancel = () => finish({ kind: 'no-line', why: 'was given up: the launch was cancelled (killed)', timeout: false, cancelled: true });
+    const timer = setTimeout(() => {
+      if (!done) finish({ kind: 'no-line', why: `gave no ready line within ${timeoutMs} ms (${giveUp()})`, timeout: true });
+    }, timeoutMs);
+    const cancel = () => {
+      if (!done) finish({ kind: 'no-line', why: `was given up: the launch was cancelled (${giveUp()})`, timeout: false, cancelled: true });
+    };
     if (signal?.aborted) queueMicrotask(cancel);
     else signal?.addEventListener('abort', cancel, { once: true });
-    const timer = setTimeout(() => finish({ kind: 'no-line', why: `printed no ready line within ${timeoutMs} ms (killed)`, timeout: true }), timeoutMs);
-    child.once('error', (err) => finish({ kind: 'no-line', why: `could not be started (${err.message})`, timeout: false }));
-    // 'close', not 'exit': a ready line printed just before exiting is read first.
-    child.once('close', (code, signal) => finish({ kind: 'no-line', why: `exited (${signal ?? `code ${code}`}) before it was ready`, timeout: false }));
-    const splitter = createLineSplitter(64 * 1024, {
-      line: (text) => finish(parseReadyLine(text)),
-      tooLong: () => finish({ kind: 'no-line', why: 'printed an overlong ready line', timeout: false }),
-    });
-    child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk));
+    listen(finish);
   });
 }
