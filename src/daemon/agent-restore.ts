@@ -24,6 +24,7 @@ import { generateToken } from '../provision/token.js';
 import type { ResponseBody } from '../protocol/schemas.js';
 import type { DaemonContext } from './context.js';
 import { checkPurgeTarget } from './purge.js';
+import { firstUse } from '../util/first-use.js';
 
 /** Options of a restore (from the query string). */
 export interface RestoreOptions {
@@ -44,7 +45,7 @@ export async function restoreAgent(ctx: DaemonContext, fleetId: string, agentId:
     const archive = join(work, 'archive.tar.gz');
     await receive(upload, archive, supervisor);
     // loaded on first use: the archive code (tar) stays out of an idle fleetd's memory
-    const [{ verifyArchive }, { extractArchive }] = await Promise.all([import('../backup/verify.js'), import('../backup/extract.js')]);
+    const [{ verifyArchive }, { extractArchive }] = await firstUse('restores', () => Promise.all([import('../backup/verify.js'), import('../backup/extract.js')]));
     const verified = await verifyArchive(archive);
     const from = verified.manifest.agent.address;
     if (from !== address && !options.newToken) {

@@ -10,6 +10,7 @@ import { VERSION } from '../version.js';
 import type { EventBus } from './events.js';
 import type { Fleet } from './fleet.js';
 import type { Logger } from './logger.js';
+import { firstUse } from '../util/first-use.js';
 
 /** Wraps a probe so each call's duration and result are reported (seconds). */
 export function timedProbe(address: string, probe: ProbeFn, observe: (address: string, seconds: number, live: boolean) => void): ProbeFn {
@@ -47,7 +48,7 @@ export async function startFleetMetrics(o: { fleet: Fleet; upgrades: UpgradeCont
   const address = parseListen(o.listen);
   if (typeof address === 'string') throw new Error(`internal: metrics.listen passed validation but ${address}`);
   // loaded only when metrics are on: prom-client adds ~12 MB to fleetd's RSS
-  const [{ createMetrics }, { startMetricsServer }] = await Promise.all([import('../metrics/collect.js'), import('../metrics/server.js')]);
+  const [{ createMetrics }, { startMetricsServer }] = await firstUse('/metrics', () => Promise.all([import('../metrics/collect.js'), import('../metrics/server.js')]));
   const metrics = createMetrics(async () => ({ agents: await sampleAgents(o.fleet), rollout: o.upgrades.status().rollout }), { version: VERSION });
   o.events.subscribe((e) => metrics.eventPublished(e.type));
   const server = await startMetricsServer(address, () => metrics.text(), metrics.registry.contentType, o.logger);

@@ -71,7 +71,7 @@ export interface RunOptions {
 /** How old a /proc scan `status` may show RSS from, and a metrics scrape CPU times (ms): back-to-back calls share one. */
 const STATUS_RSS_MAX_AGE_MS = 1000;
 
-/** This package's root (dist/daemon/run.js -> ../../): no gateway PATH entry may point inside it. */
+/** This package's root (dist/daemon/run.js, or a chunk of the bundle dist/fleetd/, -> ../../): no gateway PATH entry may point inside it. */
 const PACKAGE_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 /** Runs fleetd until a stop signal; resolves with the process exit code. */

@@ -10,12 +10,14 @@
 // fleetd asks its own control socket GET /v1/health: the event loop, the HTTP server and
 // the socket all work). A fleetd that cannot answer its own socket stops pinging and
 // systemd restarts it after WatchdogSec; the ping interval is half of WATCHDOG_USEC.
+import { firstUse } from '../util/first-use.js';
+
 /** Sends one notification (argv after `systemd-notify`) with the given environment. */
 export type NotifySender = (args: string[], env: Record<string, string>) => Promise<void>;
 
 /** The real sender: runs `systemd-notify` (found on PATH). */
 export const systemdNotify: NotifySender = async (args, env) => {
-  const { execa } = await import('execa'); // loaded on first use: only under systemd
+  const { execa } = await firstUse('notifying systemd', () => import('execa')); // loaded on first use: only under systemd
   await execa('systemd-notify', args, { env, extendEnv: false, stdin: 'ignore', timeout: 10_000 });
 };
 

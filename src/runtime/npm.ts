@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import type { ExecaError as ExecaErrorClass } from 'execa';
 import { FleetError } from '../errors.js';
 import type { NpmCall, NpmRunner } from './types.js';
+import { firstUse } from '../util/first-use.js';
 
 /** Lines of npm's stderr quoted in a RUNTIME_FAILED message. */
 export const STDERR_TAIL_LINES = 12;
@@ -49,7 +50,7 @@ export function tailLines(text: string, count = STDERR_TAIL_LINES): string {
 export function createNpmRunner(command = 'npm'): NpmRunner {
   return async ({ args, cwd, env }: NpmCall) => {
     // loaded on first use: fleetd needs execa only while it installs a runtime
-    const { execa, ExecaError } = await import('execa');
+    const { execa, ExecaError } = await firstUse('installing a runtime', () => import('execa'));
     try {
       const result = await execa(command, args, {
         cwd,

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FleetError } from '../errors.js';
 import type { Runtime } from './types.js';
+import { firstUse } from '../util/first-use.js';
 
 /** CLI cold start on a loaded 2-core host can take several seconds; a hung CLI must still end (OpenClaw asks supervisors to allow for cold starts). */
 export const DEFAULT_CLI_TIMEOUT_MS = 60_000;
@@ -36,7 +37,7 @@ export type CliRunner = (call: CliCall) => Promise<CliResult>;
 /** The real CliRunner: `<runtime node> <entry> ...args` through execa, stdin closed. */
 export const runOpenclaw: CliRunner = async (call) => {
   // loaded on first use (capability probes, handoffs, preflights): not kept in an idle fleetd's memory
-  const { execa, ExecaError } = await import('execa');
+  const { execa, ExecaError } = await firstUse('running an OpenClaw command', () => import('execa'));
   try {
     const result = await execa(call.runtime.node, [call.runtime.entry, ...call.args], {
       cwd: call.cwd,

@@ -7,6 +7,7 @@ import { nodeBinaryPath } from './node-package.js';
 import { parseVersion, satisfies } from './semver.js';
 import type { InstallPlan } from './resolve.js';
 import type { SystemNode } from './types.js';
+import { firstUse } from '../util/first-use.js';
 
 /** What verification learned, to go into the marker. */
 export interface VerifiedInstall {
@@ -53,7 +54,7 @@ export async function verifyInstall(dir: string, plan: InstallPlan, systemNode: 
 
 /** Runs `<node> --version` with its own folder first on PATH and returns the version without "v". */
 export async function runNodeVersion(node: string, env: Record<string, string>): Promise<string> {
-  const { execa } = await import('execa'); // loaded on first use (runtime installs only)
+  const { execa } = await firstUse('checking a Node runtime', () => import('execa')); // loaded on first use (runtime installs only)
   const { stdout } = await execa(node, ['--version'], {
     env: { ...env, PATH: [dirname(node), env.PATH ?? ''].join(delimiter) },
     extendEnv: false,

@@ -1,5 +1,6 @@
 // Modules a fleetd needs only for some requests are loaded by the first such request, not
-// at start (docs/overhead.md: every module loaded stays in fleetd's heap for good). A module
+// at start (docs/overhead.md: every module loaded stays in fleetd's heap for good); in the
+// shipped build they are chunks of the bundle dist/fleetd/ (scripts/build.mjs). A module
 // loader hook (--import, module.register) records every module of dist/ fleetd loads.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,12 +32,15 @@ describe('modules loaded on first use', () => {
   });
 
   test('the doctor: not loaded by a start; the first doctor request loads it and answers; its errors are FleetErrors', async () => {
-    assert.ok(loaded().some((url) => url.includes('/dist/daemon/run.js')), 'the hook sees fleetd\'s modules');
-    assert.deepEqual(loaded().filter((url) => url.includes('/dist/doctor/')), [], 'no doctor module loaded at start');
+    // fleetd runs from its bundle (scripts/build.mjs): dist/fleetd/main.js and chunks, never a module of dist/ outside it
+    assert.ok(loaded().some((url) => url.endsWith('/dist/fleetd/main.js')), 'the hook sees fleetd\'s bundle');
+    assert.deepEqual(loaded().filter((url) => !url.includes('/dist/fleetd/')), [], 'nothing loaded from dist/ outside the bundle');
+    const doctorChunk = (url: string) => /\/dist\/fleetd\/run-doctor-[^/]+\.js$/.test(url);
+    assert.deepEqual(loaded().filter(doctorChunk), [], 'no doctor chunk loaded at start');
     const r = await f.ctl('doctor', 'acme/one', '--no-openclaw');
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.json.checks.some((c: any) => c.id === 'files'));
-    assert.ok(loaded().some((url) => url.includes('/dist/doctor/run-doctor.js')), 'loaded by the request');
+    assert.ok(loaded().some(doctorChunk), 'loaded by the request');
     const unknown = await f.ctl('doctor', 'acme/nobody', '--no-openclaw');
     assert.equal(unknown.code, 1);
     assert.equal(unknown.json.error.code, 'NOT_FOUND');

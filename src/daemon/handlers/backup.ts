@@ -5,6 +5,7 @@ import { agentFacts } from '../agent-facts.js';
 import { parseFlag } from '../query.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
+import { firstUse } from '../../util/first-use.js';
 
 /** The backup route. */
 export const backupHandler = (ctx: DaemonContext): Handler<'backup'> => async ({ params, query, signal }) => {
@@ -12,7 +13,7 @@ export const backupHandler = (ctx: DaemonContext): Handler<'backup'> => async ({
   const include = { logs: parseFlag('logs', query.get('logs')), cache: parseFlag('cache', query.get('cache')) };
   await ensureSupervisorDir(ctx.fleet.manifest.stateDir, params.fleet!, facts.effective.paths);
   // loaded on first use: the archive code (tar) stays out of an idle fleetd's memory
-  const { backupAgent } = await import('../agent-backup.js');
+  const { backupAgent } = await firstUse('backups', () => import('../agent-backup.js'));
   const backup = await backupAgent(ctx.fleet, facts, include, Date.now);
   signal.addEventListener('abort', () => void backup.discard(), { once: true });
   const { manifest } = backup;

@@ -6,10 +6,11 @@
 import { toAddress } from '../../manifest/ids.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
+import { firstUse } from '../../util/first-use.js';
 
 /** runDoctor, imported on first use (an import is cached by Node: later calls cost nothing). */
 async function runDoctor(...args: Parameters<typeof import('../../doctor/run-doctor.js').runDoctor>): ReturnType<typeof import('../../doctor/run-doctor.js').runDoctor> {
-  const { runDoctor: run } = await import('../../doctor/run-doctor.js');
+  const { runDoctor: run } = await firstUse('the doctor', () => import('../../doctor/run-doctor.js'));
   return run(...args);
 }
 
