@@ -151,6 +151,20 @@ test('ids that could leave <stateDir>/fleets are refused', () => {
   assert.equal(agentPaths('/state', 'acme', 'korax').home, '/state/fleets/acme/korax');
 });
 
+test('agent paths are computed once per state dir and address: the same frozen object, never another agent\'s', () => {
+  const a = agentPaths('/state', 'acme', 'korax');
+  assert.equal(agentPaths('/state', 'acme', 'korax'), a);
+  assert.ok(Object.isFrozen(a));
+  assert.throws(() => ((a as { home: string }).home = '/elsewhere'), TypeError);
+  assert.equal(agentPaths('/other', 'acme', 'korax').home, '/other/fleets/acme/korax');
+  assert.equal(agentPaths('/state', 'acme', 'kora').home, '/state/fleets/acme/kora');
+  assert.equal(agentPaths('/state', 'acm', 'ekorax').home, '/state/fleets/acm/ekorax');
+  assert.equal(agentPaths('/state/', 'acme', 'korax').configPath, '/state/fleets/acme/korax/.openclaw/openclaw.json');
+  // refused ids are never kept: asked again, still refused
+  assert.throws(() => agentPaths('/state', 'acme', '../x'), { code: 'PROVISION_FAILED' });
+  assert.throws(() => agentPaths('/state', 'acme', '../x'), { code: 'PROVISION_FAILED' });
+});
+
 test('secret files are read at provisioning of an enabled agent; the hash follows the reference, not the value', async () => {
   await withTempDir(async (dir) => {
     const stateDir = join(dir, 'state');
