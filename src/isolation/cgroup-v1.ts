@@ -4,12 +4,11 @@
 // (the kills land as the tasks wake). Without a freezer hierarchy the kill is repeated
 // until the cgroup is empty, bounded.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
 import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-types.js';
 import type { V1Controller } from './cgroup-detect.js';
-import { makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, signalPids, subtreePids, whileFrozen, writeCgroupFile, type Freezer } from './cgroup-files.js';
+import { cgroupPath, makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, signalPids, subtreePids, whileFrozen, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v1LimitWrites } from './cgroup-limits.js';
 import { parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';
 import { CPU_PERIOD_US, type AgentLimits } from './limits.js';
@@ -37,7 +36,7 @@ export class V1AgentCgroup implements AgentCgroup {
     private readonly parts: readonly V1Dir[],
   ) {
     this.dirs = parts.map((p) => p.dir);
-    this.procsFiles = parts.map((p) => join(p.dir, 'cgroup.procs'));
+    this.procsFiles = parts.map((p) => cgroupPath(p.dir, 'cgroup.procs'));
   }
 
   /** The folder of `controller`, if a hierarchy carries it. */
@@ -51,10 +50,10 @@ export class V1AgentCgroup implements AgentCgroup {
 
   applyLimits(limits: AgentLimits): void {
     const memDir = this.dirOf('memory');
-    const current = memDir ? parseLimitValue(readCgroupFile(join(memDir, 'memory.limit_in_bytes'))) : undefined;
+    const current = memDir ? parseLimitValue(readCgroupFile(cgroupPath(memDir, 'memory.limit_in_bytes'))) : undefined;
     for (const write of v1LimitWrites(limits, current)) {
       const dir = this.dirOf(write.controller);
-      const file = dir === undefined ? undefined : join(dir, write.file);
+      const file = dir === undefined ? undefined : cgroupPath(dir, write.file);
       if (file === undefined || !existsSync(file)) {
         if (write.optional || write.limit === undefined) continue;
         throw new FleetError(
@@ -79,7 +78,7 @@ export class V1AgentCgroup implements AgentCgroup {
   /** freezer.state of this cgroup, when a freezer hierarchy is mounted. */
   private freezer(): Freezer | undefined {
     const dir = this.dirOf('freezer');
-    const file = dir === undefined ? undefined : join(dir, 'freezer.state');
+    const file = dir === undefined ? undefined : cgroupPath(dir, 'freezer.state');
     if (file === undefined || !existsSync(file)) return undefined;
     return {
       freeze: () => writeCgroupFile(file, 'FROZEN'),
@@ -115,7 +114,7 @@ export class V1AgentCgroup implements AgentCgroup {
   usage(): CgroupUsage {
     const read = (controller: V1Controller, file: string) => {
       const dir = this.dirOf(controller);
-      return dir === undefined ? undefined : readCgroupFile(join(dir, file));
+      return dir === undefined ? undefined : readCgroupFile(cgroupPath(dir, file));
     };
     const usageNs = parseLimitValue(read('cpuacct', 'cpuacct.usage'));
     const quota = read('cpu', 'cpu.cfs_quota_us');
@@ -141,9 +140,9 @@ export class V1AgentCgroup implements AgentCgroup {
     // it, as the peak below; the kernel keeps it, so a fleetd that adopts the run later
     // (live restore) reads the same meaning: since the run began or was adopted.
     const cpuDir = this.dirOf('cpuacct');
-    if (cpuDir !== undefined && existsSync(join(cpuDir, 'cpuacct.usage'))) {
+    if (cpuDir !== undefined && existsSync(cgroupPath(cpuDir, 'cpuacct.usage'))) {
       try {
-        writeCgroupFile(join(cpuDir, 'cpuacct.usage'), '0');
+        writeCgroupFile(cgroupPath(cpuDir, 'cpuacct.usage'), '0');
       } catch {
         // not resettable here: the OOM baseline below still matters more
       }
@@ -151,7 +150,7 @@ export class V1AgentCgroup implements AgentCgroup {
     const dir = this.dirOf('memory');
     if (dir !== undefined) {
       for (const file of ['memory.max_usage_in_bytes', 'memory.memsw.max_usage_in_bytes']) {
-        if (existsSync(join(dir, file))) writeCgroupFile(join(dir, file), '0');
+        if (existsSync(cgroupPath(dir, file))) writeCgroupFile(cgroupPath(dir, file), '0');
       }
       // The peaks were just reset: no need to read them and the limits back (4 reads of the
       // 11 file operations this made before every spawn); oomExitReason reads peakAtLimit
@@ -169,7 +168,7 @@ export class V1AgentCgroup implements AgentCgroup {
   private oomCountersWith(memory?: { peak: number | null; limit: number | null }): OomCounters {
     const dir = this.dirOf('memory');
     if (dir === undefined) return { oomKills: 0, limitHits: 0, peakAtLimit: false };
-    const num = (file: string) => parseLimitValue(readCgroupFile(join(dir, file)));
+    const num = (file: string) => parseLimitValue(readCgroupFile(cgroupPath(dir, file)));
     const near = (peak: number | null | undefined, limit: number | null | undefined) =>
       typeof peak === 'number' && typeof limit === 'number' && peak >= limit - PEAK_SLACK_BYTES;
     const peakAtLimit =
@@ -181,7 +180,7 @@ export class V1AgentCgroup implements AgentCgroup {
 
 /** The OOM kills (memory.oom_control) and limit hits (memory.failcnt + memory.memsw.failcnt) of the memory cgroup `dir`. */
 function killsAndHits(dir: string): { oomKills: number; limitHits: number } {
-  const num = (file: string) => parseLimitValue(readCgroupFile(join(dir, file)));
-  const control = parseKeyedCounters(readCgroupFile(join(dir, 'memory.oom_control')) ?? '');
+  const num = (file: string) => parseLimitValue(readCgroupFile(cgroupPath(dir, file)));
+  const control = parseKeyedCounters(readCgroupFile(cgroupPath(dir, 'memory.oom_control')) ?? '');
   return { oomKills: control.oom_kill ?? 0, limitHits: (num('memory.failcnt') ?? 0) + (num('memory.memsw.failcnt') ?? 0) };
 }

@@ -4,10 +4,9 @@
 // memory/cpu/pids controllers enabled by the parent (cgroup-prepare.ts); without them
 // applyLimits refuses a set limit and says which controller is missing.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { FleetError } from '../errors.js';
 import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-types.js';
-import { makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, subtreePids, writeCgroupFile, type Freezer } from './cgroup-files.js';
+import { cgroupPath, makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, subtreePids, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v2LimitWrites } from './cgroup-limits.js';
 import { parseCpuMax, parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';
 import type { AgentLimits } from './limits.js';
@@ -32,7 +31,7 @@ export class V2AgentCgroup implements AgentCgroup {
     private readonly controllers: readonly string[],
   ) {
     this.dirs = [dir];
-    this.procsFiles = [join(dir, 'cgroup.procs')];
+    this.procsFiles = [cgroupPath(dir, 'cgroup.procs')];
   }
 
   create(): void {
@@ -41,7 +40,7 @@ export class V2AgentCgroup implements AgentCgroup {
 
   applyLimits(limits: AgentLimits): void {
     for (const write of v2LimitWrites(limits)) {
-      const file = join(this.dir, write.file);
+      const file = cgroupPath(this.dir, write.file);
       if (!existsSync(file)) {
         if (write.optional || write.limit === undefined) continue;
         throw new FleetError(
@@ -59,18 +58,18 @@ export class V2AgentCgroup implements AgentCgroup {
   }
 
   isEmpty(): boolean {
-    const events = readCgroupFile(join(this.dir, 'cgroup.events'));
+    const events = readCgroupFile(cgroupPath(this.dir, 'cgroup.events'));
     if (events === undefined) return this.pids().length === 0;
     return parseKeyedCounters(events).populated === 0;
   }
 
   /** cgroup.freeze of this cgroup (the whole subtree), when the kernel has it. */
   private freezer(): Freezer | undefined {
-    const file = join(this.dir, 'cgroup.freeze');
+    const file = cgroupPath(this.dir, 'cgroup.freeze');
     if (!existsSync(file)) return undefined;
     return {
       freeze: () => writeCgroupFile(file, '1'),
-      isFrozen: () => parseKeyedCounters(readCgroupFile(join(this.dir, 'cgroup.events')) ?? '').frozen === 1,
+      isFrozen: () => parseKeyedCounters(readCgroupFile(cgroupPath(this.dir, 'cgroup.events')) ?? '').frozen === 1,
       thaw: () => writeCgroupFile(file, '0'),
     };
   }
@@ -81,7 +80,7 @@ export class V2AgentCgroup implements AgentCgroup {
 
   async killAll(): Promise<number[]> {
     const seen = this.pids();
-    const kill = join(this.dir, 'cgroup.kill');
+    const kill = cgroupPath(this.dir, 'cgroup.kill');
     if (existsSync(kill)) {
       writeCgroupFile(kill, '1');
       return seen;
@@ -97,7 +96,7 @@ export class V2AgentCgroup implements AgentCgroup {
   }
 
   usage(): CgroupUsage {
-    const read = (file: string) => readCgroupFile(join(this.dir, file));
+    const read = (file: string) => readCgroupFile(cgroupPath(this.dir, file));
     const cpu = parseKeyedCounters(read('cpu.stat') ?? '');
     const total = cpu.usage_usec;
     return {
@@ -114,7 +113,7 @@ export class V2AgentCgroup implements AgentCgroup {
   }
 
   oomBaseline(): OomCounters {
-    const total = parseKeyedCounters(readCgroupFile(join(this.dir, 'cpu.stat')) ?? '').usage_usec;
+    const total = parseKeyedCounters(readCgroupFile(cgroupPath(this.dir, 'cpu.stat')) ?? '').usage_usec;
     if (total === undefined) cpuBaselineUsec.delete(this.dir);
     else cpuBaselineUsec.set(this.dir, total);
     return this.oomCounters();
@@ -122,7 +121,7 @@ export class V2AgentCgroup implements AgentCgroup {
 
   oomCounters(): OomCounters {
     // memory.events is hierarchical (counts descendants too): right for a gateway tree.
-    const events = parseKeyedCounters(readCgroupFile(join(this.dir, 'memory.events')) ?? '');
+    const events = parseKeyedCounters(readCgroupFile(cgroupPath(this.dir, 'memory.events')) ?? '');
     return { oomKills: events.oom_kill ?? 0, limitHits: events.oom ?? 0 };
   }
 }
