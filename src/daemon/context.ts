@@ -18,6 +18,13 @@ export interface DaemonContext {
   daemonView: () => DaemonView;
   /** Re-reads and validates the manifest file (same path and command-line overrides as at start). */
   readManifest: () => Promise<Manifest>;
+  /**
+   * Reads what the next fleetd's start reads, as it will (the manifest file; registry.json of the
+   * manifest's state dir): resolves when a successor would start, else rejects with their error
+   * (MANIFEST_INVALID, MANIFEST_NOT_FOUND, REGISTRY_INVALID ...). A restart is refused on it while
+   * this fleetd still runs, rather than handing over to a successor that exits at once.
+   */
+  checkSuccessor?: () => Promise<void>;
   /** Ends fleetd after the answer: `restart` leaves every gateway running for the next fleetd, `stop` stops them (like SIGTERM). */
   leave?: (how: 'restart' | 'stop') => void;
   /** fleetd's own log lines dropped so far (stdout closed or not drained): status's `daemon.logDropped`. */

@@ -328,6 +328,13 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     })();
   };
   ctx.leave = (how) => setImmediate(() => shutdown(how === 'restart' ? 'restart request' : 'stop request'));
+  // An operator found that a restart with an invalid registry.json left every gateway
+  // unsupervised: the old fleetd handed over and answered success, its successor exited with
+  // REGISTRY_INVALID. The same for a manifest edited into an invalid one.
+  ctx.checkSuccessor = async () => {
+    const next = await ctx.readManifest();
+    await openRegistry(next.stateDir).read();
+  };
   let booted = false;
   let reloadAfterBoot = false;
   const applyReload = () => {
@@ -344,7 +351,14 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
       },
     );
   };
-  signals.handle((signal) => shutdown(signal), () => {
+  signals.handle((signal) => {
+    if (signal !== 'SIGUSR2' || stopping) return shutdown(signal);
+    // a restart by signal has nobody to answer: refused, it is logged, and this fleetd runs on
+    ctx.checkSuccessor!().then(
+      () => shutdown(signal),
+      (err: unknown) => log.error({ err: toFleetError(err).message }, 'SIGUSR2: restart refused, the next fleetd would not start; this fleetd runs on, nothing changed'),
+    );
+  }, () => {
     if (stopping) return;
     if (!booted) reloadAfterBoot = true; // replayed once start-up has planned the fleet
     else applyReload();

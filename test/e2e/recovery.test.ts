@@ -227,6 +227,55 @@ test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its s
   }
 });
 
+test('a restart whose next fleetd would not start (invalid registry.json, invalid manifest) is refused, by fleetctl and by SIGUSR2: this fleetd and its gateways run on', async () => {
+  const dir = await tempDir();
+  const f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
+  const seen: number[] = [];
+  try {
+    for (const address of ADDRESSES) seen.push(...(await fakePids(f.stateDir, address)));
+    const before = (await status(f)).map((a) => [a.address, a.pid, a.state]);
+    const registryPath = join(f.stateDir, 'registry.json');
+    const registryText = await readFile(registryPath, 'utf8');
+    const manifestText = await readFile(f.manifestPath, 'utf8');
+    const runsOn = async () => {
+      const r = await f.ctl('status');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json.daemon.pid, f.child.pid, 'the same fleetd answers');
+      assert.deepEqual(r.json.agents.map((a: { address: string; pid: number; state: string }) => [a.address, a.pid, a.state]), before, 'every gateway as it was');
+      assert.equal(f.child.exitCode, null);
+    };
+
+    // registry.json that parses but breaks the schema (a port that is not a number)
+    const broken = JSON.parse(registryText);
+    broken.agents['acme/alpha'].port = 'not a port';
+    await writeFile(registryPath, JSON.stringify(broken));
+    const refused = await f.ctl('daemon', 'restart');
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.equal(refused.json.error.code, 'REGISTRY_INVALID');
+    assert.match(refused.json.error.message, /^restart refused: the next fleetd would not start: /);
+    assert.ok(refused.json.error.message.includes(registryPath), refused.json.error.message);
+    await runsOn();
+    // the same by signal: nobody to answer, so it is logged
+    process.kill(f.child.pid!, 'SIGUSR2');
+    await waitFor(() => /SIGUSR2: restart refused/.test(f.output()), { timeoutMs: 10_000, what: 'the refusal of SIGUSR2 in the log' });
+    await runsOn();
+    assert.equal(await readFile(registryPath, 'utf8'), JSON.stringify(broken), 'the invalid file is left as it is');
+
+    // a valid registry again, a manifest that is not
+    await writeFile(registryPath, registryText);
+    await writeFile(f.manifestPath, manifestText.replace('"agents"', '"agentz"'));
+    const badManifest = await f.ctl('daemon', 'restart');
+    assert.equal(badManifest.code, 1, badManifest.stdout);
+    assert.equal(badManifest.json.error.code, 'MANIFEST_INVALID');
+    await runsOn();
+  } finally {
+    await stopFleetd(f).catch(() => undefined);
+    await f.ctl('daemon', 'stop').catch(() => undefined);
+    await waitAllDead(seen);
+    await cleanup(dir);
+  }
+});
+
 test('fleetctl daemon restart leaves every gateway running and the next fleetd adopts them, restart counts and last exits included; daemon stop stops them all', async () => {
   const dir = await tempDir();
   const f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });

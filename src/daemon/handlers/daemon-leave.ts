@@ -1,14 +1,22 @@
 // POST /v1/daemon/restart and /v1/daemon/stop: fleetd answers, then leaves. A restart leaves
 // every gateway running under its shim for the next fleetd to adopt (under systemd the unit
 // starts fleetd again; by hand fleetd starts its successor itself); a stop is SIGTERM's.
-import { FleetError } from '../../errors.js';
+import { FleetError, toFleetError } from '../../errors.js';
 import { underSystemd } from '../systemd-job.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
 
-/** The answer of both routes. */
-function leaving(ctx: DaemonContext, how: 'restart' | 'stop') {
+/** The answer of both routes; a restart whose successor would not start (ctx.checkSuccessor) is refused with that error's code, and nothing changes. */
+async function leaving(ctx: DaemonContext, how: 'restart' | 'stop') {
   if (!ctx.leave) throw new FleetError('INTERNAL', 'this fleetd cannot be restarted or stopped over its socket');
+  if (how === 'restart' && ctx.checkSuccessor) {
+    try {
+      await ctx.checkSuccessor();
+    } catch (err) {
+      const why = toFleetError(err);
+      throw new FleetError(why.code, `restart refused: the next fleetd would not start: ${why.message}. This fleetd runs on and every gateway with it; nothing changed`, { cause: err });
+    }
+  }
   const gateways = ctx.fleet.views().filter((v) => v.pid !== null).length;
   const next =
     how === 'stop'
