@@ -34,6 +34,7 @@ import type { RegistryStore } from './registry-store.js';
 import type { InstallRuntime } from './runtime-cache.js';
 import type { StartPool } from './start-pool.js';
 import { createSerialQueue } from './serial-queue.js';
+import { merge } from '../util/merge.js';
 
 /** What every agent of one fleetd shares (real values in fleet.ts). */
 export interface AgentDeps {
@@ -191,7 +192,9 @@ export class Agent {
     this.runtimeVersions = runtime ? { openclaw: runtime.version, node: runtime.nodeVersion } : { openclaw: null, node: null };
     if (!iso) return spec;
     const isolated = isolateLaunch({ argv: spec.argv, env: spec.env }, iso);
-    return { ...spec, argv: isolated.argv, env: isolated.env, isolation: { ...(iso.cgroup ? { cgroup: iso.cgroup } : {}), ...(isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {}) } };
+    // kept by the runner for the whole run: merged, not spread (util/merge.ts)
+    const isolation = merge(iso.cgroup ? { cgroup: iso.cgroup } : {}, isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {});
+    return merge(spec, { argv: isolated.argv, env: isolated.env, isolation });
   }
 
   /** provisionAgent's input for this agent now; with `owner` its home is that tenant user's (handed to it, openclaw.json written through held folders). */
