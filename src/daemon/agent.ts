@@ -48,7 +48,7 @@ export interface AgentDeps {
   logger: Logger;
   now: () => number;
   /** Builds the runner (tests pass fakes); it gets the agent's prepare and start-pool slot. */
-  createRunner: (spec: LaunchSpec, deps: Pick<RunnerDeps, 'prepare' | 'bootSlot' | 'logger' | 'recalled'>) => Runner;
+  createRunner: (spec: LaunchSpec, deps: Pick<RunnerDeps, 'prepare' | 'bootSlot' | 'logger' | 'agentLogger' | 'recalled'>) => Runner;
   /** True once fleetd is shutting down: nothing may launch any more. */
   isShuttingDown: () => boolean;
   /** The host's cgroups and KSM, detected once (isolation/agent-isolation.ts); absent: no isolation at all (tests). */
@@ -108,6 +108,7 @@ export class Agent {
     this.appliedHash = known?.appliedHash;
     this.runner = deps.createRunner(this.previewSpec(), {
       logger: deps.logger,
+      agentLogger: this.log, // its lines carry the agent already: one child logger per agent, not two
       prepare: (signal, report) => this.prepare(signal, report),
       bootSlot: (signal) => deps.pool.acquire(signal),
       // a restart of fleetd keeps what the previous one knew (a running agent's count also comes with its process record)

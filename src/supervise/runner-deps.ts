@@ -60,12 +60,14 @@ export interface RunnerDeps {
   /** [0, 1) for restart jitter. */
   random(): number;
   logger: RunnerLogger;
+  /** The agent's own logger, whose lines already carry `{ agent }`; absent: the runner makes one, a child of `logger`. A pino child is ~290 bytes of heap. */
+  agentLogger?: RunnerLogger;
   /** What a previous fleetd last knew of this agent (registry: restart count, last exit); the runner starts from it instead of from nothing. */
   recalled?: { restarts: number; lastExit: ExitInfo | null };
 }
 
 /** The dependencies whose real implementations hold no state. */
-type StatelessDeps = Omit<RunnerDeps, 'listenerCheck' | 'watchWheel' | 'logger' | 'recalled'>;
+type StatelessDeps = Omit<RunnerDeps, 'listenerCheck' | 'watchWheel' | 'logger' | 'agentLogger' | 'recalled'>;
 
 /** Their real implementations: made once, shared by every runner. */
 const STATELESS_DEFAULTS: Readonly<StatelessDeps> = Object.freeze<StatelessDeps>({

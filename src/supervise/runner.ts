@@ -91,7 +91,7 @@ class GatewayRunner implements Runner {
     this.address = spec.address;
     this.spec = spec;
     this.deps = deps;
-    this.log = deps.logger.child({ agent: spec.address });
+    this.log = deps.agentLogger ?? deps.logger.child({ agent: spec.address });
     this.events = new RunnerEventHub(this.log);
     this.since = deps.clock.now();
     if (deps.recalled) {
