@@ -34,6 +34,7 @@ import type { RegistryStore } from './registry-store.js';
 import type { InstallRuntime } from './runtime-cache.js';
 import type { StartPool } from './start-pool.js';
 import { createSerialQueue } from './serial-queue.js';
+import { merge } from '../util/merge.js';
 
 /** What every agent of one fleetd shares (real values in fleet.ts). */
 export interface AgentDeps {
@@ -47,7 +48,7 @@ export interface AgentDeps {
   logger: Logger;
   now: () => number;
   /** Builds the runner (tests pass fakes); it gets the agent's prepare and start-pool slot. */
-  createRunner: (spec: LaunchSpec, deps: Pick<RunnerDeps, 'prepare' | 'bootSlot' | 'logger' | 'recalled'>) => Runner;
+  createRunner: (spec: LaunchSpec, deps: Pick<RunnerDeps, 'prepare' | 'bootSlot' | 'logger' | 'agentLogger' | 'recalled'>) => Runner;
   /** True once fleetd is shutting down: nothing may launch any more. */
   isShuttingDown: () => boolean;
   /** The host's cgroups and KSM, detected once (isolation/agent-isolation.ts); absent: no isolation at all (tests). */
@@ -107,6 +108,7 @@ export class Agent {
     this.appliedHash = known?.appliedHash;
     this.runner = deps.createRunner(this.previewSpec(), {
       logger: deps.logger,
+      agentLogger: this.log, // its lines carry the agent already: one child logger per agent, not two
       prepare: (signal, report) => this.prepare(signal, report),
       bootSlot: (signal) => deps.pool.acquire(signal),
       // a restart of fleetd keeps what the previous one knew (a running agent's count also comes with its process record)
@@ -191,7 +193,9 @@ export class Agent {
     this.runtimeVersions = runtime ? { openclaw: runtime.version, node: runtime.nodeVersion } : { openclaw: null, node: null };
     if (!iso) return spec;
     const isolated = isolateLaunch({ argv: spec.argv, env: spec.env }, iso);
-    return { ...spec, argv: isolated.argv, env: isolated.env, isolation: { ...(iso.cgroup ? { cgroup: iso.cgroup } : {}), ...(isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {}) } };
+    // kept by the runner for the whole run: merged, not spread (util/merge.ts)
+    const isolation = merge(iso.cgroup ? { cgroup: iso.cgroup } : {}, isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {});
+    return merge(spec, { argv: isolated.argv, env: isolated.env, isolation });
   }
 
   /** provisionAgent's input for this agent now; with `owner` its home is that tenant user's (handed to it, openclaw.json written through held folders). */

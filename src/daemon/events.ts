@@ -3,6 +3,7 @@
 // never throws: a subscriber that cannot keep up loses the oldest events it has not read
 // and is told how many (`events.dropped`), fleetd's memory stays bounded either way.
 import type { FleetEvent, FleetEventInput } from '../protocol/events.js';
+import { merge } from '../util/merge.js';
 import { createPushStream } from '../util/push-stream.js';
 
 /** Events kept for cursors and backlogs. */
@@ -60,7 +61,7 @@ export function createEventBus(options: EventBusOptions = {}) {
   return {
     /** Adds an event (seq and time are stamped here) and hands it to every subscriber. */
     publish(input: FleetEventInput): FleetEvent {
-      const event = { ...input, seq: ++seq, at: now() } as FleetEvent;
+      const event = merge(input, { seq: ++seq, at: now() }) as FleetEvent; // the ring keeps up to `capacity` of them: util/merge.ts
       ring.push(event);
       if (ring.length > capacity) ring.splice(0, ring.length - capacity);
       for (const listener of listeners) {

@@ -41,6 +41,8 @@ interface Options {
   reloadTimeoutMs?: number;
   /** Tree readings that name their pid, refreshed every 10 ms while asked (else null readings, default timings). */
   readings?: boolean;
+  /** Collects fleetd's log lines (JSON). */
+  lines?: string[];
 }
 
 function setup(dir: string, agents: Record<string, unknown>, options: Options = {}) {
@@ -51,7 +53,12 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
   const live = new Map<number, (exit: GatewayExit) => void>();
   let nextPid = 5000;
   const hold = options.holdBoot ?? new Set<string>();
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+  const quiet = new Writable({
+    write: (chunk: Buffer, _e, cb) => {
+      options.lines?.push(chunk.toString());
+      cb();
+    },
+  });
   const logger = createLogger({ destination: quiet, pretty: false });
   const store = createRegistryStore(openRegistry(manifest.stateDir));
   const reads = { treeUsage: 0 };
@@ -112,6 +119,24 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
 }
 
 describe('fleet: launches, stops and the single state', () => {
+  test("an agent's log lines, its runner's included, carry its address once (one child logger per agent)", () =>
+    withTempDir(async (dir) => {
+      const lines: string[] = [];
+      const { manifest, fleet, runtime, state } = setup(dir, { a: {} }, { lines });
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      runtime.resolve(fakeRuntime);
+      await waitFor(() => state('acme/a').state === 'running', { timeoutMs: 5000, what: 'acme/a running' });
+      await fleet.shutdown();
+      const records = lines.join('').split('\n').filter(Boolean);
+      const transitions = records.filter((l) => l.includes('"to":"starting"') || l.includes('"to":"running"'));
+      assert.ok(transitions.length >= 2, `the runner logged its transitions: ${records.join('\n')}`);
+      for (const line of transitions) {
+        assert.equal(line.split('"agent":').length - 1, 1, `one agent binding: ${line}`);
+        assert.equal(JSON.parse(line).agent, 'acme/a');
+      }
+    }));
+
   test("states() are the views' states, read without /proc (the systemd status line reads them per change)", () =>
     withTempDir(async (dir) => {
       const { manifest, fleet, runtime, state, reads } = setup(dir, { a: {}, b: {} });

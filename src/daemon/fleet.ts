@@ -301,8 +301,12 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     subjects: () => [...agents.values()].map(subjectOf),
     treeReader: deps.treeReader,
     ...(deps.readingTimings ? { timings: deps.readingTimings } : {}),
+    // nobody asks for status any more: the views and their texts go with the readings
+    onIdle: () => {
+      memo = createViewMemo();
+    },
   });
-  const memo = createViewMemo();
+  let memo = createViewMemo();
 
   /** Status of every agent (or of one), from the readings there are (an agent without a recent one in its state: null figures). */
   function views(address?: string): AgentView[] {

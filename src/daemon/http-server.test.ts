@@ -13,7 +13,7 @@ import { withTempDir } from '../util/temp-dir.js';
 import { waitFor } from '../util/wait-for.js';
 import { createControlServer, JsonText, type ControlServerOptions, type HandlerMap } from './http-server.js';
 import { stringifyRedacted } from '../supervise/redact.js';
-import { createLogger } from './logger.js';
+import { createLogger, secretMatcher } from './logger.js';
 import { rawExchange } from '../../test/support/raw-socket.js';
 
 const TOKEN = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
@@ -164,6 +164,28 @@ describe('control server: secrets in answers (issue 9 item 6)', () => {
         assert.deepEqual(JSON.parse(status.body), { agents: [{ reason: 'gateway said: bad token <redacted>' }] }, 'an answer that writes its own text gets the same secrets');
         const token = await get(s.socket, '/v1/agents/acme/a/token');
         assert.equal(JSON.parse(token.body).token, TOKEN);
+      } finally {
+        await s.close();
+      }
+    }));
+
+  test('one matcher for the log and the answers (as fleetd runs them): a secret added later is redacted in both', () =>
+    withTempDir(async (dir) => {
+      let list: readonly string[] = [];
+      const matcher = secretMatcher(() => list);
+      const out = new PassThrough();
+      const lines: string[] = [];
+      out.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+      const log = createLogger({ destination: out, pretty: false, matcher });
+      const s = await serve(dir, { matcher });
+      try {
+        assert.equal(JSON.parse((await get(s.socket, '/v1/health')).body).reason, `gateway said: bad token ${TOKEN.slice(5, 40)}`, 'no secret yet');
+        list = [TOKEN];
+        assert.equal(JSON.parse((await get(s.socket, '/v1/health')).body).reason, 'gateway said: bad token <redacted>');
+        log.info({ said: `the token is ${TOKEN}` }, 'hello');
+        await waitFor(() => lines.length > 0, { timeoutMs: 5000 });
+        assert.ok(!lines.join('').includes(TOKEN.slice(5, 40)), 'the log line is redacted with the same matcher');
+        assert.match(lines.join(''), /the token is <redacted>/);
       } finally {
         await s.close();
       }

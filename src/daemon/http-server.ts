@@ -22,6 +22,8 @@ import { renderZodIssues } from '../util/zod-path.js';
 export interface ControlServerOptions {
   /** Secrets no answer may carry (read per answer). */
   secrets?: () => readonly string[];
+  /** Instead of `secrets`: the matcher answers are redacted with, shared with fleetd's log (logger.ts secretMatcher). */
+  matcher?: () => SecretMatcher;
   /** A client must have sent its whole request head within this time (ms, default 10 s). */
   headersTimeoutMs?: number;
   /** ... and its whole request, body included, within this time (ms, default 30 s). Answers may stream for longer. */
@@ -265,7 +267,7 @@ function clientErrorAnswer(err: NodeJS.ErrnoException): string {
 // the request has been RECEIVED: a log follow or a runtime install may answer for hours.
 /** Creates the HTTP server (not yet listening). */
 export function createControlServer(handlers: HandlerMap, log: Logger, options: ControlServerOptions = {}): Server {
-  const matcher = options.secrets ? cachedMatcher(options.secrets) : () => NO_SECRETS;
+  const matcher = options.matcher ?? (options.secrets ? cachedMatcher(options.secrets) : () => NO_SECRETS);
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const server = createServer(
     {

@@ -4,7 +4,7 @@
 // last line of defence; code never passes a token to the logger in the first place.
 // Lines go through a LogOutput, which never throws or blocks (log-output.ts).
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { cachedMatcher, redactText } from '../supervise/redact.js';
+import { cachedMatcher, redactText, type SecretMatcher } from '../supervise/redact.js';
 import { openLogOutput, type LogOutput } from './log-output.js';
 
 /** Keys whose values never reach a log line. */
@@ -40,6 +40,8 @@ export interface LoggerOptions {
   output?: LogOutput;
   /** The secrets to scrub from every line (read per line; the matcher follows the secrets added and removed: a source returning the same array until it changes costs nothing per line). */
   secrets?: () => readonly string[];
+  /** Instead of `secrets`: a matcher made by secretMatcher, shared with whoever else redacts with it (fleetd's answers). */
+  matcher?: () => SecretMatcher;
 }
 
 /** Raw and JSON-escaped forms of a secret (a log line is JSON: a `"` or `\\` in a secret is escaped there). */
@@ -48,12 +50,22 @@ function withJsonForm(secret: string): readonly string[] {
   return escaped === secret ? [secret] : [secret, escaped];
 }
 
+// fleetd's log and its answers redact with the same secrets: one matcher serves both. Two
+// (raw forms for the answers, raw and JSON-escaped for the log) held each secret's windows
+// twice: a hash table of ~16,400 windows (256 KB of typed arrays at 200 agents) plus the
+// secrets' sets and maps, ~300 KB in all. An answer matched against the JSON-escaped forms
+// too redacts a little more, never less: an escaped form of a secret reveals the secret.
+/** A matcher of `secrets` in their raw and JSON-escaped forms, following the list as it changes (cachedMatcher): for log lines (JSON text) and answers alike. */
+export function secretMatcher(secrets: () => readonly string[]): () => SecretMatcher {
+  return cachedMatcher(secrets, withJsonForm);
+}
+
 /** Creates fleetd's root logger; children carry `{ agent }`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.destination ?? process.stdout;
   const output = options.output ?? openLogOutput(stream);
   const pretty = options.pretty ?? Boolean((stream as NodeJS.WriteStream).isTTY);
-  const matcher = options.secrets ? cachedMatcher(options.secrets, withJsonForm) : undefined;
+  const matcher = options.matcher ?? (options.secrets ? secretMatcher(options.secrets) : undefined);
   const scrub = matcher ? (line: string) => redactText(line, matcher()) : (line: string) => line;
   const destination: DestinationStream = pretty
     ? { write: (line: string) => output.write(formatPretty(scrub(line))) }

@@ -47,7 +47,7 @@ import { createControlServer } from './http-server.js';
 import { catchSignalsEarly, type EarlySignals, type StopSignal } from './early-signals.js';
 import { acquireStateLock, type StateLock } from './lock.js';
 import { openLogOutput, type LogOutput } from './log-output.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, secretMatcher, type Logger } from './logger.js';
 import { openRegistry } from './registry.js';
 import { createRegistryStore } from './registry-store.js';
 import { createRuntimeCache } from './runtime-cache.js';
@@ -108,9 +108,9 @@ interface SignalHandoff {
 async function serve(manifest: Manifest, options: RunOptions, signals: SignalHandoff): Promise<number> {
   const output = options.logOutput ?? openLogOutput(process.stdout);
   let secrets: () => readonly string[] = () => [];
-  const log =
-    options.logger ??
-    createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}), output, secrets: () => secrets() });
+  // one matcher for the log and the answers (logger.ts secretMatcher)
+  const matcher = secretMatcher(() => secrets());
+  const log = options.logger ?? createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}), output, matcher });
   try {
     await mkdir(manifest.stateDir, { recursive: true, mode: 0o700 });
     await chmod(manifest.stateDir, 0o700);
@@ -218,7 +218,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     events,
     upgrades,
   };
-  const server = createControlServer(createHandlers(ctx), log, { secrets: () => secrets() });
+  const server = createControlServer(createHandlers(ctx), log, { matcher });
   let bound: BoundSocket | undefined;
   let metricsServer: Server | undefined;
   // systemd's one-line summary: from the agents' states alone (never fleet.views(): /proc and

@@ -65,6 +65,29 @@ test('refreshes run only while status is asked for, then stop (no timer left); f
   assert.ok(readings.idle());
 });
 
+test('once nobody asks and the readings are too old to show, they are forgotten and onIdle is told (never while still shown); the next fresh() reads again', async () => {
+  const { list } = subjects();
+  const make = (showMs: number, onIdle: () => void) =>
+    createStatusReadings({ subjects: list, treeReader: async () => (pid) => ({ rssBytes: pid, cpuSeconds: 0 }), timings: { refreshMs: 5, activeMs: 20, showMs }, onIdle });
+  // still shown (showMs 10 min): kept after the refreshes stop
+  let kept = 0;
+  const shown = make(600_000, () => void kept++);
+  await shown.fresh();
+  await waitFor(() => shown.idle() || undefined, { timeoutMs: 5000, what: 'refreshes to stop once nobody asks' });
+  assert.equal(kept, 0);
+  assert.equal(shown.shown('f/a', 'running 1 10')?.tree?.rssBytes, 10, 'a reading still shown is kept');
+  shown.close();
+  // not shown any more (showMs 0): forgotten once the refreshes stop
+  let idles = 0;
+  const readings = make(0, () => void idles++);
+  await readings.fresh();
+  await waitFor(() => (readings.idle() && idles === 1) || undefined, { timeoutMs: 5000, what: 'the readings to be forgotten' });
+  const before = readings.refreshes();
+  await readings.fresh();
+  assert.equal(readings.refreshes(), before + 1, 'the first request after the quiet spell waits for a refresh');
+  readings.close();
+});
+
 test('fill() reads now the agents without a reading in their current state, one slice at most; the others wait for a refresh', async () => {
   const { agents, list } = subjects();
   agents.set('f/c', { key: 'running 1 30', pid: 30, cgroupReads: 0 });

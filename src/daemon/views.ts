@@ -13,6 +13,7 @@ import { agentIsolationView } from '../isolation/isolation-status.js';
 import { agentPaths } from '../provision/home.js';
 import type { Agent } from './agent.js';
 import { stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
+import { merge } from '../util/merge.js';
 
 /** Inputs of toAgentView. */
 export interface ViewInput {
@@ -160,11 +161,12 @@ function currentView(agent: Agent, ctx: ViewsContext): MemoizedView {
 /** Builds (and memoizes) one agent's view; uptime and healthy-for are the caller's. */
 function buildView(agent: Agent, status: RunnerStatus, reading: StatusReading | undefined, ctx: ViewsContext): MemoizedView {
   const usage = reading?.tree ?? null;
-  const view: AgentView = {
-    ...toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, usage, now: ctx.now }),
-    ...(agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null, status.pid !== null, reading) } : {}),
-    ...versionsOf(agent),
-  };
+  // kept in the memo until something it shows changes: merged, not spread (util/merge.ts)
+  const view: AgentView = merge(
+    toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, usage, now: ctx.now }),
+    agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null, status.pid !== null, reading) } : {},
+    versionsOf(agent),
+  );
   const memo: MemoizedView = { status, reading, entry: agent.entry, desired: agent.desired, isolation: agent.isolation, runtimeVersions: agent.runtimeVersions, ksm: ctx.isolation?.ksm, stateDir: ctx.stateDir, view, json: null };
   ctx.memo?.set(agent, memo);
   return memo;

@@ -155,7 +155,7 @@ export class V1AgentCgroup implements AgentCgroup {
       // The peaks were just reset: no need to read them and the limits back (4 reads of the
       // 11 file operations this made before every spawn); oomExitReason reads peakAtLimit
       // from the counters after the exit only.
-      return { ...killsAndHits(dir), peakAtLimit: false };
+      return countersOf(dir, false);
     }
     return this.oomCounters();
   }
@@ -174,13 +174,15 @@ export class V1AgentCgroup implements AgentCgroup {
     const peakAtLimit =
       near(memory ? memory.peak : num('memory.max_usage_in_bytes'), memory ? memory.limit : num('memory.limit_in_bytes')) ||
       near(num('memory.memsw.max_usage_in_bytes'), num('memory.memsw.limit_in_bytes'));
-    return { ...killsAndHits(dir), peakAtLimit };
+    return countersOf(dir, peakAtLimit);
   }
 }
 
-/** The OOM kills (memory.oom_control) and limit hits (memory.failcnt + memory.memsw.failcnt) of the memory cgroup `dir`. */
-function killsAndHits(dir: string): { oomKills: number; limitHits: number } {
+// One literal, not `{ ...kills, peakAtLimit }`: a run keeps its baseline and each reading its
+// counters, and a spread-then-added object gets a hidden class of its own (util/merge.ts).
+/** The OOM kills (memory.oom_control) and limit hits (memory.failcnt + memory.memsw.failcnt) of the memory cgroup `dir`, with `peakAtLimit` as given. */
+function countersOf(dir: string, peakAtLimit: boolean): OomCounters {
   const num = (file: string) => parseLimitValue(readCgroupFile(cgroupPath(dir, file)));
   const control = parseKeyedCounters(readCgroupFile(cgroupPath(dir, 'memory.oom_control')) ?? '');
-  return { oomKills: control.oom_kill ?? 0, limitHits: (num('memory.failcnt') ?? 0) + (num('memory.memsw.failcnt') ?? 0) };
+  return { oomKills: control.oom_kill ?? 0, limitHits: (num('memory.failcnt') ?? 0) + (num('memory.memsw.failcnt') ?? 0), peakAtLimit };
 }

@@ -26,6 +26,15 @@ describe('proc table', () => {
     assert.deepEqual(table.scans(), { tables: 2, environments: 0, environReads: 0 });
   });
 
+  test('the last scan is let go keepMs after it was taken: a caller that accepts any age then scans again', async () => {
+    let lists = 0;
+    const table = createProcTable({ now: () => 100, list: () => (lists++, [proc(1, 0, 1)]), keepMs: 1 });
+    const first = table.snapshot();
+    assert.equal(table.snapshot(-Infinity), first, 'kept meanwhile');
+    await waitFor(() => table.snapshot(-Infinity) !== first || undefined, { timeoutMs: 5000, what: 'the scan to be let go' });
+    assert.equal(lists, 2, 'one new scan once the old one was let go');
+  });
+
   test('environment indexes are shared like scans; each environment is read once per process, "no marker" only once it is a second old', () => {
     let clock = 0;
     let uptime = 1000; // seconds since boot; start times are in 1/100 s

@@ -19,6 +19,15 @@ import { CLOCK_TICKS_PER_SECOND, descendantsOf, indexProcesses, listProcesses, r
 /** Processes read per turn of the event loop by snapshotSliced (~20 us each). */
 export const SCAN_SLICE = 64;
 
+// The last scan is kept for callers that accept one a little old (a probe's descendant
+// tracking: half a health interval; status: 1 s). Kept for good, it outlived every use: at
+// 200 agents on cgroups (nothing tracks descendants between status calls) fleetd held a
+// scan of ~490 processes (its list, pid/children/group indexes: 160 KB of heap) through
+// hours of idle. It is let go SCAN_KEEP_MS after it was taken; a caller after that scans
+// again, as it would have for any scan older than it accepts.
+/** How long the last scan is kept after it was taken (ms; well above any caller's accepted age at default health timings). */
+export const SCAN_KEEP_MS = 30_000;
+
 /** Shared, coalescing access to /proc for every runner of one fleetd. */
 export interface ProcTable {
   /** A snapshot whose scan started at or after `notBefore` (monotonic ms of `now()`; default now: a new scan). */
@@ -50,6 +59,8 @@ export interface ProcTableDeps {
   readEnv?: (pid: number, name: string) => string | undefined;
   /** Seconds since boot, the clock of start times (100 ticks per second). */
   uptime?: () => number;
+  /** How long the last scan is kept (ms, default SCAN_KEEP_MS). */
+  keepMs?: number;
 }
 
 /** Creates the shared table (one per fleetd; tests make their own). */
@@ -59,6 +70,20 @@ export function createProcTable(deps: ProcTableDeps = {}): ProcTable {
   const readEnv = deps.readEnv ?? readEnvVar;
   const uptime = deps.uptime ?? uptimeSeconds;
   let cached: ProcSnapshot | null = null;
+  const keepMs = deps.keepMs ?? SCAN_KEEP_MS;
+  let dropTimer: NodeJS.Timeout | null = null;
+  /** Makes `snap` the cached scan, let go keepMs from now (one unref'd timer, restarted per scan). */
+  const keep = (snap: ProcSnapshot): void => {
+    cached = snap;
+    if (dropTimer) dropTimer.refresh();
+    else {
+      dropTimer = setTimeout(() => {
+        dropTimer = null;
+        cached = null;
+      }, keepMs);
+      dropTimer.unref();
+    }
+  };
   const envIndexes = new Map<string, { takenAt: number; index: Map<string, ProcRef[]> }>();
   const envSeen = new Map<string, Map<number, SeenEnv>>();
   const counts = { tables: 0, environments: 0, environReads: 0 };
@@ -67,8 +92,9 @@ export function createProcTable(deps: ProcTableDeps = {}): ProcTable {
     const takenAt = now();
     counts.tables += 1;
     const procs = list();
-    cached = indexProcesses(procs, takenAt, now());
-    return cached;
+    const snap = indexProcesses(procs, takenAt, now());
+    keep(snap);
+    return snap;
   };
   // A sliced walk: deps.list (tests) is read whole; else /proc's pids, SCAN_SLICE per turn.
   const sliced = deps.list && !deps.pids ? null : { pids: deps.pids ?? procPids, stat: deps.stat ?? readStat };
@@ -89,7 +115,7 @@ export function createProcTable(deps: ProcTableDeps = {}): ProcTable {
       }
     }
     const snap = indexProcesses(procs, takenAt, now());
-    if (!cached || cached.takenAt < takenAt) cached = snap;
+    if (!cached || cached.takenAt < takenAt) keep(snap);
     return snap;
   };
   return {

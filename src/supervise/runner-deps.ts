@@ -9,6 +9,7 @@ import { spawnGateway, type SpawnFn } from './spawn-gateway.js';
 import { stopTree, type StopOptions, type StopReport, type StopTarget } from './stop-tree.js';
 import type { ExitInfo, LaunchSpec } from './types.js';
 import { createWatchWheel, type WatchWheel } from './watch-wheel.js';
+import { merge } from '../util/merge.js';
 
 /** The pino methods the runner uses (a pino Logger fits). */
 export interface RunnerLogger {
@@ -59,33 +60,48 @@ export interface RunnerDeps {
   /** [0, 1) for restart jitter. */
   random(): number;
   logger: RunnerLogger;
+  /** The agent's own logger, whose lines already carry `{ agent }`; absent: the runner makes one, a child of `logger`. A pino child is ~290 bytes of heap. */
+  agentLogger?: RunnerLogger;
   /** What a previous fleetd last knew of this agent (registry: restart count, last exit); the runner starts from it instead of from nothing. */
   recalled?: { restarts: number; lastExit: ExitInfo | null };
 }
 
-// The default logger is only built when none is given (each pino destination holds a stream).
+/** The dependencies whose real implementations hold no state. */
+type StatelessDeps = Omit<RunnerDeps, 'listenerCheck' | 'watchWheel' | 'logger' | 'agentLogger' | 'recalled'>;
+
+/** Their real implementations: made once, shared by every runner. */
+const STATELESS_DEFAULTS: Readonly<StatelessDeps> = Object.freeze<StatelessDeps>({
+  spawn: spawnGateway,
+  bootSlot: async () => () => {},
+  findMarked: (spec) => {
+    const marker = spec.env.OPENCLAW_CONFIG_PATH;
+    return marker ? processesWithEnv('OPENCLAW_CONFIG_PATH', marker) : [];
+  },
+  probe: probeGateway,
+  stopTree,
+  trackTree: (pid, known) => trackTree(pid, known),
+  countLeftovers: (pid, known) => countLeftovers(pid, known),
+  openLog: (spec, onText, onError) =>
+    openLogSink({ file: spec.logFile, maxBytes: spec.logs.maxBytes, maxFiles: spec.logs.maxFiles, secrets: [spec.token, ...(spec.secrets ?? [])], onText, onError }),
+  clock: Object.freeze({ now: () => Date.now() }),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  random: Math.random,
+});
+
+// A runner keeps its deps for its whole life, one per agent. Built per call, the defaults
+// were ~12 closures, a clock and a listener check per runner even where fleetd passes its
+// own (its runners replace all but openLog, clock, timers, random), and the object itself,
+// `{ ...resolved, watchWheel }`, got a hidden class of its own (util/merge.ts): ~2 KB per
+// agent. The stateless defaults are now made once; only what holds state (a listener check,
+// a watch wheel, a logger: each pino destination holds a stream) is made, and only when
+// not given.
 /** `deps` completed with the real dependencies. */
 export function resolveRunnerDeps(deps: Partial<RunnerDeps> = {}): RunnerDeps {
-  const resolved: Omit<RunnerDeps, 'watchWheel'> & { watchWheel?: WatchWheel } = {
-    spawn: spawnGateway,
-    bootSlot: async () => () => {},
-    findMarked: (spec) => {
-      const marker = spec.env.OPENCLAW_CONFIG_PATH;
-      return marker ? processesWithEnv('OPENCLAW_CONFIG_PATH', marker) : [];
-    },
-    probe: probeGateway,
-    listenerCheck: createListenerCheck(),
-    stopTree,
-    trackTree: (pid, known) => trackTree(pid, known),
-    countLeftovers: (pid, known) => countLeftovers(pid, known),
-    openLog: (spec, onText, onError) =>
-      openLogSink({ file: spec.logFile, maxBytes: spec.logs.maxBytes, maxFiles: spec.logs.maxFiles, secrets: [spec.token, ...(spec.secrets ?? [])], onText, onError }),
-    clock: { now: () => Date.now() },
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
-    random: Math.random,
-    ...deps,
+  const resolved = merge(STATELESS_DEFAULTS, deps, {
+    listenerCheck: deps.listenerCheck ?? createListenerCheck(),
     logger: deps.logger ?? pino({ name: 'fleetd' }, pino.destination(2)),
-  };
-  return { ...resolved, watchWheel: resolved.watchWheel ?? createWatchWheel(resolved) };
+  }) as Omit<RunnerDeps, 'watchWheel'> & { watchWheel?: WatchWheel };
+  resolved.watchWheel ??= createWatchWheel(resolved);
+  return resolved as RunnerDeps;
 }
