@@ -290,13 +290,22 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
   // Each agent's usage (/proc tree, cgroup), refreshed off the request path while status is
   // asked for (status-readings.ts); views rebuilt only for agents that changed (views.ts).
-  const subjectOf = (agent: Agent): ReadingSubject => ({
-    address: agent.address,
-    current: () => {
-      const status = agent.status();
-      return { key: stateKey(status), pid: status.pid, cgroup: agent.isolation?.cgroup };
-    },
-  });
+  // one subject per agent, kept (status calls pass every agent's to readings.fill)
+  const subjects = new WeakMap<Agent, ReadingSubject>();
+  const subjectOf = (agent: Agent): ReadingSubject => {
+    let subject = subjects.get(agent);
+    if (!subject) {
+      subject = {
+        address: agent.address,
+        current: () => {
+          const status = agent.status();
+          return { key: stateKey(status), pid: status.pid, cgroup: agent.isolation?.cgroup };
+        },
+      };
+      subjects.set(agent, subject);
+    }
+    return subject;
+  };
   const readings = createStatusReadings({
     subjects: () => [...agents.values()].map(subjectOf),
     treeReader: deps.treeReader,
