@@ -43,6 +43,8 @@ interface Options {
   readings?: boolean;
   /** Collects fleetd's log lines (JSON). */
   lines?: string[];
+  /** With readings: least time between two refreshes (default 10 ms). */
+  refreshMs?: number;
 }
 
 function setup(dir: string, agents: Record<string, unknown>, options: Options = {}) {
@@ -62,18 +64,20 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
   const logger = createLogger({ destination: quiet, pretty: false });
   const store = createRegistryStore(openRegistry(manifest.stateDir));
   const reads = { treeUsage: 0 };
+  /** runner.status() calls per agent. */
+  const statusCalls = new Map<string, number>();
   const fleet = createFleet(manifest, {
     logger,
     store,
     installRuntime: () => runtime.promise,
     // a tree reading tells its pid: rssBytes = pid * 1000 (options.readings: figures at all)
     treeReader: async () => (reads.treeUsage++, (pid: number) => (options.readings ? { rssBytes: pid * 1000, cpuSeconds: pid } : null)),
-    ...(options.readings ? { readingTimings: { refreshMs: 10, activeMs: 60_000, showMs: 60_000 } } : {}),
+    ...(options.readings ? { readingTimings: { refreshMs: options.refreshMs ?? 10, activeMs: 60_000, showMs: 60_000 } } : {}),
     now: () => Date.now(),
     parentEnv: { PATH: '/usr/bin:/bin' },
     isPortFree: async () => true,
-    createRunner: (spec, deps) =>
-      createRunner(spec, {
+    createRunner: (spec, deps) => {
+      const runner = createRunner(spec, {
         ...deps,
         spawn: (s): GatewayProcess => {
           spawned.push(s.address);
@@ -96,7 +100,11 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
         countLeftovers: () => 0,
         findMarked: () => [],
         openLog: () => ({ stream: () => ({ write: () => undefined, end: () => undefined }), note: () => undefined, close: () => undefined }),
-      }),
+      });
+      const status = runner.status.bind(runner);
+      runner.status = () => (statusCalls.set(spec.address, (statusCalls.get(spec.address) ?? 0) + 1), status());
+      return runner;
+    },
   });
   const state = (address: string) => fleet.views().find((v) => v.address === address)!;
   return {
@@ -113,6 +121,7 @@ function setup(dir: string, agents: Record<string, unknown>, options: Options = 
     store,
     /** How often the fleet read /proc for its views. */
     reads,
+    statusCalls,
     /** Ends a gateway as if it crashed (exit code 1). */
     crash: (pid: number) => live.get(pid)?.({ code: 1, signal: null }),
   };
@@ -193,6 +202,33 @@ describe('fleet: launches, stops and the single state', () => {
         assert.equal(stopped.rssBytes, null, 'a stopped agent shows no RSS (its last run is gone)');
         check();
         assert.deepEqual(wrong, []);
+      } finally {
+        await fleet.shutdown();
+      }
+    }));
+
+  test('a status request reads at once the agent whose state changed, and asks each other agent for its status once (its view)', () =>
+    withTempDir(async (dir) => {
+      const { manifest, fleet, runtime, state, crash, statusCalls } = setup(dir, { a: {}, b: {}, c: {} }, { readings: true, refreshMs: 600_000 });
+      await fleet.load();
+      await fleet.reconcile(manifest);
+      runtime.resolve(fakeRuntime);
+      await waitFor(() => ['acme/a', 'acme/b', 'acme/c'].every((a) => state(a).state === 'running'), { timeoutMs: 5000, what: 'all running' });
+      try {
+        await fleet.statusViews(); // one refresh: every agent read
+        statusCalls.clear();
+        const quiet = await fleet.statusViews();
+        assert.deepEqual(quiet.map((v) => v.rssBytes), quiet.map((v) => v.pid! * 1000));
+        assert.deepEqual(Object.fromEntries(statusCalls), { 'acme/a': 1, 'acme/b': 1, 'acme/c': 1 }, 'nothing changed: one status per agent, for its view');
+        const first = state('acme/a').pid as number;
+        crash(first);
+        await waitFor(() => (state('acme/a').state === 'running' && state('acme/a').pid !== first) || undefined, { timeoutMs: 5000, what: 'acme/a running again' });
+        statusCalls.clear();
+        const after = await fleet.statusViews(); // no refresh comes (600 s): the request reads acme/a itself
+        const a = after.find((v) => v.address === 'acme/a')!;
+        assert.equal(a.rssBytes, a.pid! * 1000, 'the restarted agent shows its new run at once');
+        assert.equal(statusCalls.get('acme/b'), 1);
+        assert.equal(statusCalls.get('acme/c'), 1);
       } finally {
         await fleet.shutdown();
       }

@@ -101,9 +101,16 @@ export interface StatusReadings {
   close(): void;
 }
 
-/** The state a reading belongs to: state, since and pid (see the file comment). */
+/** Keys of frozen statuses made before (a runner returns the same frozen status while nothing changed: runner.ts status()). */
+const keys = new WeakMap<object, string>();
+
+/** The state a reading belongs to: state, since and pid (see the file comment); made once per frozen status. */
 export function stateKey(status: Pick<RunnerStatus, 'state' | 'since' | 'pid'>): string {
-  return `${status.state} ${status.since} ${status.pid}`;
+  const kept = keys.get(status);
+  if (kept !== undefined) return kept;
+  const key = `${status.state} ${status.since} ${status.pid}`;
+  if (Object.isFrozen(status)) keys.set(status, key);
+  return key;
 }
 
 /** Creates the readings (one per fleetd). */

@@ -76,6 +76,7 @@ export interface Runner {
   reconfigure(reason: string): Promise<ReconfigureHandle | null>;
   /** Replaces the spec whose timings apply now (health, restart policy, stop timeout); the next launch prepares its own. */
   updateSpec(spec: LaunchSpec): void;
+  /** Its status now, frozen: the same object as the last call while nothing it shows changed (callers compare by identity to skip work; a new object says something changed). */
   status(): RunnerStatus;
   /** Resolves with the first status matching `predicate` (now or later); FleetError TIMEOUT after timeoutMs. */
   waitForState(predicate: StatePredicate, timeoutMs: number): Promise<RunnerStatus>;

@@ -153,6 +153,45 @@ describe('runner state machine (fake deps)', () => {
     assert.deepEqual(h.logger.errors(), []);
   });
 
+  test('status() is one frozen object while nothing it shows changes, and a new one on each change (views compare by identity)', async () => {
+    const h = harness();
+    const runner = createRunner({ ...spec, restart: { ...spec.restart, initialDelayMs: 0 } }, h.deps);
+    const stopped = runner.status();
+    assert.equal(runner.status(), stopped, 'asked twice, nothing changed: the same object');
+    assert.ok(Object.isFrozen(stopped) && Object.isFrozen(stopped.health));
+    assert.throws(() => {
+      (stopped as { state: string }).state = 'running';
+    }, TypeError);
+    runner.start();
+    await h.advance(0);
+    const running = runner.status();
+    assert.notEqual(running, stopped);
+    assert.equal(running.state, 'running');
+    assert.equal(stopped.state, 'stopped', 'a status given out before never changes');
+    await h.advance(spec.health.intervalMs); // a probe round: the same figures, a new health object inside the runner
+    const probed = runner.status();
+    assert.equal(probed.state, 'running');
+    assert.deepEqual(probed.health, running.health);
+    assert.equal(runner.status(), probed);
+    h.setLive(false);
+    await h.advance(spec.health.intervalMs); // a failed probe: the health shown changes
+    const missed = runner.status();
+    assert.notEqual(missed, probed);
+    assert.equal(missed.health.live, false);
+    assert.equal(runner.status(), missed);
+    h.setLive(true);
+    h.procs.at(-1)?.end({ code: 1, signal: null });
+    await h.advance(0);
+    const again = runner.status();
+    assert.notEqual(again, missed);
+    assert.equal(again.restarts, 1);
+    assert.ok(again.lastExit && Object.isFrozen(again.lastExit));
+    assert.equal(again.lastExit.code, 1);
+    await runner.stop();
+    assert.equal(runner.status().state, 'stopped');
+    assert.deepEqual(h.logger.errors(), []);
+  });
+
   test('a gateway that ended while fleetd was away: the reason says how, in one sentence, and the restart policy applies', async () => {
     const h = harness();
     const runner = createRunner(spec, h.deps);
