@@ -90,6 +90,9 @@ async function bundleFleetd(out) {
   await build({
     entryPoints: { main: join(out, 'daemon', 'main.js') },
     outdir: join(out, 'fleetd'),
+    // paths relative to the (random) staging folder: the chunks' names are hashes of their
+    // content and input paths, so the same source gives the same names in every build
+    absWorkingDir: out,
     bundle: true,
     splitting: true,
     platform: 'node',
