@@ -7,6 +7,7 @@
 // with no -wal/-shm/-journal sidecar, which is what `openclaw database preflight` needs.
 import { chmod, rm } from 'node:fs/promises';
 import { FleetError } from '../errors.js';
+import { firstUse } from '../util/first-use.js';
 
 // argv: [source, target]. Prints {"pages":N}. Pages per step must be a positive int32:
 // the largest one copies everything in a single sqlite3_backup_step.
@@ -34,7 +35,7 @@ export interface SqliteCopyOptions {
 
 /** Copies `source` to `target` consistently; RUNTIME_FAILED naming the database otherwise (no partial target is left). */
 export async function copySqlite(o: SqliteCopyOptions): Promise<{ pages: number }> {
-  const { execa } = await import('execa'); // loaded on first use (snapshots only)
+  const { execa } = await firstUse('copying an SQLite database', () => import('execa')); // loaded on first use (snapshots only)
   const result = await execa(o.node, ['--input-type=module', '-e', BACKUP_SCRIPT, o.source, o.target], {
     env: { PATH: '/usr/bin:/bin', NODE_NO_WARNINGS: '1' },
     extendEnv: false,
