@@ -20,9 +20,11 @@ export interface DaemonContext {
   readManifest: () => Promise<Manifest>;
   /**
    * Reads what the next fleetd's start reads, as it will (the manifest file; registry.json of the
-   * manifest's state dir): resolves when a successor would start, else rejects with their error
-   * (MANIFEST_INVALID, MANIFEST_NOT_FOUND, REGISTRY_INVALID ...). A restart is refused on it while
-   * this fleetd still runs, rather than handing over to a successor that exits at once.
+   * manifest's state dir): resolves when a successor would start and adopt the running gateways,
+   * else rejects with their error (MANIFEST_INVALID, MANIFEST_NOT_FOUND, REGISTRY_INVALID), or
+   * REFUSED when the manifest's stateDir changed or registry.json is missing while agents are
+   * held. A restart is refused on it while this fleetd still runs, rather than handing over to a
+   * successor that exits at once or starts every agent anew.
    */
   checkSuccessor?: () => Promise<void>;
   /** Ends fleetd after the answer: `restart` leaves every gateway running for the next fleetd, `stop` stops them (like SIGTERM). */

@@ -7,7 +7,8 @@
 // every one must be undone on a stop signal); the steps themselves live in their modules.
 import { spawn } from 'node:child_process';
 import { mkdir, chmod } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadManifest, manifestWarnings, MISSING_RELOAD_STEP, type ManifestOverrides } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -331,9 +332,33 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   // An operator found that a restart with an invalid registry.json left every gateway
   // unsupervised: the old fleetd handed over and answered success, its successor exited with
   // REGISTRY_INVALID. The same for a manifest edited into an invalid one.
+  // An operator then found two inputs the check read as fine: a manifest whose stateDir
+  // changed (the successor adopts none of the running gateways and starts them again beside
+  // the orphans) and a registry.json moved away (the successor starts with an empty registry:
+  // new tokens and port blocks for every agent). Both are refused too.
+  const wouldNotStart = (err: unknown): never => {
+    const why = toFleetError(err);
+    throw new FleetError(why.code, `the next fleetd would not start: ${why.message}`, { cause: err });
+  };
   ctx.checkSuccessor = async () => {
-    const next = await ctx.readManifest();
-    await openRegistry(next.stateDir).read();
+    const next = await ctx.readManifest().catch(wouldNotStart);
+    const gateways = fleet.views().filter((v) => v.pid !== null).length;
+    const current = fleet.manifest.stateDir;
+    if (resolve(next.stateDir) !== resolve(current)) {
+      throw new FleetError(
+        'REFUSED',
+        `the manifest's stateDir is now ${next.stateDir} (this fleetd's is ${current}): the next fleetd would adopt none of the ${gateways} running gateway(s), and start its agents again with new homes, tokens and ports beside them. Put stateDir back, or stop the fleet first (fleetctl daemon stop)`,
+      );
+    }
+    const registry = openRegistry(next.stateDir);
+    await registry.read().catch(wouldNotStart); // REGISTRY_INVALID as the successor would meet it
+    const held = Object.keys(store.current().agents).length;
+    if (held > 0 && !existsSync(registry.path)) {
+      throw new FleetError(
+        'REFUSED',
+        `${registry.path} is missing: the next fleetd would start with an empty registry, a new token and port block for each of the ${held} agent(s) and its running gateway stopped and started again. Put the file back, or stop the fleet first (fleetctl daemon stop) to start over`,
+      );
+    }
   };
   let booted = false;
   let reloadAfterBoot = false;
@@ -356,7 +381,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // a restart by signal has nobody to answer: refused, it is logged, and this fleetd runs on
     ctx.checkSuccessor!().then(
       () => shutdown(signal),
-      (err: unknown) => log.error({ err: toFleetError(err).message }, 'SIGUSR2: restart refused, the next fleetd would not start; this fleetd runs on, nothing changed'),
+      (err: unknown) => log.error({ code: toFleetError(err).code, err: toFleetError(err).message }, 'SIGUSR2: restart refused; this fleetd runs on, nothing changed'),
     );
   }, () => {
     if (stopping) return;

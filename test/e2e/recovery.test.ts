@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { lstat, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { lstat, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentHome,
@@ -227,7 +227,7 @@ test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its s
   }
 });
 
-test('a restart whose next fleetd would not start (invalid registry.json, invalid manifest) is refused, by fleetctl and by SIGUSR2: this fleetd and its gateways run on', async () => {
+test('a restart whose next fleetd would not start, or would not adopt (invalid registry.json, invalid manifest, moved stateDir, registry.json gone) is refused, by fleetctl and by SIGUSR2: this fleetd and its gateways run on', async () => {
   const dir = await tempDir();
   const f = await startFleetd(dir, twoAgents(), { waitRunning: 2 });
   const seen: number[] = [];
@@ -267,6 +267,25 @@ test('a restart whose next fleetd would not start (invalid registry.json, invali
     const badManifest = await f.ctl('daemon', 'restart');
     assert.equal(badManifest.code, 1, badManifest.stdout);
     assert.equal(badManifest.json.error.code, 'MANIFEST_INVALID');
+    await runsOn();
+
+    // a valid manifest whose stateDir moved: the successor would adopt nothing
+    const moved = JSON.parse(manifestText);
+    moved.stateDir = join(dir, 'elsewhere');
+    await writeFile(f.manifestPath, JSON.stringify(moved));
+    const movedState = await f.ctl('daemon', 'restart');
+    assert.equal(movedState.code, 1, movedState.stdout);
+    assert.equal(movedState.json.error.code, 'REFUSED');
+    assert.match(movedState.json.error.message, /stateDir is now .*elsewhere.*adopt none of the 2 running gateway/);
+    await runsOn();
+
+    // registry.json moved away: the successor would start with an empty registry (new tokens and ports)
+    await writeFile(f.manifestPath, manifestText);
+    await rename(registryPath, `${registryPath}.away`);
+    const missing = await f.ctl('daemon', 'restart');
+    assert.equal(missing.code, 1, missing.stdout);
+    assert.equal(missing.json.error.code, 'REFUSED');
+    assert.ok(missing.json.error.message.startsWith(`restart refused: ${registryPath} is missing`), missing.json.error.message);
     await runsOn();
   } finally {
     await stopFleetd(f).catch(() => undefined);

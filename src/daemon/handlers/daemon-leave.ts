@@ -6,7 +6,7 @@ import { underSystemd } from '../systemd-job.js';
 import type { Handler } from '../http-server.js';
 import type { DaemonContext } from '../context.js';
 
-/** The answer of both routes; a restart whose successor would not start (ctx.checkSuccessor) is refused with that error's code, and nothing changes. */
+/** The answer of both routes; a restart whose successor would not start or not adopt the gateways (ctx.checkSuccessor) is refused with that error's code, and nothing changes. */
 async function leaving(ctx: DaemonContext, how: 'restart' | 'stop') {
   if (!ctx.leave) throw new FleetError('INTERNAL', 'this fleetd cannot be restarted or stopped over its socket');
   if (how === 'restart' && ctx.checkSuccessor) {
@@ -14,7 +14,7 @@ async function leaving(ctx: DaemonContext, how: 'restart' | 'stop') {
       await ctx.checkSuccessor();
     } catch (err) {
       const why = toFleetError(err);
-      throw new FleetError(why.code, `restart refused: the next fleetd would not start: ${why.message}. This fleetd runs on and every gateway with it; nothing changed`, { cause: err });
+      throw new FleetError(why.code, `restart refused: ${why.message}. This fleetd runs on and every gateway with it; nothing changed`, { cause: err });
     }
   }
   const gateways = ctx.fleet.views().filter((v) => v.pid !== null).length;
