@@ -155,7 +155,7 @@ describe('control server: slow clients (issue 9 item 5)', () => {
 describe('control server: secrets in answers (issue 9 item 6)', () => {
   test('every answer is redacted, pieces included; the token route alone answers the token', () =>
     withTempDir(async (dir) => {
-      const s = await serve(dir, { secrets: () => [TOKEN] });
+      const s = await serve(dir, { matcher: secretMatcher(() => [TOKEN]) });
       try {
         const health = await get(s.socket, '/v1/health');
         assert.equal(JSON.parse(health.body).reason, 'gateway said: bad token <redacted>');

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { FleetError, HTTP_STATUS, toFleetError } from '../errors.js';
 import { idSchema, paramSchemas, MAX_BODY_BYTES, routes, type RequestBody, type ResponseBody, type RouteName } from '../protocol/schemas.js';
-import { cachedMatcher, compileSecrets, stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
+import { compileSecrets, stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
 import { formatPath } from '../manifest/render-issues.js';
 import { findTooDeep, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from './logger.js';
@@ -20,9 +20,7 @@ import { renderZodIssues } from '../util/zod-path.js';
 
 /** Limits and redaction of the control server (defaults suit the daemon; tests shorten the timeouts). */
 export interface ControlServerOptions {
-  /** Secrets no answer may carry (read per answer). */
-  secrets?: () => readonly string[];
-  /** Instead of `secrets`: the matcher answers are redacted with, shared with fleetd's log (logger.ts secretMatcher). */
+  /** The secrets no answer may carry, as a matcher read per answer (logger.ts secretMatcher: the one fleetd's log uses too); absent: none. */
   matcher?: () => SecretMatcher;
   /** A client must have sent its whole request head within this time (ms, default 10 s). */
   headersTimeoutMs?: number;
@@ -267,7 +265,7 @@ function clientErrorAnswer(err: NodeJS.ErrnoException): string {
 // the request has been RECEIVED: a log follow or a runtime install may answer for hours.
 /** Creates the HTTP server (not yet listening). */
 export function createControlServer(handlers: HandlerMap, log: Logger, options: ControlServerOptions = {}): Server {
-  const matcher = options.matcher ?? (options.secrets ? cachedMatcher(options.secrets) : () => NO_SECRETS);
+  const matcher = options.matcher ?? (() => NO_SECRETS);
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const server = createServer(
     {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import { waitFor } from '../util/wait-for.js';
 import { createFdOutput, createStreamOutput, openLogOutput } from './log-output.js';
-import { createLogger } from './logger.js';
+import { createLogger, secretMatcher } from './logger.js';
 
 const MODULE = new URL('./log-output.js', import.meta.url).href;
 
@@ -155,7 +155,7 @@ describe('stream output and the logger', () => {
     const stream = new Writable({ write: (chunk, _enc, cb) => void (chunks.push(String(chunk)), cb()) });
     const token = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6';
     const quoted = 'pa"ss\\word-with-quotes';
-    const log = createLogger({ destination: stream, pretty: false, secrets: () => [token, quoted] });
+    const log = createLogger({ destination: stream, pretty: false, matcher: secretMatcher(() => [token, quoted]) });
     log.info({ reason: `gateway said: bad token ${token.slice(3, 20)}` }, `first ${token.slice(0, 9)}`);
     log.warn({ detail: quoted }, 'x');
     const text = chunks.join('');

@@ -38,9 +38,7 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
   /** Where lines go; default openLogOutput(destination). Its dropped() is status's `logDropped`. */
   output?: LogOutput;
-  /** The secrets to scrub from every line (read per line; the matcher follows the secrets added and removed: a source returning the same array until it changes costs nothing per line). */
-  secrets?: () => readonly string[];
-  /** Instead of `secrets`: a matcher made by secretMatcher, shared with whoever else redacts with it (fleetd's answers). */
+  /** The secrets to scrub from every line, as a matcher made by secretMatcher (read per line), shared with whoever else redacts with it (fleetd's answers); absent: none. */
   matcher?: () => SecretMatcher;
 }
 
@@ -65,7 +63,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.destination ?? process.stdout;
   const output = options.output ?? openLogOutput(stream);
   const pretty = options.pretty ?? Boolean((stream as NodeJS.WriteStream).isTTY);
-  const matcher = options.matcher ?? (options.secrets ? secretMatcher(options.secrets) : undefined);
+  const matcher = options.matcher;
   const scrub = matcher ? (line: string) => redactText(line, matcher()) : (line: string) => line;
   const destination: DestinationStream = pretty
     ? { write: (line: string) => output.write(formatPretty(scrub(line))) }

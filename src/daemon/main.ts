@@ -52,7 +52,9 @@ Signals (start): SIGHUP reloads the manifest; SIGTERM/SIGINT stops every gateway
 (also during start-up: what was started is stopped again); SIGUSR2 restarts fleetd itself
 and leaves every gateway running for the next fleetd to adopt (fleetctl daemon restart does
 the same; under systemd fleetd exits 75 and the unit starts it again, by hand it starts its
-successor itself). A SIGTERM while systemd restarts the unit counts as SIGUSR2.
+successor itself; refused and logged, nothing changed, when that fleetd would not start or
+would adopt nothing: an invalid manifest or registry.json, a changed stateDir, registry.json
+missing). A SIGTERM while systemd restarts the unit counts as SIGUSR2.
 Drive a running fleetd with fleetctl (fleetctl --help).`,
   );
 

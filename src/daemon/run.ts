@@ -342,16 +342,15 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   };
   ctx.checkSuccessor = async () => {
     const next = await ctx.readManifest().catch(wouldNotStart);
-    const gateways = fleet.views().filter((v) => v.pid !== null).length;
     const current = fleet.manifest.stateDir;
     if (resolve(next.stateDir) !== resolve(current)) {
+      const gateways = fleet.views().filter((v) => v.pid !== null).length;
       throw new FleetError(
         'REFUSED',
         `the manifest's stateDir is now ${next.stateDir} (this fleetd's is ${current}): the next fleetd would adopt none of the ${gateways} running gateway(s), and start its agents again with new homes, tokens and ports beside them. Put stateDir back, or stop the fleet first (fleetctl daemon stop)`,
       );
     }
     const registry = openRegistry(next.stateDir);
-    await registry.read().catch(wouldNotStart); // REGISTRY_INVALID as the successor would meet it
     const held = Object.keys(store.current().agents).length;
     if (held > 0 && !existsSync(registry.path)) {
       throw new FleetError(
@@ -359,6 +358,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
         `${registry.path} is missing: the next fleetd would start with an empty registry, a new token and port block for each of the ${held} agent(s) and its running gateway stopped and started again. Put the file back, or stop the fleet first (fleetctl daemon stop) to start over`,
       );
     }
+    await registry.read().catch(wouldNotStart); // REGISTRY_INVALID as the successor would meet it
   };
   let booted = false;
   let reloadAfterBoot = false;
@@ -381,7 +381,10 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     // a restart by signal has nobody to answer: refused, it is logged, and this fleetd runs on
     ctx.checkSuccessor!().then(
       () => shutdown(signal),
-      (err: unknown) => log.error({ code: toFleetError(err).code, err: toFleetError(err).message }, 'SIGUSR2: restart refused; this fleetd runs on, nothing changed'),
+      (err: unknown) => {
+        const refused = toFleetError(err);
+        log.error({ code: refused.code, err: refused.message }, 'SIGUSR2: restart refused; this fleetd runs on, nothing changed');
+      },
     );
   }, () => {
     if (stopping) return;
