@@ -5,8 +5,7 @@
 // (captured output, bookkeeping) live apart, in `<stateDir>/agents/<fleet>/<agent>`, so
 // fleetd never has to write through a home someone may have swapped for a symlink (or
 // that belongs to a tenant user). Neither may be a symlink; both sit inside the state dir.
-import { lstatSync } from 'node:fs';
-import { chmod, lstat, mkdir, readlink } from 'node:fs/promises';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { FleetError } from '../errors.js';
 import { isValidId, toAddress } from '../manifest/ids.js';
@@ -107,46 +106,37 @@ export async function ensureSupervisorDir(stateDir: string, fleet: string, paths
 // Every launch checks the trees again (restarts included): 13 folders, one awaited lstat
 // each, made a restart after a kill -9 wait 17-58 ms for its provisioning at N = 200 (each
 // await a trip through libuv's thread pool and a turn of a busy event loop), for a tree that
-// is nearly always in place. So the folders are looked at first with lstat in this turn
-// (microseconds each); only a tree that is not all in place, or not as it should be, is
-// walked the awaited way below, which makes, repairs or refuses with the reason.
+// is nearly always in place. A first start made every tree the awaited way too: 13 folders
+// times lstat, mkdir and lstat again per agent, ~130 ms of fleetd's main thread in promise
+// completions alone at N = 200 (CPU profile, issue 14), for syscalls of microseconds on
+// fleetd's own local state dir. So the walk is synchronous: each folder is looked at, made,
+// repaired or refused in this turn, in order. Async for its callers (they await it).
 /** Makes each folder in turn; the first (the state dir) may be a symlink the operator chose, nothing below it may be. */
 async function ensurePrivateTree(dirs: readonly string[]): Promise<void> {
-  if (treeInPlace(dirs)) return;
-  for (const [index, dir] of dirs.entries()) await ensurePrivateDir(dir, index > 0);
-}
-
-/** True when every folder exists as ensurePrivateDir leaves it (the first may be a symlink to a folder): nothing to do. */
-function treeInPlace(dirs: readonly string[]): boolean {
-  try {
-    return dirs.every((dir, index) => {
-      const stat = lstatSync(dir);
-      if (stat.isSymbolicLink()) return index === 0;
-      const mode = stat.mode & 0o777;
-      return stat.isDirectory() && (mode === 0o700 || mode === 0o711);
-    });
-  } catch {
-    return false; // missing or unreadable: the awaited walk says what is wrong
-  }
+  for (const [index, dir] of dirs.entries()) ensurePrivateDir(dir, index > 0);
 }
 
 // lstat before mkdir: mkdir -p would happily walk through a symlinked folder. The check and
 // the use are not atomic (Node has no openat); the window is a swap between two syscalls by
 // someone who can write the parent folder, which inside the 0700 state dir is fleetd's user.
-/** mkdir + chmod 0700; with `noSymlink`, refuses a symlink in place of the folder, naming where it points. */
-async function ensurePrivateDir(dir: string, noSymlink: boolean): Promise<void> {
-  let stat = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+/** mkdir + chmod 0700; with `noSymlink`, refuses a symlink in place of the folder, naming where it points. Synchronous; throws the syscall's error or PROVISION_FAILED. */
+function ensurePrivateDir(dir: string, noSymlink: boolean): void {
+  let stat = lstatOrNone(dir);
   if (!stat) {
-    await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    stat = await lstat(dir);
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    stat = lstatSync(dir);
   }
   if (noSymlink && stat.isSymbolicLink()) {
-    const target = await readlink(dir).catch(() => '?');
+    let target = '?';
+    try {
+      target = readlinkSync(dir);
+    } catch {
+      // gone or unreadable meanwhile: the message still names the folder
+    }
     throw new FleetError('PROVISION_FAILED', `${dir} is a symbolic link (to ${target}); fleetd only uses real folders it made and writes nothing through it. Move the link away (the agent's files are wherever it points), then \`fleetctl restart agent\``);
   }
   if (!stat.isSymbolicLink() && !stat.isDirectory()) {
@@ -155,5 +145,15 @@ async function ensurePrivateDir(dir: string, noSymlink: boolean): Promise<void> 
   // 0700, or 0711 on the folders tenants traverse to reach their homes (isolation/tenant-home.ts):
   // never readable or writable by others.
   const mode = stat.mode & 0o777;
-  if (!stat.isSymbolicLink() && mode !== 0o700 && mode !== 0o711) await chmod(dir, 0o700);
+  if (!stat.isSymbolicLink() && mode !== 0o700 && mode !== 0o711) chmodSync(dir, 0o700);
+}
+
+/** lstat of `path`, undefined when it does not exist (other errors thrown). */
+function lstatOrNone(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
