@@ -28,7 +28,7 @@ const entry = (agent: string, block: number): RegistryEntry => ({
 function counting(registry: Registry): { registry: Registry; writes: () => number } {
   let writes = 0;
   return {
-    registry: { ...registry, path: registry.path, read: () => registry.read(), update: (m) => ((writes += 1), registry.update(m)) },
+    registry: { path: registry.path, read: () => registry.read(), update: (m) => ((writes += 1), registry.update(m)), replace: (agents) => ((writes += 1), registry.replace(agents)) },
     writes: () => writes,
   };
 }
@@ -42,7 +42,7 @@ test('changes are visible at once and reach the disk in coalesced writes', async
     for (let i = 0; i < 50; i++) store.record((r) => void (r.agents[`acme/a${i}`] = entry(`a${i}`, i)));
     assert.equal(Object.keys(store.current().agents).length, 50, 'in memory at once');
     await store.flush();
-    assert.ok(writes() <= 3, `50 changes took ${writes()} writes`);
+    assert.ok(writes() >= 1 && writes() <= 3, `50 changes took ${writes()} writes`);
     const onDisk = JSON.parse(await readFile(join(dir, 'registry.json'), 'utf8'));
     assert.equal(Object.keys(onDisk.agents).length, 50);
     assert.throws(() => store.record((r) => void (r.agents['acme/a0']!.port = -1)), { code: 'INTERNAL' }, 'an invalid change is refused');
@@ -75,7 +75,7 @@ test('a record nobody waits for is written once the write before it is over, not
       { timeoutMs: 10_000, what: 'the records on disk without any timer' },
     );
     assert.equal(onDisk.agents['acme/a0']?.process?.pid, 7);
-    assert.ok(writes() <= 3, `${writes()} writes`);
+    assert.ok(writes() >= 1 && writes() <= 3, `${writes()} writes`);
     store.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -106,9 +106,7 @@ export function createRegistryStore(registry: Registry, deps: RegistryStoreDeps 
     waiters = [];
     const snapshot = mem; // never edited in place: every change makes new objects (registry-draft.ts)
     void registry
-      .update((file) => {
-        file.agents = snapshot.agents;
-      })
+      .replace(snapshot.agents) // validated as each change was applied (registry-draft.ts)
       .then(
         () => {
           lag = null;

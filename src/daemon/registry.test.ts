@@ -80,6 +80,36 @@ test('after its own write, a file changed by someone else is validated again: a 
   });
 });
 
+test('replace writes the agents it is given over the file; a file someone else left invalid is refused and left, one left valid is replaced', async () => {
+  await withTempDir(async (dir) => {
+    const registry = openRegistry(dir);
+    const a = entry('acme', 'a', 0);
+    await registry.replace({ 'acme/a': a });
+    assert.deepEqual(JSON.parse(await readFile(registry.path, 'utf8')), { version: 1, agents: { 'acme/a': a } });
+    assert.equal((await stat(registry.path)).mode & 0o777, 0o600);
+    // its own last write: replaced without a second look
+    const b = entry('acme', 'b', 1);
+    await registry.replace({ 'acme/a': a, 'acme/b': b });
+    assert.deepEqual(await openRegistry(dir).read(), { version: 1, agents: { 'acme/a': a, 'acme/b': b } });
+    // the same agents again: the text is the same, the file is not written
+    const before = (await stat(registry.path)).mtimeMs;
+    await registry.replace({ 'acme/a': a, 'acme/b': b });
+    assert.equal((await stat(registry.path)).mtimeMs, before);
+    // someone else leaves it invalid (valid JSON, a bad token): refused, never overwritten
+    const bad = JSON.stringify({ version: 1, agents: { 'acme/a': entry('acme', 'a', 0, { token: 'short' }) } });
+    await writeFile(registry.path, bad, { mode: 0o600 });
+    await assert.rejects(registry.replace({ 'acme/a': a }), isInvalid(/token/));
+    assert.equal(await readFile(registry.path, 'utf8'), bad);
+    // or truncated: the same
+    await writeFile(registry.path, '{"version": 1, "agents": {', { mode: 0o600 });
+    await assert.rejects(registry.replace({ 'acme/a': a }), isInvalid(/not valid JSON/));
+    // someone else leaves it valid: the caller's agents win (the daemon's memory is the truth while it runs)
+    await writeFile(registry.path, JSON.stringify({ version: 1, agents: { 'acme/b': b } }), { mode: 0o600 });
+    await registry.replace({ 'acme/a': a });
+    assert.deepEqual(await registry.read(), { version: 1, agents: { 'acme/a': a } });
+  });
+});
+
 test('a registry of the wrong shape names the offending field', async () => {
   await withTempDir(async (dir) => {
     const registry = openRegistry(dir);
