@@ -21,7 +21,7 @@ import { isolateLaunch, prepareAgentIsolation, type IsolationHost } from '../iso
 import type { AgentCgroup } from '../isolation/cgroup-agent.js';
 import type { Owner } from '../isolation/tenant-fs.js';
 import { accessProblem, prepareTenantHome, writeTenantFile } from '../isolation/tenant-home.js';
-import { effectiveAgent } from '../provision/effective.js';
+import { effectiveEnv } from '../provision/effective.js';
 import { provisionAgent, provisionConfig, type ProvisionInput } from '../provision/provision-agent.js';
 import { agentPaths } from '../provision/home.js';
 import type { ReconfigureOutcome } from '../protocol/schemas.js';
@@ -438,7 +438,7 @@ export class Agent {
   private previewSpec(): LaunchSpec {
     const m = this.deps.manifest();
     const entry = this.entry ?? { port: 0, token: '0'.repeat(64) };
-    const effective = effectiveAgent({ stateDir: m.stateDir, desired: this.desired, port: entry.port, token: entry.token, blockSize: m.ports.blockSize, parentEnv: this.deps.parentEnv });
+    const effective = effectiveEnv({ stateDir: m.stateDir, desired: this.desired, port: entry.port, parentEnv: this.deps.parentEnv });
     return {
       address: this.address,
       argv: [],
