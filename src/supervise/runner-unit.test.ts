@@ -542,7 +542,7 @@ describe('runner state machine (fake deps)', () => {
     assert.equal(h.procs.length, 2);
   });
 
-  test('while starting, probes come after 5, 10, 20 ... ms up to 500 ms (and never slower than the health interval); then once per interval', async () => {
+  test('while starting, probes come after 2, 4, 8 ... ms up to 500 ms (and never slower than the health interval); then once per interval', async () => {
     const h = harness();
     const probedAt: number[] = [];
     let answers = 0;
@@ -557,12 +557,12 @@ describe('runner state machine (fake deps)', () => {
     const t0 = probedAt[0]!;
     await h.advance(3000);
     assert.equal(runner.status().state, 'running');
-    assert.deepEqual(probedAt.map((t) => t - t0), [0, 5, 15, 35, 75, 155, 315, 635, 1135, 1635, 2135]);
+    assert.deepEqual(probedAt.map((t) => t - t0), [0, 2, 6, 14, 30, 62, 126, 254, 510, 1010, 1510]);
     await h.advance(10_000);
     assert.equal(probedAt.at(-1)! - probedAt.at(-2)!, 10_000);
-    assert.deepEqual([0, 1, 4, 6, 7, 30].map((n) => startingProbeDelayMs(n, 10_000)), [5, 10, 80, 320, 500, 500]);
-    assert.equal(startingProbeDelayMs(0, 50), 5);
-    assert.equal(startingProbeDelayMs(4, 50), 50, 'a short health interval caps it');
+    assert.deepEqual([0, 1, 4, 6, 7, 8, 30].map((n) => startingProbeDelayMs(n, 10_000)), [2, 4, 32, 128, 256, 500, 500]);
+    assert.equal(startingProbeDelayMs(0, 50), 2);
+    assert.equal(startingProbeDelayMs(5, 50), 50, 'a short health interval caps it');
     await runner.stop();
   });
   test('while a start verdict waits for its listener check, status shows the previous round whole: health and reason change together', async () => {
