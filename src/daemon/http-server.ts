@@ -149,9 +149,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown, secrets: S
 }
 
 /** Sends one JSON document already serialized (and redacted). */
+// Encoded once: Buffer.byteLength walked the text for its length and the socket's write
+// encoded it again, two passes over ~200 KB per status answer at 200 agents (~0.13 ms of
+// each poll's ~2 ms in fleetd, CPU profile, issue 14).
 function sendText(res: ServerResponse, status: number, text: string, close = true): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
-  res.end(text);
+  const body = Buffer.from(text, 'utf8');
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, ...(close ? { connection: 'close' } : {}) });
+  res.end(body);
 }
 
 /** A matcher that redacts nothing (the token route, and servers without secrets). */

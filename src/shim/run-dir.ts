@@ -1,15 +1,23 @@
 // The run dir of one agent's shim (`<stateDir>/agents/<fleet>/<agent>/`, fleetd's own
 // folder, never inside the agent's home): a private folder of fleetd's user, holding at
 // most one live shim. fleetd makes it; the shim checks it again before using it.
+import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { FleetError } from '../errors.js';
 import { isSameProcess } from '../supervise/proc.js';
 import { clearStaleSocket } from '../util/unix-socket.js';
 import { readShimRecord, removeRunFiles, runDirFiles } from './records.js';
 
+// One lstat in the caller's turn (records.ts says why): awaited, it was a trip through
+// libuv's thread pool behind whatever filled fleetd's event loop, at every launch.
 /** Why `runDir` is not a private folder of this user (0700, no symlink), or null when it is one. */
 export async function runDirProblem(runDir: string): Promise<string | null> {
-  const info = await lstat(runDir).catch((err: NodeJS.ErrnoException) => err);
+  let info: Stats | NodeJS.ErrnoException;
+  try {
+    info = lstatSync(runDir);
+  } catch (err) {
+    info = err as NodeJS.ErrnoException;
+  }
   if (info instanceof Error) return info.code === 'ENOENT' ? `${runDir} does not exist` : `${runDir}: cannot inspect it (${info.code ?? info.message})`;
   if (info.isSymbolicLink()) return `${runDir} is a symlink; the shim's folder must be a real folder`;
   if (!info.isDirectory()) return `${runDir} is not a folder`;
