@@ -120,3 +120,56 @@ test('sameData: deep equality of plain data', () => {
   assert.ok(!sameData([1], { 0: 1 }));
   assert.ok(!sameData(null, {}));
 });
+
+// A reading's figures are kept beside the view's text, not in it: a refresh of the readings
+// (once a second while status is polled) made every view and its redacted text again.
+test('status with isolation: a new reading changes the figures and keeps the redacted text; the answer is still the views redacted whole', () => {
+  const agent = fakeAgent();
+  const cgroup = { version: 1, name: 'acme@a', dirs: ['/sys/fs/cgroup/memory/fleetd/agents/acme@a'], procsFiles: [], usage: () => assert.fail('a status request read the cgroup itself') };
+  agent.isolation = { spec: { limits: { memoryText: '1G', memoryBytes: 1024 ** 3, pids: 64 }, merge: false }, cgroup } as unknown as Agent['isolation'];
+  const box: { reading: StatusReading | undefined } = { reading: undefined };
+  const readings = readingsOf(box);
+  const memo = createViewMemo();
+  const leaked = 'abcdefghij0123456789';
+  const matcher = cachedMatcher(() => [leaked]);
+  agent.current.reason = `gateway said: bad token ${leaked}`;
+  const self = agent as unknown as Agent;
+  const answer = () => {
+    const json = agentViewsJson([self], { stateDir: '/state', now: 5000, readings, memo }, matcher());
+    assert.deepEqual(JSON.parse(json), JSON.parse(stringifyRedacted(agentViews([self], { stateDir: '/state', now: 5000, readings }), matcher())), 'as the views redacted as one document');
+    assert.deepEqual(agentViews([self], { stateDir: '/state', now: 5000, readings, memo }), agentViews([self], { stateDir: '/state', now: 5000, readings }), 'memoized objects equal ones built anew');
+    return JSON.parse(json)[0] as ReturnType<typeof agentViews>[number];
+  };
+  const reading = (at: number, memory: number, cpuUsec: number, pids: number): StatusReading => ({
+    key: stateKey(agent.current),
+    at,
+    tree: { rssBytes: memory + 4096, cpuSeconds: cpuUsec / 1e6 },
+    cgroup: { memory: { current: memory, limit: 1024 ** 3, peak: memory * 2 }, cpuUsageUsec: cpuUsec, cpuLimit: null, pids: { current: pids, limit: 64 }, oom: { oomKills: 0, limitHits: 0 } },
+  });
+  const first = answer();
+  assert.equal(first.reason, 'gateway said: bad token <redacted>');
+  assert.equal(first.rssBytes, null);
+  assert.deepEqual(first.isolation?.memory, { currentBytes: null, limitBytes: 1024 ** 3, peakBytes: null, source: 'none', text: 'unknown' });
+  assert.deepEqual(first.isolation?.limits, { memory: '1G', cpu: null, pids: 64 });
+  const kept = memo.get(self)!.json;
+  box.reading = reading(1, 2 * 1024 ** 2, 1_500_000, 3);
+  const second = answer();
+  assert.equal(second.rssBytes, 2 * 1024 ** 2 + 4096);
+  assert.equal(second.cpuSeconds, 1.5);
+  assert.deepEqual(second.isolation?.memory, { currentBytes: 2 * 1024 ** 2, limitBytes: 1024 ** 3, peakBytes: 4 * 1024 ** 2, source: 'cgroup', text: '2M / 1G (0 %)' });
+  assert.equal(second.isolation?.cpuSeconds, 1.5);
+  assert.deepEqual(second.isolation?.pids, { current: 3, limit: 64 });
+  assert.equal(second.isolation?.cgroup, '/sys/fs/cgroup/memory/fleetd/agents/acme@a');
+  assert.equal(memo.get(self)!.json, kept, 'a new reading keeps the view\'s redacted text');
+  const figures = memo.get(self)!.figures;
+  answer();
+  assert.equal(memo.get(self)!.figures, figures, 'the same reading: the same figures');
+  box.reading = reading(2, 3 * 1024 ** 2, 2_000_000, 4);
+  assert.equal(answer().isolation?.pids.current, 4);
+  assert.equal(memo.get(self)!.json, kept);
+  Object.assign(agent.current, { state: 'stopped', pid: null, since: 7000, runningSince: null, spawnedAt: null });
+  const stopped = answer();
+  assert.equal(stopped.isolation?.memory.text, 'not running', 'a new state: no reading of it yet');
+  assert.equal(stopped.rssBytes, null);
+  assert.notEqual(memo.get(self)!.json, kept, 'a changed view gets a new text');
+});

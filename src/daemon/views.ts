@@ -84,19 +84,42 @@ export interface ViewsContext {
 /** Views built before, per agent (one per fleet; createViewMemo). */
 export type ViewMemo = WeakMap<Agent, MemoizedView>;
 
-/** What a view was built from, and the view (its clock-dependent figures left to the caller). */
+/** What a view was built from, and the view (its clock-dependent figures and its reading's left to the caller). */
 export interface MemoizedView {
   status: RunnerStatus;
-  reading: StatusReading | undefined;
   entry: Readonly<RegistryEntry> | undefined;
   desired: DesiredAgent;
   isolation: Agent['isolation'];
   runtimeVersions: Agent['runtimeVersions'];
   ksm: IsolationHost['ksm'] | undefined;
   stateDir: string;
+  /** The view with no reading: its reading's figures (rssBytes, cpuSeconds, the isolation's usage) null; see ReadingFigures. */
   view: AgentView;
-  /** The view as redacted JSON text without its clock-dependent figures and its closing brace (agentViewsJson), and the matcher (and its version) it was redacted with; null until asked. */
+  /** The view as redacted JSON text without its clock-dependent figures, its reading's and its closing brace (agentViewsJson), and the matcher (and its version) it was redacted with; null until asked. */
   json: { secrets: SecretMatcher; version: number; text: string } | null;
+  /** The figures of the reading last shown with this view; null until asked. */
+  figures: ReadingFigures | null;
+}
+
+// The figures a reading gives a view (the tree's RSS and CPU, the cgroup's memory, CPU, pids
+// and OOM kills) change at every refresh of the readings, once a second while status is
+// polled. Kept inside the view, they made the next request after each refresh build every
+// view and redact its text again: 30-50 ms of fleetd's thread at N = 200 once a second, which
+// a kill -9 or a probe landing then waited behind (issue 14's kill timeline). They are kept
+// beside the view now, with their own JSON text, made again only for a new reading. They are
+// numbers, and words made from numbers and fixed enums (memory.text, memory.source): nothing
+// there can hold a secret, so that text is not passed through the matcher.
+/** One reading's figures for one view, and their JSON text (not redacted: see above). */
+export interface ReadingFigures {
+  reading: StatusReading | undefined;
+  rssBytes: number | null;
+  cpuSeconds: number | null;
+  /** The isolation view's usage members (absent: the agent has no isolation). */
+  usage?: Pick<NonNullable<AgentView['isolation']>, 'memory' | 'cpuSeconds' | 'pids' | 'oomKills'>;
+  /** `,"rssBytes":..,"cpuSeconds":..` */
+  topText: string;
+  /** `"memory":{..},"cpuSeconds":..,"pids":{..},"oomKills":..` (empty without isolation). */
+  usageText: string;
 }
 
 /** An empty memo. */
@@ -107,8 +130,17 @@ export function createViewMemo(): ViewMemo {
 /** Status of `chosen`, sorted by address, each with the reading taken in its current state (or none: null figures). */
 export function agentViews(chosen: readonly Agent[], ctx: ViewsContext): AgentView[] {
   return byAddress(chosen).map((agent) => {
-    const { view, status } = currentView(agent, ctx);
-    return { ...view, uptimeMs: uptimeOf(status, ctx.now), healthyForMs: healthyForOf(status, ctx.now) };
+    const memo = currentView(agent, ctx);
+    const { view, status } = memo;
+    const figures = figuresOf(agent, memo, ctx);
+    return {
+      ...view,
+      rssBytes: figures.rssBytes,
+      cpuSeconds: figures.cpuSeconds,
+      ...(view.isolation && figures.usage ? { isolation: { ...view.isolation, ...figures.usage } } : {}),
+      uptimeMs: uptimeOf(status, ctx.now),
+      healthyForMs: healthyForOf(status, ctx.now),
+    };
   });
 }
 
@@ -122,18 +154,49 @@ export function agentViews(chosen: readonly Agent[], ctx: ViewsContext): AgentVi
 export function agentViewsJson(chosen: readonly Agent[], ctx: ViewsContext, secrets: SecretMatcher): string {
   const parts = byAddress(chosen).map((agent) => {
     const memo = currentView(agent, ctx);
-    return `${viewText(memo, secrets)},"uptimeMs":${JSON.stringify(uptimeOf(memo.status, ctx.now))},"healthyForMs":${JSON.stringify(healthyForOf(memo.status, ctx.now))}}`;
+    const figures = figuresOf(agent, memo, ctx);
+    return `${viewText(memo, secrets)}${figures.usageText}${figures.topText},"uptimeMs":${JSON.stringify(uptimeOf(memo.status, ctx.now))},"healthyForMs":${JSON.stringify(healthyForOf(memo.status, ctx.now))}}`;
   });
   return `[${parts.join(',')}]`;
 }
 
-/** The redacted JSON text of a memoized view without uptime, healthy-for and its closing brace: kept while the view and the secrets stay. */
+/**
+ * The redacted JSON text of a memoized view without uptime, healthy-for, its reading's figures
+ * and its closing brace, kept while the view and the secrets stay. With isolation it ends
+ * inside the isolation object, before its usage members (`,"isolation":{"cgroup":..,"merge":..,`):
+ * the figures' usageText and `}` close it.
+ */
 function viewText(memo: MemoizedView, secrets: SecretMatcher): string {
   const kept = memo.json;
   if (kept && kept.secrets === secrets && kept.version === secrets.version) return kept.text;
-  const text = stringifyRedacted({ ...memo.view, uptimeMs: undefined, healthyForMs: undefined }, secrets).slice(0, -1);
+  const { isolation } = memo.view;
+  let text = stringifyRedacted({ ...memo.view, rssBytes: undefined, cpuSeconds: undefined, isolation: undefined, uptimeMs: undefined, healthyForMs: undefined }, secrets).slice(0, -1);
+  if (isolation) text += `,"isolation":${stringifyRedacted({ ...isolation, memory: undefined, cpuSeconds: undefined, pids: undefined, oomKills: undefined }, secrets).slice(0, -1)},`;
   memo.json = { secrets, version: secrets.version, text };
   return text;
+}
+
+/** The figures of the reading `agent` shows now with `memo`'s view: the last ones while the reading is the same (see ReadingFigures). */
+function figuresOf(agent: Agent, memo: MemoizedView, ctx: ViewsContext): ReadingFigures {
+  const reading = ctx.readings.shown(agent.address, stateKey(memo.status));
+  const last = memo.figures;
+  if (last && last.reading === reading) return last;
+  const tree = reading?.tree ?? null;
+  const rssBytes = tree?.rssBytes ?? null;
+  const cpuSeconds = tree?.cpuSeconds ?? null;
+  const topText = `,"rssBytes":${JSON.stringify(rssBytes)},"cpuSeconds":${JSON.stringify(cpuSeconds)}`;
+  let figures: ReadingFigures;
+  // viewText left the isolation object open whenever the view has one: the usage always closes it
+  const full = memo.view.isolation && memo.isolation ? (isolationViewOf(memo.isolation, ctx.isolation, rssBytes, memo.status.pid !== null, reading) ?? memo.view.isolation) : memo.view.isolation;
+  if (full) {
+    const usage = { memory: full.memory, cpuSeconds: full.cpuSeconds, pids: full.pids, oomKills: full.oomKills };
+    // closes the isolation object viewText left open
+    figures = { reading, rssBytes, cpuSeconds, usage, topText, usageText: `${JSON.stringify(usage).slice(1, -1)}}` };
+  } else {
+    figures = { reading, rssBytes, cpuSeconds, topText, usageText: '' };
+  }
+  memo.figures = figures;
+  return figures;
 }
 
 function byAddress(chosen: readonly Agent[]): Agent[] {
@@ -151,23 +214,21 @@ function healthyForOf(status: RunnerStatus, now: number): number | null {
 /** The memoized view of `agent` now: the last one when nothing it shows changed, else built anew. */
 function currentView(agent: Agent, ctx: ViewsContext): MemoizedView {
   const status = agent.status();
-  const reading = ctx.readings.shown(agent.address, stateKey(status));
   const last = ctx.memo?.get(agent);
-  return last && last.reading === reading && last.entry === agent.entry && last.desired === agent.desired && last.isolation === agent.isolation && last.runtimeVersions === agent.runtimeVersions && last.ksm === ctx.isolation?.ksm && last.stateDir === ctx.stateDir && sameData(last.status, status)
+  return last && last.entry === agent.entry && last.desired === agent.desired && last.isolation === agent.isolation && last.runtimeVersions === agent.runtimeVersions && last.ksm === ctx.isolation?.ksm && last.stateDir === ctx.stateDir && sameData(last.status, status)
     ? last
-    : buildView(agent, status, reading, ctx);
+    : buildView(agent, status, ctx);
 }
 
-/** Builds (and memoizes) one agent's view; uptime and healthy-for are the caller's. */
-function buildView(agent: Agent, status: RunnerStatus, reading: StatusReading | undefined, ctx: ViewsContext): MemoizedView {
-  const usage = reading?.tree ?? null;
+/** Builds (and memoizes) one agent's view, with no reading (figuresOf adds it); uptime and healthy-for are the caller's. */
+function buildView(agent: Agent, status: RunnerStatus, ctx: ViewsContext): MemoizedView {
   // kept in the memo until something it shows changes: merged, not spread (util/merge.ts)
   const view: AgentView = merge(
-    toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, usage, now: ctx.now }),
-    agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, usage?.rssBytes ?? null, status.pid !== null, reading) } : {},
+    toAgentView({ desired: agent.desired, entry: agent.entry, home: agentPaths(ctx.stateDir, agent.desired.fleet, agent.desired.agent).home, status, usage: null, now: ctx.now }),
+    agent.isolation ? { isolation: isolationViewOf(agent.isolation, ctx.isolation, null, status.pid !== null, undefined) } : {},
     versionsOf(agent),
   );
-  const memo: MemoizedView = { status, reading, entry: agent.entry, desired: agent.desired, isolation: agent.isolation, runtimeVersions: agent.runtimeVersions, ksm: ctx.isolation?.ksm, stateDir: ctx.stateDir, view, json: null };
+  const memo: MemoizedView = { status, entry: agent.entry, desired: agent.desired, isolation: agent.isolation, runtimeVersions: agent.runtimeVersions, ksm: ctx.isolation?.ksm, stateDir: ctx.stateDir, view, json: null, figures: null };
   ctx.memo?.set(agent, memo);
   return memo;
 }
