@@ -32,11 +32,17 @@ const real = all.filter((f) => f.endsWith('.real.test.js'));
 const unit = all.filter((f) => !f.endsWith('.real.test.js'));
 const groups = mode === 'unit' ? [unit] : mode === 'e2e' ? [real] : [unit, real];
 
+/** Longest a single test may run (ms): the slowest real-OpenClaw test takes a few minutes. */
+const TEST_TIMEOUT_MS = 15 * 60 * 1000;
+
 let status = 0;
 for (const files of groups) {
   if (files.length === 0) continue;
   const concurrency = files === real ? '1' : '2';
-  const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...extra, ...files], { stdio: 'inherit' });
+  // A test that never ends (a hang seen once in CI, in src/daemon/fleet.test.js) held the whole
+  // run until CI's 90 minutes were up, naming nothing: each test now fails after TEST_TIMEOUT_MS.
+  const timeout = extra.some((a) => a.startsWith('--test-timeout')) ? [] : [`--test-timeout=${TEST_TIMEOUT_MS}`];
+  const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...timeout, ...extra, ...files], { stdio: 'inherit' });
   if (run.status !== 0) {
     status = run.status ?? 1;
     break;
