@@ -397,13 +397,16 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     booted = true;
     if (reloadAfterBoot && !stopping) applyReload();
   } catch (err) {
-    log.error({ err: toFleetError(err).message }, 'fleetd could not start');
+    // The gateways it adopted (or started) are left running, as a restart leaves them: the
+    // next fleetd (systemd's Restart=, or the operator's once the cause is fixed) adopts them.
+    // Stopping them here made any start-up failure after live restore (a metrics port in use,
+    // a socket path under a file) an outage of every agent; their cgroups stay with them.
+    log.error({ err: toFleetError(err).message }, 'fleetd could not start; the gateways it adopted or started are left running for the next fleetd to adopt');
     metricsServer?.close();
     statusUpdates.close();
     sd.close();
     upgrades.halt();
-    await fleet.shutdown();
-    removeAgentCgroups(isolation, manifest.cgroup?.root === undefined && !underSystemd(), log);
+    await fleet.detachAll();
     stopSpawners();
     store.close();
     // Only what this fleetd made is removed: a socket it never bound (another fleetd's) stays.

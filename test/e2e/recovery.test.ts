@@ -3,6 +3,7 @@
 // must take all of that over at once and end up with exactly one gateway per agent, on the
 // same port with the same token. SIGTERM must leave nothing behind.
 import { test } from 'node:test';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { lstat, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
@@ -191,6 +192,32 @@ test('live restore: a stopped agent whose gateway ended while fleetd was away ke
       return e.process ? undefined : e;
     }, { timeoutMs: 10_000, what: 'the registry to forget the process' });
     assert.equal(entry.lastExit.at, recorded.at, 'and to keep its exit');
+  }));
+
+// An operator's finding: the catch around start-up stopped every gateway, so a fleetd that
+// failed after live restore (metrics port in use, socket path under a file) took every agent
+// down, also under systemd's Restart= after a crash.
+test('a fleetd that fails to start after adopting the gateways (its metrics port is taken) leaves them running, and the next one adopts them', () =>
+  afterCrash(async ({ before, next }) => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      await assert.rejects(next(fakeManifest({ acme: { agents: { alpha: {}, beta: {} } } }, { metrics: { listen: `127.0.0.1:${port}` } }), 0), (err: Error) => {
+        assert.match(err.message, /fleetd exited during start-up/);
+        assert.match(err.message, /gateway adopted/, 'it failed after adopting them');
+        assert.match(err.message, /left running for the next fleetd/);
+        return true;
+      });
+      for (const [address, a] of before) assert.ok(alive(a.pid), `${address}: its gateway runs on after the failed start`);
+    } finally {
+      blocker.close();
+    }
+    const f = await next();
+    for (const a of await status(f)) {
+      assert.equal(a.pid, before.get(a.address).pid, `${a.address}: adopted by the next fleetd, not restarted`);
+      assert.equal(a.restarts, before.get(a.address).restarts);
+    }
   }));
 
 test('SIGTERM: fleetd exits 0, stops every process of every agent, removes its socket and releases its lock', async () => {
