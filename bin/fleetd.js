@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --no-opt --no-sparkplug
+#!/usr/bin/env -S node --max-semi-space-size=1 --no-opt --no-sparkplug --optimize-for-size
 // --max-semi-space-size=1: a 1 MB young generation (V8's default is 16 MB) cut fleetd's idle
 // CPU at 200 agents from ~2.2 % to ~1.7-2.0 % (its probes allocate per connection; scavenging
 // a small young generation often is cheaper); RSS after idle is the same either way
@@ -15,5 +15,12 @@
 // Sparkplug's machine code for every warm function (the code space, ~2 MiB at 200 agents)
 // and its metadata are never made; start all 3.56 -> 3.28 s, idle CPU no higher (0.73 / 0.46 %
 // in that window). At 5 agents 60.3 -> 58.4 MiB.
+// --optimize-for-size: V8 favours memory over speed (its heap grows less between collections,
+// and less of its own malloc'd memory stays). At 200 agents (by hand, 45 s idle, two trials
+// each, 2026-12-02) RSS after idle 61.1-61.4 -> 59.7-59.9 MiB (the malloc heap 7.1-7.3 ->
+// 5.4-5.7 MiB), all just started 84-85 -> 69-70 MiB; start all 2.15 -> 2.2 s, start all again
+// 1.29-1.37 -> 1.29-1.38 s (fleetd's CPU 0.81-1.06 -> 0.78-0.87 s): the same within the noise.
+// MALLOC_ARENA_MAX=1 or 2, MALLOC_TRIM_THRESHOLD_=0, --single-threaded-gc and
+// --v8-pool-size=1 changed nothing (62-63 MiB each).
 // dist/fleetd/main.js: dist/daemon/main.js and what it imports, bundled (scripts/build.mjs).
 import '../dist/fleetd/main.js';
