@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
 import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-types.js';
 import type { V1Controller } from './cgroup-detect.js';
-import { cgroupPath, makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, signalPids, subtreePids, whileFrozen, writeCgroupFile, type Freezer } from './cgroup-files.js';
+import { cgroupPath, makeCgroupDir, memberPidsOf, readCgroupFile, removeCgroupTree, signalMembers, signalPids, subtreePids, whileFrozen, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v1LimitWrites } from './cgroup-limits.js';
 import { parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';
 import { CPU_PERIOD_US, type AgentLimits } from './limits.js';
@@ -63,6 +63,10 @@ export class V1AgentCgroup implements AgentCgroup {
       }
       writeCgroupFile(file, write.value);
     }
+  }
+
+  memberPids(): Iterable<number> {
+    return memberPidsOf(this.dirs);
   }
 
   pids(): number[] {

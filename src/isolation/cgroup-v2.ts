@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { FleetError } from '../errors.js';
 import type { AgentCgroup, CgroupUsage, OomCounters } from './cgroup-types.js';
-import { cgroupPath, makeCgroupDir, readCgroupFile, removeCgroupTree, signalMembers, subtreePids, writeCgroupFile, type Freezer } from './cgroup-files.js';
+import { cgroupPath, makeCgroupDir, memberPidsOf, readCgroupFile, removeCgroupTree, signalMembers, subtreePids, writeCgroupFile, type Freezer } from './cgroup-files.js';
 import { v2LimitWrites } from './cgroup-limits.js';
 import { parseCpuMax, parseKeyedCounters, parseLimitValue } from './cgroup-parse.js';
 import type { AgentLimits } from './limits.js';
@@ -51,6 +51,10 @@ export class V2AgentCgroup implements AgentCgroup {
       }
       writeCgroupFile(file, write.value);
     }
+  }
+
+  memberPids(): Iterable<number> {
+    return memberPidsOf([this.dir]);
   }
 
   pids(): number[] {

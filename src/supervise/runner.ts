@@ -718,7 +718,8 @@ class GatewayRunner implements Runner {
     // the cgroup's members are read only if the table shows a listener to attribute: most
     // first probes find the port not bound yet, and reading every hierarchy's cgroup.procs
     // (and its sub-cgroups) for them cost ~0.3 ms each, ~120 ms of a start of 200 agents
-    const members: Iterable<number> = cgroup ? { [Symbol.iterator]: () => safePids(cgroup)[Symbol.iterator]() } : [run.proc.pid!, ...run.known.keys()];
+    // (lazily, hierarchy by hierarchy: the check stops at the holder; memberPidsOf)
+    const members: Iterable<number> = cgroup ? { [Symbol.iterator]: () => (cgroup.memberPids ? cgroup.memberPids() : safePids(cgroup))[Symbol.iterator]() } : [run.proc.pid!, ...run.known.keys()];
     // a probe that got an HTTP answer proves a listener: the check must not judge from a table read before the bind
     const owner = await this.deps.listenerCheck(run.spec.port, members, { answered: result.live || (result.startup !== undefined && result.startup.state !== 'no-answer') });
     run.listener = { owner, at: now };
