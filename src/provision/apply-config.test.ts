@@ -6,6 +6,7 @@ import { FleetError } from '../errors.js';
 import { withTempDir } from '../util/temp-dir.js';
 import { applyConfig } from './apply-config.js';
 import { depthOf, parseConfigText } from './config-file.js';
+import JSON5 from 'json5';
 
 const desired = { gateway: { mode: 'local', port: 20000, bind: 'loopback', auth: { mode: 'token', token: 't'.repeat(64) } }, logging: { level: 'info' } };
 
@@ -160,4 +161,15 @@ test('a damaged last-applied record degrades safely: desired keys win, the file\
     assert.deepEqual(await readJson(paths.appliedPath), desired, 'the record is rewritten');
     assert.deepEqual((await readdir(join(dir, 'home', '.openclaw'))).sort(), ['openclaw.json'], 'no temp file left');
   });
+});
+
+test('openclaw.json: plain JSON and JSON5 (comments, trailing commas, a BOM) parse alike; a `__proto__` key stays an own key; an error names file, line and column', () => {
+  const json = '{"gateway":{"port":18789,"auth":{"token":"t"}},"__proto__":{"polluted":true},"list":[1,2.5,-0,"x\\u2028y"]}';
+  const parsed = parseConfigText(json, '/x/openclaw.json');
+  assert.deepEqual(parsed, JSON5.parse(json));
+  assert.ok(Object.hasOwn(parsed, '__proto__'), 'an own key, as JSON5 made it');
+  assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype touched');
+  const json5 = '\uFEFF{\n  // OpenClaw\'s own comment\n  gateway: { port: 18789, auth: { token: "t", }, },\n}\n';
+  assert.deepEqual(parseConfigText(json5, '/x/openclaw.json'), { gateway: { port: 18789, auth: { token: 't' } } });
+  assert.throws(() => parseConfigText('{\n  "a": 1,\n  "b": ]\n}', '/x/openclaw.json'), /^FleetError: \/x\/openclaw\.json:3:8: not valid JSON5/);
 });
