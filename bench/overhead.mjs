@@ -48,7 +48,7 @@ const intervalMs = Number(values['interval-ms']);
 const trials = Number(values.trials);
 const kills = Number(values.kills);
 const log = (line) => process.stderr.write(`overhead: ${line}\n`);
-const mib = (b) => (b / 1048576).toFixed(0);
+const mib = (b) => (b / 1048576).toFixed(1);
 const sec = (ms) => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(2));
 const nodeOptions = values['node-options'] ?? unitNodeOptions(values.root);
 const drivers = {
