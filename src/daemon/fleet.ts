@@ -396,6 +396,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     view,
     /** Every agent's state, unsorted: its runner's alone (no /proc, no cgroup read; the systemd status line). */
     states: (): AgentState[] => [...agents.values()].map((a) => a.status().state),
+    /** How many agents have a gateway process now (their runners' pids; no view is built): what a restart leaves running or a stop ends. */
+    gateways: (): number => [...agents.values()].filter((a) => a.status().pid !== null).length,
     reconcile,
 
     /** Reads the registry (start-up); ports follow the manifest's `ports` if base/blockSize changed while fleetd was down. */

@@ -344,10 +344,9 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     const next = await ctx.readManifest().catch(wouldNotStart);
     const current = fleet.manifest.stateDir;
     if (resolve(next.stateDir) !== resolve(current)) {
-      const gateways = fleet.views().filter((v) => v.pid !== null).length;
       throw new FleetError(
         'REFUSED',
-        `the manifest's stateDir is now ${next.stateDir} (this fleetd's is ${current}): the next fleetd would adopt none of the ${gateways} running gateway(s), and start its agents again with new homes, tokens and ports beside them. Put stateDir back, or stop the fleet first (fleetctl daemon stop)`,
+        `the manifest's stateDir is now ${next.stateDir} (this fleetd's is ${current}): the next fleetd would adopt none of the ${fleet.gateways()} running gateway(s), and start its agents again with new homes, tokens and ports beside them. Put stateDir back, or stop the fleet first (fleetctl daemon stop)`,
       );
     }
     const registry = openRegistry(next.stateDir);

@@ -185,18 +185,11 @@ function figuresOf(agent: Agent, memo: MemoizedView, ctx: ViewsContext): Reading
   const rssBytes = tree?.rssBytes ?? null;
   const cpuSeconds = tree?.cpuSeconds ?? null;
   const topText = `,"rssBytes":${JSON.stringify(rssBytes)},"cpuSeconds":${JSON.stringify(cpuSeconds)}`;
-  let figures: ReadingFigures;
-  // viewText left the isolation object open whenever the view has one: the usage always closes it
-  const full = memo.view.isolation && memo.isolation ? (isolationViewOf(memo.isolation, ctx.isolation, rssBytes, memo.status.pid !== null, reading) ?? memo.view.isolation) : memo.view.isolation;
-  if (full) {
-    const usage = { memory: full.memory, cpuSeconds: full.cpuSeconds, pids: full.pids, oomKills: full.oomKills };
-    // closes the isolation object viewText left open
-    figures = { reading, rssBytes, cpuSeconds, usage, topText, usageText: `${JSON.stringify(usage).slice(1, -1)}}` };
-  } else {
-    figures = { reading, rssBytes, cpuSeconds, topText, usageText: '' };
-  }
-  memo.figures = figures;
-  return figures;
+  // a view has isolation exactly when its agent had (buildView); the usage closes the object viewText left open
+  const full = memo.isolation ? isolationViewOf(memo.isolation, ctx.isolation, rssBytes, memo.status.pid !== null, reading) : undefined;
+  const usage = full ? { memory: full.memory, cpuSeconds: full.cpuSeconds, pids: full.pids, oomKills: full.oomKills } : undefined;
+  memo.figures = usage ? { reading, rssBytes, cpuSeconds, usage, topText, usageText: `${JSON.stringify(usage).slice(1, -1)}}` } : { reading, rssBytes, cpuSeconds, topText, usageText: '' };
+  return memo.figures;
 }
 
 function byAddress(chosen: readonly Agent[]): Agent[] {
@@ -256,7 +249,7 @@ function versionsOf(agent: Agent): { openclaw: string | null; node: string | nul
 }
 
 /** The isolation view of an agent: memory from its cgroup's reading when there is one, else its tree's RSS; never throws. */
-function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null, running: boolean, reading: StatusReading | undefined): AgentView['isolation'] {
+function isolationViewOf(iso: { spec: AgentIsolationSpec; cgroup?: AgentCgroup }, host: IsolationHost | undefined, treeRssBytes: number | null, running: boolean, reading: StatusReading | undefined): NonNullable<AgentView['isolation']> {
   try {
     return agentIsolationView({ spec: iso.spec, cgroup: iso.cgroup, ksm: host?.ksm, treeRssBytes, running, usage: reading?.cgroup ?? null });
   } catch {

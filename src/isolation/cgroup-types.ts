@@ -52,8 +52,8 @@ export interface AgentCgroup {
   applyLimits(limits: AgentLimits): void;
   /** Pids in the cgroup and below it, sorted. */
   pids(): number[];
-  /** The same pids, read folder by folder as the caller iterates (cgroup-files.ts memberPidsOf): for a caller that may stop early. Absent: pids(). */
-  memberPids?(): Iterable<number>;
+  /** The same pids, read folder by folder as the caller iterates, an unreadable folder skipped (cgroup-files.ts memberPidsOf): for a caller that may stop early. */
+  memberPids(): Iterable<number>;
   /** True when no process is left (v2: cgroup.events populated 0). */
   isEmpty(): boolean;
   /** Sends each signal to every member, atomically when the cgroup can freeze (no fork slips between); returns the pids reached. */

@@ -253,7 +253,7 @@ describe('runner state machine (fake deps)', () => {
       for (const p of h.procs) p.end({ code: null, signal: 'SIGTERM' });
       return h.procs.map((p) => p.pid!);
     };
-    const cgroup = { name: 'f@a', pids: () => (reads++, ended ? [] : h.procs.map((p) => p.pid!)), isEmpty: () => ended, signal, killAll: signal, oomBaseline: none, oomCounters: none } as unknown as AgentCgroup;
+    const cgroup = { name: 'f@a', pids: () => (ended ? [] : h.procs.map((p) => p.pid!)), memberPids: () => (reads++, ended ? [] : h.procs.map((p) => p.pid!)), isEmpty: () => ended, signal, killAll: signal, oomBaseline: none, oomCounters: none } as unknown as AgentCgroup;
     h.deps.probe = async (): Promise<ProbeResult> => (listening ? { live: true, ready: true } : { live: false, ready: null, error: 'ECONNREFUSED', refused: true });
     // as the real check: no socket on the port, no members asked for
     h.deps.listenerCheck = (_port, pids) => (listening ? { owner: 'agent', pid: [...pids][0] ?? 0, sockets: [] } : { owner: 'none' });
@@ -819,7 +819,7 @@ describe('runner state machine (fake deps)', () => {
         return reached;
       };
       const none = () => ({ oomKills: 0, limitHits: 0 });
-      const cgroup = { name: 'f@a', pids: () => members, isEmpty: () => members.length === 0, signal, killAll: signal, oomBaseline: none, oomCounters: none } as unknown as AgentCgroup;
+      const cgroup = { name: 'f@a', pids: () => members, memberPids: () => members, isEmpty: () => members.length === 0, signal, killAll: signal, oomBaseline: none, oomCounters: none } as unknown as AgentCgroup;
       const spawn = w.h.deps.spawn!;
       w.h.deps.spawn = async (launch, io) => {
         const proc = await spawn(launch, io);

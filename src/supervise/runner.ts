@@ -719,7 +719,7 @@ class GatewayRunner implements Runner {
     // first probes find the port not bound yet, and reading every hierarchy's cgroup.procs
     // (and its sub-cgroups) for them cost ~0.3 ms each, ~120 ms of a start of 200 agents
     // (lazily, hierarchy by hierarchy: the check stops at the holder; memberPidsOf)
-    const members: Iterable<number> = cgroup ? { [Symbol.iterator]: () => (cgroup.memberPids ? cgroup.memberPids() : safePids(cgroup))[Symbol.iterator]() } : [run.proc.pid!, ...run.known.keys()];
+    const members: Iterable<number> = cgroup ? { [Symbol.iterator]: () => cgroup.memberPids()[Symbol.iterator]() } : [run.proc.pid!, ...run.known.keys()];
     // a probe that got an HTTP answer proves a listener: the check must not judge from a table read before the bind
     const owner = await this.deps.listenerCheck(run.spec.port, members, { answered: result.live || (result.startup !== undefined && result.startup.state !== 'no-answer') });
     run.listener = { owner, at: now };
@@ -886,14 +886,5 @@ function readOomBaseline(spec: LaunchSpec) {
     return spec.isolation?.cgroup?.oomBaseline() ?? null;
   } catch {
     return null;
-  }
-}
-
-/** The cgroup's members; none when it cannot be read (the listener check then names a stranger, and the next probe tries again). */
-function safePids(cgroup: { pids(): number[] }): number[] {
-  try {
-    return cgroup.pids();
-  } catch {
-    return [];
   }
 }

@@ -17,7 +17,7 @@ async function leaving(ctx: DaemonContext, how: 'restart' | 'stop') {
       throw new FleetError(why.code, `restart refused: ${why.message}. This fleetd runs on and every gateway with it; nothing changed`, { cause: err });
     }
   }
-  const gateways = ctx.fleet.views().filter((v) => v.pid !== null).length;
+  const gateways = ctx.fleet.gateways();
   const next =
     how === 'stop'
       ? 'every gateway is stopped, then fleetd exits'
