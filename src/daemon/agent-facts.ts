@@ -4,7 +4,7 @@
 // Read-only: nothing here changes the fleet.
 import { userInfo } from 'node:os';
 import { FleetError } from '../errors.js';
-import { toAddress } from '../manifest/ids.js';
+import { ownEntry, toAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { DesiredAgent, RegistryEntry, RegistryFile } from '../plan/types.js';
 import { federationSecrets } from '../plan/federation-secrets.js';
@@ -59,7 +59,7 @@ export function agentFacts(fleet: Fleet, fleetId: string, agentId: string): Agen
 /** Everything to redact for an agent: tokens and the CURRENT values of its secret files (best effort: unreadable ones are skipped). */
 export async function redactionSetOf(facts: AgentFacts, parentEnv: Readonly<Record<string, string | undefined>>): Promise<string[]> {
   // federation: its own hooks token and its callees' (they are in its address book)
-  const hooks = federationSecrets(facts.registry, facts.manifest, facts.address);
+  const hooks = federationSecrets((address) => ownEntry(facts.registry.agents, address), facts.manifest, facts.address);
   const values: string[] = [];
   for (const [name, ref] of Object.entries(facts.effective.secretEnv)) {
     const value = await readSecret(name, ref, { address: facts.address, credentialsDir: parentEnv['CREDENTIALS_DIRECTORY'] }).catch(() => undefined);

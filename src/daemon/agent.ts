@@ -209,7 +209,7 @@ export class Agent {
 
   /** Secrets besides the gateway token that its output may carry: hooks tokens (its own, its callees'). */
   private secrets(): string[] {
-    return federationSecrets(this.deps.store.current(), this.deps.manifest(), this.address);
+    return federationSecrets((address) => this.deps.store.entry(address), this.deps.manifest(), this.address);
   }
 
   /** Provisions home and openclaw.json without launching (a disabled agent keeps its files ready). */

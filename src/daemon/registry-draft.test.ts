@@ -83,3 +83,52 @@ test('a mutation that replaces the agents object or adds top-level keys gets the
   assert.throws(() => applyRegistryMutation(mem, (r) => void ((r as unknown as Record<string, unknown>).extra = true)), refused(/Unrecognized key/));
   assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents = { 'f/b': entry('f', 'b', 3, { token: 'short' }) })), refused(/token/));
 });
+
+test('in place: the change edits the agents object it was given; touched entries are new objects, the old ones as they were', () => {
+  const e0 = Object.freeze(entry('f', 'a0', 0));
+  const e1 = Object.freeze(entry('f', 'a1', 1));
+  const agents: Record<string, RegistryEntry> = { 'f/a0': e0, 'f/a1': e1 };
+  const mem: RegistryFile = { version: 1, agents };
+  let heard: { keys: string[] | null; was: string | undefined } | undefined;
+  const next = applyRegistryMutation(
+    mem,
+    (r) => {
+      r.agents['f/a1']!.desired = 'stopped';
+      r.agents['f/new'] = entry('f', 'new', 7);
+    },
+    (keys, before) => (heard = { keys: keys && [...keys].sort(), was: before('f/a1')?.desired }),
+    true,
+  );
+  assert.equal(next.agents, agents, 'no copy of the agents object');
+  assert.equal(agents['f/a0'], e0, 'an untouched entry is the same object');
+  assert.notEqual(agents['f/a1'], e1, 'a touched entry is a new object');
+  assert.equal(e1.desired, 'running', 'the entry handed out before is not edited');
+  assert.equal(agents['f/a1']!.desired, 'stopped');
+  assert.equal(agents['f/new']!.block, 7);
+  assert.deepEqual(heard, { keys: ['f/a1', 'f/new'], was: 'running' }, 'the listener hears each touched entry as it was before');
+});
+
+test('in place: a refused change, or a mutation that throws, leaves the agents object as it was', () => {
+  const e0 = Object.freeze(entry('f', 'a0', 0));
+  const e1 = Object.freeze(entry('f', 'a1', 1));
+  const agents: Record<string, RegistryEntry> = { 'f/a0': e0, 'f/a1': e1 };
+  const mem: RegistryFile = { version: 1, agents };
+  const unchanged = () => {
+    assert.deepEqual(Object.keys(agents), ['f/a0', 'f/a1']);
+    assert.equal(agents['f/a0'], e0);
+    assert.equal(agents['f/a1'], e1);
+  };
+  const editAll = (r: RegistryFile) => {
+    r.agents['f/a0']!.desired = 'stopped';
+    delete r.agents['f/a1'];
+    r.agents['f/new'] = entry('f', 'new', 5);
+  };
+  assert.throws(() => applyRegistryMutation(mem, (r) => (editAll(r), void (r.agents['f/new']!.port = 0)), undefined, true), refused(/agents\["f\/new"\]\.port/));
+  unchanged();
+  assert.throws(() => applyRegistryMutation(mem, (r) => (editAll(r), void (r.agents['f/new']!.block = 0)), undefined, true), refused(/block 0 is also held by f\/a0/));
+  unchanged();
+  assert.throws(() => applyRegistryMutation(mem, (r) => (editAll(r), assert.fail('the mutation fails')), undefined, true), /the mutation fails/);
+  unchanged();
+  assert.throws(() => applyRegistryMutation(mem, (r) => (editAll(r), void ((r as unknown as Record<string, unknown>).extra = true)), undefined, true), refused(/Unrecognized key/));
+  unchanged();
+});

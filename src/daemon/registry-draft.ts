@@ -9,6 +9,12 @@
 // validated, plus the O(agents) rules between entries (registryRuleIssues). A mutation
 // that replaces `agents` or other top-level keys gets the full schema. A change that fails
 // validation throws INTERNAL and changes nothing, as before.
+//
+// That shallow copy was itself O(agents) per change: 200 keys copied (and a 200-key object
+// left for the GC) for each of the ~800 changes of a first start at N = 200, ~100 ms of
+// fleetd's main thread (CPU profile, issue 14). The store now lets a change edit its memory
+// copy in place when it handed that copy to no one since the last change (`inPlace`), and
+// undoes a refused change there.
 import { FleetError } from '../errors.js';
 import { registryEntrySchema, registryRuleIssues, registryV1Schema, type RegistryEntry, type RegistryFile } from '../plan/registry-schema.js';
 import { formatPath, renderZodIssues } from '../util/zod-path.js';
@@ -16,55 +22,93 @@ import { formatPath, renderZodIssues } from '../util/zod-path.js';
 /** A mutation of the registry (edits `draft` in place; synchronous). */
 export type RegistryMutation = (draft: RegistryFile) => void;
 
+/** An entry as it was before the change (undefined: there was none); asked only for touched keys. */
+export type EntryBefore = (key: string) => Readonly<RegistryEntry> | undefined;
+
 /**
- * `mem` with `mutate` applied, validated; `mem` itself is left as it was. INTERNAL when the
- * result is invalid. `onTouched`, when given, hears the addresses of the entries the mutation
- * read, wrote or deleted (a superset of those it changed), or null when it replaced more
- * than entries (any entry may differ).
+ * `mem` with `mutate` applied, validated. INTERNAL when the result is invalid, and then
+ * nothing changed. `onTouched`, when given, hears the addresses of the entries the mutation
+ * read, wrote or deleted (a superset of those it changed), or null when it replaced more than
+ * entries (any entry may differ), with each touched entry as it was before and the agents
+ * after.
+ *
+ * By default `mem` is left as it was: the result has a copy of `agents` (untouched entries
+ * shared). With `inPlace`, `mem.agents` itself is edited and returned (its owner handed it to
+ * no one since its last change; see registry-store.ts): no copy of the 200 keys per change.
+ * A refused change (or a mutation that throws) is undone there. Touched entries are copies in
+ * both modes, so an entry object once handed out is never edited.
  */
-export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: RegistryMutation, onTouched?: (keys: ReadonlySet<string> | null) => void): RegistryFile {
-  const agents: Record<string, RegistryEntry> = { ...mem.agents };
+export function applyRegistryMutation(
+  mem: Readonly<RegistryFile>,
+  mutate: RegistryMutation,
+  onTouched?: (keys: ReadonlySet<string> | null, before: EntryBefore, after: Readonly<Record<string, RegistryEntry>>) => void,
+  inPlace = false,
+): RegistryFile {
+  const agents: Record<string, RegistryEntry> = inPlace ? (mem.agents as Record<string, RegistryEntry>) : { ...mem.agents };
   const touched = new Set<string>();
+  // in place: each touched key's entry before the change (undefined: none), to undo a refused change
+  const originals = inPlace ? new Map<string, RegistryEntry | undefined>() : null;
+  const touch = (target: Record<string, RegistryEntry>, key: string): void => {
+    if (touched.has(key)) return;
+    touched.add(key);
+    originals?.set(key, Object.hasOwn(target, key) ? target[key] : undefined);
+  };
+  const before: EntryBefore = originals ? (key) => (originals.has(key) ? originals.get(key) : ownOf(agents, key)) : (key) => ownOf(mem.agents, key);
   const proxy = new Proxy(agents, {
     get(target, key, receiver) {
       if (typeof key === 'string' && !touched.has(key) && Object.hasOwn(target, key)) {
-        touched.add(key);
+        touch(target, key);
         target[key] = structuredClone(target[key]!);
       }
       return Reflect.get(target, key, receiver);
     },
     set(target, key, value) {
-      if (typeof key === 'string') touched.add(key);
+      if (typeof key === 'string') touch(target, key);
       return Reflect.set(target, key, value);
     },
     defineProperty(target, key, descriptor) {
-      if (typeof key === 'string') touched.add(key);
+      if (typeof key === 'string') touch(target, key);
       return Reflect.defineProperty(target, key, descriptor);
     },
     deleteProperty(target, key) {
-      if (typeof key === 'string') touched.add(key);
+      if (typeof key === 'string') touch(target, key);
       return Reflect.deleteProperty(target, key);
     },
   });
-  const draft = { ...mem, agents: proxy } as RegistryFile;
-  mutate(draft);
-  const keys = Object.keys(draft);
-  if (draft.agents !== proxy || draft.version !== 1 || keys.length !== 2) {
-    const whole = validateWhole({ ...draft, agents: draft.agents === proxy ? agents : draft.agents });
-    onTouched?.(null);
-    return whole;
+  try {
+    const draft = { ...mem, agents: proxy } as RegistryFile;
+    mutate(draft);
+    const keys = Object.keys(draft);
+    if (draft.agents !== proxy || draft.version !== 1 || keys.length !== 2) {
+      const whole = validateWhole({ ...draft, agents: draft.agents === proxy ? agents : draft.agents });
+      onTouched?.(null, before, whole.agents);
+      return whole;
+    }
+    const problems: string[] = [];
+    for (const key of touched) {
+      if (!Object.hasOwn(agents, key)) continue;
+      const checked = registryEntrySchema.safeParse(agents[key]);
+      if (checked.success) agents[key] = checked.data;
+      else problems.push(renderZodIssues(checked.error, formatPath(['agents', key])));
+    }
+    if (problems.length === 0) problems.push(...registryRuleIssues(ruleScope(before, agents, touched)).map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+    if (problems.length > 0) throw refused(problems.join('; '));
+    onTouched?.(touched, before, agents);
+    return { version: 1, agents };
+  } catch (err) {
+    if (originals) {
+      for (const [key, entry] of originals) {
+        if (entry === undefined) delete agents[key];
+        else agents[key] = entry;
+      }
+    }
+    throw err;
   }
-  const problems: string[] = [];
-  for (const key of touched) {
-    if (!Object.hasOwn(agents, key)) continue;
-    const checked = registryEntrySchema.safeParse(agents[key]);
-    if (checked.success) agents[key] = checked.data;
-    else problems.push(renderZodIssues(checked.error, formatPath(['agents', key])));
-  }
-  if (problems.length === 0) problems.push(...registryRuleIssues(ruleScope(mem.agents, agents, touched)).map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
-  if (problems.length > 0) throw refused(problems.join('; '));
-  onTouched?.(touched);
-  return { version: 1, agents };
+}
+
+/** The own entry of `key` (undefined for none, and for inherited names such as `constructor`). */
+function ownOf(agents: Readonly<Record<string, RegistryEntry>>, key: string): RegistryEntry | undefined {
+  return Object.hasOwn(agents, key) ? agents[key] : undefined;
 }
 
 // The memory copy passed these rules when it was made. A key or hooks token can only break
@@ -73,11 +117,12 @@ export function applyRegistryMutation(mem: Readonly<RegistryFile>, mutate: Regis
 // alone. (Checking every entry on every change made a start of all agents O(N^2): 800
 // changes x 200 entries at N = 200, ~26 ms of fleetd's main thread in a start all again.)
 /** The entries the cross-entry rules must look at after a change of `touched` (see above). */
-function ruleScope(before: Readonly<Record<string, RegistryEntry>>, after: Record<string, RegistryEntry>, touched: ReadonlySet<string>): Record<string, RegistryEntry> {
+function ruleScope(before: EntryBefore, after: Record<string, RegistryEntry>, touched: ReadonlySet<string>): Record<string, RegistryEntry> {
   const scope: Record<string, RegistryEntry> = {};
   for (const key of touched) {
     if (!Object.hasOwn(after, key)) continue; // deleted: frees a block, breaks nothing
-    if (!Object.hasOwn(before, key) || before[key]!.block !== after[key]!.block) return after;
+    const was = before(key);
+    if (was === undefined || was.block !== after[key]!.block) return after;
     scope[key] = after[key]!;
   }
   return scope;

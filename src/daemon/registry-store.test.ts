@@ -110,6 +110,33 @@ test('secrets(): every token, the same array until a change touches a token', as
   }
 });
 
+test('current() is a snapshot: changes after it do not show in it, and the disk gets every change', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetd-store-'));
+  try {
+    const store = createRegistryStore(openRegistry(dir));
+    await store.load();
+    store.record((r) => void (r.agents['acme/a0'] = entry('a0', 0)));
+    store.record((r) => void (r.agents['acme/a1'] = entry('a1', 1))); // in place: nobody holds the copy
+    const held = store.current();
+    const heldA0 = held.agents['acme/a0'];
+    store.record((r) => void (r.agents['acme/a0']!.desired = 'stopped'));
+    store.record((r) => void (r.agents['acme/a2'] = entry('a2', 2)));
+    store.record((r) => void delete r.agents['acme/a1']);
+    assert.deepEqual(Object.keys(held.agents), ['acme/a0', 'acme/a1'], 'the holder keeps the agents it got');
+    assert.equal(held.agents['acme/a0'], heldA0);
+    assert.equal(heldA0!.desired, 'running', 'and their entries as they were');
+    assert.deepEqual(Object.keys(store.current().agents), ['acme/a0', 'acme/a2']);
+    assert.equal(store.entry('acme/a0')!.desired, 'stopped');
+    await store.flush();
+    const onDisk = JSON.parse(await readFile(join(dir, 'registry.json'), 'utf8')) as { agents: Record<string, RegistryEntry> };
+    assert.deepEqual(Object.keys(onDisk.agents).sort(), ['acme/a0', 'acme/a2']);
+    assert.equal(onDisk.agents['acme/a0']!.desired, 'stopped');
+    store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a write refused by a full disk is kept, reported as behind, and written once there is room', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to mount a tmpfs');
   const dir = await mkdtemp(join(tmpdir(), 'fleetd-full-'));

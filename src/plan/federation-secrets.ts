@@ -7,15 +7,15 @@
 // O(N^2) (~110 ms of fleetd's main thread: once per Agent made, once per prepare).
 import { ownEntry, parseAddress } from '../manifest/ids.js';
 import type { Manifest } from '../manifest/schema.js';
-import type { RegistryFile } from './types.js';
+import type { RegistryEntry } from './types.js';
 
 /** Hooks tokens to redact from the captured output of `address` (deduplicated, never its gateway token). */
-export function federationSecrets(registry: RegistryFile, manifest: Pick<Manifest, 'fleets' | 'knowledge'>, address: string): string[] {
+export function federationSecrets(entryOf: (address: string) => Readonly<RegistryEntry> | undefined, manifest: Pick<Manifest, 'fleets' | 'knowledge'>, address: string): string[] {
   const out = new Set<string>();
-  const own = ownEntry(registry.agents, address)?.hooksToken;
+  const own = entryOf(address)?.hooksToken;
   if (own) out.add(own);
   for (const callee of declaredCalls(manifest, address)) {
-    const token = ownEntry(registry.agents, callee)?.hooksToken;
+    const token = entryOf(callee)?.hooksToken;
     if (token) out.add(token);
   }
   return [...out];

@@ -2,6 +2,7 @@
 // memory.search.extraPaths, what desiredAgents carries, and which applied hashes change.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ownEntry } from '../manifest/ids.js';
 import { manifestSchema, type Manifest } from '../manifest/schema.js';
 import { desiredAgents } from './desired.js';
 import { applyFederation, federationGraph, hooksBlock } from './federation.js';
@@ -97,11 +98,11 @@ test('adding a call changes the callee\'s applied hash (openclaw.json) and not t
 test('federationSecrets: own hooks token and the callees\' ones, never a gateway token', () => {
   const m = hub(['acme/medico']);
   const reg = registry(m, { 'acme/korax': 'k'.repeat(64), 'acme/goreos': 'g'.repeat(64), 'acme/medico': 'm'.repeat(64) });
-  assert.deepEqual(federationSecrets(reg, m, 'acme/korax').sort(), ['g'.repeat(64), 'k'.repeat(64), 'm'.repeat(64)]);
-  assert.deepEqual(federationSecrets(reg, m, 'acme/medico'), ['m'.repeat(64)]);
-  assert.deepEqual(federationSecrets(reg, m, 'acme/plain'), []);
+  assert.deepEqual(federationSecrets((a) => ownEntry(reg.agents, a), m, 'acme/korax').sort(), ['g'.repeat(64), 'k'.repeat(64), 'm'.repeat(64)]);
+  assert.deepEqual(federationSecrets((a) => ownEntry(reg.agents, a), m, 'acme/medico'), ['m'.repeat(64)]);
+  assert.deepEqual(federationSecrets((a) => ownEntry(reg.agents, a), m, 'acme/plain'), []);
   // an agent the manifest does not declare (added with fleetctl) has its own token alone
   reg.agents['acme/added'] = { ...reg.agents['acme/plain']!, agent: 'added', block: 9, port: 20900, hooksToken: 'a'.repeat(64) };
-  assert.deepEqual(federationSecrets(reg, m, 'acme/added'), ['a'.repeat(64)]);
-  assert.deepEqual(federationSecrets(reg, m, 'other/none'), []);
+  assert.deepEqual(federationSecrets((a) => ownEntry(reg.agents, a), m, 'acme/added'), ['a'.repeat(64)]);
+  assert.deepEqual(federationSecrets((a) => ownEntry(reg.agents, a), m, 'other/none'), []);
 });
