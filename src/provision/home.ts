@@ -5,7 +5,7 @@
 // (captured output, bookkeeping) live apart, in `<stateDir>/agents/<fleet>/<agent>`, so
 // fleetd never has to write through a home someone may have swapped for a symlink (or
 // that belongs to a tenant user). Neither may be a symlink; both sit inside the state dir.
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdir, readlinkSync, type Stats } from 'node:fs';
 import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { FleetError } from '../errors.js';
 import { isValidId, toAddress } from '../manifest/ids.js';
@@ -106,30 +106,51 @@ export async function ensureSupervisorDir(stateDir: string, fleet: string, paths
 // Every launch checks the trees again (restarts included): 13 folders, one awaited lstat
 // each, made a restart after a kill -9 wait 17-58 ms for its provisioning at N = 200 (each
 // await a trip through libuv's thread pool and a turn of a busy event loop), for a tree that
-// is nearly always in place. A first start made every tree the awaited way too: 13 folders
-// times lstat, mkdir and lstat again per agent, ~130 ms of fleetd's main thread in promise
-// completions alone at N = 200 (CPU profile, issue 14), for syscalls of microseconds on
-// fleetd's own local state dir. So the walk is synchronous: each folder is looked at, made,
-// repaired or refused in this turn, in order. Async for its callers (they await it).
+// is nearly always in place. So a folder in place is looked at, repaired or refused
+// synchronously, in this turn (lstat is microseconds on fleetd's own local state dir).
+// Making a folder is not: on ext4 a mkdir costs ~0.1-0.2 ms of kernel time (it allocates an
+// inode and a block; 2600 mkdirs took 430-460 ms of system time on the issue 14 host), and a
+// first start makes 7 per agent. Made synchronously, that was ~400 ms of fleetd's main
+// thread at N = 200 (CPU profile: `mkdir` the first self-time entry), while the host's other
+// core sat a quarter idle. So a missing folder is made on libuv's thread pool, one await per
+// folder made: the main thread prepares and probes other agents meanwhile.
 /** Makes each folder in turn; the first (the state dir) may be a symlink the operator chose, nothing below it may be. */
 async function ensurePrivateTree(dirs: readonly string[]): Promise<void> {
-  for (const [index, dir] of dirs.entries()) ensurePrivateDir(dir, index > 0);
+  for (const [index, dir] of dirs.entries()) {
+    const making = ensurePrivateDir(dir, index > 0);
+    if (making) await making;
+  }
 }
 
 // lstat before mkdir: mkdir -p would happily walk through a symlinked folder. The check and
 // the use are not atomic (Node has no openat); the window is a swap between two syscalls by
 // someone who can write the parent folder, which inside the 0700 state dir is fleetd's user.
-/** mkdir + chmod 0700; with `noSymlink`, refuses a symlink in place of the folder, naming where it points. Synchronous; throws the syscall's error or PROVISION_FAILED. */
-function ensurePrivateDir(dir: string, noSymlink: boolean): void {
-  let stat = lstatOrNone(dir);
-  if (!stat) {
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    stat = lstatSync(dir);
+/**
+ * mkdir + chmod 0700; with `noSymlink`, refuses a symlink in place of the folder, naming where it points.
+ * A folder in place is checked synchronously (returns undefined); a missing one is made on the thread pool
+ * (returns the promise of it made and checked). Throws (or rejects with) the syscall's error or PROVISION_FAILED.
+ */
+function ensurePrivateDir(dir: string, noSymlink: boolean): Promise<void> | undefined {
+  const stat = lstatOrNone(dir);
+  if (stat) {
+    checkPrivateDir(dir, stat, noSymlink);
+    return undefined;
   }
+  return new Promise<void>((resolve, reject) => {
+    mkdir(dir, { mode: 0o700 }, (err) => {
+      if (err && err.code !== 'EEXIST') return reject(err);
+      try {
+        checkPrivateDir(dir, lstatSync(dir), noSymlink);
+        resolve();
+      } catch (checkErr) {
+        reject(checkErr);
+      }
+    });
+  });
+}
+
+/** Refuses a symlink (with `noSymlink`) or a non-folder at `dir`; chmods a folder of another mode to 0700. Throws PROVISION_FAILED or chmod's error. */
+function checkPrivateDir(dir: string, stat: Stats, noSymlink: boolean): void {
   if (noSymlink && stat.isSymbolicLink()) {
     let target = '?';
     try {
