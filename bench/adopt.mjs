@@ -73,7 +73,7 @@ function shimMemory() {
 const rows = [];
 for (const n of sizes) {
   const { dir, www } = makeWorkDir();
-  const manifest = overheadManifest(n, { www, portBase: Number(values['port-base']), intervalMs: 10_000 });
+  const manifest = overheadManifest(n, { www, portBase: Number(values['port-base']), intervalMs: 10_000, root });
   let f = startFleetd(root, dir, manifest, nodeOptions);
   const socket = f.socket;
   const row = { n, load: loadavg()[0].toFixed(2) };

@@ -32,13 +32,27 @@ export function makeWorkDir() {
   return { dir, www };
 }
 
-/** argv of one child: fleetd appends `--port P`, which the shell passes on as $2. */
-export function childCommand(www) {
+/** Whether the fleetd of checkout `root` takes `{port}` in gateway.command (src/daemon/launch.ts, since issue 14's eighth session). */
+export function takesPortPlaceholder(root) {
+  try {
+    return readFileSync(join(root, 'src', 'daemon', 'launch.ts'), 'utf8').includes('PORT_PLACEHOLDER');
+  } catch {
+    return false;
+  }
+}
+
+// The same child as the peers run: busybox httpd itself, its port in its argv through fleetd's
+// {port} placeholder. A fleetd without the placeholder appends `--port P`, which a shell moves
+// into place ($2): one more exec per child (dash, with its loader's start-up), that the peers'
+// children never paid; the report says which way the children ran.
+/** argv of one child of the fleetd of checkout `root`. */
+export function childCommand(www, root) {
+  if (takesPortPlaceholder(root)) return [busybox(), 'httpd', '-f', '-p', '127.0.0.1:{port}', '-h', www];
   return ['/bin/sh', '-c', `exec ${busybox()} httpd -f -p 127.0.0.1:"$2" -h ${www}`, 'busybox-httpd'];
 }
 
 /** A manifest of N children in one fleet, as the issue ran them (10 s probes, 64 boots at once, minimal restart delay). */
-export function overheadManifest(n, { www, portBase, intervalMs }) {
+export function overheadManifest(n, { www, portBase, intervalMs, root }) {
   const agents = Object.fromEntries(Array.from({ length: n }, (_, i) => [`c${String(i + 1).padStart(3, '0')}`, {}]));
   return {
     version: 1,
@@ -47,7 +61,7 @@ export function overheadManifest(n, { www, portBase, intervalMs }) {
     startConcurrency: 64,
     // room for every block above any base (the adopt bench uses 40000)
     ports: { base: portBase, blockSize: 100, max: Math.min(65535, Math.max(32700, portBase + (n + 1) * 100)) },
-    gateway: { command: childCommand(www), stopTimeoutMs: 5000 },
+    gateway: { command: childCommand(www, root), stopTimeoutMs: 5000 },
     restart: { initialDelayMs: 0, factor: 1, maxDelayMs: 0, resetAfterMs: 60000, noRestartExitCodes: [78] },
     health: { intervalMs, timeoutMs: 2000, failureThreshold: 3, startupTimeoutMs: 30000 },
     logs: { maxBytes: 1048576, maxFiles: 2 },
@@ -245,7 +259,7 @@ export function fleetdDriver(root, dir, n, { www, portBase, intervalMs, nodeOpti
   return {
     name: 'fleetd',
     async start() {
-      f = startFleetd(root, dir, overheadManifest(n, { www, portBase, intervalMs }), nodeOptions);
+      f = startFleetd(root, dir, overheadManifest(n, { www, portBase, intervalMs, root }), nodeOptions);
     },
     daemonPid: () => f?.child.pid ?? null,
     // the per-agent shims (fleetd since issue 10's merge): part of what fleetd costs per agent; none on an older fleetd

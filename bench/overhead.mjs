@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busybox, childrenWith, runSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, unitNodeOptions } from './overhead-lib.mjs';
+import { busybox, childrenWith, runSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, takesPortPlaceholder, unitNodeOptions } from './overhead-lib.mjs';
 import { pm2Driver, supervisordDriver } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -171,10 +171,22 @@ async function trial(name, n) {
   } finally {
     await d.cleanup().catch((err) => log(`cleanup: ${err.message}`));
     for (const p of childrenWith(www)) process.kill(p, 'SIGKILL');
-    removeDir(dir);
+    done.push(dir);
   }
   return row;
 }
+
+// Each trial's work dir is removed at the end of the run, not after the trial. This host's
+// ext4 runs without a journal, and then the kernel will not reuse an inode deleted in the last
+// 60 s (or 360 s while its inode table block is dirty): every new inode is allocated past the
+// recently deleted ones, each checked in the buffer cache (fs/ext4/ialloc.c recently_deleted).
+// A trial's ~5000 files and folders, deleted before the next trial, made its first start's
+// mkdirs ~0.15 ms each instead of ~0.02 (perf: find_get_block_common and recently_deleted at
+// 9 % of the host's CPU), fleetd's first start slower by trials run before it, and PM2's not.
+const done = [];
+process.on('exit', () => {
+  for (const dir of done) removeDir(dir);
+});
 
 busybox(); // fail early, naming the fix
 const started = new Date();
@@ -210,7 +222,7 @@ lines.push(`# Overhead benchmark${values.label ? `: ${values.label}` : ''}`);
 lines.push('');
 lines.push(`- date: ${started.toISOString()}; fleetd from ${values.root} (${commit}); benchmark on Node ${process.version}`);
 lines.push(`- machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`);
-lines.push(`- child: \`${busybox()} httpd -f\` serving /healthz and /readyz from a static folder; fleetd: health.intervalMs ${intervalMs}, startConcurrency 64, restart.initialDelayMs 0, NODE_OPTIONS=${nodeOptions ? `\`${nodeOptions}\`` : '(none)'}`);
+lines.push(`- child: \`${busybox()} httpd -f\` serving /healthz and /readyz from a static folder (fleetd: ${takesPortPlaceholder(values.root) ? 'run directly, its port through the {port} placeholder, like the peers\' children' : 'through `sh -c exec ...`, which puts the appended --port in place: one more exec per child than the peers\''}); fleetd: health.intervalMs ${intervalMs}, startConcurrency 64, restart.initialDelayMs 0, NODE_OPTIONS=${nodeOptions ? `\`${nodeOptions}\`` : '(none)'}`);
 lines.push(`- idle window ${sec(idleMs)} s after all running (+ settle); trials per row: ${trials} (medians); kill -9: median of ${kills}; fleetd soak ${sec(soakMs)} s`);
 lines.push(`- "running" is what each tool's status reports: fleetd's socket polled every 20 ms (2 ms after a kill); PM2 (\`pm2 jlist\`) and supervisord (\`supervisorctl status\`) through their CLIs, so their times include one CLI call`);
 lines.push('');

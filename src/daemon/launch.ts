@@ -24,7 +24,7 @@ export function buildLaunchSpec(
     // Any `node` the gateway spawns must be the runtime's, not the system's.
     env.PATH = `${runtimePathDir(runtime)}:${env.PATH ?? ''}`;
   } else {
-    argv = [...desired.launch.command, '--port', String(entry.port)];
+    argv = commandArgv(desired.launch.command, entry.port);
   }
   return {
     address: desired.address,
@@ -41,4 +41,19 @@ export function buildLaunchSpec(
     health: manifest.health,
     restart: manifest.restart,
   };
+}
+
+/** Placeholder for the agent's gateway port in a `gateway.command` argument. */
+export const PORT_PLACEHOLDER = '{port}';
+
+// OpenClaw's gateway takes its port as `--port P` (docs/cli/gateway: `openclaw gateway run
+// --port`), and so does a command that stands in for it: fleetd appends the two arguments. A
+// command that takes its port another way (`busybox httpd -p 127.0.0.1:{port}`, a wrapper of
+// its own) names the place with {port} instead, and then gets nothing appended: without it,
+// such a command needed a shell to move the argument (`sh -c '... -p "$2"'`), one more
+// process exec'd per launch.
+/** The argv of a fixed `gateway.command`: every {port} replaced by `port` when any argument has one, else the command with `--port P` appended. */
+export function commandArgv(command: readonly string[], port: number): string[] {
+  if (!command.some((arg) => arg.includes(PORT_PLACEHOLDER))) return [...command, '--port', String(port)];
+  return command.map((arg) => arg.replaceAll(PORT_PLACEHOLDER, String(port)));
 }

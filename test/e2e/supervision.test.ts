@@ -27,6 +27,7 @@ import {
   FLEETCTL,
   withFleetd,
   fakePids,
+  FAKE_GATEWAY,
 } from './harness.js';
 import { waitFor } from '../../src/util/wait-for.js';
 
@@ -274,5 +275,17 @@ test('a token the gateway prints never reaches its log file; fleetctl logs shows
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /^split token: <redacted> end$/m);
     assert.ok(!human.stdout.includes(token));
+  });
+});
+
+test('a gateway.command that names its port with {port} runs with the port there and no --port appended', async () => {
+  const m = fakeManifest({ acme: { agents: { alpha: {} } } });
+  (m.gateway as { command: string[] }).command = [process.execPath, FAKE_GATEWAY, '--port', '{port}'];
+  await withFleetd(m, { waitRunning: 1 }, async (f, seen) => {
+    const [agent] = await status(f);
+    seen.push(agent.pid);
+    assert.equal(agent.state, 'running');
+    const argv = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    assert.deepEqual(argv, [process.execPath, FAKE_GATEWAY, '--port', String(agent.port)]);
   });
 });
