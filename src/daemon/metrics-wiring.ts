@@ -14,9 +14,9 @@ import { firstUse } from '../util/first-use.js';
 
 /** Wraps a probe so each call's duration and result are reported (seconds). */
 export function timedProbe(address: string, probe: ProbeFn, observe: (address: string, seconds: number, live: boolean) => void): ProbeFn {
-  return async (port, timeoutMs, phase) => {
+  return async (port, timeoutMs) => {
     const started = process.hrtime.bigint();
-    const result = await probe(port, timeoutMs, phase);
+    const result = await probe(port, timeoutMs);
     observe(address, Number(process.hrtime.bigint() - started) / 1e9, result.live);
     return result;
   };

@@ -1,7 +1,7 @@
 // The probes' HTTP client: one GET on a fresh TCP connection, `Connection: close`, read to
 // the end, written on node:net. node:http's client costs twice the CPU per request (its
 // agent, parser and ClientRequest machinery), and fleetd sends one request per running agent
-// per probe interval (three while it starts or is not ready: probe.ts ProbePhase). A fresh
+// per probe interval while it is ready or refused (three while it answers but is not ready: probe.ts). A fresh
 // connection per request on purpose: a SIGSTOPped gateway still accepts connections in the
 // kernel backlog but never answers, so only the timeout can tell.
 import { connect } from 'node:net';

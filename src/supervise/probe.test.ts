@@ -28,7 +28,7 @@ describe('probe', () => {
     });
     try {
       const absent = { state: 'absent', detail: '/startupz answered 404 (this gateway has no startup probe)' };
-      assert.deepEqual(await probeGateway(port, 1000), { live: true, ready: true, startup: absent });
+      assert.deepEqual(await probeGateway(port, 1000), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
       ready = false;
       assert.deepEqual(await probeGateway(port, 1000), { live: true, ready: false, failing: ['telegram'], startup: absent });
     } finally {
@@ -72,17 +72,17 @@ describe('probe', () => {
     assert.deepEqual(urls.sort(), ['http://127.0.0.1:1234/healthz', 'http://127.0.0.1:1234/readyz', 'http://127.0.0.1:1234/startupz']);
   });
 
-  test('steady round: a ready gateway is asked /readyz only (ready implies live, started, not draining)', async () => {
+  test('a ready gateway is asked /readyz only (ready implies live, started, not draining)', async () => {
     const urls: string[] = [];
     const probe = createProbe(async (url) => {
       urls.push(url);
       return { status: 200, body: url.endsWith('/readyz') ? '{"ready":true,"failing":[]}' : '{"ok":true}' };
     });
-    assert.deepEqual(await probe(1234, 100, 'steady'), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
+    assert.deepEqual(await probe(1234, 100), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
     assert.deepEqual(urls, ['http://127.0.0.1:1234/readyz']);
   });
 
-  test('steady round: a gateway that is not ready is asked /healthz and /startupz after /readyz, to say why (draining, starting, absent)', async () => {
+  test('a gateway that is not ready is asked /healthz and /startupz after /readyz, to say why (draining, starting, absent)', async () => {
     for (const [readyStatus, startupStatus, startupBody, expected] of [
       [503, 503, '{"status":"draining"}', { state: 'draining', detail: '/startupz: draining' }],
       [503, 200, '{"status":"started"}', { state: 'started', detail: '/startupz: started' }],
@@ -95,7 +95,7 @@ describe('probe', () => {
         if (url.endsWith('/readyz')) return { status: readyStatus, body: '{"ready":false,"failing":["channel:telegram"]}' };
         return { status: 200, body: '{"ok":true}' };
       });
-      const result = await probe(1234, 100, 'steady');
+      const result = await probe(1234, 100);
       assert.equal(result.live, true);
       assert.deepEqual(result.startup, expected);
       assert.equal(result.ready, readyStatus === 503 ? false : null);
@@ -103,16 +103,22 @@ describe('probe', () => {
     }
   });
 
-  test('steady round: /readyz answering 200 while /healthz would not is judged by /readyz (it answered: live)', async () => {
+  test('/readyz answering 200 while /healthz would not is judged by /readyz (it answered: live)', async () => {
     const probe = createProbe(async (url) => (url.endsWith('/readyz') ? { status: 200, body: '{"ready":true,"failing":[]}' } : { status: 500, body: 'no' }));
-    assert.deepEqual(await probe(1234, 100, 'steady'), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
-    // the start round asks all three and reports what each said
-    const start = await probe(1234, 100, 'start');
-    assert.equal(start.live, false);
-    assert.equal(start.error, '/healthz answered 500');
+    assert.deepEqual(await probe(1234, 100), { live: true, ready: true, startup: { state: 'started', detail: '/readyz: ready (startup complete, not draining)' } });
   });
 
-  test('steady round of a gateway that stops answering after /readyz: the one timeout bounds the round, not live', async () => {
+  test('a refused /readyz ends the round: nothing listens, so /healthz and /startupz are not asked', async () => {
+    const urls: string[] = [];
+    const probe = createProbe(async (url) => {
+      urls.push(url);
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    });
+    assert.deepEqual(await probe(1234, 100), { live: false, ready: null, error: 'ECONNREFUSED', refused: true, startup: { state: 'no-answer', detail: '/startupz: ECONNREFUSED' } });
+    assert.deepEqual(urls, ['http://127.0.0.1:1234/readyz']);
+  });
+
+  test('a gateway that stops answering after /readyz: the one timeout bounds the round, not live', async () => {
     const probe = createProbe(
       (url, init) =>
         new Promise((resolve, reject) => {
@@ -120,13 +126,13 @@ describe('probe', () => {
           init.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
         }),
     );
-    const result = await probe(1234, 50, 'steady');
+    const result = await probe(1234, 50);
     assert.deepEqual(result, { live: false, ready: false, failing: ['db'], error: 'no answer within 50 ms', startup: { state: 'no-answer', detail: '/startupz: no answer within 50 ms' } });
   });
 
-  test('steady round of a gateway that does not answer: not live, refused, and /startupz says so', async () => {
+  test('a gateway that does not answer: not live, refused, and /startupz says so', async () => {
     const port = await getPort({ host: '127.0.0.1' });
-    const result = await probeGateway(port, 1000, 'steady');
+    const result = await probeGateway(port, 1000);
     assert.deepEqual(result, { live: false, ready: null, error: 'ECONNREFUSED', refused: true, startup: { state: 'no-answer', detail: '/startupz: ECONNREFUSED' } });
   });
 
@@ -143,7 +149,8 @@ describe('probe', () => {
       [500, 'oops', { state: 'no-answer', detail: '/startupz answered 500' }],
     ];
     for (const [status, body, expected] of answers) {
-      const probe = createProbe(async (url) => (url.endsWith('/startupz') ? { status, body } : { status: 200, body: '{"ready":true,"failing":[]}' }));
+      // not ready (a channel), so the round goes on to /startupz
+      const probe = createProbe(async (url) => (url.endsWith('/startupz') ? { status, body } : url.endsWith('/readyz') ? { status: 503, body: '{"ready":false,"failing":["channel"]}' } : { status: 200, body: '{"ok":true}' }));
       assert.deepEqual((await probe(1, 100)).startup, expected, body);
     }
   });

@@ -41,18 +41,20 @@ export interface ProbeResult {
   startup?: StartupAnswer;
 }
 
-/**
- * Which round: `start` asks /healthz, /startupz and /readyz at once (the start verdict needs
- * all three); `steady` (a running gateway) asks /readyz alone, and /healthz and /startupz
- * (at once) only when /readyz is not 200: OpenClaw's 200 from /readyz comes from a gateway
- * that answers, whose startup is complete and that is not draining (docs/gateway/health.md),
- * so a ready gateway costs one connection per interval, not three. A gateway without
- * /readyz (404) costs three, sequenced: /readyz, then the other two.
- */
-export type ProbePhase = 'start' | 'steady';
-
-/** Probe function the runner depends on (`phase` defaults to `start`). */
-export type ProbeFn = (port: number, timeoutMs: number, phase?: ProbePhase) => Promise<ProbeResult>;
+// A round asks /readyz first. OpenClaw's 200 there comes from a gateway that answers, whose
+// startup is complete and that is not draining (docs/gateway/health.md): the round is over,
+// one connection. Refused (nothing listens on the port), the other two would be refused as
+// well: over too. Any other answer (503 while it starts, channels failing; 404 from a gateway
+// without /readyz; no answer in time) is followed by /healthz and /startupz at once, to say
+// whether it is live and why it is not ready (starting, draining, absent).
+//
+// The rounds of a starting gateway asked all three at once before: three connections per
+// probe, where a refused or ready gateway needs one. At N = 200 the start probes' connects
+// and their callbacks were ~30 % of fleetd's main thread while the gateways came up (CPU
+// profile of a first start, issue 14), and a booting OpenClaw is probed every 2 to 500 ms
+// for its 4-9 s, mostly refused.
+/** Probe function the runner depends on: one round, bounded by `timeoutMs` in all. */
+export type ProbeFn = (port: number, timeoutMs: number) => Promise<ProbeResult>;
 
 /** What a 200 from /readyz says (docs/gateway/health.md): the gateway answers (live), is ready, and ready implies started and not draining. */
 function readyRound(): ProbeResult {
@@ -69,22 +71,19 @@ interface Reply {
 /** Default HttpGet: a fresh connection per request, on node:net (supervise/http-get.ts). */
 export const httpGet: HttpGet = rawHttpGet;
 
-/** Builds a ProbeFn: GETs /healthz, /readyz and (see ProbePhase) /startupz, all bounded by one timeout. */
+/** Builds a ProbeFn: /readyz, then (see above) /healthz and /startupz at once, all bounded by one timeout. */
 export function createProbe(get: HttpGet = httpGet, host = '127.0.0.1'): ProbeFn {
-  return async (port, timeoutMs, phase = 'start') => {
+  return async (port, timeoutMs) => {
     const base = `http://${host}:${port}`;
     // one timer bounds every request of the round
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const ask = (path: string) => fetchBounded(get, `${base}${path}`, controller.signal, timeoutMs);
     try {
-      if (phase === 'steady') {
-        const ready = await ask('/readyz');
-        if (ready.answer?.status === 200) return readyRound();
-        const [health, startup] = await Promise.all([ask('/healthz'), ask('/startupz')]);
-        return judgeRound(health, ready, parseStartup(startup));
-      }
-      const [health, ready, startup] = await Promise.all([ask('/healthz'), ask('/readyz'), ask('/startupz')]);
+      const ready = await ask('/readyz');
+      if (ready.answer?.status === 200) return readyRound();
+      if (ready.refused) return judgeRound(ready, ready, parseStartup(ready));
+      const [health, startup] = await Promise.all([ask('/healthz'), ask('/startupz')]);
       return judgeRound(health, ready, parseStartup(startup));
     } finally {
       clearTimeout(timer);

@@ -205,21 +205,6 @@ describe('runner state machine (fake deps)', () => {
     await runner.stop();
   });
 
-  test('probes ask the start round while starting and the steady round once running', async () => {
-    const h = harness();
-    const phases: string[] = [];
-    h.deps.probe = async (_port, _timeout, phase): Promise<ProbeResult> => (phases.push(phase ?? 'start'), { live: true, ready: true });
-    const runner = createRunner(spec, h.deps);
-    runner.start();
-    await h.advance(0);
-    assert.equal(runner.status().state, 'running');
-    await h.advance(spec.health.intervalMs * 3);
-    assert.equal(phases[0], 'start');
-    assert.ok(phases.length >= 3, phases.join(','));
-    assert.deepEqual(new Set(phases.slice(1)), new Set(['steady']));
-    await runner.stop();
-  });
-
   test('refused probes while starting check the listener at most every LISTENER_REFUSED_RECHECK_MS; an answer checks it at once', async () => {
     const h = harness();
     const checks: number[] = [];

@@ -13,12 +13,12 @@ import { executableOrNull, NATIVE_SHIM_PATH, type ShimClientDeps } from './shim-
 import { postFake, withFakeRunner, type FakeRunnerContext } from '../../test/support/testkit.js';
 import type { LaunchSpec } from './types.js';
 
-/** fleetd's real probe, counting its rounds (their phases, in order). */
+/** fleetd's real probe, counting its rounds. */
 function countingProbe(): { calls: string[]; probe: ProbeFn } {
   const calls: string[] = [];
-  const probe: ProbeFn = (port, timeoutMs, phase) => {
-    calls.push(phase ?? 'start');
-    return probeGateway(port, timeoutMs, phase);
+  const probe: ProbeFn = (port, timeoutMs) => {
+    calls.push('round');
+    return probeGateway(port, timeoutMs);
   };
   return { calls, probe };
 }

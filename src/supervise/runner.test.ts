@@ -23,7 +23,7 @@ describe('runner with the fake gateway', () => {
       assert.equal(runner.status().health.live, false);
 
       const running = await runner.waitForState('running', 5000);
-      assert.match(running.reason, /^started after [\d.]+ m?s: pid \d+ listens on port \d+; \/startupz: started/);
+      assert.match(running.reason, /^started after [\d.]+ m?s: pid \d+ listens on port \d+; \/readyz: ready \(startup complete, not draining\)$/);
       assert.equal(running.pid, pids.pid);
       assert.equal(running.port, agent.port);
       assert.ok(running.runningSince !== null);

@@ -517,7 +517,7 @@ class GatewayRunner implements Runner {
     const health = this.spec.health; // timings follow the latest spec (a reload applies them live)
     let result: ProbeResult;
     try {
-      result = await this.deps.probe(run.spec.port, health.timeoutMs, this.state === 'starting' ? 'start' : 'steady');
+      result = await this.deps.probe(run.spec.port, health.timeoutMs);
     } catch (err) {
       result = { live: false, ready: null, error: err instanceof Error ? err.message : String(err) };
     }

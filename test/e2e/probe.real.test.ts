@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { judgeStart } from '../../src/plan/start-verdict.js';
 import { createListenerCheck } from '../../src/supervise/listener-owner.js';
 import { probeGateway, type StartupAnswer } from '../../src/supervise/probe.js';
+import { probeStartup } from '../../src/supervise/startup-probe.js';
 import { waitFor } from '../../src/util/wait-for.js';
 import { alive, cleanup, FAKE_GATEWAY, startFleetd, status, stopFleetd, tempDir } from './harness.js';
 import { FIRST_START_TIMEOUT_MS, gatewayTree, hasSs, listeningSockets, realManifest, trackTrees, waitRefsDead } from './real-harness.js';
@@ -39,7 +40,10 @@ test('real OpenClaw: /startupz starting then started, the listener is the gatewa
       return p.startup?.state === 'started' ? p : undefined;
     }, { timeoutMs: 120_000, intervalMs: 500, what: '/startupz started' });
     assert.equal(probe.live, true);
-    assert.equal(probe.startup!.detail, '/startupz: started');
+    // the round ends at /readyz's 200 when OpenClaw is ready; /startupz itself says started too
+    const startupz = await probeStartup(agent.port, 2000);
+    assert.equal(startupz.state, 'started');
+    assert.equal(startupz.detail, '/startupz: started');
     assert.ok(!states.has('absent'), 'OpenClaw has /startupz');
     console.log(`startup states seen while booting: ${[...states].join(', ')}`);
 
