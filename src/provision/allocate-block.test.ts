@@ -57,6 +57,18 @@ test('agents get the lowest free blocks; freeing a block gives it to the next ne
   assert.equal(e.entry.block, 3);
 });
 
+test('a taken-blocks set kept by the caller is used instead of the registry, and gets each new block', async () => {
+  // the plan's draft holds no entries: the set alone says which blocks are taken
+  const taken = new Set([0, 2]);
+  const draft: RegistryFile = { version: 1, agents: {} };
+  const a = await ensureEntry(draft, desired('acme/a'), { ports, now, isPortFree: alwaysFree, taken });
+  assert.equal(a.entry.block, 1);
+  const b = await ensureEntry({ version: 1, agents: {} }, desired('acme/b'), { ports, now, isPortFree: alwaysFree, taken });
+  assert.equal(b.entry.block, 3, 'the block given to acme/a is in the set now');
+  assert.deepEqual([...taken].sort((x, y) => x - y), [0, 1, 2, 3]);
+  assert.deepEqual(Object.keys(draft.agents), ['acme/a']);
+});
+
 test('blocks and tokens are stable whatever order agents are ensured in', async () => {
   const reg: RegistryFile = { version: 1, agents: {} };
   const order = ['acme/a', 'acme/b', 'zed/c', 'acme/d'];

@@ -18,6 +18,12 @@ export interface EnsureEntryOptions {
   generateToken?: () => string;
   /** For a new CLI agent: what `fleetctl add agent` was given (kept in the entry). */
   spec?: CliAgentSpec;
+  /**
+   * The blocks the registry's entries hold, when the caller keeps that set (a plan that adds
+   * many agents in a row: reading it from the registry for each was O(agents) per agent); the
+   * new agent's block is added to it. Default: read from `registry`.
+   */
+  taken?: Set<number>;
 }
 
 /** Result of ensureEntry. */
@@ -42,7 +48,7 @@ export async function ensureEntry(registry: RegistryFile, desired: DesiredAgent,
     existing.port = portOfBlock(existing.block, options.ports);
     return { entry: existing, created: false, skipped: [] };
   }
-  const taken = takenBlocks(Object.values(registry.agents));
+  const taken = options.taken ?? takenBlocks(Object.values(registry.agents));
   const allocated = await allocateBlock({
     address: desired.address,
     taken,
@@ -66,5 +72,6 @@ export async function ensureEntry(registry: RegistryFile, desired: DesiredAgent,
     entry.hooksCallers = [...desired.federation.callers];
   }
   registry.agents[desired.address] = entry;
+  options.taken?.add(entry.block);
   return { entry, created: true, skipped: allocated.skipped };
 }
