@@ -210,10 +210,15 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     }
     agents.delete(agent.address);
     unread.delete(agent);
+    await freeEntry(agent.address, reason);
+  }
+
+  /** Forgets an agent's registry entry: its port block, token and record (the home stays on disk). */
+  async function freeEntry(address: string, reason: string): Promise<void> {
     await store.update((r) => {
-      delete r.agents[agent.address];
+      delete r.agents[address];
     });
-    log.info({ agent: agent.address, reason }, 'port block freed');
+    log.info({ agent: address, reason }, 'port block freed');
   }
 
   // New agents' blocks and tokens are allocated first, all of them, and reach the disk in
@@ -266,7 +271,17 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     }
     for (const action of actions) {
       const agent = agents.get(action.address);
-      if (!agent || action.kind === 'provision') continue;
+      if (action.kind === 'provision') continue;
+      if (!agent) {
+        // An agent removed from the manifest while fleetd was away has no Agent here (nothing
+        // of it runs: live restore stopped its gateway); its registry entry is all there is to
+        // free. It was skipped, and kept its block and token for good.
+        if (action.kind === 'free') {
+          planned(action);
+          stops.push(freeEntry(action.address, action.reason));
+        }
+        continue;
+      }
       planned(action);
       switch (action.kind) {
         case 'start':

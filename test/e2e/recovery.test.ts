@@ -150,6 +150,20 @@ test('live restore: a gateway whose config changed while fleetd was away is stop
     seen.push(...(await fakePids(f.stateDir, 'acme/beta')));
   }));
 
+test('live restore: an agent removed from the manifest while fleetd was away is stopped, and its port block and token freed', () =>
+  afterCrash(async ({ stateDir, before, next }) => {
+    const beta = before.get('acme/beta')!;
+    const changed = fakeManifest({ acme: { agents: { alpha: {}, gamma: {} } } });
+    const f = await next(changed, 2);
+    assert.match(f.output(), /"agent":"acme\/beta".*"msg":"port block freed"/);
+    const registry = JSON.parse(await readFile(join(stateDir, 'registry.json'), 'utf8'));
+    assert.deepEqual(Object.keys(registry.agents).sort(), ['acme/alpha', 'acme/gamma']);
+    const after = new Map((await status(f)).map((a) => [a.address, a]));
+    assert.deepEqual([...after.keys()].sort(), ['acme/alpha', 'acme/gamma']);
+    assert.equal(after.get('acme/alpha')!.pid, before.get('acme/alpha')!.pid, 'alpha adopted');
+    assert.equal(alive(beta.pid), false, "beta's gateway was stopped");
+  }));
+
 test('live restore: a gateway whose process record never reached the registry (fleetd killed before its batched write) is adopted by its shim\'s record, not stopped', () =>
   afterCrash(async ({ stateDir, before, next }) => {
     // the registry as a fleetd killed before writing beta's spawn leaves it
