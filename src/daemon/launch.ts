@@ -1,5 +1,6 @@
 // From a provisioned agent to the LaunchSpec its runner gets: the argv (a fixed command or
 // a managed OpenClaw runtime), the clean environment, and the manifest's timings.
+import { PORT_PLACEHOLDER } from '../manifest/rules.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { ProvisionedAgent } from '../provision/provision-agent.js';
@@ -42,9 +43,6 @@ export function buildLaunchSpec(
     restart: manifest.restart,
   };
 }
-
-/** Placeholder for the agent's gateway port in a `gateway.command` argument. */
-export const PORT_PLACEHOLDER = '{port}';
 
 // OpenClaw's gateway takes its port as `--port P` (docs/cli/gateway: `openclaw gateway run
 // --port`), and so does a command that stands in for it: fleetd appends the two arguments. A

@@ -13,6 +13,7 @@ import {
   effectiveBrowserEnabled,
   resolveLaunch,
   unpinnedGatewayWarnings,
+  portPlaceholderWarnings,
   portRangeWarnings,
 } from './rules.js';
 
@@ -336,4 +337,14 @@ describe('effectiveBrowserEnabled', () => {
     const plain = parseManifest('{ version: 1, fleets: { f: { agents: { a: {} } } } }', F);
     assert.equal(effectiveBrowserEnabled(plain, 'f', 'a'), undefined);
   });
+});
+
+test('gateway.command: look-alikes of {port} and {port} as the program are warned about; {port} itself is not', () => {
+  const warn = (command: string[]) => portPlaceholderWarnings({ gateway: { command } } as Parameters<typeof portPlaceholderWarnings>[0]);
+  assert.deepEqual(warn(['busybox', 'httpd', '-p', '127.0.0.1:{port}']), []);
+  assert.deepEqual(warn(['gw', 'run']), []);
+  assert.match(warn(['busybox', '-p', '127.0.0.1:{PORT}'])[0]!, /^gateway\.command\[2\] holds "\{PORT\}", which is not the placeholder \{port\}.*passed as written, and fleetd appends --port P/);
+  assert.match(warn(['gw', '{ port }', '--x={port}'])[0]!, /^gateway\.command\[1\] holds "\{ port \}".*passed as written$/);
+  assert.match(warn(['gw', '127.0.0.1:{{port}}'])[0]!, /holds "\{\{port\}\}".*replaces the \{port\} inside it and keeps the other braces/);
+  assert.match(warn(['{port}', 'x'])[0]!, /^gateway\.command\[0\] holds \{port\}: it is the program/);
 });

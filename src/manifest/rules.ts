@@ -109,9 +109,35 @@ export function portRangeWarnings(manifest: Pick<ManifestInput, 'ports' | 'fleet
   ];
 }
 
+/** Placeholder for the agent's gateway port in a `gateway.command` argument (daemon/launch.ts commandArgv). */
+export const PORT_PLACEHOLDER = '{port}';
+
+/**
+ * Warnings about `gateway.command` arguments that look like the {port} placeholder but are not
+ * it ({PORT}, { port }, {{port}}: left as written, and fleetd appends `--port P` unless another
+ * argument holds {port}), and about {port} in the program itself (argv[0]); [] otherwise.
+ */
+export function portPlaceholderWarnings(manifest: Pick<ManifestInput, 'gateway'>): string[] {
+  const command = manifest.gateway.command ?? [];
+  const exact = command.some((arg) => arg.includes(PORT_PLACEHOLDER));
+  const out: string[] = [];
+  command.forEach((arg, index) => {
+    if (index === 0 && arg.includes(PORT_PLACEHOLDER)) {
+      out.push(`gateway.command[0] holds ${PORT_PLACEHOLDER}: it is the program fleetd runs, and would become the port number; put ${PORT_PLACEHOLDER} in an argument after it`);
+    }
+    const near = [...arg.matchAll(/\{+\s*port\s*\}+/gi)].map((m) => m[0]).find((m) => m !== PORT_PLACEHOLDER);
+    if (near !== undefined) {
+      out.push(
+        `gateway.command[${index}] holds ${JSON.stringify(near)}, which is not the placeholder ${PORT_PLACEHOLDER} (lowercase, no spaces, single braces): ${near.includes(PORT_PLACEHOLDER) ? `fleetd replaces the ${PORT_PLACEHOLDER} inside it and keeps the other braces` : `it is passed as written${exact ? '' : ', and fleetd appends --port P to the command'}`}`,
+      );
+    }
+  });
+  return out;
+}
+
 /** Every warning about a valid manifest (fleetd validate prints them, fleetd start logs them). */
 export function manifestWarnings(manifest: Pick<ManifestInput, 'gateway' | 'fleets' | 'ports'>): string[] {
-  return [...unpinnedGatewayWarnings(manifest), ...portRangeWarnings(manifest)];
+  return [...unpinnedGatewayWarnings(manifest), ...portRangeWarnings(manifest), ...portPlaceholderWarnings(manifest)];
 }
 
 // Schema defaults, used when a rule's input was left out of the manifest.
