@@ -2,8 +2,8 @@
 // --max-semi-space-size=1: a 1 MB young generation (V8's default is 16 MB) cut fleetd's idle
 // CPU at 200 agents from ~2.2 % to ~1.7-2.0 % (its probes allocate per connection; scavenging
 // a small young generation often is cheaper); RSS after idle is the same either way
-// (bench/overhead-results.md). `npm start` passes the same flag; a restart of fleetd by
-// itself keeps it (the successor gets process.execArgv).
+// (bench/overhead-results.md). `npm start` runs this file, so its flags apply; a restart of
+// fleetd by itself keeps them (the successor gets process.execArgv).
 // --no-opt: no TurboFan (Ignition and Sparkplug ran fleetd's code then). At 200 agents an
 // idle fleetd's RSS fell from 78 to 70 MiB (and 118-125 to 100-105 MiB with all just
 // started): TurboFan's own machine code in the node binary is never paged in (-4 MiB of the

@@ -22,7 +22,7 @@ import { desiredAgents, launchOf } from '../plan/desired.js';
 import { candidateBlocks, portOfBlock, takenBlocks, type PortsConfig } from '../plan/ports.js';
 import { planReconcile, type ObservedAgent } from '../plan/reconcile.js';
 import { unreloadableChange } from '../plan/reload-guard.js';
-import type { DesiredAgent, PlanAction, RecordedProcess, RegistryEntry, RegistryFile } from '../plan/types.js';
+import type { CliAgentSpec, DesiredAgent, PlanAction, RecordedProcess, RegistryEntry, RegistryFile } from '../plan/types.js';
 import type { GatewayExit, GatewayProcess } from '../supervise/spawn-gateway.js';
 import type { AgentState } from '../supervise/types.js';
 import type { EnvValue } from '../secrets/refs.js';
@@ -173,9 +173,12 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
 
   /**
    * Gives `desired` a port block and token (once); busy blocks skipped are logged and returned. Call inside `membership`.
-   * `durable` false: the entry is in memory at once and on disk with the next registry write (the caller flushes).
+   * Options: `spec` of an agent added by `fleetctl add agent`; `durable` false: the entry is in memory at once and on
+   * disk with the next registry write (the caller flushes); `taken` and `probe`: a plan's set of taken blocks and its
+   * port probe (probeAhead), for many allocations in a row.
    */
-  async function allocate(desired: DesiredAgent, target: Manifest, spec?: { config: Record<string, unknown>; env: Record<string, EnvValue> }, durable = true, taken?: Set<number>, probe = deps.isPortFree): Promise<number[]> {
+  async function allocate(desired: DesiredAgent, target: Manifest, options: { spec?: CliAgentSpec; durable?: boolean; taken?: Set<number>; probe?: PortProbe } = {}): Promise<number[]> {
+    const { spec, durable = true, taken, probe = deps.isPortFree } = options;
     // ensureEntry edits its draft: it gets a copy of this agent's entry, or (a new agent) the
     // entries to take the used blocks from, shared, and adds the new one to its own object. A
     // deep copy of the whole registry per agent made a first start of N agents O(N^2): ~90 ms of
@@ -259,7 +262,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       if (!agent) continue;
       planned(action);
       try {
-        skippedPorts.push(...(await allocate(byAddress.get(action.address)!, target, undefined, false, taken, probe)));
+        skippedPorts.push(...(await allocate(byAddress.get(action.address)!, target, { durable: false, taken, probe })));
       } catch (err) {
         log.error({ agent: action.address, err: (err as Error).message }, 'no port block for this agent; the others go on');
         continue;
@@ -483,7 +486,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         const problems = checkAddedAgent(manifest.ports, request.fleet, request.agent, request.config, request.env);
         if (problems.length > 0) throw new FleetError('BAD_REQUEST', `cannot add ${address}:\n${problems.join('\n')}`, { details: { problems } });
         const stub: DesiredAgent = { address, fleet: request.fleet, agent: request.agent, source: 'cli', enabled: true, config: {}, env: {}, launch: launchOf(manifest, request.fleet, request.agent) };
-        const skippedPorts = await allocate(stub, manifest, { config: request.config, env: request.env });
+        const skippedPorts = await allocate(stub, manifest, { spec: { config: request.config, env: request.env } });
         if (!request.start) {
           await store.update((r) => {
             r.agents[address]!.desired = 'stopped';
@@ -599,7 +602,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
           const problems = checkAddedAgent(manifest.ports, request.fleet, request.agent, request.spec.config, request.spec.env);
           if (problems.length > 0) throw new FleetError('BAD_REQUEST', `the archived agent cannot be added under this manifest:\n${problems.join('\n')}`, { details: { problems } });
           const stub: DesiredAgent = { address, fleet: request.fleet, agent: request.agent, source: 'cli', enabled: true, config: {}, env: {}, launch: launchOf(manifest, request.fleet, request.agent) };
-          await allocate(stub, manifest, request.spec);
+          await allocate(stub, manifest, { spec: request.spec });
           await store.update((r) => void (r.agents[address]!.desired = 'stopped'));
           agent = adopt(desiredAgents(manifest, store.current()).find((d) => d.address === address)!);
           created = true;
