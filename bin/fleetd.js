@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --no-opt --no-sparkplug --optimize-for-size --bytecode-old-age=2
+#!/usr/bin/env -S node --max-semi-space-size=1 --jitless --no-expose-wasm --optimize-for-size --bytecode-old-age=2
 // --max-semi-space-size=1: a 1 MB young generation (V8's default is 16 MB) cut fleetd's idle
 // CPU at 200 agents from ~2.2 % to ~1.7-2.0 % (its probes allocate per connection; scavenging
 // a small young generation often is cheaper); RSS after idle is the same either way
@@ -15,6 +15,14 @@
 // Sparkplug's machine code for every warm function (the code space, ~2 MiB at 200 agents)
 // and its metadata are never made; start all 3.56 -> 3.28 s, idle CPU no higher (0.73 / 0.46 %
 // in that window). At 5 agents 60.3 -> 58.4 MiB.
+// --jitless (since the ninth session; it implies --no-opt and --no-sparkplug, which the two
+// notes above measured): no machine code is made at run time at all, regular expressions are
+// interpreted, and WebAssembly is off (--no-expose-wasm says so, else V8 warns on stderr at
+// every start; fleetd uses none, and Node's ES module loader falls back
+// to its JS lexer). At 200 agents (by hand, 60 s idle, 2026-12-02) RSS after idle 58.6-59.1
+// MiB over 4 trials against 59.6-59.9 over 3 with --no-opt --no-sparkplug; start all
+// 1.31-1.39 s against 1.27-1.38 s, fleetd's CPU through start and idle 1.17-1.24 against
+// 1.14-1.25 s: the same within the noise.
 // --optimize-for-size: V8 favours memory over speed (its heap grows less between collections,
 // and less of its own malloc'd memory stays). At 200 agents (by hand, 45 s idle, two trials
 // each, 2026-12-02) RSS after idle 61.1-61.4 -> 59.7-59.9 MiB (the malloc heap 7.1-7.3 ->
