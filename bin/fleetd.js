@@ -20,9 +20,11 @@
 // interpreted, and WebAssembly is off (--no-expose-wasm says so, else V8 warns on stderr at
 // every start; fleetd uses none, and Node's ES module loader falls back
 // to its JS lexer). At 200 agents (by hand, 60 s idle, 2026-12-02) RSS after idle 58.6-59.1
-// MiB over 4 trials against 59.6-59.9 over 3 with --no-opt --no-sparkplug; start all
-// 1.31-1.39 s against 1.27-1.38 s, fleetd's CPU through start and idle 1.17-1.24 against
-// 1.14-1.25 s: the same within the noise.
+// MiB over 6 trials (two with --lite-mode, which is --jitless and flags set here) against
+// 59.6-59.9 over 3 with --no-opt --no-sparkplug; start all 1.30-1.39 s against 1.27-1.38 s,
+// fleetd's CPU through start and idle 1.17-1.24 against 1.14-1.25 s: the same within the
+// noise. Its cost: kill -9 to running again 36.3 ms against 34.9 ms (medians of 27 kills,
+// three alternating trials each; not profiled: --jitless also interprets regular expressions).
 // --optimize-for-size: V8 favours memory over speed (its heap grows less between collections,
 // and less of its own malloc'd memory stays). At 200 agents (by hand, 45 s idle, two trials
 // each, 2026-12-02) RSS after idle 61.1-61.4 -> 59.7-59.9 MiB (the malloc heap 7.1-7.3 ->
