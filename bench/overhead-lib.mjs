@@ -181,6 +181,35 @@ export async function agentsOf(socket) {
   }
 }
 
+/** One GET of http://127.0.0.1:`port`/healthz on a fresh connection: its status code, or null (refused, reset, no answer within 1 s). */
+export function healthzStatus(port) {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? null);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+// What a tool's status says comes after its own bookkeeping and, for the peers, one run of
+// their CLI (PM2's ~150 ms). This asks the child itself: after the kill, a refused (or
+// failed) GET shows the old child gone; the next 200 comes from the new one. Every tool's
+// restart is timed the same way, so the rows compare the restarts themselves.
+/** Resolves with the ms from `since` (performance.now()) until a GET of /healthz on `port` answers 200 after one has failed; polled every `everyMs`. */
+export async function answeringAgain(port, since, { everyMs = 1, timeoutMs = 60_000 } = {}) {
+  let gone = false;
+  for (;;) {
+    const status = await healthzStatus(port);
+    if (status === 200 && gone) return performance.now() - since;
+    if (status !== 200) gone = true;
+    if (performance.now() - since > timeoutMs) throw new Error(`port ${port} did not answer 200 again within ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
 /** Polls `check` every `everyMs` until it returns a value; throws after `timeoutMs`. */
 export async function pollUntil(check, { everyMs = 20, timeoutMs = 600_000, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
@@ -271,7 +300,7 @@ export function fleetdDriver(root, dir, n, { www, portBase, intervalMs, nodeOpti
       return parents.flatMap((pid) => childrenOf(pid, markers));
     },
     async agents() {
-      return ((await agentsOf(f.socket)) ?? []).map((a) => ({ name: a.agent, pid: a.pid, running: a.state === 'running' }));
+      return ((await agentsOf(f.socket)) ?? []).map((a) => ({ name: a.agent, pid: a.pid, port: a.port ?? null, running: a.state === 'running' }));
     },
     statusCommand: async () => (await fleetctl('status')).ms,
     statusRaw: async () => (await socketCall(f.socket, 'GET', '/v1/agents')).ms,

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busybox, childrenWith, runSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, takesPortPlaceholder, unitNodeOptions } from './overhead-lib.mjs';
+import { answeringAgain, busybox, childrenWith, runSeconds, fleetdDriver, makeWorkDir, median, pollUntil, pssOf, removeDir, rssOf, takesPortPlaceholder, unitNodeOptions } from './overhead-lib.mjs';
 import { pm2Driver, supervisordDriver } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -111,22 +111,28 @@ async function trial(name, n) {
     log(`${tag}: status ${row.statusCli.toFixed(0)} ms${row.statusRaw === null ? '' : `, socket ${row.statusRaw.toFixed(1)} ms`}`);
 
     // kill -9 of a child until the tool reports it running again (a new pid).
+    // Beside it, the same kill until the new child itself answers /healthz (answeringAgain):
+    // the restart without the tool's status path (the peers' is one CLI run).
     const recoveries = [];
+    const answers = [];
     let agents = await d.agents();
     for (let i = 0; i < kills; i++) {
       const victim = agents[Math.floor((i + 0.5) * (agents.length / kills))];
       const tk = performance.now();
       process.kill(victim.pid, 'SIGKILL');
+      const answered = victim.port ? answeringAgain(victim.port, tk) : Promise.resolve(null);
       await pollUntil(async () => {
         const a = (await d.agents().catch(() => []))?.find((x) => x.name === victim.name);
         return a && a.running && a.pid !== victim.pid ? a : undefined;
       }, { everyMs: 2, what: `${victim.name} running again` });
       recoveries.push(performance.now() - tk);
+      answers.push(await answered);
       await sleep(1500);
       agents = await d.agents();
     }
     row.killMs = median(recoveries);
-    log(`${tag}: kill -9 to running again ${row.killMs.toFixed(0)} ms (median of ${kills})`);
+    row.killAnswerMs = median(answers);
+    log(`${tag}: kill -9 to running again ${row.killMs.toFixed(0)} ms, to the new child answering /healthz ${row.killAnswerMs === null ? '-' : `${row.killAnswerMs.toFixed(0)} ms`} (medians of ${kills})`);
 
     // Stop all (the daemon stays) until no child is left.
     row.stopHow = d.stopHow ? await d.stopHow() : 'its stop-all command';
@@ -203,7 +209,7 @@ for (const n of sizes) {
       target: runs[0].target,
       n,
       load: runs.map((r) => r.load).join(', '),
-      ...Object.fromEntries(['startMs', 'rssRunning', 'rssIdle', 'idleCpu', 'statusCli', 'statusRaw', 'killMs', 'stopMs', 'stopCmdMs', 'restartMs', 'shutdownMs', 'soakCpu'].map((k) => [k, pick(k)])),
+      ...Object.fromEntries(['startMs', 'rssRunning', 'rssIdle', 'idleCpu', 'statusCli', 'statusRaw', 'killMs', 'killAnswerMs', 'stopMs', 'stopCmdMs', 'restartMs', 'shutdownMs', 'soakCpu'].map((k) => [k, pick(k)])),
       stopHow: runs[0].stopHow,
       soak: runs[0].soak,
       helpers: runs[0].helpers,
@@ -236,6 +242,7 @@ add('start all until status shows N running', (r) => `${sec(r.startMs)} s`);
 add('stop all (daemon stays) until no child left', (r) => `${sec(r.stopMs)} s (${r.stopHow}; returned after ${sec(r.stopCmdMs)} s)`);
 add('start all again', (r) => `${sec(r.restartMs)} s`);
 add('kill -9 of a child until status shows it running', (r) => `${r.killMs.toFixed(0)} ms`);
+add('kill -9 of a child until the new child answers /healthz (asked every 1 ms; no status involved)', (r) => (r.killAnswerMs === null ? '-' : `${r.killAnswerMs.toFixed(0)} ms`));
 add('`status` latency (CLI; fleetd: / bare socket request)', (r) => `${r.statusCli.toFixed(0)} ms${r.statusRaw === null ? '' : ` / ${r.statusRaw.toFixed(1)} ms`}`);
 add('shutdown (SIGTERM) until no child left', (r) => `${sec(r.shutdownMs)} s`);
 add(`fleetd: RSS through the soak, every minute`, (r) => (r.soak ? `${r.soak.map(mib).join(' → ')} MiB` : null));

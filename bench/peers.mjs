@@ -49,7 +49,8 @@ export function pm2Driver(dir, n, { www, portBase }) {
     async agents() {
       const { stdout } = await pm2('jlist');
       const list = JSON.parse(stdout.slice(stdout.indexOf('[')));
-      return list.map((p) => ({ name: p.name, pid: p.pid || null, running: p.pm2_env?.status === 'online' && p.pid > 0 }));
+      const ports = new Map(children(n, portBase).map((c) => [c.name, c.port]));
+      return list.map((p) => ({ name: p.name, pid: p.pid || null, port: ports.get(p.name) ?? null, running: p.pm2_env?.status === 'online' && p.pid > 0 }));
     },
     statusCommand: async () => (await pm2('jlist')).ms,
     stopAll: () => pm2('stop', 'all'),
@@ -90,12 +91,13 @@ export function supervisordDriver(dir, n, { www, portBase }) {
     daemonPid: () => daemon?.pid ?? null,
     async agents() {
       const { stdout } = await ctl('status');
+      const ports = new Map(children(n, portBase).map((c) => [c.name, c.port]));
       return stdout
         .split('\n')
         .filter(Boolean)
         .map((line) => {
           const m = /^(\S+)\s+(\S+)\s+(?:pid (\d+))?/.exec(line);
-          return { name: m?.[1], pid: m?.[3] ? Number(m[3]) : null, running: m?.[2] === 'RUNNING' };
+          return { name: m?.[1], pid: m?.[3] ? Number(m[3]) : null, port: ports.get(m?.[1]) ?? null, running: m?.[2] === 'RUNNING' };
         });
     },
     statusCommand: async () => (await ctl('status')).ms,
