@@ -195,18 +195,27 @@ export function healthzStatus(port) {
 }
 
 // What a tool's status says comes after its own bookkeeping and, for the peers, one run of
-// their CLI (PM2's ~150 ms). This asks the child itself: after the kill, a refused (or
-// failed) GET shows the old child gone; the next 200 comes from the new one. Every tool's
-// restart is timed the same way, so the rows compare the restarts themselves.
-/** Resolves with the ms from `since` (performance.now()) until a GET of /healthz on `port` answers 200 after one has failed; polled every `everyMs`. */
-export async function answeringAgain(port, since, { everyMs = 1, timeoutMs = 60_000 } = {}) {
-  let gone = false;
+// their CLI (PM2's ~150 ms). This asks the child itself: a 200 once the killed child is gone
+// (no /proc entry, or a zombie) comes from the new one. (A failed request in between is not
+// required: PM2 had a new child answering before any request failed.) Every tool's restart
+// is timed the same way, so the rows compare the restarts themselves.
+/** Resolves with the ms from `since` (performance.now()) until a GET of /healthz on `port` answers 200 while `killedPid` is gone; polled every `everyMs`. */
+export async function answeringAgain(port, killedPid, since, { everyMs = 1, timeoutMs = 60_000 } = {}) {
   for (;;) {
     const status = await healthzStatus(port);
-    if (status === 200 && gone) return performance.now() - since;
-    if (status !== 200) gone = true;
+    if (status === 200 && isGone(killedPid)) return performance.now() - since;
     if (performance.now() - since > timeoutMs) throw new Error(`port ${port} did not answer 200 again within ${timeoutMs} ms`);
     await sleep(everyMs);
+  }
+}
+
+/** True when `pid` no longer runs: no /proc entry, or a zombie. */
+function isGone(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
   }
 }
 

@@ -120,7 +120,7 @@ async function trial(name, n) {
       const victim = agents[Math.floor((i + 0.5) * (agents.length / kills))];
       const tk = performance.now();
       process.kill(victim.pid, 'SIGKILL');
-      const answered = victim.port ? answeringAgain(victim.port, tk) : Promise.resolve(null);
+      const answered = victim.port ? answeringAgain(victim.port, victim.pid, tk) : Promise.resolve(null);
       await pollUntil(async () => {
         const a = (await d.agents().catch(() => []))?.find((x) => x.name === victim.name);
         return a && a.running && a.pid !== victim.pid ? a : undefined;
