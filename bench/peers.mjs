@@ -26,7 +26,9 @@ export function pm2Driver(dir, n, { www, portBase }) {
   mkdirSync(home, { recursive: true });
   const env = { ...process.env, PM2_HOME: home };
   const eco = join(dir, 'ecosystem.config.cjs');
-  const apps = children(n, portBase).map((c) => ({ name: c.name, script: busybox(), args: ['httpd', '-f', '-p', `127.0.0.1:${c.port}`, '-h', www], interpreter: 'none', autorestart: true, restart_delay: 0 }));
+  const kids = children(n, portBase);
+  const portOf = new Map(kids.map((c) => [c.name, c.port]));
+  const apps = kids.map((c) => ({ name: c.name, script: busybox(), args: ['httpd', '-f', '-p', `127.0.0.1:${c.port}`, '-h', www], interpreter: 'none', autorestart: true, restart_delay: 0 }));
   writeFileSync(eco, `module.exports = ${JSON.stringify({ apps }, null, 2)};\n`);
   const pm2 = async (...args) => {
     const t0 = performance.now();
@@ -49,8 +51,7 @@ export function pm2Driver(dir, n, { www, portBase }) {
     async agents() {
       const { stdout } = await pm2('jlist');
       const list = JSON.parse(stdout.slice(stdout.indexOf('[')));
-      const ports = new Map(children(n, portBase).map((c) => [c.name, c.port]));
-      return list.map((p) => ({ name: p.name, pid: p.pid || null, port: ports.get(p.name) ?? null, running: p.pm2_env?.status === 'online' && p.pid > 0 }));
+      return list.map((p) => ({ name: p.name, pid: p.pid || null, port: portOf.get(p.name) ?? null, running: p.pm2_env?.status === 'online' && p.pid > 0 }));
     },
     statusCommand: async () => (await pm2('jlist')).ms,
     stopAll: () => pm2('stop', 'all'),
@@ -68,12 +69,14 @@ export function pm2Driver(dir, n, { www, portBase }) {
 /** supervisord (Debian's 4.2.5) in the foreground, its socket and logs in `dir`. */
 export function supervisordDriver(dir, n, { www, portBase }) {
   const conf = join(dir, 'supervisord.conf');
+  const kids = children(n, portBase);
+  const portOf = new Map(kids.map((c) => [c.name, c.port]));
   const sections = [
     `[unix_http_server]\nfile=${join(dir, 'supervisor.sock')}\nchmod=0700`,
     `[supervisord]\nlogfile=${join(dir, 'supervisord.log')}\npidfile=${join(dir, 'supervisord.pid')}\nnodaemon=true\nchildlogdir=${dir}\nminfds=4096`,
     `[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface`,
     `[supervisorctl]\nserverurl=unix://${join(dir, 'supervisor.sock')}`,
-    ...children(n, portBase).map((c) => `[program:${c.name}]\ncommand=${busybox()} httpd -f -p 127.0.0.1:${c.port} -h ${www}\nautorestart=true\nstopwaitsecs=5`),
+    ...kids.map((c) => `[program:${c.name}]\ncommand=${busybox()} httpd -f -p 127.0.0.1:${c.port} -h ${www}\nautorestart=true\nstopwaitsecs=5`),
   ];
   writeFileSync(conf, sections.join('\n\n') + '\n');
   let daemon = null;
@@ -91,13 +94,12 @@ export function supervisordDriver(dir, n, { www, portBase }) {
     daemonPid: () => daemon?.pid ?? null,
     async agents() {
       const { stdout } = await ctl('status');
-      const ports = new Map(children(n, portBase).map((c) => [c.name, c.port]));
       return stdout
         .split('\n')
         .filter(Boolean)
         .map((line) => {
           const m = /^(\S+)\s+(\S+)\s+(?:pid (\d+))?/.exec(line);
-          return { name: m?.[1], pid: m?.[3] ? Number(m[3]) : null, port: ports.get(m?.[1]) ?? null, running: m?.[2] === 'RUNNING' };
+          return { name: m?.[1], pid: m?.[3] ? Number(m[3]) : null, port: portOf.get(m?.[1]) ?? null, running: m?.[2] === 'RUNNING' };
         });
     },
     statusCommand: async () => (await ctl('status')).ms,

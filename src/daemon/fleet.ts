@@ -109,6 +109,8 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
   /** Agents whose state changed (a runner `state` event) and that have no reading in it yet: what a status request reads itself (readyForStatus). */
   const unread = new Set<Agent>();
   const pool = createStartPool(manifest.startConcurrency);
+  /** Whether a port is free to allocate (a test's stand-in, or the real bind probe). */
+  const portProbe: PortProbe = deps.isPortFree ?? isPortFree;
   const membership = createSerialQueue();
   const { store } = deps;
   const log = deps.logger;
@@ -178,7 +180,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
    * port probe (probeAhead), for many allocations in a row.
    */
   async function allocate(desired: DesiredAgent, target: Manifest, options: { spec?: CliAgentSpec; durable?: boolean; taken?: Set<number>; probe?: PortProbe } = {}): Promise<number[]> {
-    const { spec, durable = true, taken, probe = deps.isPortFree } = options;
+    const { spec, durable = true, taken, probe = portProbe } = options;
     // ensureEntry edits its draft: it gets a copy of this agent's entry, or (a new agent) the
     // entries to take the used blocks from, shared, and adds the new one to its own object. A
     // deep copy of the whole registry per agent made a first start of N agents O(N^2): ~90 ms of
@@ -190,7 +192,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     const ensured = await ensureEntry(draft, desired, {
       ports: target.ports,
       now: () => new Date(deps.now()),
-      ...(probe ? { isPortFree: probe } : {}),
+      isPortFree: probe,
       ...(spec ? { spec } : {}),
       ...(taken && !own ? { taken } : {}),
     });
@@ -256,7 +258,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
     // takes its port's answer from there, or probes then (a block passed over, an agent that
     // already had one).
     const fresh = provisions.filter((a) => agents.has(a.address) && !store.entry(a.address)).length;
-    const probe = probeAhead(firstPorts(taken, target.ports, fresh), deps.isPortFree ?? isPortFree);
+    const probe = probeAhead(firstPorts(taken, target.ports, fresh), portProbe);
     for (const action of provisions) {
       const agent = agents.get(action.address);
       if (!agent) continue;

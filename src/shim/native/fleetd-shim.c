@@ -2943,7 +2943,7 @@ static void finish_exit(void) {
   // then the file is made durable (after the rename, as write_file_atomic says). An attached
   // fleetd was just told; a fleetd that crashes before acting on it still finds the renamed
   // file (the page cache is the kernel's, not ours), and a crash of the machine ends the
-  // gateway anyway. The two fsyncs held this shim for 2-17 ms after fleetd dropped its
+  // gateway anyway. The two fsyncs held this shim for 0.3-17 ms after fleetd dropped its
   // connection (ext4 here), and fleetd's next launch of the agent waits for this shim to go
   // (the run dir is its until then): most of that wait in a kill -9 to running again.
   if (exit_written && !told) sync_file(S.exit_path);
