@@ -195,7 +195,7 @@ export class Agent {
     const isolated = isolateLaunch({ argv: spec.argv, env: spec.env }, iso);
     // kept by the runner for the whole run: merged, not spread (util/merge.ts)
     const isolation = merge(iso.cgroup ? { cgroup: iso.cgroup } : {}, isoSpec.limits.memoryText ? { memoryText: isoSpec.limits.memoryText } : {});
-    return merge(spec, { argv: isolated.argv, env: isolated.env, isolation });
+    return merge(spec, { argv: isolated.argv, env: isolated.env, ...(isolated.cgroupProcs ? { cgroupProcs: isolated.cgroupProcs } : {}), isolation });
   }
 
   /** provisionAgent's input for this agent now; with `owner` its home is that tenant user's (handed to it, openclaw.json written through held folders). */

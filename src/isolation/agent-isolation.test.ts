@@ -17,6 +17,7 @@ import { agentIsolationView, describeAgentIsolation, isolationHostView, memoryTe
 import type { KsmSupport } from './ksm.js';
 import { resolveLimits } from './limits.js';
 import { stopCgroup } from './cgroup-stop.js';
+import { withCgroupJoin } from './launch-chain.js';
 
 const NONE: IsolationHost = { cgroups: { kind: 'none', reason: 'no cgroup2 filesystem is mounted' }, moved: [], view: isolationHostView({ kind: 'none', reason: 'no cgroup2 filesystem is mounted' }) };
 const IDLE_KSM: KsmSupport = { usable: true, running: false, tool: { kind: 'perl', path: '/usr/bin/perl', syscall: 157 }, words: 'requested but idle: ksmd is off' };
@@ -58,12 +59,17 @@ describe('prepareAgentIsolation', () => {
 describe('isolateLaunch (pure)', () => {
   test('heap flag after node, then join, setpriv, KSM in that order; env only gains what the manifest would', () => {
     const cgroup = new V2AgentCgroup('acme@korax', '/sys/fs/cgroup/x/agents/acme@korax', ['memory']);
-    const { argv, env, heapMiB } = isolateLaunch(
+    const { argv: afterJoin, env, heapMiB, cgroupProcs } = isolateLaunch(
       { argv: ['/rt/node', '/rt/openclaw.mjs', 'gateway', 'run', '--port', '20000'], env: { PATH: '/bin' } },
       { spec: { limits: resolveLimits([{ memory: '1G' }]), merge: true }, cgroup, runAs: { uid: 990, gid: 985, setpriv: '/usr/bin/setpriv' }, ksm: IDLE_KSM.tool!, notes: [] },
     );
     assert.equal(heapMiB, 512);
     assert.deepEqual(env, { PATH: '/bin' });
+    // the join is the spawner's (the native shim's child; others through withCgroupJoin), apart from the argv
+    assert.deepEqual(cgroupProcs, ['/sys/fs/cgroup/x/agents/acme@korax/cgroup.procs']);
+    assert.equal(afterJoin[0], '/usr/bin/setpriv');
+    assert.ok(!afterJoin.some((a) => a.includes('cgroup.procs')), 'no join step in the argv');
+    const argv = withCgroupJoin(afterJoin, cgroupProcs, env);
     assert.deepEqual(argv.slice(argv.indexOf('/rt/node')), ['/rt/node', '--max-old-space-size=512', '/rt/openclaw.mjs', 'gateway', 'run', '--port', '20000']);
     assert.ok(argv.indexOf('/sys/fs/cgroup/x/agents/acme@korax/cgroup.procs') < argv.indexOf('/usr/bin/setpriv'));
     assert.ok(argv.indexOf('/usr/bin/setpriv') < argv.indexOf('/usr/bin/perl'));
@@ -109,9 +115,9 @@ describe('a fake gateway under real cgroup v1 limits', { skip: cgroupSkipReason(
       assert.equal(host.view.mode, 'cgroup-v1');
       const spec: AgentIsolationSpec = { limits: resolveLimits([{ memory: '256M', cpu: 0.5, pids: 64 }]), merge: false };
       const iso = prepareAgentIsolation(host, spec, 'acme', 'fake');
-      const { argv, env, heapMiB } = isolateLaunch({ argv: [process.execPath, ...fake.spec.argv.slice(1)], env: fake.spec.env }, iso);
+      const { argv, env, heapMiB, cgroupProcs } = isolateLaunch({ argv: [process.execPath, ...fake.spec.argv.slice(1)], env: fake.spec.env }, iso);
       assert.equal(heapMiB, 128);
-      const child = spawnArgv(argv, env, fake.home);
+      const child = spawnArgv(withCgroupJoin(argv, cgroupProcs, env), env, fake.home);
       tracker.add(child.pid);
       await waitFor(() => fetch(`http://127.0.0.1:${fake.port}/healthz`).then((r) => r.ok, () => false), { timeoutMs: 10_000, what: 'fake gateway healthy' });
       const view = agentIsolationView({ spec, cgroup: iso.cgroup, running: true });

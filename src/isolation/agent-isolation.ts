@@ -4,7 +4,8 @@
 //   prepareAgentIsolation before each start of an agent: its cgroup (created, limits
 //                         written), its user (privileges, lookup, setpriv), its KSM tool;
 //   isolateLaunch         (pure) the gateway's argv and env under all of that: heap sized
-//                         under the memory limit, then the launch chain of decision 2.
+//                         under the memory limit, then the launch chain of decision 2 (its
+//                         cgroup join apart: the shim does it, launch-chain.ts).
 // The agent's home is handed to its user by prepareTenantHome (tenant-home.ts), at
 // provisioning; fleetd's writes into it go through writeTenantFile.
 import { FleetError, toFleetError } from '../errors.js';
@@ -16,7 +17,7 @@ import { prepareCgroupHost } from './cgroup-prepare.js';
 import { withHeapSize } from './heap-size.js';
 import { isolationHostView } from './isolation-status.js';
 import { detectKsm, type KsmSupport } from './ksm.js';
-import { buildLaunchChain, type KsmTool, type RunAs } from './launch-chain.js';
+import { launchAfterJoin, type KsmTool, type RunAs } from './launch-chain.js';
 import { describeLimits, hasLimits } from './limits.js';
 import { prepareRunAs, type TenantUser } from './user-lookup.js';
 
@@ -115,15 +116,22 @@ export function prepareAgentIsolation(
   return out;
 }
 
-/** A gateway's argv and env under its isolation (pure): heap sized under the memory limit, then the launch chain. */
-export function isolateLaunch(launch: { argv: readonly string[]; env: Readonly<Record<string, string>> }, iso: AgentIsolation): { argv: string[]; env: Record<string, string>; heapMiB?: number } {
+/**
+ * A gateway's argv and env under its isolation (pure): heap sized under the memory limit, then
+ * the launch chain after the cgroup join ([setpriv] [ksm] gateway), and the cgroup.procs files
+ * to join before it executes anything (`cgroupProcs`, absent without a cgroup): the spawner
+ * joins them (the native shim in its child; others through withCgroupJoin, launch-chain.ts).
+ */
+export function isolateLaunch(
+  launch: { argv: readonly string[]; env: Readonly<Record<string, string>> },
+  iso: AgentIsolation,
+): { argv: string[]; env: Record<string, string>; cgroupProcs?: string[]; heapMiB?: number } {
   const sized = withHeapSize(launch.argv, launch.env, iso.spec.limits.memoryBytes);
-  const argv = buildLaunchChain({
-    argv: sized.argv,
+  const argv = launchAfterJoin({ argv: sized.argv, env: sized.env, ...(iso.runAs ? { runAs: iso.runAs } : {}), ...(iso.ksm ? { ksm: iso.ksm } : {}) });
+  return {
+    argv,
     env: sized.env,
-    ...(iso.cgroup ? { cgroupProcs: iso.cgroup.procsFiles } : {}),
-    ...(iso.runAs ? { runAs: iso.runAs } : {}),
-    ...(iso.ksm ? { ksm: iso.ksm } : {}),
-  });
-  return { argv, env: sized.env, ...(sized.heapMiB !== undefined ? { heapMiB: sized.heapMiB } : {}) };
+    ...(iso.cgroup ? { cgroupProcs: [...iso.cgroup.procsFiles] } : {}),
+    ...(sized.heapMiB !== undefined ? { heapMiB: sized.heapMiB } : {}),
+  };
 }

@@ -30,6 +30,7 @@ import { stopCgroup } from './cgroup-stop.js';
 import { agentIsolationView } from './isolation-status.js';
 import { detectKsm, readKsmStat } from './ksm.js';
 import { resolveLimits } from './limits.js';
+import { withCgroupJoin } from './launch-chain.js';
 import { accessProblem, prepareTenantHome, writeTenantFile } from './tenant-home.js';
 import { lookupUser } from './user-lookup.js';
 
@@ -79,7 +80,7 @@ test('a real gateway under a memory limit, as its own user, with KSM, in its own
 
     const logFile = join(dir, 'gateway.log');
     const log = openSync(logFile, 'a', 0o600);
-    const [file, ...args] = launch.argv;
+    const [file, ...args] = withCgroupJoin(launch.argv, launch.cgroupProcs, launch.env);
     const child = spawn(file!, args, { cwd: eff.paths.home, env: launch.env, detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     rootPid = child.pid;

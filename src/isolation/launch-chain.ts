@@ -6,7 +6,15 @@
 // spawned is the gateway's pid, and the cgroup is joined before the first fork, so no
 // child can ever start outside it. No step adds environment variables: the gateway's env
 // is exactly the clean one fleetd built (dash would export PWD: the join step unsets it).
-
+//
+// The join is the one step a native shim does itself: its child writes its own pid to each
+// cgroup.procs between fork and execve (src/shim/native/fleetd-shim.c, join_cgroups), so a
+// launch carries the files (LaunchSpec.cgroupProcs, the shim spec's cgroupProcs) apart from
+// its argv (launchAfterJoin). Only a spawner that cannot run code in its child before the
+// exec (Node's child_process: the Node shim, spawnProcess) puts the `/bin/sh` step of
+// cgroupJoinPrefix in front (withCgroupJoin). The step cost one exec of dash per launch:
+// ~0.7 ms of the host's CPU per start or restart (dash's loader; by hand, 200 spawns each,
+// 2026-12-02), on the path of a kill -9 to the new gateway listening.
 /** `/bin/sh`: POSIX shell used for the cgroup join (dash or bash; both exec in place). */
 export const SHELL = '/bin/sh';
 
@@ -116,11 +124,16 @@ export interface ChainInput {
 
 /** The full argv after the shim: [join cgroup] [setpriv] [ksm] gateway (decision 2 order). */
 export function buildLaunchChain(input: ChainInput): string[] {
+  return withCgroupJoin(launchAfterJoin(input), input.cgroupProcs, input.env);
+}
+
+/** The argv after the cgroup join: [setpriv] [ksm] gateway (what a shim that joins by itself executes). */
+export function launchAfterJoin(input: Omit<ChainInput, 'cgroupProcs'>): string[] {
   if (input.argv.length === 0) throw new Error('internal: empty gateway argv');
-  return [
-    ...cgroupJoinPrefix(input.cgroupProcs ?? [], input.env),
-    ...(input.runAs ? userPrefix(input.runAs) : []),
-    ...(input.ksm ? ksmPrefix(input.ksm) : []),
-    ...input.argv,
-  ];
+  return [...(input.runAs ? userPrefix(input.runAs) : []), ...(input.ksm ? ksmPrefix(input.ksm) : []), ...input.argv];
+}
+
+/** `argv` behind the `/bin/sh` join step of `cgroupProcs` (cgroupJoinPrefix), for a spawner that cannot join in its child; `argv` itself for none. */
+export function withCgroupJoin(argv: readonly string[], cgroupProcs: readonly string[] | undefined, env: Readonly<Record<string, string>>): string[] {
+  return [...cgroupJoinPrefix(cgroupProcs ?? [], env), ...argv];
 }

@@ -15,6 +15,8 @@ import { attachShim, launchShim } from '../supervise/shim-client.js';
 import { launchFromAnotherProcess, rawClient, SHIM_IMPLS, shimSpecFor, withShimAgent, type ShimImpl } from '../../test/support/shim.js';
 import { clientRequestSchema, describeIssues, readyLineSchema, type ShimSpecInput } from './protocol.js';
 import { prng } from '../../test/support/prng.js';
+import { cgroupSkipReason, makeTestCgroups } from '../../test/support/cgroup-testkit.js';
+import { agentCgroup } from '../isolation/cgroup-agent.js';
 
 const SECRET = 'sk-live-0123456789abcdefXYZ';
 
@@ -72,12 +74,13 @@ function fuzzSpecs(seed: number): Buffer[] {
     secrets: [SECRET],
     specHash: SECRET,
     tail: { lines: 5, chars: 100 },
+    cgroupProcs: ['/nonexistent-fleetd-fuzz/cg/cgroup.procs'],
   };
   const text = JSON.stringify(valid);
   const out: Buffer[] = [];
   for (let i = 0; i < 25; i++) out.push(Buffer.from(text.slice(0, Math.floor(random() * text.length))));
   const values = [null, 1.5, -1, 0, '', 'relative', [], {}, true, 'x'.repeat(300), 1e300, [SECRET, 7], { [SECRET]: 1 }, `/${SECRET}\u0000`, 2 ** 53];
-  const paths = ['protocol', 'name', 'argv', 'argv.0', 'cwd', 'env', 'env.API_KEY', 'runDir', 'log', 'log.file', 'log.maxBytes', 'log.maxFiles', 'secrets', 'secrets.0', 'specHash', 'tail', 'tail.lines', 'tail.chars'];
+  const paths = ['protocol', 'name', 'argv', 'argv.0', 'cwd', 'env', 'env.API_KEY', 'runDir', 'log', 'log.file', 'log.maxBytes', 'log.maxFiles', 'secrets', 'secrets.0', 'specHash', 'tail', 'tail.lines', 'tail.chars', 'cgroupProcs', 'cgroupProcs.0'];
   for (let i = 0; i < 30; i++) {
     const spec = JSON.parse(text) as Record<string, unknown>;
     const path = pick(paths).split('.');
@@ -228,6 +231,57 @@ function suite(impl: ShimImpl): void {
         assert.ok(isAlive(child), 'the child still holds the pipes: the shim did not wait for it');
         assert.equal((JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { code: number }).code, 7);
         process.kill(child, 'SIGKILL');
+        await handle.close();
+      }));
+  });
+
+  // The launch chain's first step (src/isolation/launch-chain.ts): the native shim's child
+  // writes its own pid to each cgroup.procs before its execve; the Node shim runs the
+  // `/bin/sh` join step in front of the argv. Either way the gateway's first instruction runs
+  // inside, and a cgroup that cannot be joined ends it with 126 before it executes anything.
+  const cgroupMode = cgroupSkipReason('v2') === undefined ? 'v2' : 'v1';
+  describe(`${impl.name} shim: the cgroup join`, { skip: impl.skip }, () => {
+    test('the gateway is in every cgroup of the spec from its first instruction, its argv and env untouched', { skip: cgroupSkipReason(cgroupMode) }, async () => {
+      const cgroups = makeTestCgroups(cgroupMode);
+      try {
+        const cgroup = agentCgroup(cgroups.host, 'test', 'agent')!;
+        cgroup.create();
+        await withShimAgent({}, async ({ agent, runDir, tracker }) => {
+          // /proc/self/cgroup of the gateway's own (first) process, then its argv and environment
+          const argv = ['/bin/sh', '-c', 'cat /proc/$$/cgroup; echo "argv: $0 $1"; env; sed "s/^/shim /" /proc/$PPID/cgroup >&2', 'zero', 'one'];
+          const handle = await launch(shimSpecFor(agent, { argv, env: { PATH: '/usr/bin:/bin', ONLY: 'this' }, cgroupProcs: [...cgroup.procsFiles] }));
+          tracker.add(handle.shim.pid, handle.gateway?.pid);
+          const outcome = await handle.exited;
+          assert.ok(outcome.kind === 'exited' && outcome.code === 0, JSON.stringify(outcome));
+          const { tail } = JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { tail: { stdout: string; stderr: string } };
+          const dirs = cgroups.host.kind === 'v2' ? [cgroups.host.rootPath] : cgroups.host.kind === 'v1' ? cgroups.host.hierarchies.map((h) => h.rootPath) : [];
+          assert.ok(dirs.length > 0);
+          for (const root of dirs) assert.match(tail.stdout, new RegExp(`:${root}/agents/test@agent\\n`), `in ${root}/agents/test@agent: ${tail.stdout}`);
+          assert.match(tail.stdout, /^argv: zero one$/m);
+          const env = tail.stdout.split('\n').filter((l) => /^[A-Z_]+=/.test(l) && !l.startsWith('PWD=') && !l.startsWith('SHLVL=') && !l.startsWith('_='));
+          assert.deepEqual(env.sort(), ['ONLY=this', 'PATH=/usr/bin:/bin'], 'nothing added to the environment');
+          const shimLines = tail.stderr.split('\n').filter((l) => l.startsWith('shim '));
+          assert.ok(shimLines.length > 0, tail.stderr);
+          assert.deepEqual(shimLines.filter((l) => l.includes('agents/test@agent')), [], 'the shim itself stays where it was');
+          await handle.close();
+        });
+      } finally {
+        await cgroups.cleanup();
+      }
+    });
+
+    test('a cgroup that cannot be joined ends the gateway with 126 before it executes anything, the reason in its log', () =>
+      withShimAgent({}, async ({ agent, runDir, tracker }) => {
+        const missing = '/nonexistent-fleetd-join/agents/test@agent/cgroup.procs';
+        const handle = await launch(shimSpecFor(agent, { argv: ['/bin/sh', '-c', 'echo executed'], env: { PATH: '/usr/bin:/bin' }, cgroupProcs: [missing] }));
+        tracker.add(handle.shim.pid, handle.gateway?.pid);
+        const outcome = await handle.exited;
+        assert.ok(outcome.kind === 'exited' && outcome.code === 126, JSON.stringify(outcome));
+        const { tail } = JSON.parse(await readFile(join(runDir, 'exit.json'), 'utf8')) as { tail: { stdout: string; stderr: string } };
+        assert.equal(tail.stdout, '', 'the gateway never ran');
+        // the native shim says "cannot write <file>: <strerror>", dash "cannot create <file>: <reason>"
+        assert.match(tail.stderr, /^fleetd-join-cgroup: .*cannot (write|create) \/nonexistent-fleetd-join\/agents\/test@agent\/cgroup\.procs: /);
+        assert.match(readFileSync(join(runDir, 'gateway.log'), 'utf8'), /fleetd-join-cgroup: .*nonexistent-fleetd-join/);
         await handle.close();
       }));
   });

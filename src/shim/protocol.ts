@@ -42,8 +42,15 @@ export const shimSpecSchema = z.strictObject({
   protocol: z.literal(SHIM_PROTOCOL),
   /** The agent's address (`fleet/agent`): process title and messages. */
   name: z.string().min(1).max(200),
-  /** The gateway's full argv, wrapper prefixes (cgroup join, setpriv, KSM) included; argv[0] is looked up in env.PATH. */
+  /** The gateway's argv after its cgroup join, wrapper prefixes (setpriv, KSM) included; argv[0] is looked up in env.PATH. */
   argv: z.array(z.string()).min(1),
+  /**
+   * cgroup.procs files the gateway's process joins before it executes anything (the launch
+   * chain's first step, src/isolation/launch-chain.ts): the native shim writes its child's pid
+   * to each between fork and exec, the Node shim runs the `/bin/sh` join step in front of argv.
+   * A file that cannot be written ends the gateway with exit code 126, the reason on its stderr.
+   */
+  cgroupProcs: z.array(absolutePath).optional(),
   /** Working directory of the gateway (its home). */
   cwd: absolutePath,
   /** The complete environment of the gateway (the shim adds nothing). */

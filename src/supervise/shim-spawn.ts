@@ -22,6 +22,7 @@ export function createShimSpawn(deps: Partial<ShimClientDeps> = {}): SpawnFn {
         protocol: 1,
         name: spec.address,
         argv: spec.argv,
+        ...(spec.cgroupProcs?.length ? { cgroupProcs: spec.cgroupProcs } : {}),
         cwd: spec.cwd,
         env: spec.env,
         runDir: runDirOf(spec),

@@ -9,6 +9,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { readStat } from './proc.js';
+import { withCgroupJoin } from '../isolation/launch-chain.js';
 import type { LaunchSpec } from './types.js';
 import type { WatchMiss, WatchOptions } from './shim-handle.js';
 
@@ -117,15 +118,16 @@ function failedSpawn(error: string): GatewayProcess {
   return { pid: null, startTime: null, exitSeen: Promise.resolve(), exited: Promise.resolve({ code: null, signal: null, error }) };
 }
 
-/** What spawnProcess needs of a launch: the argv, working directory and complete environment. */
-export type GatewayCommand = Pick<LaunchSpec, 'argv' | 'cwd' | 'env'>;
+/** What spawnProcess needs of a launch: the argv, the cgroups to join first, working directory and complete environment. */
+export type GatewayCommand = Pick<LaunchSpec, 'argv' | 'cwd' | 'env' | 'cgroupProcs'>;
 
 // `detached: true` (setsid): when the spawner dies, the gateway lives on in its own group
 // and session (found again through its recorded pid + start time, orphans.ts), and a
 // Ctrl-C in fleetd's terminal never reaches it. Nothing is killed when the spawner exits.
 /** Spawns `command`; see GatewayProcess. */
 export function spawnProcess(command: GatewayCommand, io: SpawnIo): GatewayProcess {
-  const [program, ...args] = command.argv;
+  // Node runs nothing in the child between fork and exec: the cgroups are joined by the `/bin/sh` step
+  const [program, ...args] = withCgroupJoin(command.argv, command.cgroupProcs, command.env);
   if (!program) return failedSpawn('empty command (argv is empty)');
   try {
     if (!statSync(command.cwd).isDirectory()) return failedSpawn(`working directory ${command.cwd} is not a directory`);

@@ -12,8 +12,10 @@ import type { AgentState } from '../plan/agent-states.js';
 /** Everything a runner needs to launch and watch one gateway. */
 export interface LaunchSpec {
   address: AgentAddress;
-  /** Full argv, `--port <port>` already appended. argv[0] is resolved through env.PATH. */
+  /** Full argv after the cgroup join (setpriv, KSM prefixes included), `--port <port>` already appended. argv[0] is resolved through env.PATH. */
   argv: string[];
+  /** cgroup.procs files the gateway's process joins before it executes anything (the shim in its child; spawnProcess through the `/bin/sh` step); absent: none. */
+  cgroupProcs?: string[];
   /** The agent's HOME. */
   cwd: string;
   /** The complete, clean environment of the gateway (nothing inherited). */

@@ -1002,6 +1002,9 @@ typedef struct {
   size_t nsecrets;
   char *spec_hash;
   int tail_lines, tail_chars;
+  /** cgroup.procs files the gateway's process joins before its execve (join_cgroups); none: 0. */
+  str_t *cgroup_procs;
+  size_t ncgroup_procs;
 } spec_t;
 
 static str_t str_of(const jv *v) {
@@ -1022,6 +1025,7 @@ static bool check_spec(const jv *root, spec_t *spec, issues_t *is) {
   P(secrets, NULL);
   P(specHash, NULL);
   P(tail, NULL);
+  P(cgroupProcs, NULL);
   const jv *protocol = jv_get(root, "protocol");
   if (!protocol || protocol->t != J_NUM || protocol->n != SHIM_PROTOCOL) issue(is, &protocol_path, "Invalid input: expected %d", SHIM_PROTOCOL);
   const jv *name = jv_get(root, "name");
@@ -1076,7 +1080,18 @@ static bool check_spec(const jv *root, spec_t *spec, issues_t *is) {
     static const char *const known[] = {"lines", "chars", NULL};
     chk_unknown_keys(is, &tail_path, tail, known);
   }
-  static const char *const known[] = {"protocol", "name", "argv", "cwd", "env", "runDir", "log", "secrets", "specHash", "tail", NULL};
+  const jv *cgroup_procs = jv_get(root, "cgroupProcs");
+  if (cgroup_procs) {
+    if (cgroup_procs->t != J_ARR) {
+      issue(is, &cgroupProcs_path, "Invalid input: expected array, received %s", received(cgroup_procs));
+    } else {
+      for (size_t i = 0; i < cgroup_procs->count; i++) {
+        path_t item = {&cgroupProcs_path, NULL, 0, i};
+        chk_abs_path(is, &item, cgroup_procs->items[i]);
+      }
+    }
+  }
+  static const char *const known[] = {"protocol", "name", "argv", "cwd", "env", "runDir", "log", "secrets", "specHash", "tail", "cgroupProcs", NULL};
   chk_unknown_keys(is, NULL, root, known);
   if (is->count > 0) return false;
 
@@ -1103,6 +1118,9 @@ static bool check_spec(const jv *root, spec_t *spec, issues_t *is) {
   spec->spec_hash = xstrndup(jv_get(root, "specHash")->s, jv_get(root, "specHash")->slen);
   spec->tail_lines = tail ? (int)jv_get(tail, "lines")->n : 40;
   spec->tail_chars = tail ? (int)jv_get(tail, "chars")->n : 16384;
+  spec->ncgroup_procs = cgroup_procs ? cgroup_procs->count : 0;
+  spec->cgroup_procs = xcalloc(spec->ncgroup_procs ? spec->ncgroup_procs : 1, sizeof(str_t));
+  for (size_t i = 0; i < spec->ncgroup_procs; i++) spec->cgroup_procs[i] = str_of(cgroup_procs->items[i]);
   return true;
 }
 
@@ -2672,7 +2690,40 @@ static const char *spec_env(const char *key) {
     if (strcmp(S.spec.env_keys[i].s, key) == 0 && S.spec.env_keys[i].len == strlen(key)) found = S.spec.env_values[i].s;
   return found;
 }
-/** Spawns the gateway: setsid, stdin /dev/null, stdout/stderr pipes, exactly the spec's env and cwd. */
+// The launch chain's first step (src/isolation/launch-chain.ts), done here instead of by an
+// exec of /bin/sh: the child writes its own pid to each cgroup.procs after setsid and the
+// redirections, before its execve, so the gateway's first instruction already runs inside
+// and nothing it forks can start outside. A file that cannot be written ends the child as
+// the /bin/sh step would (the reason on its stderr, i.e. the agent's log, exit 126), after
+// the exec report pipe closed unwritten: the launch is a gateway that exited 126 at once.
+// The shim is single-threaded, so its forked child may call strerror (no lock held elsewhere).
+/** The child's cgroup join (before execve); returns only when every file took its pid. */
+static void join_cgroups(void) {
+  if (S.spec.ncgroup_procs == 0) return;
+  char pid[24];
+  int n = 0;
+  char digits[24];
+  for (long v = (long)getpid(); v > 0; v /= 10) digits[n++] = (char)('0' + v % 10);
+  for (int i = 0; i < n; i++) pid[i] = digits[n - 1 - i];
+  pid[n++] = '\n';
+  for (size_t i = 0; i < S.spec.ncgroup_procs; i++) {
+    const char *file = S.spec.cgroup_procs[i].s;
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    int e = 0;
+    if (fd < 0) e = errno;
+    else if (write(fd, pid, (size_t)n) != n) e = errno ? errno : EIO;
+    if (fd >= 0) close(fd);
+    if (e == 0) continue;
+    const char *parts[] = {"fleetd-join-cgroup: cannot write ", file, ": ", strerror(e), "\n"};
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+      ssize_t ignored = write(2, parts[k], strlen(parts[k]));
+      (void)ignored;
+    }
+    _exit(126);
+  }
+}
+
+/** Spawns the gateway: setsid, stdin /dev/null, stdout/stderr pipes, exactly the spec's env and cwd, the spec's cgroups joined. */
 static void spawn_gateway(const sigset_t *child_mask) {
   S.pipes[0] = S.pipes[1] = -1;
   const char *program = S.spec.argv[0].s;
@@ -2724,6 +2775,7 @@ static void spawn_gateway(const sigset_t *child_mask) {
       (void)ignored;
       _exit(127);
     }
+    join_cgroups();
     execve(file, argv, envp);
     int ce = errno;
     ssize_t ignored = write(report[1], &ce, sizeof ce);
@@ -3151,6 +3203,8 @@ static void free_spec(spec_t *s) {
   free(s->name);
   for (size_t i = 0; i < s->argc; i++) free(s->argv[i].s);
   free(s->argv);
+  for (size_t i = 0; i < s->ncgroup_procs; i++) free(s->cgroup_procs[i].s);
+  free(s->cgroup_procs);
   free(s->cwd);
   for (size_t i = 0; i < s->envc; i++) {
     free(s->env_keys[i].s);
