@@ -76,6 +76,24 @@ test('the cross-entry rules look at the touched entries, and at all of them once
   assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a2']!.hooksToken = r.agents['f/a2']!.token)), refused(/must differ from the gateway token/));
 });
 
+test('a changed member is checked with its own schema, anything else with the whole entry schema: the same outcome and words', () => {
+  const mem = frozenRegistry(2);
+  const process = { pid: 42, pgid: 42, startTime: '7', spawnedAt: '2026-01-01T00:00:01.000Z' };
+  const next = applyRegistryMutation(mem, (r) => {
+    r.agents['f/a0']!.process = process;
+    r.agents['f/a0']!.restarts = 3;
+  });
+  assert.deepEqual(next.agents['f/a0'], { ...mem.agents['f/a0'], process, restarts: 3 });
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a0']!.process = { ...process, pid: 0 })), refused(/agents\["f\/a0"\]\.process\.pid: Too small/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a0']!.restarts = -1)), refused(/agents\["f\/a0"\]\.restarts/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void delete (r.agents['f/a0'] as Partial<RegistryEntry>).token), refused(/agents\["f\/a0"\]\.token/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void ((r.agents['f/a0'] as Partial<RegistryEntry>).createdAt = undefined)), refused(/agents\["f\/a0"\]\.createdAt/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void ((r.agents['f/a0'] as unknown as Record<string, unknown>).desired = 'paused')), refused(/agents\["f\/a0"\]\.desired/));
+  assert.throws(() => applyRegistryMutation(mem, (r) => void (r.agents['f/a1'] = { ...r.agents['f/a1']!, port: 70000 })), refused(/agents\["f\/a1"\]\.port/), 'a replaced entry');
+  const optionalGone = applyRegistryMutation(next, (r) => void delete r.agents['f/a0']!.process);
+  assert.equal(optionalGone.agents['f/a0']!.process, undefined, 'an optional member may go');
+});
+
 test('a mutation that replaces the agents object or adds top-level keys gets the whole schema', () => {
   const mem = frozenRegistry(1);
   const replaced = applyRegistryMutation(mem, (r) => void (r.agents = { 'f/b': entry('f', 'b', 3) }));

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import type { DesiredAgent, RegistryEntry } from '../plan/types.js';
 import type { RunnerStatus } from '../supervise/types.js';
 import type { Agent } from './agent.js';
-import { agentViews, agentViewsJson, createViewMemo, sameData } from './views.js';
+import { agentViews, agentViewsJson, createViewMemo } from './views.js';
+import { sameData } from '../util/same-data.js';
 import { cachedMatcher, stringifyRedacted } from '../supervise/redact.js';
 import { createStatusReadings, stateKey, type StatusReading, type StatusReadings } from './status-readings.js';
 

@@ -14,6 +14,7 @@ import { agentPaths } from '../provision/home.js';
 import type { Agent } from './agent.js';
 import { stringifyRedacted, type SecretMatcher } from '../supervise/redact.js';
 import { merge } from '../util/merge.js';
+import { sameData } from '../util/same-data.js';
 
 /** Inputs of toAgentView. */
 export interface ViewInput {
@@ -224,21 +225,6 @@ function buildView(agent: Agent, status: RunnerStatus, ctx: ViewsContext): Memoi
   const memo: MemoizedView = { status, entry: agent.entry, desired: agent.desired, isolation: agent.isolation, runtimeVersions: agent.runtimeVersions, ksm: ctx.isolation?.ksm, stateDir: ctx.stateDir, view, json: null, figures: null };
   ctx.memo?.set(agent, memo);
   return memo;
-}
-
-/** Deep equality of plain data (JSON-like: primitives, arrays, plain objects). */
-export function sameData(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
-    return true;
-  }
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!Object.hasOwn(b, k) || !sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  return true;
 }
 
 /** What it runs: the runtime its launch was prepared with; before any, the declared pin (Node unknown until installed). */
