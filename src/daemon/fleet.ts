@@ -293,7 +293,7 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
           store.record((r) => void (r.agents[address] = entry));
         } catch (err) {
           refused.add(address);
-          log.error({ agent: address, err: (err as Error).message }, 'no port block for this agent; the others go on');
+          log.error({ agent: address, err: (err as Error).message }, 'the registry refused this agent\'s new entry (a bug: please report it); the others go on');
         }
       }
     }

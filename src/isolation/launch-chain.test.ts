@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { collectOutput, spawnArgv } from '../../test/support/cgroup-testkit.js';
-import { buildLaunchChain, cgroupJoinPrefix, JOIN_NAME, ksmPrefix, SHELL, userPrefix, WRAPPER_FAILED_EXIT } from './launch-chain.js';
+import { buildLaunchChain, cgroupJoinPrefix, JOIN_NAME, joinFailure, ksmPrefix, SHELL, userPrefix, WRAPPER_FAILED_EXIT } from './launch-chain.js';
 
 const PROCS = ['/sys/fs/cgroup/memory/x/agents/a@b/cgroup.procs', '/sys/fs/cgroup/pids/x/agents/a@b/cgroup.procs'];
 
@@ -80,8 +80,17 @@ describe('launch chain, real runs', () => {
   test('a cgroup.procs that cannot be written stops the launch with 126 and names the file', async () => {
     const { code, out } = await run([...cgroupJoinPrefix(['/nonexistent/agents/a@b/cgroup.procs'], env), '/usr/bin/env'], env);
     assert.equal(code, WRAPPER_FAILED_EXIT);
-    assert.match(out, /\/nonexistent\/agents\/a@b\/cgroup\.procs/);
+    assert.match(out, /^fleetd-join-cgroup: cannot write \/nonexistent\/agents\/a@b\/cgroup\.procs$/m, 'the step names the file itself');
     assert.doesNotMatch(out, /LANG=/, 'the gateway never ran');
+    assert.match(joinFailure(code, out)!, /^it could not join its cgroup \(cannot write \/nonexistent\/agents\/a@b\/cgroup\.procs: cannot create \/nonexistent\/agents\/a@b\/cgroup\.procs: /);
+  });
+
+  test('joinFailure: the reason of an exit 126 from the join, in either spawner\'s words; nothing for other exits', () => {
+    const file = '/sys/fs/cgroup/cpu/f/agents/a@b/cgroup.procs';
+    assert.equal(joinFailure(126, `fleetd-join-cgroup: cannot write ${file}: Invalid argument\n`), `it could not join its cgroup (cannot write ${file}: Invalid argument)`);
+    assert.equal(joinFailure(126, `fleetd-join-cgroup: 1: echo: echo: I/O error\nfleetd-join-cgroup: cannot write ${file}\n`), `it could not join its cgroup (cannot write ${file}: echo: echo: I/O error)`);
+    assert.equal(joinFailure(126, 'bash: /opt/gw: Permission denied\n'), undefined, 'a 126 of the gateway itself');
+    assert.equal(joinFailure(1, `fleetd-join-cgroup: cannot write ${file}: Invalid argument\n`), undefined);
   });
 
   test('the KSM step (perl) leaves the env alone and the exec in place', async () => {

@@ -24,9 +24,25 @@ export const JOIN_NAME = 'fleetd-join-cgroup';
 /** Exit code of a wrapper step that failed (cgroup not joinable): 126, "cannot execute". */
 export const WRAPPER_FAILED_EXIT = 126;
 
+/** What a failed join says on the gateway's stderr, before the file: `fleetd-join-cgroup: cannot write <file>: <reason>` (the native shim's words; the shell step names the file after dash's own line). */
+export const JOIN_FAILED_PREFIX = `${JOIN_NAME}: cannot write `;
+
 // Writes its own pid ($$) to each cgroup.procs given before "--", then execs the rest.
-// `echo` is a shell builtin: one write(2) of "<pid>\n", as the kernel wants it.
-const JOIN_LOOP = `while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo $$ > "$1" || exit ${WRAPPER_FAILED_EXIT}; shift; done; shift;`;
+// `echo` is a shell builtin: one write(2) of "<pid>\n", as the kernel wants it. dash's own
+// message names the file only when the open fails ("cannot create <file>: ..."); a write the
+// kernel refuses reads "echo: echo: I/O error" (EINVAL reported as EIO): the step says which file.
+const JOIN_LOOP = `while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo $$ > "$1" || { echo "${JOIN_FAILED_PREFIX}$1" >&2; exit ${WRAPPER_FAILED_EXIT}; }; shift; done; shift;`;
+
+/** The reason of a launch that ended at its cgroup join (exit 126 and the join's line in `stderr`), or undefined. */
+export function joinFailure(code: number | null, stderr: string): string | undefined {
+  if (code !== WRAPPER_FAILED_EXIT) return undefined;
+  const lines = stderr.split('\n').filter((line) => line.startsWith(`${JOIN_NAME}: `));
+  const named = lines.find((line) => line.startsWith(JOIN_FAILED_PREFIX));
+  // the shell step's own line ("fleetd-join-cgroup: 1: cannot create <file>: <reason>") says why
+  const shell = lines.find((line) => line !== named)?.replace(/^[^:]+: \d+: /, '');
+  const what = named === undefined ? shell : named.slice(JOIN_NAME.length + 2) + (/\/cgroup\.procs$/.test(named) && shell ? `: ${shell}` : '');
+  return what === undefined ? undefined : `it could not join its cgroup (${what})`;
+}
 
 // Two fixed texts: built per launch they were one copy of ~130 characters per agent for as
 // long as its spec lives (26 KB of fleetd's heap at 200 agents, 2026-12-02 heap snapshot).

@@ -21,6 +21,7 @@ import { canStart, canTransition } from '../plan/agent-states.js';
 import { describeEnding, EMPTY_HISTORY, nextRestart, type GatewayEnding, type RestartDecision, type RestartHistory } from '../plan/restart-policy.js';
 import { formatDuration } from '../util/duration.js';
 import { judgeStart } from '../plan/start-verdict.js';
+import { joinFailure } from '../isolation/launch-chain.js';
 import { createOutputTail, type OutputTail } from './output-tail.js';
 import type { LogSink, OutputStream } from './log-sink.js';
 import type { ProbeResult } from './probe.js';
@@ -733,7 +734,7 @@ class GatewayRunner implements Runner {
     this.clearRunTimer(run, 'probeTimer');
     this.clearRunTimer(run, 'startupTimer');
     const base = { runtimeMs: (run.exitAt ?? this.deps.clock.now()) - run.spawnedAt, runningSince: run.runningSince };
-    const cause = oomCause(run, exit) ?? run.foreign ?? exit.lost;
+    const cause = oomCause(run, exit) ?? joinFailure(exit.code, run.tail.text('stderr', 4096)) ?? run.foreign ?? exit.lost;
     const ending: GatewayEnding = exit.error
       ? { ...base, kind: 'spawn-error', message: exit.error }
       : { ...base, kind: 'exited', code: exit.code, signal: exit.signal, output: run.tail.summary(), ...(cause ? { cause } : {}) };
