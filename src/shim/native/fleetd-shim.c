@@ -2710,8 +2710,12 @@ static void join_cgroups(void) {
     const char *file = S.spec.cgroup_procs[i].s;
     int fd = open(file, O_WRONLY | O_CLOEXEC);
     int e = 0;
-    if (fd < 0) e = errno;
-    else if (write(fd, pid, (size_t)n) != n) e = errno ? errno : EIO;
+    if (fd < 0) {
+      e = errno;
+    } else {
+      errno = 0;
+      if (write(fd, pid, (size_t)n) != n) e = errno ? errno : EIO; // a short write sets no errno
+    }
     if (fd >= 0) close(fd);
     if (e == 0) continue;
     const char *parts[] = {"fleetd-join-cgroup: cannot write ", file, ": ", strerror(e), "\n"};
