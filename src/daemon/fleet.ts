@@ -283,7 +283,6 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
       }
       allocated.push(agent);
     }
-    const refused = new Set<string>();
     try {
       if (batch.size > 0) store.record((r) => void batch.forEach((entry, address) => (r.agents[address] = entry)));
     } catch {
@@ -292,12 +291,12 @@ export function createFleet(initial: Manifest, deps: FleetDeps) {
         try {
           store.record((r) => void (r.agents[address] = entry));
         } catch (err) {
-          refused.add(address);
           log.error({ agent: address, err: (err as Error).message }, 'the registry refused this agent\'s new entry (a bug: please report it); the others go on');
         }
       }
     }
-    for (const agent of allocated) if (!refused.has(agent.address) && !agent.desired.enabled) await agent.provisionOnly();
+    // an agent whose entry was refused has none: nothing to provision
+    for (const agent of allocated) if (store.entry(agent.address) && !agent.desired.enabled) await agent.provisionOnly();
     if (provisions.length > 0) {
       await store.flush().catch((err: unknown) => log.error({ err: (err as Error).message }, 'registry.json lags behind the new port blocks and tokens; they are kept in memory and written by the next retry'));
     }

@@ -130,6 +130,11 @@ function ruleScope(before: EntryBefore, after: Record<string, RegistryEntry>, to
   return scope;
 }
 
+/** The entry schema's members, each with its own schema. */
+const shape = registryEntrySchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+/** The members an entry must have (their schema refuses undefined); made on first use. */
+let required: readonly string[] | null = null;
+
 // A change touches one or two members of an entry (a process record, a restart count, the
 // applied hash) and leaves the rest as they were: parsing the whole entry with zod for each of
 // a first start's ~800 changes was ~46 ms of fleetd's main thread at N = 200 (CPU profile,
@@ -141,22 +146,14 @@ function ruleScope(before: EntryBefore, after: Record<string, RegistryEntry>, to
 /** Whether `entry` is valid knowing that `was` (the same entry before the change) was: its changed members pass their schemas, nothing unknown, nothing required missing. */
 function changedMembersValid(entry: unknown, was: Readonly<RegistryEntry> | undefined): boolean {
   if (was === undefined || typeof entry !== 'object' || entry === null || Array.isArray(entry)) return false;
-  const shape = registryEntrySchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
   const members = entry as Record<string, unknown>;
   for (const key in members) {
     if (!Object.hasOwn(members, key)) continue;
     if (!Object.hasOwn(shape, key)) return false;
     if (!sameData(members[key], (was as Record<string, unknown>)[key]) && !shape[key]!.safeParse(members[key]).success) return false;
   }
-  for (const key of requiredMembers()) if (!Object.hasOwn(members, key)) return false;
+  for (const key of (required ??= Object.keys(shape).filter((k) => !shape[k]!.safeParse(undefined).success))) if (!Object.hasOwn(members, key)) return false;
   return true;
-}
-
-let required: readonly string[] | null = null;
-/** The members an entry must have (their schema refuses undefined). */
-function requiredMembers(): readonly string[] {
-  const shape = registryEntrySchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
-  return (required ??= Object.keys(shape).filter((key) => !shape[key]!.safeParse(undefined).success));
 }
 
 /** The full schema, for mutations that replace more than entries. */

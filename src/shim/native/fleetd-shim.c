@@ -2696,16 +2696,12 @@ static const char *spec_env(const char *key) {
 // and nothing it forks can start outside. A file that cannot be written ends the child as
 // the /bin/sh step would (the reason on its stderr, i.e. the agent's log, exit 126), after
 // the exec report pipe closed unwritten: the launch is a gateway that exited 126 at once.
-// The shim is single-threaded, so its forked child may call strerror (no lock held elsewhere).
+// The shim is single-threaded, so its forked child may call snprintf and strerror (no lock held elsewhere).
 /** The child's cgroup join (before execve); returns only when every file took its pid. */
 static void join_cgroups(void) {
   if (S.spec.ncgroup_procs == 0) return;
   char pid[24];
-  int n = 0;
-  char digits[24];
-  for (long v = (long)getpid(); v > 0; v /= 10) digits[n++] = (char)('0' + v % 10);
-  for (int i = 0; i < n; i++) pid[i] = digits[n - 1 - i];
-  pid[n++] = '\n';
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
   for (size_t i = 0; i < S.spec.ncgroup_procs; i++) {
     const char *file = S.spec.cgroup_procs[i].s;
     int fd = open(file, O_WRONLY | O_CLOEXEC);
