@@ -3,6 +3,12 @@
 // fleetd-shim, where the compiled shim client looks for it). Without a C compiler it warns
 // and builds nothing: fleetd then runs the Node shim (dist/shim/main.js), which speaks the
 // same protocol. A compile error is an error (the C must stay warning-free under -Werror).
+//
+// Also the memory addon (src/daemon/native/memory-reclaim.c, a Node-API addon: dist/native/
+// fleetd-memory.node, .test-build/src/native/ for the tests), with which fleetd gives memory
+// back once its fleet settles (src/daemon/memory-reclaim.ts). It is optional: without a
+// compiler, or where it does not compile (malloc_trim is glibc's), the build warns and fleetd
+// runs without it.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,13 +17,19 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = join(root, 'src', 'shim', 'native');
 
-/** Builds the shim into `out` (written beside it, then renamed); returns false when no compiler is there. Throws when the compile fails. */
-export function buildNativeShim(out) {
-  // CC is a list of words, as make takes it ("ccache gcc", "gcc -m64"): the first runs, the rest are its first arguments.
+/** The C compiler (CC is a list of words, as make takes it: "ccache gcc", "gcc -m64"; the first runs, the rest are its first arguments), or why there is none. */
+function compiler() {
   const [cc, ...ccArgs] = (process.env.CC || 'cc').trim().split(/\s+/);
   const probe = spawnSync(cc, [...ccArgs, '--version'], { stdio: 'ignore' });
-  if (probe.error || probe.status !== 0) {
-    const why = probe.error?.code === 'ENOENT' ? `no C compiler: ${cc} not found` : `the C compiler does not run: \`${[cc, ...ccArgs].join(' ')} --version\` ${probe.error ? `failed (${probe.error.code ?? probe.error.message})` : `exited ${probe.status ?? probe.signal}`}`;
+  if (!probe.error && probe.status === 0) return { cc, ccArgs };
+  const why = probe.error?.code === 'ENOENT' ? `no C compiler: ${cc} not found` : `the C compiler does not run: \`${[cc, ...ccArgs].join(' ')} --version\` ${probe.error ? `failed (${probe.error.code ?? probe.error.message})` : `exited ${probe.status ?? probe.signal}`}`;
+  return { why };
+}
+
+/** Builds the shim into `out` (written beside it, then renamed); returns false when no compiler is there. Throws when the compile fails. */
+export function buildNativeShim(out) {
+  const { cc, ccArgs, why } = compiler();
+  if (why) {
     console.warn(`build: ${why}; the native shim is not built and fleetd will run the Node shim (dist/shim/main.js)`);
     return false;
   }
@@ -28,6 +40,30 @@ export function buildNativeShim(out) {
   if (run.status !== 0) {
     rmSync(tmp, { force: true });
     throw new Error(`build: compiling the native shim failed (${[cc, ...ccArgs].join(' ')} exited ${run.status ?? run.signal})`);
+  }
+  renameSync(tmp, out);
+  return true;
+}
+
+/**
+ * Builds the memory addon into `out` (written beside it, then renamed); returns false, with a
+ * warning, when there is no compiler or it does not compile here (fleetd runs without it and says
+ * so in its log at start).
+ */
+export function buildMemoryAddon(out) {
+  const { cc, ccArgs, why } = compiler();
+  if (why) {
+    console.warn(`build: ${why}; the memory addon is not built (fleetd gives memory back only as V8 decides)`);
+    return false;
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  const source = join(root, 'src', 'daemon', 'native', 'memory-reclaim.c');
+  const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', tmp, source, '-ldl'], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (run.status !== 0) {
+    rmSync(tmp, { force: true });
+    console.warn(`build: the memory addon does not compile here (${[cc, ...ccArgs].join(' ')} exited ${run.status ?? run.signal}: ${run.stderr.trim().split('\n').slice(0, 3).join(' / ')}); fleetd runs without it`);
+    return false;
   }
   renameSync(tmp, out);
   return true;

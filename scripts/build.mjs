@@ -28,7 +28,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, st
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildNativeShim } from './build-native.mjs';
+import { buildMemoryAddon, buildNativeShim } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -120,6 +120,7 @@ try {
   await bundleFleetd(staging);
   // The native shim is built into the same staging folder: it replaces the old one atomically too.
   buildNativeShim(join(staging, 'shim', 'fleetd-shim'));
+  buildMemoryAddon(join(staging, 'native', 'fleetd-memory.node'));
   const built = files(staging).sort((a, b) => movesLast(a) - movesLast(b));
   for (const file of built) {
     mkdirSync(dirname(join(dist, file)), { recursive: true });

@@ -34,6 +34,7 @@ import { createUpgradeStore } from '../upgrade/store.js';
 import { call } from '../protocol/client.js';
 import { observeRunner } from './agent-events.js';
 import { createEventBus } from './events.js';
+import { createMemoryReclaimer, loadMemoryAddon } from './memory-reclaim.js';
 import { createSdNotifier } from './sd-notify.js';
 import { fleetStatusUpdates } from './status-updates.js';
 import { startFleetMetrics, timedProbe } from './metrics-wiring.js';
@@ -229,6 +230,11 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   events.subscribe((e) => {
     if (e.type === 'agent.state' || e.type === 'rollout.step') statusUpdates.changed();
   });
+  // memory given back once a burst is over and every few minutes (memory-reclaim.ts)
+  const memory = loadMemoryAddon();
+  const reclaimer = 'addon' in memory ? createMemoryReclaimer({ addon: memory.addon, onReclaim: (r) => log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms: +r.ms.toFixed(1), v8: r.v8, trimmed: r.trimmed }, 'memory given back') }) : undefined;
+  if ('unavailable' in memory) log.info({ reason: memory.unavailable }, 'memory addon unavailable: fleetd gives memory back only as V8 decides');
+  if (reclaimer) events.subscribe(() => reclaimer.activity());
   events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
 
   // Start-up: registry, leftovers of a killed predecessor, socket, then the plan. A SIGHUP
@@ -294,6 +300,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
       const leave = signal === 'SIGUSR2' || signal === 'restart request' || (signal === 'SIGTERM' && (await systemdIsRestarting()));
       events.publish({ type: 'daemon', event: 'stopping', pid: process.pid, version: VERSION });
       statusUpdates.close();
+      reclaimer?.close();
       void sd.stopping();
       sd.close();
       upgrades.halt(); // a rollout in progress resumes at the next start (see plan/rollout.ts)

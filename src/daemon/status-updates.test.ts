@@ -6,34 +6,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentState } from '../supervise/types.js';
 import { createStatusUpdates, fleetStatusUpdates } from './status-updates.js';
-
-/** A manual clock with timers that fire when the clock is advanced past them. */
-function manualTime() {
-  let t = 1_000_000;
-  const timers = new Set<{ at: number; fn: () => void }>();
-  return {
-    now: () => t,
-    setTimer: (fn: () => void, ms: number) => {
-      const h = { at: t + ms, fn };
-      timers.add(h);
-      return h;
-    },
-    clearTimer: (h: unknown) => void timers.delete(h as { at: number; fn: () => void }),
-    pending: () => timers.size,
-    advance(ms: number) {
-      t += ms;
-      for (const h of [...timers].sort((a, b) => a.at - b.at)) {
-        if (h.at > t) continue;
-        timers.delete(h);
-        h.fn();
-      }
-    },
-  };
-}
+import { manualTime } from '../../test/support/manual-time.js';
 
 describe('status updates', () => {
   test('a burst of changes builds the line twice: at once, then once at the end of the interval with the last state', () => {
-    const time = manualTime();
+    const time = manualTime(1_000_000);
     let built = 0;
     let value = 0;
     const sent: string[] = [];
@@ -50,7 +27,7 @@ describe('status updates', () => {
   });
 
   test('the first change after a quiet interval is sent at once; close drops a pending send', () => {
-    const time = manualTime();
+    const time = manualTime(1_000_000);
     const sent: string[] = [];
     let value = 'a';
     const updates = createStatusUpdates({ enabled: true, intervalMs: 1000, line: () => value, send: (l) => sent.push(l), ...time });
@@ -68,7 +45,7 @@ describe('status updates', () => {
   });
 
   test('not under systemd the line is never built', () => {
-    const time = manualTime();
+    const time = manualTime(1_000_000);
     let built = 0;
     const updates = createStatusUpdates({ enabled: false, line: () => (built++, 'x'), send: () => assert.fail('sent'), ...time });
     for (let i = 0; i < 100; i++) updates.changed();
@@ -78,7 +55,7 @@ describe('status updates', () => {
   });
 
   test("fleet status line: from the agents' states, never from their views", async () => {
-    const time = manualTime();
+    const time = manualTime(1_000_000);
     const states: AgentState[] = ['starting', 'starting', 'running'];
     const sent: string[] = [];
     const fleet = {

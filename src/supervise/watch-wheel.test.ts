@@ -4,37 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWatchWheel } from './watch-wheel.js';
-
-/** Fake timers: `advance` fires what is due, in order. */
-function fakeTimers() {
-  let now = 0;
-  let nextId = 1;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  return {
-    setTimer: (fn: () => void, ms: number) => {
-      const id = nextId++;
-      timers.set(id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimer: (id: unknown) => void timers.delete(id as number),
-    advance(ms: number) {
-      const target = now + ms;
-      for (;;) {
-        const due = [...timers].filter(([, t]) => t.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
-        if (!due) break;
-        timers.delete(due[0]);
-        now = due[1].at;
-        due[1].fn();
-      }
-      now = target;
-    },
-    now: () => now,
-    pending: () => timers.size,
-  };
-}
+import { manualTime } from '../../test/support/manual-time.js';
 
 test('members of one period share its timer: first turn within one period of joining, then one per period', () => {
-  const t = fakeTimers();
+  const t = manualTime();
   const wheel = createWatchWheel(t);
   const turns: Array<[string, number]> = [];
   wheel.join(1000, () => turns.push(['a', t.now()]));
@@ -50,7 +23,7 @@ test('members of one period share its timer: first turn within one period of joi
 });
 
 test('leaving is final, also in the middle of a turn; the last member out disarms its period', () => {
-  const t = fakeTimers();
+  const t = manualTime();
   const wheel = createWatchWheel(t);
   const turns: string[] = [];
   let leaveB: () => void = () => undefined;
@@ -76,7 +49,7 @@ test('leaving is final, also in the middle of a turn; the last member out disarm
 });
 
 test('a member that throws does not keep the others of its turn from running; the error comes after them and the turns go on', () => {
-  const t = fakeTimers();
+  const t = manualTime();
   const wheel = createWatchWheel(t);
   const turns: string[] = [];
   wheel.join(1000, () => {
@@ -91,6 +64,6 @@ test('a member that throws does not keep the others of its turn from running; th
 });
 
 test('a period that is not positive is refused', () => {
-  const wheel = createWatchWheel(fakeTimers());
+  const wheel = createWatchWheel(manualTime());
   assert.throws(() => wheel.join(0, () => undefined), (err: Error & { code?: string }) => err.code === 'INTERNAL');
 });

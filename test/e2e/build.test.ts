@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadMemoryAddon } from '../../src/daemon/memory-reclaim.js';
 import { fakeManifest, REPO, withFleetd, fakePids } from './harness.js';
 
 test('fleetctl status keeps working while `npm run build` rebuilds dist/', async () => {
@@ -34,10 +35,10 @@ test('fleetctl status keeps working while `npm run build` rebuilds dist/', async
   });
 });
 
-/** Runs scripts/build-native.mjs's buildNativeShim(out) in a child with CC set; its result and warnings. */
-function buildNative(cc: string, out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs scripts/build-native.mjs's buildNativeShim(out) (or `builder`) in a child with CC set; its result and warnings. */
+function buildNative(cc: string, out: string, builder: 'buildNativeShim' | 'buildMemoryAddon' = 'buildNativeShim'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const script = `import(${JSON.stringify(join(REPO, 'scripts', 'build-native.mjs'))}).then((m) => console.log(JSON.stringify(m.buildNativeShim(${JSON.stringify(out)}))))`;
+    const script = `import(${JSON.stringify(join(REPO, 'scripts', 'build-native.mjs'))}).then((m) => console.log(JSON.stringify(m.${builder}(${JSON.stringify(out)}))))`;
     const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, CC: cc }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -62,6 +63,31 @@ test('the native shim build takes CC as words (a compiler with arguments, as mak
     const broken = await buildNative('false', join(dir, 'c', 'fleetd-shim'));
     assert.equal(broken.stdout.trim(), 'false');
     assert.match(broken.stderr, /the C compiler does not run: `false --version` exited 1/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the memory addon builds with CC as words and loads; without a compiler, or where it does not compile, the build warns, leaves nothing and goes on', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetd-cc-'));
+  try {
+    const built = await buildNative('cc -O1', join(dir, 'a', 'fleetd-memory.node'), 'buildMemoryAddon');
+    assert.equal(built.code, 0, built.stderr);
+    assert.equal(built.stdout.trim(), 'true', built.stderr);
+    const loaded = loadMemoryAddon(join(dir, 'a', 'fleetd-memory.node'));
+    assert.ok('addon' in loaded && loaded.addon.lowMemoryAvailable(), JSON.stringify(loaded));
+
+    const missing = await buildNative('/nonexistent/cc', join(dir, 'b', 'fleetd-memory.node'), 'buildMemoryAddon');
+    assert.equal(missing.code, 0);
+    assert.equal(missing.stdout.trim(), 'false');
+    assert.match(missing.stderr, /no C compiler: \/nonexistent\/cc not found; the memory addon is not built/);
+
+    // a compiler that cannot build it (here: a header that is not there, as musl would lack malloc_trim)
+    const failing = await buildNative('cc -include /nonexistent/fleetd-missing.h', join(dir, 'c', 'fleetd-memory.node'), 'buildMemoryAddon');
+    assert.equal(failing.code, 0, 'a warning, not a failed build');
+    assert.equal(failing.stdout.trim(), 'false');
+    assert.match(failing.stderr, /the memory addon does not compile here \(cc -include \/nonexistent\/fleetd-missing.h exited 1: .*fleetd-missing\.h.*\); fleetd runs without it/);
+    assert.deepEqual(await readdir(join(dir, 'c')), [], 'no half-written file left');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

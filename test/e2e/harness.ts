@@ -161,13 +161,15 @@ export interface StartOptions {
   stdio?: [stdout: 'pipe' | number, stderr: 'pipe' | number];
   /** withFleetd: called with the temp dir before fleetd starts (e.g. to change its mode). */
   beforeStart?: (dir: string) => Promise<void> | void;
+  /** More arguments of `fleetd start` (e.g. `--log-level debug`). */
+  args?: string[];
 }
 
 /** Starts the built fleetd on a manifest in `dir` and waits until its socket answers. */
 export async function startFleetd(dir: string, manifest: unknown, options: StartOptions = {}): Promise<Fleetd> {
   const manifestPath = await writeManifest(dir, manifest);
   const socket = join(dir, 'fleetd.sock');
-  const argv = [FLEETD, 'start', '--manifest', manifestPath];
+  const argv = [FLEETD, 'start', '--manifest', manifestPath, ...(options.args ?? [])];
   const [cmd, args] =
     options.umask === undefined
       ? [process.execPath, argv]

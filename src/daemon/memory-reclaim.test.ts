@@ -1,0 +1,122 @@
+// Memory given back once the fleet settles (issue 14): the addon as the build makes it, in this
+// very process (V8 really collects, glibc really trims); what a missing or foreign addon gives;
+// and when the reclaimer runs, on a manual clock (nothing sleeps).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { manualTime } from '../../test/support/manual-time.js';
+import { withTempDir } from '../util/temp-dir.js';
+import { createMemoryReclaimer, loadMemoryAddon, MEMORY_ADDON_PATH, type MemoryAddon, type ReclaimResult } from './memory-reclaim.js';
+
+/** An addon that counts its calls. */
+function countingAddon() {
+  const calls = { lowMemory: 0, mallocTrim: 0 };
+  const addon: MemoryAddon = {
+    lowMemory: () => (calls.lowMemory++, true),
+    lowMemoryAvailable: () => true,
+    mallocTrim: () => (calls.mallocTrim++, true),
+  };
+  return { addon, calls };
+}
+
+describe('the memory addon as built', () => {
+  test('loads from where the build puts it, and a reclaim collects garbage V8 still holds, on this thread', () => {
+    const loaded = loadMemoryAddon();
+    assert.ok('addon' in loaded, `the test build has the addon at ${MEMORY_ADDON_PATH}: ${'unavailable' in loaded ? loaded.unavailable : ''}`);
+    assert.equal(loaded.addon.lowMemoryAvailable(), true, 'this node exports node::LowMemoryNotification');
+    // ~24 MB of small objects, then dropped: unreachable, but not collected until a full collection
+    let garbage: Array<{ i: number; s: string }> | null = Array.from({ length: 300_000 }, (_, i) => ({ i, s: `item ${i}` }));
+    assert.equal(garbage.length, 300_000);
+    garbage = null;
+    const before = getHeapStatistics().used_heap_size;
+    const reclaimer = createMemoryReclaimer({ addon: loaded.addon });
+    const result = reclaimer.reclaim('settled');
+    reclaimer.close();
+    const after = getHeapStatistics().used_heap_size;
+    assert.ok(before - after > 10 * 1048576, `the heap's used size fell by ${((before - after) / 1048576).toFixed(1)} MiB (from ${(before / 1048576).toFixed(1)})`);
+    assert.equal(result.v8, true);
+    assert.equal(typeof result.trimmed, 'boolean');
+    assert.equal(result.cause, 'settled');
+    assert.ok(result.rssBefore > 0 && result.rssAfter > 0 && result.ms >= 0);
+  });
+
+  test('a missing, foreign or unloadable addon is `unavailable`, naming the file and why; nothing throws', async () => {
+    await withTempDir(async (dir) => {
+      const missing = join(dir, 'none.node');
+      assert.deepEqual(loadMemoryAddon(missing), { unavailable: `${missing} was not built (no C compiler at build time?)` });
+      const notElf = join(dir, 'text.node');
+      writeFileSync(notElf, 'not a shared object\n');
+      const bad = loadMemoryAddon(notElf);
+      assert.ok('unavailable' in bad && bad.unavailable.startsWith(`${notElf} does not load: `), JSON.stringify(bad));
+      const foreign = join(dir, 'foreign.cjs');
+      writeFileSync(foreign, 'module.exports = { lowMemory() { return true; } };\n');
+      assert.deepEqual(loadMemoryAddon(foreign), { unavailable: `${foreign} has no lowMemoryAvailable(): not fleetd's memory addon, or an older one` });
+    });
+  });
+});
+
+describe('when the reclaimer runs', () => {
+  test('a burst of activity gives one reclaim, quietMs after its last event', () => {
+    const time = manualTime();
+    const { addon, calls } = countingAddon();
+    const results: ReclaimResult[] = [];
+    const r = createMemoryReclaimer({ addon, quietMs: 10_000, everyMs: 300_000, rss: () => 1, onReclaim: (x) => results.push(x), ...time });
+    for (let i = 0; i < 50; i++) {
+      r.activity();
+      time.advance(100);
+    }
+    // the last event was at 4.9 s
+    time.advance(14_899 - 5_000);
+    assert.equal(calls.lowMemory, 0, 'not before the burst has been quiet for quietMs');
+    time.advance(1);
+    assert.equal(calls.lowMemory, 1);
+    assert.equal(calls.mallocTrim, 1);
+    assert.deepEqual(results.map((x) => [x.cause, time.now()]), [['settled', 14_900]]);
+    time.advance(60_000);
+    assert.equal(calls.lowMemory, 1, 'nothing more while nothing happens, until the periodic one');
+    assert.equal(time.pending(), 1, 'one timer: the periodic reclaim');
+    r.close();
+    assert.equal(time.pending(), 0, 'close leaves no timer');
+    time.advance(1_000_000);
+    assert.equal(calls.lowMemory, 1, 'none after close');
+  });
+
+  test('a quiet fleet is reclaimed every everyMs; one that is never quiet too', () => {
+    const time = manualTime();
+    const { addon, calls } = countingAddon();
+    const causes: string[] = [];
+    const r = createMemoryReclaimer({ addon, quietMs: 10_000, everyMs: 300_000, rss: () => 1, onReclaim: (x) => causes.push(x.cause), ...time });
+    time.advance(900_000);
+    assert.deepEqual(causes, ['periodic', 'periodic', 'periodic'], 'at 5, 10 and 15 minutes');
+    // an event every 2 s for 12 minutes (an agent in a crash loop): never quiet for 10 s
+    for (let i = 0; i < 360; i++) {
+      r.activity();
+      time.advance(2_000);
+    }
+    assert.equal(calls.lowMemory, 5, 'two more, 5 minutes apart, in the 12 busy minutes');
+    assert.deepEqual(causes.slice(3), ['periodic', 'periodic']);
+    time.advance(10_000);
+    assert.deepEqual(causes.slice(5), ['settled'], 'and one once it went quiet');
+    r.close();
+  });
+
+  test('reclaim() by hand runs at once and restarts the periodic wait; activity after close does nothing', () => {
+    const time = manualTime();
+    const { addon, calls } = countingAddon();
+    const r = createMemoryReclaimer({ addon, quietMs: 10_000, everyMs: 300_000, rss: () => 1, ...time });
+    time.advance(200_000);
+    r.reclaim('periodic');
+    assert.equal(calls.lowMemory, 1);
+    time.advance(299_999);
+    assert.equal(calls.lowMemory, 1, 'the next periodic one is everyMs after the hand-made one');
+    time.advance(1);
+    assert.equal(calls.lowMemory, 2);
+    r.close();
+    r.activity();
+    time.advance(1_000_000);
+    assert.equal(calls.lowMemory, 2);
+    assert.equal(time.pending(), 0);
+  });
+});
