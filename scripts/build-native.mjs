@@ -6,9 +6,8 @@
 //
 // Also the memory addon (src/daemon/native/memory-reclaim.c, a Node-API addon: dist/native/
 // fleetd-memory.node, .test-build/src/native/ for the tests), with which fleetd gives memory
-// back once its fleet settles (src/daemon/memory-reclaim.ts). It is optional: without a
-// compiler, or where it does not compile (malloc_trim is glibc's), the build warns and fleetd
-// runs without it.
+// back once its fleet settles (src/daemon/memory-reclaim.ts). Without a compiler the build warns
+// and fleetd runs without it (and says so in its log); a compile error is an error, as for the shim.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -47,8 +46,8 @@ export function buildNativeShim(out) {
 
 /**
  * Builds the memory addon into `out` (written beside it, then renamed); returns false, with a
- * warning, when there is no compiler or it does not compile here (fleetd runs without it and says
- * so in its log at start).
+ * warning, when there is no compiler (fleetd runs without it and says so in its log at start).
+ * Throws when the compile fails.
  */
 export function buildMemoryAddon(out) {
   const { cc, ccArgs, why } = compiler();
@@ -59,11 +58,10 @@ export function buildMemoryAddon(out) {
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   const source = join(root, 'src', 'daemon', 'native', 'memory-reclaim.c');
-  const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', tmp, source, '-ldl'], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', tmp, source, '-ldl'], { stdio: 'inherit' });
   if (run.status !== 0) {
     rmSync(tmp, { force: true });
-    console.warn(`build: the memory addon does not compile here (${[cc, ...ccArgs].join(' ')} exited ${run.status ?? run.signal}: ${run.stderr.trim().split('\n').slice(0, 3).join(' / ')}); fleetd runs without it`);
-    return false;
+    throw new Error(`build: compiling the memory addon failed (${[cc, ...ccArgs].join(' ')} ${run.error ? `failed: ${run.error.code ?? run.error.message}` : `exited ${run.status ?? run.signal}`})`);
   }
   renameSync(tmp, out);
   return true;

@@ -61,8 +61,8 @@ describe('when the reclaimer runs', () => {
   test('a burst of activity gives one reclaim, quietMs after its last event', () => {
     const time = manualTime();
     const { addon, calls } = countingAddon();
-    const results: ReclaimResult[] = [];
-    const r = createMemoryReclaimer({ addon, quietMs: 10_000, everyMs: 300_000, rss: () => 1, onReclaim: (x) => results.push(x), ...time });
+    const results: Array<[ReclaimResult['cause'], number]> = [];
+    const r = createMemoryReclaimer({ addon, quietMs: 10_000, everyMs: 300_000, rss: () => 1, onReclaim: (x) => results.push([x.cause, time.now()]), ...time });
     for (let i = 0; i < 50; i++) {
       r.activity();
       time.advance(100);
@@ -73,7 +73,7 @@ describe('when the reclaimer runs', () => {
     time.advance(1);
     assert.equal(calls.lowMemory, 1);
     assert.equal(calls.mallocTrim, 1);
-    assert.deepEqual(results.map((x) => [x.cause, time.now()]), [['settled', 14_900]]);
+    assert.deepEqual(results, [['settled', 14_900]], 'when it ran');
     time.advance(60_000);
     assert.equal(calls.lowMemory, 1, 'nothing more while nothing happens, until the periodic one');
     assert.equal(time.pending(), 1, 'one timer: the periodic reclaim');
@@ -100,6 +100,46 @@ describe('when the reclaimer runs', () => {
     time.advance(10_000);
     assert.deepEqual(causes.slice(5), ['settled'], 'and one once it went quiet');
     r.close();
+  });
+
+  test('bursts closer than minGapMs to the last reclaim wait for it: one flapping agent costs one reclaim a minute', () => {
+    const time = manualTime();
+    const { addon } = countingAddon();
+    const at: Array<[string, number]> = [];
+    const r = createMemoryReclaimer({ addon, quietMs: 10_000, minGapMs: 60_000, everyMs: 300_000, rss: () => 1, onReclaim: (x) => at.push([x.cause, time.now()]), ...time });
+    r.activity(); // t = 0: the first reclaim has no gap to keep
+    time.advance(10_000);
+    assert.deepEqual(at, [['settled', 10_000]]);
+    // an event every 12 s (restart, backoff, restart...): quiet for 10 s each time
+    for (let i = 0; i < 10; i++) {
+      r.activity();
+      time.advance(12_000);
+    }
+    // events at 10, 22, ..., 118 s: reclaims a minute apart, not 10 s after each event; the
+    // last one (at 130 s) also covers the last event (118 s)
+    assert.deepEqual(at, [['settled', 10_000], ['settled', 70_000], ['settled', 130_000]]);
+    time.advance(120_000);
+    assert.equal(at.length, 3, 'nothing more while quiet, until the periodic one');
+    r.close();
+  });
+
+  test('a reclaim that throws is reported and the timer goes on; bad durations are refused', () => {
+    const time = manualTime();
+    let calls = 0;
+    const errors: unknown[] = [];
+    const addon: MemoryAddon = { lowMemory: () => (calls++, true), lowMemoryAvailable: () => true, mallocTrim: () => true };
+    const r = createMemoryReclaimer({ addon, quietMs: 10_000, everyMs: 300_000, rss: () => 1, onReclaim: () => { throw new Error('logger broke'); }, onError: (e) => errors.push(e), ...time });
+    time.advance(300_000);
+    assert.equal(calls, 1);
+    assert.deepEqual(errors.map((e) => (e as Error).message), ['logger broke']);
+    time.advance(300_000);
+    assert.equal(calls, 2, 'the periodic reclaim still runs after a failed one');
+    assert.equal(time.pending(), 1);
+    r.close();
+    for (const [key, value] of [['quietMs', 0], ['everyMs', -5], ['minGapMs', Number.NaN], ['everyMs', Infinity], ['quietMs', 2 ** 31]] as const) {
+      assert.throws(() => createMemoryReclaimer({ addon, [key]: value, ...time }), { name: 'RangeError', message: `memory reclaimer: ${key} must be a positive number of ms up to 2^31 - 1, not ${value}` });
+    }
+    assert.equal(time.pending(), 0, 'a refused reclaimer armed nothing');
   });
 
   test('reclaim() by hand runs at once and restarts the periodic wait; activity after close does nothing', () => {

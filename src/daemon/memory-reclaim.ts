@@ -7,10 +7,12 @@
 // freed pages inside its arenas only when asked (malloc_trim).
 //
 // So fleetd asks, through its memory addon (src/daemon/native/memory-reclaim.c): once no event
-// has been published for QUIET_MS (the burst is over), and at least every EVERY_MS while quiet
-// (V8's heap regrows between collections). Each reclaim is one synchronous call of ~25-35 ms at
-// 200 agents (V8 collects all it can and compacts), rare enough to cost nothing measurable
-// (docs/overhead.md). Without the addon (no C compiler at build time) fleetd runs as before and
+// has been published for RECLAIM_QUIET_MS (the burst is over; at most one such reclaim per
+// RECLAIM_MIN_GAP_MS, so an agent that flaps costs little), and at least every RECLAIM_EVERY_MS
+// (V8's heap regrows between collections; a fleet never quiet, e.g. a crash loop, is reclaimed
+// too). At 200 agents one reclaim holds the thread 25-35 ms and costs ~60 ms of CPU in all (V8
+// collects several times and drops bytecode not in use, which is compiled again when next run):
+// docs/overhead.md. Without the addon (no C compiler at build time) fleetd runs as before and
 // says so once in its log.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +44,9 @@ export function loadMemoryAddon(path: string = MEMORY_ADDON_PATH): MemoryAddonLo
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND') return { unavailable: `${path} was not built (no C compiler at build time?)` };
-    return { unavailable: `${path} does not load: ${(err as Error).message.split('\n')[0]}` };
+    // the loader's first line (dlopen's names the file itself: not twice)
+    const first = (err as Error).message.split('\n')[0] ?? '';
+    return { unavailable: `${path} does not load: ${first.startsWith(`${path}: `) ? first.slice(path.length + 2) : first}` };
   }
   for (const name of ['lowMemory', 'lowMemoryAvailable', 'mallocTrim'] as const) {
     if (typeof addon[name] !== 'function') return { unavailable: `${path} has no ${name}(): not fleetd's memory addon, or an older one` };
@@ -50,7 +54,7 @@ export function loadMemoryAddon(path: string = MEMORY_ADDON_PATH): MemoryAddonLo
   return { addon: addon as MemoryAddon };
 }
 
-/** One reclaim's outcome: resident set before and after (bytes), how long it held the thread (ms). */
+/** One reclaim's outcome: resident set before and after (bytes), how long it held the thread (ms, wall clock). */
 export interface ReclaimResult {
   rssBefore: number;
   rssAfter: number;
@@ -64,20 +68,37 @@ export interface ReclaimResult {
 
 /** No event for this long (ms) and a burst counts as over. */
 export const RECLAIM_QUIET_MS = 10_000;
+/** A reclaim after a burst comes at least this long (ms) after the one before. */
+export const RECLAIM_MIN_GAP_MS = 60_000;
 /** At least one reclaim this often (ms), quiet or not. */
 export const RECLAIM_EVERY_MS = 5 * 60_000;
 
-/** Dependencies of createMemoryReclaimer (real timers, clock and RSS by default). */
+/** Dependencies of createMemoryReclaimer (real timers, clock and RSS by default). Durations are ms, positive, at most 2^31 - 1 (a timer's range); else a RangeError. */
 export interface MemoryReclaimerOptions {
   addon: MemoryAddon;
   /** Called after each reclaim (fleetd logs it at debug). */
   onReclaim?: (result: ReclaimResult) => void;
+  /** A reclaim the timer ran threw (the addon, or onReclaim): fleetd logs it; the timer goes on. */
+  onError?: (err: unknown) => void;
+  /** Default RECLAIM_QUIET_MS. */
   quietMs?: number;
+  /** Default RECLAIM_MIN_GAP_MS. */
+  minGapMs?: number;
+  /** Default RECLAIM_EVERY_MS. */
   everyMs?: number;
+  /** A monotonic clock in ms (default performance.now). */
   now?: () => number;
+  /** The process's resident set in bytes (default process.memoryUsage.rss). */
   rss?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (handle: unknown) => void;
+}
+
+/** A duration option, checked: a non-finite, non-positive or too long one would spin a timer. */
+function duration(name: string, value: number | undefined, fallback: number): number {
+  const ms = value ?? fallback;
+  if (!Number.isFinite(ms) || ms <= 0 || ms > 2 ** 31 - 1) throw new RangeError(`memory reclaimer: ${name} must be a positive number of ms up to 2^31 - 1, not ${ms}`);
+  return ms;
 }
 
 /** The reclaimer: `activity()` at each event (cheap: a number set), `close()` at shutdown. */
@@ -89,25 +110,29 @@ export interface MemoryReclaimer {
 }
 
 /**
- * Creates the reclaimer and arms its timer: a reclaim runs QUIET_MS after the last activity,
- * and EVERY_MS after the last reclaim whatever happens (a fleet that never goes quiet, e.g. an
- * agent in a crash loop, is still reclaimed). One unref'd timer at a time; activity only moves a
- * deadline, the timer re-arms itself when it fires early.
+ * Creates the reclaimer and arms its timer: a reclaim runs quietMs after the last activity (but
+ * not sooner than minGapMs after the reclaim before), and everyMs after the last reclaim (or the
+ * creation) whatever happens: a fleet that never goes quiet, e.g. an agent in a crash loop, is
+ * still reclaimed. One unref'd timer at a time; activity only moves a deadline, the timer re-arms
+ * itself when it fires early. Throws a RangeError for a bad duration (see MemoryReclaimerOptions).
  */
 export function createMemoryReclaimer(o: MemoryReclaimerOptions): MemoryReclaimer {
-  const quietMs = o.quietMs ?? RECLAIM_QUIET_MS;
-  const everyMs = o.everyMs ?? RECLAIM_EVERY_MS;
+  const quietMs = duration('quietMs', o.quietMs, RECLAIM_QUIET_MS);
+  const minGapMs = duration('minGapMs', o.minGapMs, RECLAIM_MIN_GAP_MS);
+  const everyMs = duration('everyMs', o.everyMs, RECLAIM_EVERY_MS);
   const now = o.now ?? (() => performance.now());
   const rss = o.rss ?? (() => process.memoryUsage.rss());
   const setTimer = o.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
   const clearTimer = o.clearTimer ?? ((h: unknown) => clearTimeout(h as NodeJS.Timeout));
-  let lastReclaim = now();
+  const created = now();
+  let lastReclaim: number | undefined;
   let lastActivity: number | undefined; // since the last reclaim
   let timer: unknown;
   let armedFor = Infinity;
   let closed = false;
 
-  const due = () => Math.min(lastActivity === undefined ? Infinity : lastActivity + quietMs, lastReclaim + everyMs);
+  const settledAt = () => (lastActivity === undefined ? Infinity : Math.max(lastActivity + quietMs, lastReclaim === undefined ? -Infinity : lastReclaim + minGapMs));
+  const due = () => Math.min(settledAt(), (lastReclaim ?? created) + everyMs);
 
   function arm(): void {
     if (closed) return;
@@ -122,8 +147,13 @@ export function createMemoryReclaimer(o: MemoryReclaimerOptions): MemoryReclaime
     timer = undefined;
     armedFor = Infinity;
     if (closed) return;
-    if (now() >= due()) reclaim(lastActivity !== undefined && now() >= lastActivity + quietMs ? 'settled' : 'periodic');
-    arm();
+    try {
+      if (now() >= due()) reclaim(now() >= settledAt() ? 'settled' : 'periodic');
+    } catch (err) {
+      o.onError?.(err);
+    } finally {
+      arm();
+    }
   }
 
   function reclaim(cause: ReclaimResult['cause']): ReclaimResult {

@@ -232,7 +232,14 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   });
   // memory given back once a burst is over and every few minutes (memory-reclaim.ts)
   const memory = loadMemoryAddon();
-  const reclaimer = 'addon' in memory ? createMemoryReclaimer({ addon: memory.addon, onReclaim: (r) => log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms: +r.ms.toFixed(1), v8: r.v8, trimmed: r.trimmed }, 'memory given back') }) : undefined;
+  const reclaimer =
+    'addon' in memory
+      ? createMemoryReclaimer({
+          addon: memory.addon,
+          onReclaim: (r) => log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms: +r.ms.toFixed(1), v8: r.v8, trimmed: r.trimmed }, 'memory given back'),
+          onError: (err) => log.warn({ err: toFleetError(err).message }, 'memory reclaim failed; fleetd runs on'),
+        })
+      : undefined;
   if ('unavailable' in memory) log.info({ reason: memory.unavailable }, 'memory addon unavailable: fleetd gives memory back only as V8 decides');
   if (reclaimer) events.subscribe(() => reclaimer.activity());
   events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
