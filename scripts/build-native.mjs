@@ -25,44 +25,40 @@ function compiler() {
   return { why };
 }
 
-/** Builds the shim into `out` (written beside it, then renamed); returns false when no compiler is there. Throws when the compile fails. */
-export function buildNativeShim(out) {
+/**
+ * Compiles `sources` (C11, warning-free under -Werror) with `flags` into `out`: written beside
+ * it, then renamed, so `out` is never half written. Returns false, after warning `<why>; <absent>`,
+ * when there is no compiler; throws `compiling <what> failed (...)` when the compile fails (the
+ * compiler's own words are on stderr), leaving nothing.
+ */
+function compileInto(out, what, absent, sources, flags, libs) {
   const { cc, ccArgs, why } = compiler();
   if (why) {
-    console.warn(`build: ${why}; the native shim is not built and fleetd will run the Node shim (dist/shim/main.js)`);
+    console.warn(`build: ${why}; ${absent}`);
     return false;
   }
-  const files = readdirSync(sources).filter((f) => f.endsWith('.c')).map((f) => join(sources, f));
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, ...files, '-lm'], { stdio: 'inherit' });
+  const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', ...flags, '-o', tmp, ...sources, ...libs], { stdio: 'inherit' });
   if (run.status !== 0) {
     rmSync(tmp, { force: true });
-    throw new Error(`build: compiling the native shim failed (${[cc, ...ccArgs].join(' ')} exited ${run.status ?? run.signal})`);
+    throw new Error(`build: compiling ${what} failed (${[cc, ...ccArgs].join(' ')} ${run.error ? `failed: ${run.error.code ?? run.error.message}` : `exited ${run.status ?? run.signal}`})`);
   }
   renameSync(tmp, out);
   return true;
 }
 
+/** Builds the shim into `out`; returns false when no compiler is there. Throws when the compile fails. */
+export function buildNativeShim(out) {
+  const files = readdirSync(sources).filter((f) => f.endsWith('.c')).map((f) => join(sources, f));
+  return compileInto(out, 'the native shim', 'the native shim is not built and fleetd will run the Node shim (dist/shim/main.js)', files, [], ['-lm']);
+}
+
 /**
- * Builds the memory addon into `out` (written beside it, then renamed); returns false, with a
- * warning, when there is no compiler (fleetd runs without it and says so in its log at start).
- * Throws when the compile fails.
+ * Builds the memory addon into `out`; returns false, with a warning, when there is no compiler
+ * (fleetd runs without it and says so in its log at start). Throws when the compile fails.
  */
 export function buildMemoryAddon(out) {
-  const { cc, ccArgs, why } = compiler();
-  if (why) {
-    console.warn(`build: ${why}; the memory addon is not built (fleetd gives memory back only as V8 decides)`);
-    return false;
-  }
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
   const source = join(root, 'src', 'daemon', 'native', 'memory-reclaim.c');
-  const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', tmp, source, '-ldl'], { stdio: 'inherit' });
-  if (run.status !== 0) {
-    rmSync(tmp, { force: true });
-    throw new Error(`build: compiling the memory addon failed (${[cc, ...ccArgs].join(' ')} ${run.error ? `failed: ${run.error.code ?? run.error.message}` : `exited ${run.status ?? run.signal}`})`);
-  }
-  renameSync(tmp, out);
-  return true;
+  return compileInto(out, 'the memory addon', 'the memory addon is not built (fleetd gives memory back only as V8 decides)', [source], ['-shared', '-fPIC'], ['-ldl']);
 }

@@ -25,7 +25,7 @@ describe('the memory addon as built', () => {
   test('loads from where the build puts it, and a reclaim collects garbage V8 still holds, on this thread', () => {
     const loaded = loadMemoryAddon();
     assert.ok('addon' in loaded, `the test build has the addon at ${MEMORY_ADDON_PATH}: ${'unavailable' in loaded ? loaded.unavailable : ''}`);
-    assert.equal(loaded.addon.lowMemoryAvailable(), true, 'this node exports node::LowMemoryNotification');
+    assert.equal(loaded.addon.lowMemoryAvailable(), true, 'this node exports v8::Isolate::TryGetCurrent and LowMemoryNotification');
     // ~24 MB of small objects, then dropped: unreachable, but not collected until a full collection
     let garbage: Array<{ i: number; s: string }> | null = Array.from({ length: 300_000 }, (_, i) => ({ i, s: `item ${i}` }));
     assert.equal(garbage.length, 300_000);

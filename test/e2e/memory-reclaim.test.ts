@@ -14,7 +14,7 @@ test('once the start has settled, fleetd gives memory back and logs it (debug): 
     );
     const entry = JSON.parse(line);
     assert.equal(entry.cause, 'settled');
-    assert.equal(entry.v8, true, 'this node has node::LowMemoryNotification');
+    assert.equal(entry.v8, true, 'this node exports v8::Isolate::LowMemoryNotification');
     assert.equal(typeof entry.trimmed, 'boolean');
     for (const key of ['rssBeforeMiB', 'rssAfterMiB']) assert.ok(typeof entry[key] === 'number' && entry[key] > 0, `${key}: ${entry[key]}`);
     assert.ok(typeof entry.ms === 'number' && entry.ms >= 0, `ms: ${entry.ms}`);
