@@ -6,6 +6,11 @@
 // folder). A fleetd or fleetctl started from this checkout during a build loads the old
 // modules or the new ones, never a missing one. A failed compile changes nothing.
 //
+// The native shim and the memory addon need a C compiler (scripts/build-native.mjs): CC set
+// to something that does not run fails the build at once, before tsc; CC unset and no `cc`
+// builds without them, with a warning. An expected failure (that CC, a failed compile, tsc's
+// errors) ends the build with one line on stderr and exit 1 (runBuild).
+//
 // fleetctl runs from one bundled file, dist/fleetctl.cjs (bin/fleetctl.js runs it with a V8
 // code cache, dist/fleetctl.cjs.cache: src/cli/code-cache.ts), made by esbuild from the
 // compiled dist/cli/main.js: a CLI that loads ~70 modules of its own and ~100 of zod and
@@ -28,7 +33,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, st
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildMemoryAddon, buildNativeShim } from './build-native.mjs';
+import { buildMemoryAddon, buildNativeShim, BuildError, findCompiler, runBuild } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -112,22 +117,26 @@ function movesLast(file) {
   return file === join('fleetd', 'main.js') || file === 'fleetctl.cjs' || file === 'fleetctl.cjs.cache' ? 1 : 0;
 }
 
-const staging = mkdtempSync(join(root, '.dist-build-'));
-try {
-  const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', staging], { stdio: 'inherit' });
-  if (run.status !== 0) process.exit(run.status ?? 1);
-  await bundleFleetctl(staging, dist);
-  await bundleFleetd(staging);
-  // The native shim is built into the same staging folder: it replaces the old one atomically too.
-  buildNativeShim(join(staging, 'shim', 'fleetd-shim'));
-  buildMemoryAddon(join(staging, 'native', 'fleetd-memory.node'));
-  const built = files(staging).sort((a, b) => movesLast(a) - movesLast(b));
-  for (const file of built) {
-    mkdirSync(dirname(join(dist, file)), { recursive: true });
-    renameSync(join(staging, file), join(dist, file));
+await runBuild(async () => {
+  // first, so that a CC that does not run fails the build before anything is compiled
+  const compiler = findCompiler();
+  const staging = mkdtempSync(join(root, '.dist-build-'));
+  try {
+    const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', staging], { stdio: 'inherit' });
+    if (run.status !== 0) throw new BuildError(`build: tsc failed (exit ${run.status ?? run.signal}); its errors are above`);
+    await bundleFleetctl(staging, dist);
+    await bundleFleetd(staging);
+    // The native shim is built into the same staging folder: it replaces the old one atomically too.
+    buildNativeShim(join(staging, 'shim', 'fleetd-shim'), compiler);
+    buildMemoryAddon(join(staging, 'native', 'fleetd-memory.node'), compiler);
+    const built = files(staging).sort((a, b) => movesLast(a) - movesLast(b));
+    for (const file of built) {
+      mkdirSync(dirname(join(dist, file)), { recursive: true });
+      renameSync(join(staging, file), join(dist, file));
+    }
+    const keep = new Set(built);
+    for (const file of files(dist)) if (!keep.has(file)) rmSync(join(dist, file), { force: true });
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
-  const keep = new Set(built);
-  for (const file of files(dist)) if (!keep.has(file)) rmSync(join(dist, file), { force: true });
-} finally {
-  rmSync(staging, { recursive: true, force: true });
-}
+});
