@@ -82,7 +82,13 @@ async function trial(name, n) {
     log(`${tag}: all running after ${sec(row.startMs)} s, daemon RSS ${mib(row.rssRunning)} MiB`);
 
     // Idle: a settle period, then the daemon's CPU over the window (and its helpers': fleetd's per-agent shims).
+    // The settle period's own CPU is a row too: what a daemon does once its start is over
+    // (fleetd gives memory back there, 2 s after its fleet settles) is not hidden by the window.
+    const s0 = runSeconds(pid);
+    const settleStart = performance.now();
     await sleep(Math.min(10_000, idleMs / 4));
+    row.settleCpuMs = (runSeconds(pid) - s0) * 1000;
+    row.settleMs = performance.now() - settleStart;
     const helpers = d.helperPids ? d.helperPids() : [];
     const helperCpu = () => helpers.reduce((sum, p) => sum + (runSeconds(p) ?? 0), 0);
     // scheduler run time (schedstat), as for the shims: utime+stime is charged by ticks, and a daemon idling in short bursts is sampled, not measured
@@ -209,7 +215,7 @@ for (const n of sizes) {
       target: runs[0].target,
       n,
       load: runs.map((r) => r.load).join(', '),
-      ...Object.fromEntries(['startMs', 'rssRunning', 'rssIdle', 'idleCpu', 'statusCli', 'statusRaw', 'killMs', 'killAnswerMs', 'stopMs', 'stopCmdMs', 'restartMs', 'shutdownMs', 'soakCpu'].map((k) => [k, pick(k)])),
+      ...Object.fromEntries(['startMs', 'rssRunning', 'settleCpuMs', 'settleMs', 'rssIdle', 'idleCpu', 'statusCli', 'statusRaw', 'killMs', 'killAnswerMs', 'stopMs', 'stopCmdMs', 'restartMs', 'shutdownMs', 'soakCpu'].map((k) => [k, pick(k)])),
       stopHow: runs[0].stopHow,
       soak: runs[0].soak,
       helpers: runs[0].helpers,
@@ -236,6 +242,7 @@ lines.push('| row | ' + rows.map((r) => `${r.target}, N = ${r.n}`).join(' | ') +
 lines.push('| --- | ' + rows.map(() => '---').join(' | ') + ' |');
 const add = (label, f) => lines.push(`| ${label} | ${rows.map((r) => f(r) ?? '-').join(' | ')} |`);
 add('host load (1-min) before each trial', (r) => r.load);
+add('the daemon\'s CPU in the settle period after all running (scheduler run time; fleetd gives memory back in it)', (r) => (r.settleCpuMs == null ? null : `${r.settleCpuMs.toFixed(0)} ms in ${sec(r.settleMs ?? 10_000)} s`));
 add('idle CPU of the daemon (scheduler run time)', (r) => `${r.idleCpu.toFixed(2)} %`);
 add('daemon RSS, all running / after idle', (r) => `${mib(r.rssRunning)} / ${mib(r.rssIdle)} MiB`);
 add('start all until status shows N running', (r) => `${sec(r.startMs)} s`);

@@ -21,3 +21,12 @@ test('bin/fleetd.js runs through its own first line (env -S node FLAGS): its fla
     assert.equal(check.exitCode, 0, `${flag}: ${check.stderr}`);
   }
 });
+
+test('fleetd start with a log level that is not one says which and where, exit 2, before it reads the manifest', async () => {
+  const flag = await execa(FLEETD_BIN, ['start', '--manifest', '/nonexistent/fleets.json5', '--log-level', 'bogus'], { reject: false, env: { NODE_OPTIONS: '' } });
+  assert.equal(flag.exitCode, 2, flag.stderr);
+  assert.equal(flag.stderr.trim(), 'fleetd: --log-level must be one of trace, debug, info, warn, error, fatal, silent, not "bogus"');
+  const env = await execa(FLEETD_BIN, ['start', '--manifest', '/nonexistent/fleets.json5'], { reject: false, env: { NODE_OPTIONS: '', FLEETD_LOG_LEVEL: 'loud' } });
+  assert.equal(env.exitCode, 2, env.stderr);
+  assert.equal(env.stderr.trim(), 'fleetd: FLEETD_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, not "loud"');
+});

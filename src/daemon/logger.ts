@@ -4,6 +4,7 @@
 // last line of defence; code never passes a token to the logger in the first place.
 // Lines go through a LogOutput, which never throws or blocks (log-output.ts).
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { FleetError } from '../errors.js';
 import { cachedMatcher, redactText, type SecretMatcher } from '../supervise/redact.js';
 import { openLogOutput, type LogOutput } from './log-output.js';
 
@@ -58,6 +59,20 @@ export function secretMatcher(secrets: () => readonly string[]): () => SecretMat
   return cachedMatcher(secrets, withJsonForm);
 }
 
+/** The levels fleetd's log takes (pino's), most verbose first; `silent` logs nothing. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/**
+ * The log level: `flag` (`--log-level`), else FLEETD_LOG_LEVEL from `env`, else info. Throws a
+ * USAGE FleetError naming where a level that is not one of LOG_LEVELS came from (pino's own
+ * words for it, "default level:x must be included in custom levels", name neither).
+ */
+export function resolveLogLevel(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const [level, from] = flag !== undefined ? [flag, '--log-level'] : env.FLEETD_LOG_LEVEL ? [env.FLEETD_LOG_LEVEL, 'FLEETD_LOG_LEVEL'] : ['info', 'the default'];
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new FleetError('USAGE', `${from} must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`);
+  return level;
+}
+
 /** Creates fleetd's root logger; children carry `{ agent }`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.destination ?? process.stdout;
@@ -70,7 +85,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     : { write: (line: string) => output.write(scrub(line)) };
   return pino(
     {
-      level: options.level ?? process.env.FLEETD_LOG_LEVEL ?? 'info',
+      level: options.level ?? resolveLogLevel(undefined),
       base: null, // the journal records fleetd's pid; `pid` in a line is always a gateway's
       redact: { paths: REDACT_PATHS, censor: '<redacted>' },
     },

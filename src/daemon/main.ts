@@ -64,20 +64,23 @@ program
   .requiredOption('-m, --manifest <file>', 'fleet manifest (JSON5)')
   .option('--state-dir <dir>', 'override the manifest stateDir')
   .option('--socket <path>', 'override the manifest socket path')
-  .option('--log-level <level>', 'pino level: trace, debug, info, warn, error', 'info')
+  .option('--log-level <level>', 'pino level: trace, debug, info, warn, error (default: FLEETD_LOG_LEVEL from the environment, else info)')
   .option('--pretty', 'human-readable log lines even when stdout is not a terminal')
-  .action(async (opts: { manifest: string; stateDir?: string; socket?: string; logLevel: string; pretty?: boolean }) => {
+  .option('--no-memory-reclaim', 'do not give memory back once the fleet settles (fleetd then shrinks only as V8 decides; status --json says memoryReclaim "off")')
+  .action(async (opts: { manifest: string; stateDir?: string; socket?: string; logLevel?: string; pretty?: boolean; memoryReclaim: boolean }) => {
     try {
       // Never let a umask make what fleetd or its children create writable by others (under
       // umask 000 npm would leave a runtime's code world-writable): at least 022. fleetd's own
       // folders and files get explicit modes (0700/0600) anyway.
       process.umask(process.umask() | 0o022);
       const overrides = { stateDir: opts.stateDir, socket: opts.socket };
+      const { resolveLogLevel } = await import('./logger.js');
+      const logLevel = resolveLogLevel(opts.logLevel);
       const manifest = await loadManifest(opts.manifest, overrides);
       // Stopped before anything was started: nothing to undo.
       if (signals.pendingStop()) process.exit(0);
       const { runDaemon } = await import('./run.js');
-      const code = await runDaemon(manifest, { logLevel: opts.logLevel, pretty: opts.pretty, overrides, signals });
+      const code = await runDaemon(manifest, { logLevel, pretty: opts.pretty, overrides, signals, memoryReclaim: opts.memoryReclaim });
       process.exit(code);
     } catch (err) {
       fail(err);

@@ -3,12 +3,13 @@
 // and when the reclaimer runs, on a manual clock (nothing sleeps).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { manualTime } from '../../test/support/manual-time.js';
 import { withTempDir } from '../util/temp-dir.js';
-import { createMemoryReclaimer, loadMemoryAddon, MEMORY_ADDON_PATH, type MemoryAddon, type ReclaimResult } from './memory-reclaim.js';
+import { waitFor } from '../util/wait-for.js';
+import { createMemoryReclaimer, loadMemoryAddon, MEMORY_ADDON_PATH, watchV8Collections, type MemoryAddon, type ReclaimResult } from './memory-reclaim.js';
 
 /** An addon that counts its calls. */
 function countingAddon() {
@@ -45,11 +46,23 @@ describe('the memory addon as built', () => {
   test('a missing, foreign or unloadable addon is `unavailable`, naming the file and why; nothing throws', async () => {
     await withTempDir(async (dir) => {
       const missing = join(dir, 'none.node');
-      assert.deepEqual(loadMemoryAddon(missing), { unavailable: `${missing} was not built (no C compiler at build time?)` });
+      assert.deepEqual(loadMemoryAddon(missing), { unavailable: `${missing} is missing: not built (no C compiler at build time?)` });
+      const folder = join(dir, 'folder.node');
+      mkdirSync(folder);
+      assert.deepEqual(loadMemoryAddon(folder), { unavailable: `${folder} is not a file but a directory` });
       const notElf = join(dir, 'text.node');
       writeFileSync(notElf, 'not a shared object\n');
       const bad = loadMemoryAddon(notElf);
       assert.ok('unavailable' in bad && bad.unavailable.startsWith(`${notElf} does not load: `), JSON.stringify(bad));
+      assert.equal(bad.unavailable.split(notElf).length, 2, `the path once: ${bad.unavailable}`);
+      // a real shared object that is no Node addon (this node's own libm): node names it in quotes too
+      const libm = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.split(/\s+/)[5] ?? '').find((f) => /\/libm[.-]/.test(f));
+      assert.ok(libm, 'node maps libm');
+      const notAddon = join(dir, 'libm.node');
+      copyFileSync(libm, notAddon);
+      const foreignSo = loadMemoryAddon(notAddon);
+      assert.ok('unavailable' in foreignSo && foreignSo.unavailable.startsWith(`${notAddon} does not load: `), JSON.stringify(foreignSo));
+      assert.equal(foreignSo.unavailable.split(notAddon).length, 2, `the path once: ${foreignSo.unavailable}`);
       const foreign = join(dir, 'foreign.cjs');
       writeFileSync(foreign, 'module.exports = { lowMemory() { return true; } };\n');
       assert.deepEqual(loadMemoryAddon(foreign), { unavailable: `${foreign} has no lowMemoryAvailable(): not fleetd's memory addon, or an older one` });
@@ -121,6 +134,80 @@ describe('when the reclaimer runs', () => {
     time.advance(120_000);
     assert.equal(at.length, 3, 'nothing more while quiet, until the periodic one');
     r.close();
+  });
+
+  test('a fleet still starting or stopping holds the settled reclaim back, looked at again each quietMs; the periodic one does not wait', () => {
+    const time = manualTime();
+    const { addon, calls } = countingAddon();
+    let settled = false;
+    let asked = 0;
+    const at: Array<[string, number]> = [];
+    const r = createMemoryReclaimer({ addon, quietMs: 2_000, everyMs: 300_000, settled: () => (asked++, settled), rss: () => 1, onReclaim: (x) => at.push([x.cause, time.now()]), ...time });
+    r.activity(); // t = 0: a gateway spawned; it boots for 7 s with no event
+    time.advance(7_000);
+    assert.equal(calls.lowMemory, 0, 'not while an agent is still starting');
+    assert.equal(asked, 3, 'asked at 2, 4 and 6 s');
+    settled = true; // it answers at 7 s: its state's event
+    r.activity();
+    time.advance(1_999);
+    assert.equal(calls.lowMemory, 0, 'quietMs after the last event');
+    time.advance(1);
+    assert.deepEqual(at, [['settled', 9_000]]);
+    settled = false; // a restart that never ends (stuck in stopping, say): only the periodic one
+    r.activity();
+    time.advance(300_000);
+    assert.deepEqual(at, [['settled', 9_000], ['periodic', 309_000]]);
+    assert.equal(time.pending(), 1);
+    r.close();
+  });
+
+  test("the settled reclaim waits until V8 has made no major collection for v8QuietMs, and leaves V8 alone when its memory reducer collected", () => {
+    const time = manualTime();
+    const { addon, calls } = countingAddon();
+    let lastMajor: number | undefined;
+    let lastReducer: number | undefined;
+    let closed = false;
+    const v8Collections = { lastMajorAt: () => lastMajor, lastReducerAt: () => lastReducer, close: () => void (closed = true) };
+    const results: Array<Pick<ReclaimResult, 'cause' | 'v8' | 'v8Reduced'> & { at: number }> = [];
+    const r = createMemoryReclaimer({ addon, quietMs: 2_000, v8QuietMs: 10_000, everyMs: 300_000, v8Collections, rss: () => 1, onReclaim: (x) => results.push({ cause: x.cause, v8: x.v8, v8Reduced: x.v8Reduced, at: time.now() }), ...time });
+    // a start: events until 1 s, V8's last collection of the burst at 0.5 s
+    r.activity();
+    time.advance(1_000);
+    lastMajor = 500;
+    r.activity();
+    time.advance(9_000);
+    assert.equal(calls.lowMemory + calls.mallocTrim, 0, 'quiet since 1 s, but V8 collected at 0.5 s: it may collect itself at 8.5 s');
+    // V8's memory reducer collects at 8.6 and 9.1 s (seen when the observer delivers, later)
+    lastMajor = lastReducer = 9_100;
+    time.advance(9_099);
+    assert.equal(calls.mallocTrim, 0, 'V8 collected at 9.1 s: not before 19.1 s');
+    time.advance(1);
+    assert.deepEqual(results, [{ cause: 'settled', v8: false, v8Reduced: true, at: 19_100 }], 'a trim alone: V8 had collected');
+    assert.equal(calls.lowMemory, 0);
+    // a start all again a minute later: V8's reducer does not collect (the heap grew too little)
+    time.advance(60_000);
+    r.activity();
+    lastMajor = 79_400;
+    time.advance(89_399 - 79_100);
+    assert.equal(calls.mallocTrim, 1, 'V8 collected at 79.4 s: not before 89.4 s');
+    time.advance(1);
+    assert.deepEqual(results.at(-1), { cause: 'settled', v8: true, v8Reduced: false, at: 89_400 }, 'V8 asked to collect: its reducer did not');
+    r.close();
+    assert.equal(closed, true, 'close closes the collections watch');
+  });
+
+  test('watchV8Collections sees a major collection of this process', async () => {
+    const watch = watchV8Collections();
+    try {
+      const loaded = loadMemoryAddon();
+      assert.ok('addon' in loaded);
+      const before = performance.now();
+      loaded.addon.lowMemory();
+      await waitFor(() => (watch.lastMajorAt() ?? -Infinity) >= before || undefined, { timeoutMs: 10_000, intervalMs: 10, what: 'a gc entry for the collection' });
+      assert.ok((watch.lastMajorAt() ?? 0) <= performance.now());
+    } finally {
+      watch.close();
+    }
   });
 
   test('a reclaim that throws is reported and the timer goes on; bad durations are refused', () => {

@@ -34,7 +34,9 @@ import { createUpgradeStore } from '../upgrade/store.js';
 import { call } from '../protocol/client.js';
 import { observeRunner } from './agent-events.js';
 import { createEventBus } from './events.js';
-import { createMemoryReclaimer, loadMemoryAddon } from './memory-reclaim.js';
+import { isSettled } from '../plan/agent-states.js';
+import type { MemoryReclaimView } from '../protocol/schemas.js';
+import { createMemoryReclaimer, loadMemoryAddon, MEMORY_ADDON_PATH, RECLAIM_EVERY_MS, RECLAIM_V8_QUIET_MS, type MemoryReclaimer, watchV8Collections } from './memory-reclaim.js';
 import { createSdNotifier } from './sd-notify.js';
 import { fleetStatusUpdates } from './status-updates.js';
 import { startFleetMetrics, timedProbe } from './metrics-wiring.js';
@@ -58,6 +60,7 @@ import { closeSocket, listenOnSocket, type BoundSocket } from './socket.js';
 
 /** Options of runDaemon. */
 export interface RunOptions {
+  /** pino level (default: FLEETD_LOG_LEVEL from the environment, else info: logger.ts). */
   logLevel?: string;
   pretty?: boolean;
   /** A logger to use instead of fleetd's own (tests); its lines are not counted in logDropped. */
@@ -68,6 +71,8 @@ export interface RunOptions {
   overrides?: ManifestOverrides;
   /** Signals caught since the entry point started (default: caught from now on). */
   signals?: EarlySignals;
+  /** false: no memory reclaim (`fleetd start --no-memory-reclaim`); default on when the addon loads (memory-reclaim.ts). */
+  memoryReclaim?: boolean;
 }
 
 /** How old a /proc scan `status` may show RSS from, and a metrics scrape CPU times (ms): back-to-back calls share one. */
@@ -112,7 +117,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   let secrets: () => readonly string[] = () => [];
   // one matcher for the log and the answers (logger.ts secretMatcher)
   const matcher = secretMatcher(() => secrets());
-  const log = options.logger ?? createLogger({ level: options.logLevel ?? 'info', ...(options.pretty ? { pretty: true } : {}), output, matcher });
+  const log = options.logger ?? createLogger({ level: options.logLevel, ...(options.pretty ? { pretty: true } : {}), output, matcher });
   try {
     await mkdir(manifest.stateDir, { recursive: true, mode: 0o700 });
     await chmod(manifest.stateDir, 0o700);
@@ -212,6 +217,7 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
         startSlots: fleet.startLoad(),
         logDropped: output.dropped(),
         isolation: isolation.view,
+        memoryReclaim: memoryView,
       };
     },
     // Only the command line's own overrides: a changed stateDir/socket in the file must be seen (and refused).
@@ -230,18 +236,32 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
   events.subscribe((e) => {
     if (e.type === 'agent.state' || e.type === 'rollout.step') statusUpdates.changed();
   });
-  // memory given back once a burst is over and every few minutes (memory-reclaim.ts)
-  const memory = loadMemoryAddon();
-  const reclaimer =
-    'addon' in memory
-      ? createMemoryReclaimer({
-          addon: memory.addon,
-          onReclaim: (r) => log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms: +r.ms.toFixed(1), v8: r.v8, trimmed: r.trimmed }, 'memory given back'),
-          onError: (err) => log.warn({ err: toFleetError(err).message }, 'memory reclaim failed; fleetd runs on'),
-        })
-      : undefined;
-  if ('unavailable' in memory) log.info({ reason: memory.unavailable }, 'memory addon unavailable: fleetd gives memory back only as V8 decides');
-  if (reclaimer) events.subscribe(() => reclaimer.activity());
+  // memory given back once a burst is over and every few minutes (memory-reclaim.ts); status shows memoryView
+  const memoryView: MemoryReclaimView = { state: 'off', reason: '--no-memory-reclaim', count: 0, last: null };
+  let reclaimer: MemoryReclaimer | undefined;
+  if (options.memoryReclaim === false) log.info('memory reclaim: off (--no-memory-reclaim); fleetd gives memory back only as V8 decides');
+  else {
+    const memory = loadMemoryAddon();
+    if ('unavailable' in memory) {
+      Object.assign(memoryView, { state: 'unavailable', reason: memory.unavailable });
+      log.info({ reason: memory.unavailable }, 'memory addon unavailable: fleetd gives memory back only as V8 decides');
+    } else {
+      Object.assign(memoryView, { state: 'on', reason: null });
+      reclaimer = createMemoryReclaimer({
+        addon: memory.addon,
+        settled: () => fleet.states().every(isSettled),
+        v8Collections: watchV8Collections(),
+        onReclaim: (r) => {
+          memoryView.count++;
+          memoryView.last = { at: Date.now(), cause: r.cause, rssBeforeBytes: r.rssBefore, rssAfterBytes: r.rssAfter, ms: r.ms };
+          log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms: +r.ms.toFixed(1), v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed }, 'memory given back');
+        },
+        onError: (err) => log.warn({ err: toFleetError(err).message }, 'memory reclaim failed; fleetd runs on'),
+      });
+      log.info({ addon: MEMORY_ADDON_PATH }, `memory reclaim: on; fleetd gives memory back once its fleet has settled and V8 has not collected for ${RECLAIM_V8_QUIET_MS / 1000} s (at most once a minute), and every ${RECLAIM_EVERY_MS / 60_000} minutes`);
+      events.subscribe(() => reclaimer?.activity());
+    }
+  }
   events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
 
   // Start-up: registry, leftovers of a killed predecessor, socket, then the plan. A SIGHUP

@@ -1,11 +1,14 @@
 // Runtime and disk checks on real folders: an intact runtime, a damaged one, a half-made one,
-// a pinned version not installed; one disk check per filesystem.
+// a pinned version not installed; one disk check per filesystem. The native parts: which shim,
+// and the memory reclaim as fleetd runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkDisk, checkRuntimes, checkShim, checkVersions } from './host-checks.js';
+import { formatBytes } from '../cli/format.js';
+import { formatDurationCompact } from '../util/duration.js';
+import { checkDisk, checkMemoryReclaim, checkRuntimes, checkShim, checkVersions } from './host-checks.js';
 
 const systemNode = { version: process.versions.node, path: process.execPath };
 
@@ -74,4 +77,27 @@ test('shim: the native one is ok, the Node fallback needs attention and says how
   const node = checkShim({ kind: 'node', path: '/opt/fleetd/dist/shim/main.js' });
   assert.equal(node.level, 'warn');
   assert.match(node.next ?? '', /C compiler .*npm run build/);
+});
+
+test("memory reclaim: what this fleetd runs, from its status view: on is ok with the last reclaim, off is info, unavailable needs attention with the reason and how to get it", () => {
+  const now = 1_800_000_000_000;
+  const on = checkMemoryReclaim({ state: 'on', reason: null, count: 3, last: { at: now - 90_000, cause: 'settled', rssBeforeBytes: 66.5 * 1048576, rssAfterBytes: 58.25 * 1048576, ms: 31.2 } }, '/opt/fleetd/dist/native/fleetd-memory.node', now);
+  assert.equal(on.level, 'ok');
+  assert.equal(on.title, 'memory reclaim');
+  assert.equal(on.detail, `on (/opt/fleetd/dist/native/fleetd-memory.node): fleetd gives memory back once its fleet settles; 3 since it started; the last (settled) ${formatDurationCompact(90_000)} ago: RSS ${formatBytes(66.5 * 1048576)} -> ${formatBytes(58.25 * 1048576)}`);
+  assert.equal(on.next, null);
+  const none = checkMemoryReclaim({ state: 'on', reason: null, count: 0, last: null }, '/x.node', now);
+  assert.equal(none.detail, 'on (/x.node): fleetd gives memory back once its fleet settles; 0 since it started');
+
+  const off = checkMemoryReclaim({ state: 'off', reason: '--no-memory-reclaim', count: 0, last: null });
+  assert.equal(off.level, 'info');
+  assert.equal(off.detail, 'off (--no-memory-reclaim): fleetd gives memory back only as V8 decides');
+  assert.match(off.next ?? '', /without --no-memory-reclaim/);
+
+  const reason = '/opt/fleetd/dist/native/fleetd-memory.node is missing: not built (no C compiler at build time?)';
+  const missing = checkMemoryReclaim({ state: 'unavailable', reason, count: 0, last: null });
+  assert.equal(missing.level, 'warn');
+  assert.equal(missing.detail, `unavailable: ${reason}; fleetd gives memory back only as V8 decides: RSS at 200 agents may stay ~8 MiB higher for minutes after a burst`);
+  assert.match(missing.next ?? '', /C compiler .*`npm run build`.*restart fleetd/);
+  assert.equal(checkMemoryReclaim(undefined).level, 'warn', 'a fleetd that does not say');
 });

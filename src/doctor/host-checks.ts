@@ -1,5 +1,6 @@
 // Doctor checks of the installation as a whole: free disk where fleetd keeps state and
-// runtimes, fleetd's and Node's versions, and every runtime (installed or pinned) intact.
+// runtimes, fleetd's and Node's versions, every runtime (installed or pinned) intact, and the
+// native parts the build makes (the per-agent shim, the memory addon).
 import { constants } from 'node:fs';
 import { access, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,9 @@ import { NODE_ENGINES, VERSION } from '../version.js';
 import { formatBytes } from '../cli/format.js';
 import { check, FLEETD_SCOPE } from './check.js';
 import { describeShim } from '../supervise/shim-client.js';
+import { MEMORY_ADDON_PATH } from '../daemon/memory-reclaim.js';
+import type { MemoryReclaimView } from '../protocol/schemas.js';
+import { formatDurationCompact } from '../util/duration.js';
 
 /** Free space below this (bytes, or fraction) fails: a gateway's databases and logs may not fit. */
 export const DISK_FAIL = { bytes: 1024 ** 3, fraction: 0.05 };
@@ -67,6 +71,29 @@ export function checkShim(shim: { kind: 'native' | 'node'; path: string } = desc
     'per-agent shim',
     native ? `native (${shim.path})` : `the Node shim (${shim.path}): no native shim was built (each agent costs ~12 MB more, and fleetd probes every ready gateway itself: only the native shim watches readiness)`,
     native ? null : 'install a C compiler (cc; node-gyp needs one too) and run `npm run build` again, then restart fleetd; running gateways keep their Node shims until they restart',
+  );
+}
+
+/**
+ * fleetd's memory reclaim as this fleetd runs it (its status view, DaemonView.memoryReclaim: what
+ * it found at start, not what is on disk now): on (ok, with the last reclaim), off by
+ * `--no-memory-reclaim` (info), or unavailable (warn: the addon was not built or does not load,
+ * the reason; fleetd's RSS stays higher after a burst until V8 collects by itself).
+ */
+export function checkMemoryReclaim(view: MemoryReclaimView | undefined, path = MEMORY_ADDON_PATH, now = Date.now()): DoctorCheck {
+  const title = 'memory reclaim';
+  if (view?.state === 'on') {
+    const last = view.last ? `; the last (${view.last.cause}) ${formatDurationCompact(Math.max(0, now - view.last.at))} ago: RSS ${formatBytes(view.last.rssBeforeBytes)} -> ${formatBytes(view.last.rssAfterBytes)}` : '';
+    return check('ok', 'memory-reclaim', FLEETD_SCOPE, title, `on (${path}): fleetd gives memory back once its fleet settles; ${view.count} since it started${last}`, null);
+  }
+  if (view?.state === 'off') return check('info', 'memory-reclaim', FLEETD_SCOPE, title, `off (${view.reason ?? '--no-memory-reclaim'}): fleetd gives memory back only as V8 decides`, 'start fleetd without --no-memory-reclaim to turn it on');
+  return check(
+    'warn',
+    'memory-reclaim',
+    FLEETD_SCOPE,
+    title,
+    `unavailable: ${view?.reason ?? 'this fleetd does not say (older than the memory reclaim)'}; fleetd gives memory back only as V8 decides: RSS at 200 agents may stay ~8 MiB higher for minutes after a burst`,
+    'install a C compiler (cc, or the one CC names) and run `npm run build` again, then restart fleetd (`fleetctl daemon restart`: it loads the addon at start)',
   );
 }
 

@@ -1,11 +1,11 @@
 // `fleetctl doctor [FLEET/AGENT]`, run inside fleetd (it sees what its gateways see: their
 // /tmp under systemd's PrivateTmp, their /proc entries, their homes). The whole installation:
-// versions, manifest, registry, disk, runtimes, isolation as fleetd uses it, OpenClaw's lock
-// files (per user an agent runs as), fleetd's own files, then every agent (state, port held
-// by its own processes, files at their modes and owners, leftover processes). An agent's
-// processes are its gateway tree plus, when it has a cgroup, every member of that cgroup.
-// For one agent: the installation checks that concern it, its own checks, and `openclaw
-// doctor` run as it (its environment, runtime, home, and its user).
+// versions, the native shim and the memory reclaim, manifest, registry, disk, runtimes, isolation
+// as fleetd uses it, OpenClaw's lock files (per user an agent runs as), fleetd's own files, then
+// every agent (state, port held by its own processes, files at their modes and owners, leftover
+// processes). An agent's processes are its gateway tree plus, when it has a cgroup, every
+// member of that cgroup. For one agent: the installation checks that concern it, its own
+// checks, and `openclaw doctor` run as it (its environment, runtime, home, and its user).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFleetError } from '../errors.js';
@@ -30,7 +30,7 @@ import type { Fleet } from '../daemon/fleet.js';
 import { checkPort, checkState } from './agent-checks.js';
 import { check, FLEETD_SCOPE, needsAttention } from './check.js';
 import { agentPathRules, checkPaths, fleetdPathRules } from './file-modes.js';
-import { checkDisk, checkRuntimes, checkShim, checkVersions } from './host-checks.js';
+import { checkDisk, checkMemoryReclaim, checkRuntimes, checkShim, checkVersions } from './host-checks.js';
 import { checkIsolation, isolationEnv } from './isolation.js';
 import { checkLockFiles, lockDirOf, lockHashOf, openPaths } from './lock-files.js';
 import { checkOpenclawDoctor, OPENCLAW_DOCTOR_ARGS, runCommand, type OpenclawResult, type OpenclawRun } from './openclaw-doctor.js';
@@ -133,7 +133,7 @@ async function installationChecks(env: DoctorEnv, views: AgentView[], only: stri
   const uid = fleetdUser().uid;
   const systemNode = env.systemNode ?? { version: process.versions.node, path: process.execPath };
   const pinned = new Map([...env.fleet.runtimeUsage()].filter(([, users]) => only === undefined || users.includes(only)));
-  const checks: DoctorCheck[] = [checkVersions(), checkShim(), await checkManifest(env), checkRegistry(env.daemon())];
+  const checks: DoctorCheck[] = [checkVersions(), checkShim(), checkMemoryReclaim(env.daemon().memoryReclaim), await checkManifest(env), checkRegistry(env.daemon())];
   checks.push(...(await checkDisk({ 'state dir': m.stateDir, runtimes: m.runtimesDir })));
   checks.push(...(await checkRuntimes(m.runtimesDir, pinned, systemNode, only !== undefined)));
   const agents = views.map((v) => ({ address: v.address, fleet: v.fleet, agent: v.agent }));

@@ -80,6 +80,22 @@ export const agentViewSchema = z.object({
 /** One agent in `status`. */
 export type AgentView = z.infer<typeof agentViewSchema>;
 
+/**
+ * fleetd giving memory back once its fleet settles (src/daemon/memory-reclaim.ts): on, off
+ * (`fleetd start --no-memory-reclaim`) or unavailable (the addon was not built or does not load:
+ * `reason` says which); how many reclaims since fleetd started, and the last one (`at` epoch ms,
+ * RSS before and after in bytes, `ms` the time it held fleetd's thread).
+ */
+export const memoryReclaimViewSchema = z.object({
+  state: z.enum(['on', 'off', 'unavailable']),
+  reason: z.string().nullable(),
+  count: z.number(),
+  last: z.object({ at: z.number(), cause: z.enum(['settled', 'periodic']), rssBeforeBytes: z.number(), rssAfterBytes: z.number(), ms: z.number() }).nullable(),
+});
+
+/** fleetd's memory reclaim as status shows it. */
+export type MemoryReclaimView = z.infer<typeof memoryReclaimViewSchema>;
+
 /** Daemon facts shown by status. */
 export const daemonViewSchema = z.object({
   pid: z.number(),
@@ -97,6 +113,8 @@ export const daemonViewSchema = z.object({
   startSlots: z.object({ active: z.number(), waiting: z.number(), limit: z.number() }).optional(),
   /** fleetd's own log lines dropped since it started, because nobody read its stdout (closed or full). */
   logDropped: z.number().optional(),
+  /** fleetd's memory reclaim (absent from a fleetd before issue 14's eleventh session). */
+  memoryReclaim: memoryReclaimViewSchema.optional(),
 });
 
 /** Daemon facts shown by status. */
