@@ -18,7 +18,7 @@
 // prints their one line (after a failed compile, the compiler's own words are above it) and
 // exits 1, with no stack trace; an unexpected error keeps its stack.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -86,6 +86,8 @@ function compileInto(compiler, out, what, absent, sources, flags, libs) {
     rmSync(tmp, { force: true });
     throw new BuildError(`build: compiling ${what} failed (${[cc, ...ccArgs].join(' ')} ${run.error ? `failed: ${run.error.code ?? run.error.message}` : `exited ${run.status ?? run.signal}`})`);
   }
+  // a "compiler" that exits 0 and writes nothing (/bin/true, a broken wrapper): not a build
+  if (!existsSync(tmp)) throw new BuildError(`build: compiling ${what} failed (${[cc, ...ccArgs].join(' ')} exited 0 but wrote no ${tmp})`);
   renameSync(tmp, out);
   return true;
 }

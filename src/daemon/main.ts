@@ -64,7 +64,7 @@ program
   .requiredOption('-m, --manifest <file>', 'fleet manifest (JSON5)')
   .option('--state-dir <dir>', 'override the manifest stateDir')
   .option('--socket <path>', 'override the manifest socket path')
-  .option('--log-level <level>', 'pino level: trace, debug, info, warn, error (default: FLEETD_LOG_LEVEL from the environment, else info)')
+  .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent (default: FLEETD_LOG_LEVEL from the environment when set and not empty, else info; this flag wins over it)')
   .option('--pretty', 'human-readable log lines even when stdout is not a terminal')
   .option('--no-memory-reclaim', 'do not give memory back once the fleet settles (fleetd then shrinks only as V8 decides; status --json says memoryReclaim "off")')
   .action(async (opts: { manifest: string; stateDir?: string; socket?: string; logLevel?: string; pretty?: boolean; memoryReclaim: boolean }) => {

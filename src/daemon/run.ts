@@ -253,12 +253,13 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
         v8Collections: watchV8Collections(),
         onReclaim: (r) => {
           memoryView.count++;
-          memoryView.last = { at: Date.now(), cause: r.cause, rssBeforeBytes: r.rssBefore, rssAfterBytes: r.rssAfter, ms: r.ms };
-          log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms: +r.ms.toFixed(1), v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed }, 'memory given back');
+          const ms = +r.ms.toFixed(1);
+          memoryView.last = { at: Date.now(), cause: r.cause, rssBeforeBytes: r.rssBefore, rssAfterBytes: r.rssAfter, ms, v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed };
+          log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms, v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed }, 'memory given back');
         },
         onError: (err) => log.warn({ err: toFleetError(err).message }, 'memory reclaim failed; fleetd runs on'),
       });
-      log.info({ addon: MEMORY_ADDON_PATH }, `memory reclaim: on; fleetd gives memory back once its fleet has settled and V8 has not collected for ${RECLAIM_V8_QUIET_MS / 1000} s (at most once a minute), and every ${RECLAIM_EVERY_MS / 60_000} minutes`);
+      log.info({ addon: MEMORY_ADDON_PATH }, `memory reclaim: on; fleetd gives memory back once its fleet has settled (and V8 made no major collection in the last ${RECLAIM_V8_QUIET_MS / 1000} s), at most once a minute, and every ${RECLAIM_EVERY_MS / 60_000} minutes`);
       events.subscribe(() => reclaimer?.activity());
     }
   }

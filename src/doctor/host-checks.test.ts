@@ -81,7 +81,7 @@ test('shim: the native one is ok, the Node fallback needs attention and says how
 
 test("memory reclaim: what this fleetd runs, from its status view: on is ok with the last reclaim, off is info, unavailable needs attention with the reason and how to get it", () => {
   const now = 1_800_000_000_000;
-  const on = checkMemoryReclaim({ state: 'on', reason: null, count: 3, last: { at: now - 90_000, cause: 'settled', rssBeforeBytes: 66.5 * 1048576, rssAfterBytes: 58.25 * 1048576, ms: 31.2 } }, '/opt/fleetd/dist/native/fleetd-memory.node', now);
+  const on = checkMemoryReclaim({ state: 'on', reason: null, count: 3, last: { at: now - 90_000, cause: 'settled', rssBeforeBytes: 66.5 * 1048576, rssAfterBytes: 58.25 * 1048576, ms: 31.2, v8: true, v8Reduced: false, trimmed: true } }, '/opt/fleetd/dist/native/fleetd-memory.node', now);
   assert.equal(on.level, 'ok');
   assert.equal(on.title, 'memory reclaim');
   assert.equal(on.detail, `on (/opt/fleetd/dist/native/fleetd-memory.node): fleetd gives memory back once its fleet settles; 3 since it started; the last (settled) ${formatDurationCompact(90_000)} ago: RSS ${formatBytes(66.5 * 1048576)} -> ${formatBytes(58.25 * 1048576)}`);
@@ -98,6 +98,6 @@ test("memory reclaim: what this fleetd runs, from its status view: on is ok with
   const missing = checkMemoryReclaim({ state: 'unavailable', reason, count: 0, last: null });
   assert.equal(missing.level, 'warn');
   assert.equal(missing.detail, `unavailable: ${reason}; fleetd gives memory back only as V8 decides: RSS at 200 agents may stay ~8 MiB higher for minutes after a burst`);
-  assert.match(missing.next ?? '', /C compiler .*`npm run build`.*restart fleetd/);
+  assert.match(missing.next ?? '', /`npm run build` again \(it needs a C compiler.*restart fleetd/);
   assert.equal(checkMemoryReclaim(undefined).level, 'warn', 'a fleetd that does not say');
 });

@@ -93,7 +93,7 @@ export function checkMemoryReclaim(view: MemoryReclaimView | undefined, path = M
     FLEETD_SCOPE,
     title,
     `unavailable: ${view?.reason ?? 'this fleetd does not say (older than the memory reclaim)'}; fleetd gives memory back only as V8 decides: RSS at 200 agents may stay ~8 MiB higher for minutes after a burst`,
-    'install a C compiler (cc, or the one CC names) and run `npm run build` again, then restart fleetd (`fleetctl daemon restart`: it loads the addon at start)',
+    'run `npm run build` again (it needs a C compiler: cc, or the one CC names), then restart fleetd (`fleetctl daemon restart`: it loads the addon at start)',
   );
 }
 

@@ -84,13 +84,14 @@ export type AgentView = z.infer<typeof agentViewSchema>;
  * fleetd giving memory back once its fleet settles (src/daemon/memory-reclaim.ts): on, off
  * (`fleetd start --no-memory-reclaim`) or unavailable (the addon was not built or does not load:
  * `reason` says which); how many reclaims since fleetd started, and the last one (`at` epoch ms,
- * RSS before and after in bytes, `ms` the time it held fleetd's thread).
+ * RSS before and after in bytes, `ms` the time it held fleetd's thread, to 0.1 ms; `v8`, `v8Reduced`,
+ * `trimmed` as in its log line: memory-reclaim.ts ReclaimResult).
  */
 export const memoryReclaimViewSchema = z.object({
   state: z.enum(['on', 'off', 'unavailable']),
   reason: z.string().nullable(),
   count: z.number(),
-  last: z.object({ at: z.number(), cause: z.enum(['settled', 'periodic']), rssBeforeBytes: z.number(), rssAfterBytes: z.number(), ms: z.number() }).nullable(),
+  last: z.object({ at: z.number(), cause: z.enum(['settled', 'periodic']), rssBeforeBytes: z.number(), rssAfterBytes: z.number(), ms: z.number(), v8: z.boolean(), v8Reduced: z.boolean(), trimmed: z.boolean() }).nullable(),
 });
 
 /** fleetd's memory reclaim as status shows it. */

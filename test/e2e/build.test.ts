@@ -135,6 +135,13 @@ test('the memory addon builds with CC as words and loads; a failed compile fails
     assert.match(failing.stderr, /\nbuild: compiling the memory addon failed \(cc -include \/nonexistent\/fleetd-missing.h exited 1\)\n$/, 'one line of its own, last');
     assert.doesNotMatch(failing.stderr, STACK_FRAME);
     assert.deepEqual(await readdir(join(dir, 'c')), [], 'no half-written file left');
+
+    // a "compiler" that exits 0 and writes nothing (/bin/true; a broken wrapper)
+    const silent = await buildNative({ CC: 'true' }, join(dir, 'd', 'fleetd-memory.node'), 'buildMemoryAddon');
+    assert.equal(silent.code, 1, silent.stderr);
+    assert.match(silent.stderr, /^build: compiling the memory addon failed \(true exited 0 but wrote no \S+fleetd-memory\.node\.\d+\.tmp\)\n$/);
+    assert.doesNotMatch(silent.stderr, STACK_FRAME);
+    assert.deepEqual(await readdir(join(dir, 'd')), [], 'nothing left');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

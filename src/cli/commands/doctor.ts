@@ -22,7 +22,7 @@ export function registerDoctor(program: Command, run: CliRun): void {
       'after',
       `
 Checks: the manifest on disk (valid, applied), runtimes intact, fleetd and Node versions,
-free disk, cgroup and per-agent user isolation available, fleetd's files and each agent's
+the per-agent shim and memory reclaim fleetd runs (native, on), free disk, cgroup and per-agent user isolation available, fleetd's files and each agent's
 home at their modes and owner, each agent's state and port (held by its own gateway),
 processes of an agent outside its gateway tree, OpenClaw's lock files of removed agents.
 
