@@ -229,6 +229,24 @@ describe('when the reclaimer runs', () => {
     assert.equal(time.pending(), 0, 'a refused reclaimer armed nothing');
   });
 
+  test('a settled() that throws is reported once per wait, never a spinning timer', () => {
+    const time = manualTime();
+    const { addon, calls } = countingAddon();
+    const errors: unknown[] = [];
+    const r = createMemoryReclaimer({ addon, quietMs: 2_000, minGapMs: 60_000, everyMs: 300_000, settled: () => { throw new Error('states unreadable'); }, onError: (e) => errors.push(e), rss: () => 1, ...time });
+    r.activity();
+    time.advance(2_000);
+    assert.equal(errors.length, 1);
+    r.activity();
+    time.advance(59_999);
+    assert.equal(errors.length, 1, 'the next attempt waits minGapMs, as after a reclaim');
+    time.advance(1);
+    assert.equal(errors.length, 2);
+    assert.equal(calls.lowMemory, 0);
+    assert.equal(time.pending(), 1);
+    r.close();
+  });
+
   test('reclaim() by hand runs at once and restarts the periodic wait; activity after close does nothing', () => {
     const time = manualTime();
     const { addon, calls } = countingAddon();

@@ -229,10 +229,19 @@ export function createMemoryReclaimer(o: MemoryReclaimerOptions): MemoryReclaime
       else if (t >= (lastReclaim ?? created) + everyMs) reclaim('periodic');
       else if (quiet) lastActivity = t; // quiet, but an agent is still starting or stopping: look again quietMs later
     } catch (err) {
+      // a failed attempt (settled() or the addon threw) waits as a reclaim would: never a timer that spins
+      attempted();
       o.onError?.(err);
     } finally {
       arm();
     }
+  }
+
+  /** Marks a reclaim as made (also a failed one); the waits start again from now. */
+  function attempted(): void {
+    lastReclaim = now();
+    lastActivity = undefined;
+    burstStart = undefined;
   }
 
   function reclaim(cause: ReclaimResult['cause']): ReclaimResult {
@@ -243,9 +252,7 @@ export function createMemoryReclaimer(o: MemoryReclaimerOptions): MemoryReclaime
     const collected = v8Reduced ? false : o.addon.lowMemory();
     const trimmed = o.addon.mallocTrim();
     const result: ReclaimResult = { rssBefore, rssAfter: rss(), ms: performance.now() - t0, v8: collected, trimmed, v8Reduced, cause };
-    lastReclaim = now();
-    lastActivity = undefined;
-    burstStart = undefined;
+    attempted();
     o.onReclaim?.(result);
     return result;
   }
