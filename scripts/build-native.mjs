@@ -44,10 +44,14 @@ export async function runBuild(body) {
   }
 }
 
+/** How a spawnSync run that did not succeed ended: "failed: EACCES", "exited 1", "exited SIGKILL". */
+function ended(run) {
+  return run.error ? `failed: ${run.error.code ?? run.error.message}` : `exited ${run.status ?? run.signal}`;
+}
+
 /** `--version` of `words` failed: why, in a few words ("not found", "`false --version` exited 1"). */
 function whyNotRunning(words, probe) {
-  if (probe.error?.code === 'ENOENT') return 'not found';
-  return `\`${words.join(' ')} --version\` ${probe.error ? `failed: ${probe.error.code ?? probe.error.message}` : `exited ${probe.status ?? probe.signal}`}`;
+  return probe.error?.code === 'ENOENT' ? 'not found' : `\`${words.join(' ')} --version\` ${ended(probe)}`;
 }
 
 /**
@@ -84,7 +88,7 @@ function compileInto(compiler, out, what, absent, sources, flags, libs) {
   const run = spawnSync(cc, [...ccArgs, '-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', ...flags, '-o', tmp, ...sources, ...libs], { stdio: 'inherit' });
   if (run.status !== 0) {
     rmSync(tmp, { force: true });
-    throw new BuildError(`build: compiling ${what} failed (${[cc, ...ccArgs].join(' ')} ${run.error ? `failed: ${run.error.code ?? run.error.message}` : `exited ${run.status ?? run.signal}`})`);
+    throw new BuildError(`build: compiling ${what} failed (${[cc, ...ccArgs].join(' ')} ${ended(run)})`);
   }
   // a "compiler" that exits 0 and writes nothing (/bin/true, a broken wrapper): not a build
   if (!existsSync(tmp)) throw new BuildError(`build: compiling ${what} failed (${[cc, ...ccArgs].join(' ')} exited 0 but wrote no ${tmp})`);

@@ -36,7 +36,7 @@ import { observeRunner } from './agent-events.js';
 import { createEventBus } from './events.js';
 import { isSettled } from '../plan/agent-states.js';
 import type { MemoryReclaimView } from '../protocol/schemas.js';
-import { createMemoryReclaimer, loadMemoryAddon, MEMORY_ADDON_PATH, RECLAIM_EVERY_MS, RECLAIM_V8_QUIET_MS, type MemoryReclaimer, watchV8Collections } from './memory-reclaim.js';
+import { createMemoryReclaimer, loadMemoryAddon, MEMORY_ADDON_PATH, RECLAIM_EVERY_MS, RECLAIM_V8_QUIET_MS, watchV8Collections } from './memory-reclaim.js';
 import { createSdNotifier } from './sd-notify.js';
 import { fleetStatusUpdates } from './status-updates.js';
 import { startFleetMetrics, timedProbe } from './metrics-wiring.js';
@@ -237,31 +237,32 @@ async function serve(manifest: Manifest, options: RunOptions, signals: SignalHan
     if (e.type === 'agent.state' || e.type === 'rollout.step') statusUpdates.changed();
   });
   // memory given back once a burst is over and every few minutes (memory-reclaim.ts); status shows memoryView
-  const memoryView: MemoryReclaimView = { state: 'off', reason: '--no-memory-reclaim', count: 0, last: null };
-  let reclaimer: MemoryReclaimer | undefined;
-  if (options.memoryReclaim === false) log.info('memory reclaim: off (--no-memory-reclaim); fleetd gives memory back only as V8 decides');
-  else {
-    const memory = loadMemoryAddon();
-    if ('unavailable' in memory) {
-      Object.assign(memoryView, { state: 'unavailable', reason: memory.unavailable });
-      log.info({ reason: memory.unavailable }, 'memory addon unavailable: fleetd gives memory back only as V8 decides');
-    } else {
-      Object.assign(memoryView, { state: 'on', reason: null });
-      reclaimer = createMemoryReclaimer({
-        addon: memory.addon,
-        settled: () => fleet.states().every(isSettled),
-        v8Collections: watchV8Collections(),
-        onReclaim: (r) => {
-          memoryView.count++;
-          const ms = +r.ms.toFixed(1);
-          memoryView.last = { at: Date.now(), cause: r.cause, rssBeforeBytes: r.rssBefore, rssAfterBytes: r.rssAfter, ms, v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed };
-          log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms, v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed }, 'memory given back');
-        },
-        onError: (err) => log.warn({ err: toFleetError(err).message }, 'memory reclaim failed; fleetd runs on'),
-      });
-      log.info({ addon: MEMORY_ADDON_PATH }, `memory reclaim: on; fleetd gives memory back once its fleet has settled (and V8 made no major collection in the last ${RECLAIM_V8_QUIET_MS / 1000} s), at most once a minute, and every ${RECLAIM_EVERY_MS / 60_000} minutes`);
-      events.subscribe(() => reclaimer?.activity());
-    }
+  const memory = options.memoryReclaim === false ? undefined : loadMemoryAddon();
+  const memoryView: MemoryReclaimView = {
+    ...(memory === undefined ? { state: 'off', reason: '--no-memory-reclaim' } : 'unavailable' in memory ? { state: 'unavailable', reason: memory.unavailable } : { state: 'on', reason: null }),
+    count: 0,
+    last: null,
+  };
+  if (memory === undefined) log.info('memory reclaim: off (--no-memory-reclaim); fleetd gives memory back only as V8 decides');
+  else if ('unavailable' in memory) log.info({ reason: memory.unavailable }, 'memory addon unavailable: fleetd gives memory back only as V8 decides');
+  const reclaimer =
+    memory && 'addon' in memory
+      ? createMemoryReclaimer({
+          addon: memory.addon,
+          settled: () => fleet.states().every(isSettled),
+          v8Collections: watchV8Collections(),
+          onReclaim: (r) => {
+            const ms = +r.ms.toFixed(1);
+            memoryView.count++;
+            memoryView.last = { at: Date.now(), cause: r.cause, rssBeforeBytes: r.rssBefore, rssAfterBytes: r.rssAfter, ms, v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed };
+            log.debug({ cause: r.cause, rssBeforeMiB: +(r.rssBefore / 1048576).toFixed(1), rssAfterMiB: +(r.rssAfter / 1048576).toFixed(1), ms, v8: r.v8, v8Reduced: r.v8Reduced, trimmed: r.trimmed }, 'memory given back');
+          },
+          onError: (err) => log.warn({ err: toFleetError(err).message }, 'memory reclaim failed; fleetd runs on'),
+        })
+      : undefined;
+  if (reclaimer) {
+    log.info({ addon: MEMORY_ADDON_PATH }, `memory reclaim: on; fleetd gives memory back once its fleet has settled (and V8 made no major collection in the last ${RECLAIM_V8_QUIET_MS / 1000} s), at most once a minute, and every ${RECLAIM_EVERY_MS / 60_000} minutes`);
+    events.subscribe(() => reclaimer.activity());
   }
   events.publish({ type: 'daemon', event: 'started', pid: process.pid, version: VERSION });
 
