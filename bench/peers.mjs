@@ -12,6 +12,8 @@ import { busybox } from './overhead-lib.mjs';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
+/** The longest one PM2 CLI call may take (ms); its slowest, `stop all` at N = 200, takes ~11 s. */
+const PM2_CALL_TIMEOUT_MS = 120_000;
 
 /** The N children: name and port. */
 function children(n, portBase) {
@@ -32,7 +34,8 @@ export function pm2Driver(dir, n, { www, portBase }) {
   writeFileSync(eco, `module.exports = ${JSON.stringify({ apps }, null, 2)};\n`);
   const pm2 = async (...args) => {
     const t0 = performance.now();
-    const { stdout } = await run(bin, args, { env, maxBuffer: 64 << 20 });
+    // a bound on each call: `pm2 kill` was seen waiting 16 minutes for a daemon already gone
+    const { stdout } = await run(bin, args, { env, maxBuffer: 64 << 20, timeout: PM2_CALL_TIMEOUT_MS, killSignal: 'SIGKILL' });
     return { ms: performance.now() - t0, stdout };
   };
   const daemonPid = () => {
@@ -61,7 +64,16 @@ export function pm2Driver(dir, n, { www, portBase }) {
       if (pid) process.kill(pid, 'SIGTERM');
     },
     async cleanup() {
-      await pm2('kill').catch(() => undefined);
+      await pm2('kill').catch((err) => console.error(`pm2 kill: ${err.killed ? `no answer in ${PM2_CALL_TIMEOUT_MS / 1000} s, killed` : err.message.split('\n')[0]}`));
+      // whatever `pm2 kill` left: its daemon, by the pid it wrote
+      const pid = daemonPid();
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
     },
   };
 }

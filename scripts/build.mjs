@@ -67,6 +67,9 @@ async function bundleFleetctl(out, finalDir) {
   await build({
     entryPoints: [join(out, 'cli', 'main.js')],
     outfile: bundle,
+    // the bundle's comments name each module by its path from here, not from the (random)
+    // staging folder's parent: the same source gives the same bytes in every build
+    absWorkingDir: out,
     bundle: true,
     platform: 'node',
     format: 'cjs',
