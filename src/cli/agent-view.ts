@@ -2,7 +2,7 @@
 // table row and the one-line summary printed after start/stop/restart/add. Pure.
 import type { AgentView } from '../protocol/schemas.js';
 import { formatBytes } from './format.js';
-import { formatDurationCompact as formatDuration } from '../util/duration.js';
+import { formatDuration, formatDurationCompact } from '../util/duration.js';
 
 /** Columns of `fleetctl status`. */
 export const STATUS_HEADER = ['ADDRESS', 'STATE', 'PID', 'PORT', 'UPTIME', 'HEALTHY', 'RESTARTS', 'EXIT', 'HEALTH', 'MEMORY', 'OPENCLAW', 'NODE', 'REASON'] as const;
@@ -55,8 +55,8 @@ export function statusRow(agent: AgentView, now: number): string[] {
     agent.state,
     agent.pid === null ? '-' : String(agent.pid),
     String(agent.port),
-    formatDuration(agent.uptimeMs),
-    formatDuration(agent.healthyForMs),
+    formatDurationCompact(agent.uptimeMs),
+    formatDurationCompact(agent.healthyForMs),
     String(agent.restarts),
     formatExit(agent.lastExit),
     formatHealth(agent.health),

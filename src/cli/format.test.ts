@@ -60,7 +60,7 @@ describe('agent view', () => {
   });
   test('reason shows failing probes and the backoff countdown', () => {
     const agent = agentView('acme/k', { state: 'backoff', reason: 'exited with code 1', nextStartAt: 10_000, health: { live: null, ready: null, failing: ['discord'] } });
-    assert.equal(formatReason(agent, 6_000), 'exited with code 1; readiness failing: discord; next start in 4s');
+    assert.equal(formatReason(agent, 6_000), 'exited with code 1; readiness failing: discord; next start in 4 s');
   });
   test('status row', () => {
     assert.deepEqual(statusRow(agentView('acme/k'), 0), ['acme/k', 'running', '4242', '18800', '1h02m', '1h01m', '0', '-', 'ready', '512MiB', '-', '-', 'ready']);

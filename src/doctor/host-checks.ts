@@ -15,7 +15,7 @@ import { check, FLEETD_SCOPE } from './check.js';
 import { describeShim } from '../supervise/shim-client.js';
 import { MEMORY_ADDON_PATH } from '../daemon/memory-reclaim.js';
 import type { MemoryReclaimView } from '../protocol/schemas.js';
-import { formatDurationCompact } from '../util/duration.js';
+import { formatDuration } from '../util/duration.js';
 
 /** Free space below this (bytes, or fraction) fails: a gateway's databases and logs may not fit. */
 export const DISK_FAIL = { bytes: 1024 ** 3, fraction: 0.05 };
@@ -83,7 +83,7 @@ export function checkShim(shim: { kind: 'native' | 'node'; path: string } = desc
 export function checkMemoryReclaim(view: MemoryReclaimView | undefined, path = MEMORY_ADDON_PATH, now = Date.now()): DoctorCheck {
   const title = 'memory reclaim';
   if (view?.state === 'on') {
-    const last = view.last ? `; the last (${view.last.cause}) ${formatDurationCompact(Math.max(0, now - view.last.at))} ago: RSS ${formatBytes(view.last.rssBeforeBytes)} -> ${formatBytes(view.last.rssAfterBytes)}` : '';
+    const last = view.last ? `; the last (${view.last.cause}) ${formatDuration(Math.max(0, now - view.last.at))} ago: RSS ${formatBytes(view.last.rssBeforeBytes)} -> ${formatBytes(view.last.rssAfterBytes)}` : '';
     return check('ok', 'memory-reclaim', FLEETD_SCOPE, title, `on (${path}): fleetd gives memory back once its fleet settles; ${view.count} since it started${last}`, null);
   }
   if (view?.state === 'off') return check('info', 'memory-reclaim', FLEETD_SCOPE, title, `off (${view.reason ?? '--no-memory-reclaim'}): fleetd gives memory back only as V8 decides`, 'start fleetd without --no-memory-reclaim to turn it on');

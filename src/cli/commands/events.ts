@@ -6,7 +6,7 @@ import { stream } from '../../protocol/client.js';
 import { eventSchema, type FleetEvent } from '../../protocol/events.js';
 import { errorBodySchema } from '../../protocol/schemas.js';
 import { globalsOf, type CliRun } from '../context.js';
-import { formatDurationCompact as formatDuration } from '../../util/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { decodeWireError as errorFromEvent } from '../../protocol/wire-error.js';
 import { intOption } from './group.js';
 

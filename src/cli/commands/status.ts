@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { unknownTarget } from '../../plan/unknown-address.js';
 import { callJson, callRaw, protocolMismatch } from '../../protocol/client.js';
-import { formatDurationCompact } from '../../util/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import type { AgentView, ResponseBody } from '../../protocol/schemas.js';
 import { parseFilter, type StatusFilter } from '../address.js';
 import { STATUS_HEADER, statusRow } from '../agent-view.js';
@@ -65,7 +65,7 @@ function statusShape(doc: Record<string, unknown>): Array<{ address: string; fle
 function daemonWarnings(daemon: ResponseBody<'status'>['daemon'], now: number): string[] {
   const out: string[] = [];
   if (daemon.registryBehind) {
-    out.push(`registry.json is behind since ${formatDurationCompact(now - daemon.registryBehind.since)} (${daemon.registryBehind.error}); fleetd keeps the changes in memory and writes them again in ${formatDurationCompact(Math.max(0, daemon.registryBehind.retryAt - now))}`);
+    out.push(`registry.json is behind for ${formatDuration(now - daemon.registryBehind.since)} (${daemon.registryBehind.error}); fleetd keeps the changes in memory and writes them again in ${formatDuration(Math.max(0, daemon.registryBehind.retryAt - now))}`);
   }
   if (daemon.logDropped) out.push(`fleetd dropped ${daemon.logDropped} of its own log lines: nobody read its output for a while`);
   return out;

@@ -12,7 +12,7 @@ import type { ResponseBody } from '../../protocol/schemas.js';
 import { parseFilter } from '../address.js';
 import { globalsOf, type CliRun } from '../context.js';
 import {renderTable} from '../format.js';
-import { formatDurationCompact as formatDuration } from '../../util/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { note, printJson, printJsonLine, printLines } from '../output.js';
 import { decodeWireError as errorFromEvent } from '../../protocol/wire-error.js';
 
