@@ -15,6 +15,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The longest one PM2 CLI call may take (ms); its slowest, `stop all` at N = 200, takes ~11 s. */
 const PM2_CALL_TIMEOUT_MS = 120_000;
 
+/** Whether `pid` runs PM2 (its daemon's title is "PM2 v7...: God Daemon"); false once it is gone. */
+function isPm2(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('PM2');
+  } catch {
+    return false;
+  }
+}
+
 /** The N children: name and port. */
 function children(n, portBase) {
   return Array.from({ length: n }, (_, i) => ({ name: `c${String(i + 1).padStart(3, '0')}`, port: portBase + i * 100 }));
@@ -64,15 +73,13 @@ export function pm2Driver(dir, n, { www, portBase }) {
       if (pid) process.kill(pid, 'SIGTERM');
     },
     async cleanup() {
-      await pm2('kill').catch((err) => console.error(`pm2 kill: ${err.killed ? `no answer in ${PM2_CALL_TIMEOUT_MS / 1000} s, killed` : err.message.split('\n')[0]}`));
-      // whatever `pm2 kill` left: its daemon, by the pid it wrote
-      const pid = daemonPid();
-      if (pid) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
+      try {
+        await pm2('kill');
+      } catch (err) {
+        console.error(`pm2 kill: ${err.killed ? `no answer in ${PM2_CALL_TIMEOUT_MS / 1000} s, killed` : err.message.split('\n')[0]}`);
+        // what it left: its daemon, by the pid it wrote, if that pid is still PM2's (not reused)
+        const pid = daemonPid();
+        if (pid && isPm2(pid)) process.kill(pid, 'SIGKILL');
       }
     },
   };
